@@ -1,0 +1,56 @@
+"""``pfl`` entry point: discovers the command modules of this package and dispatches.
+
+A command module defines ``register(subparsers)`` which adds its parser and sets
+``func=handler`` on it; the handler takes the parsed ``argparse.Namespace`` and returns an
+exit code (``None`` means 0). Modules import heavy libraries inside handlers only, so
+``pfl --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from promptflow_lite._version import __version__
+from promptflow_lite.errors import PflError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pfl",
+        description="promptflow_lite: run, evaluate, trace and serve promptflow flows.",
+    )
+    parser.add_argument("--version", action="version", version=f"promptflow_lite {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    package = importlib.import_module("promptflow_lite.cli")
+    modules = [importlib.import_module(f"promptflow_lite.cli.{m.name}") for m in pkgutil.iter_modules(package.__path__)]
+    for module in sorted(modules, key=lambda m: getattr(m, "ORDER", 100)):
+        if hasattr(module, "register"):
+            module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0 if args.command is None else 2
+    try:
+        code = args.func(args)
+    except PflError as exc:
+        if args.debug:
+            raise
+        print(f"Error ({exc.code}): {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Errors a user can act on: what went wrong, where (file, node, line), and how to fix it.
+
+Every error raised on purpose by promptflow_lite derives from :class:`PflError`. ``UserError``
+means the flow, data or configuration must change; ``SystemError`` means we failed. The
+``to_dict`` form follows promptflow's error dicts, so tools reading ``error.json`` keep working.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+
+class PflError(Exception):
+    """Base of all promptflow_lite errors.
+
+    ``message`` says what happened, ``hint`` how to fix it; ``file``, ``node`` and ``line``
+    locate it. ``str(err)`` joins them into one readable sentence.
+    """
+
+    category = "SystemError"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        file: str | None = None,
+        node: str | None = None,
+        line: int | None = None,
+    ):
+        self.message = message
+        self.hint = hint
+        self.file = str(file) if file is not None else None
+        self.node = node
+        self.line = line
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = []
+        if self.file:
+            where.append(self.file)
+        if self.node:
+            where.append(f"node '{self.node}'")
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        text = f"{', '.join(where)}: {self.message}" if where else self.message
+        if self.hint:
+            text += f" Fix: {self.hint}"
+        return text
+
+    @property
+    def code(self) -> str:
+        return type(self).__name__
+
+    def to_dict(self) -> dict[str, Any]:
+        return error_dict(self)
+
+
+class UserError(PflError):
+    """The flow, data, connection or command must change."""
+
+    category = "UserError"
+
+
+class InternalError(PflError):
+    """promptflow_lite itself failed (promptflow's "SystemError"); please report it."""
+
+
+class FlowLoadError(UserError):
+    """A flow file cannot be read or parsed."""
+
+
+class ValidationProblem(UserError):
+    """One problem found while validating a flow (there may be several)."""
+
+
+class FlowValidationError(UserError):
+    """A flow has one or more validation problems; ``problems`` lists them all."""
+
+    def __init__(self, problems: list[ValidationProblem], *, file: str | None = None):
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{len(problems)} problem(s) in the flow:\n{lines}", file=file)
+
+
+class InputError(UserError):
+    """A flow input is missing or has the wrong type."""
+
+
+class ConnectionNotFound(UserError):
+    """A flow names a connection that does not exist."""
+
+
+class ToolLoadError(UserError):
+    """A node's tool cannot be loaded (missing file, no or several @tool functions...)."""
+
+
+class ToolExecutionError(UserError):
+    """A node's tool raised; keeps the original exception and the user's traceback."""
+
+    def __init__(self, node: str, exc: BaseException, user_traceback: str = ""):
+        self.inner = exc
+        self.user_traceback = user_traceback
+        super().__init__(
+            f"Execution failure in '{node}': ({type(exc).__name__}) {exc}", node=node
+        )
+
+
+class LineTimeoutError(UserError):
+    """A line took longer than the line timeout."""
+
+
+class LLMError(UserError):
+    """An LLM call failed for good (after retries, or with a non-retryable status)."""
+
+
+def error_dict(exc: BaseException) -> dict[str, Any]:
+    """Promptflow-shaped error dict for any exception (``code``, ``message``, ``innerError``...)."""
+    if isinstance(exc, PflError):
+        category, message = exc.category, str(exc)
+    else:
+        category, message = "SystemError", f"({type(exc).__name__}) {exc}"
+    inner = exc.inner if isinstance(exc, ToolExecutionError) else None
+    data: dict[str, Any] = {
+        "code": category,
+        "message": message,
+        "messageFormat": "",
+        "messageParameters": {},
+        "innerError": {"code": type(exc).__name__, "innerError": None},
+    }
+    if inner is not None:
+        data["innerError"]["innerError"] = {"code": type(inner).__name__, "innerError": None}
+    if isinstance(exc, PflError):
+        location = {k: v for k, v in (("file", exc.file), ("node", exc.node), ("line", exc.line)) if v is not None}
+        if location:
+            data["location"] = location
+        if exc.hint:
+            data["hint"] = exc.hint
+    tb = getattr(exc, "user_traceback", "") or "".join(traceback.format_exception(exc))
+    data["debugInfo"] = {"type": type(exc).__name__, "message": str(exc), "stackTrace": tb}
+    return data
