@@ -1,0 +1,1 @@
+"""Evaluation: score run outputs with evaluators and compare variants with honest statistics."""
