@@ -46,7 +46,7 @@ class PflError(Exception):
             where.append(f"line {self.line}")
         text = f"{', '.join(where)}: {self.message}" if where else self.message
         if self.hint:
-            text += f" Fix: {self.hint}"
+            text += ("" if text.rstrip().endswith((".", "!", "?", ":")) else ".") + f" Fix: {self.hint}"
         return text
 
     @property
@@ -140,3 +140,7 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
     tb = getattr(exc, "user_traceback", "") or "".join(traceback.format_exception(exc))
     data["debugInfo"] = {"type": type(exc).__name__, "message": str(exc), "stackTrace": tb}
     return data
+
+
+class InvalidFlowOverride(UserError):
+    """A ``--connections`` / variant override does not fit the flow."""

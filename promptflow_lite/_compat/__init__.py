@@ -1,0 +1,171 @@
+"""``import promptflow...`` without promptflow: an import alias for flow code (FLOW_FORMAT §9.2).
+
+``promptflow``, ``promptflow.core``, ``promptflow.connections``... are served by alias modules
+whose attributes resolve lazily to promptflow_lite objects (table ``NAMESPACES``). While
+promptflow_lite loads flow code, ``promptflow_alias()`` puts the alias first, so flows get our
+``@tool`` and connection classes even when the real promptflow is installed; afterwards the
+real package (if any) is restored for everyone else. When promptflow is not installed the
+alias stays as a fallback, so imports made inside tools at run time work too.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+_C = "promptflow_lite._compat.contracts"
+_CONN = "promptflow_lite.connections.types"
+_DEC = "promptflow_lite.tools.decorator"
+_MET = "promptflow_lite.tools.metrics"
+_TRACE = "promptflow_lite.tracing.api"
+_BUILTIN = "promptflow_lite.tools.builtin"
+_MODEL_CONFIG = "promptflow_lite.connections.model_config"
+_PROMPTY = "promptflow_lite.flow.prompty"
+
+_CONNECTIONS = {name: f"{_CONN}:{name}" for name in (
+    "Connection", "OpenAIConnection", "AzureOpenAIConnection", "CustomConnection", "CustomStrongTypeConnection",
+    "ServerlessConnection", "SerpConnection", "CognitiveSearchConnection", "AzureContentSafetyConnection",
+    "FormRecognizerConnection", "AzureAIServicesConnection", "QdrantConnection", "WeaviateConnection")}
+_EXCEPTIONS = {name: f"{_C}:{name}" for name in (
+    "PromptflowException", "UserErrorException", "SystemErrorException", "ValidationException", "ErrorTarget")}
+_TOOL = {"tool": f"{_DEC}:tool", "ToolProvider": f"{_DEC}:ToolProvider"}
+_METRIC = {"log_metric": f"{_MET}:log_metric", "log_flow_metric": f"{_MET}:log_flow_metric"}
+_UI = {name: f"{_C}:{name}" for name in ("InputSetting", "DynamicList", "FlowContext", "ToolType")}
+_FLOWS = {
+    "load_flow": "promptflow_lite.engine.flow:load_flow",
+    "Flow": "promptflow_lite.engine.flow:Flow",
+    "AsyncFlow": "promptflow_lite.engine.flow:AsyncFlow",
+    "Prompty": f"{_PROMPTY}:Prompty",
+    "AsyncPrompty": f"{_PROMPTY}:AsyncPrompty",
+    "ModelConfiguration": f"{_MODEL_CONFIG}:ModelConfiguration",
+    "OpenAIModelConfiguration": f"{_MODEL_CONFIG}:OpenAIModelConfiguration",
+    "AzureOpenAIModelConfiguration": f"{_MODEL_CONFIG}:AzureOpenAIModelConfiguration",
+}
+_CLIENT = {"PFClient": "promptflow_lite.runs.client:Client", "load_flow": _FLOWS["load_flow"],
+           "load_run": "promptflow_lite.runs.client:load_run"}
+
+NAMESPACES: dict[str, dict[str, str]] = {
+    "promptflow": {**_TOOL, **_METRIC, **_CLIENT, "trace": f"{_TRACE}:trace", "start_trace": f"{_TRACE}:start_trace"},
+    "promptflow.core": {**_TOOL, **_METRIC, **_FLOWS},
+    "promptflow._core": {**_TOOL},
+    "promptflow._core.tool": {**_TOOL, **_UI},
+    "promptflow._core.metric_logger": {**_METRIC},
+    "promptflow.connections": dict(_CONNECTIONS),
+    "promptflow.entities": {**_CONNECTIONS, **_UI},
+    "promptflow.client": dict(_CLIENT),
+    "promptflow.contracts": {},
+    "promptflow.contracts.multimedia": {"Image": "promptflow_lite.tools.multimedia:Image",
+                                        "PFBytes": "promptflow_lite.tools.multimedia:Image"},
+    "promptflow.contracts.types": {name: f"{_C}:{name}" for name in (
+        "PromptTemplate", "FilePath", "AssistantDefinition")} | {"Secret": f"{_CONN}:Secret"},
+    "promptflow.contracts.tool": {"ToolType": f"{_C}:ToolType", "InputSetting": f"{_C}:InputSetting"},
+    "promptflow.tracing": {"trace": f"{_TRACE}:trace", "start_trace": f"{_TRACE}:start_trace",
+                           "ThreadPoolExecutorWithContext": f"{_C}:ThreadPoolExecutorWithContext"},
+    "promptflow.tracing._operation_context": {"OperationContext": f"{_C}:OperationContext"},
+    "promptflow.exceptions": dict(_EXCEPTIONS),
+    "promptflow._utils": {},
+    "promptflow._utils.logger_utils": {"get_logger": f"{_C}:get_logger"},
+    "promptflow.tools": {},
+    "promptflow.tools.common": {"parse_chat": f"{_BUILTIN}:parse_chat",
+                                "render_jinja_template": f"{_BUILTIN}:render_jinja_template"},
+    "promptflow.tools.openai": {"chat": f"{_BUILTIN}:openai_chat", "completion": f"{_BUILTIN}:openai_completion",
+                               "OpenAI": f"{_BUILTIN}:OpenAI"},
+    "promptflow.tools.aoai": {"chat": f"{_BUILTIN}:aoai_chat", "completion": f"{_BUILTIN}:aoai_completion",
+                             "AzureOpenAI": f"{_BUILTIN}:AzureOpenAI"},
+    "promptflow.tools.llm": {"llm": f"{_BUILTIN}:llm"},
+    "promptflow.tools.embedding": {"embedding": f"{_BUILTIN}:embedding"},
+    "promptflow.tools.template_rendering": {"render_template_jinja2": f"{_BUILTIN}:render_template_jinja2"},
+}
+
+
+class _AliasModuleLoader(importlib.abc.Loader):
+    def create_module(self, spec):  # default module object
+        return None
+
+    def exec_module(self, module) -> None:
+        table = NAMESPACES[module.__name__]
+
+        def __getattr__(name: str) -> Any:
+            target = table.get(name)
+            if target is None:
+                raise AttributeError(
+                    f"promptflow_lite's stand-in for module '{module.__name__}' has no attribute '{name}'. "
+                    "If your flow needs it, please open an issue.")
+            module_name, _, attr = target.partition(":")
+            value = getattr(importlib.import_module(module_name), attr)
+            setattr(module, name, value)
+            return value
+
+        module.__getattr__ = __getattr__
+        module.__all__ = list(table)
+        module.__path__ = []
+        module.__promptflow_lite_alias__ = True
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname in NAMESPACES:
+            return importlib.machinery.ModuleSpec(fullname, _AliasModuleLoader(), is_package=True)
+        return None
+
+
+_finder = _AliasFinder()
+_lock = threading.RLock()
+_depth = 0
+_saved: dict[str, Any] = {}
+
+
+def _is_promptflow(name: str) -> bool:
+    return name == "promptflow" or name.startswith("promptflow.")
+
+
+_real: list[bool] = []
+
+
+def real_promptflow_installed() -> bool:
+    """True when a genuine ``promptflow`` package is importable in this environment."""
+    if not _real:
+        finders = [f for f in sys.meta_path if f is not _finder]
+        _real.append(any(getattr(f, "find_spec", None) and f.find_spec("promptflow", None) for f in finders))
+    return _real[0]
+
+
+def install_fallback() -> None:
+    """Serve ``promptflow.*`` from the alias whenever no real promptflow provides it."""
+    if _finder not in sys.meta_path:
+        sys.meta_path.append(_finder)
+
+
+@contextmanager
+def promptflow_alias() -> Iterator[None]:
+    """While active, ``import promptflow...`` yields promptflow_lite's alias modules."""
+    global _depth
+    with _lock:
+        if _depth == 0:
+            install_fallback()
+            sys.meta_path.remove(_finder)
+            sys.meta_path.insert(0, _finder)
+            _saved.clear()
+            for name in [n for n in sys.modules if _is_promptflow(n)]:
+                module = sys.modules[name]
+                if not getattr(module, "__promptflow_lite_alias__", False):
+                    _saved[name] = sys.modules.pop(name)
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                sys.meta_path.remove(_finder)
+                sys.meta_path.append(_finder)
+                if _saved or real_promptflow_installed():  # give the real promptflow back
+                    for name in [n for n in sys.modules if _is_promptflow(n)]:
+                        del sys.modules[name]
+                    sys.modules.update(_saved)
+                    _saved.clear()

@@ -1,0 +1,142 @@
+"""``pfl flow test | validate``: run one line of a flow, or check it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from promptflow_lite.cli._common import parse_key_values, print_json
+from promptflow_lite.errors import UserError
+
+ORDER = 10
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    flow = sub.add_parser("flow", help="test, validate and serve flows")
+    commands = flow.add_subparsers(dest="flow_command", metavar="COMMAND")
+
+    test = commands.add_parser("test", help="run one line of a flow (or one node) and print its outputs")
+    test.add_argument("--flow", required=True, help="flow folder, flow.dag.yaml, flow.flex.yaml or .prompty file")
+    test.add_argument("--inputs", nargs="*", default=[], metavar="K=V", help="flow inputs")
+    test.add_argument("--inputs-file", "--input", dest="inputs_file", help="JSON object (or first line of a JSONL file)")
+    test.add_argument("--node", help="run only this node")
+    test.add_argument("--variant", help="node variant, e.g. '${summarize.variant_1}'")
+    test.add_argument("--output", "-o", choices=["json", "text"], default="text", help="output format")
+    test.add_argument("--interactive", action="store_true", help="chat with a chat flow in the terminal")
+    test.add_argument("--environment-variables", nargs="*", default=[], metavar="K=V")
+    test.add_argument("--init", nargs="*", default=[], metavar="K=V|FILE", help="init kwargs of a flex flow class")
+    test.add_argument("--stream", action="store_true", help="stream LLM output (text mode)")
+    test.set_defaults(func=_test)
+
+    validate = commands.add_parser("validate", help="check a flow and report every problem")
+    validate.add_argument("--source", "--flow", dest="source", required=True, help="flow folder or file")
+    validate.add_argument("--output", "-o", choices=["json", "text"], default="text")
+    validate.set_defaults(func=_validate)
+
+
+def read_inputs(pairs: list[str], file: str | None) -> dict[str, Any]:
+    """Inputs from ``--inputs-file`` (JSON object, or the first line of a JSONL) then ``--inputs k=v``."""
+    inputs: dict[str, Any] = {}
+    if file:
+        path = Path(file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"Cannot read inputs file: {exc.strerror}.", file=file) from None
+        try:
+            data = json.loads(text) if path.suffix != ".jsonl" else json.loads(text.strip().splitlines()[0])
+        except (ValueError, IndexError) as exc:
+            raise UserError(f"The inputs file is not valid JSON: {exc}.", file=file,
+                            hint="write one JSON object of input values.") from None
+        if not isinstance(data, dict):
+            raise UserError("The inputs file must hold a JSON object.", file=file)
+        inputs.update(data)
+    inputs.update(parse_key_values(pairs, "--inputs"))
+    return inputs
+
+
+def read_init(items: list[str]) -> dict[str, Any]:
+    """``--init k=v ...`` or ``--init FILE.json|.yaml``."""
+    if len(items) == 1 and "=" not in items[0]:
+        from promptflow_lite.flow.loader import read_yaml
+
+        data = read_yaml(Path(items[0]))
+        if not isinstance(data, dict):
+            raise UserError("The init file must hold a mapping of init arguments.", file=items[0])
+        return data
+    return parse_key_values(items, "--init")
+
+
+def _test(args: argparse.Namespace) -> int:
+    from promptflow_lite.engine.flow_test import run_flow_test
+
+    inputs = read_inputs(args.inputs, args.inputs_file)
+    env = parse_key_values(args.environment_variables, "--environment-variables")
+    if args.interactive:
+        from promptflow_lite.cli._chat import chat_loop
+
+        return chat_loop(args.flow, variant=args.variant, environment_variables=env, init=read_init(args.init))
+    outcome = run_flow_test(args.flow, inputs, node=args.node, variant=args.variant, environment_variables=env,
+                        init=read_init(args.init), stream=args.stream and args.output == "text",
+                        echo=sys.stderr)
+    if not outcome.ok:
+        error = outcome.error or {}
+        kind = (error.get("innerError") or {}).get("code") or error.get("code", "Error")
+        print(f"Error ({kind}): {error.get('message', 'the flow failed')}", file=sys.stderr)
+        debug = (error.get("debugInfo") or {}).get("stackTrace")
+        if debug and kind == "ToolExecutionError":
+            print(debug.rstrip(), file=sys.stderr)
+        return 1
+    if args.output == "json":
+        print_json(outcome.outputs)
+    else:
+        _print_text(outcome)
+    return 0
+
+
+def _print_text(outcome) -> None:
+    import inspect
+
+    for key, value in (outcome.outputs or {}).items():
+        if inspect.isgenerator(value):
+            sys.stdout.write(f"{key}: ")
+            for chunk in value:
+                sys.stdout.write(str(chunk))
+                sys.stdout.flush()
+            sys.stdout.write("\n")
+        else:
+            shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+            print(f"{key}: {shown}")
+    if outcome.metrics:
+        print("metrics: " + json.dumps(outcome.metrics, ensure_ascii=False, default=str))
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from promptflow_lite.flow.loader import flow_kind, load_dag, resolve_flow_path
+    from promptflow_lite.flow.validate import find_problems
+    from promptflow_lite.errors import FlowValidationError
+
+    file, _ = resolve_flow_path(args.source)
+    if flow_kind(file) != "dag":
+        from promptflow_lite.engine.flow import load_flow
+
+        load_flow(file)  # flex / prompty: loading is the check
+        problems = []
+    else:
+        try:
+            problems = find_problems(load_dag(file))
+        except FlowValidationError as exc:
+            problems = exc.problems
+    if args.output == "json":
+        print_json({"valid": not problems, "flow": str(file),
+                    "problems": [{"message": p.message, "node": p.node, "hint": p.hint} for p in problems]})
+    elif problems:
+        print(f"{file}: {len(problems)} problem(s)", file=sys.stderr)
+        for p in problems:
+            print(f"  - {p}", file=sys.stderr)
+    else:
+        print(f"{file}: valid")
+    return 1 if problems else 0

@@ -1,0 +1,127 @@
+"""``DagFlow``: a ``flow.dag.yaml`` loaded, validated and prepared for execution.
+
+Loading does the expensive work once: variant selection, validation, additional includes,
+environment variables, tool imports, connections. ``arun`` then only schedules a line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from promptflow_lite.engine.flow import Flow, working_directory
+from promptflow_lite.engine.inputs import resolve_inputs
+from promptflow_lite.engine.results import FAILED, AggregationResult, LineResult
+from promptflow_lite.errors import InvalidFlowOverride, PflError, error_dict
+from promptflow_lite.flow.model import FlowSpec
+
+
+class DagFlow(Flow):
+    kind = "dag"
+
+    def __init__(self, spec: FlowSpec, run_dir: Path, plan, variant: str | None):
+        self.spec = spec
+        self.run_dir = run_dir
+        self.plan = plan
+        self.variant = variant
+        self.name = spec.flow_name
+        self.path = spec.path
+        self.working_dir = spec.working_dir
+
+    @classmethod
+    def from_file(cls, file: Path, *, variant: str | None = None, connections: Any = None,
+                  environment_variables: dict[str, Any] | None = None,
+                  connection_overrides: dict[str, str] | None = None) -> "DagFlow":
+        from promptflow_lite.flow.loader import load_dag
+
+        return cls.from_spec(load_dag(file), variant=variant, connections=connections,
+                             environment_variables=environment_variables, connection_overrides=connection_overrides)
+
+    @classmethod
+    def from_spec(cls, spec: FlowSpec, *, variant: str | None = None, connections: Any = None,
+                  environment_variables: dict[str, Any] | None = None,
+                  connection_overrides: dict[str, str] | None = None) -> "DagFlow":
+        from promptflow_lite.engine.nodes import prepare_node
+        from promptflow_lite.engine.scheduler import LinePlan
+        from promptflow_lite.flow.includes import materialize
+        from promptflow_lite.flow.validate import ensure_valid, topological_order
+        from promptflow_lite.flow.variants import apply_variant
+
+        ensure_valid(spec)
+        resolved = apply_variant(spec, variant)
+        if connection_overrides:
+            resolved = apply_connection_overrides(resolved, connection_overrides)
+        run_dir = materialize(resolved)
+        apply_environment(resolved, environment_variables, connections)
+        with working_directory(run_dir):
+            nodes = [prepare_node(node, resolved, run_dir, connections) for node in topological_order(resolved.nodes)]
+        return cls(resolved, run_dir, LinePlan(resolved, nodes), variant)
+
+    # interface ---------------------------------------------------------------------------
+    @property
+    def inputs(self) -> dict[str, Any]:
+        return self.spec.inputs
+
+    @property
+    def output_names(self) -> list[str]:
+        return list(self.plan.outputs)
+
+    @property
+    def has_aggregation(self) -> bool:
+        return bool(self.plan.aggregation_nodes)
+
+    async def arun(self, inputs: dict[str, Any], *, line_number: int | None = None, stream: bool = False,
+                   timeout: float | None = None, echo=None, chat_mode: bool = False) -> LineResult:
+        from promptflow_lite.engine.scheduler import run_line
+
+        try:
+            resolved = resolve_inputs(self.spec, inputs, line_number=line_number, chat_mode=chat_mode)
+        except PflError as exc:
+            return LineResult(status=FAILED, inputs=dict(inputs), error=error_dict(exc), line_number=line_number)
+        return await run_line(self.plan, resolved, line_number=line_number, stream=stream, timeout=timeout, echo=echo)
+
+    async def aaggregate(self, lines: Iterable[LineResult], echo=None) -> AggregationResult:
+        from promptflow_lite.engine.aggregation import run_aggregation
+
+        return await run_aggregation(self.plan, lines, echo=echo)
+
+    def node_names(self) -> list[str]:
+        return [n.name for n in self.plan.line_nodes + self.plan.aggregation_nodes]
+
+
+def apply_connection_overrides(spec: FlowSpec, overrides: dict[str, str]) -> FlowSpec:
+    """``{"node.connection": c, "node.deployment_name": d, "node.model": m}`` applied to llm nodes (§3.5)."""
+    nodes = {n.name: n for n in spec.nodes}
+    updated = dict(nodes)
+    for key, value in overrides.items():
+        name, _, field = key.partition(".")
+        node = updated.get(name)
+        if node is None:
+            raise InvalidFlowOverride(f"--connections names node '{name}', which is not in the flow.",
+                                      hint=f"nodes: {', '.join(nodes)}.")
+        if node.type == "llm" and field == "connection":
+            node = node.model_copy(update={"connection": value})
+        elif node.type == "llm" and field in ("deployment_name", "model"):
+            node = node.model_copy(update={"inputs": {**node.inputs, field: value}})
+        elif node.type != "llm" and field in node.inputs:
+            node = node.model_copy(update={"inputs": {**node.inputs, field: value}})
+        else:
+            raise InvalidFlowOverride(f"Unsupported connection override '{key}'.",
+                                      hint="for llm nodes use connection, deployment_name or model; for python "
+                                           "nodes name a connection input of the tool.")
+        updated[name] = node
+    return spec.model_copy(update={"nodes": [updated[n.name] for n in spec.nodes]}).located(spec.path, spec.working_dir)
+
+
+def apply_environment(spec: FlowSpec, overrides: dict[str, Any] | None, connections: Any) -> None:
+    """Export the flow's ``environment_variables`` (plus overrides) into ``os.environ`` (§1.11)."""
+    variables = spec.environment_variables if isinstance(spec.environment_variables, dict) else {}
+    merged = {**variables, **(overrides or {})}
+    if not merged:
+        return
+    from promptflow_lite.connections.provider import resolve_connection_references
+
+    for key, value in resolve_connection_references(merged, connections).items():
+        os.environ[str(key)] = value if isinstance(value, str) else json.dumps(value)

@@ -1,0 +1,168 @@
+"""A loaded flow, ready to run many lines concurrently: ``load_flow(path)(**inputs)``.
+
+``load_flow`` recognises the flow kind (DAG, flex, prompty) by content and returns a
+``Flow``: ``await flow.arun(inputs)`` gives a ``LineResult`` (never raises for a failing
+line), ``flow(**inputs)`` gives the outputs (raises on failure), ``await flow.aaggregate(lines)``
+runs the aggregation step. One loaded flow is safe to share between concurrent lines and
+requests: all per-line state lives in the line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from promptflow_lite.engine.results import AggregationResult, LineResult
+from promptflow_lite.errors import PflError, UserError
+
+
+class FlowRunError(UserError):
+    """Raised by ``flow(**inputs)`` when the line failed; ``result`` holds the details."""
+
+    def __init__(self, result: LineResult):
+        self.result = result
+        error = result.error or {}
+        super().__init__(error.get("message", "The flow failed."))
+        self.code_name = (error.get("innerError") or {}).get("code", "FlowRunError")
+
+
+class Flow:
+    """What every flow kind offers; subclasses implement ``arun`` and ``aaggregate``."""
+
+    kind = "dag"
+    name: str = "flow"
+    path: Path | None = None
+    working_dir: Path = Path(".")
+
+    @classmethod
+    def load(cls, source: str | Path, **kwargs: Any) -> "Flow":
+        """promptflow's ``Flow.load(path)``."""
+        return load_flow(source, **kwargs)
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """Flow input definitions (name → object with ``type``, ``default``)."""
+        return {}
+
+    @property
+    def output_names(self) -> list[str]:
+        return []
+
+    async def arun(self, inputs: dict[str, Any], *, line_number: int | None = None, stream: bool = False,
+                   timeout: float | None = None, echo=None) -> LineResult:
+        raise NotImplementedError
+
+    async def aaggregate(self, lines: Iterable[LineResult], echo=None) -> AggregationResult:
+        return AggregationResult()
+
+    @property
+    def has_aggregation(self) -> bool:
+        return False
+
+    def run(self, inputs: dict[str, Any] | None = None, **options: Any) -> LineResult:
+        """Run one line synchronously and return its ``LineResult``."""
+        return run_sync(self.arun(dict(inputs or {}), **options))
+
+    def __call__(self, **inputs: Any) -> dict[str, Any]:
+        """The outputs for ``inputs``; raises ``FlowRunError`` when the line fails."""
+        result = self.run(inputs)
+        if not result.ok:
+            raise FlowRunError(result)
+        return result.outputs or {}
+
+
+class AsyncFlow:
+    """promptflow's ``AsyncFlow``: ``await AsyncFlow.load(path)(**inputs)``."""
+
+    def __init__(self, flow: Flow):
+        self._flow = flow
+
+    @classmethod
+    def load(cls, source: str | Path, **kwargs: Any) -> "AsyncFlow":
+        return cls(load_flow(source, **kwargs))
+
+    async def __call__(self, **inputs: Any) -> dict[str, Any]:
+        result = await self._flow.arun(inputs)
+        if not result.ok:
+            raise FlowRunError(result)
+        return result.outputs or {}
+
+
+def load_flow(source: str | Path, *, variant: str | None = None, connections: Any = None,
+              environment_variables: dict[str, Any] | None = None,
+              connection_overrides: dict[str, str] | None = None, init: dict[str, Any] | None = None) -> Flow:
+    """Load a flow folder or file (``flow.dag.yaml``, ``flow.flex.yaml``, ``x.prompty``).
+
+    ``variant`` picks a node variant (``'${node.variant_1}'``); ``connections`` is a provider, a
+    ``{name: Connection}`` dict or None for the local store; ``environment_variables`` override
+    the flow's; ``connection_overrides`` are ``{"node.connection": "name", "node.deployment_name": ...}``;
+    ``init`` are the init kwargs of a flex flow class.
+    """
+    from promptflow_lite.flow.loader import flow_kind, resolve_flow_path
+
+    file, _ = resolve_flow_path(source)
+    kind = flow_kind(file)
+    provider = connection_provider(connections)
+    if kind == "dag":
+        from promptflow_lite.engine.dag import DagFlow
+
+        return DagFlow.from_file(file, variant=variant, connections=provider,
+                                 environment_variables=environment_variables, connection_overrides=connection_overrides)
+    if kind == "flex":
+        from promptflow_lite.engine.flex import FlexFlow
+
+        return FlexFlow.from_file(file, connections=provider, environment_variables=environment_variables, init=init)
+    from promptflow_lite.engine.prompty_flow import PromptyFlow
+
+    return PromptyFlow.from_file(file, connections=provider)
+
+
+def connection_provider(connections: Any):
+    """A provider with ``get(name)`` from None (local store + env), a dict, or a provider."""
+    from promptflow_lite.connections.provider import DictConnectionProvider, default_provider
+
+    if connections is None:
+        return default_provider()
+    if isinstance(connections, dict):
+        return DictConnectionProvider(connections)
+    return connections
+
+
+def run_sync(coro):
+    """Run ``coro`` to completion from sync code, even when this thread already runs a loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="pfl-run-sync")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+@contextmanager
+def working_directory(path: Path) -> Iterator[None]:
+    """Run with ``path`` as the process cwd (promptflow runs flows from their folder)."""
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+__all__ = ["Flow", "AsyncFlow", "FlowRunError", "load_flow", "run_sync", "working_directory", "PflError"]

@@ -1,0 +1,108 @@
+"""``pfl flow test`` as a library call: one line (or one node), plus aggregation over it.
+
+Results are also written where promptflow writes them (``<flow>/.promptflow/flow.output.json``,
+``flow.detail.json``, ``flow.metrics.json``) so existing tooling keeps finding them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promptflow_lite.engine.flow import load_flow, run_sync, working_directory
+from promptflow_lite.engine.results import LineResult, NodeRun
+
+
+@dataclass
+class FlowTestOutcome:
+    """What a flow test produced: outputs or the error, metrics, and the raw records."""
+
+    ok: bool
+    outputs: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    line: LineResult | None = None
+    node_run: NodeRun | None = None
+
+
+def run_flow_test(source: str | Path, inputs: dict[str, Any], *, node: str | None = None, variant: str | None = None,
+              environment_variables: dict[str, Any] | None = None, init: dict[str, Any] | None = None,
+              connections: Any = None, stream: bool = False, echo=None) -> FlowTestOutcome:
+    """Load ``source`` and run one line (or ``node``) with ``inputs``."""
+    flow = load_flow(source, variant=variant, connections=connections,
+                     environment_variables=environment_variables, init=init)
+    with working_directory(getattr(flow, "run_dir", flow.working_dir)):
+        if node:
+            return _test_node(flow, node, inputs)
+        outcome = run_sync(_run(flow, inputs, stream, echo))
+    _save(flow, outcome, variant)
+    return outcome
+
+
+async def _run(flow, inputs: dict[str, Any], stream: bool, echo) -> FlowTestOutcome:
+    line = await flow.arun(inputs, stream=stream, echo=echo)
+    if not line.ok:
+        return FlowTestOutcome(False, error=line.error, line=line)
+    outcome = FlowTestOutcome(True, outputs=line.outputs, line=line)
+    if flow.has_aggregation:
+        aggregation = await flow.aaggregate([line], echo=echo)
+        outcome.metrics = aggregation.metrics
+    return outcome
+
+
+def _test_node(flow, node: str, inputs: dict[str, Any]) -> FlowTestOutcome:
+    from promptflow_lite.engine.single_node import run_single_node
+    from promptflow_lite.errors import UserError
+
+    if flow.kind != "dag":
+        raise UserError("--node only applies to DAG flows.", hint="drop --node for flex and prompty flows.")
+    run = run_sync(run_single_node(flow, node, inputs))
+    if run.error:
+        return FlowTestOutcome(False, error=run.error, node_run=run)
+    return FlowTestOutcome(True, outputs=run.output if isinstance(run.output, dict) else {"output": run.output},
+                       node_run=run)
+
+
+def _save(flow, outcome: FlowTestOutcome, variant: str | None) -> None:
+    """Best effort: a read-only flow folder must not fail the test."""
+    if outcome.outputs is not None and any(not _jsonable(v) for v in outcome.outputs.values()):
+        return  # streamed generators: nothing to save yet
+    folder = Path(flow.working_dir) / ".promptflow"
+    suffix = ""
+    if variant:
+        from promptflow_lite.flow.variants import parse_variant
+
+        suffix = "-" + "-".join(parse_variant(variant))
+    try:
+        folder.mkdir(exist_ok=True)
+        (folder / f"flow{suffix}.output.json").write_text(_dump(outcome.outputs or {}))
+        (folder / f"flow{suffix}.metrics.json").write_text(_dump(outcome.metrics))
+        detail = {"flow_runs": [_line_dict(outcome.line)] if outcome.line else [],
+                  "node_runs": [_node_dict(r) for r in (outcome.line.node_runs.values() if outcome.line else [])]}
+        (folder / f"flow{suffix}.detail.json").write_text(_dump(detail))
+    except OSError:
+        pass
+
+
+def _jsonable(value: Any) -> bool:
+    import inspect
+
+    return not (inspect.isgenerator(value) or inspect.isasyncgen(value))
+
+
+def _dump(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+
+
+def _line_dict(line: LineResult) -> dict[str, Any]:
+    return {"status": line.status, "inputs": line.inputs, "output": line.outputs, "error": line.error,
+            "start_time": line.start_time, "end_time": line.end_time,
+            "system_metrics": {"duration": line.duration, **line.usage}}
+
+
+def _node_dict(run: NodeRun) -> dict[str, Any]:
+    return {"node": run.node, "status": run.status, "inputs": run.inputs, "output": run.output, "error": run.error,
+            "start_time": run.start_time, "end_time": run.end_time,
+            "system_metrics": {"duration": run.duration, **run.usage}, "logs": {"stdout": run.logs}}

@@ -1,0 +1,36 @@
+"""Flow inputs of one line: defaults, then type conversion (FLOW_FORMAT §1.3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from promptflow_lite.errors import InputError
+from promptflow_lite.tools.coercion import ConversionError, parse_value
+
+
+def resolve_inputs(spec: "FlowSpec", given: dict[str, Any], *, line_number: int | None = None,
+                   chat_mode: bool = False) -> dict[str, Any]:
+    """The line's flow inputs: defaults applied where absent, values converted to their types.
+
+    Keys that are not flow inputs are dropped. A missing input without default (or a value of the
+    wrong type) raises ``InputError`` naming the input and the line.
+    """
+    where = f" in line {line_number} of the input data" if line_number is not None else ""
+    resolved: dict[str, Any] = {}
+    for name, definition in spec.inputs.items():
+        if name in given:
+            value = given[name]
+        elif definition.has_default:
+            value = definition.default
+        elif chat_mode and name == spec.chat_history_input:
+            value = []
+        else:
+            raise InputError(f"The value for flow input '{name}' is not provided{where}.", line=line_number,
+                             hint=f"pass it (e.g. --inputs {name}=...), map a data column to it, or give it a default.")
+        try:
+            resolved[name] = parse_value(value, definition.type.value)
+        except ConversionError as exc:
+            raise InputError(f"The value for flow input '{name}'{where} does not match the expected type "
+                             f"'{definition.type.value}': {exc}.", line=line_number,
+                             hint=f"pass a valid {definition.type.value} or change the input's type.") from None
+    return resolved

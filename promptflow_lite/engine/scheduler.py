@@ -1,0 +1,312 @@
+"""One line of a DAG flow: the async scheduler (FLOW_FORMAT §1.6, §1.8).
+
+Every node whose dependencies are done starts at once: async tools on the event loop, sync
+tools in the thread pool. Activate conditions and bypass propagation follow promptflow: a
+bypassed node's output is ``None`` downstream (or the parameter's default when it has one).
+The first failing node fails the line and cancels the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from promptflow_lite.engine.capture import captured_output
+from promptflow_lite.engine.nodes import ASYNC, ASYNC_GEN, INLINE, PreparedNode
+from promptflow_lite.engine.results import BYPASSED, CANCELED, COMPLETED, FAILED, LineResult, NodeRun, sum_usage
+from promptflow_lite.engine.threads import run_in_thread
+from promptflow_lite.errors import LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict
+from promptflow_lite.flow.reference import InputRef, NodeRef, PropertyError, resolve_property
+from promptflow_lite.tools.observe import calls_collector
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
+
+
+class ReferenceError_(UserError):
+    """A reference's property path does not exist in the referenced output."""
+
+
+class OutputNotSerializable(UserError):
+    """A flow output cannot be stored as JSON."""
+
+
+class LinePlan:
+    """What every line of a flow shares: nodes, dependency counts, dependents, outputs."""
+
+    def __init__(self, spec, nodes: list[PreparedNode]):
+        self.spec = spec
+        self.line_nodes = [n for n in nodes if not n.aggregation]
+        self.aggregation_nodes = [n for n in nodes if n.aggregation]
+        names = {n.name for n in self.line_nodes}
+        self.dep_counts = {n.name: len(n.deps & names) for n in self.line_nodes}
+        self.dependents: dict[str, list[PreparedNode]] = {n.name: [] for n in self.line_nodes}
+        for node in self.line_nodes:
+            for dep in node.deps & names:
+                self.dependents[dep].append(node)
+        self.roots = [n for n in self.line_nodes if self.dep_counts[n.name] == 0]
+        referenced = {r.node for n in self.line_nodes for r in n.refs.values() if isinstance(r, NodeRef)}
+        self.outputs = {}
+        for name, output in spec.outputs.items():
+            ref = output.ref
+            if isinstance(ref, NodeRef) and ref.node not in names:
+                continue  # an output of an aggregation node: dropped, as in promptflow
+            self.outputs[name] = ref if ref is not None else output.reference
+        output_nodes = {r.node for r in self.outputs.values() if isinstance(r, NodeRef)}
+        self.streamable = {n.name for n in self.line_nodes
+                           if n.stream_param and n.name in output_nodes and n.name not in referenced}
+        self.aggregation_refs = sorted({str(r): r for n in self.aggregation_nodes for r in _all_refs(n)
+                                        if isinstance(r, NodeRef) and r.node in names}.items())
+
+
+def _all_refs(node: PreparedNode):
+    yield from node.refs.values()
+    if node.spec.activate_ref is not None:
+        yield node.spec.activate_ref
+
+
+async def run_line(plan: LinePlan, inputs: dict[str, Any], *, line_number: int | None = None,
+                   stream: bool = False, timeout: float | None = None, echo=None) -> LineResult:
+    """Run the line nodes for resolved flow ``inputs``; never raises for a node failure."""
+    result = LineResult(status=COMPLETED, inputs=inputs, line_number=line_number, start_time=time.time())
+    state = _LineState(plan, inputs, result, stream, echo)
+    try:
+        if timeout:
+            await asyncio.wait_for(state.run(), timeout)
+        else:
+            await state.run()
+        outputs = state.outputs()
+        if not stream:
+            await join_async_generators(outputs)
+            _ensure_serializable(outputs)
+        result.outputs = outputs
+        result.aggregation_inputs = state.aggregation_inputs()
+    except asyncio.TimeoutError:
+        state.cancel_running()
+        _fail(result, LineTimeoutError(f"Line execution timeout after {timeout} seconds.", line=line_number,
+                                       hint="raise --line-timeout or make the slow node faster."))
+    except PflError as exc:
+        _fail(result, exc)
+    except Exception as exc:  # a bug of ours: report it, do not sink the run
+        _fail(result, exc)
+    result.end_time = time.time()
+    return result
+
+
+def _fail(result: LineResult, exc: BaseException) -> None:
+    result.status = FAILED
+    result.outputs = None
+    result.error = error_dict(exc)
+
+
+class _LineState:
+    __slots__ = ("plan", "inputs", "result", "values", "bypassed", "pending", "running", "stream", "echo")
+
+    def __init__(self, plan: LinePlan, inputs, result: LineResult, stream: bool, echo):
+        self.plan, self.inputs, self.result = plan, inputs, result
+        self.values: dict[str, Any] = {}
+        self.bypassed: set[str] = set()
+        self.pending = dict(plan.dep_counts)
+        self.running: dict[asyncio.Task, PreparedNode] = {}
+        self.stream, self.echo = stream, echo
+
+    async def run(self) -> None:
+        ready = list(self.plan.roots)
+        while ready or self.running:
+            while ready:
+                node = ready.pop(0)
+                if self._should_bypass(node):
+                    self.bypassed.add(node.name)
+                    self.result.node_runs[node.name] = NodeRun(node.name, BYPASSED, start_time=time.time(),
+                                                               end_time=time.time())
+                    ready.extend(self._release(node))
+                elif not ready and not self.running:
+                    await self._run_node(node)  # the only runnable node: no task needed
+                    ready.extend(self._release(node))
+                else:
+                    task = asyncio.ensure_future(self._run_node(node))
+                    self.running[task] = node
+            if not self.running:
+                break
+            done, _ = await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                node = self.running.pop(task)
+                if task.exception() is not None:
+                    self.cancel_running()
+                    raise task.exception()
+                ready.extend(self._release(node))
+
+    def cancel_running(self) -> None:
+        for task, node in self.running.items():
+            task.cancel()
+            run = self.result.node_runs.get(node.name)
+            if run is not None and run.status not in (COMPLETED, FAILED):
+                run.status = CANCELED
+                run.end_time = time.time()
+        self.running.clear()
+
+    def _release(self, node: PreparedNode) -> list[PreparedNode]:
+        freed = []
+        for child in self.plan.dependents[node.name]:
+            self.pending[child.name] -= 1
+            if self.pending[child.name] == 0:
+                freed.append(child)
+        return freed
+
+    # values -------------------------------------------------------------------------------
+    def _value(self, ref, node: str) -> Any:
+        if isinstance(ref, InputRef):
+            if ref.name not in self.inputs:
+                raise UserError(f"Flow input '{ref.name}' is not provided.", node=node)
+            return self.inputs[ref.name]
+        try:
+            return resolve_property(self.values[ref.node], ref.prop)
+        except PropertyError as exc:
+            raise ReferenceError_(f"Invalid property '{ref.prop}' when accessing the output of node '{ref.node}': "
+                                  f"'{exc}' does not exist.", node=node,
+                                  hint=f"check what node '{ref.node}' returns.") from None
+
+    def _should_bypass(self, node: PreparedNode) -> bool:
+        activate = node.spec.activate
+        if activate is not None:
+            ref = node.spec.activate_ref
+            if isinstance(ref, NodeRef) and ref.node in self.bypassed:
+                return True
+            when = self._value(ref, node.name) if ref is not None else activate.when
+            return not (when == activate.is_)
+        node_refs = [r.node for r in node.refs.values() if isinstance(r, NodeRef)]
+        return bool(node_refs) and all(name in self.bypassed for name in node_refs)
+
+    def _kwargs(self, node: PreparedNode) -> dict[str, Any]:
+        kwargs = dict(node.literals)
+        for key, ref in node.refs.items():
+            if isinstance(ref, NodeRef) and ref.node in self.bypassed:
+                if key not in node.with_default:
+                    kwargs[key] = None
+                continue
+            kwargs[key] = self._value(ref, node.name)
+        if node.escape_inputs:
+            kwargs["_inputs_to_escape"] = list(node.escape_inputs)
+        if node.name in self.plan.streamable:
+            kwargs[node.stream_param] = self.stream
+        return kwargs
+
+    # execution ----------------------------------------------------------------------------
+    async def _run_node(self, node: PreparedNode) -> None:
+        run = NodeRun(node.name, "Running", start_time=time.time())
+        self.result.node_runs[node.name] = run
+        calls: list = []
+        token = calls_collector.set(calls)
+        try:
+            with captured_output(self.echo) as logs:
+                kwargs = self._kwargs(node)
+                run.inputs = {k: v for k, v in kwargs.items() if k != "_inputs_to_escape"}
+                try:
+                    output = await _invoke(node, kwargs)
+                except PflError as exc:
+                    if exc.node is None:
+                        exc.node = node.name
+                        exc.args = (exc._render(),)
+                    raise
+                except (asyncio.CancelledError, KeyboardInterrupt):
+                    raise
+                except Exception as exc:
+                    raise ToolExecutionError(node.name, exc, user_traceback(exc)) from exc
+        except BaseException as exc:
+            run.status = CANCELED if isinstance(exc, asyncio.CancelledError) else FAILED
+            if run.status == FAILED:
+                run.error = error_dict(exc)
+            raise
+        else:
+            run.status = COMPLETED
+            run.output = output
+            self.values[node.name] = output
+        finally:
+            run.end_time = time.time()
+            run.logs = logs.getvalue() if "logs" in locals() else ""
+            calls_collector.reset(token)
+            if calls:
+                run.model_calls = len(calls)
+                run.usage = sum_usage(c.usage for c in calls)
+                run.cached = all(c.cached for c in calls)
+
+    # results ------------------------------------------------------------------------------
+    def outputs(self) -> dict[str, Any]:
+        outputs = {}
+        for name, ref in self.plan.outputs.items():
+            if isinstance(ref, NodeRef):
+                value = None if ref.node in self.bypassed else self._value(ref, f"output '{name}'")
+                if not self.stream:
+                    value = _join_if_generator(value)
+            elif isinstance(ref, InputRef):
+                value = self.inputs.get(ref.name)
+            else:
+                value = ref  # a literal string
+            outputs[name] = value
+        return outputs
+
+    def aggregation_inputs(self) -> dict[str, Any]:
+        captured = {}
+        for key, ref in self.plan.aggregation_refs:
+            captured[key] = None if ref.node in self.bypassed else _join_if_generator(self._value(ref, key))
+        return captured
+
+
+async def _invoke(node: PreparedNode, kwargs: dict[str, Any]) -> Any:
+    mode = node.mode
+    if mode == ASYNC:
+        return await node.func(**kwargs)
+    if mode == ASYNC_GEN or mode == INLINE:
+        return node.func(**kwargs)
+    return await run_in_thread(node.func, **kwargs)
+
+
+def _join_if_generator(value: Any) -> Any:
+    import inspect
+
+    if inspect.isgenerator(value) or (hasattr(value, "__next__") and hasattr(value, "__iter__")
+                                      and not isinstance(value, (str, bytes, dict, list))):
+        return "".join(str(x) for x in value)
+    return value
+
+
+async def join_async_generators(outputs: dict[str, Any]) -> dict[str, Any]:
+    """Consume async-generator outputs into strings (when the caller did not ask to stream)."""
+    import inspect
+
+    for key, value in outputs.items():
+        if inspect.isasyncgen(value):
+            outputs[key] = "".join([str(x) async for x in value])
+    return outputs
+
+
+def _ensure_serializable(outputs: dict[str, Any]) -> None:
+    import inspect
+
+    from promptflow_lite.tools.multimedia import Image
+
+    def default(value):
+        if isinstance(value, Image):
+            return value.serialize()
+        if inspect.isasyncgen(value):
+            return "<async generator>"
+        raise TypeError(type(value).__name__)
+
+    try:
+        json.dumps(outputs, default=default)
+    except (TypeError, ValueError) as exc:
+        raise OutputNotSerializable(f"The flow output is not JSON serializable ({exc}).",
+                                    hint="return plain values (str, number, list, dict) from the nodes that feed "
+                                         "the flow outputs.") from None
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` limited to frames of user code (not promptflow_lite, not asyncio)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.startswith(_PACKAGE_DIR) and "/asyncio/" not in f.filename
+              and "/concurrent/" not in f.filename]
+    lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
+    return "Traceback (most recent call last):\n" + "".join(lines)

@@ -1,0 +1,64 @@
+"""Run one node of a DAG flow on its own (``pfl flow test --node``, FLOW_FORMAT §1.7).
+
+Inputs may be given by the node's parameter name, or by what a reference points at:
+``inputs.<flow input>`` or ``<node>.output[.prop]``. Flow-input defaults fill the rest. For an
+aggregation node, every per-line value is wrapped in a one-element list.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from promptflow_lite.engine.results import COMPLETED, FAILED, NodeRun
+from promptflow_lite.engine.scheduler import _invoke, user_traceback
+from promptflow_lite.errors import InputError, PflError, ToolExecutionError, UserError, error_dict
+from promptflow_lite.flow.reference import InputRef
+
+
+async def run_single_node(flow: "DagFlow", node_name: str, given: dict[str, Any]) -> NodeRun:
+    """Run ``node_name`` with ``given`` inputs; the ``NodeRun`` holds output or error."""
+    nodes = {n.name: n for n in flow.plan.line_nodes + flow.plan.aggregation_nodes}
+    node = nodes.get(node_name)
+    if node is None:
+        raise UserError(f"Node '{node_name}' is not in the flow.", hint=f"nodes: {', '.join(nodes)}.")
+    run = NodeRun(node.name, "Running", start_time=time.time())
+    try:
+        kwargs = dict(node.literals)
+        for key, ref in node.refs.items():
+            kwargs[key] = _value(flow, node.name, key, ref, given)
+            if node.aggregation and not (isinstance(ref, type(ref)) and ref.__class__.__name__ == "NodeRef"
+                                         and nodes.get(ref.node) and nodes[ref.node].aggregation):
+                kwargs[key] = [kwargs[key]]
+        run.inputs = kwargs
+        try:
+            run.output = await _invoke(node, kwargs)
+        except PflError:
+            raise
+        except Exception as exc:
+            raise ToolExecutionError(node.name, exc, user_traceback(exc)) from exc
+        run.status = COMPLETED
+    except Exception as exc:
+        run.status, run.error = FAILED, error_dict(exc)
+    run.end_time = time.time()
+    return run
+
+
+def _value(flow, node: str, key: str, ref, given: dict[str, Any]) -> Any:
+    if key in given:
+        return given[key]
+    if isinstance(ref, InputRef):
+        for candidate in (f"inputs.{ref.name}", ref.name):
+            if candidate in given:
+                return given[candidate]
+        definition = flow.spec.inputs.get(ref.name)
+        if definition is not None and definition.has_default:
+            return definition.default
+        raise InputError(f"Input '{key}' of node '{node}' ({ref}) is not provided.",
+                         hint=f"pass --inputs {key}=... or inputs.{ref.name}=...")
+    text = str(ref)[2:-1]
+    for candidate in (text, f"{ref.node}.output" if not ref.prop else text):
+        if candidate in given:
+            return given[candidate]
+    raise InputError(f"Input '{key}' of node '{node}' ({ref}) is not provided.",
+                     hint=f"pass --inputs {key}=... or {text}=...")

@@ -1,0 +1,1 @@
+"""What a flow *is*: models, loading, references, variants and validation (no execution)."""

@@ -1,0 +1,182 @@
+"""Value conversion: flow inputs by declared type, literal node inputs by the tool's annotations.
+
+Follows promptflow's ``ValueType.parse`` (FLOW_FORMAT §1.3, §1.6) with two documented
+improvements: ``int`` accepts integral strings like ``"3.0"`` and ``bool`` accepts ``0``/``1``.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import json
+import typing
+from typing import Any, Callable
+
+from promptflow_lite.connections.types import Connection
+
+_TRUE, _FALSE = ("true",), ("false",)
+
+
+class ConversionError(ValueError):
+    """A value does not match its declared type."""
+
+
+def parse_value(value: Any, value_type: str) -> Any:
+    """Convert ``value`` to ``value_type`` (``int``, ``double``, ``bool``, ``string``, ``list``, ``object``...)."""
+    if value is None:
+        return None
+    try:
+        if value_type == "int":
+            if isinstance(value, str):
+                number = float(value.strip())
+                if not number.is_integer():
+                    raise ValueError(value)
+                return int(number)
+            return int(value)
+        if value_type == "double":
+            return float(value)
+        if value_type == "bool":
+            return _parse_bool(value)
+        if value_type == "string":
+            return value if isinstance(value, str) else str(value)
+        if value_type == "list":
+            parsed = json.loads(value) if isinstance(value, str) else value
+            if not isinstance(parsed, list):
+                raise ValueError(value)
+            return parsed
+        if value_type == "object":
+            if isinstance(value, str):
+                try:
+                    return json.loads(value)
+                except ValueError:
+                    return value
+            return value
+        if value_type == "image":
+            from promptflow_lite.tools.multimedia import to_image
+
+            return to_image(value)
+    except (ValueError, TypeError) as exc:
+        raise ConversionError(f"value {_short(value)} is not of type {value_type}") from exc
+    return value
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(value)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# ---------------------------------------------------------------------------------------------
+# tool parameters
+
+
+class ParamType:
+    """What a tool parameter expects, derived from its annotation (or default)."""
+
+    def __init__(self, value_type: str, connection_classes: tuple[type, ...] = (), annotation: Any = None):
+        self.value_type = value_type
+        self.connection_classes = connection_classes
+        self.annotation = annotation
+
+    @property
+    def is_connection(self) -> bool:
+        return bool(self.connection_classes)
+
+
+def param_types(func: Callable[..., Any]) -> dict[str, ParamType]:
+    """The expected type of each named parameter of ``func``."""
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception:  # unresolvable string annotations: fall back to the raw ones
+        hints = {}
+    result = {}
+    for name, param in inspect.signature(func).parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or name == "self":
+            continue
+        annotation = hints.get(name, param.annotation)
+        result[name] = _param_type(annotation, param.default)
+    return result
+
+
+def _param_type(annotation: Any, default: Any) -> ParamType:
+    if annotation is inspect.Parameter.empty:
+        return ParamType(_type_of_value(default) if default is not inspect.Parameter.empty else "object")
+    if isinstance(annotation, str):
+        return ParamType(_type_of_name(annotation), annotation=annotation)
+    candidates = _union_members(annotation)
+    connections = tuple(c for c in candidates if isinstance(c, type) and issubclass(c, Connection))
+    if connections:
+        return ParamType("connection", connections, annotation)
+    first = candidates[0] if candidates else annotation
+    return ParamType(_type_of_annotation(first), annotation=annotation)
+
+
+def _union_members(annotation: Any) -> list[Any]:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or (origin is not None and getattr(origin, "__name__", "") == "UnionType"):
+        return [a for a in typing.get_args(annotation) if a is not type(None)]
+    import types
+
+    if isinstance(annotation, types.UnionType):
+        return [a for a in annotation.__args__ if a is not type(None)]
+    return [annotation]
+
+
+def _type_of_annotation(annotation: Any) -> str:
+    origin = typing.get_origin(annotation) or annotation
+    if origin is bool:
+        return "bool"
+    if origin is int:
+        return "int"
+    if origin is float:
+        return "double"
+    if origin is str:
+        return "string"
+    if origin in (list, tuple, typing.List):
+        return "list"
+    if origin in (dict, typing.Dict):
+        return "object"
+    if isinstance(origin, type) and issubclass(origin, enum.Enum):
+        return "string"
+    name = getattr(origin, "__name__", "")
+    return {"Image": "image", "PromptTemplate": "prompt_template", "FilePath": "file_path",
+            "Secret": "string", "AssistantDefinition": "assistant_definition"}.get(name, "object")
+
+
+def _type_of_name(name: str) -> str:
+    inner = name.replace("Optional[", "").rstrip("]").split("|")[0].strip()
+    base = inner.split("[")[0].lower()
+    return {"bool": "bool", "int": "int", "float": "double", "str": "string", "list": "list", "dict": "object",
+            "image": "image", "prompttemplate": "prompt_template", "secret": "string"}.get(base, "object")
+
+
+def _type_of_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    return "object"
+
+
+def convert_literal(value: Any, expected: ParamType | None) -> Any:
+    """A literal node input converted for its parameter; unknown parameters pass unchanged."""
+    if expected is None or expected.is_connection:
+        return value
+    if expected.value_type in ("prompt_template", "file_path", "assistant_definition"):
+        return value
+    return parse_value(value, expected.value_type)

@@ -1,0 +1,74 @@
+"""How tools report model calls to whoever listens (the executor's token counts, tracing spans).
+
+A tool wraps each LLM or embedding request in ``with model_call("chat", request) as call:`` and
+fills ``call.response`` / ``call.usage`` / ``call.cached`` before leaving the block. Listeners are
+registered once (tracing registers one); records are also appended to the list in
+``calls_collector`` when the executor has set one for the running node.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Protocol
+
+
+@dataclass
+class ModelCall:
+    """One request to a model endpoint, as seen by the tool that made it."""
+
+    api: str  # "chat", "completion" or "embedding"
+    request: dict[str, Any]  # parameters sent (never credentials); includes "model" and "messages"/"prompt"/"input"
+    provider: str = ""  # "OpenAI" or "AzureOpenAI"
+    endpoint: str = ""  # base URL (no secrets)
+    response: Any = None  # the response as a plain dict (or the joined text of a stream)
+    usage: dict[str, int] = field(default_factory=dict)  # prompt_tokens, completion_tokens, total_tokens
+    cached: bool = False  # answered from the local response cache
+    error: BaseException | None = None
+    start_time: float = field(default_factory=time.time)
+    end_time: float | None = None
+    attempts: int = 0  # HTTP attempts made (retries included)
+    span: Any = None  # set by a tracing listener, for its own use
+
+
+class ModelCallListener(Protocol):
+    def on_start(self, call: ModelCall) -> None: ...
+
+    def on_end(self, call: ModelCall) -> None: ...
+
+
+_listeners: list[ModelCallListener] = []
+calls_collector: ContextVar[list[ModelCall] | None] = ContextVar("pfl_model_calls", default=None)
+
+
+def add_listener(listener: ModelCallListener) -> None:
+    """Register a listener for every model call in this process (idempotent)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def remove_listener(listener: ModelCallListener) -> None:
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
+@contextmanager
+def model_call(api: str, request: dict[str, Any], *, provider: str = "", endpoint: str = "") -> Iterator[ModelCall]:
+    """Record one model call around the block; exceptions are recorded and re-raised."""
+    call = ModelCall(api=api, request=request, provider=provider, endpoint=endpoint)
+    for listener in _listeners:
+        listener.on_start(call)
+    try:
+        yield call
+    except BaseException as exc:
+        call.error = exc
+        raise
+    finally:
+        call.end_time = time.time()
+        collector = calls_collector.get()
+        if collector is not None:
+            collector.append(call)
+        for listener in _listeners:
+            listener.on_end(call)
