@@ -73,14 +73,16 @@ class DagFlow(Flow):
         return bool(self.plan.aggregation_nodes)
 
     async def arun(self, inputs: dict[str, Any], *, line_number: int | None = None, stream: bool = False,
-                   timeout: float | None = None, echo=None, chat_mode: bool = False) -> LineResult:
+                   timeout: float | None = None, echo=None, chat_mode: bool = False,
+                   attributes: dict[str, Any] | None = None) -> LineResult:
         from promptflow_lite.engine.scheduler import run_line
 
         try:
             resolved = resolve_inputs(self.spec, inputs, line_number=line_number, chat_mode=chat_mode)
         except PflError as exc:
             return LineResult(status=FAILED, inputs=dict(inputs), error=error_dict(exc), line_number=line_number)
-        return await run_line(self.plan, resolved, line_number=line_number, stream=stream, timeout=timeout, echo=echo)
+        return await run_line(self.plan, resolved, line_number=line_number, stream=stream, timeout=timeout, echo=echo,
+                              attributes=attributes)
 
     async def aaggregate(self, lines: Iterable[LineResult], echo=None) -> AggregationResult:
         from promptflow_lite.engine.aggregation import run_aggregation

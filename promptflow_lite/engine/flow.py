@@ -53,7 +53,9 @@ class Flow:
         return []
 
     async def arun(self, inputs: dict[str, Any], *, line_number: int | None = None, stream: bool = False,
-                   timeout: float | None = None, echo=None) -> LineResult:
+                   timeout: float | None = None, echo=None, attributes: dict[str, Any] | None = None) -> LineResult:
+        """Run one line. ``stream`` lets LLM outputs stay generators; ``timeout`` is in seconds;
+        ``echo`` receives what tools print; ``attributes`` go on the line's trace span."""
         raise NotImplementedError
 
     async def aaggregate(self, lines: Iterable[LineResult], echo=None) -> AggregationResult:
@@ -123,13 +125,35 @@ def load_flow(source: str | Path, *, variant: str | None = None, connections: An
 
 def connection_provider(connections: Any):
     """A provider with ``get(name)`` from None (local store + env), a dict, or a provider."""
-    from promptflow_lite.connections.provider import DictConnectionProvider, default_provider
-
     if connections is None:
-        return default_provider()
+        return _DefaultProvider()
     if isinstance(connections, dict):
+        from promptflow_lite.connections.provider import DictConnectionProvider
+
         return DictConnectionProvider(connections)
     return connections
+
+
+class _DefaultProvider:
+    """The local store (+ ``PROMPTFLOW_CONNECTIONS``), opened only if a connection is needed."""
+
+    def __init__(self) -> None:
+        self._provider = None
+
+    def _get_provider(self):
+        if self._provider is None:
+            from promptflow_lite.connections.provider import default_provider
+
+            self._provider = default_provider()
+        return self._provider
+
+    def get(self, name: str):
+        from promptflow_lite.connections.provider import get_connection
+
+        return get_connection(name, self._get_provider())
+
+    def names(self) -> list[str]:
+        return self._get_provider().names()
 
 
 def run_sync(coro):

@@ -22,6 +22,7 @@ from promptflow_lite.engine.threads import run_in_thread
 from promptflow_lite.errors import LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict
 from promptflow_lite.flow.reference import InputRef, NodeRef, PropertyError, resolve_property
 from promptflow_lite.tools.observe import calls_collector
+from promptflow_lite.tracing import spans
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 
@@ -69,10 +70,16 @@ def _all_refs(node: PreparedNode):
 
 
 async def run_line(plan: LinePlan, inputs: dict[str, Any], *, line_number: int | None = None,
-                   stream: bool = False, timeout: float | None = None, echo=None) -> LineResult:
-    """Run the line nodes for resolved flow ``inputs``; never raises for a node failure."""
+                   stream: bool = False, timeout: float | None = None, echo=None,
+                   attributes: dict[str, Any] | None = None) -> LineResult:
+    """Run the line nodes for resolved flow ``inputs``; never raises for a node failure.
+
+    ``attributes`` are added to the line's trace span (run name, line number, lineage).
+    """
     result = LineResult(status=COMPLETED, inputs=inputs, line_number=line_number, start_time=time.time())
     state = _LineState(plan, inputs, result, stream, echo)
+    tracer = spans.active()
+    span = tracer.start_line(plan.spec.flow_name, inputs, attributes or {}) if tracer else None
     try:
         if timeout:
             await asyncio.wait_for(state.run(), timeout)
@@ -93,6 +100,8 @@ async def run_line(plan: LinePlan, inputs: dict[str, Any], *, line_number: int |
     except Exception as exc:  # a bug of ours: report it, do not sink the run
         _fail(result, exc)
     result.end_time = time.time()
+    if span is not None:
+        result.trace_id = tracer.end_line(span, result)
     return result
 
 
@@ -200,10 +209,13 @@ class _LineState:
         self.result.node_runs[node.name] = run
         calls: list = []
         token = calls_collector.set(calls)
+        tracer, span = spans.active(), None
         try:
             with captured_output(self.echo) as logs:
                 kwargs = self._kwargs(node)
                 run.inputs = {k: v for k, v in kwargs.items() if k != "_inputs_to_escape"}
+                if tracer:
+                    span = tracer.start_node(node.name, node.spec.type or "python", run.inputs)
                 try:
                     output = await _invoke(node, kwargs)
                 except PflError as exc:
@@ -232,6 +244,8 @@ class _LineState:
                 run.model_calls = len(calls)
                 run.usage = sum_usage(c.usage for c in calls)
                 run.cached = all(c.cached for c in calls)
+            if span is not None:
+                tracer.end_node(span, run)
 
     # results ------------------------------------------------------------------------------
     def outputs(self) -> dict[str, Any]:

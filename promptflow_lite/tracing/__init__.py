@@ -1,0 +1,1 @@
+"""What happened: OpenTelemetry spans for flows, nodes and model calls, stored locally."""

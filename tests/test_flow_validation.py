@@ -1,0 +1,136 @@
+"""Broken flows: every validation problem is reported at once, naming file, node and fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from promptflow_lite.cli.main import main
+from promptflow_lite.engine.flow import load_flow
+from promptflow_lite.errors import FlowLoadError, FlowValidationError
+
+TOOL = """
+from promptflow.core import tool
+
+@tool
+def echo(x=None, y=None):
+    return x
+"""
+
+
+def node(name: str, **inputs: str) -> str:
+    lines = [f"- name: {name}", "  type: python", "  source:", "    type: code", "    path: echo.py", "  inputs:"]
+    lines += [f"    {k}: {v}" for k, v in inputs.items()] or ["    x: 1"]
+    return "\n".join(lines) + "\n"
+
+
+def flow_yaml(*nodes: str, outputs: str = "out:\n    reference: ${a.output}") -> str:
+    return ("inputs:\n  q:\n    type: string\noutputs:\n  " + outputs + "\nnodes:\n" + "".join(nodes))
+
+
+def problems_of(folder) -> list[str]:
+    with pytest.raises(FlowValidationError) as info:
+        load_flow(folder)
+    return [str(p) for p in info.value.problems]
+
+
+def test_duplicate_node_names(make_flow):
+    folder = make_flow({"flow.dag.yaml": flow_yaml(node("a", x="${inputs.q}"), node("a", x="${inputs.q}")),
+                        "echo.py": TOOL})
+    [problem] = problems_of(folder)
+    assert "node 'a'" in problem and "Duplicate node name" in problem and "unique" in problem
+    assert "flow.dag.yaml" in problem
+
+
+def test_unknown_flow_input_and_unknown_node(make_flow):
+    folder = make_flow({"flow.dag.yaml": flow_yaml(node("a", x="${inputs.nope}", y="${ghost.output}")),
+                        "echo.py": TOOL})
+    problems = problems_of(folder)
+    assert any("flow input 'nope', which is not defined" in p and "flow inputs: q" in p for p in problems)
+    assert any("node 'ghost', which does not exist" in p and "node 'a'" in p for p in problems)
+
+
+def test_cycle_is_named(make_flow):
+    folder = make_flow({"flow.dag.yaml": flow_yaml(node("a", x="${c.output}"), node("b", x="${a.output}"),
+                                                   node("c", x="${b.output}")),
+                        "echo.py": TOOL})
+    [problem] = problems_of(folder)
+    assert "cycle" in problem
+    assert "a -> b -> c -> a" in problem or "b -> c -> a -> b" in problem or "c -> a -> b -> c" in problem
+
+
+def test_missing_source_file(make_flow):
+    text = flow_yaml(node("a", x="${inputs.q}")).replace("echo.py", "missing.py")
+    folder = make_flow({"flow.dag.yaml": text})
+    [problem] = problems_of(folder)
+    assert "node 'a'" in problem and "Source file 'missing.py' does not exist" in problem
+
+
+def test_unknown_variant(make_flow):
+    text = flow_yaml("- name: a\n  use_variants: true\n") + (
+        "node_variants:\n  a:\n    default_variant_id: variant_9\n    variants:\n      variant_0:\n"
+        "        node:\n          type: python\n          source:\n            type: code\n            path: echo.py\n"
+        "          inputs:\n            x: ${inputs.q}\n")
+    folder = make_flow({"flow.dag.yaml": text, "echo.py": TOOL})
+    [problem] = problems_of(folder)
+    assert "Variant 'variant_9' does not exist" in problem and "known variants: variant_0" in problem
+
+
+def test_variant_selector_naming_unknown_variant(make_flow):
+    text = flow_yaml("- name: a\n  use_variants: true\n") + (
+        "node_variants:\n  a:\n    default_variant_id: variant_0\n    variants:\n      variant_0:\n"
+        "        node:\n          type: python\n          source:\n            type: code\n            path: echo.py\n"
+        "          inputs:\n            x: ${inputs.q}\n")
+    folder = make_flow({"flow.dag.yaml": text, "echo.py": TOOL})
+    with pytest.raises(Exception) as info:
+        load_flow(folder, variant="${a.variant_7}")
+    assert "Variant 'variant_7' does not exist" in str(info.value)
+
+
+def test_output_pointing_nowhere_and_empty_reference(make_flow):
+    outputs = "out:\n    reference: ${zz.output}\n  empty:\n    reference: ''"
+    folder = make_flow({"flow.dag.yaml": flow_yaml(node("a", x="${inputs.q}"), outputs=outputs), "echo.py": TOOL})
+    problems = problems_of(folder)
+    assert any("Output 'out' points to node 'zz'" in p for p in problems)
+    assert any("Output 'empty' has an empty reference" in p for p in problems)
+
+
+def test_unknown_input_type_names_the_field(make_flow):
+    text = "inputs:\n  h:\n    type: chat_history\noutputs: {}\nnodes: []\n"
+    folder = make_flow({"flow.dag.yaml": text})
+    [problem] = problems_of(folder)
+    assert "inputs.h.type" in problem and "chat_history" in problem and "type: list" in problem
+
+
+def test_broken_yaml_names_line(make_flow):
+    folder = make_flow({"flow.dag.yaml": "inputs:\n  q: {type: string\nnodes: []\n"})
+    with pytest.raises(FlowLoadError) as info:
+        load_flow(folder)
+    assert "Invalid YAML at line" in str(info.value) and "flow.dag.yaml" in str(info.value)
+
+
+def test_activate_requires_when_and_is(make_flow):
+    text = flow_yaml(node("a", x="${inputs.q}") + "  activate:\n    when: ${inputs.q}\n")
+    folder = make_flow({"flow.dag.yaml": text, "echo.py": TOOL})
+    [problem] = problems_of(folder)
+    assert "activate needs both 'when' and 'is'" in problem and "missing: is" in problem
+
+
+def test_per_line_node_cannot_use_aggregation_output(make_flow):
+    agg = node("agg", x="${inputs.q}") + "  aggregation: true\n"
+    folder = make_flow({"flow.dag.yaml": flow_yaml(node("a", x="${agg.output}"), agg), "echo.py": TOOL})
+    [problem] = problems_of(folder)
+    assert "aggregation node 'agg' from a per-line node" in problem
+
+
+def test_cli_validate_reports_all_problems_and_exits_1(make_flow, capsys):
+    folder = make_flow({"flow.dag.yaml": flow_yaml(node("a", x="${inputs.nope}"), node("a", x="${b.output}")),
+                        "echo.py": TOOL})
+    assert main(["flow", "validate", "--source", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert "problem(s)" in err and "Duplicate node name" in err and "'nope'" in err
+
+
+def test_cli_validate_valid_flow(make_flow, capsys):
+    folder = make_flow({"flow.dag.yaml": flow_yaml(node("a", x="${inputs.q}")), "echo.py": TOOL})
+    assert main(["flow", "validate", "--source", str(folder)]) == 0
+    assert "valid" in capsys.readouterr().out
