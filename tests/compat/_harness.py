@@ -77,20 +77,31 @@ def copy_flow(flow_dir: Path, dest_parent: Path) -> Path:
     return dest
 
 
+# Starts promptflow_lite's scripted OpenAI server in the foreground of a child process. Equivalent to
+# `pfl testing serve --port N`, but needs only the class, not the CLI command.
+_SERVE = (
+    "import sys\n"
+    "from promptflow_lite.testing import ScriptedServer\n"
+    "server = ScriptedServer(port=int(sys.argv[1]))\n"
+    "server.serve_forever(on_ready=lambda url: print('Scripted OpenAI server listening on', url, flush=True))\n"
+)
+
+
 @contextlib.contextmanager
-def scripted_server(base_url: str | None, pfl: str | None, port: int) -> Iterator[tuple[str, str]]:
+def scripted_server(base_url: str | None, python: str | None, port: int) -> Iterator[tuple[str, str]]:
     """Yield ``(base_url, root_url)`` of the scripted OpenAI server.
 
-    With ``base_url`` the server is assumed to be running already; otherwise
-    ``<pfl> testing serve --port <port>`` is started and stopped around the block.
+    With ``base_url`` the server is assumed to be running already; otherwise it is started with
+    ``python`` (default: the repository's ``.venv``) on ``port`` and stopped after the block.
     """
     if base_url:
         base = base_url.rstrip("/")
         yield base, _root_of(base)
         return
-    pfl = pfl or str(REPO_ROOT / ".venv" / "bin" / "pfl")
+    python = python or str(REPO_ROOT / ".venv" / "bin" / "python")
     log = tempfile.TemporaryFile(mode="w+")
-    proc = subprocess.Popen([pfl, "testing", "serve", "--port", str(port)], stdout=subprocess.PIPE, stderr=log, text=True)
+    proc = subprocess.Popen([python, "-c", _SERVE, str(port)], stdout=subprocess.PIPE, stderr=log, text=True,
+                            cwd=str(REPO_ROOT))
     try:
         base = _wait_for_listening(proc, log)
         yield base, _root_of(base)
@@ -122,6 +133,13 @@ def _wait_for_listening(proc: subprocess.Popen, log, timeout: float = 60.0) -> s
 
 def _root_of(base_url: str) -> str:
     return base_url[: -len("/v1")] if base_url.endswith("/v1") else base_url
+
+
+def scrub_paths(text: str, flow_copy: Path) -> str:
+    """Replace the scratch location of a flow copy by ``<flow>`` so messages compare across runs."""
+    for form in {str(flow_copy), str(Path(flow_copy).resolve())}:
+        text = text.replace(form, "<flow>")
+    return text
 
 
 def first_line(text: str) -> str:

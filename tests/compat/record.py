@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", action="append", type=Path, help="corpus root (default: tests/compat/flows)")
     parser.add_argument("--only", nargs="+", help="flow folder names to record")
     parser.add_argument("--base-url", help="use an already running scripted server (http://127.0.0.1:PORT/v1)")
-    parser.add_argument("--pfl", help="pfl executable that starts the server (default: <repo>/.venv/bin/pfl)")
+    parser.add_argument("--server-python", help="python that runs the scripted server (default: <repo>/.venv/bin/python)")
     parser.add_argument("--port", type=int, default=h.DEFAULT_PORT)
     parser.add_argument("--timeout", type=float, default=600, help="seconds per flow")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         h.eprint("no flows found")
         return 2
     with tempfile.TemporaryDirectory(prefix="pfcompat-home-") as home, h.scripted_server(
-        args.base_url, args.pfl, args.port
+        args.base_url, args.server_python, args.port
     ) as (base_url, root_url):
         env = _pf_env(Path(home))
         _create_connections(env, base_url, root_url)
@@ -157,7 +157,9 @@ def _run_case(pf, flow: Path, case: dict[str, Any]) -> dict[str, Any]:
         # pf.test() ends with exactly this call; calling _test() directly keeps the node statuses and metrics.
         TestSubmitter._raise_error_when_test_failed(result, show_trace=False)
     except Exception as exc:  # noqa: BLE001 - every failure is a recorded outcome
-        return _error_record(exc, locals().get("result"))
+        record = _error_record(exc, locals().get("result"))
+        record["message"] = h.scrub_paths(record["message"], flow)
+        return record
     finally:
         os.chdir(cwd)
     return _success_record(result, node=case.get("node"))

@@ -1,0 +1,6 @@
+from promptflow.core import tool
+
+
+@tool
+def score(label: str, value: int) -> int:
+    return value

@@ -1,0 +1,6 @@
+from promptflow.core import tool
+
+
+@tool
+def make() -> dict:
+    return {"present": "here"}

@@ -1,0 +1,3 @@
+def echo(text: str) -> str:
+    """Forgot the @tool decorator."""
+    return text

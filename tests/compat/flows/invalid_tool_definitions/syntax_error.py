@@ -1,0 +1,6 @@
+from promptflow.core import tool
+
+
+@tool
+def broken(text: str) -> str
+    return text

@@ -1,0 +1,6 @@
+from promptflow.core import tool
+
+
+@tool
+def repeat(text: str, times: int) -> str:
+    return " ".join([text] * times)

@@ -1,0 +1,6 @@
+from promptflow.core import tool
+
+
+@tool
+def sync_reverse(text: str) -> str:
+    return text[::-1]
