@@ -28,11 +28,6 @@ RULES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    monkeypatch.setenv("PFL_HOME", str(tmp_path / "home"))
-
-
 @pytest.fixture
 def server():
     with ScriptedServer(rules=RULES) as running:
@@ -127,6 +122,10 @@ def test_completions_answer_each_prompt(client):
     assert single.object == "text_completion"
     assert single.choices[0].text == "Ask a bigger model about Japan."
     assert single.usage.prompt_tokens == 4
+
+    echoed = client.completions.create(model="m", prompt="capital of Iraq:", echo=True)
+    assert echoed.choices[0].text == "capital of Iraq:Ask a bigger model about Iraq."
+    assert (echoed.usage.prompt_tokens, echoed.usage.completion_tokens) == (3, 6)
 
     several = client.completions.create(model="gpt-35-turbo-instruct", prompt=["capital of Mali", "capital of Chad"])
     assert [choice.text for choice in several.choices] == ["Ask a bigger model about Mali.",

@@ -206,7 +206,7 @@ class ScriptedApp:
 
     def _completions(self, body: dict, model: str) -> Planned:
         prompts = r.completion_prompts(body.get("prompt", ""))
-        texts, extra = [], 0.0
+        texts, extra, completion_tokens = [], 0.0, 0
         for prompt in prompts:
             hit = self._ruleset.find(prompt, model)
             if hit:
@@ -215,12 +215,13 @@ class ScriptedApp:
                     return extra, error
             answer = hit.rule.answer(hit.found) if hit else self._default_answer(prompt, model, None)
             text, reason = r.limit(answer.content or "", body.get("max_tokens"), body.get("stop"))
+            completion_tokens += r.count_tokens(text) * _choices(body)
             text = (prompt if body.get("echo") else "") + text
             texts += [(text, reason or answer.finish_reason)] * _choices(body)
-        prompt_tokens = sum(r.count_tokens(prompt) for prompt in prompts)
+        tokens = (sum(r.count_tokens(prompt) for prompt in prompts), completion_tokens)
         if body.get("stream"):
-            return extra, _sse(r.completion_chunks(model, texts, prompt_tokens, _include_usage(body)))
-        return extra, Response.json(r.text_completion(model, texts, prompt_tokens))
+            return extra, _sse(r.completion_chunks(model, texts, *tokens, _include_usage(body)))
+        return extra, Response.json(r.text_completion(model, texts, *tokens))
 
     def _embeddings(self, body: dict, model: str) -> Planned:
         raw = body.get("input")

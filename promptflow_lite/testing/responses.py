@@ -172,16 +172,16 @@ def chat_chunks(model: str, answers: list[Answer], prompt_tokens: int, include_u
         yield {**head, "choices": [], "usage": usage(prompt_tokens, sum(answer_tokens(a) for a in answers))}
 
 
-def text_completion(model: str, texts: list[tuple[str, str]], prompt_tokens: int) -> dict:
+def text_completion(model: str, texts: list[tuple[str, str]], prompt_tokens: int, completion_tokens: int) -> dict:
     """``texts`` are (text, finish_reason) pairs, one per choice."""
     body = _envelope("text_completion", "cmpl", model)
     body["choices"] = [{"index": index, "text": text, "logprobs": None, "finish_reason": reason}
                        for index, (text, reason) in enumerate(texts)]
-    body["usage"] = usage(prompt_tokens, sum(count_tokens(text) for text, _ in texts))
+    body["usage"] = usage(prompt_tokens, completion_tokens)
     return body
 
 
-def completion_chunks(model: str, texts: list[tuple[str, str]], prompt_tokens: int,
+def completion_chunks(model: str, texts: list[tuple[str, str]], prompt_tokens: int, completion_tokens: int,
                       include_usage: bool) -> Iterator[dict]:
     head = _envelope("text_completion", "cmpl", model)
     for index, (text, reason) in enumerate(texts):
@@ -191,7 +191,7 @@ def completion_chunks(model: str, texts: list[tuple[str, str]], prompt_tokens: i
             choice = {"index": index, "text": piece, "logprobs": None, "finish_reason": reason if final else None}
             yield {**head, "choices": [choice], **({"usage": None} if include_usage else {})}
     if include_usage:
-        yield {**head, "choices": [], "usage": usage(prompt_tokens, sum(count_tokens(t) for t, _ in texts))}
+        yield {**head, "choices": [], "usage": usage(prompt_tokens, completion_tokens)}
 
 
 def embedding_list(model: str, embeddings: list[Any], prompt_tokens: int) -> dict:
