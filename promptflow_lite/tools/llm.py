@@ -1,0 +1,271 @@
+"""LLM calls - chat, completion, embedding - over the ``openai`` SDK, async first, with sync twins.
+
+``await chat(connection, prompt, ..., **template_variables)`` renders the jinja ``prompt``,
+parses it into messages (§2.6), calls the endpoint of ``connection`` (see :mod:`.llm_client`)
+with retries (:mod:`.retry`) and returns the answer's content - or the message dict when
+``tools``/``functions`` were given, or an async generator of text deltas when ``stream=True``.
+``chat_sync`` & co. behave the same for blocking code (worker threads, user tools).
+
+Every HTTP request is recorded with :func:`.observe.model_call`; when a response cache is
+active (:mod:`.llm_cache`) a hit answers without any HTTP request.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import time
+import typing
+from contextlib import ExitStack
+from typing import Any, AsyncIterator, Callable, Iterator
+
+from promptflow_lite.tools.llm_cache import active_cache, cache_key, current_repeat
+from promptflow_lite.tools.llm_client import async_client, sync_client
+from promptflow_lite.tools.llm_params import (
+    CHAT, COMPLETION, EMBEDDING, ModelRequest, chat_request, completion_request, embedding_request,
+)
+from promptflow_lite.tools.observe import ModelCall, model_call
+from promptflow_lite.tools.retry import MalformedResponse, final_error, retry_options
+
+
+# ---------------------------------------------------------------------------------------------
+# one request, end to end
+
+
+def _record(req: ModelRequest):
+    return model_call(req.api, req.record, provider=req.endpoint.provider, endpoint=req.endpoint.display_url)
+
+
+def _key(req: ModelRequest) -> str:
+    return cache_key(provider=req.endpoint.provider, endpoint=req.endpoint.display_url,
+                     api_version=req.endpoint.api_version, api=req.api, params=req.params,
+                     repeat=current_repeat.get())
+
+
+def _cached(req: ModelRequest, call: ModelCall) -> dict | None:
+    cache = active_cache()
+    if cache is None or req.stream:
+        return None
+    data = cache.get(_key(req))
+    call.cached = data is not None
+    return data
+
+
+def _store(req: ModelRequest, data: dict) -> None:
+    cache = active_cache()
+    if cache is not None:
+        cache.put(_key(req), data, api=req.api, model=req.model)
+
+
+def _method(client: Any, req: ModelRequest) -> Callable[..., Any]:
+    resource = {CHAT: lambda: client.chat.completions, COMPLETION: lambda: client.completions,
+                EMBEDDING: lambda: client.embeddings}[req.api]()
+    extra = {"stream": True} if req.stream else {}
+    return lambda: resource.create(**req.params, **extra)
+
+
+def _checked(req: ModelRequest, raw: Any) -> Any:
+    """The response (a stream object, or the JSON as a dict); bad bodies raise MalformedResponse."""
+    if req.stream:
+        return raw
+    if isinstance(raw, (str, bytes)) or not hasattr(raw, "model_dump"):
+        raise MalformedResponse(f"expected JSON, got {str(raw)[:200]!r}")
+    data = raw.model_dump(mode="json")
+    if not data.get("data" if req.api == EMBEDDING else "choices"):
+        raise MalformedResponse(f"no answer in the response: {str(data)[:200]}")
+    return data
+
+
+def _finish(req: ModelRequest, call: ModelCall, data: dict) -> Any:
+    call.response = data
+    call.usage = {k: v for k, v in (data.get("usage") or {}).items() if isinstance(v, int)}
+    if req.api == EMBEDDING:
+        return data["data"][0]["embedding"]
+    choice = data["choices"][0]
+    if req.api == COMPLETION:
+        return choice.get("text")
+    message = choice.get("message") or {}
+    return copy.deepcopy(message) if req.returns_message else message.get("content")
+
+
+def _failure(req: ModelRequest, exc: BaseException, call: ModelCall, started: float):
+    endpoint = req.endpoint
+    return final_error(exc, where=f"{endpoint.provider} endpoint {endpoint.display_url}", model=req.model,
+                       connection=endpoint.connection_label, attempts=call.attempts, started=started)
+
+
+def _delta(req: ModelRequest, chunk: Any, call: ModelCall) -> str | None:
+    usage = getattr(chunk, "usage", None)
+    if usage is not None:
+        call.usage = {k: v for k, v in usage.model_dump().items() if isinstance(v, int)}
+    choices = getattr(chunk, "choices", None)
+    if not choices:
+        return None
+    if req.api == COMPLETION:
+        return getattr(choices[0], "text", None) or ""
+    return getattr(getattr(choices[0], "delta", None), "content", None) or ""
+
+
+async def invoke_async(req: ModelRequest) -> Any:
+    """Send ``req`` (or answer it from the cache) and shape the result."""
+    import openai
+    from tenacity import AsyncRetrying, RetryError
+
+    with ExitStack() as stack:
+        call = stack.enter_context(_record(req))
+        data = _cached(req, call)
+        if data is not None:
+            return _finish(req, call, data)
+        create = _method(async_client(req.endpoint), req)
+        started = time.monotonic()
+        try:
+            async for attempt in AsyncRetrying(**retry_options()):
+                with attempt:
+                    call.attempts += 1
+                    try:
+                        raw = await create()
+                    except ValueError as exc:  # body that is not JSON
+                        raise MalformedResponse(str(exc)) from exc
+                    result = _checked(req, raw)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            raise _failure(req, last, call, started) from last
+        except openai.OpenAIError as exc:
+            raise _failure(req, exc, call, started) from exc
+        if req.stream:
+            return _async_deltas(req, result, call, stack.pop_all())
+        _store(req, result)
+        return _finish(req, call, result)
+
+
+async def _async_deltas(req: ModelRequest, stream: Any, call: ModelCall, record: ExitStack) -> AsyncIterator[str]:
+    pieces: list[str] = []
+    with record:
+        try:
+            async for chunk in stream:
+                delta = _delta(req, chunk, call)
+                if delta is not None:
+                    pieces.append(delta)
+                    yield delta
+        except GeneratorExit:
+            pass  # the consumer stopped early; the record ends with what was received
+        finally:
+            call.response = "".join(pieces)
+            await stream.close()
+
+
+def invoke_sync(req: ModelRequest) -> Any:
+    """Blocking twin of :func:`invoke_async`."""
+    import openai
+    from tenacity import RetryError, Retrying
+
+    with ExitStack() as stack:
+        call = stack.enter_context(_record(req))
+        data = _cached(req, call)
+        if data is not None:
+            return _finish(req, call, data)
+        create = _method(sync_client(req.endpoint), req)
+        started = time.monotonic()
+        try:
+            for attempt in Retrying(**retry_options()):
+                with attempt:
+                    call.attempts += 1
+                    try:
+                        raw = create()
+                    except ValueError as exc:
+                        raise MalformedResponse(str(exc)) from exc
+                    result = _checked(req, raw)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            raise _failure(req, last, call, started) from last
+        except openai.OpenAIError as exc:
+            raise _failure(req, exc, call, started) from exc
+        if req.stream:
+            return _sync_deltas(req, result, call, stack.pop_all())
+        _store(req, result)
+        return _finish(req, call, result)
+
+
+def _sync_deltas(req: ModelRequest, stream: Any, call: ModelCall, record: ExitStack) -> Iterator[str]:
+    pieces: list[str] = []
+    with record:
+        try:
+            for chunk in stream:
+                delta = _delta(req, chunk, call)
+                if delta is not None:
+                    pieces.append(delta)
+                    yield delta
+        except GeneratorExit:
+            pass
+        finally:
+            call.response = "".join(pieces)
+            stream.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# public functions: one "prepare" each, made into an async function and a sync twin
+
+
+def twins(prepare: Callable[..., ModelRequest], name: str) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """``(sync, async)`` callables with ``prepare``'s signature that send the request it builds.
+
+    The signature and evaluated annotations are copied (not ``__wrapped__``), so executors see
+    the real parameters and ``inspect.iscoroutinefunction`` tells the twins apart.
+    """
+    hints = typing.get_type_hints(prepare)
+    hints.pop("return", None)
+    signature = inspect.signature(prepare, eval_str=True).replace(return_annotation=inspect.Signature.empty)
+
+    def sync_call(*args: Any, **kwargs: Any) -> Any:
+        return invoke_sync(prepare(*args, **kwargs))
+
+    async def async_call(*args: Any, **kwargs: Any) -> Any:
+        return await invoke_async(prepare(*args, **kwargs))
+
+    for func in (sync_call, async_call):
+        func.__name__ = func.__qualname__ = name
+        func.__module__, func.__doc__ = prepare.__module__, prepare.__doc__
+        func.__signature__ = signature  # type: ignore[attr-defined]
+        func.__annotations__ = dict(hints)
+    return sync_call, async_call
+
+
+def api_args(local_vars: dict[str, Any]) -> dict[str, Any]:
+    """The API arguments among a prepare function's ``locals()`` (all but connection/prompt/kwargs)."""
+    return {k: v for k, v in local_vars.items() if k not in ("connection", "prompt", "kwargs", "self")}
+
+
+def prepare_chat(connection: Any, prompt: str, deployment_name: str = "", model: str = "", temperature: float = 1.0,
+                 top_p: float = 1.0, n: int = 1, stream: bool = False, stop: list | None = None,
+                 max_tokens: int | None = None, presence_penalty: float | None = None,
+                 frequency_penalty: float | None = None, logit_bias: dict | None = None, user: str = "",
+                 function_call: Any = None, functions: list | None = None, tools: list | None = None,
+                 tool_choice: Any = None, response_format: Any = None, seed: int | None = None,
+                 **kwargs: Any) -> ModelRequest:
+    """Chat with the model of ``connection``; ``kwargs`` are template variables.
+
+    Azure connections use ``deployment_name``, OpenAI-kind ones ``model`` (each falls back to
+    the other when empty). ``kwargs["_inputs_to_escape"]`` names variables fed by flow inputs.
+    """
+    return chat_request(connection, prompt, api_args(locals()), kwargs)
+
+
+def prepare_completion(connection: Any, prompt: str, deployment_name: str = "", model: str = "",
+                       suffix: str | None = None, max_tokens: int | None = 16, temperature: float = 1.0,
+                       top_p: float = 1.0, n: int = 1, stream: bool = False, logprobs: int | None = None,
+                       echo: bool = False, stop: list | None = None, presence_penalty: float | None = None,
+                       frequency_penalty: float | None = None, best_of: int = 1, logit_bias: dict | None = None,
+                       user: str = "", **kwargs: Any) -> ModelRequest:
+    """Text completion of the rendered ``prompt``; the answer is ``choices[0].text``."""
+    return completion_request(connection, prompt, api_args(locals()), kwargs)
+
+
+def prepare_embedding(connection: Any, input: str, deployment_name: str = "",  # noqa: A002 - promptflow's name
+                      model: str = "text-embedding-ada-002", dimensions: int | None = None) -> ModelRequest:
+    """The embedding vector (``list[float]``) of ``input``."""
+    return embedding_request(connection, input, deployment_name, model, dimensions)
+
+
+chat_sync, chat = twins(prepare_chat, "chat")
+completion_sync, completion = twins(prepare_completion, "completion")
+embedding_sync, embedding = twins(prepare_embedding, "embedding")

@@ -1,0 +1,137 @@
+"""A local cache of LLM responses, so re-running a batch does not pay for the same answers twice.
+
+The key is a sha256 of canonical JSON of everything that shapes an answer: provider, endpoint
+URL, API version, api, the full request (model, messages/prompt, all options) and the repeat
+index (``--repeats`` asks for several independent answers to the same request). Values are
+the response JSON. Only successful non-stream responses are stored. The cache is off unless a
+caller enables it for the current context (``with use_cache(LLMCache()): ...``); batch runs do.
+Storage: SQLite in WAL mode at ``PFL_HOME/cache/llm.sqlite``, safe for several processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Iterator
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    api TEXT NOT NULL,
+    model TEXT NOT NULL,
+    response TEXT NOT NULL,
+    created REAL NOT NULL
+)"""
+
+
+def default_cache_path() -> Path:
+    from promptflow_lite.home import pfl_home
+
+    return pfl_home() / "cache" / "llm.sqlite"
+
+
+class LLMCache:
+    """Response cache in one SQLite file; one connection shared by threads behind a lock."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path else default_cache_path()
+        self.hits = 0
+        self.misses = 0
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(_SCHEMA)
+            self._db = db
+        return self._db
+
+    def get(self, key: str) -> dict | None:
+        """The stored response for ``key``, or None."""
+        with self._lock:
+            row = self._connect().execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+            return json.loads(row[0])
+
+    def put(self, key: str, response: dict, *, api: str = "", model: str = "") -> None:
+        """Store ``response`` (a JSON-able dict) under ``key``; an existing entry is replaced."""
+        text = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
+        with self._lock:
+            self._connect().execute(
+                "INSERT OR REPLACE INTO responses (key, api, model, response, created) VALUES (?, ?, ?, ?, ?)",
+                (key, api, model, text, time.time()))
+
+    def stats(self) -> dict[str, Any]:
+        """Entries, size and per-model counts of the file; hits/misses of this object."""
+        with self._lock:
+            db = self._connect()
+            entries, size = db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(response)), 0) FROM responses").fetchone()
+            by_model = db.execute("SELECT api, model, COUNT(*) FROM responses GROUP BY api, model "
+                                  "ORDER BY COUNT(*) DESC").fetchall()
+        return {"path": str(self.path), "entries": entries, "bytes": size,
+                "by_model": [{"api": a, "model": m, "entries": n} for a, m, n in by_model],
+                "hits": self.hits, "misses": self.misses}
+
+    def clear(self) -> int:
+        """Delete every entry; returns how many there were."""
+        with self._lock:
+            db = self._connect()
+            (count,) = db.execute("SELECT COUNT(*) FROM responses").fetchone()
+            db.execute("DELETE FROM responses")
+            db.execute("VACUUM")
+        return count
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+
+def cache_key(*, provider: str, endpoint: str, api_version: str | None, api: str, params: dict[str, Any],
+              repeat: int = 0) -> str:
+    """sha256 of the canonical JSON of everything that shapes the answer."""
+    material = {"provider": provider, "endpoint": endpoint, "api_version": api_version, "api": api,
+                "params": params, "repeat": repeat}
+    canonical = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+_active: ContextVar[LLMCache | None] = ContextVar("pfl_llm_cache", default=None)
+current_repeat: ContextVar[int] = ContextVar("pfl_llm_repeat", default=0)
+
+
+def active_cache() -> LLMCache | None:
+    """The cache enabled for the current context, if any."""
+    return _active.get()
+
+
+def set_cache(cache: LLMCache | None):
+    """Enable (or with None disable) ``cache`` for the current context; returns a reset token."""
+    return _active.set(cache)
+
+
+@contextmanager
+def use_cache(cache: LLMCache | None, repeat: int | None = None) -> Iterator[LLMCache | None]:
+    """Within the block, LLM calls use ``cache`` (None: no cache), and ``repeat`` if given."""
+    token = _active.set(cache)
+    repeat_token = current_repeat.set(repeat) if repeat is not None else None
+    try:
+        yield cache
+    finally:
+        if repeat_token is not None:
+            current_repeat.reset(repeat_token)
+        _active.reset(token)

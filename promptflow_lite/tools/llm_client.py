@@ -1,0 +1,145 @@
+"""Which endpoint a connection points at, and pooled ``openai`` clients for it.
+
+Provider comes from the connection class, as in promptflow (§1.6, §3.1):
+
+- ``AzureOpenAIConnection`` → ``AzureOpenAI`` client (``azure_endpoint=api_base``, ``api_version``);
+  the model sent is the deployment name. *promptflow_lite extra:* when ``api_type`` is
+  ``"openai"`` or ``api_base`` ends with ``/v1``, the connection is called as a plain
+  OpenAI-compatible endpoint at ``api_base`` (still with ``model=deployment_name``), so an
+  Azure-typed flow runs unchanged against a local server.
+- ``OpenAIConnection`` → ``OpenAI`` client (``base_url``, ``organization``).
+- ``ServerlessConnection`` → ``OpenAI`` client at ``api_base + "/v1"`` (unless already suffixed).
+
+Clients are created once per (event loop, endpoint, key, version, timeout) and reused by every
+line; the SDK's own retries are off (``max_retries=0``) because :mod:`.retry` retries.
+Timeout per HTTP attempt: env ``PFL_LLM_TIMEOUT`` (seconds, default 60).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptflow_lite.connections.types import AzureOpenAIConnection, OpenAIConnection, ServerlessConnection
+from promptflow_lite.errors import UserError
+
+AZURE, OPENAI = "AzureOpenAI", "OpenAI"
+
+
+class InvalidConnectionType(UserError):
+    """The connection cannot be used for LLM calls."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to call: ``provider`` is the client kind (``AzureOpenAI`` or ``OpenAI``)."""
+
+    provider: str
+    url: str | None  # azure_endpoint for Azure, base_url for OpenAI (None: the SDK default)
+    api_key: str = field(repr=False)
+    api_version: str | None = None
+    organization: str | None = None
+    connection_name: str = ""
+    flavour: str = OPENAI  # which promptflow tool semantics apply: the connection's kind
+
+    @property
+    def display_url(self) -> str:
+        return self.url or "https://api.openai.com/v1"
+
+    @property
+    def connection_label(self) -> str:
+        return f"connection '{self.connection_name}'" if self.connection_name else "the connection"
+
+
+def timeout_seconds() -> float:
+    return float(os.environ.get("PFL_LLM_TIMEOUT") or 60)
+
+
+def resolve_endpoint(connection: Any) -> Endpoint:
+    """The :class:`Endpoint` of an LLM connection; other connection types are a clear error."""
+    name = getattr(connection, "name", None) or ""
+    if isinstance(connection, AzureOpenAIConnection):
+        api_base = connection.api_base
+        if not api_base:
+            raise InvalidConnectionType(f"Azure OpenAI connection '{name}' has no api_base.",
+                                        hint="set api_base to https://<resource>.openai.azure.com/ or your endpoint.")
+        key = _api_key(connection, name)
+        if str(connection.api_type or "").lower() == "openai" or api_base.rstrip("/").endswith("/v1"):
+            return Endpoint(OPENAI, api_base.rstrip("/"), key, None, None, name, AZURE)
+        return Endpoint(AZURE, api_base, key, connection.api_version, None, name, AZURE)
+    if isinstance(connection, OpenAIConnection):
+        return Endpoint(OPENAI, connection.base_url or None, _api_key(connection, name), None,
+                        connection.organization or None, name, OPENAI)
+    if isinstance(connection, ServerlessConnection):
+        base = (connection.api_base or "").rstrip("/")
+        if not base:
+            raise InvalidConnectionType(f"Serverless connection '{name}' has no api_base.",
+                                        hint="set api_base to the endpoint URL.")
+        if not base.endswith("/v1"):
+            base += "/v1"
+        return Endpoint(OPENAI, base, _api_key(connection, name), None, None, name, "Serverless")
+    raise InvalidConnectionType(
+        f"Not Support connection type '{type(connection).__name__}' for LLM calls. Connection type should be in "
+        "[AzureOpenAIConnection, OpenAIConnection, ServerlessConnection].",
+        hint="point the node at an open_ai, azure_open_ai or serverless connection.")
+
+
+def _api_key(connection: Any, name: str) -> str:
+    key = connection.api_key
+    if key:
+        return str(key)
+    if getattr(connection, "auth_mode", "key") == "meid_token":
+        raise InvalidConnectionType(
+            f"Connection '{name}' uses auth_mode meid_token (Microsoft Entra ID), which promptflow_lite does not "
+            "support.", hint="set an api_key on the connection.")
+    raise InvalidConnectionType(f"Connection '{name}' has no api_key.",
+                                hint="set api_key (any non-empty value for servers without authentication).")
+
+
+def _client_kwargs(endpoint: Endpoint) -> dict[str, Any]:
+    common = {"api_key": endpoint.api_key, "max_retries": 0, "timeout": timeout_seconds()}
+    if endpoint.provider == AZURE:
+        return {**common, "azure_endpoint": endpoint.url, "api_version": endpoint.api_version}
+    return {**common, "base_url": endpoint.url, "organization": endpoint.organization}
+
+
+def _pool_key(endpoint: Endpoint) -> tuple:
+    return (endpoint.provider, endpoint.url, endpoint.api_key, endpoint.api_version, endpoint.organization,
+            timeout_seconds())
+
+
+_sync_clients: dict[tuple, Any] = {}
+_async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, Any]]" = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def sync_client(endpoint: Endpoint) -> Any:
+    """The shared blocking client for ``endpoint`` (thread-safe, reused across calls)."""
+    key = _pool_key(endpoint)
+    with _lock:
+        client = _sync_clients.get(key)
+        if client is None:
+            import openai
+
+            cls = openai.AzureOpenAI if endpoint.provider == AZURE else openai.OpenAI
+            client = _sync_clients[key] = cls(**_client_kwargs(endpoint))
+        return client
+
+
+def async_client(endpoint: Endpoint) -> Any:
+    """The shared async client for ``endpoint`` on the running event loop."""
+    loop = asyncio.get_running_loop()
+    key = _pool_key(endpoint)
+    with _lock:
+        pool = _async_clients.setdefault(loop, {})
+        client = pool.get(key)
+        if client is None:
+            import openai
+
+            cls = openai.AsyncAzureOpenAI if endpoint.provider == AZURE else openai.AsyncOpenAI
+            client = pool[key] = cls(**_client_kwargs(endpoint))
+        return client

@@ -1,0 +1,46 @@
+"""A ``type: llm`` node made callable (FLOW_FORMAT §1.6, §2.7).
+
+The provider comes from the connection's class, never from the node's ``provider`` key; the
+API is ``{provider}.{api}`` from :data:`.builtin.LLM_APIS`; the template file is the prompt and
+the other node inputs are API arguments or template variables, by name.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+from promptflow_lite.tools.builtin import (
+    ASYNC_TWINS, LLM_APIS, APINotFound, NodeInputValidationError, api_parameters, llm_provider,
+)
+from promptflow_lite.tools.coercion import ParamType, param_types
+from promptflow_lite.tools.template import check_template, template_variables
+
+
+def make_llm_caller(connection: Any, api: str, template: str,
+                    node: str | None = None) -> tuple[Callable[..., Any], dict[str, ParamType]]:
+    """An async callable for a ``type: llm`` node and the parameter types of its API.
+
+    The provider comes from the connection's class (§1.6); template variables that collide
+    with the API's parameters are rejected as promptflow does. Call it with the node's inputs.
+    """
+    provider = llm_provider(connection)
+    if (provider, api) not in LLM_APIS:
+        raise APINotFound(f"The API '{provider}.{api}' is not found.", node=node,
+                          hint="set `api: chat` or `api: completion` on the node.")
+    check_template(template)
+    clash = set(template_variables(template)) & api_parameters(provider, api)
+    if clash:
+        raise NodeInputValidationError(
+            f"Invalid inputs {clash} in prompt template of node {node}. These inputs are duplicated with the "
+            f"parameters of {provider}.{api}.", node=node, hint="rename these variables in the template and inputs.")
+    sync_func = LLM_APIS[(provider, api)]
+    func = ASYNC_TWINS[sync_func]
+
+    async def call_llm(**inputs: Any) -> Any:
+        return await func(connection, template, **inputs)
+
+    params = list(inspect.signature(sync_func).parameters.values())[2:]
+    call_llm.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    types = {k: v for k, v in param_types(sync_func).items() if k not in ("connection", "prompt")}
+    return call_llm, types
