@@ -1,0 +1,90 @@
+"""The comparison table for the terminal: per metric and variant the mean with its CI, then vs the baseline."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from typing import Sequence
+
+from promptflow_lite.evaluate.comparison import ComparisonReport
+
+
+def format_number(value: float, signed: bool = False) -> str:
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
+def format_interval(low: float, high: float, signed: bool = False) -> str:
+    if low is None or math.isnan(low) or math.isnan(high):
+        return "n/a"
+    return f"[{format_number(low, signed)}, {format_number(high, signed)}]"
+
+
+def format_p(p: float) -> str:
+    if p is None or math.isnan(p):
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def comparison_rows(report: ComparisonReport) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the table (one row per metric and variant)."""
+    level = f"{report.confidence:.0%} CI"
+    header = ["metric", "variant", "mean", level, "n"]
+    if report.repeats > 1:
+        header += ["consistency", "flaky"]
+    if report.baseline is not None:
+        header += [f"diff vs {report.baseline}", level, "p", "p_holm", "verdict"]
+    rows = []
+    for metric in report.metrics:
+        first = True
+        for variant in report.variants:
+            summary = report.summary(variant, metric)
+            if summary is None:
+                continue
+            e = summary.estimate
+            row = [metric if first else "", variant, format_number(e.mean), format_interval(e.low, e.high), str(e.n)]
+            first = False
+            if report.repeats > 1:
+                c = summary.consistency
+                row += [format_number(c.mean.mean), str(len(c.flaky_lines))] if c else ["", ""]
+            if report.baseline is not None:
+                pair = report.pair(variant, metric)
+                if pair is None:
+                    row += ["(baseline)" if variant == report.baseline else "", "", "", "", ""]
+                else:
+                    c = pair.comparison
+                    row += [format_number(c.diff_mean, signed=True), format_interval(c.low, c.high, signed=True),
+                            format_p(c.p_value), format_p(pair.p_holm), c.verdict]
+            rows.append(row)
+    return header, rows
+
+
+def align(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned text columns separated by two spaces, with a rule under the header."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip()
+             for line in [header, *rows]]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def format_report(report: ComparisonReport) -> str:
+    """The whole table with a title and a footnote saying how to read it."""
+    count = len(report.variants)
+    title = (f"{count} variant{'s' if count != 1 else ''} on {report.n_lines} lines"
+             + (f", {report.repeats} repeats each" if report.repeats > 1 else "")
+             + (f"; baseline: {report.baseline}" if report.baseline else ""))
+    header, rows = comparison_rows(report)
+    notes = ["mean over lines (pass rates: Wilson interval; scores: bootstrap BCa)."]
+    if report.baseline is not None:
+        notes.append("diff = variant - baseline, paired by line (pass/fail: Newcombe + McNemar; scores: bootstrap "
+                     "+ sign-flip test); a verdict needs the CI to exclude 0 and p < "
+                     f"{1 - report.confidence:.2g}. p_holm corrects p for the {len(report.paired)} "
+                     f"comparison{'s' if len(report.paired) != 1 else ''} shown; trust verdicts whose p_holm is "
+                     f"also < {1 - report.confidence:.2g}.")
+    if report.repeats > 1:
+        notes.append("consistency = mean share of a line's repeats that agree with its most common score; "
+                     "flaky = lines whose repeats disagree.")
+    wrapped = [textwrap.fill(note, width=110, subsequent_indent="  ") for note in notes]
+    return "\n".join([title, "", align(header, rows), ""] + wrapped)
