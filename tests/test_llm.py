@@ -14,7 +14,7 @@ from promptflow_lite.connections.types import (
 from promptflow_lite.errors import LLMError, UserError
 from promptflow_lite.testing import ScriptedServer
 from promptflow_lite.tools import builtin, llm
-from promptflow_lite.tools.llm_client import InvalidConnectionType, async_client, resolve_endpoint
+from promptflow_lite.tools.llm_client import InvalidConnectionType, async_client, close_async_clients, resolve_endpoint
 from promptflow_lite.tools.llm_node import make_llm_caller
 from promptflow_lite.tools.llm_params import ChatAPIInvalidTools, FunctionCallNotSupportedInStreamMode
 from promptflow_lite.tools.observe import calls_collector
@@ -282,9 +282,11 @@ def test_clients_are_pooled_per_event_loop(server):
         endpoint = resolve_endpoint(conn)
         first = async_client(endpoint)
         await asyncio.gather(*(llm.chat(conn, PROMPT, model="m", country=f"C{i}") for i in range(5)))
-        return first is async_client(endpoint)
+        reused = first is async_client(endpoint)
+        await close_async_clients()  # frees the sockets; the next call gets a fresh client
+        return reused, first is not async_client(endpoint)
 
-    assert run(main())
+    assert run(main()) == (True, True)
 
 
 # ----------------------------------------------------------------------------- failures and retries

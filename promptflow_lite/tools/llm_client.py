@@ -143,3 +143,11 @@ def async_client(endpoint: Endpoint) -> Any:
             cls = openai.AsyncAzureOpenAI if endpoint.provider == AZURE else openai.AsyncOpenAI
             client = pool[key] = cls(**_client_kwargs(endpoint))
         return client
+
+
+async def close_async_clients() -> None:
+    """Close the pooled clients of the running loop (call before the loop ends to free sockets)."""
+    with _lock:
+        pool = _async_clients.pop(asyncio.get_running_loop(), {})
+    for client in pool.values():
+        await client.close()
