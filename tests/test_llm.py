@@ -275,6 +275,18 @@ def test_llm_node_caller(server):
         make_llm_caller(azure_conn(server), "embedding", PROMPT, node="ask")
 
 
+def test_prepared_requests_can_return_the_whole_response(server):
+    from promptflow_lite.tools.llm import invoke_sync
+    from promptflow_lite.tools.llm_params import CHAT, ModelRequest
+
+    request = ModelRequest(CHAT, resolve_endpoint(openai_conn(server)),
+                           {"model": "gpt-4o", "messages": [{"role": "user", "content": "capital of Benin"}], "n": 2},
+                           raw=True)
+    response = invoke_sync(request)
+    assert [c["message"]["content"] for c in response["choices"]] == ["The capital of Benin is scripted."] * 2
+    assert response["choices"][0]["finish_reason"] == "stop"
+
+
 def test_clients_are_pooled_per_event_loop(server):
     conn = openai_conn(server)
 

@@ -79,6 +79,8 @@ def _checked(req: ModelRequest, raw: Any) -> Any:
 def _finish(req: ModelRequest, call: ModelCall, data: dict) -> Any:
     call.response = data
     call.usage = {k: v for k, v in (data.get("usage") or {}).items() if isinstance(v, int)}
+    if req.raw:
+        return copy.deepcopy(data)
     if req.api == EMBEDDING:
         return data["data"][0]["embedding"]
     choice = data["choices"][0]

@@ -43,6 +43,7 @@ class ModelRequest:
     params: dict[str, Any]
     stream: bool = False
     returns_message: bool = False  # chat with tools/functions: the result is the message dict
+    raw: bool = False  # the result is the whole response dict (callers that shape it themselves, e.g. Prompty)
     record: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
