@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"promptflow_lite {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--scripted-llm", metavar="RULES",
+                        help="offline mode: answer every LLM connection from a scripted server using RULES (YAML)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     package = importlib.import_module("promptflow_lite.cli")
     modules = [importlib.import_module(f"promptflow_lite.cli.{m.name}") for m in pkgutil.iter_modules(package.__path__)]
@@ -39,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2
+    if args.scripted_llm:
+        import os
+
+        os.environ["PFL_SCRIPTED_LLM"] = args.scripted_llm
     try:
         code = args.func(args)
     except PflError as exc:

@@ -143,14 +143,15 @@ class _DefaultProvider:
     def _get_provider(self):
         if self._provider is None:
             from promptflow_lite.connections.provider import default_provider
+            from promptflow_lite.testing.offline import ScriptedConnections, scripted_rules
 
             self._provider = default_provider()
+            if scripted_rules():
+                self._provider = ScriptedConnections(scripted_rules(), self._provider)
         return self._provider
 
     def get(self, name: str):
-        from promptflow_lite.connections.provider import get_connection
-
-        return get_connection(name, self._get_provider())
+        return self._get_provider().get(name)
 
     def names(self) -> list[str]:
         return self._get_provider().names()
@@ -158,6 +159,7 @@ class _DefaultProvider:
 
 def run_sync(coro):
     """Run ``coro`` to completion from sync code, even when this thread already runs a loop."""
+    coro = _closing_clients(coro)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -176,6 +178,17 @@ def run_sync(coro):
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+async def _closing_clients(coro):
+    """Await ``coro``, then close the LLM clients pooled on this loop (they die with it)."""
+    try:
+        return await coro
+    finally:
+        import sys
+
+        if "promptflow_lite.tools.llm_client" in sys.modules:
+            await sys.modules["promptflow_lite.tools.llm_client"].close_async_clients()
 
 
 @contextmanager

@@ -92,4 +92,10 @@ def bind_prompt_template(func: Callable[..., Any], template: str) -> Callable[..
     if param is None:
         raise ToolLoadError("The package tool has no PromptTemplate parameter to bind the template file to.",
                             hint="use `type: python` for tools that take no prompt template.")
-    return functools.partial(func, **{param: template})
+    bound = functools.partial(func, **{param: template})
+    from promptflow_lite.tools.decorator import TOOL_ATTR
+
+    info = getattr(func, TOOL_ATTR, None) or getattr(getattr(func, "__func__", None), TOOL_ATTR, None)
+    if info is not None:
+        setattr(bound, TOOL_ATTR, info)  # keeps streaming_option_parameter
+    return bound

@@ -1,0 +1,69 @@
+"""Offline mode: every LLM connection answers from a scripted server (``pfl --scripted-llm RULES``).
+
+Useful to try a flow, a batch run or an evaluation without keys or network (the README's
+quickstart does this) and for CI smoke tests. The server starts once per process on
+127.0.0.1; connections keep their names and types but point at it, and connection names that
+do not exist yet are answered by an ``OpenAIConnection`` to the same server.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import threading
+from typing import Any
+
+ENV = "PFL_SCRIPTED_LLM"
+_server = None
+_lock = threading.Lock()
+
+
+def scripted_rules() -> str | None:
+    """The rules file named by ``PFL_SCRIPTED_LLM`` (set by ``pfl --scripted-llm``), if any."""
+    return os.environ.get(ENV) or None
+
+
+def _shared_server(rules: str):
+    global _server
+    with _lock:
+        if _server is None:
+            from promptflow_lite.testing.server import ScriptedServer
+
+            _server = ScriptedServer(rules=rules).start()
+            print(f"Offline mode: LLM connections answer from the scripted server at {_server.base_url} "
+                  f"(rules: {rules}).", file=sys.stderr)
+    return _server
+
+
+class ScriptedConnections:
+    """A connection provider whose model endpoints all point at the scripted server."""
+
+    def __init__(self, rules: str, inner: Any):
+        self._server = _shared_server(rules)
+        self._inner = inner
+
+    def get(self, name: str):
+        from promptflow_lite.connections.types import OpenAIConnection
+        from promptflow_lite.errors import ConnectionNotFound
+
+        try:
+            conn = self._inner.get(name)
+        except ConnectionNotFound:
+            return OpenAIConnection(api_key="scripted", base_url=self._server.base_url, name=name)
+        return redirect(conn, self._server)
+
+    def names(self) -> list[str]:
+        return self._inner.names()
+
+
+def redirect(conn: Any, server: Any) -> Any:
+    """A copy of ``conn`` whose model endpoint is the scripted ``server``."""
+    conn = copy.deepcopy(conn)
+    if "base_url" in conn.configs:
+        conn.configs["base_url"] = server.base_url
+    if "api_base" in conn.configs:
+        conn.configs["api_base"] = server.url
+    for key in conn.secrets:
+        conn.secrets[key] = "scripted"
+    return conn
