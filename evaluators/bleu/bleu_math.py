@@ -6,7 +6,7 @@ closest to the answer's (ties: the shorter). ``bleu`` turns summed statistics in
 [0, 1]: the geometric mean of the n-gram precisions times the brevity penalty.
 Sentence BLEU is smoothed like sacrebleu's default ("exp": the k-th zero precision becomes
 1 / (2^k * total)) and uses the effective order (answers shorter than 4 tokens use fewer n);
-corpus BLEU is the standard unsmoothed one.
+corpus BLEU is the standard unsmoothed one. No shared word at all gives 0 either way.
 """
 
 import math
@@ -56,8 +56,8 @@ def add_stats(all_stats: list) -> dict:
 def bleu(stats: dict, smooth: bool = False) -> float:
     """BLEU in [0, 1]; ``smooth=True`` is the sentence-level variant described above."""
     answer_length, reference_length = stats["answer_length"], stats["reference_length"]
-    if answer_length == 0:
-        return 0.0
+    if answer_length == 0 or stats["matches"][0] == 0:
+        return 0.0  # nothing shared: 0 even when smoothed (as NLTK)
     log_precisions, zeros = [], 0
     for matched, total in zip(stats["matches"], stats["totals"]):
         if total == 0:
