@@ -1,0 +1,22 @@
+"""Batch runs: many lines of a flow over a dataset, stored under ``PFL_HOME/runs/``.
+
+``Client`` is the entry point (``Client().run(flow=..., data=...)``); ``load_run`` reads a
+``run.yml``. Modules: ``data`` (reading data files), ``mapping`` (column mapping), ``engine``
+(executing lines), ``store``/``records``/``index`` (the run folder and the run index),
+``runner`` (one run from start to end), ``details``/``visualize`` (looking at results).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {"Client": "client", "PFClient": "client", "Run": "model", "RunSpec": "spec", "load_run": "spec"}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'promptflow_lite.runs' has no attribute '{name}'")
+    return getattr(importlib.import_module(f"promptflow_lite.runs.{_EXPORTS[name]}"), name)

@@ -1,0 +1,209 @@
+"""Reading ``--data``: rows of a ``.jsonl``, ``.json``, ``.csv``, ``.tsv`` or ``.parquet`` file, or a folder of them.
+
+Values stay as loaded (FLOW_FORMAT §4.2): JSON values keep their JSON types, CSV/TSV cells
+are strings (``keep_default_na=False``, as promptflow), parquet values become plain Python.
+JSON and JSONL are parsed with the standard library, not ``pandas.read_json``: pandas turns
+date-like columns into timestamps and fills absent keys with NaN, and its errors do not say
+which line is broken. Every problem names the file, and the line/column where there is one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from promptflow_lite.runs.errors import DataError, EmptyInputsData
+
+Row = dict[str, Any]
+Warn = Callable[[str], None]
+
+SUPPORTED = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
+
+
+def load_data(path: str | Path, warn: Warn | None = None) -> list[Row]:
+    """All rows of a data file, or of every data file under a folder (recursively, in path order).
+
+    Raises ``DataError`` for a missing path or a malformed file, ``EmptyInputsData`` when there
+    are no rows at all. ``warn`` receives notes about files in a folder that were skipped.
+    """
+    source = Path(path).expanduser()
+    if not source.exists():
+        raise DataError("The data path does not exist.", file=str(source),
+                        hint="check the --data path (relative paths are relative to the current folder).")
+    if source.is_dir():
+        rows = []
+        for file in _data_files(source):
+            rows.extend(_read_in_folder(file, warn))
+    else:
+        rows = read_file(source, unknown_as_jsonl=True)
+    if not rows:
+        raise EmptyInputsData("The data has no rows.", file=str(source),
+                              hint="add at least one line of data (a .jsonl file holds one JSON object per line).")
+    return rows
+
+
+def columns(rows: Iterable[Row]) -> list[str]:
+    """Every column name of ``rows``, in first-seen order."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(row))
+    return list(seen)
+
+
+def read_file(file: Path, *, unknown_as_jsonl: bool = False) -> list[Row]:
+    """Rows of one file, chosen by extension; an empty file has no rows."""
+    suffix = file.suffix.lower()
+    if file.stat().st_size == 0:
+        return []
+    if suffix == ".jsonl" or (suffix not in SUPPORTED and unknown_as_jsonl):
+        rows = _read_jsonl(file)
+    elif suffix == ".json":
+        rows = _read_json(file)
+    elif suffix in (".csv", ".tsv"):
+        rows = _read_table(file, sep="\t" if suffix == ".tsv" else ",")
+    elif suffix == ".parquet":
+        rows = _read_parquet(file)
+    else:
+        raise DataError(f"Unsupported data file type '{suffix}'.", file=str(file),
+                        hint=f"use one of {', '.join(SUPPORTED)}.")
+    return [{key: _resolve_image_paths(value, file.parent) for key, value in row.items()} for row in rows]
+
+
+def _data_files(folder: Path) -> list[Path]:
+    hidden = lambda p: any(part.startswith(".") for part in p.relative_to(folder).parts)  # noqa: E731
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not hidden(p))
+
+
+def _read_in_folder(file: Path, warn: Warn | None) -> list[Row]:
+    if file.suffix.lower() in SUPPORTED:
+        return read_file(file)
+    try:
+        return read_file(file, unknown_as_jsonl=True)
+    except DataError:
+        if warn:
+            warn(f"Ignored '{file}': not a data file ({', '.join(SUPPORTED)}).")
+        return []
+
+
+def _read_jsonl(file: Path) -> list[Row]:
+    text = _read_text(file)
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            hint = "each line of a .jsonl file must be one complete JSON object."
+            if rows == [] and _is_whole_json(text):
+                hint = ("the file holds one pretty-printed JSON document, not one object per line: "
+                        "rename it to .json or write each object on its own line.")
+            raise DataError(f"Invalid JSON at column {exc.colno}: {exc.msg}.", file=str(file), line=number,
+                            hint=hint) from None
+        if not isinstance(value, dict):
+            raise DataError(f"Expected a JSON object, got {type(value).__name__}.", file=str(file), line=number,
+                            hint='write each line as an object of column values, e.g. {"question": "..."}.')
+        rows.append(value)
+    return rows
+
+
+def _is_whole_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_json(file: Path) -> list[Row]:
+    try:
+        data = json.loads(_read_text(file))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"Invalid JSON at column {exc.colno}: {exc.msg}.", file=str(file), line=exc.lineno,
+                        hint="fix the JSON syntax (a .json data file holds a list of objects).") from None
+    if isinstance(data, list):
+        for index, item in enumerate(data):
+            if not isinstance(item, dict):
+                raise DataError(f"Item {index} of the list is a {type(item).__name__}, not an object.",
+                                file=str(file), hint="a .json data file holds a list of objects, one per line of data.")
+        return data
+    if isinstance(data, dict) and data and all(isinstance(v, (list, dict)) for v in data.values()):
+        return _columns_to_rows(data, file)
+    raise DataError("A .json data file must hold a list of objects (or an object of equally long columns).",
+                    file=str(file), hint='write e.g. [{"question": "..."}, {"question": "..."}].')
+
+
+def _columns_to_rows(data: dict[str, Any], file: Path) -> list[Row]:
+    """pandas' "columns" orientation: ``{col: [v, ...]}`` or ``{col: {index: v}}``."""
+    cells = {col: (dict(enumerate(v)) if isinstance(v, list) else v) for col, v in data.items()}
+    index: dict[Any, None] = {}
+    for values in cells.values():
+        index.update(dict.fromkeys(values))
+    lengths = {len(v) for v in cells.values()}
+    if len(lengths) > 1:
+        raise DataError("The columns of the .json data file have different lengths.", file=str(file),
+                        hint="give every column the same number of values, or write a list of row objects.")
+    return [{col: values[i] for col, values in cells.items() if i in values} for i in index]
+
+
+def _read_table(file: Path, sep: str) -> list[Row]:
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(file, sep=sep, dtype=object, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        return []
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"Cannot parse the file: {str(exc).strip()}", file=str(file),
+                        hint="check quoting and that every row has as many fields as the header.") from None
+    return frame.to_dict(orient="records")
+
+
+def _read_parquet(file: Path) -> list[Row]:
+    import pandas as pd
+
+    try:
+        frame = pd.read_parquet(file)
+    except ImportError:
+        raise DataError("Reading parquet needs pyarrow.", file=str(file),
+                        hint="pip install 'promptflow_lite[parquet]'.") from None
+    except Exception as exc:  # pyarrow raises its own error types
+        raise DataError(f"Cannot read the parquet file: {exc}", file=str(file)) from None
+    return [{key: plain(value) for key, value in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def plain(value: Any) -> Any:
+    """numpy scalars/arrays and pandas timestamps as plain Python values."""
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return plain(value.tolist())
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if hasattr(value, "isoformat") and type(value).__module__.startswith("pandas"):
+        return value.isoformat()
+    return value
+
+
+def _read_text(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"The file is not UTF-8 text (byte {exc.start}).", file=str(file),
+                        hint="save the data file as UTF-8.") from None
+    except OSError as exc:
+        raise DataError(f"Cannot read the file: {exc.strerror}.", file=str(file)) from None
+
+
+def _resolve_image_paths(value: Any, base: Path) -> Any:
+    """``{"data:image/png;path": "a.png"}`` values point at files next to the data file (§4.2)."""
+    if isinstance(value, dict):
+        if len(value) == 1:
+            key, item = next(iter(value.items()))
+            if isinstance(key, str) and key.startswith("data:image/") and key.endswith(";path") and isinstance(item, str):
+                return {key: item if Path(item).is_absolute() else str((base / item).resolve())}
+        return {k: _resolve_image_paths(v, base) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_image_paths(v, base) for v in value]
+    return value

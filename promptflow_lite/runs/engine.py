@@ -1,0 +1,86 @@
+"""How the lines of a batch run get executed: a small interface and the local engine.
+
+An engine takes a loaded flow and an iterable of ``LineTask``s, runs them (in any order, with
+any parallelism) and hands each ``LineResult`` to ``on_result`` as soon as it is done. The
+run (folder, journal, aggregation, statuses) stays the caller's business, so another engine
+(e.g. one spreading lines over a Ray cluster) only has to implement ``execute``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Protocol
+
+from promptflow_lite.engine.results import LineResult
+
+DEFAULT_CONCURRENCY = 32  # lines in flight: LLM-bound lines mostly wait on the network
+DEFAULT_LINE_TIMEOUT = 600.0  # seconds, as promptflow's PF_LINE_TIMEOUT_SEC
+
+
+@dataclass(frozen=True)
+class LineTask:
+    """One line to run: its number in the run, its mapped inputs, attributes for its trace span."""
+
+    line_number: int
+    inputs: dict[str, Any]
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+OnResult = Callable[[LineResult], None]
+
+
+class LineEngine(Protocol):
+    async def execute(self, flow: Any, tasks: Iterable[LineTask], on_result: OnResult, *,
+                      line_timeout: float | None = None) -> None:
+        """Run every task; call ``on_result`` once per finished line (in completion order)."""
+
+
+class LocalEngine:
+    """Lines run concurrently on this process's event loop, at most ``max_concurrency`` at once.
+
+    Tasks are pulled lazily from the iterable by a fixed set of workers, so a 100k-line run
+    never holds more than ``max_concurrency`` lines in memory. Cancelling ``execute`` cancels
+    the lines in flight; lines already handed to ``on_result`` are unaffected.
+    """
+
+    def __init__(self, max_concurrency: int | None = None):
+        self.max_concurrency = resolve_concurrency(max_concurrency)
+
+    async def execute(self, flow: Any, tasks: Iterable[LineTask], on_result: OnResult, *,
+                      line_timeout: float | None = None) -> None:
+        pending = iter(tasks)
+
+        async def worker() -> None:
+            for task in pending:  # one shared iterator: each worker takes the next line when free
+                result = await flow.arun(task.inputs, line_number=task.line_number, timeout=line_timeout,
+                                         attributes=task.attributes)
+                on_result(result)
+
+        workers = [asyncio.ensure_future(worker()) for _ in range(self.max_concurrency)]
+        try:
+            await asyncio.gather(*workers)
+        except BaseException:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            raise
+
+
+def resolve_concurrency(value: int | None) -> int:
+    """``value``, else env ``PFL_MAX_CONCURRENCY``, else 32; must be a positive integer."""
+    from promptflow_lite.errors import UserError
+
+    if value is None:
+        raw = os.environ.get("PFL_MAX_CONCURRENCY")
+        if not raw:
+            return DEFAULT_CONCURRENCY
+        try:
+            value = int(raw)
+        except ValueError:
+            raise UserError(f"PFL_MAX_CONCURRENCY must be a whole number, not '{raw}'.") from None
+    if value < 1:
+        raise UserError(f"The maximum concurrency must be at least 1, not {value}.",
+                        hint="pass --max-concurrency 1 or more.")
+    return int(value)

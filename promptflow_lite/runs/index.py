@@ -1,0 +1,211 @@
+"""The run index: one SQLite row per run under ``PFL_HOME/runs.sqlite``, for list, search and control.
+
+The run folder holds the results; the index holds what ``pfl run list/show`` needs without
+opening folders (status, counts, tokens, times, properties) and the control flags another
+process sets (``cancel_requested``). WAL mode and a busy timeout let several processes run
+and list at once; each call opens a short-lived connection. Schema changes are numbered
+migrations tracked by ``PRAGMA user_version``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from promptflow_lite.runs.errors import RunExistsError
+
+MIGRATIONS = [
+    """
+    CREATE TABLE runs (
+        name TEXT PRIMARY KEY,
+        display_name TEXT,
+        description TEXT,
+        status TEXT NOT NULL,
+        flow TEXT,
+        flow_name TEXT,
+        data TEXT,
+        variant TEXT,
+        run TEXT,
+        created_on TEXT NOT NULL,
+        started_on TEXT,
+        ended_on TEXT,
+        total_lines INTEGER NOT NULL DEFAULT 0,
+        completed_lines INTEGER NOT NULL DEFAULT 0,
+        failed_lines INTEGER NOT NULL DEFAULT 0,
+        cached_lines INTEGER NOT NULL DEFAULT 0,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        total_tokens INTEGER NOT NULL DEFAULT 0,
+        duration REAL,
+        archived INTEGER NOT NULL DEFAULT 0,
+        tags TEXT NOT NULL DEFAULT '{}',
+        properties TEXT NOT NULL DEFAULT '{}',
+        output_path TEXT,
+        error TEXT,
+        pid INTEGER,
+        host TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX runs_created_on ON runs (created_on);
+    CREATE INDEX runs_flow ON runs (flow_name);
+    """,
+]
+
+_JSON_COLUMNS = ("tags", "properties")
+RUNNING_STATES = ("Preparing", "Running")
+
+
+class RunIndex:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA busy_timeout = 30000")
+            db.execute("PRAGMA journal_mode = WAL")
+            self._migrate(db)
+            yield db
+        finally:
+            db.close()
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        if version >= len(MIGRATIONS):
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            (version,) = db.execute("PRAGMA user_version").fetchone()  # another process may have migrated
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in filter(str.strip, script.split(";")):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    # writes ------------------------------------------------------------------------------
+    def insert(self, row: dict[str, Any]) -> None:
+        """Add a run; ``RunExistsError`` when the name is taken."""
+        row = _encode(row)
+        names = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        with self.connect() as db:
+            try:
+                db.execute(f"INSERT INTO runs ({names}) VALUES ({marks})", list(row.values()))
+            except sqlite3.IntegrityError:
+                raise RunExistsError(f"A run named '{row['name']}' already exists.",
+                                     hint="choose another --name, or delete the old run with "
+                                          f"`pfl run delete {row['name']} -y`.") from None
+
+    def update(self, name: str, **fields: Any) -> None:
+        if not fields:
+            return
+        fields = _encode(fields)
+        assignments = ", ".join(f"{key} = ?" for key in fields)
+        with self.connect() as db:
+            db.execute(f"UPDATE runs SET {assignments} WHERE name = ?", [*fields.values(), name])
+
+    def delete(self, name: str) -> None:
+        with self.connect() as db:
+            db.execute("DELETE FROM runs WHERE name = ?", (name,))
+
+    def claim(self, name: str) -> bool:
+        """Mark ``name`` Running in this process unless a live process runs it already."""
+        with self.connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute("SELECT status, pid, host FROM runs WHERE name = ?", (name,)).fetchone()
+                if row is None or (row["status"] in RUNNING_STATES and process_alive(row["pid"], row["host"])):
+                    db.execute("ROLLBACK")
+                    return False
+                db.execute("UPDATE runs SET status = 'Running', pid = ?, host = ?, cancel_requested = 0 "
+                           "WHERE name = ?", (os.getpid(), socket.gethostname(), name))
+                db.execute("COMMIT")
+                return True
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def request_cancel(self, name: str) -> None:
+        self.update(name, cancel_requested=1)
+
+    def cancel_requested(self, name: str) -> bool:
+        with self.connect() as db:
+            row = db.execute("SELECT cancel_requested FROM runs WHERE name = ?", (name,)).fetchone()
+        return bool(row and row[0])
+
+    # reads -------------------------------------------------------------------------------
+    def get(self, name: str) -> dict[str, Any] | None:
+        with self.connect() as db:
+            row = db.execute("SELECT * FROM runs WHERE name = ?", (name,)).fetchone()
+        return _decode(row) if row is not None else None
+
+    def list(self, *, flow: str | None = None, status: str | None = None, archived: bool | None = False,
+             max_results: int | None = 50) -> list[dict[str, Any]]:
+        """Newest first. ``archived``: False hides archived runs, True shows only them, None shows all."""
+        where, params = [], []
+        if flow:
+            where.append("(flow_name = ? OR flow = ? OR flow LIKE ?)")
+            params += [flow, flow, f"%{flow}%"]
+        if archived is not None:
+            where.append("archived = ?")
+            params.append(int(archived))
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_on DESC"
+        with self.connect() as db:
+            rows = [_decode(r) for r in db.execute(sql, params)]
+        if status:  # on the effective status (a dead "Running" run is NotResponding)
+            rows = [r for r in rows if r["status"].lower() == status.lower()]
+        return rows[:max_results] if max_results else rows
+
+
+def process_alive(pid: int | None, host: str | None) -> bool:
+    """Whether the process that claimed a run still runs (assumed yes for another host)."""
+    if not pid:
+        return False
+    if host and host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed child not yet reaped by its parent is a zombie: as good as dead
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _encode(fields: dict[str, Any]) -> dict[str, Any]:
+    encoded = dict(fields)
+    for key in _JSON_COLUMNS:
+        if key in encoded and not isinstance(encoded[key], str):
+            encoded[key] = json.dumps(encoded[key] or {}, ensure_ascii=False, default=str)
+    if "error" in encoded and isinstance(encoded["error"], dict):
+        encoded["error"] = json.dumps(encoded["error"], ensure_ascii=False, default=str)
+    return encoded
+
+
+def _decode(row: sqlite3.Row) -> dict[str, Any]:
+    data = dict(row)
+    for key in _JSON_COLUMNS:
+        data[key] = json.loads(data[key] or "{}")
+    if data.get("error"):
+        try:
+            data["error"] = json.loads(data["error"])
+        except ValueError:
+            pass
+    if data["status"] in RUNNING_STATES and not process_alive(data.get("pid"), data.get("host")):
+        data["status"] = "NotResponding"
+    return data

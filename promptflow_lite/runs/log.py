@@ -1,0 +1,55 @@
+"""A run's ``logs.txt``: run events, warnings and what the flow's tools printed, line by line.
+
+Warnings are loud: they also go to stderr (and are kept in ``warnings`` for the run record).
+With ``stream`` every message is echoed to stderr as it is written.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+
+class RunLog:
+    def __init__(self, path: Path, *, stream: bool = False, echo: TextIO | None = None):
+        self.path = path
+        self.stream = stream
+        self._echo = echo
+        self.warnings: list[str] = []
+        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+
+    def info(self, message: str) -> None:
+        self._write("INFO", message, echo=self.stream)
+
+    def warning(self, message: str) -> None:
+        self.warnings.append(message)
+        self._write("WARNING", message, echo=True)
+
+    def error(self, message: str) -> None:
+        self._write("ERROR", message, echo=self.stream)
+
+    def line_output(self, line_number: int | None, node_runs: dict[str, Any]) -> None:
+        """What the nodes of a line printed, one log entry per printed line."""
+        for run in node_runs.values():
+            text = getattr(run, "logs", "") or ""
+            for row in text.splitlines():
+                where = f"{run.node} in line {line_number}" if line_number is not None else f"{run.node} (aggregation)"
+                self._write("INFO", f"[{where}] stdout> {row}", echo=self.stream)
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+    def _write(self, level: str, message: str, *, echo: bool) -> None:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S %z")
+        if not self._file.closed:
+            self._file.write(f"{stamp} {os.getpid():>7} {level:<8} {message}\n")
+            self._file.flush()
+        if echo:
+            stream = self._echo or sys.stderr
+            prefix = "" if level == "INFO" else f"{level}: "
+            stream.write(f"{prefix}{message}\n")
+            stream.flush()

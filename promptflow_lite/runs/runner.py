@@ -1,0 +1,459 @@
+"""Executing a batch run: prepare lines, run them through an engine, aggregate, record, conclude.
+
+``Runner.create(spec)`` makes a new run (or, with ``spec.resume_from``, a new run reusing the
+completed lines of an old one); ``Runner.resume(name)`` completes a run in place. All three
+share ``_execute``: lines not yet done go to the engine, each result is persisted as it
+arrives, then aggregation runs over every succeeded line (reused ones from the journal) and
+the status is decided from the journal — the same code whether or not the run was resumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from promptflow_lite.engine.results import COMPLETED, LineResult
+from promptflow_lite.errors import PflError, UserError, error_dict
+from promptflow_lite.runs import model
+from promptflow_lite.runs.engine import DEFAULT_LINE_TIMEOUT, LineEngine, LineTask, LocalEngine
+from promptflow_lite.runs.errors import InvalidRunStatusError, RunExistsError, RunNotFoundError
+from promptflow_lite.runs.index import RunIndex
+from promptflow_lite.runs.log import RunLog
+from promptflow_lite.runs.model import Run
+from promptflow_lite.runs.records import result_from_journal
+from promptflow_lite.runs.spec import MASK, RunSpec
+from promptflow_lite.runs.store import RunFolder
+
+EngineFactory = Callable[[RunSpec], LineEngine]
+POLL_SECONDS = 0.5  # how often a running run saves progress and checks for a cancel request
+
+
+@dataclass
+class _Context:
+    """One execution of a run: where it writes, what it counts."""
+
+    name: str
+    spec: RunSpec
+    folder: RunFolder
+    log: RunLog
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+    cached: int = 0
+    tokens: dict[str, int] = field(default_factory=dict)
+    fresh: dict[int, LineResult] = field(default_factory=dict)  # succeeded lines of this execution, for aggregation
+    progress: Any = None
+
+
+class Runner:
+    def __init__(self, home: Path, *, engine: EngineFactory | None = None, progress: bool | None = None):
+        self.home = Path(home)
+        self.runs_dir = self.home / "runs"
+        self.index = RunIndex(self.home / "runs.sqlite")
+        self._engine = engine or (lambda spec: LocalEngine(spec.max_concurrency))
+        self._progress = progress
+
+    # public -------------------------------------------------------------------------------
+    def get(self, name: str) -> Run:
+        row = self.index.get(name)
+        if row is None:
+            raise RunNotFoundError(f"Run '{name}' does not exist.", hint="see `pfl run list` for the runs in "
+                                   f"{self.home}.")
+        return Run.from_row(row)
+
+    def create(self, spec: RunSpec) -> Run:
+        """Execute a new run to its end and return it (its status tells how it went)."""
+        if spec.resume_from:
+            return self._create_from(spec)
+        if not spec.flow:
+            raise UserError("No flow given.", hint="pass --flow FOLDER (or flow: in the run.yml).")
+        if not spec.data and not spec.run:
+            raise UserError("Either data or a base run must be given.",
+                            hint="pass --data FILE, --run BASE_RUN, or --resume-from RUN.")
+        spec = _absolute(spec)
+        flow_file, kind = _flow_kind(spec.flow)
+        context = self._start(spec, model.default_run_name(flow_file, spec.variant, kind), kind)
+        try:
+            flow = self._load_flow(context)
+            lines = self._prepare_lines(context, flow)
+        except PflError as exc:
+            return self._fail_to_start(context, exc)
+        except Exception as exc:
+            self._fail_to_start(context, exc)
+            raise
+        context.folder.write_snapshot(flow)
+        context.folder.write_inputs(lines)
+        return self._execute(context, flow, lines, {})
+
+    def resume(self, name: str, *, connections: Any = None, environment_variables: dict[str, Any] | None = None,
+               max_concurrency: int | None = None, line_timeout: float | None = None,
+               stream: bool = False) -> Run:
+        """Complete run ``name`` in place: execute its missing and failed lines, then aggregate again."""
+        run = self.get(name)
+        if run.status in (model.RUNNING, model.PREPARING):
+            raise InvalidRunStatusError(f"Run '{name}' is still running.",
+                                        hint=f"wait for it, or stop it with `pfl run cancel {name}` first.")
+        folder = RunFolder(run.output_path)
+        if not folder.inputs_file.is_file():
+            raise InvalidRunStatusError(f"Run '{name}' never started ({_message(run.error)}).",
+                                        hint="fix the problem and create a new run.")
+        if run.status == model.COMPLETED:
+            return run
+        if not self.index.claim(name):
+            raise InvalidRunStatusError(f"Run '{name}' was just claimed by another process.")
+        spec = RunSpec.from_stored(run.properties).merged(
+            connections=connections, max_concurrency=max_concurrency, line_timeout=line_timeout, stream=stream)
+        spec.environment_variables = _unmasked(spec.environment_variables, environment_variables)
+        context = _Context(name, spec, folder, RunLog(folder.log_file, stream=stream))
+        try:
+            flow = self._load_flow(context)
+        except BaseException:
+            self.index.update(name, status=run.status, pid=None)
+            context.log.close()
+            raise
+        lines = folder.read_inputs()
+        journal = folder.read_journal()
+        reused = {n: result_from_journal(e) for n, e in journal.items() if e["status"] == COMPLETED}
+        folder.forget_lines(n for n in journal if n not in reused)
+        context.log.info(f"Resuming run {name}: {len(reused)} of {len(lines)} lines already completed.")
+        self.index.update(name, ended_on=None, error=None)
+        return self._execute(context, flow, lines, reused)
+
+    # creating -----------------------------------------------------------------------------
+    def _start(self, spec: RunSpec, default_name: str, kind: str) -> _Context:
+        name = model.check_name(spec.name) if spec.name else default_name
+        path = self.runs_dir / name
+        if path.exists():
+            raise RunExistsError(f"A run folder named '{name}' already exists: {path}.",
+                                 hint="choose another --name, or delete the old run.")
+        spec = spec.merged(display_name=_display_name(spec, kind))
+        properties = {**(spec.properties or {}), **spec.stored(), "flow_kind": kind, "output_path": str(path)}
+        self.index.insert({
+            "name": name, "display_name": spec.display_name or name, "description": spec.description,
+            "status": model.PREPARING, "flow": spec.flow, "flow_name": _flow_name(spec.flow), "data": spec.data,
+            "variant": spec.variant, "run": spec.run, "created_on": model.now_iso(), "tags": spec.tags or {},
+            "properties": properties, "output_path": str(path), "pid": os.getpid(), "host": socket.gethostname()})
+        folder = RunFolder(path).create()
+        context = _Context(name, spec, folder, RunLog(folder.log_file, stream=spec.stream))
+        context.log.info(f"Run {name}: flow {spec.flow}, data {spec.data}, variant {spec.variant}, base run {spec.run}.")
+        for note in spec.notes:
+            context.log.warning(note)
+        return context
+
+    def _create_from(self, spec: RunSpec) -> Run:
+        """``--resume-from``: a new run with the old one's settings, reusing its completed lines."""
+        source = self.get(spec.resume_from)
+        if source.status in (model.RUNNING, model.PREPARING):
+            raise InvalidRunStatusError(f"Run '{source.name}' is still running; it cannot be resumed from.")
+        old = RunFolder(source.output_path)
+        if not old.inputs_file.is_file():
+            raise InvalidRunStatusError(f"Run '{source.name}' never started, so there is nothing to resume from.")
+        base = RunSpec.from_stored(source.properties)
+        spec = base.merged(**{k: getattr(spec, k) for k in (
+            "name", "display_name", "description", "tags", "connections", "max_concurrency", "line_timeout",
+            "stream")}, resume_from=source.name)
+        spec.environment_variables = _unmasked(base.environment_variables, None)
+        spec.use_cache, spec.repeat_index = base.use_cache, base.repeat_index
+        flow_file, kind = _flow_kind(spec.flow)
+        context = self._start(spec, model.default_run_name(flow_file, spec.variant, kind), kind)
+        try:
+            flow = self._load_flow(context)
+        except PflError as exc:
+            return self._fail_to_start(context, exc)
+        lines = old.read_inputs()
+        context.folder.write_snapshot(flow)
+        context.folder.write_inputs(lines)
+        journal = {n: e for n, e in old.read_journal().items() if e["status"] == COMPLETED}
+        outputs = old.read_outputs()
+        context.folder.copy_line_files(old, journal, (source.name, context.name))
+        context.folder.open()
+        context.folder.append_reused(outputs, journal.values())
+        context.folder.close()
+        context.log.info(f"Resumed from run {source.name}: reusing {len(journal)} of {len(lines)} lines.")
+        return self._execute(context, flow, lines, {n: result_from_journal(e) for n, e in journal.items()})
+
+    def _load_flow(self, context: _Context):
+        from promptflow_lite.engine.flow import load_flow
+
+        spec = context.spec
+        source = spec.flow
+        if not Path(source).exists() and context.folder.snapshot.is_dir():
+            context.log.warning(f"The flow {source} is gone; running the run's snapshot instead.")
+            source, spec = str(context.folder.snapshot), spec.merged(variant=None)
+        return load_flow(source, variant=spec.variant, connections=spec.connections,
+                         environment_variables=spec.environment_variables,
+                         connection_overrides=spec.connection_overrides, init=spec.init)
+
+    def _prepare_lines(self, context: _Context, flow) -> list[tuple[int, dict[str, Any]]]:
+        from promptflow_lite.runs.data import load_data
+        from promptflow_lite.runs.mapping import map_lines
+
+        spec, log = context.spec, context.log
+        sources, labels = {}, {}
+        if spec.data:
+            sources["data"] = load_data(spec.data, warn=log.warning)
+        if spec.run:
+            base = self.get(spec.run)
+            if base.status not in (model.COMPLETED, model.COMPLETED_WITH_ERRORS):
+                raise InvalidRunStatusError(f"Base run '{base.name}' is {base.status}; an evaluation needs a "
+                                            "completed base run.", hint=f"resume it: `pfl run resume {base.name}`.")
+            base_folder = RunFolder(base.output_path)
+            sources["run.outputs"] = list(base_folder.read_outputs().values())
+            sources["run.inputs"] = self._base_inputs(base, base_folder, log)
+            labels["run.outputs"] = f"base run '{base.name}' (the line failed there)"
+        if not spec.column_mapping:
+            log.info("No column mapping given: every flow input without a default reads the data column "
+                     "of the same name.")
+        return map_lines(flow.inputs, sources, spec.column_mapping, warn=log.warning, source_labels=labels)
+
+    @staticmethod
+    def _base_inputs(base: Run, folder: RunFolder, log: RunLog) -> list[dict[str, Any]]:
+        """``${run.inputs.x}`` reads the base run's data (as promptflow); its mapped inputs if the data is gone."""
+        from promptflow_lite.runs.data import load_data
+
+        if base.data and Path(base.data).exists():
+            return load_data(base.data)
+        log.info(f"Base run data {base.data} not available: ${{run.inputs.*}} reads its recorded inputs.")
+        return [{**inputs, "line_number": n} for n, inputs in folder.read_inputs()]
+
+    def _fail_to_start(self, context: _Context, exc: BaseException) -> Run:
+        error = error_dict(exc)
+        context.log.error(f"The run could not start: {error['message']}")
+        context.folder.write_error(error)
+        return self._conclude(context, model.FAILED, time.time(), error=error)
+
+    # executing ----------------------------------------------------------------------------
+    def _execute(self, context: _Context, flow, lines: list[tuple[int, dict[str, Any]]],
+                 reused: dict[int, LineResult]) -> Run:
+        from promptflow_lite.engine.flow import run_sync, working_directory
+        from promptflow_lite.runs.progress import Progress
+
+        name, spec, folder, log = context.name, context.spec, context.folder, context.log
+        context.total, context.completed = len(lines), len(reused)
+        todo = [(n, inputs) for n, inputs in lines if n not in reused]
+        started = time.time()
+        self.index.update(name, status=model.RUNNING, started_on=model.now_iso(), total_lines=context.total,
+                          pid=os.getpid(), host=socket.gethostname())
+        log.info(f"Executing {len(todo)} lines (max concurrency {spec.max_concurrency or 'default'}).")
+        show = False if spec.stream else self._progress
+        context.progress = Progress(context.total, done=len(reused), name=name, enabled=show)
+        folder.open()
+        try:
+            with working_directory(Path(getattr(flow, "run_dir", None) or flow.working_dir)):
+                canceled, aggregation = run_sync(self._run(context, flow, todo, reused))
+        except BaseException as exc:
+            folder.close()
+            context.progress.close()
+            self._conclude(context, model.FAILED, started, error=error_dict(exc))
+            raise
+        folder.close()
+        context.progress.close()
+        return self._finish(context, lines, canceled, aggregation, started)
+
+    async def _run(self, context: _Context, flow, todo, reused: dict[int, LineResult]):
+        """Execute ``todo`` then aggregate; returns ``(canceled, aggregation)``."""
+        from promptflow_lite.tools.llm_cache import LLMCache, use_cache
+
+        spec = context.spec
+        cache = LLMCache(self.home / "cache" / "llm.sqlite") if spec.use_cache else None
+        with use_cache(cache, repeat=spec.repeat_index):
+            try:
+                await self._run_lines(context, flow, todo)
+                return False, await self._aggregate(context, flow, reused)
+            except asyncio.CancelledError:  # `pfl run cancel` or Ctrl+C
+                context.log.warning("The run was canceled; the lines finished so far are kept.")
+                return True, None
+            finally:
+                if cache is not None:
+                    cache.close()
+
+    async def _run_lines(self, context: _Context, flow, todo) -> None:
+        spec = context.spec
+        engine = self._engine(spec)
+        tasks = (LineTask(n, inputs, _attributes(context.name, spec.run, n)) for n, inputs in todo)
+        execution = asyncio.ensure_future(engine.execute(
+            flow, tasks, lambda result: self._on_result(context, flow, result),
+            line_timeout=spec.line_timeout or DEFAULT_LINE_TIMEOUT))
+        watcher = asyncio.ensure_future(self._watch(context, execution))
+        try:
+            await execution
+        finally:
+            watcher.cancel()
+
+    @staticmethod
+    async def _aggregate(context: _Context, flow, reused: dict[int, LineResult]):
+        if not flow.has_aggregation:
+            return None
+        lines = {**reused, **context.fresh}
+        if not lines:
+            context.log.warning("No line succeeded: the aggregation nodes did not run.")
+            return None
+        return await flow.aaggregate([lines[n] for n in sorted(lines)])
+
+    def _on_result(self, context: _Context, flow, result: LineResult) -> None:
+        context.folder.record_line(context.name, result)
+        context.log.line_output(result.line_number, result.node_runs)
+        if result.ok:
+            context.completed += 1
+            if flow.has_aggregation:
+                context.fresh[result.line_number] = LineResult(
+                    status=result.status, inputs=result.inputs, line_number=result.line_number,
+                    aggregation_inputs=result.aggregation_inputs)
+        else:
+            context.failed += 1
+            context.log.error(f"Line {result.line_number} failed: {_message(result.error)}")
+        context.cached += int(result.cached)
+        for key, value in result.usage.items():
+            context.tokens[key] = context.tokens.get(key, 0) + value
+        context.progress.update(result.ok)
+
+    async def _watch(self, context: _Context, execution: asyncio.Future) -> None:
+        """Save progress to the index and stop the run when ``pfl run cancel`` asked for it."""
+        while not execution.done():
+            await asyncio.sleep(POLL_SECONDS)
+            fields = {"completed_lines": context.completed, "failed_lines": context.failed,
+                      "cached_lines": context.cached}
+            await asyncio.to_thread(self.index.update, context.name, **fields)
+            if await asyncio.to_thread(self.index.cancel_requested, context.name):
+                execution.cancel()
+                return
+
+    def _finish(self, context: _Context, lines, canceled: bool, aggregation, started: float) -> Run:
+        folder, log = context.folder, context.log
+        errors = []
+        if aggregation is not None:
+            folder.record_aggregation(context.name, aggregation)
+            log.line_output(None, aggregation.node_runs)
+            if aggregation.error:
+                log.error(f"Aggregation node '{aggregation.failed_node}' failed: {_message(aggregation.error)}")
+                errors.append({"error": aggregation.error, "aggregation_node_name": aggregation.failed_node})
+        if not canceled:
+            folder.write_metrics(aggregation.metrics if aggregation is not None else {})
+        journal = folder.finalize(dict(lines))
+        failed = [(n, e) for n, e in sorted(journal.items()) if e["status"] != COMPLETED]
+        completed = len(journal) - len(failed)
+        line_errors = [{"line_number": n, "error": e.get("error")} for n, e in failed]
+        error = bulk_error(line_errors + errors, len(failed), context.total) if failed or errors else None
+        folder.write_error(error)
+        if canceled:
+            status = model.CANCELED
+        elif completed == context.total and not errors:
+            status = model.COMPLETED
+        elif completed == 0:
+            status = model.FAILED
+        else:
+            status = model.COMPLETED_WITH_ERRORS
+        if failed:
+            log.warning(f"{len(failed)}/{context.total} lines failed: {_numbers([n for n, _ in failed])}. "
+                        f"First error: {_message(failed[0][1].get('error'))}")
+        cached = sum(1 for e in journal.values() if e.get("cached"))
+        tokens = _sum_tokens(journal.values())
+        return self._conclude(context, status, started, error=error, completed=completed, failed=len(failed),
+                              cached=cached, tokens=tokens)
+
+    def _conclude(self, context: _Context, status: str, started: float, *, error=None, completed=None, failed=None,
+                  cached=None, tokens=None) -> Run:
+        duration = time.time() - started
+        previous = self.get(context.name)
+        properties = {**previous.properties, "warnings": previous.warnings + context.log.warnings}
+        fields = {"status": status, "ended_on": model.now_iso(), "error": error, "pid": None,
+                  "duration": (previous.duration or 0.0) + duration, "properties": properties}
+        if completed is not None:
+            fields.update(completed_lines=completed, failed_lines=failed, cached_lines=cached, **tokens)
+        self.index.update(context.name, **fields)
+        context.log.info(f"Run {context.name} ended: {status}.")
+        context.log.close()
+        return self.get(context.name)
+
+
+def bulk_error(errors: list[dict[str, Any]], failed: int, total: int) -> dict[str, Any]:
+    """``error.json`` in promptflow's BulkRunException shape (line errors and aggregation failures)."""
+    first = next((e["error"] for e in errors if e.get("error")), {}) or {}
+    message = f"First error message is: {_message(first)}"
+    if failed:
+        message = f"Failed to run {failed}/{total} lines. " + message
+    return {"code": "UserError", "message": message,
+            "messageFormat": "Failed to run {failed_lines}/{total_lines} lines. First error message is: {error_message}",
+            "messageParameters": {"failed_lines": str(failed), "total_lines": str(total),
+                                  "error_message": _message(first)},
+            "referenceCode": "Runtime", "innerError": {"code": "BulkRunException", "innerError": None},
+            "additionalInfo": [{"type": "BulkRunErrors", "info": {"errors": errors}}]}
+
+
+def _attributes(name: str, base: str | None, line_number: int) -> dict[str, Any]:
+    attributes = {"batch_run_id": name, "line_number": line_number}
+    if base:
+        attributes["referenced.batch_run_id"] = base
+        attributes["referenced.line_run_id"] = f"{base}_{line_number}"
+    return attributes
+
+
+def _absolute(spec: RunSpec) -> RunSpec:
+    data = spec.data
+    if data and "://" not in data:
+        data = str(Path(data).expanduser().resolve())
+    return spec.merged(flow=str(Path(spec.flow).expanduser().resolve()), data=data)
+
+
+def _flow_kind(flow: str) -> tuple[Path, str]:
+    from promptflow_lite.flow.loader import flow_kind, resolve_flow_path
+
+    file, _ = resolve_flow_path(flow)
+    return file, flow_kind(file)
+
+
+def _flow_name(flow: str) -> str:
+    path = Path(flow)
+    return path.stem if path.is_file() and path.suffix == ".prompty" else (path.parent.name if path.is_file() else path.name)
+
+
+def _display_name(spec: RunSpec, kind: str) -> str | None:
+    """promptflow's display-name macros: ``${variant_id}``, ``${run}``, ``${timestamp}``."""
+    if not spec.display_name:
+        return None
+    variant_id = "variant_0"
+    if spec.variant:
+        from promptflow_lite.flow.variants import parse_variant
+
+        variant_id = parse_variant(spec.variant)[1]
+    return (spec.display_name.replace("${variant_id}", variant_id).replace("${run}", spec.run or "")
+            .replace("${timestamp}", datetime.now().strftime("%Y%m%d%H%M")))
+
+
+def _unmasked(stored: dict[str, Any] | None, given: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Stored environment variables with masked secrets taken from ``given`` or the environment."""
+    if not stored and not given:
+        return None
+    values = {}
+    for key, value in (stored or {}).items():
+        if value == MASK:
+            value = (given or {}).get(key, os.environ.get(key))
+            if value is None:
+                continue
+        values[key] = value
+    values.update(given or {})
+    return values
+
+
+def _message(error: Any) -> str:
+    if isinstance(error, dict):
+        return str(error.get("message", ""))
+    return str(error or "")
+
+
+def _numbers(numbers: list[int]) -> str:
+    return ", ".join(map(str, numbers[:20])) + (", ..." if len(numbers) > 20 else "")
+
+
+def _sum_tokens(entries) -> dict[str, int]:
+    total = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    for entry in entries:
+        for key in total:
+            total[key] += int((entry.get("usage") or {}).get(key, 0) or 0)
+    return total

@@ -1,0 +1,157 @@
+"""``RunSpec``: what to run — from ``pfl run create`` flags, ``Client.run`` arguments or a ``run.yml``.
+
+A spec is also what a run remembers (``properties`` in the index) so that ``resume`` and
+``--resume-from`` can run it again. Environment variables whose name looks secret (KEY, TOKEN,
+SECRET, PASSWORD...) are stored masked; a resume takes them from the environment again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from promptflow_lite.errors import UserError
+
+MASK = "******"
+_SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL", re.I)
+_STORED = ("flow", "data", "run", "column_mapping", "variant", "environment_variables", "connection_overrides", "init",
+           "max_concurrency", "line_timeout", "use_cache", "repeat_index", "resume_from")
+_RUN_YML_KEYS = {"$schema", "name", "display_name", "description", "tags", "properties", "flow", "data",
+                 "column_mapping", "run", "variant", "environment_variables", "connections", "init",
+                 "runtime", "resources", "identity", "type", "code"}
+
+
+@dataclass
+class RunSpec:
+    flow: str | None = None
+    data: str | None = None
+    run: str | None = None  # base run (evaluation runs)
+    column_mapping: dict[str, Any] | None = None
+    variant: str | None = None
+    name: str | None = None
+    display_name: str | None = None
+    description: str | None = None
+    tags: dict[str, str] | None = None
+    properties: dict[str, Any] | None = None
+    environment_variables: dict[str, Any] | None = None
+    connections: Any = None  # a provider or {name: Connection}; never stored
+    connection_overrides: dict[str, str] | None = None  # {"node.connection": "name", "node.deployment_name": ...}
+    init: dict[str, Any] | None = None
+    max_concurrency: int | None = None
+    line_timeout: float | None = None
+    use_cache: bool = True
+    repeat_index: int = 0
+    resume_from: str | None = None
+    stream: bool = False
+    notes: list[str] = field(default_factory=list)  # warnings found while reading a run.yml
+
+    def merged(self, **overrides: Any) -> "RunSpec":
+        """A copy where every override that is not None replaces the field."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def stored(self) -> dict[str, Any]:
+        """The spec as run properties (JSON, secrets masked)."""
+        data = {key: getattr(self, key) for key in _STORED}
+        if self.environment_variables:
+            data["environment_variables"] = {k: (MASK if _SECRET_NAME.search(k) else v)
+                                             for k, v in self.environment_variables.items()}
+        return data
+
+    @classmethod
+    def from_stored(cls, properties: dict[str, Any]) -> "RunSpec":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in properties.items() if k in known and k in _STORED})
+
+
+def load_run(source: str | Path) -> RunSpec:
+    """A ``run.yml`` (promptflow's run schema) as a ``RunSpec``; paths are relative to the file."""
+    from promptflow_lite.flow.loader import read_yaml
+
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise UserError("The run file does not exist.", file=str(path), hint="check the -f/--file path.")
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise UserError("A run file must hold a mapping (flow, data, column_mapping...).", file=str(path))
+    base = path.parent.resolve()
+    notes = [f"{path}: unknown key '{key}' ignored." for key in data if key not in _RUN_YML_KEYS]
+    spec = RunSpec(
+        flow=_local(data.get("flow"), base), data=_local(data.get("data"), base), run=_run_name(data.get("run")),
+        column_mapping=_mapping(data.get("column_mapping"), "column_mapping", path),
+        variant=data.get("variant"), name=data.get("name"), display_name=data.get("display_name"),
+        description=data.get("description"),
+        tags={str(k): str(v) for k, v in (_mapping(data.get("tags"), "tags", path) or {}).items()} or None,
+        properties=_mapping(data.get("properties"), "properties", path),
+        environment_variables=_environment(data.get("environment_variables"), base, path),
+        connection_overrides=connection_overrides(data.get("connections"), str(path)),
+        init=_init(data.get("init"), base, path), notes=notes)
+    return spec
+
+
+def connection_overrides(connections: Any, where: str = "") -> dict[str, str] | None:
+    """promptflow's ``{node: {connection: c, deployment_name: d}}`` as ``{"node.connection": c, ...}``."""
+    if not connections:
+        return None
+    if not isinstance(connections, dict) or not all(isinstance(v, dict) for v in connections.values()):
+        raise UserError("connections must map node names to {connection: ..., deployment_name: ...}.",
+                        file=where or None, hint="e.g. connections: {summarize: {connection: my_openai}}.")
+    return {f"{node}.{key}": str(value) for node, items in connections.items() for key, value in items.items()}
+
+
+def _local(value: Any, base: Path) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    if re.match(r"^[a-z][a-z0-9+.-]*://", text):  # a remote URI: passed on as is (and rejected when read)
+        return text
+    path = Path(text).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def _run_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    return getattr(value, "name", None) or str(value)
+
+
+def _mapping(value: Any, key: str, path: Path) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise UserError(f"'{key}' must be a mapping, not {type(value).__name__}.", file=str(path))
+    return dict(value)
+
+
+def _environment(value: Any, base: Path, path: Path) -> dict[str, str] | None:
+    if value is None or isinstance(value, dict):
+        return {str(k): v if isinstance(v, str) else str(v) for k, v in (value or {}).items()} or None
+    return read_dotenv(Path(_local(value, base)))
+
+
+def _init(value: Any, base: Path, path: Path) -> dict[str, Any] | None:
+    if value is None or isinstance(value, dict):
+        return value
+    from promptflow_lite.flow.loader import read_yaml
+
+    data = read_yaml(Path(_local(value, base)))
+    if not isinstance(data, dict):
+        raise UserError("init must be a mapping or a JSON/YAML file holding one.", file=str(path))
+    return data
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines (``#`` comments, optional ``export`` and quotes)."""
+    if not path.is_file():
+        raise UserError("The environment variables file does not exist.", file=str(path))
+    values = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        if not sep:
+            raise UserError("Expected KEY=VALUE.", file=str(path), line=number)
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
