@@ -12,6 +12,10 @@ import re
 from typing import Any, ClassVar
 
 
+STRONG_TYPE_PREFIX = "promptflow.connection."
+"""Configs ``promptflow.connection.custom_type|module|package|package_version`` mark a stored strong type."""
+
+
 class Secret(str):
     """A string annotation marking a secret field of a custom strong-type connection."""
 
@@ -78,6 +82,14 @@ class Connection:
 
     def is_secret(self, key: str) -> bool:
         return key in self.secrets
+
+    def copy(self) -> "Connection":
+        """A copy whose ``configs`` and ``secrets`` can change without touching this one."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.__dict__["configs"] = dict(self.configs)
+        clone.__dict__["secrets"] = dict(self.secrets)
+        return clone
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -192,12 +204,45 @@ class CustomConnection(Connection):
         else:
             self.configs[key] = value
 
-    def _convert_to_custom_strong_type(self, to_class: type | None = None) -> "CustomStrongTypeConnection":
-        """This stored custom connection as an instance of a user's strong-type class."""
-        if to_class is None:
-            raise TypeError("to_class is required")
-        fields = {**self.configs, **self.secrets}
-        return to_class(name=self.name, **{k: v for k, v in fields.items() if k in to_class._fields()})
+    def to_dict(self, *, mask: bool = True) -> dict[str, Any]:
+        """The YAML form: ``configs`` and ``secrets`` nested; strong-type keys (``custom_type``...) on top."""
+        configs = {k: v for k, v in self.configs.items() if not k.startswith(STRONG_TYPE_PREFIX)}
+        strong = {k[len(STRONG_TYPE_PREFIX):]: v for k, v in self.configs.items()
+                  if k.startswith(STRONG_TYPE_PREFIX) and v}
+        secrets = {k: ("******" if mask and v else v) for k, v in self.secrets.items()}
+        return {"name": self.name, "type": self.TYPE, **strong, "configs": configs, "secrets": secrets}
+
+    def _is_custom_strong_type(self) -> bool:
+        return bool(self.configs.get(STRONG_TYPE_PREFIX + "custom_type"))
+
+    def _convert_to_custom_strong_type(self, module: Any = None, to_class: Any = None) -> "CustomStrongTypeConnection":
+        """This stored custom connection as an instance of a user's strong-type class.
+
+        ``to_class`` is the class itself, or a class name found in ``module`` (a module or its
+        name). Without them, the ``custom_type`` / ``module`` recorded when the connection was
+        created from a strong-type YAML are used. ``_convert_to_custom_strong_type(MyConn)`` works too.
+        """
+        import importlib
+
+        if isinstance(module, type) and to_class is None:
+            module, to_class = None, module
+        if isinstance(to_class, type):
+            cls = to_class
+        elif isinstance(to_class, str) and to_class == type(self).__name__:
+            return self  # type: ignore[return-value]
+        else:
+            stored_type = self.configs.get(STRONG_TYPE_PREFIX + "custom_type")
+            stored_module = self.configs.get(STRONG_TYPE_PREFIX + "module")
+            if stored_type and stored_module:
+                module, to_class = stored_module, stored_type
+            if not (isinstance(to_class, str) and module is not None):
+                raise ValueError(f"Cannot convert connection '{self.name}' to a custom strong type: "
+                                 f"invalid module or class: {module!r}, {to_class!r}.")
+            found = importlib.import_module(module) if isinstance(module, str) else module
+            cls = getattr(found, to_class)
+        if isinstance(self, cls):
+            return self  # type: ignore[return-value]
+        return cls(name=self.name, configs=dict(self.configs), secrets=dict(self.secrets))
 
 
 class CustomStrongTypeConnection(CustomConnection):
@@ -206,9 +251,25 @@ class CustomStrongTypeConnection(CustomConnection):
     def __init__(self, secrets: dict | None = None, configs: dict | None = None, name: str | None = None, **fields: Any):
         secrets, configs = dict(secrets or {}), dict(configs or {})
         for key, annotation in self._fields().items():
+            secret = _is_secret_annotation(annotation)
             if key in fields:
-                (secrets if _is_secret_annotation(annotation) else configs)[key] = fields.pop(key)
+                value = fields.pop(key)
+            elif key in (configs if secret else secrets):  # stored in the other bucket: move it
+                value = (configs if secret else secrets).pop(key)
+            else:
+                continue
+            (secrets if secret else configs)[key] = value
         super().__init__(secrets=secrets, configs=configs, name=name, **fields)
+
+    def __getattribute__(self, key: str) -> Any:
+        # A stored value wins over a class-level default (``api_base: str = "..."``).
+        if not key.startswith("_") and key not in ("configs", "secrets", "name"):
+            values = object.__getattribute__(self, "__dict__")
+            if key in type(self)._fields():
+                for store in (values["secrets"], values["configs"]):
+                    if key in store:
+                        return store[key]
+        return object.__getattribute__(self, key)
 
     @classmethod
     def _fields(cls) -> dict[str, Any]:
@@ -236,10 +297,18 @@ def connection_class(type_name: str) -> type[Connection]:
     key = type_name.strip()
     if key.endswith("Connection"):
         key = key[: -len("Connection")]
-    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower()
+    snake = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", key)).lower()
     aliases = {"open_ai": "open_ai", "openai": "open_ai", "azure_openai": "azure_open_ai", "azure_open_ai": "azure_open_ai"}
     snake = aliases.get(snake, snake)
     if snake not in CONNECTION_CLASSES:
         known = ", ".join(sorted(CONNECTION_CLASSES))
         raise ValueError(f"Unknown connection type '{type_name}'. Known types: {known}.")
     return CONNECTION_CLASSES[snake]
+
+
+def build_connection(type_name: str, *, name: str | None, configs: dict, secrets: dict) -> Connection:
+    """A connection of a YAML ``type`` (or class name) from its stored ``configs`` and ``secrets``."""
+    cls = connection_class(type_name)
+    if issubclass(cls, CustomConnection):
+        return cls(name=name, configs=configs, secrets=secrets)
+    return cls(name=name, **configs, **secrets)
