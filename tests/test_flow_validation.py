@@ -6,7 +6,7 @@ import pytest
 
 from promptflow_lite.cli.main import main
 from promptflow_lite.engine.flow import load_flow
-from promptflow_lite.errors import FlowLoadError, FlowValidationError
+from promptflow_lite.errors import FlowLoadError, FlowValidationError, UserError
 
 TOOL = """
 from promptflow.core import tool
@@ -71,8 +71,10 @@ def test_unknown_variant(make_flow):
         "        node:\n          type: python\n          source:\n            type: code\n            path: echo.py\n"
         "          inputs:\n            x: ${inputs.q}\n")
     folder = make_flow({"flow.dag.yaml": text, "echo.py": TOOL})
-    [problem] = problems_of(folder)
-    assert "Variant 'variant_9' does not exist" in problem and "known variants: variant_0" in problem
+    with pytest.raises(UserError) as info:
+        load_flow(folder)
+    assert "Variant 'variant_9' does not exist" in str(info.value) and "known variants: variant_0" in str(info.value)
+    assert main(["flow", "validate", "--source", str(folder)]) == 1
 
 
 def test_variant_selector_naming_unknown_variant(make_flow):

@@ -100,7 +100,8 @@ def _test(args: argparse.Namespace) -> int:
 def _print_text(outcome) -> None:
     import inspect
 
-    for key, value in (outcome.outputs or {}).items():
+    outputs = outcome.outputs if isinstance(outcome.outputs, dict) else {"output": outcome.outputs}
+    for key, value in outputs.items():
         if inspect.isgenerator(value):
             sys.stdout.write(f"{key}: ")
             for chunk in value:

@@ -49,8 +49,8 @@ class DagFlow(Flow):
         from promptflow_lite.flow.validate import ensure_valid, topological_order
         from promptflow_lite.flow.variants import apply_variant
 
-        ensure_valid(spec)
         resolved = apply_variant(spec, variant)
+        ensure_valid(resolved)  # only the selected variants matter for running (as in promptflow)
         if connection_overrides:
             resolved = apply_connection_overrides(resolved, connection_overrides)
         run_dir = materialize(resolved)

@@ -20,7 +20,7 @@ class FlowTestOutcome:
     """What a flow test produced: outputs or the error, metrics, and the raw records."""
 
     ok: bool
-    outputs: dict[str, Any] | None = None
+    outputs: Any = None  # the flow's output dict; for a node test, the node's output as is
     error: dict[str, Any] | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     line: LineResult | None = None
@@ -61,8 +61,7 @@ def _test_node(flow, node: str, inputs: dict[str, Any]) -> FlowTestOutcome:
     run = run_sync(run_single_node(flow, node, inputs))
     if run.error:
         return FlowTestOutcome(False, error=run.error, node_run=run)
-    return FlowTestOutcome(True, outputs=run.output if isinstance(run.output, dict) else {"output": run.output},
-                       node_run=run)
+    return FlowTestOutcome(True, outputs=run.output, node_run=run)
 
 
 def _save(flow, outcome: FlowTestOutcome, variant: str | None) -> None:

@@ -129,6 +129,7 @@ class _LineState:
                 node = ready.pop(0)
                 if self._should_bypass(node):
                     self.bypassed.add(node.name)
+                    self.values[node.name] = None
                     self.result.node_runs[node.name] = NodeRun(node.name, BYPASSED, start_time=time.time(),
                                                                end_time=time.time())
                     ready.extend(self._release(node))
@@ -252,7 +253,7 @@ class _LineState:
         outputs = {}
         for name, ref in self.plan.outputs.items():
             if isinstance(ref, NodeRef):
-                value = None if ref.node in self.bypassed else self._value(ref, f"output '{name}'")
+                value = self._value(ref, f"output '{name}'")  # None for a bypassed node, as in promptflow
                 if not self.stream:
                     value = _join_if_generator(value)
             elif isinstance(ref, InputRef):

@@ -1,0 +1,117 @@
+"""``pfl flow test`` as a user runs it: example flows against the scripted server, faults, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from promptflow_lite.cli.main import main
+from promptflow_lite.testing import ScriptedServer
+
+REPO = Path(__file__).resolve().parents[1]
+CLASSIFICATION = REPO / "flows" / "classification"
+CHAT = REPO / "flows" / "chat_basic"
+
+
+def connections_file(tmp_path: Path, server: ScriptedServer, api_key: str = "sk-test") -> Path:
+    """A promptflow-format connections file (env PROMPTFLOW_CONNECTIONS) pointing at ``server``."""
+    data = {
+        "open_ai_connection": {"type": "OpenAIConnection", "module": "promptflow.connections",
+                               "value": {"api_key": api_key, "base_url": server.base_url}, "secret_keys": ["api_key"]},
+        "azure_open_ai_connection": {"type": "AzureOpenAIConnection", "module": "promptflow.connections",
+                                     "value": {"api_key": api_key, "api_base": server.url, "api_type": "azure",
+                                               "api_version": "2024-02-01"}, "secret_keys": ["api_key"]},
+    }
+    path = tmp_path / "connections.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    with ScriptedServer(rules=str(CLASSIFICATION / "scripted_llm.yaml")) as srv:
+        monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(connections_file(tmp_path, srv)))
+        monkeypatch.setenv("PFL_LLM_BACKOFF_SECONDS", "0.01")
+        yield srv
+
+
+def run_json(capsys, *args: str) -> dict:
+    assert main(["flow", "test", *args, "--output", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_classification_variants_and_activate_branch(server, capsys):
+    out = run_json(capsys, "--flow", str(CLASSIFICATION), "--inputs", "text=The app crashes on start")
+    assert out == {"category": "bug", "priority": "high", "summary": "bug ticket (priority: high)"}
+    zero_shot = run_json(capsys, "--flow", str(CLASSIFICATION), "--inputs", "text=Please refund my order")
+    assert zero_shot["category"] == "other" and zero_shot["priority"] == "n/a"  # triage bypassed
+    few_shot = run_json(capsys, "--flow", str(CLASSIFICATION), "--inputs", "text=Please refund my order",
+                        "--variant", "${classify.variant_1}")
+    assert few_shot["category"] == "billing"
+
+
+def test_chat_flow_uses_history(server, capsys, tmp_path):
+    inputs = tmp_path / "inputs.json"
+    inputs.write_text(json.dumps({"question": "And how do I run it?", "chat_history": [
+        {"inputs": {"question": "What is promptflow_lite?"}, "outputs": {"answer": "A runner."}}]}))
+    server.rules = str(CHAT / "scripted_llm.yaml")
+    out = run_json(capsys, "--flow", str(CHAT), "--inputs-file", str(inputs))
+    assert out == {"answer": "Run `pfl flow test --flow flows/chat_basic --interactive`."}
+    sent = server.requests[-1]["body"]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    assert sent[2]["content"] == "A runner."
+
+
+def test_transient_faults_are_retried(server, capsys):
+    server.fail_rate = 0.3
+    server.fail_kinds = ("429", "500")
+    for text in ("The app crashes", "Refund please", "Add dark mode", "Hello there", "Upload fails"):
+        run_json(capsys, "--flow", str(CLASSIFICATION), "--inputs", f"text={text}")
+    assert server.stats["faults"], "the server should have injected faults"
+
+
+def test_permanent_401_fails_fast_with_a_clear_message(tmp_path, monkeypatch, capsys):
+    with ScriptedServer(api_key="the-right-key") as srv:
+        monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(connections_file(tmp_path, srv, api_key="wrong")))
+        code = main(["flow", "test", "--flow", str(CLASSIFICATION), "--output", "json"])
+        requests = srv.stats["requests"]
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out == ""
+    assert "classify" in captured.err and "401" in captured.err and "api_key" in captured.err
+    assert requests == 1  # not retried
+
+
+def test_failure_prints_type_node_and_message_on_stderr(make_flow, capsys):
+    folder = make_flow({
+        "flow.dag.yaml": "inputs:\n  x:\n    type: string\noutputs:\n  out:\n    reference: ${boom.output}\n"
+        "nodes:\n- name: boom\n  type: python\n  source:\n    type: code\n    path: boom.py\n  inputs:\n"
+        "    x: ${inputs.x}\n",
+        "boom.py": "from promptflow.core import tool\n@tool\ndef boom(x: str):\n    raise KeyError(x)\n",
+    })
+    assert main(["flow", "test", "--flow", str(folder), "--inputs", "x=k", "--output", "json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "ToolExecutionError" in captured.err and "'boom'" in captured.err and "KeyError" in captured.err
+
+
+def test_node_test_with_reference_inputs(server, capsys):
+    out = run_json(capsys, "--flow", str(CLASSIFICATION), "--node", "parse_category",
+                   "--inputs", "answer=It is a Billing question.")
+    assert out == "billing"
+
+
+def test_json_output_is_exactly_one_object_even_when_tools_print(make_flow):
+    folder = make_flow({
+        "flow.dag.yaml": "inputs: {}\noutputs:\n  out:\n    reference: ${talk.output}\nnodes:\n- name: talk\n"
+        "  type: python\n  source:\n    type: code\n    path: talk.py\n  inputs: {}\n",
+        "talk.py": "from promptflow.core import tool\n@tool\ndef talk():\n    print('chatty tool')\n    return 1\n",
+    })
+    done = subprocess.run([sys.executable, "-m", "promptflow_lite.cli.main", "flow", "test", "--flow", str(folder),
+                           "--output", "json"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"out": 1}
+    assert "chatty tool" in done.stderr
