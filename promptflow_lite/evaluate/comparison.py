@@ -117,19 +117,21 @@ def compare(
     confidence: float = 0.95,
     seed: int = 0,
     lower_is_better: Sequence[str] = (),
+    n_lines: int | None = None,
 ) -> ComparisonReport:
     """Summarise every variant's metrics and compare each variant with ``baseline`` (default: the first).
 
     ``scores[variant][metric][line]`` lists that line's score per repeat; all variants must cover
     the same lines. Metrics named in ``lower_is_better`` (e.g. latency) count a decrease as better.
-    With one variant there is nothing to compare and ``baseline`` is None.
+    With one variant there is nothing to compare and ``baseline`` is None. ``n_lines`` (the dataset
+    size) is only needed when there may be no scores at all.
     """
     variants = list(scores)
     if not variants:
         raise UserError("Nothing to compare: no variant has scores.")
     baseline = _check_baseline(variants, baseline)
     metrics = _metric_order(scores)
-    n_lines = _line_count(scores)
+    n_lines = _line_count(scores, n_lines)
     repeats = max((len(line) for per_metric in scores.values() for lines in per_metric.values() for line in lines),
                   default=1)
     report = ComparisonReport(variants, metrics, baseline, n_lines, max(repeats, 1), confidence)
@@ -174,8 +176,10 @@ def _metric_order(scores: Scores) -> list[str]:
     return metrics
 
 
-def _line_count(scores: Scores) -> int:
+def _line_count(scores: Scores, expected: int | None) -> int:
     counts = {len(lines) for per_metric in scores.values() for lines in per_metric.values()}
+    if expected is not None:
+        counts.add(expected)
     if len(counts) > 1:
         raise UserError(f"The variants were scored on different numbers of lines ({sorted(counts)}).",
                         hint="compare runs made over the same dataset.")

@@ -33,8 +33,9 @@ def comparison_rows(report: ComparisonReport) -> tuple[list[str], list[list[str]
     header = ["metric", "variant", "mean", level, "n"]
     if report.repeats > 1:
         header += ["consistency", "flaky"]
+    holm = len(report.paired) > 1
     if report.baseline is not None:
-        header += [f"diff vs {report.baseline}", level, "p", "p_holm", "verdict"]
+        header += [f"diff vs {report.baseline}", level, "p"] + (["p_holm"] if holm else []) + ["verdict"]
     rows = []
     for metric in report.metrics:
         first = True
@@ -51,11 +52,11 @@ def comparison_rows(report: ComparisonReport) -> tuple[list[str], list[list[str]
             if report.baseline is not None:
                 pair = report.pair(variant, metric)
                 if pair is None:
-                    row += ["(baseline)" if variant == report.baseline else "", "", "", "", ""]
+                    row += ["(baseline)" if variant == report.baseline else ""] + [""] * (4 if holm else 3)
                 else:
                     c = pair.comparison
                     row += [format_number(c.diff_mean, signed=True), format_interval(c.low, c.high, signed=True),
-                            format_p(c.p_value), format_p(pair.p_holm), c.verdict]
+                            format_p(c.p_value)] + ([format_p(pair.p_holm)] if holm else []) + [c.verdict]
             rows.append(row)
     return header, rows
 
@@ -69,22 +70,30 @@ def align(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def notes(report: ComparisonReport) -> list[str]:
+    """How to read the table: which interval, which test, what a verdict needs."""
+    alpha = f"{1 - report.confidence:.2g}"
+    found = ["mean over lines (pass rates: Wilson interval; scores: bootstrap BCa)."]
+    if report.baseline is not None:
+        count = len(report.paired)
+        found.append(f"diff = variant - baseline, paired by line (pass/fail: Newcombe + McNemar; scores: bootstrap "
+                     f"+ sign-flip test); a verdict needs the CI to exclude 0 and p < {alpha}."
+                     + (f" p_holm corrects p for the {count} comparisons shown; trust verdicts whose p_holm is "
+                        f"also < {alpha}." if count > 1 else ""))
+    if report.repeats > 1:
+        found.append("consistency = mean share of a line's repeats that agree with its most common score; "
+                     "flaky = lines whose repeats disagree.")
+    return found
+
+
 def format_report(report: ComparisonReport) -> str:
     """The whole table with a title and a footnote saying how to read it."""
     count = len(report.variants)
     title = (f"{count} variant{'s' if count != 1 else ''} on {report.n_lines} lines"
              + (f", {report.repeats} repeats each" if report.repeats > 1 else "")
              + (f"; baseline: {report.baseline}" if report.baseline else ""))
+    if not report.metrics:
+        return title + "\n\nNo metric: the evaluators produced no numeric or boolean per-line output."
     header, rows = comparison_rows(report)
-    notes = ["mean over lines (pass rates: Wilson interval; scores: bootstrap BCa)."]
-    if report.baseline is not None:
-        notes.append("diff = variant - baseline, paired by line (pass/fail: Newcombe + McNemar; scores: bootstrap "
-                     "+ sign-flip test); a verdict needs the CI to exclude 0 and p < "
-                     f"{1 - report.confidence:.2g}. p_holm corrects p for the {len(report.paired)} "
-                     f"comparison{'s' if len(report.paired) != 1 else ''} shown; trust verdicts whose p_holm is "
-                     f"also < {1 - report.confidence:.2g}.")
-    if report.repeats > 1:
-        notes.append("consistency = mean share of a line's repeats that agree with its most common score; "
-                     "flaky = lines whose repeats disagree.")
-    wrapped = [textwrap.fill(note, width=110, subsequent_indent="  ") for note in notes]
+    wrapped = [textwrap.fill(note, width=110, subsequent_indent="  ") for note in notes(report)]
     return "\n".join([title, "", align(header, rows), ""] + wrapped)
