@@ -115,3 +115,27 @@ def test_json_output_is_exactly_one_object_even_when_tools_print(make_flow):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"out": 1}
     assert "chatty tool" in done.stderr
+
+
+def test_interactive_chat_keeps_history(server):
+    import io
+
+    from promptflow_lite.cli._chat import chat_loop
+
+    server.rules = str(CHAT / "scripted_llm.yaml")
+    questions = iter(["What is promptflow_lite?", "And how do I run it?"])
+
+    def read(prompt: str) -> str:
+        try:
+            return next(questions)
+        except StopIteration:
+            raise EOFError from None
+
+    out = io.StringIO()
+    assert chat_loop(str(CHAT), read=read, write=out) == 0
+    text = out.getvalue()
+    assert "Bot: A light, fast runner for promptflow flows." in text
+    assert "Bot: Run `pfl flow test --flow flows/chat_basic --interactive`." in text
+    second = server.requests[-1]["body"]["messages"]
+    assert [m["role"] for m in second] == ["system", "user", "assistant", "user"]
+    assert second[2]["content"] == "A light, fast runner for promptflow flows."

@@ -1,0 +1,72 @@
+"""``pfl flow test --interactive``: a terminal chat with a chat flow (FLOW_FORMAT §1.3).
+
+After each turn the history gets ``{"inputs": {<chat input>: text}, "outputs": <flow outputs>}``,
+the shape promptflow's chat templates iterate over. Streamed answers print as they arrive.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from typing import Any
+
+from promptflow_lite.errors import UserError
+
+
+def chat_loop(source: str, *, variant: str | None = None, environment_variables: dict[str, Any] | None = None,
+              init: dict[str, Any] | None = None, read=input, write=sys.stdout) -> int:
+    """Read questions until EOF / "exit"; print each answer. Returns the exit code."""
+    from promptflow_lite.engine.flow import load_flow, run_sync, working_directory
+
+    flow = load_flow(source, variant=variant, environment_variables=environment_variables, init=init)
+    spec = getattr(flow, "spec", None)
+    chat_input = getattr(spec, "chat_input", None)
+    if chat_input is None:
+        raise UserError("--interactive needs a chat flow: exactly one input marked `is_chat_input: true`.",
+                        file=str(flow.path), hint="mark the question input with is_chat_input: true.")
+    history_input = spec.chat_history_input
+    chat_output = spec.chat_output or next(iter(flow.output_names), None)
+    history: list[dict[str, Any]] = []
+    write.write("Chat with the flow (empty line or 'exit' to quit).\n")
+    with working_directory(getattr(flow, "run_dir", flow.working_dir)):
+        while True:
+            try:
+                question = read("User: ")
+            except EOFError:
+                break
+            if question.strip() in ("", "exit", "quit"):
+                break
+            inputs = {chat_input: question}
+            if history_input:
+                inputs[history_input] = list(history)
+            result = run_sync(_turn(flow, inputs, chat_output, write))
+            if not result.ok:
+                write.write(f"Error: {result.error.get('message')}\n")
+                continue
+            history.append({"inputs": {chat_input: question}, "outputs": result.outputs})
+    return 0
+
+
+async def _turn(flow, inputs: dict[str, Any], chat_output: str | None, write):
+    result = await flow.arun(inputs, stream=True, chat_mode=True)
+    if not result.ok:
+        return result
+    write.write("Bot: ")
+    for key, value in list(result.outputs.items()):
+        if inspect.isasyncgen(value):
+            parts = []
+            async for chunk in value:
+                parts.append(str(chunk))
+                if key == chat_output:
+                    write.write(str(chunk))
+                    write.flush()
+            result.outputs[key] = "".join(parts)
+        elif inspect.isgenerator(value):
+            parts = [str(chunk) for chunk in value]
+            result.outputs[key] = "".join(parts)
+            if key == chat_output:
+                write.write(result.outputs[key])
+        elif key == chat_output:
+            write.write(str(value))
+    write.write("\n")
+    return result
