@@ -200,8 +200,13 @@ def _name(run: Any) -> str | None:
 
 
 def _split_connections(connections: Any) -> tuple[Any, dict[str, str] | None]:
-    """promptflow's node overrides ``{node: {connection: ...}}`` vs. a provider / ``{name: Connection}``."""
-    if isinstance(connections, dict) and connections and all(isinstance(v, dict) for v in connections.values()):
+    """promptflow's node overrides ``{node: {"connection": c, ...}}`` vs. connections themselves.
+
+    Connections come as a provider, ``{name: Connection}`` or promptflow's execution dict
+    ``{name: {"type": ..., "value": {...}}}`` (entries with a ``type``).
+    """
+    if (isinstance(connections, dict) and connections
+            and all(isinstance(v, dict) and "type" not in v for v in connections.values())):
         return None, connection_overrides(connections)
     return connections, None
 
