@@ -84,8 +84,9 @@ def _kwargs(node: PreparedNode, plan: LinePlan, lines: list[LineResult], values:
 def _skip(node: PreparedNode, plan: LinePlan, lines, values, skipped: set[str]) -> bool:
     activate = node.spec.activate
     if activate is None:
-        deps = [r.node for r in node.refs.values() if isinstance(r, NodeRef) and r.node in values | dict.fromkeys(skipped)]
-        return bool(deps) and all(d in skipped for d in deps)
+        aggregation_deps = [r.node for r in node.refs.values()
+                            if isinstance(r, NodeRef) and (r.node in values or r.node in skipped)]
+        return bool(aggregation_deps) and all(d in skipped for d in aggregation_deps)
     ref = node.spec.activate_ref
     if isinstance(ref, NodeRef) and ref.node in skipped:
         return True
