@@ -32,7 +32,7 @@ def comparison_rows(report: ComparisonReport) -> tuple[list[str], list[list[str]
     level = f"{report.confidence:.0%} CI"
     header = ["metric", "variant", "mean", level, "n"]
     if report.repeats > 1:
-        header += ["consistency", "flaky"]
+        header += ["consistency", "flaky", f"pass^{report.repeats}", f"pass@{report.repeats}"]
     holm = len(report.paired) > 1
     if report.baseline is not None:
         header += [f"diff vs {report.baseline}", level, "p"] + (["p_holm"] if holm else []) + ["verdict"]
@@ -49,6 +49,7 @@ def comparison_rows(report: ComparisonReport) -> tuple[list[str], list[list[str]
             if report.repeats > 1:
                 c = summary.consistency
                 row += [format_number(c.mean.mean), str(len(c.flaky_lines))] if c else ["", ""]
+                row += [format_number(c.all_pass.mean), format_number(c.any_pass.mean)] if c and c.binary else ["", ""]
             if report.baseline is not None:
                 pair = report.pair(variant, metric)
                 if pair is None:
@@ -82,7 +83,8 @@ def notes(report: ComparisonReport) -> list[str]:
                         f"also < {alpha}." if count > 1 else ""))
     if report.repeats > 1:
         found.append("consistency = mean share of a line's repeats that agree with its most common score; "
-                     "flaky = lines whose repeats disagree.")
+                     "flaky = lines whose repeats disagree; pass^k / pass@k (pass/fail metrics) = share of lines "
+                     "that passed in every repeat / in at least one.")
     return found
 
 
