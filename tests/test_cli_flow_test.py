@@ -139,3 +139,17 @@ def test_interactive_chat_keeps_history(server):
     second = server.requests[-1]["body"]["messages"]
     assert [m["role"] for m in second] == ["system", "user", "assistant", "user"]
     assert second[2]["content"] == "A light, fast runner for promptflow flows."
+
+
+def test_node_test_of_an_aggregation_node_gets_lists(make_flow, capsys):
+    folder = make_flow({
+        "flow.dag.yaml": "inputs:\n  x:\n    type: int\noutputs: {}\nnodes:\n"
+        "- name: double\n  type: python\n  source:\n    type: code\n    path: double.py\n  inputs:\n    x: ${inputs.x}\n"
+        "- name: total\n  type: python\n  source:\n    type: code\n    path: total.py\n  inputs:\n"
+        "    values: ${double.output}\n  aggregation: true\n",
+        "double.py": "from promptflow.core import tool\n@tool\ndef double(x: int):\n    return 2 * x\n",
+        "total.py": "from promptflow.core import tool\n@tool\ndef total(values: list):\n    return sum(values)\n",
+    })
+    assert main(["flow", "test", "--flow", str(folder), "--node", "total", "--inputs", "double.output=5",
+                 "--output", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == 5

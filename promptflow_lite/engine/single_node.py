@@ -13,7 +13,7 @@ from typing import Any
 from promptflow_lite.engine.results import COMPLETED, FAILED, NodeRun
 from promptflow_lite.engine.scheduler import _invoke, user_traceback
 from promptflow_lite.errors import InputError, PflError, ToolExecutionError, UserError, error_dict
-from promptflow_lite.flow.reference import InputRef
+from promptflow_lite.flow.reference import InputRef, NodeRef
 
 
 async def run_single_node(flow: "DagFlow", node_name: str, given: dict[str, Any]) -> NodeRun:
@@ -27,9 +27,9 @@ async def run_single_node(flow: "DagFlow", node_name: str, given: dict[str, Any]
         kwargs = dict(node.literals)
         for key, ref in node.refs.items():
             kwargs[key] = _value(flow, node.name, key, ref, given)
-            if node.aggregation and not (isinstance(ref, type(ref)) and ref.__class__.__name__ == "NodeRef"
-                                         and nodes.get(ref.node) and nodes[ref.node].aggregation):
-                kwargs[key] = [kwargs[key]]
+            from_aggregation = isinstance(ref, NodeRef) and ref.node in nodes and nodes[ref.node].aggregation
+            if node.aggregation and not from_aggregation:
+                kwargs[key] = [kwargs[key]]  # one line's value, as the list aggregation expects
         run.inputs = kwargs
         try:
             run.output = await _invoke(node, kwargs)
