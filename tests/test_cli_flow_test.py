@@ -141,7 +141,7 @@ def test_interactive_chat_keeps_history(server):
     assert second[2]["content"] == "A light, fast runner for promptflow flows."
 
 
-def test_node_test_of_an_aggregation_node_gets_lists(make_flow, capsys):
+def test_node_test_of_an_aggregation_node_gets_lists(make_flow, capsys, tmp_path):
     folder = make_flow({
         "flow.dag.yaml": "inputs:\n  x:\n    type: int\noutputs: {}\nnodes:\n"
         "- name: double\n  type: python\n  source:\n    type: code\n    path: double.py\n  inputs:\n    x: ${inputs.x}\n"
@@ -150,6 +150,8 @@ def test_node_test_of_an_aggregation_node_gets_lists(make_flow, capsys):
         "double.py": "from promptflow.core import tool\n@tool\ndef double(x: int):\n    return 2 * x\n",
         "total.py": "from promptflow.core import tool\n@tool\ndef total(values: list):\n    return sum(values)\n",
     })
-    assert main(["flow", "test", "--flow", str(folder), "--node", "total", "--inputs", "double.output=5",
+    given = tmp_path / "given.json"
+    given.write_text('{"double.output": 5}')
+    assert main(["flow", "test", "--flow", str(folder), "--node", "total", "--inputs-file", str(given),
                  "--output", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == 5
