@@ -45,16 +45,16 @@ class Client:
             display_name: str | None = None, tags: dict[str, str] | None = None, description: str | None = None,
             environment_variables: dict[str, Any] | None = None, connections: Any = None,
             connection_overrides: dict[str, str] | None = None, max_concurrency: int | None = None,
-            line_timeout: float | None = None, resume_from: Any = None, use_cache: bool = True,
-            repeat_index: int = 0, init: dict[str, Any] | None = None, stream: bool = False,
+            line_timeout: float | None = None, resume_from: Any = None, use_cache: bool | None = None,
+            repeat_index: int | None = None, init: dict[str, Any] | None = None, stream: bool | None = None,
             properties: dict[str, Any] | None = None, **_ignored: Any) -> Run:
         """Execute a batch run of ``flow`` over ``data`` (and/or base run ``run``) and return it when done.
 
         ``column_mapping`` maps flow inputs to ``${data.col}``, ``${run.outputs.col}``, ``${run.inputs.col}`` or
         literals. ``connections`` is a ``{name: Connection}`` dict or a provider — or, as in promptflow,
         ``{node: {"connection": name, "deployment_name": d}}`` overrides (same as ``connection_overrides``).
-        ``use_cache`` answers repeated LLM requests from the local cache; ``repeat_index`` keys independent
-        samples of the same request. ``resume_from`` makes a new run reusing another run's completed lines.
+        ``use_cache`` (default True) answers repeated LLM requests from the local cache; ``repeat_index``
+        (default 0) keys independent samples of the same request. ``resume_from`` makes a new run reusing another run's completed lines.
         """
         base = flow if isinstance(flow, RunSpec) else RunSpec()
         providers, overrides = _split_connections(connections)
@@ -65,10 +65,9 @@ class Client:
             environment_variables=environment_variables, connections=providers or self._connections,
             connection_overrides={**(overrides or {}), **(connection_overrides or {})} or None,
             max_concurrency=max_concurrency, line_timeout=line_timeout, resume_from=_name(resume_from), init=init,
-            properties=properties)
-        spec.use_cache, spec.repeat_index, spec.stream = use_cache, repeat_index, stream
+            properties=properties, use_cache=use_cache, repeat_index=repeat_index, stream=stream)
         result = self._runner.create(spec)
-        return self._streamed(result) if stream else result
+        return self._streamed(result) if spec.stream else result
 
     def resume(self, name: Any, *, connections: Any = None, environment_variables: dict[str, Any] | None = None,
                max_concurrency: int | None = None, line_timeout: float | None = None, stream: bool = False) -> Run:
