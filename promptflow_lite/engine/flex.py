@@ -1,0 +1,369 @@
+"""Flex flows (FLOW_FORMAT §8.1): a line is one call of a Python function or class instance.
+
+``FlexFlow.from_file("flow.flex.yaml", init={...})`` imports the entry once (a class entry is
+instantiated once and shared by all lines); ``await flow.arun(inputs)`` calls it - sync entries
+in the thread pool, async ones on the event loop - and ``await flow.aaggregate(lines)`` calls
+the class's ``__aggregate__`` over the successful lines' outputs.
+
+Outputs take promptflow's batch form: a dict as is, a dataclass as a dict of its fields, any
+other value as ``{"output": value}``; generators (also inside dicts and dataclass fields) are
+joined into strings unless the caller streams. ``ScriptFlow`` holds this line machinery and is
+shared with ``PromptyFlow``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from promptflow_lite.engine.capture import captured_output
+from promptflow_lite.engine.flex_entry import (
+    EntryInput, FlexYaml, create_entry, entry_inputs, entry_name, import_entry, load_flex_yaml, output_names,
+)
+from promptflow_lite.engine.flow import Flow, working_directory
+from promptflow_lite.engine.results import COMPLETED, FAILED, AggregationResult, LineResult, NodeRun, sum_usage
+from promptflow_lite.engine.threads import run_in_thread
+from promptflow_lite.errors import InputError, LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict
+from promptflow_lite.tools.coercion import ConversionError, parse_value
+from promptflow_lite.tools.observe import calls_collector
+from promptflow_lite.tracing import spans
+
+AGGREGATE = "__aggregate__"
+_PRIMITIVE = "primitive_output"  # aggregation_inputs flag: the entry returned neither a dict nor a dataclass
+
+
+class ScriptExecutionError(ToolExecutionError):
+    """The flow's Python code raised; keeps the exception and the user's traceback."""
+
+    def __init__(self, func_name: str, exc: BaseException, user_traceback: str = ""):
+        self.inner, self.user_traceback = exc, user_traceback
+        UserError.__init__(self, f"Execution failure in '{func_name}': ({type(exc).__name__}) {exc}")
+
+
+class AttrDict(dict):
+    """A line output given to ``__aggregate__``: items are also attributes (``r.answer``)."""
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+
+class ScriptFlow(Flow):
+    """A flow whose line is one call of ``func`` (sync, async, or an async generator function)."""
+
+    def __init__(self, *, func: Callable[..., Any], func_name: str, name: str, path: Path | None,
+                 working_dir: Path, inputs: dict[str, EntryInput], takes_any: bool = False,
+                 outputs: list[str] | None = None, sample_inputs: dict[str, Any] | None = None,
+                 aggregate: Callable[..., Any] | None = None):
+        self.func, self.func_name = func, func_name
+        self.name, self.path, self.working_dir = name, path, working_dir
+        self._inputs, self._takes_any = inputs, takes_any
+        self._outputs = list(outputs or [])
+        self._sample = dict(sample_inputs or {})
+        self._aggregate = aggregate
+        target = inspect.unwrap(func)
+        self._is_async = (inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target)
+                          or inspect.iscoroutinefunction(getattr(target, "__call__", None)))
+
+    # interface ---------------------------------------------------------------------------
+    @property
+    def inputs(self) -> dict[str, EntryInput]:
+        return self._inputs
+
+    @property
+    def output_names(self) -> list[str]:
+        return list(self._outputs)
+
+    @property
+    def has_aggregation(self) -> bool:
+        return self._aggregate is not None
+
+    def resolve_inputs(self, given: dict[str, Any], line_number: int | None = None) -> dict[str, Any]:
+        """The call's keyword arguments: the sample when nothing is given, declared defaults, then
+        values converted to their types; keys the entry does not take are dropped."""
+        if not given and self._sample:
+            given = dict(self._sample)
+        where = f" in line {line_number} of the input data" if line_number is not None else ""
+        resolved = {k: v for k, v in given.items() if self._takes_any or k in self._inputs}
+        for name, spec in self._inputs.items():
+            if name not in resolved:
+                if spec.required:
+                    raise InputError(f"The value for flow input '{name}' is not provided{where}.", line=line_number,
+                                     hint=f"pass it (e.g. --inputs {name}=...), map a data column to it, "
+                                          "or give the parameter a default.")
+                if spec.default is not None:
+                    resolved[name] = spec.default
+                continue
+            if spec.convert:
+                try:
+                    resolved[name] = parse_value(resolved[name], spec.type.value)
+                except ConversionError as exc:
+                    raise InputError(f"The value for flow input '{name}'{where} does not match the expected type "
+                                     f"'{spec.type.value}': {exc}.", line=line_number,
+                                     hint=f"pass a valid {spec.type.value}.") from None
+        return resolved
+
+    async def arun(self, inputs: dict[str, Any], *, line_number: int | None = None, stream: bool = False,
+                   timeout: float | None = None, echo=None, attributes: dict[str, Any] | None = None,
+                   **_: Any) -> LineResult:
+        result = LineResult(status=COMPLETED, inputs=dict(inputs), line_number=line_number, start_time=time.time())
+        tracer = spans.active()
+        span = tracer.start_line(self.name, dict(inputs), attributes or {}) if tracer else None
+        try:
+            result.inputs = self.resolve_inputs(dict(inputs), line_number)
+            call = self._run_entry(result, stream, echo)
+            output = await (asyncio.wait_for(call, timeout) if timeout else call)
+            result.outputs = result.node_runs[self.func_name].output
+            if not stream:
+                ensure_serializable(result.outputs)
+            if not (isinstance(output, dict) or dataclasses.is_dataclass(output)):
+                result.aggregation_inputs = {_PRIMITIVE: True}
+        except asyncio.TimeoutError:
+            _fail(result, LineTimeoutError(f"Line execution timeout after {timeout} seconds.", line=line_number,
+                                           hint="raise --line-timeout or make the flow faster."))
+        except Exception as exc:  # the line fails, the caller goes on
+            _fail(result, exc)
+        result.end_time = time.time()
+        if span is not None:
+            result.trace_id = tracer.end_line(span, result)
+        return result
+
+    async def _run_entry(self, result: LineResult, stream: bool, echo) -> Any:
+        """Call the entry as one node-like run (for logs, token counts and its trace span)."""
+        run = NodeRun(self.func_name, "Running", inputs=dict(result.inputs), start_time=time.time())
+        result.node_runs[self.func_name] = run
+        calls: list = []
+        token = calls_collector.set(calls)
+        tracer, span = spans.active(), None
+        try:
+            with captured_output(echo) as logs:
+                if tracer:
+                    span = tracer.start_node(self.func_name, self.kind, run.inputs)
+                try:
+                    output = await self._invoke(result.inputs)
+                    if not stream:
+                        output = await join_generators(output)
+                except PflError:
+                    raise
+                except (asyncio.CancelledError, KeyboardInterrupt):
+                    raise
+                except Exception as exc:
+                    from promptflow_lite.engine.scheduler import user_traceback
+
+                    raise ScriptExecutionError(self.func_name, exc, user_traceback(exc)) from exc
+        except BaseException as exc:
+            run.status = "Canceled" if isinstance(exc, asyncio.CancelledError) else FAILED
+            run.error = error_dict(exc) if run.status == FAILED else None
+            raise
+        else:
+            run.status, run.output = COMPLETED, to_output_dict(output)
+            return output
+        finally:
+            run.end_time = time.time()
+            run.logs = logs.getvalue() if "logs" in locals() else ""
+            calls_collector.reset(token)
+            if calls:
+                run.model_calls = len(calls)
+                run.usage = sum_usage(c.usage for c in calls)
+                run.cached = all(c.cached for c in calls)
+            if span is not None:
+                tracer.end_node(span, run)
+
+    async def _invoke(self, inputs: dict[str, Any]) -> Any:
+        if self._is_async:
+            output = self.func(**inputs)
+        else:
+            output = await run_in_thread(self.func, **inputs)
+        return await output if inspect.isawaitable(output) else output
+
+    # aggregation -------------------------------------------------------------------------
+    async def aaggregate(self, lines: Iterable[LineResult], echo=None) -> AggregationResult:
+        """``__aggregate__`` over the successful lines (in line order); a dict it returns becomes the
+        metrics. Its failure never fails the run: the error is reported, metrics stay empty."""
+        result = AggregationResult()
+        if self._aggregate is None:
+            return result
+        from promptflow_lite.tools.metrics import metrics_collector
+
+        succeeded = sorted((line for line in lines if line.ok), key=lambda line: line.line_number or 0)
+        values = [_aggregation_value(line) for line in succeeded]
+        name = f"{self.func_name}.{AGGREGATE}"
+        run = NodeRun(AGGREGATE, "Running", inputs={"line_results": values}, start_time=time.time())
+        result.node_runs[AGGREGATE] = run
+        metrics: dict[str, Any] = {}
+        token = metrics_collector.set(metrics)
+        try:
+            with captured_output(echo) as logs:
+                kwargs = {_only_param(self._aggregate): values}
+                if _is_async(self._aggregate):
+                    output = self._aggregate(**kwargs)
+                else:
+                    output = await run_in_thread(self._aggregate, **kwargs)
+                if inspect.isawaitable(output):
+                    output = await output
+            if isinstance(output, dict):
+                metrics.update(output)
+            run.status, run.output = COMPLETED, output
+        except Exception as exc:
+            from promptflow_lite.engine.scheduler import user_traceback
+
+            error = ScriptExecutionError(name, exc, user_traceback(exc))
+            run.status, run.error = FAILED, error_dict(error)
+            result.error, result.failed_node, metrics = run.error, AGGREGATE, {}
+        finally:
+            metrics_collector.reset(token)
+            run.end_time = time.time()
+            run.logs = logs.getvalue() if "logs" in locals() else ""
+        result.metrics = metrics
+        return result
+
+
+class FlexFlow(ScriptFlow):
+    kind = "flex"
+
+    @classmethod
+    def from_file(cls, file: Path, *, connections: Any = None, environment_variables: dict[str, Any] | None = None,
+                  init: dict[str, Any] | None = None, data: dict[str, Any] | None = None) -> "FlexFlow":
+        """Load ``file`` (``flow.flex.yaml`` or any YAML with ``entry:``) and create its entry once.
+
+        ``init`` (else ``sample.init``) are the class entry's init arguments; connection and model
+        configuration arguments may be given by connection name.
+        """
+        flex = load_flex_yaml(Path(file), data)
+        return cls._create(flex, connections, environment_variables, init)
+
+    @classmethod
+    def from_entry(cls, entry: str, working_dir: str | Path = ".", *, connections: Any = None,
+                   environment_variables: dict[str, Any] | None = None,
+                   init: dict[str, Any] | None = None) -> "FlexFlow":
+        """A flex flow for ``module:function`` without a YAML file (``pfl run create --flow module:fn``)."""
+        folder = Path(working_dir).resolve()
+        flex = load_flex_yaml(folder / "flow.flex.yaml", {"entry": entry})
+        flex.path = None  # type: ignore[assignment]
+        return cls._create(flex, connections, environment_variables, init)
+
+    @classmethod
+    def _create(cls, flex: FlexYaml, connections: Any, environment_variables: dict[str, Any] | None,
+                init: dict[str, Any] | None) -> "FlexFlow":
+        from promptflow_lite.engine.flow import connection_provider
+
+        provider = connection_provider(connections)
+        where = _str(flex.path)
+        _export_environment({**(flex.data.get("environment_variables") or {}), **(environment_variables or {})},
+                            provider)
+        with working_directory(flex.working_dir):
+            target = import_entry(flex.entry, flex.working_dir, where)
+            if init and not inspect.isclass(target):
+                raise UserError(f"The entry '{flex.entry}' is a function; init arguments only apply to a class "
+                                "entry.", file=where, hint="drop --init, or make the entry a class with __init__.")
+            func, instance = create_entry(target, dict(init or flex.sample.get("init") or {}),
+                                          flex.declared("init"), provider, where)
+        inputs, takes_any = entry_inputs(func, flex.declared("inputs"))
+        return cls(func=func, func_name=entry_name(func), name=flex.name, path=flex.path,
+                   working_dir=flex.working_dir, inputs=inputs, takes_any=takes_any,
+                   outputs=output_names(func, flex.data.get("outputs") or {}),
+                   sample_inputs=flex.sample.get("inputs"), aggregate=getattr(instance, AGGREGATE, None))
+
+
+# ---------------------------------------------------------------------------------------------
+# outputs
+
+
+def to_output_dict(value: Any) -> dict[str, Any]:
+    """promptflow's batch form: dict as is, dataclass → its fields, anything else → ``{"output": value}``;
+    nested dataclasses and pydantic models become plain dicts."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return {"output": _plain(value)}
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if hasattr(value, "model_dump") and callable(value.model_dump) and not isinstance(value, type):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _is_stream(value: Any) -> bool:
+    return inspect.isgenerator(value) or (
+        hasattr(value, "__next__") and hasattr(value, "__iter__")
+        and not isinstance(value, (str, bytes, dict, list, tuple)))
+
+
+async def join_generators(value: Any) -> Any:
+    """Generators (sync ones consumed in the thread pool) joined into strings: the value itself, the
+    values of a dict, or the fields of a dataclass."""
+    if inspect.isasyncgen(value):
+        return "".join([str(piece) async for piece in value])
+    if _is_stream(value):
+        return await run_in_thread(_join, stream=value)
+    if isinstance(value, dict):
+        return {k: await join_generators(v) if _is_stream(v) or inspect.isasyncgen(v) else v
+                for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name)
+            if _is_stream(item) or inspect.isasyncgen(item):
+                setattr(value, f.name, await join_generators(item))
+    return value
+
+
+def _join(stream: Any) -> str:
+    return "".join(str(piece) for piece in stream)
+
+
+def ensure_serializable(outputs: dict[str, Any]) -> None:
+    from promptflow_lite.engine.scheduler import _ensure_serializable
+
+    _ensure_serializable(outputs)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _aggregation_value(line: LineResult) -> Any:
+    outputs = line.outputs or {}
+    if line.aggregation_inputs.get(_PRIMITIVE):
+        return outputs.get("output")
+    return AttrDict(outputs)
+
+
+def _is_async(func: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(inspect.unwrap(func))
+
+
+def _only_param(func: Callable[..., Any]) -> str:
+    return next(iter(inspect.signature(func).parameters))
+
+
+def _fail(result: LineResult, exc: BaseException) -> None:
+    result.status, result.outputs, result.error = FAILED, None, error_dict(exc)
+
+
+def _str(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
+
+
+def _export_environment(variables: dict[str, Any], connections: Any) -> None:
+    """The flow's ``environment_variables`` (``${conn.key}`` resolved) into ``os.environ`` (§1.11)."""
+    if variables:
+        from promptflow_lite.connections.provider import resolve_connection_references
+
+        os.environ.update(resolve_connection_references(variables, connections))
+
+
+__all__ = ["FlexFlow", "ScriptFlow", "ScriptExecutionError", "AttrDict", "to_output_dict", "join_generators"]

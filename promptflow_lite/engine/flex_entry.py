@@ -1,0 +1,279 @@
+"""A flex flow's entry (FLOW_FORMAT §8.1): the YAML, the Python callable, its inputs and init.
+
+``load_flex_yaml`` reads ``flow.flex.yaml`` (any YAML with ``entry:``); ``import_entry`` finds
+``module:name`` (a file under the working dir, else an installed module); ``create_entry``
+instantiates a class entry once, resolving connection and model-configuration init arguments
+by name; ``entry_inputs`` derives the inputs from the signature and the YAML.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import sys
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from promptflow_lite.errors import FlowLoadError, UserError
+from promptflow_lite.flow.model import FlowInput, ValueType
+
+ENTRY_PATTERN = re.compile(r"^[a-zA-Z0-9_.]+:[a-zA-Z0-9_]+$")
+_VALUE_TYPES = {t.value for t in ValueType}
+
+
+class FlowEntryInitializationError(UserError):
+    """Creating the flow's class entry failed (``__init__`` raised or got wrong arguments)."""
+
+
+class InvalidAggregationFunction(FlowLoadError):
+    """``__aggregate__`` does not take exactly one parameter."""
+
+
+class EntryInput(FlowInput):
+    """A flex/prompty flow input: ``required`` when neither the code nor the YAML gives a default;
+    ``convert`` says whether CLI strings are converted to ``type`` (promptflow skips inputs whose
+    default is None and whose type is not declared)."""
+
+    required: bool = False
+    convert: bool = True
+
+    @property
+    def has_default(self) -> bool:
+        return not self.required
+
+
+@dataclass
+class FlexYaml:
+    """A flex flow file: where it is and what it declares."""
+
+    path: Path
+    working_dir: Path
+    data: dict[str, Any]
+    sample: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def entry(self) -> str:
+        return str(self.data.get("entry"))
+
+    @property
+    def name(self) -> str:
+        return str(self.data.get("name") or self.working_dir.name)
+
+    def declared(self, key: str) -> dict[str, dict[str, Any]]:
+        """``inputs`` / ``init`` declarations; entries with ``default: ""`` mean "the code's default"."""
+        raw = self.data.get(key) or {}
+        declared = {}
+        for name, spec in raw.items():
+            spec = spec if isinstance(spec, dict) else {"type": spec}
+            if spec.get("default") == "":
+                spec = {k: v for k, v in spec.items() if k != "default"}
+            declared[str(name)] = spec
+        return declared
+
+
+def load_flex_yaml(file: Path, data: dict[str, Any] | None = None) -> FlexYaml:
+    """Read and check a flex flow YAML; problems name the file and the fix."""
+    from promptflow_lite.flow.loader import read_yaml
+    from promptflow_lite.flow.prompty_file import resolve_references
+
+    data = read_yaml(file) if data is None else data
+    where = str(file)
+    entry = data.get("entry")
+    if not isinstance(entry, str) or not ENTRY_PATTERN.match(entry.strip()):
+        raise FlowLoadError(f"Invalid entry {entry!r}. The entry should be in the format of '<module>:<function>'.",
+                            file=where, hint="write e.g. `entry: flow:ChatFlow` for class ChatFlow in flow.py.")
+    if data.get("nodes"):
+        raise FlowLoadError("A flex flow (with `entry:`) cannot have `nodes:`.", file=where,
+                            hint="remove `entry:` for a DAG flow, or `nodes:` for a flex flow.")
+    for key in ("inputs", "init", "outputs"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise FlowLoadError(f"`{key}` must be a mapping of names to {{type, default}}.", file=where)
+    for key, kind in (("inputs", "inputs"), ("init", "init")):
+        for name, spec in (data.get(key) or {}).items():
+            typ = spec.get("type") if isinstance(spec, dict) else spec
+            if key == "inputs" and typ is not None and typ not in _VALUE_TYPES:
+                raise FlowLoadError(f"Unknown type {typ!r} for {kind} '{name}'.", file=where,
+                                    hint="use one of string, int, double, bool, list, object.")
+    working_dir = file.parent.resolve()
+    if data.get("code"):
+        working_dir = (file.parent / str(data["code"])).resolve()
+        if not working_dir.is_dir():
+            raise FlowLoadError(f"The code folder '{data['code']}' does not exist.", file=where,
+                                hint="fix `code:` (relative to the flow file).")
+    sample = resolve_references(data.get("sample") or {}, file.parent, where)
+    if not isinstance(sample, dict):
+        raise FlowLoadError("`sample` must be a mapping with `inputs` and/or `init`.", file=where)
+    sample = {k: resolve_references(v, file.parent, where) for k, v in sample.items()}
+    return FlexYaml(path=file.resolve(), working_dir=working_dir, data={**data, "entry": entry.strip()},
+                    sample=sample)
+
+
+# ---------------------------------------------------------------------------------------------
+# importing and creating the entry
+
+
+def import_entry(entry: str, working_dir: Path, where: str | None = None) -> Any:
+    """The object ``module:name`` names: ``module`` is ``a/b.py`` under ``working_dir`` if it exists,
+    else an importable module (promptflow imports are served by the compatibility layer)."""
+    from promptflow_lite._compat import promptflow_alias
+    from promptflow_lite.tools.python_tool import load_module
+
+    module_name, _, attr = entry.partition(":")
+    file = working_dir / (module_name.replace(".", "/") + ".py")
+    if file.is_file():
+        module = load_module(file, working_dir)
+    else:
+        if str(working_dir) not in sys.path:
+            sys.path.insert(0, str(working_dir))
+        try:
+            with promptflow_alias():
+                module = importlib.import_module(module_name)
+        except Exception as exc:
+            raise FlowLoadError(f"Failed to load python module for entry '{entry}': ({type(exc).__name__}) {exc}",
+                                file=where, hint=f"put the code in {file.name} next to the flow file, or install "
+                                                 f"the module '{module_name}'.") from exc
+    target = getattr(module, attr, None)
+    if target is None:
+        names = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
+        raise FlowLoadError(f"Failed to load python function '{attr}' from '{module_name}': it is not defined.",
+                            file=where, hint=f"define {attr} or fix `entry:` (callables found: "
+                                             f"{', '.join(names) or 'none'}).")
+    if inspect.isclass(target):
+        if "__call__" not in {n for klass in target.__mro__[:-1] for n in vars(klass)}:
+            raise FlowLoadError(f"Python class entry '{attr}' does not have __call__ method.", file=where,
+                                hint=f"define `def __call__(self, ...)` in {attr}.")
+    elif not callable(target):
+        raise FlowLoadError(f"The entry '{entry}' is a {type(target).__name__}, not a function or class.",
+                            file=where, hint="point `entry:` at a function or a class with __call__.")
+    return target
+
+
+def create_entry(target: Any, init: dict[str, Any], declared_init: dict[str, dict[str, Any]],
+                 connections: Any, where: str | None = None) -> tuple[Callable[..., Any], Any]:
+    """``(callable, instance)``: a function as is, or a class instantiated once with ``init``."""
+    if not inspect.isclass(target):
+        return target, None
+    kwargs = {name: spec["default"] for name, spec in declared_init.items() if "default" in spec}
+    kwargs.update(init)
+    try:
+        kwargs = resolve_init_kwargs(target, kwargs, connections)
+        instance = target(**kwargs)
+    except Exception as exc:
+        names = ", ".join(sorted(kwargs)) or "none"
+        raise FlowEntryInitializationError(
+            f"Failed to initialize flow entry {target.__name__} (init arguments given: {names}): "
+            f"({type(exc).__name__}) {exc}", file=where,
+            hint="pass init arguments with --init key=value (or --init init.json), `init:` in run.yml, or "
+                 "`sample: {init: ...}` in the flow file.") from exc
+    aggregate = getattr(instance, "__aggregate__", None)
+    if aggregate is not None and len(inspect.signature(aggregate).parameters) != 1:
+        raise InvalidAggregationFunction("The __aggregate__ method should have only one parameter.", file=where,
+                                         hint="define `def __aggregate__(self, line_results): ...`.")
+    return instance.__call__, instance
+
+
+def resolve_init_kwargs(cls: type, init: dict[str, Any], connections: Any) -> dict[str, Any]:
+    """Connection-typed init arguments given by name become connections; model configurations given
+    as mappings (maybe naming a connection) become model configuration objects."""
+    from promptflow_lite.connections.model_config import model_config_class, resolve_model_config
+    from promptflow_lite.connections.types import Connection
+
+    hints = _hints(cls.__init__)
+    resolved = dict(init)
+    for name, param in inspect.signature(cls.__init__).parameters.items():
+        if name not in init or init[name] is None:
+            continue
+        annotation = hints.get(name, param.annotation)
+        config_cls = model_config_class(annotation)
+        if config_cls is not None:
+            resolved[name] = resolve_model_config(init[name], config_cls, connections, param=name)
+        elif _is_connection_annotation(annotation) and not isinstance(init[name], Connection):
+            resolved[name] = connections.get(str(init[name]))
+    return resolved
+
+
+def _hints(func: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(func)
+    except Exception:  # unresolvable string annotations: use them as written
+        return {}
+
+
+def _is_connection_annotation(annotation: Any) -> bool:
+    from promptflow_lite.connections.types import Connection
+
+    if isinstance(annotation, type):
+        return issubclass(annotation, Connection)
+    name = str(annotation).rsplit(".", 1)[-1]
+    return name.endswith("Connection")
+
+
+def entry_name(func: Callable[..., Any]) -> str:
+    """The name promptflow's errors use: ``ChatFlow.__call__`` for a class entry, else the function's."""
+    return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or "entry"
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs and outputs
+
+
+def entry_inputs(func: Callable[..., Any], declared: dict[str, dict[str, Any]]) -> tuple[dict[str, EntryInput], bool]:
+    """``(inputs, takes_any)``: one ``EntryInput`` per parameter of ``func`` (YAML declarations add
+    types and defaults); ``takes_any`` when ``func`` has ``**kwargs``."""
+    from promptflow_lite.tools.coercion import param_types
+
+    signature = inspect.signature(func)
+    types = param_types(func)
+    inputs: dict[str, EntryInput] = {}
+    takes_any = False
+    for name, param in signature.parameters.items():
+        if param.kind == param.VAR_KEYWORD:
+            takes_any = True
+            continue
+        if param.kind == param.VAR_POSITIONAL or name == "self":
+            continue
+        has_default = param.default is not inspect.Parameter.empty
+        value_type = types[name].value_type if name in types else "object"
+        annotated = param.annotation is not inspect.Parameter.empty
+        inputs[name] = EntryInput(type=_value_type(value_type), default=param.default if has_default else None,
+                                  required=not has_default,
+                                  convert=annotated or not (has_default and param.default is None))
+    for name, spec in declared.items():
+        current = inputs.get(name)
+        default_given = "default" in spec
+        inputs[name] = EntryInput(
+            type=_value_type(spec.get("type") or (current.type.value if current else "object")),
+            default=spec["default"] if default_given else (current.default if current else None),
+            required=not default_given and (current.required if current else True),
+            description=spec.get("description"), convert=True)
+    return inputs, takes_any
+
+
+def _value_type(name: str) -> ValueType:
+    return ValueType(name) if name in _VALUE_TYPES else ValueType.OBJECT
+
+
+def output_names(func: Callable[..., Any], declared: dict[str, Any]) -> list[str]:
+    """Declared ``outputs``, else the fields of a dataclass / TypedDict return annotation, else
+    ``["output"]`` for another annotation; [] when nothing says."""
+    if declared:
+        return list(declared)
+    annotation = _hints(func).get("return", inspect.signature(func).return_annotation)
+    if annotation is inspect.Signature.empty or annotation is None:
+        return []
+    if is_dataclass(annotation):
+        return [f.name for f in fields(annotation)]
+    if isinstance(annotation, type) and issubclass(annotation, dict) and getattr(annotation, "__annotations__", None):
+        return list(annotation.__annotations__)
+    origin = typing.get_origin(annotation) or annotation
+    if origin in (dict, typing.Dict) or annotation in (typing.Any, object):
+        return []
+    return ["output"]
+
+
+__all__ = ["EntryInput", "FlexYaml", "FlowEntryInitializationError", "InvalidAggregationFunction",
+           "load_flex_yaml", "import_entry", "create_entry", "resolve_init_kwargs", "entry_inputs", "entry_name",
+           "output_names"]

@@ -1,0 +1,308 @@
+"""``Prompty`` / ``AsyncPrompty``: a ``.prompty`` file as a callable, as promptflow's (FLOW_FORMAT §8.2).
+
+>>> prompty = Prompty.load("joke.prompty", model={"parameters": {"max_tokens": 64}})
+>>> prompty(topic="cats")          # the first choice's content (or a dict in JSON mode)
+>>> prompty.render(topic="cats")   # the messages that would be sent
+
+The template is rendered with promptflow's jinja settings, chat prompts are parsed into
+messages (role markers typed by users are escaped), ``model.parameters`` go to the OpenAI call
+verbatim, and the answer is shaped like promptflow's: the first choice's text, the message dict
+when the model calls tools, the JSON object (filtered to ``outputs``) when
+``response_format`` is ``json_object``, a generator of text when ``stream: true``, or the whole
+response with ``model.response: all``. Requests go through :mod:`promptflow_lite.tools.llm`
+(pooled clients, retries, response cache, model-call records).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterator
+
+from promptflow_lite.errors import UserError
+from promptflow_lite.flow.prompty_file import PromptyFile, load_prompty_file
+
+CHAT_PARAMETERS_TO_MODEL = ("deployment_name",)  # legacy: model.parameters.deployment_name names the model
+
+
+class InvalidOutputKeyError(UserError):
+    """A JSON answer lacks a key declared under ``outputs``."""
+
+
+class PromptyAnswerError(UserError):
+    """The model's answer cannot be shaped as the prompty asks (e.g. JSON mode without JSON)."""
+
+
+class Prompty:
+    """A prompty loaded from a file; call it with keyword inputs to get the model's answer.
+
+    ``model`` overrides the file's ``model`` section (recursively); other keyword arguments
+    override top-level keys (``inputs``, ``outputs``, ``sample``...). ``connections`` is a
+    provider (``get(name)``), a ``{name: Connection}`` dict, or None for the local store.
+    """
+
+    def __init__(self, path: str | Path, model: dict[str, Any] | None = None, *, connections: Any = None,
+                 **kwargs: Any):
+        self._file = load_prompty_file(path, model=model, **kwargs)
+        self._connections = connections
+        self._connection = None
+
+    @classmethod
+    def load(cls, source: str | Path, **kwargs: Any) -> "Prompty":
+        """promptflow's ``Prompty.load(source, model=..., **overrides)``."""
+        return cls(source, **kwargs)
+
+    # what the prompty is -------------------------------------------------------------------
+    @property
+    def file(self) -> PromptyFile:
+        return self._file
+
+    @property
+    def path(self) -> Path:
+        return self._file.path
+
+    @property
+    def name(self) -> str:
+        return self._file.name
+
+    @property
+    def _name(self) -> str:  # promptflow's attribute name
+        return self._file.name
+
+    @property
+    def _template(self) -> str:
+        return self._file.template
+
+    @property
+    def _data(self) -> dict[str, Any]:
+        return self._file.data
+
+    @property
+    def _outputs(self) -> dict[str, Any]:
+        return self._file.outputs
+
+    # calling -------------------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """The model's answer for keyword ``kwargs`` (see the module docstring for its shape)."""
+        from promptflow_lite.tools.llm import invoke_sync
+
+        request, json_mode = self._request(args, kwargs)
+        answer = invoke_sync(request)
+        if request.stream:
+            answer = _sync_text(answer)
+        return self._shape(answer, request.stream, json_mode)
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        """The prompt that would be sent: the rendered text (completion) or ``str(messages)`` (chat)."""
+        if args:
+            raise UserError("Prompty can only be rendered with keyword arguments.", file=str(self.path))
+        return str(self._prompt(self._file.resolve_inputs(kwargs)))
+
+    def estimate_token_count(self, *args: Any, **kwargs: Any) -> int:
+        """Prompt tokens plus ``max_tokens`` (tiktoken when installed, else about 4 characters a token)."""
+        if args:
+            raise UserError("Prompty can only be rendered with keyword arguments.", file=str(self.path))
+        prompt = self._prompt(self._file.resolve_inputs(kwargs))
+        max_tokens = self._file.parameters.get("max_tokens")
+        if max_tokens is not None and not isinstance(max_tokens, int):
+            raise UserError("Max_token needs to be integer.", file=str(self.path))
+        if max_tokens is not None and max_tokens <= 1:
+            raise UserError(f"{max_tokens} is less than the minimum of max_tokens.", file=str(self.path))
+        return count_tokens(prompt, self._model_name() or "") + (max_tokens or 0)
+
+    # the request ---------------------------------------------------------------------------
+    def connection(self):
+        """The connection the prompty calls (resolved once, then reused)."""
+        if self._connection is None:
+            from promptflow_lite.connections.model_config import to_connection
+
+            self._connection = to_connection(self._file.configuration, _provider(self._connections),
+                                             str(self.path))
+        return self._connection
+
+    def _model_name(self) -> str | None:
+        from promptflow_lite.connections.model_config import model_name
+
+        name = model_name(self._file.configuration)
+        if not name:
+            params = self._file.parameters
+            name = next((params[k] for k in CHAT_PARAMETERS_TO_MODEL + ("model",) if params.get(k)), None)
+        return name
+
+    def _prompt(self, inputs: dict[str, Any]) -> Any:
+        """The rendered prompt: a string (completion) or the list of chat messages."""
+        from promptflow_lite.tools.llm_params import build_messages
+        from promptflow_lite.tools.template import place_images_on_own_lines, render_template
+
+        template = place_images_on_own_lines(self._file.template)
+        if self._file.api == "completion":
+            return render_template(template, **inputs)
+        variables = {**inputs, "_inputs_to_escape": list(inputs)}  # every prompty input is user text
+        return build_messages(template, images=list(_images_in(inputs)), **variables)
+
+    def _request(self, args: tuple, kwargs: dict[str, Any]):
+        """``(ModelRequest, json_mode)`` for a call with ``kwargs``."""
+        from promptflow_lite.tools.llm_client import resolve_endpoint
+        from promptflow_lite.tools.llm_params import (
+            CHAT, COMPLETION, ModelRequest, process_function_call, process_tool_choice, to_bool,
+            validate_functions, validate_tools)
+
+        if args:
+            raise UserError("Prompty can only be called with keyword arguments.", file=str(self.path),
+                            hint="call it as prompty(question=...).")
+        inputs = self._file.resolve_inputs({k: v for k, v in kwargs.items() if k != "timeout"})
+        prompt = self._prompt(inputs)
+        params = self._file.parameters
+        for legacy in CHAT_PARAMETERS_TO_MODEL:
+            params.pop(legacy, None)
+        model = self._model_name()
+        if not model:
+            raise UserError("The prompty names no model.", file=str(self.path),
+                            hint="set model.configuration.azure_deployment (Azure) or model.configuration.model.")
+        params["model"] = model
+        api = COMPLETION if self._file.api == "completion" else CHAT
+        params["prompt" if api == COMPLETION else "messages"] = prompt
+        if "tools" in params:
+            validate_tools(params["tools"])
+            params["tool_choice"] = process_tool_choice(params.get("tool_choice"))
+        elif "functions" in params:
+            validate_functions(params["functions"])
+            params["function_call"] = process_function_call(params.get("function_call"))
+        stream = to_bool(params.pop("stream", False))
+        response_format = params.get("response_format")
+        json_mode = isinstance(response_format, dict) and response_format.get("type") == "json_object"
+        endpoint = resolve_endpoint(self.connection())
+        return ModelRequest(api, endpoint, params, stream=stream, raw=True), json_mode
+
+    # the answer ----------------------------------------------------------------------------
+    def _shape(self, answer: Any, stream: bool, json_mode: bool) -> Any:
+        """promptflow's ``format_llm_response`` on a response dict (or a stream of text deltas)."""
+        if self._file.response == "all":
+            return answer if stream else _response_object(answer, self._file.api)
+        if stream:
+            return self._json(("".join(answer)), json_mode) if json_mode else answer
+        choice = answer["choices"][0]
+        if self._file.api == "completion":
+            return self._json(choice.get("text"), json_mode)
+        message = choice.get("message") or {}
+        if choice.get("finish_reason") in ("tool_calls", "function_calls"):
+            return self._json(message, json_mode)
+        return self._json(message.get("content"), json_mode)
+
+    def _json(self, text: Any, json_mode: bool) -> Any:
+        if not json_mode:
+            return text
+        try:
+            result = json.loads(text)
+        except (TypeError, ValueError) as exc:
+            raise PromptyAnswerError(f"The model's answer is not valid JSON ({exc}): {str(text)[:200]!r}.",
+                                     file=str(self.path),
+                                     hint="ask for JSON in the prompt, or drop response_format: json_object.") from None
+        outputs = self._file.outputs
+        if not outputs:
+            return result
+        if not isinstance(result, dict):
+            raise InvalidOutputKeyError(f"The JSON answer is not an object, so it has no {list(outputs)}.",
+                                        file=str(self.path), hint="ask the model for a JSON object.")
+        missing = [key for key in outputs if key not in result]
+        if missing:
+            raise InvalidOutputKeyError(
+                f"Cannot find {missing[0]} in response {list(result)}.", file=str(self.path),
+                hint=f"ask the model for the keys {list(outputs)} in the prompt, or change `outputs:`.")
+        return {key: result[key] for key in outputs}
+
+
+class AsyncPrompty(Prompty):
+    """``await AsyncPrompty.load(path)(**inputs)``: the same answers, without blocking the event loop."""
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        from promptflow_lite.tools.llm import invoke_async
+
+        request, json_mode = self._request(args, kwargs)
+        answer = await invoke_async(request)
+        if request.stream:
+            if json_mode:
+                return self._json("".join([piece async for piece in answer]), json_mode)
+            return _async_text(answer)
+        return self._shape(answer, False, json_mode)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _provider(connections: Any) -> Any:
+    if connections is None:
+        from promptflow_lite.connections.provider import default_provider
+
+        return default_provider()
+    if isinstance(connections, dict):
+        from promptflow_lite.connections.provider import DictConnectionProvider
+
+        return DictConnectionProvider(connections)
+    return connections
+
+
+def _sync_text(deltas: Iterator[str]) -> Iterator[str]:
+    """The non-empty text pieces of a stream (promptflow skips empty deltas)."""
+    for piece in deltas:
+        if piece:
+            yield piece
+
+
+async def _async_text(deltas: AsyncIterator[str]) -> AsyncIterator[str]:
+    async for piece in deltas:
+        if piece:
+            yield piece
+
+
+def _images_in(value: Any) -> Iterator[Any]:
+    from promptflow_lite.tools.multimedia import Image
+
+    if isinstance(value, Image):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _images_in(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _images_in(item)
+
+
+def _response_object(data: dict[str, Any], api: str) -> Any:
+    """The response as the ``openai`` object promptflow returns for ``response: all``."""
+    try:
+        if api == "completion":
+            from openai.types import Completion
+
+            return Completion.model_validate(data)
+        from openai.types.chat import ChatCompletion
+
+        return ChatCompletion.model_validate(data)
+    except Exception:  # a server's non-standard response: keep the dict
+        return data
+
+
+def count_tokens(prompt: Any, model: str) -> int:
+    """Tokens of a rendered prompt (OpenAI's chat accounting with tiktoken, else ~4 characters a token)."""
+    texts: list[str] = []
+    messages = prompt if isinstance(prompt, list) else [{"content": str(prompt)}]
+    for message in messages:
+        for value in message.values():
+            if isinstance(value, str):
+                texts.append(value)
+            elif isinstance(value, list):
+                texts += [part.get("text", "") for part in value if isinstance(part, dict)]
+    try:
+        import tiktoken
+    except ImportError:
+        return sum(max(1, len(text) // 4) for text in texts) + 3 * len(messages) + 3
+    try:
+        encoding = tiktoken.encoding_for_model(model)
+    except KeyError:
+        encoding = tiktoken.get_encoding("cl100k_base")
+    per_message = 3 if isinstance(prompt, list) else 0
+    names = sum(1 for m in messages if "name" in m)
+    return sum(len(encoding.encode(t)) for t in texts) + per_message * len(messages) + names + 3
+
+
+__all__ = ["Prompty", "AsyncPrompty", "InvalidOutputKeyError", "PromptyAnswerError", "count_tokens"]
