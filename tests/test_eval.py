@@ -218,9 +218,44 @@ def test_an_unmappable_evaluator_input_is_reported_before_anything_runs(server, 
     assert server.requests == []
 
 
+def test_a_misspelt_gate_is_reported_before_anything_runs(server, data, make_flow, capsys):
+    flow = variants_flow(make_flow, PRECISE, PRECISE)
+    assert pfl_eval("--flow", flow, "--data", data, "-e", "exact_match", "--fail-under", "exact_macth=0.9") == 1
+    assert "Unknown metric 'exact_macth'" in capsys.readouterr().err
+    assert server.requests == []
+
+
 def test_unknown_evaluator_parameter_and_variant_are_clear_errors(server, data, make_flow, capsys):
     flow = variants_flow(make_flow, PRECISE, PRECISE)
     assert pfl_eval("--flow", flow, "--data", data, "-e", "contains:substrng=a") == 1
     assert "has no input 'substrng'" in capsys.readouterr().err
     assert pfl_eval("--flow", flow, "--data", data, "-e", "exact_match", "--variants", "variant_7") == 1
     assert "'variant_7' is not a variant of the flow" in capsys.readouterr().err
+
+
+def test_llm_judges_run_on_their_own_connection_and_keep_reasons(data, make_flow, tmp_path, monkeypatch):
+    judge_rules = [
+        {"match": r"Rate the similarity.*GROUND TRUTH:\s*(\w+)\s+ANSWER:\s*\1\s*$",
+         "reply": '{"score": 5, "reason": "same word"}'},
+        {"match": r"Rate the similarity", "reply": '{"score": 1, "reason": "different word"}'},
+    ]
+    with ScriptedServer(rules=RULES) as flow_server, ScriptedServer(rules=judge_rules) as judge_server:
+        file = tmp_path / "connections.json"
+        file.write_text(json.dumps({name: {"type": "OpenAIConnection", "value": {"api_key": "k", "base_url": url}}
+                                    for name, url in (("open_ai_connection", flow_server.base_url),
+                                                      ("judge_conn", judge_server.base_url))}))
+        monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(file))
+        flow = variants_flow(make_flow, CASUAL, PRECISE)
+        code = pfl_eval("--flow", flow, "--data", data, "-e", "similarity:judge_model=gpt-4o",
+                        "--connections", "judge.connection=judge_conn",
+                        "--json", tmp_path / "r.json", "--report", tmp_path / "r.html")
+        assert code == 0
+        judged = [r for r in judge_server.requests if r["path"].endswith("/chat/completions")]
+        assert len(judged) == 2 * len(WORDS) and {r["body"]["model"] for r in judged} == {"gpt-4o"}
+        assert all("Rate the similarity" not in json.dumps(r["body"]) for r in flow_server.requests)
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["variants"]["variant_0"]["similarity.score"]["mean"] == 1.0
+    assert result["variants"]["variant_1"]["similarity.score"]["mean"] == 5.0
+    assert result["variants"]["variant_1"]["similarity.score"]["vs_baseline"]["verdict"] == "better"
+    html = (tmp_path / "r.html").read_text()
+    assert "similarity.reason: same word" in html and "similarity.reason: different word" in html

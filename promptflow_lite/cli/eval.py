@@ -11,7 +11,7 @@ from promptflow_lite.cli._common import parse_key_values
 ORDER = 30
 
 EPILOG = """\
-evaluators: a built-in name (exact_match f1_score rouge bleu contains regex json_valid embedding_similarity
+EVALUATOR: a built-in name (exact_match f1_score rouge bleu contains regex json_valid embedding_similarity
 groundedness relevance coherence fluency similarity) or the path of an evaluation flow; parameters follow a
 colon: --evaluator contains:substring=Paris,case_sensitive=true; rename with NAME=: --evaluator acc=exact_match.
 Evaluator inputs map from the flow's outputs of the same name, then the data columns (answer also from the
@@ -26,14 +26,14 @@ example:
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "eval", help="evaluate a flow's variants with evaluators and compare them with statistics",
-        description="Run each chosen variant of a flow over the data (optionally several times), run every "
-                    "evaluator on each run, and print per variant and metric the mean with a confidence interval "
+        description="Run each chosen variant of a flow over the data (optionally several times), run every\n"
+                    "evaluator on each run, and print per variant and metric the mean with a confidence interval\n"
                     "and, against the baseline, the paired difference with its interval, p-value and verdict.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--flow", required=True, help="flow folder or file")
     parser.add_argument("--data", required=True, help="data file (.jsonl .json .csv .tsv .parquet) or folder")
     parser.add_argument("--evaluator", "-e", dest="evaluators", nargs="+", action="extend", required=True,
-                        metavar="[ALIAS=]NAME[:k=v,...]", help="evaluator(s) to run on every variant")
+                        metavar="EVALUATOR", help="[ALIAS=]NAME_OR_PATH[:k=v,...]: evaluator(s) to run on every run")
     parser.add_argument("--variants", default="all", metavar="all|ID,...",
                         help="variants to evaluate: all (default) or e.g. variant_0,variant_1")
     parser.add_argument("--baseline", metavar="ID", help="variant the others are compared with (default: the first)")
@@ -69,7 +69,6 @@ def _eval(args: argparse.Namespace) -> int:
     from promptflow_lite.evaluate.text_table import format_report
 
     specs = parse_evaluators(args.evaluators)
-    gate_list = gates.parse_gates(args.fail_under)
     plan = EvaluationPlan(
         flow=Path(args.flow), data=Path(args.data), evaluators=specs,
         variants=choose_variants(Path(args.flow), args.variants), baseline=args.baseline,
@@ -78,35 +77,35 @@ def _eval(args: argparse.Namespace) -> int:
         connection_overrides=parse_key_values(args.connections, "--connections") or None,
         environment_variables=parse_key_values(args.environment_variables, "--environment-variables") or None,
         max_concurrency=args.max_concurrency, use_cache=not args.no_cache, confidence=args.confidence,
-        lower_is_better=args.lower_is_better)
+        lower_is_better=args.lower_is_better, gates=gates.parse_gates(args.fail_under),
+        fail_if_worse=args.fail_if_worse)
     echo = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     result = run_evaluation(plan, echo=echo)
-    checks = gates.check(result.report, gate_list, args.fail_if_worse)
     print(format_report(result.report))
-    _write_outputs(args, result, checks, echo)
-    failed = [c for c in checks if not c.passed]
+    _write_outputs(args, result, echo)
+    failed = [c for c in result.checks if not c.passed]
     for item in failed:
         print(f"FAILED {item.variant} {item.metric}: {'; '.join(item.failures)}", file=sys.stderr)
-    if gate_list or args.fail_if_worse:
-        print(f"{len(checks) - len(failed)} of {len(checks)} checks passed.", file=sys.stderr)
-    return 1 if failed else 0
+    if plan.gates or plan.fail_if_worse:
+        print(f"{len(result.checks) - len(failed)} of {len(result.checks)} checks passed.", file=sys.stderr)
+    return 0 if result.passed else 1
 
 
-def _write_outputs(args: argparse.Namespace, result, checks, echo) -> None:
+def _write_outputs(args: argparse.Namespace, result, echo) -> None:
     if args.report:
         from promptflow_lite.evaluate.report_html import render_report
 
-        _write(args.report, render_report(result, checks), echo, "HTML report")
+        _write(args.report, render_report(result), echo, "HTML report")
     if args.json:
         import json
 
         from promptflow_lite.evaluate.export import result_json
 
-        _write(args.json, json.dumps(result_json(result, checks), indent=2, ensure_ascii=False) + "\n", echo, "JSON")
+        _write(args.json, json.dumps(result_json(result), indent=2, ensure_ascii=False) + "\n", echo, "JSON")
     if args.junit:
         from promptflow_lite.evaluate.junit import junit_xml
 
-        _write(args.junit, junit_xml(result.report, checks), echo, "JUnit XML")
+        _write(args.junit, junit_xml(result.report, result.checks), echo, "JUnit XML")
 
 
 def _write(path: str, text: str, echo, what: str) -> None:

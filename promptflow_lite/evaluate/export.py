@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
-from promptflow_lite.evaluate.gates import Check
 from promptflow_lite.evaluate.session import EvaluationResult
 
 
-def result_json(result: EvaluationResult, checks: Sequence[Check] = ()) -> dict[str, Any]:
+def result_json(result: EvaluationResult) -> dict[str, Any]:
     """``variants[v][metric]`` = mean, CI, n (+ ``vs_baseline``: diff, CI, p-value, verdict); plus runs and checks."""
     plan = result.plan
     data = {
@@ -27,7 +26,7 @@ def result_json(result: EvaluationResult, checks: Sequence[Check] = ()) -> dict[
             for runs in result.variants
         },
         "checks": [{"variant": c.variant, "metric": c.metric, "passed": c.passed, "failures": list(c.failures)}
-                   for c in checks],
-        "passed": all(c.passed for c in checks),
+                   for c in result.checks],
+        "passed": result.passed,
     }
     return data

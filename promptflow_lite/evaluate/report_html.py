@@ -12,7 +12,6 @@ import math
 from datetime import datetime
 from typing import Any, Sequence
 
-from promptflow_lite.evaluate.gates import Check
 from promptflow_lite.evaluate.session import EvaluationResult
 from promptflow_lite.evaluate.text_table import comparison_rows, notes
 
@@ -102,7 +101,7 @@ tr.hidden{display:none}
 """
 
 
-def render_report(result: EvaluationResult, checks: Sequence[Check] = ()) -> str:
+def render_report(result: EvaluationResult) -> str:
     """The report page for ``result`` as an HTML string."""
     import jinja2
 
@@ -125,7 +124,7 @@ def render_report(result: EvaluationResult, checks: Sequence[Check] = ()) -> str
         verdict_col=header.index("verdict") if "verdict" in header else -1,
         verdict_class=_verdict_class,
         notes=notes(report),
-        checks=list(checks),
+        checks=result.checks if result.plan.gates or result.plan.fail_if_worse else [],
         logged=_logged_metrics(result),
         lines=lines[:MAX_LINES],
         truncated=len(lines) > MAX_LINES,

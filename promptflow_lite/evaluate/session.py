@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 from promptflow_lite.errors import UserError
 from promptflow_lite.evaluate.comparison import ComparisonReport, compare
 from promptflow_lite.evaluate.evaluators import EvaluatorSpec, input_mapping
+from promptflow_lite.evaluate.gates import Check, Gate, check, resolve_metric
 from promptflow_lite.evaluate.run_lines import RunLines, metric_columns, read_run_lines, score
 
 Echo = Callable[[str], None]
@@ -39,6 +40,8 @@ class EvaluationPlan:
     use_cache: bool = True
     confidence: float = 0.95
     lower_is_better: Sequence[str] = ()
+    gates: Sequence[Gate] = ()  # --fail-under
+    fail_if_worse: bool = False
 
 
 @dataclass
@@ -59,6 +62,12 @@ class EvaluationResult:
     variants: list[VariantRuns]
     report: ComparisonReport
     metric_sources: dict[str, tuple[str, str]]  # metric → (evaluator, output column)
+    checks: list[Check] = field(default_factory=list)  # one per variant and metric
+
+    @property
+    def passed(self) -> bool:
+        """False when a gate (or ``fail_if_worse``) failed."""
+        return all(item.passed for item in self.checks)
 
 
 def variant_labels(selectors: Sequence[str | None]) -> list[str]:
@@ -107,7 +116,7 @@ def flow_output_names(flow: Path) -> list[str]:
 
 
 def run_evaluation(plan: EvaluationPlan, client: Any = None, echo: Echo | None = None) -> EvaluationResult:
-    """Run the plan; mappings are checked before the first run starts."""
+    """Run the plan; mappings and metric names are checked before the first run starts."""
     from promptflow_lite.runs.data import columns, load_data
 
     if client is None:
@@ -125,6 +134,7 @@ def run_evaluation(plan: EvaluationPlan, client: Any = None, echo: Echo | None =
                 for spec in plan.evaluators}
     for spec in plan.evaluators:
         echo(f"evaluator {spec.alias}: " + ", ".join(f"{k}={v}" for k, v in mappings[spec.alias].items()))
+    _check_metric_names(plan)
     overrides = split_connection_overrides(plan)
     labels = variant_labels(plan.variants)
     baseline = _baseline_label(plan.baseline, labels, plan.variants)
@@ -150,9 +160,17 @@ def run_evaluation(plan: EvaluationPlan, client: Any = None, echo: Echo | None =
                     runs.metrics[spec.alias] = _logged_metrics(client, lines.name)
         results.append(runs)
     scores, sources = line_scores(results, len(data))
-    report = compare(scores, baseline, plan.confidence, lower_is_better=_resolve_lower(plan, list(sources)),
-                     n_lines=len(data))
-    return EvaluationResult(plan, data, results, report, sources)
+    lower = [resolve_metric(name, list(sources)) for name in plan.lower_is_better]
+    report = compare(scores, baseline, plan.confidence, lower_is_better=lower, n_lines=len(data))
+    checks = check(report, plan.gates, plan.fail_if_worse)
+    return EvaluationResult(plan, data, results, report, sources, checks)
+
+
+def _check_metric_names(plan: EvaluationPlan) -> None:
+    """Metric names in gates and ``lower_is_better`` must name an evaluator output (typos fail before any run)."""
+    outputs = [f"{spec.alias}.{name}" for spec in plan.evaluators for name in flow_output_names(spec.path)]
+    for name in [gate.metric for gate in plan.gates] + list(plan.lower_is_better):
+        resolve_metric(name, outputs)
 
 
 def _succeeded_lines(client, run: Any) -> RunLines:
@@ -237,12 +255,6 @@ def _baseline_label(baseline: str | None, labels: list[str], selectors: Sequence
             return label
     raise UserError(f"--baseline {baseline} is not among the evaluated variants.",
                     hint=f"choose one of: {', '.join(labels)}.")
-
-
-def _resolve_lower(plan: EvaluationPlan, metrics: list[str]) -> list[str]:
-    from promptflow_lite.evaluate.gates import resolve_metric
-
-    return [resolve_metric(name, metrics) for name in plan.lower_is_better]
 
 
 def _session_name(flow: Path) -> str:
