@@ -406,3 +406,56 @@ def test_promptflow_client_import_is_ours(square, tmp_path):
     run = pf.runs.create_or_update(load_run(tmp_path / "run.yml"))
     assert run.status == "Completed" and pf.get_metrics(run) == {"sum": 36, "count": 1}
     assert isinstance(pf, Client)
+
+
+FLEX_FLOW = {
+    "flow.flex.yaml": "entry: app:Scorer\n",
+    "app.py": (
+        "class Scorer:\n"
+        "    def __init__(self, prefix: str = ''):\n"
+        "        self.prefix = prefix\n"
+        "    def __call__(self, x: int) -> dict:\n"
+        "        if x < 0:\n"
+        "            raise ValueError('negative')\n"
+        "        return {'label': self.prefix + str(x), 'score': x}\n"
+        "    def __aggregate__(self, results):\n"
+        "        return {'total': sum(r.score for r in results), 'lines': len(results)}\n"),
+}
+
+
+def test_flex_flow_batch_with_init_and_aggregate(make_flow, tmp_path, capsys):
+    flow = make_flow(FLEX_FLOW, name="scorer")
+    data = data_file(tmp_path, [{"x": 1}, {"x": -1}, {"x": 5}])
+    assert pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--init", "prefix=n",
+                "--allow-failures"]) == 0
+    capsys.readouterr()
+    pfl(["run", "list", "-o", "json"])
+    (run,) = json.loads(capsys.readouterr().out)
+    assert run["name"].startswith("scorer_2") and run["status"] == "CompletedWithErrors"
+    assert json.loads((Path(run["output_path"]) / "metrics.json").read_text()) == {"total": 6, "lines": 2}
+    outputs = (Path(run["output_path"]) / "flow_outputs" / "output.jsonl").read_text().splitlines()
+    assert [json.loads(o) for o in outputs] == [{"line_number": 0, "label": "n1", "score": 1},
+                                                {"line_number": 2, "label": "n5", "score": 5}]
+    # a new run from it reuses the two completed lines: __aggregate__ still sees their outputs
+    assert pfl(["run", "create", "--resume-from", run["name"], "--name", "again", "--allow-failures"]) == 0
+    capsys.readouterr()
+    pfl(["run", "show-metrics", "again"])
+    assert json.loads(capsys.readouterr().out) == {"total": 6, "lines": 2}
+
+
+def test_stream_echoes_the_log_live(square, tmp_path, capsys):
+    data = data_file(tmp_path, [{"x": 7}])
+    assert pfl(["run", "create", "--flow", str(square), "--data", str(data), "--stream"]) == 0
+    err = capsys.readouterr().err
+    assert "[square in line 0] stdout> squaring 7" in err and "Executing 1 lines" in err
+
+
+def test_progress_bar_counts_done_and_failed_lines(capsys):
+    from promptflow_lite.runs.progress import Progress
+
+    progress = Progress(3, name="demo", enabled=True)
+    for ok in (True, False, True):
+        progress.update(ok)
+    progress.close()
+    err = capsys.readouterr().err
+    assert "demo" in err and "3/3" in err and "failed=1" in err and "line/s" in err

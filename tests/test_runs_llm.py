@@ -154,3 +154,34 @@ def test_permanent_errors_fail_exactly_those_lines(flow, connections, server, tm
     # errors are never cached: the same lines fail again, with new requests
     assert pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--allow-failures"]) == 0
     assert server.stats["statuses"][400] == 4
+
+
+PROMPTY = """---
+name: greeter
+model:
+  api: chat
+  configuration:
+    type: openai
+    connection: open_ai_connection
+  parameters:
+    model: gpt-4o-mini
+inputs:
+  country:
+    type: string
+---
+system:
+Answer briefly.
+user:
+What is the capital of {{country}}?
+"""
+
+
+def test_prompty_batch_through_the_client(server, tmp_path):
+    (tmp_path / "greeter.prompty").write_text(PROMPTY)
+    data = tmp_path / "countries.csv"
+    data.write_text("country\nFrance\nPeru\n")
+    conns = {"open_ai_connection": OpenAIConnection(api_key="x", base_url=server.base_url)}
+    run = Client().run(flow=tmp_path / "greeter.prompty", data=data, connections=conns)
+    assert run.status == "Completed" and run.name.startswith("greeter_")
+    details = Client().get_details(run)
+    assert list(details["outputs.output"]) == ["The capital of France is scripted.", "The capital of Peru is scripted."]

@@ -80,7 +80,7 @@ class Run:
 def default_run_name(flow_path: str | Path, variant: str | None, kind: str = "dag") -> str:
     """``<flow folder>_<variant or variant_0>_<YYYYMMDD_HHMMSS_ffffff>`` (flex/prompty: no variant)."""
     path = Path(flow_path)
-    folder = path.parent.name if path.is_file() and kind == "dag" else (path.stem if path.is_file() else path.name)
+    folder = path.stem if kind == "prompty" and path.is_file() else (path.parent.name if path.is_file() else path.name)
     stamp = datetime.now().strftime("%Y%m%d_%H%M%S_%f")
     if kind != "dag":
         return sanitize_name(f"{folder}_{stamp}")

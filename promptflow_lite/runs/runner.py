@@ -119,7 +119,7 @@ class Runner:
             raise
         lines = folder.read_inputs()
         journal = folder.read_journal()
-        reused = {n: result_from_journal(e) for n, e in journal.items() if e["status"] == COMPLETED}
+        reused = _reused(journal, folder.read_outputs())
         folder.forget_lines(n for n in journal if n not in reused)
         context.log.info(f"Resuming run {name}: {len(reused)} of {len(lines)} lines already completed.")
         self.index.update(name, ended_on=None, error=None)
@@ -176,7 +176,7 @@ class Runner:
         context.folder.append_reused(outputs, journal.values())
         context.folder.close()
         context.log.info(f"Resumed from run {source.name}: reusing {len(journal)} of {len(lines)} lines.")
-        return self._execute(context, flow, lines, {n: result_from_journal(e) for n, e in journal.items()})
+        return self._execute(context, flow, lines, _reused(journal, outputs))
 
     def _load_flow(self, context: _Context):
         from promptflow_lite.engine.flow import load_flow
@@ -303,8 +303,8 @@ class Runner:
             context.completed += 1
             if flow.has_aggregation:
                 context.fresh[result.line_number] = LineResult(
-                    status=result.status, inputs=result.inputs, line_number=result.line_number,
-                    aggregation_inputs=result.aggregation_inputs)
+                    status=result.status, inputs=result.inputs, outputs=result.outputs,
+                    line_number=result.line_number, aggregation_inputs=result.aggregation_inputs)
         else:
             context.failed += 1
             context.log.error(f"Line {result.line_number} failed: {_message(result.error)}")
@@ -384,6 +384,17 @@ def bulk_error(errors: list[dict[str, Any]], failed: int, total: int) -> dict[st
                                   "error_message": _message(first)},
             "referenceCode": "Runtime", "innerError": {"code": "BulkRunException", "innerError": None},
             "additionalInfo": [{"type": "BulkRunErrors", "info": {"errors": errors}}]}
+
+
+def _reused(journal: dict[int, dict[str, Any]], outputs: dict[int, dict[str, Any]]) -> dict[int, LineResult]:
+    """The completed lines of a journal as line results (with outputs: flex ``__aggregate__`` reads them)."""
+    reused = {}
+    for number, entry in journal.items():
+        if entry["status"] == COMPLETED:
+            result = result_from_journal(entry)
+            result.outputs = {k: v for k, v in outputs.get(number, {}).items() if k != "line_number"}
+            reused[number] = result
+    return reused
 
 
 def _attributes(name: str, base: str | None, line_number: int) -> dict[str, Any]:
