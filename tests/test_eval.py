@@ -259,3 +259,27 @@ def test_llm_judges_run_on_their_own_connection_and_keep_reasons(data, make_flow
     assert result["variants"]["variant_1"]["similarity.score"]["vs_baseline"]["verdict"] == "better"
     html = (tmp_path / "r.html").read_text()
     assert "similarity.reason: same word" in html and "similarity.reason: different word" in html
+
+
+PICKY = """
+from promptflow.core import tool
+
+@tool
+def coin(question: str) -> str:
+    word = question.split()[-1]
+    if word == "fig":
+        raise ValueError("cannot handle fig")
+    return word
+"""
+
+
+def test_failed_lines_are_missing_scores_and_listed_in_the_report(data, make_flow, tmp_path):
+    flow = make_flow({"flow.dag.yaml": COIN_FLOW, "coin.py": PICKY}, name="picky")
+    code = pfl_eval("--flow", flow, "--data", data, "-e", "exact_match", "--json", tmp_path / "r.json",
+                    "--report", tmp_path / "r.html")
+    assert code == 0
+    metric = json.loads((tmp_path / "r.json").read_text())["variants"]["default"]["exact_match.passed"]
+    assert metric["n"] == len(WORDS) - 1 and metric["n_missing"] == 1 and metric["mean"] == 1.0
+    html = (tmp_path / "r.html").read_text()
+    failed_section = html.split("<h2>Failed lines</h2>")[1]
+    assert "cannot handle fig" in failed_section

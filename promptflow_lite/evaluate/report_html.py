@@ -172,9 +172,7 @@ def _cell(result: EvaluationResult, runs, number: int) -> dict[str, Any]:
         per_line = [r.value(number, column) for r in runs.evaluations.get(alias, [])]
         numbers = [float(v) for v in per_line if isinstance(v, (bool, int, float)) and not _nan(v)]
         if numbers:
-            mean = sum(numbers) / len(numbers)
-            scores.append({"metric": metric, "text": _text(mean), "css": "hi" if mean >= 0.5 and _is01(numbers)
-                           else ("lo" if _is01(numbers) else "")})
+            scores.append(_score_chip(metric, numbers))
     for alias, per_repeat in runs.evaluations.items():
         if not per_repeat:
             continue
@@ -187,6 +185,15 @@ def _cell(result: EvaluationResult, runs, number: int) -> dict[str, Any]:
                 reasons.append(f"{alias}.{column}: {value}")
     return {"outputs": [(k, _text(v)) for k, v in (base.outputs.get(number) or {}).items()],
             "error": base.errors.get(number), "scores": scores, "reasons": reasons, "eval_failed": eval_failed}
+
+
+def _score_chip(metric: str, numbers: Sequence[float]) -> dict[str, str]:
+    """A per-line score: pass/fail for pass/fail metrics, else the mean over repeats."""
+    mean = sum(numbers) / len(numbers)
+    if not _is01(numbers):
+        return {"metric": metric, "text": _text(mean), "css": ""}
+    text = {1.0: "pass", 0.0: "fail"}.get(mean, f"{_text(mean)} pass")
+    return {"metric": metric, "text": text, "css": "hi" if mean >= 0.5 else "lo"}
 
 
 def _failures(result: EvaluationResult) -> list[dict[str, Any]]:
