@@ -283,3 +283,11 @@ def test_failed_lines_are_missing_scores_and_listed_in_the_report(data, make_flo
     html = (tmp_path / "r.html").read_text()
     failed_section = html.split("<h2>Failed lines</h2>")[1]
     assert "cannot handle fig" in failed_section
+
+
+def test_data_columns_feed_same_named_inputs_even_when_they_have_a_default(data, make_flow, tmp_path):
+    with_default = COIN_FLOW.replace("question: {type: string}", 'question: {type: string, default: "say: x"}')
+    flow = make_flow({"flow.dag.yaml": with_default, "coin.py": PICKY}, name="defaulted")
+    assert pfl_eval("--flow", flow, "--data", data, "-e", "exact_match", "--json", tmp_path / "r.json") == 0
+    metric = json.loads((tmp_path / "r.json").read_text())["variants"]["default"]["exact_match.passed"]
+    assert metric["mean"] == 1.0  # the default ("say: x") would answer "x" on every line

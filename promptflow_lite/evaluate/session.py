@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 from promptflow_lite.errors import UserError
 from promptflow_lite.evaluate.comparison import ComparisonReport, compare
-from promptflow_lite.evaluate.evaluators import EvaluatorSpec, input_mapping
+from promptflow_lite.evaluate.evaluators import EvaluatorSpec, flow_inputs, input_mapping
 from promptflow_lite.evaluate.gates import Check, Gate, check, resolve_metric
 from promptflow_lite.evaluate.run_lines import RunLines, metric_columns, read_run_lines, score
 
@@ -129,6 +129,9 @@ def run_evaluation(plan: EvaluationPlan, client: Any = None, echo: Echo | None =
     if not plan.evaluators:
         raise UserError("No evaluator given.", hint="add --evaluator NAME, e.g. --evaluator exact_match.")
     data = load_data(plan.data)
+    flow_mapping = base_mapping(plan.flow, columns(data), plan.column_mapping)
+    if flow_mapping:
+        echo("flow inputs: " + ", ".join(f"{k}={v}" for k, v in flow_mapping.items()))
     outputs = flow_output_names(plan.flow)
     mappings = {spec.alias: input_mapping(spec, outputs, columns(data), plan.evaluator_mapping.get(spec.alias))
                 for spec in plan.evaluators}
@@ -146,7 +149,7 @@ def run_evaluation(plan: EvaluationPlan, client: Any = None, echo: Echo | None =
             suffix = f"_r{repeat}" if plan.repeats > 1 else ""
             name = f"{session}_{label}{suffix}".replace(".", "_")
             echo(f"running {label}{f' (repeat {repeat + 1}/{plan.repeats})' if plan.repeats > 1 else ''}: run {name}")
-            base = client.run(plan.flow, data=str(plan.data), column_mapping=plan.column_mapping, variant=selector,
+            base = client.run(plan.flow, data=str(plan.data), column_mapping=flow_mapping, variant=selector,
                               name=name,
                               environment_variables=plan.environment_variables, connections=plan.connections,
                               connection_overrides=overrides.get(None), max_concurrency=plan.max_concurrency,
@@ -164,6 +167,16 @@ def run_evaluation(plan: EvaluationPlan, client: Any = None, echo: Echo | None =
     report = compare(scores, baseline, plan.confidence, lower_is_better=lower, n_lines=len(data))
     checks = check(report, plan.gates, plan.fail_if_worse)
     return EvaluationResult(plan, data, results, report, sources, checks)
+
+
+def base_mapping(flow: Path, data_columns: Sequence[str], explicit: dict[str, Any] | None) -> dict[str, Any]:
+    """The evaluated flow's column mapping: ``explicit`` plus every input named like a data column.
+
+    Unlike promptflow's default mapping (``pfl run create``), a data column is used even when the
+    input has a default: evaluating a flow over data should evaluate it over that data.
+    """
+    mapping = {name: f"${{data.{name}}}" for name in flow_inputs(flow) if name in data_columns}
+    return {**mapping, **(explicit or {})}
 
 
 def _check_metric_names(plan: EvaluationPlan) -> None:
