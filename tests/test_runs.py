@@ -447,7 +447,7 @@ def test_stream_echoes_the_log_live(square, tmp_path, capsys):
     data = data_file(tmp_path, [{"x": 7}])
     assert pfl(["run", "create", "--flow", str(square), "--data", str(data), "--stream"]) == 0
     err = capsys.readouterr().err
-    assert "[square in line 0] stdout> squaring 7" in err and "Executing 1 lines" in err
+    assert "[square in line 0] stdout> squaring 7" in err and "executing 1 of 1 lines" in err
 
 
 def test_progress_bar_counts_done_and_failed_lines(capsys):

@@ -24,6 +24,10 @@ class RunLog:
     def info(self, message: str) -> None:
         self._write("INFO", message, echo=self.stream)
 
+    def notice(self, message: str) -> None:
+        """An info message always shown on stderr (e.g. the run's name, to cancel or resume it)."""
+        self._write("INFO", message, echo=True)
+
     def warning(self, message: str) -> None:
         self.warnings.append(message)
         self._write("WARNING", message, echo=True)

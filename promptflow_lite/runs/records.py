@@ -112,8 +112,23 @@ def result_from_journal(entry: dict[str, Any]) -> LineResult:
                       aggregation_inputs=entry.get("aggregation_inputs") or {}, trace_id=entry.get("trace_id"))
 
 
-def error_message(error: dict[str, Any] | None) -> str:
-    return (error or {}).get("message", "") if isinstance(error, dict) else str(error or "")
+def bulk_error(errors: list[dict[str, Any]], failed: int, total: int) -> dict[str, Any]:
+    """``error.json`` in promptflow's BulkRunException shape (line errors and aggregation failures)."""
+    first = next((e["error"] for e in errors if e.get("error")), {}) or {}
+    message = f"First error message is: {error_message(first)}"
+    if failed:
+        message = f"Failed to run {failed}/{total} lines. " + message
+    return {"code": "UserError", "message": message,
+            "messageFormat": "Failed to run {failed_lines}/{total_lines} lines. First error message is: {error_message}",
+            "messageParameters": {"failed_lines": str(failed), "total_lines": str(total),
+                                  "error_message": error_message(first)},
+            "referenceCode": "Runtime", "innerError": {"code": "BulkRunException", "innerError": None},
+            "additionalInfo": [{"type": "BulkRunErrors", "info": {"errors": errors}}]}
+
+
+def error_message(error: Any) -> str:
+    """The message of a promptflow error dict (or the text of anything else)."""
+    return str(error.get("message", "")) if isinstance(error, dict) else str(error or "")
 
 
 def error_code(error: dict[str, Any] | None) -> str:

@@ -14,7 +14,6 @@ import os
 import socket
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,8 +25,9 @@ from promptflow_lite.runs.errors import InvalidRunStatusError, RunExistsError, R
 from promptflow_lite.runs.index import RunIndex
 from promptflow_lite.runs.log import RunLog
 from promptflow_lite.runs.model import Run
-from promptflow_lite.runs.records import result_from_journal
-from promptflow_lite.runs.spec import MASK, RunSpec
+from promptflow_lite.runs.prepare import prepare_lines
+from promptflow_lite.runs.records import bulk_error, error_message, result_from_journal
+from promptflow_lite.runs.spec import RunSpec, unmask_environment
 from promptflow_lite.runs.store import RunFolder
 
 EngineFactory = Callable[[RunSpec], LineEngine]
@@ -81,7 +81,7 @@ class Runner:
         context = self._start(spec, model.default_run_name(flow_file, spec.variant, kind), kind)
         try:
             flow = self._load_flow(context)
-            lines = self._prepare_lines(context, flow)
+            lines = prepare_lines(context.spec, flow, context.log, self.get)
         except PflError as exc:
             return self._fail_to_start(context, exc)
         except Exception as exc:
@@ -101,7 +101,7 @@ class Runner:
                                         hint=f"wait for it, or stop it with `pfl run cancel {name}` first.")
         folder = RunFolder(run.output_path)
         if not folder.inputs_file.is_file():
-            raise InvalidRunStatusError(f"Run '{name}' never started ({_message(run.error)}).",
+            raise InvalidRunStatusError(f"Run '{name}' never started ({error_message(run.error)}).",
                                         hint="fix the problem and create a new run.")
         if run.status == model.COMPLETED:
             return run
@@ -109,7 +109,7 @@ class Runner:
             raise InvalidRunStatusError(f"Run '{name}' was just claimed by another process.")
         spec = RunSpec.from_stored(run.properties).merged(
             connections=connections, max_concurrency=max_concurrency, line_timeout=line_timeout, stream=stream)
-        spec.environment_variables = _unmasked(spec.environment_variables, environment_variables)
+        spec.environment_variables = unmask_environment(spec.environment_variables, environment_variables)
         context = _Context(name, spec, folder, RunLog(folder.log_file, stream=stream))
         try:
             flow = self._load_flow(context)
@@ -132,7 +132,7 @@ class Runner:
         if path.exists():
             raise RunExistsError(f"A run folder named '{name}' already exists: {path}.",
                                  hint="choose another --name, or delete the old run.")
-        spec = spec.merged(display_name=_display_name(spec, kind))
+        spec = spec.merged(display_name=spec.display_name_for(kind))
         properties = {**(spec.properties or {}), **spec.stored(), "flow_kind": kind, "output_path": str(path)}
         self.index.insert({
             "name": name, "display_name": spec.display_name or name, "description": spec.description,
@@ -158,7 +158,7 @@ class Runner:
         spec = base.merged(**{k: getattr(spec, k) for k in (
             "name", "display_name", "description", "tags", "connections", "max_concurrency", "line_timeout",
             "stream")}, resume_from=source.name)
-        spec.environment_variables = _unmasked(base.environment_variables, None)
+        spec.environment_variables = unmask_environment(base.environment_variables, None)
         spec.use_cache, spec.repeat_index = base.use_cache, base.repeat_index
         flow_file, kind = _flow_kind(spec.flow)
         context = self._start(spec, model.default_run_name(flow_file, spec.variant, kind), kind)
@@ -190,38 +190,6 @@ class Runner:
                          environment_variables=spec.environment_variables,
                          connection_overrides=spec.connection_overrides, init=spec.init)
 
-    def _prepare_lines(self, context: _Context, flow) -> list[tuple[int, dict[str, Any]]]:
-        from promptflow_lite.runs.data import load_data
-        from promptflow_lite.runs.mapping import map_lines
-
-        spec, log = context.spec, context.log
-        sources, labels = {}, {}
-        if spec.data:
-            sources["data"] = load_data(spec.data, warn=log.warning)
-        if spec.run:
-            base = self.get(spec.run)
-            if base.status not in (model.COMPLETED, model.COMPLETED_WITH_ERRORS):
-                raise InvalidRunStatusError(f"Base run '{base.name}' is {base.status}; an evaluation needs a "
-                                            "completed base run.", hint=f"resume it: `pfl run resume {base.name}`.")
-            base_folder = RunFolder(base.output_path)
-            sources["run.outputs"] = list(base_folder.read_outputs().values())
-            sources["run.inputs"] = self._base_inputs(base, base_folder, log)
-            labels["run.outputs"] = f"base run '{base.name}' (the line failed there)"
-        if not spec.column_mapping:
-            log.info("No column mapping given: every flow input without a default reads the data column "
-                     "of the same name.")
-        return map_lines(flow.inputs, sources, spec.column_mapping, warn=log.warning, source_labels=labels)
-
-    @staticmethod
-    def _base_inputs(base: Run, folder: RunFolder, log: RunLog) -> list[dict[str, Any]]:
-        """``${run.inputs.x}`` reads the base run's data (as promptflow); its mapped inputs if the data is gone."""
-        from promptflow_lite.runs.data import load_data
-
-        if base.data and Path(base.data).exists():
-            return load_data(base.data)
-        log.info(f"Base run data {base.data} not available: ${{run.inputs.*}} reads its recorded inputs.")
-        return [{**inputs, "line_number": n} for n, inputs in folder.read_inputs()]
-
     def _fail_to_start(self, context: _Context, exc: BaseException) -> Run:
         error = error_dict(exc)
         context.log.error(f"The run could not start: {error['message']}")
@@ -240,7 +208,7 @@ class Runner:
         started = time.time()
         self.index.update(name, status=model.RUNNING, started_on=model.now_iso(), total_lines=context.total,
                           pid=os.getpid(), host=socket.gethostname())
-        log.info(f"Executing {len(todo)} lines (max concurrency {spec.max_concurrency or 'default'}).")
+        log.notice(f"Run {name}: executing {len(todo)} of {context.total} lines; results in {folder.path}")
         show = False if spec.stream else self._progress
         context.progress = Progress(context.total, done=len(reused), name=name, enabled=show)
         folder.open()
@@ -307,7 +275,7 @@ class Runner:
                     line_number=result.line_number, aggregation_inputs=result.aggregation_inputs)
         else:
             context.failed += 1
-            context.log.error(f"Line {result.line_number} failed: {_message(result.error)}")
+            context.log.error(f"Line {result.line_number} failed: {error_message(result.error)}")
         context.cached += int(result.cached)
         for key, value in result.usage.items():
             context.tokens[key] = context.tokens.get(key, 0) + value
@@ -331,7 +299,7 @@ class Runner:
             folder.record_aggregation(context.name, aggregation)
             log.line_output(None, aggregation.node_runs)
             if aggregation.error:
-                log.error(f"Aggregation node '{aggregation.failed_node}' failed: {_message(aggregation.error)}")
+                log.error(f"Aggregation node '{aggregation.failed_node}' failed: {error_message(aggregation.error)}")
                 errors.append({"error": aggregation.error, "aggregation_node_name": aggregation.failed_node})
         if not canceled:
             folder.write_metrics(aggregation.metrics if aggregation is not None else {})
@@ -351,7 +319,7 @@ class Runner:
             status = model.COMPLETED_WITH_ERRORS
         if failed:
             log.warning(f"{len(failed)}/{context.total} lines failed: {_numbers([n for n, _ in failed])}. "
-                        f"First error: {_message(failed[0][1].get('error'))}")
+                        f"First error: {error_message(failed[0][1].get('error'))}")
         cached = sum(1 for e in journal.values() if e.get("cached"))
         tokens = _sum_tokens(journal.values())
         return self._conclude(context, status, started, error=error, completed=completed, failed=len(failed),
@@ -370,20 +338,6 @@ class Runner:
         context.log.info(f"Run {context.name} ended: {status}.")
         context.log.close()
         return self.get(context.name)
-
-
-def bulk_error(errors: list[dict[str, Any]], failed: int, total: int) -> dict[str, Any]:
-    """``error.json`` in promptflow's BulkRunException shape (line errors and aggregation failures)."""
-    first = next((e["error"] for e in errors if e.get("error")), {}) or {}
-    message = f"First error message is: {_message(first)}"
-    if failed:
-        message = f"Failed to run {failed}/{total} lines. " + message
-    return {"code": "UserError", "message": message,
-            "messageFormat": "Failed to run {failed_lines}/{total_lines} lines. First error message is: {error_message}",
-            "messageParameters": {"failed_lines": str(failed), "total_lines": str(total),
-                                  "error_message": _message(first)},
-            "referenceCode": "Runtime", "innerError": {"code": "BulkRunException", "innerError": None},
-            "additionalInfo": [{"type": "BulkRunErrors", "info": {"errors": errors}}]}
 
 
 def _reused(journal: dict[int, dict[str, Any]], outputs: dict[int, dict[str, Any]]) -> dict[int, LineResult]:
@@ -422,40 +376,6 @@ def _flow_kind(flow: str) -> tuple[Path, str]:
 def _flow_name(flow: str) -> str:
     path = Path(flow)
     return path.stem if path.is_file() and path.suffix == ".prompty" else (path.parent.name if path.is_file() else path.name)
-
-
-def _display_name(spec: RunSpec, kind: str) -> str | None:
-    """promptflow's display-name macros: ``${variant_id}``, ``${run}``, ``${timestamp}``."""
-    if not spec.display_name:
-        return None
-    variant_id = "variant_0"
-    if spec.variant:
-        from promptflow_lite.flow.variants import parse_variant
-
-        variant_id = parse_variant(spec.variant)[1]
-    return (spec.display_name.replace("${variant_id}", variant_id).replace("${run}", spec.run or "")
-            .replace("${timestamp}", datetime.now().strftime("%Y%m%d%H%M")))
-
-
-def _unmasked(stored: dict[str, Any] | None, given: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Stored environment variables with masked secrets taken from ``given`` or the environment."""
-    if not stored and not given:
-        return None
-    values = {}
-    for key, value in (stored or {}).items():
-        if value == MASK:
-            value = (given or {}).get(key, os.environ.get(key))
-            if value is None:
-                continue
-        values[key] = value
-    values.update(given or {})
-    return values
-
-
-def _message(error: Any) -> str:
-    if isinstance(error, dict):
-        return str(error.get("message", ""))
-    return str(error or "")
 
 
 def _numbers(numbers: list[int]) -> str:

@@ -7,8 +7,10 @@ SECRET, PASSWORD...) are stored masked; a resume takes them from the environment
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,18 @@ class RunSpec:
         """A copy where every override that is not None replaces the field."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
+    def display_name_for(self, kind: str) -> str | None:
+        """The display name with promptflow's macros filled: ``${variant_id}``, ``${run}``, ``${timestamp}``."""
+        if not self.display_name:
+            return None
+        variant_id = "variant_0"
+        if self.variant and kind == "dag":
+            from promptflow_lite.flow.variants import parse_variant
+
+            variant_id = parse_variant(self.variant)[1]
+        return (self.display_name.replace("${variant_id}", variant_id).replace("${run}", self.run or "")
+                .replace("${timestamp}", datetime.now().strftime("%Y%m%d%H%M")))
+
     def stored(self) -> dict[str, Any]:
         """The spec as run properties (JSON, secrets masked)."""
         data = {key: getattr(self, key) for key in _STORED}
@@ -63,6 +77,21 @@ class RunSpec:
     def from_stored(cls, properties: dict[str, Any]) -> "RunSpec":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in properties.items() if k in known and k in _STORED})
+
+
+def unmask_environment(stored: dict[str, Any] | None, given: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Stored environment variables, masked secrets taken from ``given`` or the current environment."""
+    if not stored and not given:
+        return None
+    values = {}
+    for key, value in (stored or {}).items():
+        if value == MASK:
+            value = (given or {}).get(key, os.environ.get(key))
+            if value is None:
+                continue
+        values[key] = value
+    values.update(given or {})
+    return values
 
 
 def load_run(source: str | Path) -> RunSpec:

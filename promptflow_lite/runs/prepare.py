@@ -1,0 +1,45 @@
+"""The lines of a new run: data rows and base-run rows, joined and mapped to flow inputs (§4.2, §4.3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from promptflow_lite.runs import model
+from promptflow_lite.runs.data import load_data
+from promptflow_lite.runs.errors import InvalidRunStatusError
+from promptflow_lite.runs.log import RunLog
+from promptflow_lite.runs.mapping import map_lines
+from promptflow_lite.runs.model import Run
+from promptflow_lite.runs.spec import RunSpec
+from promptflow_lite.runs.store import RunFolder
+
+Line = tuple[int, dict[str, Any]]
+
+
+def prepare_lines(spec: RunSpec, flow: Any, log: RunLog, get_run: Callable[[str], Run]) -> list[Line]:
+    """``(line_number, inputs)`` for every line; warnings (hidden columns, dropped lines) go to ``log``."""
+    sources, labels = {}, {}
+    if spec.data:
+        sources["data"] = load_data(spec.data, warn=log.warning)
+    if spec.run:
+        base = get_run(spec.run)
+        if base.status not in (model.COMPLETED, model.COMPLETED_WITH_ERRORS):
+            raise InvalidRunStatusError(f"Base run '{base.name}' is {base.status}; an evaluation needs a "
+                                        "completed base run.", hint=f"resume it: `pfl run resume {base.name}`.")
+        folder = RunFolder(base.output_path)
+        sources["run.outputs"] = list(folder.read_outputs().values())
+        sources["run.inputs"] = base_inputs(base, folder, log)
+        labels["run.outputs"] = f"base run '{base.name}' (the line failed there)"
+    if not spec.column_mapping:
+        log.info("No column mapping given: every flow input without a default reads the data column "
+                 "of the same name.")
+    return map_lines(flow.inputs, sources, spec.column_mapping, warn=log.warning, source_labels=labels)
+
+
+def base_inputs(base: Run, folder: RunFolder, log: RunLog) -> list[dict[str, Any]]:
+    """``${run.inputs.x}`` reads the base run's data (as promptflow); its recorded inputs if the data is gone."""
+    if base.data and Path(base.data).exists():
+        return load_data(base.data)
+    log.info(f"Base run data {base.data} not available: ${{run.inputs.*}} reads its recorded inputs.")
+    return [{**inputs, "line_number": n} for n, inputs in folder.read_inputs()]
