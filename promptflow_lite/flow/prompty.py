@@ -140,8 +140,10 @@ class Prompty:
         variables = {**inputs, "_inputs_to_escape": list(inputs)}  # every prompty input is user text
         return build_messages(template, images=list(_images_in(inputs)), **variables)
 
-    def _request(self, args: tuple, kwargs: dict[str, Any]):
-        """``(ModelRequest, json_mode)`` for a call with ``kwargs``."""
+    def _request(self, args: tuple, kwargs: dict[str, Any], *, parameters: dict[str, Any] | None = None,
+                 model: str | None = None, connection: Any = None):
+        """``(ModelRequest, json_mode)`` for a call with ``kwargs``; ``parameters``, ``model`` and
+        ``connection`` override the file's (a DAG node using the prompty sets them)."""
         from promptflow_lite.tools.llm_client import resolve_endpoint
         from promptflow_lite.tools.llm_params import (
             CHAT, COMPLETION, ModelRequest, process_function_call, process_tool_choice, to_bool,
@@ -152,10 +154,10 @@ class Prompty:
                             hint="call it as prompty(question=...).")
         inputs = self._file.resolve_inputs({k: v for k, v in kwargs.items() if k != "timeout"})
         prompt = self._prompt(inputs)
-        params = self._file.parameters
+        params = {**self._file.parameters, **(parameters or {})}
         for legacy in CHAT_PARAMETERS_TO_MODEL:
             params.pop(legacy, None)
-        model = self._model_name()
+        model = model or self._model_name()
         if not model:
             raise UserError("The prompty names no model.", file=str(self.path),
                             hint="set model.configuration.azure_deployment (Azure) or model.configuration.model.")
@@ -171,7 +173,7 @@ class Prompty:
         stream = to_bool(params.pop("stream", False))
         response_format = params.get("response_format")
         json_mode = isinstance(response_format, dict) and response_format.get("type") == "json_object"
-        endpoint = resolve_endpoint(self.connection())
+        endpoint = resolve_endpoint(connection if connection is not None else self.connection())
         return ModelRequest(api, endpoint, params, stream=stream, raw=True), json_mode
 
     # the answer ----------------------------------------------------------------------------
@@ -216,9 +218,13 @@ class AsyncPrompty(Prompty):
     """``await AsyncPrompty.load(path)(**inputs)``: the same answers, without blocking the event loop."""
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return await self.acall(args, kwargs)
+
+    async def acall(self, args: tuple, kwargs: dict[str, Any], **overrides: Any) -> Any:
+        """``__call__`` with the overrides of :meth:`_request` (parameters, model, connection)."""
         from promptflow_lite.tools.llm import invoke_async
 
-        request, json_mode = self._request(args, kwargs)
+        request, json_mode = self._request(args, kwargs, **overrides)
         answer = await invoke_async(request)
         if request.stream:
             if json_mode:
