@@ -291,3 +291,16 @@ def test_data_columns_feed_same_named_inputs_even_when_they_have_a_default(data,
     assert pfl_eval("--flow", flow, "--data", data, "-e", "exact_match", "--json", tmp_path / "r.json") == 0
     metric = json.loads((tmp_path / "r.json").read_text())["variants"]["default"]["exact_match.passed"]
     assert metric["mean"] == 1.0  # the default ("say: x") would answer "x" on every line
+
+
+def test_the_python_api_mirrors_the_command(data, make_flow):
+    from promptflow_lite.evaluate import evaluate
+
+    flow = make_flow({"flow.dag.yaml": COIN_FLOW, "coin.py": PICKY}, name="api")
+    result = evaluate(flow, data, ["exact_match", "short=regex:pattern=^.{1,5}$,full_match=true"],
+                      fail_under=["exact_match=0.99", "short=0.9"])
+    assert "exact_match.passed" in str(result.report) and "short.passed" in str(result.report)
+    short = sum(len(w) <= 5 for w in WORDS if w != "fig") / (len(WORDS) - 1)
+    assert result.report.summary("default", "short.passed").estimate.mean == pytest.approx(short)
+    assert not result.passed  # short < 0.9
+    assert [c.metric for c in result.checks if not c.passed] == ["short.passed"]

@@ -82,6 +82,11 @@ class ComparisonReport:
     def pair(self, variant: str, metric: str) -> PairedResult | None:
         return self.paired.get((variant, metric))
 
+    def __str__(self) -> str:
+        from promptflow_lite.evaluate.text_table import format_report
+
+        return format_report(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "baseline": self.baseline,

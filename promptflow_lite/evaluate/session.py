@@ -115,6 +115,25 @@ def flow_output_names(flow: Path) -> list[str]:
     return list(load_flow(file).output_names)
 
 
+def evaluate(flow: str | Path, data: str | Path, evaluators: Sequence[str], *, variants: str = "all",
+             evaluator_mapping: Sequence[str] = (), fail_under: Sequence[str] = (), client: Any = None,
+             echo: Echo | None = None, **options: Any) -> EvaluationResult:
+    """``pfl eval`` from Python; arguments as on the command line, other :class:`EvaluationPlan` fields as keywords.
+
+    >>> result = evaluate("flows/qa", "qa.jsonl", ["exact_match", "contains:substring=Paris"], repeats=2)
+    >>> print(result.report); result.passed
+    """
+    from promptflow_lite.evaluate.evaluators import parse_evaluators, parse_mapping_overrides
+    from promptflow_lite.evaluate.gates import parse_gates
+
+    specs = parse_evaluators(evaluators)
+    plan = EvaluationPlan(flow=Path(flow), data=Path(data), evaluators=specs,
+                          variants=choose_variants(Path(flow), variants),
+                          evaluator_mapping=parse_mapping_overrides(evaluator_mapping, specs),
+                          gates=parse_gates(fail_under), **options)
+    return run_evaluation(plan, client=client, echo=echo)
+
+
 def run_evaluation(plan: EvaluationPlan, client: Any = None, echo: Echo | None = None) -> EvaluationResult:
     """Run the plan; mappings and metric names are checked before the first run starts."""
     from promptflow_lite.runs.data import columns, load_data
