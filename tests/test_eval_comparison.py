@@ -116,7 +116,7 @@ def test_the_table_names_every_number():
     a, b = synthetic(0.1)
     text = format_report(compare({"a": {"s": single(a)}, "b": {"s": single(b)}}))
     assert "2 variants on 60 lines; baseline: a" in text
-    assert "95% CI" in text and "diff vs a" in text and "better" in text
+    assert "95% CI" in text and "diff vs baseline" in text and "better" in text
     assert "p_holm" not in text  # a single comparison needs no correction
 
 

@@ -35,7 +35,7 @@ def comparison_rows(report: ComparisonReport) -> tuple[list[str], list[list[str]
         header += ["consistency", "flaky", f"pass^{report.repeats}", f"pass@{report.repeats}"]
     holm = len(report.paired) > 1
     if report.baseline is not None:
-        header += [f"diff vs {report.baseline}", level, "p"] + (["p_holm"] if holm else []) + ["verdict"]
+        header += ["diff vs baseline", level, "p"] + (["p_holm"] if holm else []) + ["verdict"]
     rows = []
     for metric in report.metrics:
         first = True
