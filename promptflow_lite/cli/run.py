@@ -98,6 +98,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     _name_argument(cancel)
     cancel.set_defaults(func=_cancel)
 
+    from promptflow_lite.cli.compare import register_compare
+
+    register_compare(commands)  # `pfl run compare`: paired statistics between runs (evaluate package)
+
 
 def _name_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", nargs="?", metavar="NAME")
