@@ -159,7 +159,7 @@ def create_entry(target: Any, init: dict[str, Any], declared_init: dict[str, dic
     kwargs = {name: spec["default"] for name, spec in declared_init.items() if "default" in spec}
     kwargs.update(init)
     try:
-        kwargs = resolve_init_kwargs(target, kwargs, connections)
+        kwargs = resolve_init_kwargs(target, kwargs, connections, declared_init)
         instance = target(**kwargs)
     except Exception as exc:
         names = ", ".join(sorted(kwargs)) or "none"
@@ -175,24 +175,39 @@ def create_entry(target: Any, init: dict[str, Any], declared_init: dict[str, dic
     return instance.__call__, instance
 
 
-def resolve_init_kwargs(cls: type, init: dict[str, Any], connections: Any) -> dict[str, Any]:
+def resolve_init_kwargs(cls: type, init: dict[str, Any], connections: Any,
+                        declared: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Connection-typed init arguments given by name become connections; model configurations given
-    as mappings (maybe naming a connection) become model configuration objects."""
+    as mappings (maybe naming a connection) become model configuration objects; strings (``--init
+    k=v``) for parameters typed int, float, bool, list or dict are converted (promptflow passes
+    them on as strings)."""
     from promptflow_lite.connections.model_config import model_config_class, resolve_model_config
     from promptflow_lite.connections.types import Connection
+    from promptflow_lite.tools.coercion import param_types, parse_value
 
     hints = _hints(cls.__init__)
+    types = param_types(cls.__init__)
     resolved = dict(init)
     for name, param in inspect.signature(cls.__init__).parameters.items():
-        if name not in init or init[name] is None:
+        value = init.get(name)
+        if value is None:
             continue
         annotation = hints.get(name, param.annotation)
         config_cls = model_config_class(annotation)
         if config_cls is not None:
-            resolved[name] = resolve_model_config(init[name], config_cls, connections, param=name)
-        elif _is_connection_annotation(annotation) and not isinstance(init[name], Connection):
-            resolved[name] = connections.get(str(init[name]))
+            resolved[name] = resolve_model_config(value, config_cls, connections, param=name)
+        elif _is_connection_annotation(annotation):
+            if not isinstance(value, Connection):
+                resolved[name] = connections.get(str(value))
+        elif isinstance(value, str):
+            declared_type = ((declared or {}).get(name) or {}).get("type")
+            value_type = declared_type or (types[name].value_type if annotation is not param.empty else None)
+            if value_type in _CONVERTED_INIT_TYPES:
+                resolved[name] = parse_value(value, value_type)
     return resolved
+
+
+_CONVERTED_INIT_TYPES = ("int", "double", "bool", "list", "object")
 
 
 def _hints(func: Callable[..., Any]) -> dict[str, Any]:

@@ -118,11 +118,14 @@ class PromptyFile:
 
     def resolve_inputs(self, given: dict[str, Any]) -> dict[str, Any]:
         """Template inputs for a call: the sample when ``given`` is empty, then defaults; strings
-        of the form ``data:image/<type>;(path|url|base64):<value>`` become images."""
+        of the form ``data:image/<type>;(path|url|base64):<value>`` become images. Inputs not in
+        the signature are dropped, as in promptflow - unless the prompty declares no inputs and no
+        sample at all: then every given input reaches the template (promptflow would drop them)."""
         if not given and self.sample:
             given = self.sample_inputs()
-        resolved, missing = {}, []
-        for name, spec in self.input_signature().items():
+        signature = self.input_signature()
+        resolved, missing = ({} if signature else dict(given)), []
+        for name, spec in signature.items():
             if name in given:
                 resolved[name] = given[name]
             elif "default" in spec:
