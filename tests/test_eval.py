@@ -145,7 +145,8 @@ def test_fail_if_worse_fails_a_significant_regression(server, data, make_flow, c
 def test_repeats_sample_each_line_again_and_report_consistency(server, data, make_flow, tmp_path, capsys):
     flow = variants_flow(make_flow, CASUAL, PRECISE)
     before = len([r for r in server.requests if r["path"].endswith("/chat/completions")])
-    code = pfl_eval("--flow", flow, "--data", data, "-e", "exact_match", "--repeats", "2", "--json", tmp_path / "r.json")
+    code = pfl_eval("--flow", flow, "--data", data, "-e", "exact_match", "--repeats", "2",
+                    "--json", tmp_path / "r.json")
     assert code == 0
     calls = len([r for r in server.requests if r["path"].endswith("/chat/completions")]) - before
     assert calls == 2 * 2 * len(WORDS)  # the cache keys each repeat apart: every line sampled twice per variant
@@ -181,7 +182,8 @@ def coin(question: str) -> str:
 
 def test_repeats_find_flaky_lines(data, make_flow, tmp_path):
     flow = make_flow({"flow.dag.yaml": COIN_FLOW, "coin.py": COIN}, name="coin")
-    code = pfl_eval("--flow", flow, "--data", data, "-e", "exact_match", "--repeats", "4", "--json", tmp_path / "r.json")
+    code = pfl_eval("--flow", flow, "--data", data, "-e", "exact_match", "--repeats", "4",
+                    "--json", tmp_path / "r.json")
     assert code == 0
     result = json.loads((tmp_path / "r.json").read_text())
     assert list(result["variants"]) == ["default"] and result["baseline"] is None

@@ -147,7 +147,8 @@ def test_gates_check_every_variants_mean():
     by_key = {(c.variant, c.metric): c for c in checks}
     assert len(checks) == 4
     assert not by_key[("v0", "exact_match.passed")].passed
-    assert "mean 0.3 is below the gate 0.8 (gate on the mean over lines)" in by_key[("v0", "exact_match.passed")].failures
+    failures = by_key[("v0", "exact_match.passed")].failures
+    assert "mean 0.3 is below the gate 0.8 (gate on the mean over lines)" in failures
     assert by_key[("v1", "exact_match.passed")].passed and by_key[("v0", "f1_score.f1_score")].passed
 
 

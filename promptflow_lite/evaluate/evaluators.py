@@ -136,6 +136,7 @@ def input_mapping(spec: EvaluatorSpec, run_outputs: Sequence[str], data_columns:
                 f"Evaluator '{spec.alias}' needs input '{name}', but neither the flow's outputs "
                 f"({', '.join(run_outputs) or 'none'}) nor the data columns ({', '.join(data_columns) or 'none'}) "
                 f"have it.",
-                hint=f"map it: --evaluator-mapping {spec.alias}.{name}='${{run.outputs.COLUMN}}' (or '${{data.COLUMN}}').",
+                hint=f"map it: --evaluator-mapping {spec.alias}.{name}='${{run.outputs.COLUMN}}' "
+                     "(or '${data.COLUMN}').",
             )
     return mapping

@@ -24,7 +24,7 @@ class RunLines:
 
 
 def read_run_lines(client: Any, run: Any) -> RunLines:
-    """``client.get_details(run)`` as :class:`RunLines` (columns ``outputs.*``, ``line_number``, ``status``, ``error``)."""
+    """``client.get_details(run)`` (columns ``outputs.*``, ``line_number``, ``status``, ``error``) as RunLines."""
     frame = client.get_details(run)
     name = getattr(run, "name", run)
     lines = RunLines(str(name))

@@ -175,8 +175,9 @@ def run_evaluation(plan: EvaluationPlan, client: Any = None, echo: Echo | None =
                               use_cache=plan.use_cache, repeat_index=repeat)
             runs.base.append(_succeeded_lines(client, base))
             for spec in plan.evaluators:
-                lines = _evaluate(client, plan, spec, base, mappings[spec.alias],
-                                  f"{session}_{label}{suffix}_{spec.alias}".replace(".", "_"), overrides.get(spec.alias))
+                evaluation_name = f"{name}_{spec.alias}".replace(".", "_")
+                lines = _evaluate(client, plan, spec, base, mappings[spec.alias], evaluation_name,
+                                  overrides.get(spec.alias))
                 runs.evaluations.setdefault(spec.alias, []).append(lines)
                 if repeat == 0:
                     runs.metrics[spec.alias] = _logged_metrics(client, lines.name)
