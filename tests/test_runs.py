@@ -459,3 +459,40 @@ def test_progress_bar_counts_done_and_failed_lines(capsys):
     progress.close()
     err = capsys.readouterr().err
     assert "demo" in err and "3/3" in err and "failed=1" in err and "line/s" in err
+
+
+def test_a_failing_aggregation_node_is_reported_and_not_completed(make_flow, tmp_path, capsys):
+    files = dict(SQUARE_FLOW)
+    files["total.py"] = HEADER + "@tool\ndef total(values: list, labels: list) -> dict:\n    raise KeyError('oops')\n"
+    flow = make_flow(files, name="agg_fails")
+    assert pfl(["run", "create", "--flow", str(flow), "--data", str(data_file(tmp_path, [{"x": 1}])),
+                "--name", "agg"]) == 1
+    run = show("agg", capsys)
+    assert run["status"] == "CompletedWithErrors" and (run["completed_lines"], run["failed_lines"]) == (1, 0)
+    (entry,) = run["error"]["additionalInfo"][0]["info"]["errors"]
+    assert entry["aggregation_node_name"] == "total" and "oops" in entry["error"]["message"]
+
+
+def test_bad_settings_are_rejected_before_a_run_is_made(square, tmp_path, capsys):
+    data = str(data_file(tmp_path, [{"x": 1}]))
+    assert pfl(["run", "create", "--flow", str(square), "--data", data, "--max-concurrency", "0"]) == 1
+    assert "at least 1" in capsys.readouterr().err
+    assert pfl(["run", "create", "--flow", str(square), "--data", data, "--line-timeout", "-1"]) == 1
+    assert "must be positive" in capsys.readouterr().err
+    assert pfl(["run", "create", "--flow", str(square)]) == 1
+    assert "Either data or a base run must be given" in capsys.readouterr().err
+    assert pfl(["run", "create", "--flow", str(tmp_path / "nowhere"), "--data", data]) == 1
+    assert "No such file or folder" in capsys.readouterr().err
+    assert pfl(["run", "create", "--flow", str(square), "--data", data, "--name", "a/b"]) == 1
+    assert "Invalid run name 'a/b'" in capsys.readouterr().err
+    pfl(["run", "list", "-o", "json"])
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_delete_asks_first(square, tmp_path, capsys, monkeypatch):
+    pfl(["run", "create", "--flow", str(square), "--data", str(data_file(tmp_path, [{"x": 1}])), "--name", "keep"])
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    assert pfl(["run", "delete", "keep"]) == 1
+    monkeypatch.setattr("builtins.input", lambda prompt: "y")
+    assert pfl(["run", "delete", "keep"]) == 0
+    assert Client().runs.list() == []

@@ -76,7 +76,7 @@ class Runner:
         if not spec.data and not spec.run:
             raise UserError("Either data or a base run must be given.",
                             hint="pass --data FILE, --run BASE_RUN, or --resume-from RUN.")
-        spec = _absolute(spec)
+        spec = _absolute(_checked(spec))
         flow_file, kind = _flow_kind(spec.flow)
         context = self._start(spec, model.default_run_name(flow_file, spec.variant, kind), kind)
         try:
@@ -105,11 +105,11 @@ class Runner:
                                         hint="fix the problem and create a new run.")
         if run.status == model.COMPLETED:
             return run
+        spec = _checked(RunSpec.from_stored(run.properties).merged(
+            connections=connections, max_concurrency=max_concurrency, line_timeout=line_timeout, stream=stream))
+        spec.environment_variables = unmask_environment(spec.environment_variables, environment_variables)
         if not self.index.claim(name):
             raise InvalidRunStatusError(f"Run '{name}' was just claimed by another process.")
-        spec = RunSpec.from_stored(run.properties).merged(
-            connections=connections, max_concurrency=max_concurrency, line_timeout=line_timeout, stream=stream)
-        spec.environment_variables = unmask_environment(spec.environment_variables, environment_variables)
         context = _Context(name, spec, folder, RunLog(folder.log_file, stream=stream))
         try:
             flow = self._load_flow(context)
@@ -158,6 +158,7 @@ class Runner:
         spec = base.merged(**{k: getattr(spec, k) for k in (
             "name", "display_name", "description", "tags", "connections", "max_concurrency", "line_timeout",
             "stream")}, resume_from=source.name)
+        spec = _checked(spec)
         spec.environment_variables = unmask_environment(base.environment_variables, None)
         spec.use_cache, spec.repeat_index = base.use_cache, base.repeat_index
         flow_file, kind = _flow_kind(spec.flow)
@@ -357,6 +358,19 @@ def _attributes(name: str, base: str | None, line_number: int) -> dict[str, Any]
         attributes["referenced.batch_run_id"] = base
         attributes["referenced.line_run_id"] = f"{base}_{line_number}"
     return attributes
+
+
+def _checked(spec: RunSpec) -> RunSpec:
+    """Settings errors surface before anything is created."""
+    from promptflow_lite.runs.engine import resolve_concurrency
+
+    resolve_concurrency(spec.max_concurrency)
+    if spec.line_timeout is not None and spec.line_timeout <= 0:
+        raise UserError(f"The line timeout must be positive, not {spec.line_timeout}.",
+                        hint="pass --line-timeout SECONDS, e.g. 600.")
+    if spec.repeat_index is not None and spec.repeat_index < 0:
+        raise UserError(f"The repeat index must be 0 or more, not {spec.repeat_index}.")
+    return spec
 
 
 def _absolute(spec: RunSpec) -> RunSpec:
