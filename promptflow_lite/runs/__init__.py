@@ -1,9 +1,10 @@
 """Batch runs: many lines of a flow over a dataset, stored under ``PFL_HOME/runs/``.
 
 ``Client`` is the entry point (``Client().run(flow=..., data=...)``); ``load_run`` reads a
-``run.yml``. Modules: ``data`` (reading data files), ``mapping`` (column mapping), ``engine``
-(executing lines), ``store``/``records``/``index`` (the run folder and the run index),
-``runner`` (one run from start to end), ``details``/``visualize`` (looking at results).
+``run.yml``. Modules, in the order data flows through them: ``spec`` (what to run), ``data``
+(reading data files), ``mapping`` and ``prepare`` (lines of flow inputs), ``engine`` (executing
+lines), ``records``/``store``/``index``/``log`` (the run folder, the run index, logs.txt),
+``runner`` (one run from start to end, resume), ``progress``, ``details``, ``visualize``.
 """
 
 from __future__ import annotations
