@@ -242,3 +242,18 @@ def test_resume_refuses_a_running_run_and_a_run_that_never_started(slow, tmp_pat
     capsys.readouterr()
     assert pfl(["run", "resume", "never"]) == 1
     assert "never started" in capsys.readouterr().err
+
+
+def test_resume_runs_the_snapshot_when_the_flow_folder_is_gone(slow, tmp_path, capsys):
+    import shutil
+
+    (slow / "broken").write_text("")
+    data = data_file(tmp_path, 10, pause=0)
+    pfl(["run", "create", "--flow", str(slow), "--data", str(data), "--name", "orphan",
+         "--column-mapping", "i=${data.i}", "pause=${data.pause}"])
+    folder = Path(show("orphan", capsys)["output_path"])
+    (folder / "snapshot" / "broken").unlink()  # the snapshot holds the flow folder as it was
+    shutil.rmtree(slow)
+    assert pfl(["run", "resume", "orphan"]) == 0
+    assert "is gone; running the run's snapshot instead" in capsys.readouterr().err
+    assert show("orphan", capsys)["status"] == "Completed"

@@ -13,7 +13,7 @@ import asyncio
 import os
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -46,7 +46,6 @@ class _Context:
     completed: int = 0
     failed: int = 0
     cached: int = 0
-    tokens: dict[str, int] = field(default_factory=dict)
     fresh: dict[int, LineResult] = field(default_factory=dict)  # succeeded lines of this execution, for aggregation
     progress: Any = None
 
@@ -186,7 +185,7 @@ class Runner:
         source = spec.flow
         if not Path(source).exists() and context.folder.snapshot.is_dir():
             context.log.warning(f"The flow {source} is gone; running the run's snapshot instead.")
-            source, spec = str(context.folder.snapshot), spec.merged(variant=None)
+            source, spec = str(context.folder.snapshot), replace(spec, variant=None)  # the snapshot is resolved
         return load_flow(source, variant=spec.variant, connections=spec.connections,
                          environment_variables=spec.environment_variables,
                          connection_overrides=spec.connection_overrides, init=spec.init)
@@ -278,8 +277,6 @@ class Runner:
             context.failed += 1
             context.log.error(f"Line {result.line_number} failed: {error_message(result.error)}")
         context.cached += int(result.cached)
-        for key, value in result.usage.items():
-            context.tokens[key] = context.tokens.get(key, 0) + value
         context.progress.update(result.ok)
 
     async def _watch(self, context: _Context, execution: asyncio.Future) -> None:
