@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.scripted_llm:
         import os
 
-        os.environ["PFL_SCRIPTED_LLM"] = args.scripted_llm
+        os.environ["PFL_SCRIPTED_LLM"] = os.path.abspath(args.scripted_llm)
     try:
         code = args.func(args)
     except PflError as exc:
