@@ -1,0 +1,133 @@
+"""``pfl trace list | show | delete``: read the local trace store."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import datetime
+from typing import Any
+
+from promptflow_lite.cli._common import print_json
+
+ORDER = 50
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    trace = sub.add_parser("trace", help="list, show and delete traces of flow runs")
+    commands = trace.add_subparsers(dest="trace_command", metavar="COMMAND")
+
+    listing = commands.add_parser("list", help="list traces (one per flow line), newest first")
+    listing.add_argument("--run", help="only lines of this batch run")
+    listing.add_argument("--flow", help="only this flow (by name)")
+    listing.add_argument("--status", help="Completed or Failed")
+    listing.add_argument("--since", help="started within an age (30m, 1h, 7d) or since a date (2026-11-01)")
+    listing.add_argument("--max-results", type=int, default=50, help="at most this many traces (default 50)")
+    listing.add_argument("--output", "-o", choices=["table", "json"], default="table")
+    listing.set_defaults(func=_list)
+
+    show = commands.add_parser("show", help="show one trace as a span tree")
+    show.add_argument("trace_id", metavar="TRACE_ID", help="trace id (or a unique prefix of 8+ digits)")
+    show.add_argument("--output", "-o", choices=["tree", "json"], default="tree")
+    show.set_defaults(func=_show)
+
+    delete = commands.add_parser("delete", help="delete the traces of a run, or old traces")
+    which = delete.add_mutually_exclusive_group(required=True)
+    which.add_argument("--run", help="delete the traces of this batch run")
+    which.add_argument("--older-than", help="delete traces started before an age (7d, 12h) or a date")
+    delete.set_defaults(func=_delete)
+
+    trace.set_defaults(func=lambda args: trace.print_help())
+
+
+def _list(args: argparse.Namespace) -> int:
+    from promptflow_lite.tracing.query import list_traces
+
+    traces = list_traces(run=args.run, flow=args.flow, status=args.status, since=args.since, limit=args.max_results)
+    if args.output == "json":
+        print_json(traces)
+        return 0
+    if not traces:
+        print("No traces found.")
+        return 0
+    header = ("TRACE_ID", "FLOW", "RUN", "LINE", "STATUS", "DURATION", "TOKENS", "STARTED")
+    rows = [(t["trace_id"], t["flow"] or "", t["run"] or "", _text(t["line_number"]), t["status"] or "",
+             _duration(t["duration"]), _text(t["total_tokens"]), _when(t["start_time"])) for t in traces]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(value).ljust(width) for value, width in zip(row, widths)).rstrip())
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from promptflow_lite.tracing.query import get_trace
+
+    trace = get_trace(args.trace_id)
+    if args.output == "json":
+        print_json(trace)
+        return 0
+    line = trace["line_run"] or {}
+    summary = [f"Trace {trace['trace_id']}"]
+    if line.get("run"):
+        summary.append(f"run {line['run']} line {line.get('line_number')}")
+    print(" · ".join(summary))
+    for root in trace["spans"]:
+        _print_span(root, "", True, top=True)
+    for evaluation in trace["evaluations"]:
+        print(f"evaluated by {evaluation['run']} line {evaluation['line_number']}: {evaluation['status']} "
+              f"(trace {evaluation['trace_id']})")
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    from promptflow_lite.tracing.query import delete_traces
+
+    count = delete_traces(run=args.run, older_than=args.older_than)
+    print(f"Deleted {count} trace{'s' if count != 1 else ''}.")
+    return 0
+
+
+def _print_span(span: dict[str, Any], prefix: str, last: bool, top: bool = False) -> None:
+    branch = "" if top else ("└─ " if last else "├─ ")
+    print(f"{prefix}{branch}{_describe(span)}")
+    children = span["children"]
+    inner = prefix + ("" if top else ("   " if last else "│  "))
+    for index, child in enumerate(children):
+        _print_span(child, inner, index == len(children) - 1)
+
+
+def _describe(span: dict[str, Any]) -> str:
+    attributes = span["attributes"]
+    status = {"OK": "✓", "ERROR": "✗"}.get(span["status"], "·")
+    parts = [f"{status} {span['name']} [{span['span_type'] or 'span'}]", _duration(span["duration"])]
+    model = attributes.get("gen_ai.response.model") or attributes.get("gen_ai.request.model")
+    if model:
+        parts.append(f"model {model}")
+    total = attributes.get("__computed__.cumulative_token_count.total")
+    if total:
+        prompt = attributes.get("__computed__.cumulative_token_count.prompt", 0)
+        completion = attributes.get("__computed__.cumulative_token_count.completion", 0)
+        parts.append(f"{total} tokens ({prompt} prompt + {completion} completion)")
+    if attributes.get("cached"):
+        parts.append("cached")
+    if span["status"] == "ERROR" and span["status_message"]:
+        parts.append(span["status_message"].splitlines()[0][:200])
+    return " · ".join(parts)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 0.01:
+        return f"{seconds * 1000:.1f} ms"
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def _when(epoch: float | None) -> str:
+    if not epoch:
+        return "-"
+    moment = datetime.fromtimestamp(epoch)
+    return moment.strftime("%H:%M:%S" if time.time() - epoch < 86400 else "%Y-%m-%d %H:%M")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)

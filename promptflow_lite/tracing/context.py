@@ -1,0 +1,68 @@
+"""Which span is the parent right now.
+
+The executor's line and node spans are recorded cheaply (see :mod:`.executor`) and are not put
+in OpenTelemetry's context: that costs more than a pure-python node. Instead the running line
+or node sits in ``current_holder``; model-call spans and ``@trace`` spans ask
+:func:`parent_span_context`, which prefers that holder and falls back to OpenTelemetry's
+current span (a ``@trace`` function, a continued ``traceparent``, a user's own span).
+A ``@trace`` span clears the holder while it runs, so spans inside it nest under it.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator, Protocol
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+
+
+class SpanHolder(Protocol):
+    def span_context(self) -> SpanContext: ...
+
+
+current_holder: ContextVar[Any] = ContextVar("pfl_trace_holder", default=None)
+
+
+def local_span_context(trace_id: int, span_id: int) -> SpanContext:
+    return SpanContext(trace_id, span_id, is_remote=False, trace_flags=SAMPLED)
+
+
+def parent_span_context() -> SpanContext | None:
+    """The span context new spans should be children of, or None for a new trace."""
+    holder = current_holder.get()
+    if holder is not None:
+        return holder.span_context()
+    context = trace.get_current_span().get_span_context()
+    return context if context.is_valid else None
+
+
+def parent_context() -> Context | None:
+    """:func:`parent_span_context` as an OpenTelemetry ``Context`` for ``tracer.start_span``."""
+    holder = current_holder.get()
+    if holder is None:
+        return None  # the SDK uses OpenTelemetry's current context
+    return trace.set_span_in_context(NonRecordingSpan(holder.span_context()))
+
+
+@contextmanager
+def activated(span: trace.Span) -> Iterator[None]:
+    """Make an SDK ``span`` the current parent (for our spans and for OpenTelemetry users)."""
+    token = current_holder.set(None)
+    try:
+        with trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+            yield
+    finally:
+        current_holder.reset(token)
+
+
+def reset_holder(token) -> None:
+    """Undo ``current_holder.set``; tolerate a token from another context (a cancelled task)."""
+    try:
+        current_holder.reset(token)
+    except ValueError:
+        current_holder.set(token.old_value if token.old_value is not token.MISSING else None)

@@ -1,0 +1,192 @@
+"""The executor's spans: a root span per line, a child per node (FLOW_FORMAT §6.2).
+
+Creating an OpenTelemetry SDK span costs ~25 µs, more than a pure-python node; a line of five
+such nodes would lose a third of its throughput. So the hot path only notes ids: the four
+hooks together cost a few microseconds per line. A background thread takes finished lines in
+batches, renders them (:mod:`.line_spans`) and writes them to the store in one transaction,
+and, when OTLP export is on, hands them as SDK ``ReadableSpan``s to its span processor.
+Model-call and ``@trace`` spans are ordinary SDK spans whose parent is found through
+:mod:`.context`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+import weakref
+from typing import Any, Iterable
+
+from opentelemetry.trace import SpanContext
+
+from promptflow_lite.tracing.context import current_holder, local_span_context, parent_span_context, reset_holder
+from promptflow_lite.tracing.ids import new_span_id, new_trace_id, trace_hex
+from promptflow_lite.tracing.line_spans import lone_node_rows, readable_spans, render_line, store_rows
+from promptflow_lite.tracing.names import cumulative_attributes
+from promptflow_lite.tracing.serialize import is_connection, remember_connection
+
+_log = logging.getLogger(__name__)
+_BATCH_WAIT = 0.02  # seconds a light load waits to share a transaction
+_MAX_BATCH = 2000
+
+
+class LineSpan:
+    """A running line: the parent of its nodes' spans."""
+
+    __slots__ = ("trace_id", "span_id", "parent", "name", "inputs", "attributes", "nodes", "token")
+
+    def __init__(self, name: str, inputs: dict, attributes: dict, parent: SpanContext | None):
+        self.trace_id = parent.trace_id if parent is not None else new_trace_id()
+        self.span_id = new_span_id()
+        self.parent, self.name, self.inputs, self.attributes = parent, name, inputs, attributes
+        self.nodes: list[NodeSpan] = []
+        self.token = None
+
+    def span_context(self) -> SpanContext:
+        return local_span_context(self.trace_id, self.span_id)
+
+
+class NodeSpan:
+    """A running node; without an enclosing line (a single-node test) it is a root span."""
+
+    __slots__ = ("line", "name", "node_type", "trace_id", "span_id", "parent", "token", "run")
+
+    def __init__(self, line: LineSpan | None, name: str, node_type: str):
+        self.line, self.name, self.node_type = line, name, node_type
+        self.parent = None if line is not None else parent_span_context()
+        self.trace_id = line.trace_id if line is not None else (
+            self.parent.trace_id if self.parent is not None else new_trace_id())
+        self.span_id = new_span_id()
+        self.token = None
+        self.run = None
+
+    def span_context(self) -> SpanContext:
+        return local_span_context(self.trace_id, self.span_id)
+
+
+class ExecutorSpans:
+    """The engine's tracing backend (:class:`~promptflow_lite.tracing.spans.TracingBackend`).
+
+    ``store`` is a :class:`~.store.TraceStore` (or None); ``sinks`` are span processors (OTLP)
+    that also receive the executor's spans; ``rollup`` adds a line's tokens to an enclosing
+    ``@trace`` span.
+    """
+
+    def __init__(self, store: Any = None, sinks: Iterable[Any] = (), resource: Any = None, scope: Any = None,
+                 rollup: Any = None, collection: str | None = None):
+        self.store, self.sinks = store, list(sinks)
+        self.resource, self.scope, self.rollup, self.collection = resource, scope, rollup, collection
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        _instances.add(self)
+
+    # hot path -----------------------------------------------------------------------------
+    def start_line(self, flow_name: str, inputs: dict[str, Any], attributes: dict[str, Any]) -> LineSpan:
+        line = LineSpan(flow_name, inputs, attributes, parent_span_context())
+        line.token = current_holder.set(line)
+        return line
+
+    def end_line(self, line: LineSpan, result: Any) -> str:
+        reset_holder(line.token)
+        if self.rollup is not None and line.parent is not None and not line.parent.is_remote:
+            counts = cumulative_attributes(result.usage)
+            if counts:
+                self.rollup.add(line.parent.span_id, counts)
+        self._submit((line, result))
+        return trace_hex(line.trace_id)
+
+    def start_node(self, node_name: str, node_type: str, inputs: dict[str, Any]) -> NodeSpan:
+        holder = current_holder.get()
+        node = NodeSpan(holder if type(holder) is LineSpan else None, node_name, node_type)
+        for value in inputs.values():
+            if is_connection(value):
+                remember_connection(value)  # before any error message could echo a key
+        node.token = current_holder.set(node)
+        if node.line is not None:
+            node.line.nodes.append(node)
+        return node
+
+    def end_node(self, node: NodeSpan, run: Any) -> None:
+        reset_holder(node.token)
+        node.run = run
+        if node.line is None:
+            self._submit((node, None))
+
+    # background ---------------------------------------------------------------------------
+    def _submit(self, item: Any) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._work, name="pfl-trace-lines", daemon=True)
+                    self._thread.start()
+        self._queue.put(item)
+
+    def _work(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            if self._queue.empty():
+                time.sleep(_BATCH_WAIT)
+            while len(batch) < _MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get())
+            records = [item for item in batch if isinstance(item, tuple)]
+            if records:
+                self._record(records)
+            for item in batch:
+                if isinstance(item, threading.Event):
+                    item.set()
+            if None in batch:
+                return
+
+    def _record(self, records: list[tuple]) -> None:
+        try:
+            span_rows, line_rows, readable = [], [], []
+            for record, result in records:
+                if result is None:
+                    row, line_row = lone_node_rows(record)
+                else:
+                    finished = render_line(record, result, self.collection)
+                    row, line_row = store_rows(finished) if self.store is not None else (None, None)
+                    if self.sinks:
+                        readable += readable_spans(finished, self.resource, self.scope)
+                span_rows.append(row)
+                if line_row is not None:
+                    line_rows.append(line_row)
+            if self.store is not None:
+                self.store.write([r for r in span_rows if r is not None], line_rows)
+            for span in readable:
+                for sink in self.sinks:
+                    sink.on_end(span)
+        except Exception:  # never let a rendering or disk problem stop the flow
+            _log.warning("promptflow_lite could not record %d traced lines", len(records), exc_info=True)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every finished line is in the store and with the span processors."""
+        if self._thread is None or not self._thread.is_alive():
+            return True
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout)
+        self._thread = None
+
+    def _after_fork(self) -> None:
+        self._queue, self._thread, self._lock = queue.SimpleQueue(), None, threading.Lock()
+
+
+_instances: "weakref.WeakSet[ExecutorSpans]" = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for instance in list(_instances):
+        instance._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)

@@ -1,0 +1,181 @@
+"""A finished flow line as span data (FLOW_FORMAT §6.2), rendered off the hot path.
+
+:func:`render_line` turns the executor's records (:class:`~.executor.LineSpan`, the
+``LineResult`` and its ``NodeRun``s) into a :class:`FinishedLine`: the line span's attributes
+(promptflow's names, inputs/output as JSON text) and one entry per node span, laid out as
+``store.NODE_FIELDS``. From it come
+
+- :func:`store_rows` - one ``spans`` row whose ``children`` column holds the node entries (a
+  JSON list: one encoder pass per line), plus a ``line_runs`` row when the line is a trace root;
+- :func:`readable_spans` - OpenTelemetry ``ReadableSpan``s for OTLP export.
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptflow_lite.engine.results import sum_usage
+from promptflow_lite.tracing.ids import span_hex, trace_hex
+from promptflow_lite.tracing.names import LINE_STATUS, cumulative_attributes
+from promptflow_lite.tracing.serialize import to_json, to_text
+from promptflow_lite.tracing.store import CANCELLED, expand_span_row, line_run_row, node_span
+
+
+@dataclass
+class FinishedLine:
+    trace_id: str
+    span_id: str
+    parent_id: str | None
+    parent_is_remote: bool
+    name: str
+    start_time: float
+    end_time: float
+    status: str  # OK / ERROR
+    status_message: str | None
+    attributes: dict[str, Any]
+    events: list[dict[str, Any]] = field(default_factory=list)
+    nodes: list[list] = field(default_factory=list)
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent_id is None or self.parent_is_remote
+
+
+def render_line(line: Any, result: Any, collection: str | None) -> FinishedLine:
+    attributes: dict[str, Any] = {"framework": "promptflow", "span_type": "Flow", "function": line.name,
+                                  "inputs": to_json(line.inputs), "collection": collection or line.name}
+    for key, value in line.attributes.items():
+        if value is not None:
+            attributes[key] = value if isinstance(value, (str, bool, int, float)) else to_json(value)
+    if result.line_number is not None:
+        attributes.setdefault("line_number", result.line_number)
+    if result.outputs is not None:
+        attributes["output"] = to_json(result.outputs)
+    attributes[LINE_STATUS] = result.status
+    runs = result.node_runs
+    nodes = [node_entry(node, runs.get(node.name) or node.run, result.end_time) for node in line.nodes]
+    usages = [run.usage for run in runs.values() if run.usage]
+    if usages:
+        attributes.update(cumulative_attributes(sum_usage(usages)))
+    status, message, events = outcome(result.status, result.error, result.end_time)
+    parent = line.parent
+    return FinishedLine(trace_hex(line.trace_id), span_hex(line.span_id), span_hex(parent.span_id) if parent else None,
+                        bool(parent and parent.is_remote), line.name, result.start_time, result.end_time,
+                        status, message, attributes, events, nodes)
+
+
+def node_entry(node: Any, run: Any, line_end: float | None = None) -> list:
+    """The stored entry (``store.NODE_FIELDS``) of a node run; ``run`` None: it never finished."""
+    if run is None:
+        end = _us(line_end)
+        return [span_hex(node.span_id), node.name, node.node_type, end, end, "ERROR", CANCELLED, None, None, None, None]
+    extra = None
+    if run.model_calls or run.logs or run.usage:
+        extra = cumulative_attributes(run.usage)
+        if run.model_calls:
+            extra["model_calls"], extra["cached"] = run.model_calls, bool(run.cached)
+        if run.logs:
+            extra["logs"] = to_text(run.logs)
+    end = run.end_time or line_end
+    if run.status == "Completed":
+        output = run.output
+        if isinstance(output, _STREAMS):
+            extra = {**(extra or {}), "output_type": "iterated"}
+        return [span_hex(node.span_id), node.name, node.node_type, int(run.start_time * 1e6), _us(end),
+                "OK", None, run.inputs or {}, output, extra, None]
+    status, message, events = outcome(run.status, run.error, end)
+    return [span_hex(node.span_id), node.name, node.node_type, _us(run.start_time), _us(end),
+            status, message, run.inputs or {}, None, extra, events or None]
+
+
+_STREAMS = (types.GeneratorType, types.AsyncGeneratorType)
+
+
+def outcome(status: str, error: dict | None, end_time: float | None) -> tuple[str, str | None, list[dict]]:
+    """Span status code, message and exception events for an engine status and error dict."""
+    if status == "Completed":
+        return "OK", None, []
+    if status == "Canceled":
+        return "ERROR", CANCELLED, []
+    if not error:
+        return "ERROR", status, []
+    debug = error.get("debugInfo") or {}
+    kind, inner = debug.get("type") or error.get("code") or "Error", error.get("innerError")
+    while isinstance(inner, dict) and inner.get("code"):  # the user's exception type, innermost
+        kind, inner = inner["code"], inner.get("innerError")
+    message = to_text(error.get("message", ""))
+    event = {"name": "exception", "timestamp": end_time,
+             "attributes": {"exception.type": kind, "exception.message": message,
+                            "exception.stacktrace": to_text(debug.get("stackTrace", "")),
+                            "exception.escaped": "True"}}
+    return "ERROR", f"{kind}: {message}", [event]
+
+
+def _us(seconds: float | None) -> int | None:
+    return int(seconds * 1e6) if seconds else None
+
+
+# the store ----------------------------------------------------------------------------------
+def store_rows(line: FinishedLine) -> tuple[tuple, tuple | None]:
+    """The ``spans`` row of the line (node spans in ``children``) and its ``line_runs`` row."""
+    row = (line.trace_id, line.span_id, line.parent_id, line.name, "Flow", "INTERNAL", line.start_time,
+           line.end_time, line.status, line.status_message, to_json(line.attributes),
+           to_json(line.events) if line.events else None, to_json(line.nodes) if line.nodes else None)
+    return row, line_run_row(row, line.attributes, None) if line.is_root else None
+
+
+def lone_node_rows(node: Any) -> tuple[tuple, tuple | None]:
+    """Rows for a node traced outside any line (a single-node test): a span of its own."""
+    parent = node.parent
+    span = node_span(node_entry(node, node.run), trace_hex(node.trace_id),
+                     span_hex(parent.span_id) if parent else None)
+    attributes = {**span["attributes"], "inputs": to_json(span["inputs"])}
+    if span["status"] == "OK":
+        attributes["output"] = to_json(span["output"])
+    row = (span["trace_id"], span["span_id"], span["parent_id"], span["name"], "Function", "INTERNAL",
+           span["start_time"], span["end_time"], span["status"], span["status_message"], to_json(attributes),
+           to_json(span["events"]) if span["events"] else None, None)
+    return row, line_run_row(row, attributes, None) if parent is None or parent.is_remote else None
+
+
+# OTLP ----------------------------------------------------------------------------------------
+def readable_spans(line: FinishedLine, resource: Any, scope: Any) -> list:
+    """The line and its nodes as OpenTelemetry ``ReadableSpan``s (the OTLP exporter's input)."""
+    row = {"trace_id": line.trace_id, "span_id": line.span_id, "parent_id": line.parent_id, "name": line.name,
+           "span_type": "Flow", "kind": "INTERNAL", "start_time": line.start_time, "end_time": line.end_time,
+           "status": line.status, "status_message": line.status_message, "attributes": None, "events": None,
+           "children": to_json(line.nodes) if line.nodes else None}
+    spans = expand_span_row(row)
+    spans[0]["attributes"], spans[0]["events"] = line.attributes, line.events
+    return [_readable(span, resource, scope, remote_parent=line.parent_is_remote and index == 0)
+            for index, span in enumerate(spans)]
+
+
+def _readable(span: dict[str, Any], resource: Any, scope: Any, remote_parent: bool):
+    from opentelemetry.sdk.trace import Event, ReadableSpan
+    from opentelemetry.trace import SpanContext, Status, StatusCode
+
+    from promptflow_lite.tracing.context import SAMPLED
+
+    trace_id = int(span["trace_id"], 16)
+    context = SpanContext(trace_id, int(span["span_id"], 16), is_remote=False, trace_flags=SAMPLED)
+    parent = None
+    if span["parent_id"]:
+        parent = SpanContext(trace_id, int(span["parent_id"], 16), is_remote=remote_parent, trace_flags=SAMPLED)
+    attributes = dict(span["attributes"])
+    if "inputs" not in attributes and span["inputs"] is not None:
+        attributes["inputs"] = to_json(span["inputs"])
+    if "output" not in attributes and span["status"] == "OK" and span["output"] is not None:
+        attributes["output"] = to_json(span["output"])
+    code = StatusCode.OK if span["status"] == "OK" else StatusCode.ERROR
+    events = [Event(e["name"], e["attributes"], _ns(e["timestamp"])) for e in span["events"]]
+    return ReadableSpan(span["name"], context, parent, resource, attributes, events,
+                        status=Status(code, span["status_message"] if code is StatusCode.ERROR else None),
+                        start_time=_ns(span["start_time"]), end_time=_ns(span["end_time"]),
+                        instrumentation_scope=scope)
+
+
+def _ns(seconds: float | None) -> int | None:
+    return int(seconds * 1e9) if seconds else None

@@ -1,0 +1,206 @@
+"""Values as span attributes: JSON strings, secrets removed, large values cut with a marker.
+
+Span attributes hold ``inputs`` / ``output`` as JSON text (promptflow's format). Rendering is
+cheap for the common case (strings and small dicts) and safe for the rest:
+
+- connection objects become ``"<OpenAIConnection name=x>"``; their secret values are remembered
+  and blanked wherever they would otherwise appear (error messages, logs);
+- dict entries whose key names a credential (``api_key``, ``Authorization``, ``password``...)
+  are replaced by ``"***"``; ``Bearer <token>`` becomes ``Bearer ***``;
+- strings longer than ``PFL_TRACE_MAX_CHARS`` (default 10 000) and lists longer than 1 000
+  items are cut and end with a visible ``[truncated: ...]`` marker, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+import json
+import os
+import re
+from typing import Any
+
+from promptflow_lite.connections.types import Connection
+
+REDACTED = "***"
+MAX_ITEMS = 1000
+MAX_DEPTH = 16
+_SCALARS = (int, float, bool, type(None))
+_SECRET_KEY = re.compile(
+    r"api[-_]?key|authorization|password|passwd|secret|access[-_]?token$|refresh[-_]?token$|auth[-_]?token$"
+    r"|subscription[-_]?key|credential|^token$|^key$", re.IGNORECASE)
+_BEARER = re.compile(r"(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}")
+_MIN_SECRET_LEN = 6
+
+_known_secrets: set[str] = set()
+
+
+def max_chars() -> int:
+    """Longest string kept whole in a span attribute (env ``PFL_TRACE_MAX_CHARS``)."""
+    return _max_chars
+
+
+def set_max_chars(value: int) -> None:
+    global _max_chars
+    _max_chars = max(int(value), 100)
+
+
+_max_chars = 10_000
+if os.environ.get("PFL_TRACE_MAX_CHARS", "").isdigit():
+    set_max_chars(int(os.environ["PFL_TRACE_MAX_CHARS"]))
+
+
+def truncation_marker(total: int) -> str:
+    return f"… [truncated: {total} chars]"
+
+
+def is_secret_key(name: str) -> bool:
+    """Whether a mapping key names a credential (``api_key``, ``Authorization``...)."""
+    known = _key_verdicts.get(name)
+    if known is None:
+        known = bool(_SECRET_KEY.search(name))
+        if len(_key_verdicts) < 10_000:
+            _key_verdicts[name] = known
+    return known
+
+
+_key_verdicts: dict[str, bool] = {}
+
+
+def remember_secret(value: Any) -> None:
+    """Blank ``value`` wherever it would appear in a span from now on."""
+    if isinstance(value, str) and len(value) >= _MIN_SECRET_LEN:
+        _known_secrets.add(value)
+
+
+def remember_connection(connection: Any) -> None:
+    for value in (getattr(connection, "secrets", None) or {}).values():
+        remember_secret(value)
+
+
+def remember_environment_secrets() -> None:
+    """Environment variables named like credentials (``OPENAI_API_KEY``...) are secrets too."""
+    for name, value in os.environ.items():
+        if is_secret_key(name):
+            remember_secret(value)
+
+
+def scrub(text: str) -> str:
+    """``text`` without known secret values and bearer tokens."""
+    for secret in _known_secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    if "Bearer " in text or "Basic " in text:
+        text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    return text
+
+
+def to_json(value: Any) -> str:
+    """``value`` as JSON text for a span attribute (see module doc).
+
+    One C-encoder pass handles the common case; only text that is long or mentions a
+    credential-like name is re-rendered value by value (cutting strings, blanking keys).
+    """
+    if type(value) is str and len(value) <= _max_chars:
+        text = _encode(value)
+    else:
+        try:
+            text = _encode(value)
+        except (TypeError, ValueError):  # non-string keys, circular references
+            text = None
+        if text is None or len(text) > _max_chars or _may_name_secret(text):
+            text = _encode(_clean(value, 0))
+            if len(text) > _MAX_TOTAL_FACTOR * _max_chars:
+                text = _encode(text[:_max_chars] + truncation_marker(len(text)))
+    if _known_secrets or "Bearer " in text or "Basic " in text:
+        text = scrub(text)
+    return text
+
+
+_encode = json.JSONEncoder(ensure_ascii=False, default=lambda value: _render(value)).encode
+_MAX_TOTAL_FACTOR = 20
+
+
+def _may_name_secret(text: str) -> bool:
+    """Whether ``text`` may hold a key matched by ``_SECRET_KEY`` (whose token names end in "token")."""
+    low = text.lower()
+    return "key" in low or "authoriz" in low or "passw" in low or "secret" in low or 'token"' in low \
+        or "credential" in low
+
+
+def to_text(value: Any) -> str:
+    """A plain string attribute (log text, error message), cut and scrubbed like JSON values."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > _max_chars:
+        text = _cut(text)
+    return scrub(text)
+
+
+def is_connection(value: Any) -> bool:
+    return isinstance(value, Connection)
+
+
+def render_connection(connection: Any) -> str:
+    remember_connection(connection)
+    return f"<{type(connection).__name__} name={connection.name}>"
+
+
+def _cut(text: str) -> str:
+    return text[:_max_chars] + truncation_marker(len(text))
+
+
+def _clean(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        return _cut(value) if len(value) > _max_chars else value
+    if isinstance(value, _SCALARS):
+        return value
+    if depth >= MAX_DEPTH:
+        return "<nested too deep>"
+    if isinstance(value, dict):
+        cleaned = {}
+        for index, (key, item) in enumerate(value.items()):
+            if index == MAX_ITEMS:
+                cleaned["…"] = f"[truncated: {len(value)} items]"
+                break
+            key = key if isinstance(key, str) else str(key)
+            if item and is_secret_key(key) and not isinstance(item, (dict, list, tuple)):
+                cleaned[key] = REDACTED
+            else:
+                cleaned[key] = _clean(item, depth + 1)
+        return cleaned
+    if isinstance(value, (list, tuple)):
+        items = [_clean(item, depth + 1) for item in value[:MAX_ITEMS]]
+        if len(value) > MAX_ITEMS:
+            items.append(f"… [truncated: {len(value)} items]")
+        return items
+    return _render(value, depth)
+
+
+def _render(value: Any, depth: int = 0) -> Any:
+    """Non-JSON values: connections, images, generators, dataclasses, pydantic models, others."""
+    if is_connection(value):
+        return render_connection(value)
+    if isinstance(value, (bytes, bytearray)):
+        mime = getattr(value, "_mime_type", None)
+        return f"<{mime} image, {len(value)} bytes>" if mime else f"<{len(value)} bytes>"
+    if inspect.isgenerator(value) or inspect.isasyncgen(value):
+        return "<generator>"
+    if isinstance(value, enum.Enum):
+        return _clean(value.value, depth + 1)
+    if isinstance(value, (set, frozenset)):
+        return _clean(sorted(value, key=str), depth + 1)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _clean({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, depth + 1)
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        try:
+            return _clean(dump(), depth + 1)
+        except Exception:  # a broken model: fall back to repr
+            pass
+    if hasattr(value, "keys") and hasattr(value, "__getitem__"):
+        try:
+            return _clean({k: value[k] for k in value.keys()}, depth + 1)
+        except Exception:
+            pass
+    return to_text(repr(value))

@@ -1,0 +1,206 @@
+"""Switching tracing on: ``enable_tracing()`` at the start of ``pfl`` commands, runs and servers.
+
+Tracing is on by default; ``PFL_TRACING=off`` switches it off (then the engine pays nothing).
+When on, spans go to the local store ``PFL_HOME/traces.sqlite`` and, when
+``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is set, over OTLP/HTTP
+too. We use our own ``TracerProvider``; the global one stays the user's (``start_trace`` sets
+ours as global only when none is set). ``flush_tracing()`` before exit writes what is pending
+(an exit handler does it too).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+_OFF = {"off", "0", "false", "no", "none", "disable", "disabled"}
+_OTLP_ENV = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+_BATCH = {"max_queue_size": 200_000, "schedule_delay_millis": 500, "max_export_batch_size": 2048}
+
+
+@dataclass
+class _Tracing:
+    key: tuple
+    provider: Any
+    tracer: Any
+    executor: Any
+    listener: Any
+    store_path: Path | None
+    store: Any = None
+
+
+_state: _Tracing | None = None
+_lock = threading.RLock()
+
+
+def tracing_switched_off() -> bool:
+    """True when the environment says ``PFL_TRACING=off``."""
+    return os.environ.get("PFL_TRACING", "").strip().lower() in _OFF
+
+
+def otlp_endpoint() -> str | None:
+    """The OTLP/HTTP traces endpoint configured in the environment, if any."""
+    for name in _OTLP_ENV:
+        if os.environ.get(name, "").strip():
+            return os.environ[name].strip()
+    return None
+
+
+def enable_tracing(collection: str | None = None, *, resource_attributes: Mapping[str, Any] | None = None,
+                   store: bool = True, set_global: bool = False) -> bool:
+    """Trace every flow line, node and model call of this process; returns whether tracing is on.
+
+    ``collection`` groups traces in the store (default: the flow's name). ``store=False``
+    exports over OTLP only. Calling it again with the same store keeps the running setup
+    (updating ``collection``); with another ``PFL_HOME`` or OTLP endpoint it starts afresh.
+    """
+    global _state
+    if tracing_switched_off():
+        return False
+    from promptflow_lite.tracing.store import default_path
+
+    path = default_path() if store else None
+    key = (str(path), otlp_endpoint(), tuple(sorted((resource_attributes or {}).items())))
+    with _lock:
+        if _state is not None and _state.key == key:
+            if collection:
+                _state.executor.collection = collection
+            _make_global(_state.provider, set_global)
+            return True
+        disable_tracing()
+        _state = _build(key, path, collection, resource_attributes or {})
+        _make_global(_state.provider, set_global)
+        return True
+
+
+def _build(key: tuple, path: Path | None, collection: str | None, resource_attributes: Mapping[str, Any]) -> _Tracing:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+    from promptflow_lite._version import __version__
+    from promptflow_lite.tools import observe
+    from promptflow_lite.tracing import spans
+    from promptflow_lite.tracing.executor import ExecutorSpans
+    from promptflow_lite.tracing.ids import TimeOrderedIdGenerator
+    from promptflow_lite.tracing.model_calls import ModelCallSpans
+    from promptflow_lite.tracing.serialize import remember_environment_secrets
+    from promptflow_lite.tracing.sqlite_exporter import SqliteSpanExporter
+    from promptflow_lite.tracing.store import TraceStore
+    from promptflow_lite.tracing.tokens import TokenRollup
+
+    attributes: dict[str, Any] = {"framework": "promptflow", "pfl.version": __version__}
+    if not os.environ.get("OTEL_SERVICE_NAME"):
+        attributes["service.name"] = "promptflow_lite"
+    if collection:
+        attributes["collection"] = collection
+    attributes.update(resource_attributes)
+    resource = Resource.create(attributes)
+    rollup = TokenRollup()
+    provider = TracerProvider(resource=resource, id_generator=TimeOrderedIdGenerator(), shutdown_on_exit=False)
+    provider.add_span_processor(rollup)
+    store = TraceStore(path) if path is not None else None
+    if store is not None:
+        provider.add_span_processor(BatchSpanProcessor(SqliteSpanExporter(store), **_BATCH))
+    otlp = []
+    if otlp_endpoint():
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        otlp.append(BatchSpanProcessor(OTLPSpanExporter(), **_BATCH))
+        provider.add_span_processor(otlp[0])
+    tracer = provider.get_tracer("promptflow_lite", __version__)
+    executor = ExecutorSpans(store, otlp, resource, InstrumentationScope("promptflow_lite", __version__),
+                             rollup, collection)
+    listener = ModelCallSpans(tracer)
+    remember_environment_secrets()
+    observe.add_listener(listener)
+    spans.set_backend(executor)
+    return _Tracing(key, provider, tracer, executor, listener, path, store)
+
+
+def _make_global(provider: Any, wanted: bool) -> None:
+    from opentelemetry import trace
+
+    if wanted and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        trace.set_tracer_provider(provider)
+
+
+def disable_tracing() -> None:
+    """Write pending spans and stop tracing in this process."""
+    global _state
+    with _lock:
+        if _state is None:
+            return
+        from promptflow_lite.tools import observe
+        from promptflow_lite.tracing import spans
+
+        state, _state = _state, None
+        if spans.active() is state.executor:
+            spans.set_backend(None)
+        observe.remove_listener(state.listener)
+        state.executor.shutdown()
+        state.provider.shutdown()
+        if state.store is not None:
+            state.store.close()
+
+
+def flush_tracing(timeout: float = 30.0) -> bool:
+    """Write every finished span now (the store, OTLP); returns False on timeout."""
+    state = _state
+    if state is None:
+        return True
+    return state.executor.flush(timeout) and state.provider.force_flush(int(timeout * 1000))
+
+
+def tracing_enabled() -> bool:
+    return _state is not None
+
+
+def tracer():
+    """Our OpenTelemetry tracer, or None when tracing is off."""
+    state = _state
+    return state.tracer if state is not None else None
+
+
+def store_path() -> Path | None:
+    """Where this process writes its traces (None when tracing is off or OTLP-only)."""
+    state = _state
+    return state.store_path if state is not None else None
+
+
+@contextmanager
+def continue_trace(headers: Mapping[str, str] | None) -> Iterator[None]:
+    """Run the block inside the caller's trace given by a W3C ``traceparent`` header.
+
+    ``with continue_trace(request.headers): await flow.arun(...)`` makes the line's span a
+    child of the caller's span; without a valid header the block starts its own trace.
+    """
+    from opentelemetry import context
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    from promptflow_lite.tracing.context import current_holder
+
+    carrier = {str(k).lower(): v for k, v in (headers or {}).items()}
+    token = context.attach(TraceContextTextMapPropagator().extract(carrier))
+    holder = current_holder.set(None)
+    try:
+        yield
+    finally:
+        current_holder.reset(holder)
+        context.detach(token)
+
+
+def _at_exit() -> None:
+    try:
+        disable_tracing()
+    except Exception:  # interpreter shutdown: nothing left to report to
+        pass
+
+
+atexit.register(_at_exit)
