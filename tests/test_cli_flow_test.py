@@ -77,7 +77,7 @@ def test_transient_faults_are_retried(server, capsys):
 def test_permanent_401_fails_fast_with_a_clear_message(tmp_path, monkeypatch, capsys):
     with ScriptedServer(api_key="the-right-key") as srv:
         monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(connections_file(tmp_path, srv, api_key="wrong")))
-        code = main(["flow", "test", "--flow", str(CLASSIFICATION), "--output", "json"])
+        code = main(["flow", "test", "--flow", str(CLASSIFICATION), "--inputs", "text=hi", "--output", "json"])
         requests = srv.stats["requests"]
     captured = capsys.readouterr()
     assert code == 1 and captured.out == ""
