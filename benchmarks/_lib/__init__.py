@@ -1,0 +1,1 @@
+"""Helpers of the benchmark runner (``benchmarks/run.py``); stdlib only."""

@@ -1,0 +1,6 @@
+from promptflow.core import tool
+
+
+@tool
+def normalize(text: str) -> str:
+    return " ".join(text.split()).lower()
