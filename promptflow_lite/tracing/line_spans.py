@@ -19,7 +19,7 @@ from typing import Any
 from promptflow_lite.engine.results import sum_usage
 from promptflow_lite.tracing.ids import span_hex, trace_hex
 from promptflow_lite.tracing.names import LINE_STATUS, cumulative_attributes
-from promptflow_lite.tracing.serialize import to_json, to_text
+from promptflow_lite.tracing.serialize import dumps, to_json, to_text
 from promptflow_lite.tracing.store import CANCELLED, expand_span_row, line_run_row, node_span
 
 
@@ -121,8 +121,8 @@ def _us(seconds: float | None) -> int | None:
 def store_rows(line: FinishedLine) -> tuple[tuple, tuple | None]:
     """The ``spans`` row of the line (node spans in ``children``) and its ``line_runs`` row."""
     row = (line.trace_id, line.span_id, line.parent_id, line.name, "Flow", "INTERNAL", line.start_time,
-           line.end_time, line.status, line.status_message, to_json(line.attributes),
-           to_json(line.events) if line.events else None, to_json(line.nodes) if line.nodes else None)
+           line.end_time, line.status, line.status_message, dumps(line.attributes),
+           dumps(line.events) if line.events else None, to_json(line.nodes) if line.nodes else None)
     return row, line_run_row(row, line.attributes, None) if line.is_root else None
 
 
@@ -135,8 +135,8 @@ def lone_node_rows(node: Any) -> tuple[tuple, tuple | None]:
     if span["status"] == "OK":
         attributes["output"] = to_json(span["output"])
     row = (span["trace_id"], span["span_id"], span["parent_id"], span["name"], "Function", "INTERNAL",
-           span["start_time"], span["end_time"], span["status"], span["status_message"], to_json(attributes),
-           to_json(span["events"]) if span["events"] else None, None)
+           span["start_time"], span["end_time"], span["status"], span["status_message"], dumps(attributes),
+           dumps(span["events"]) if span["events"] else None, None)
     return row, line_run_row(row, attributes, None) if parent is None or parent.is_remote else None
 
 

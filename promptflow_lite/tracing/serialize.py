@@ -119,6 +119,11 @@ def to_json(value: Any) -> str:
 
 
 _encode = json.JSONEncoder(ensure_ascii=False, default=lambda value: _render(value)).encode
+
+
+def dumps(value: Any) -> str:
+    """JSON text of values already made safe (attribute dicts of rendered strings): no cutting."""
+    return _encode(value)
 _MAX_TOTAL_FACTOR = 20
 
 
@@ -147,6 +152,8 @@ def render_connection(connection: Any) -> str:
 
 
 def _cut(text: str) -> str:
+    if len(text) <= _max_chars + 40 and "… [truncated: " in text[_max_chars:]:
+        return text  # cut already
     return text[:_max_chars] + truncation_marker(len(text))
 
 
