@@ -63,8 +63,13 @@ class ModelCallSpans:
         if call.response is not None:
             attributes.update(_response_attributes(call.api, call.response))
         attributes.update(_usage_attributes(call.usage))
-        span.set_attributes(attributes)
         error = call.error
+        if error is not None:
+            cause = error
+            while cause.__cause__ is not None and cause.__cause__ is not cause:
+                cause = cause.__cause__
+            attributes["error.type"] = type(cause).__name__  # GenAI convention: the underlying error
+        span.set_attributes(attributes)
         if error is not None:
             cancelled = isinstance(error, (KeyboardInterrupt,)) or type(error).__name__ == "CancelledError"
             message = "Execution cancelled." if cancelled else f"{type(error).__name__}: {to_text(error)}"

@@ -76,6 +76,9 @@ def get_traces(run: str | None = None, flow: str | None = None, status: str | No
         frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
     for column in ("prompt_tokens", "completion_tokens", "total_tokens", "line_number"):
         frame[column] = frame[column].astype("Int64")
+    for column in ("parent_id", "status_message", "model", "node_name", "flow", "run"):  # None, not NaN
+        frame[column] = pd.Series([None if v is None or v != v else v for v in frame[column]], dtype=object,
+                                  index=frame.index)
     return frame
 
 

@@ -1,0 +1,217 @@
+"""Where traces go besides the local store, and who writes them: OTLP/HTTP export, a caller's
+traceparent, batch and evaluation runs, several processes sharing one store."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+)
+
+from promptflow_lite.engine.flow import load_flow
+from promptflow_lite.runs.client import Client
+from promptflow_lite.tracing import (
+    continue_trace, disable_tracing, enable_tracing, flush_tracing, get_trace, get_traces, list_traces,
+)
+
+CHAIN = {
+    "clean.py": "from promptflow.core import tool\nfrom promptflow.tracing import trace\n\n"
+                "@trace\ndef normalise(text: str) -> str:\n    return ' '.join(text.split()).lower()\n\n"
+                "@tool\ndef clean(text: str) -> str:\n    return normalise(text)\n",
+    "count.py": "from promptflow.core import tool\n@tool\ndef count(text: str) -> int:\n    return len(text.split())\n",
+    "flow.dag.yaml": """
+        inputs:
+          text: {type: string}
+        outputs:
+          words: {reference: "${count.output}"}
+          clean: {reference: "${clean.output}"}
+        nodes:
+        - {name: clean, type: python, source: {type: code, path: clean.py}, inputs: {text: "${inputs.text}"}}
+        - {name: count, type: python, source: {type: code, path: count.py}, inputs: {text: "${clean.output}"}}
+        """,
+}
+
+
+class Collector(ThreadingHTTPServer):
+    """A minimal OTLP/HTTP trace receiver: decodes ``ExportTraceServiceRequest`` protobufs."""
+
+    def __init__(self):
+        self.spans: list[dict] = []
+        self.paths: list[str] = []
+        super().__init__(("127.0.0.1", 0), _CollectorHandler)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _CollectorHandler(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        for resource_spans in request.resource_spans:
+            resource = {kv.key: _value(kv.value) for kv in resource_spans.resource.attributes}
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    self.server.spans.append({
+                        "trace_id": span.trace_id.hex(), "span_id": span.span_id.hex(),
+                        "parent_id": span.parent_span_id.hex() or None, "name": span.name,
+                        "attributes": {kv.key: _value(kv.value) for kv in span.attributes},
+                        "status": span.status.code, "resource": resource})
+        self.server.paths.append(self.path)
+        reply = ExportTraceServiceResponse().SerializeToString()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, *args):
+        pass
+
+
+def _value(value):
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return [_value(v) for v in value.array_value.values]
+    return getattr(value, kind) if kind else None
+
+
+@pytest.fixture
+def collector():
+    server = Collector()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def tracing():
+    assert enable_tracing()
+    yield
+    disable_tracing()
+
+
+def test_spans_also_reach_an_otlp_http_receiver(make_flow, collector, monkeypatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint)
+    assert enable_tracing()
+    try:
+        flow = load_flow(make_flow(CHAIN, name="chain"))
+        results = [flow.run({"text": f"Some  Words {n}"}) for n in range(3)]
+        assert flush_tracing()
+        stored = get_traces()
+    finally:
+        disable_tracing()
+
+    assert collector.paths and set(collector.paths) == {"/v1/traces"}
+    received = {span["span_id"]: span for span in collector.spans}
+    assert set(received) == set(stored["span_id"]) and len(received) == 3 * 4  # line, clean, normalise, count
+    assert {span["trace_id"] for span in received.values()} == {r.trace_id for r in results}
+    for row in stored.itertuples():
+        span = received[row.span_id]
+        assert (span["name"], span["parent_id"], span["attributes"]["span_type"]) == (row.name, row.parent_id or None,
+                                                                                      row.span_type)
+        assert json.loads(span["attributes"]["inputs"]) == row.inputs
+    normalise = next(s for s in received.values() if s["name"] == "normalise")
+    assert normalise["parent_id"] == next(s["span_id"] for s in received.values() if s["name"] == "clean")
+    assert normalise["resource"]["service.name"] == "promptflow_lite"
+
+
+def test_a_callers_traceparent_is_continued(make_flow, tracing):
+    flow = load_flow(make_flow(CHAIN, name="chain"))
+    caller_trace, caller_span = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    with continue_trace({"Traceparent": f"00-{caller_trace}-{caller_span}-01"}):
+        continued = flow.run({"text": "from a served request"})
+    with continue_trace({"traceparent": "not a traceparent"}):
+        fresh = flow.run({"text": "no caller"})
+
+    assert continued.trace_id == caller_trace
+    trace = get_trace(caller_trace)
+    [root] = trace["spans"]
+    assert root["name"] == "chain" and root["parent_id"] == caller_span
+    assert trace["line_run"]["flow"] == "chain"  # the line is the root of what this service stored
+    assert fresh.trace_id != caller_trace and get_trace(fresh.trace_id)["spans"][0]["parent_id"] is None
+
+
+def test_batch_and_evaluation_runs_link_lines_to_traces(make_flow, tmp_path, tracing):
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps({"text": f"line number {n}"}) + "\n" for n in range(100)))
+    judge = make_flow({
+        "judge.py": "from promptflow.core import tool\n@tool\ndef judge(words: int, text: str) -> dict:\n"
+                    "    return {'ok': words == len(text.split())}\n",
+        "flow.dag.yaml": """
+            inputs:
+              words: {type: int}
+              text: {type: string}
+            outputs:
+              ok: {reference: "${judge.output.ok}"}
+            nodes:
+            - {name: judge, type: python, source: {type: code, path: judge.py},
+               inputs: {words: "${inputs.words}", text: "${inputs.text}"}}
+            """}, name="judge")
+    client = Client(progress=False)
+    base = client.run(make_flow(CHAIN, name="chain"), data=data)
+    evaluation = client.run(judge, data=data, run=base,
+                            column_mapping={"words": "${run.outputs.words}", "text": "${data.text}"})
+
+    lines = list_traces(run=base.name, limit=None)
+    assert len(lines) == 100 and sorted(line["line_number"] for line in lines) == list(range(100))
+    assert {line["flow"] for line in lines} == {"chain"} and {line["status"] for line in lines} == {"Completed"}
+    details = client.get_details(base)
+    assert set(details["trace_id"]) == {line["trace_id"] for line in lines}
+
+    evaluated = list_traces(run=evaluation.name, limit=None)
+    assert len(evaluated) == 100
+    assert all(e["referenced_run"] == base.name and e["referenced_line_number"] == e["line_number"] for e in evaluated)
+    line_7 = next(line for line in lines if line["line_number"] == 7)
+    [evaluation_of_7] = get_trace(line_7["trace_id"])["evaluations"]
+    assert (evaluation_of_7["run"], evaluation_of_7["line_number"]) == (evaluation.name, 7)
+    assert evaluation_of_7["outputs"] == {"ok": True}
+
+
+WRITER = """
+import sys
+from promptflow_lite.engine.flow import load_flow
+from promptflow_lite.tracing import enable_tracing, flush_tracing
+
+folder, process, lines, flush = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "flush"
+assert enable_tracing()
+flow = load_flow(folder)
+for n in range(lines):
+    flow.run({"text": f"process {process} line {n}"}, line_number=n,
+             attributes={"batch_run_id": f"proc-{process}", "line_number": n})
+if flush:
+    assert flush_tracing()
+# without an explicit flush, the exit handler writes the pending spans
+"""
+
+
+def test_several_processes_write_one_store(make_flow, tmp_path, pfl_home):
+    folder = make_flow(CHAIN, name="chain")
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    processes = [subprocess.Popen([sys.executable, str(script), str(folder), str(p), "60", "flush" if p % 2 else "exit"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for p in range(4)]
+    for process in processes:
+        _, errors = process.communicate(timeout=240)
+        assert process.returncode == 0, errors
+        assert "could not" not in errors  # no write failed (e.g. "database is locked")
+
+    lines = list_traces(limit=None)
+    assert len(lines) == 4 * 60
+    for p in range(4):
+        assert sorted(line["line_number"] for line in lines if line["run"] == f"proc-{p}") == list(range(60))
+    spans = get_traces(limit=None)
+    assert len(spans) == 4 * 60 * 4 and spans["span_id"].is_unique

@@ -1,0 +1,191 @@
+"""Tracing flows that call models over real HTTP (the scripted OpenAI server): LLM and embedding spans."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+
+import pytest
+
+from promptflow_lite.cli.main import main as pfl
+from promptflow_lite.connections.types import OpenAIConnection
+from promptflow_lite.engine.flow import load_flow
+from promptflow_lite.testing import ScriptedServer
+from promptflow_lite.tracing import disable_tracing, enable_tracing, get_trace, get_traces
+
+SECRET = "sk-secret-123"
+RULES = [{"match": "capital of (\\w+)", "reply": "The capital of \\1 is scripted, and that is all I know."}]
+QA_FLOW = {
+    "topic.py": """
+        from promptflow.core import tool
+
+        @tool
+        def topic(country: str) -> str:
+            return country.strip().title()
+        """,
+    "question.jinja2": "What is the capital of {{country}}?",
+    "ask.jinja2": "# system:\nAnswer briefly.\n# user:\n{{question}}\n",
+    "embed.py": """
+        from promptflow.core import tool
+        from promptflow.connections import OpenAIConnection
+        from promptflow.tools.embedding import embedding
+
+        @tool
+        def embed(conn: OpenAIConnection, text: str) -> int:
+            return len(embedding(connection=conn, input=text, model="text-embedding-3-small"))
+        """,
+    "flow.dag.yaml": """
+        inputs:
+          country: {type: string}
+        outputs:
+          answer: {reference: "${ask.output}"}
+          dims: {reference: "${embed.output}"}
+        nodes:
+        - {name: topic, type: python, source: {type: code, path: topic.py}, inputs: {country: "${inputs.country}"}}
+        - {name: question, type: prompt, source: {type: code, path: question.jinja2}, inputs: {country: "${topic.output}"}}
+        - name: ask
+          type: llm
+          source: {type: code, path: ask.jinja2}
+          inputs: {model: gpt-4o-mini, temperature: 0.2, max_tokens: 50, question: "${question.output}"}
+          connection: open_ai_connection
+          api: chat
+        - {name: embed, type: python, source: {type: code, path: embed.py},
+           inputs: {conn: open_ai_connection, text: "${question.output}"}}
+        """,
+}
+
+
+@pytest.fixture
+def server():
+    with ScriptedServer(rules=RULES) as scripted:
+        yield scripted
+
+
+@pytest.fixture
+def tracing():
+    assert enable_tracing()
+    yield
+    disable_tracing()
+
+
+@pytest.fixture
+def qa(make_flow, server):
+    connection = OpenAIConnection(api_key=SECRET, base_url=server.base_url, name="open_ai_connection")
+    return load_flow(make_flow(QA_FLOW, name="qa"), connections={"open_ai_connection": connection})
+
+
+def find(spans, name):
+    for span in spans:
+        if span["name"] == name:
+            return span
+        found = find(span["children"], name)
+        if found:
+            return found
+    return None
+
+
+def replay(server, request: dict) -> dict:
+    """What the server answers to a request it received (its answers are deterministic)."""
+    post = urllib.request.Request(server.base_url + request["path"].removeprefix("/v1"),
+                                  data=json.dumps(request["body"]).encode(),
+                                  headers={"Content-Type": "application/json", "Authorization": "Bearer x"})
+    with urllib.request.urlopen(post) as response:
+        return json.load(response)
+
+
+def test_llm_call_span_has_model_and_the_servers_token_counts(qa, server, tracing, capsys):
+    result = qa.run({"country": " france "})
+    assert result.ok, result.error
+    [chat_request] = [r for r in server.requests if r["path"].endswith("/chat/completions")]
+    usage = replay(server, chat_request)["usage"]
+
+    trace = get_trace(result.trace_id)
+    [root] = trace["spans"]
+    assert sorted(child["name"] for child in root["children"]) == ["ask", "embed", "question", "topic"]
+    assert find(trace["spans"], "question")["output"] == "What is the capital of France?"
+    ask = find(trace["spans"], "ask")
+    [call] = ask["children"]
+    attributes = call["attributes"]
+    assert (call["name"], call["span_type"], call["kind"]) == ("chat gpt-4o-mini", "LLM", "CLIENT")
+    assert attributes["gen_ai.system"] == "openai" and attributes["gen_ai.operation.name"] == "chat"
+    assert attributes["gen_ai.request.model"] == "gpt-4o-mini" and attributes["gen_ai.response.model"] == "gpt-4o-mini"
+    assert attributes["gen_ai.request.temperature"] == 0.2 and attributes["gen_ai.request.max_tokens"] == 50
+    assert attributes["gen_ai.usage.input_tokens"] == usage["prompt_tokens"]
+    assert attributes["gen_ai.usage.output_tokens"] == usage["completion_tokens"]
+    assert attributes["llm.usage.total_tokens"] == usage["total_tokens"] > 0
+    assert attributes["gen_ai.response.finish_reasons"] == ["stop"]
+    assert attributes["server.address"] == "127.0.0.1"
+    assert call["inputs"]["messages"][-1] == {"role": "user", "content": "What is the capital of France?"}
+    assert json.loads(attributes["llm.generated_message"])["content"] == result.outputs["answer"]
+    # cumulative counts roll up: LLM span -> node -> line (the embedding adds prompt tokens only)
+    for span in (call, ask):
+        assert span["attributes"]["__computed__.cumulative_token_count.total"] == usage["total_tokens"]
+    embed_call = find(trace["spans"], "embed")["children"][0]
+    assert embed_call["span_type"] == "Embedding" and embed_call["output"]["data"][0]["embedding"].endswith("floats>")
+    embed_tokens = embed_call["attributes"]["llm.usage.total_tokens"]
+    assert root["attributes"]["__computed__.cumulative_token_count.total"] == usage["total_tokens"] + embed_tokens
+    assert trace["line_run"]["total_tokens"] == usage["total_tokens"] + embed_tokens
+
+    capsys.readouterr()
+    assert pfl(["trace", "show", result.trace_id]) == 0
+    shown = capsys.readouterr().out
+    assert f"chat gpt-4o-mini [LLM]" in shown and "model gpt-4o-mini" in shown
+    assert f"{usage['total_tokens']} tokens ({usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion)" \
+        in shown
+
+
+def test_the_api_key_is_nowhere_in_the_trace_store(qa, tracing, pfl_home):
+    assert qa.run({"country": "spain"}).ok
+    frame = get_traces()
+    assert set(frame["span_type"]) == {"Flow", "Function", "LLM", "Embedding"}
+    assert (frame[frame["node_name"] == "embed"]["inputs"].iloc[0]["conn"]
+            == "<OpenAIConnection name=open_ai_connection>")
+    files = list(pfl_home.glob("traces.sqlite*"))
+    assert files and not any(SECRET.encode() in file.read_bytes() for file in files)
+
+
+def test_a_failed_llm_call_is_an_error_span(make_flow, server, tracing):
+    server.api_key = "sk-the-right-one"
+    connection = OpenAIConnection(api_key=SECRET, base_url=server.base_url, name="open_ai_connection")
+    flow = load_flow(make_flow(QA_FLOW, name="qa"), connections={"open_ai_connection": connection})
+    result = flow.run({"country": "peru"})
+    assert not result.ok
+
+    trace = get_trace(result.trace_id)
+    calls = find(trace["spans"], "ask")["children"]
+    assert calls and all(c["status"] == "ERROR" and c["span_type"] == "LLM" for c in calls)
+    assert "AuthenticationError" in calls[0]["status_message"]
+    assert calls[0]["attributes"]["error.type"] == "AuthenticationError"
+    assert calls[0]["events"][0]["name"] == "exception"
+    assert find(trace["spans"], "ask")["status"] == "ERROR" and trace["line_run"]["status"] == "Failed"
+
+
+def test_a_streamed_llm_span_ends_when_the_stream_is_consumed(make_flow, server, tracing):
+    connection = OpenAIConnection(api_key=SECRET, base_url=server.base_url, name="open_ai_connection")
+    folder = make_flow({"ask.jinja2": QA_FLOW["ask.jinja2"], "flow.dag.yaml": """
+        inputs:
+          question: {type: string}
+        outputs:
+          answer: {reference: "${ask.output}"}
+        nodes:
+        - name: ask
+          type: llm
+          source: {type: code, path: ask.jinja2}
+          inputs: {model: gpt-4o, question: "${inputs.question}"}
+          connection: open_ai_connection
+          api: chat
+        """}, name="streaming")
+    flow = load_flow(folder, connections={"open_ai_connection": connection})
+
+    async def ask():
+        line = await flow.arun({"question": "What is the capital of Chile?"}, stream=True)
+        pieces = [piece async for piece in line.outputs["answer"]]
+        return line, "".join(pieces)
+
+    line, answer = asyncio.run(ask())
+    assert answer == "The capital of Chile is scripted, and that is all I know."
+    [call] = find(get_trace(line.trace_id)["spans"], "ask")["children"]
+    assert call["status"] == "OK" and call["attributes"]["gen_ai.request.stream"] is True
+    assert call["output"] == answer and call["attributes"]["output_type"] == "iterated"
+    assert call["end_time"] > find(get_trace(line.trace_id)["spans"], "ask")["end_time"]
