@@ -381,3 +381,32 @@ def test_prompty_as_the_source_of_an_llm_node(server, tmp_path):
     call, _ = prompty_llm_caller(path, conns, connection="azure", node="answer")
     run_sync(call(question="Tell a joke", deployment_name="node-deployment"))
     assert "/deployments/node-deployment/" in server.requests[-1]["path"]
+
+
+def test_a_configuration_without_endpoint_names_the_file_and_the_fix(tmp_path, monkeypatch):
+    monkeypatch.delenv("AZURE_OPENAI_ENDPOINT", raising=False)
+    monkeypatch.delenv("AZURE_OPENAI_API_KEY", raising=False)
+    path = write(tmp_path, "env.prompty", "---\nmodel:\n  configuration:\n    type: azure_openai\n"
+                                          "    azure_deployment: gpt-4o\n---\nuser:\nhi\n")
+    with pytest.raises(UserError) as info:
+        Prompty.load(path)()
+    assert str(path.resolve()) in str(info.value) and "AZURE_OPENAI_ENDPOINT" in str(info.value)
+
+
+def test_the_pre_1_0_model_connection_form_still_works(server, tmp_path):
+    path = write(tmp_path, "legacy.prompty", """\
+        ---
+        model:
+          api: chat
+          connection: open_ai_connection
+          parameters:
+            deployment_name: gpt-35-turbo
+            max_tokens: 64
+        inputs:
+          question: {type: string}
+        ---
+        user:
+        {{question}}
+        """)
+    assert Prompty.load(path)(question="Tell a joke").startswith("Knock knock")
+    assert last_body(server)["model"] == "gpt-35-turbo" and "deployment_name" not in last_body(server)

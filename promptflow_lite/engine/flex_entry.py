@@ -63,15 +63,9 @@ class FlexYaml:
         return str(self.data.get("name") or self.working_dir.name)
 
     def declared(self, key: str) -> dict[str, dict[str, Any]]:
-        """``inputs`` / ``init`` declarations; entries with ``default: ""`` mean "the code's default"."""
+        """``inputs`` / ``init`` declarations by name (``{type, default, ...}``)."""
         raw = self.data.get(key) or {}
-        declared = {}
-        for name, spec in raw.items():
-            spec = spec if isinstance(spec, dict) else {"type": spec}
-            if spec.get("default") == "":
-                spec = {k: v for k, v in spec.items() if k != "default"}
-            declared[str(name)] = spec
-        return declared
+        return {str(name): (spec if isinstance(spec, dict) else {"type": spec}) for name, spec in raw.items()}
 
 
 def load_flex_yaml(file: Path, data: dict[str, Any] | None = None) -> FlexYaml:
@@ -156,7 +150,7 @@ def create_entry(target: Any, init: dict[str, Any], declared_init: dict[str, dic
     """``(callable, instance)``: a function as is, or a class instantiated once with ``init``."""
     if not inspect.isclass(target):
         return target, None
-    kwargs = {name: spec["default"] for name, spec in declared_init.items() if "default" in spec}
+    kwargs = {name: spec["default"] for name, spec in declared_init.items() if spec.get("default", "") != ""}
     kwargs.update(init)
     try:
         kwargs = resolve_init_kwargs(target, kwargs, connections, declared_init)
@@ -258,12 +252,13 @@ def entry_inputs(func: Callable[..., Any], declared: dict[str, dict[str, Any]]) 
                                   convert=annotated or not (has_default and param.default is None))
     for name, spec in declared.items():
         current = inputs.get(name)
-        default_given = "default" in spec
-        inputs[name] = EntryInput(
-            type=_value_type(spec.get("type") or (current.type.value if current else "object")),
-            default=spec["default"] if default_given else (current.default if current else None),
-            required=not default_given and (current.required if current else True),
-            description=spec.get("description"), convert=True)
+        value_type = _value_type(spec.get("type") or (current.type.value if current else "object"))
+        if spec.get("default") == "" and current is not None:  # promptflow: "" means the code's default
+            default, required = current.default, current.required
+        else:  # declared without a default: required, whatever the code says (as in promptflow)
+            default, required = spec.get("default"), "default" not in spec
+        inputs[name] = EntryInput(type=value_type, default=default, required=required,
+                                  description=spec.get("description"), convert=True)
     return inputs, takes_any
 
 

@@ -112,12 +112,20 @@ class Prompty:
 
     # the request ---------------------------------------------------------------------------
     def connection(self):
-        """The connection the prompty calls (resolved once, then reused)."""
+        """The connection the prompty calls (resolved once, then reused); unusable ones name the file."""
         if self._connection is None:
             from promptflow_lite.connections.model_config import to_connection
+            from promptflow_lite.tools.llm_client import InvalidConnectionType, resolve_endpoint
 
-            self._connection = to_connection(self._file.configuration, _provider(self._connections),
-                                             str(self.path))
+            connection = to_connection(self._file.configuration, _provider(self._connections), str(self.path))
+            try:
+                resolve_endpoint(connection)
+            except InvalidConnectionType as exc:
+                raise UserError(f"The model configuration cannot be used: {exc.message}", file=str(self.path),
+                                hint="name a connection under model.configuration.connection, or give azure_endpoint "
+                                     "and api_key (or set AZURE_OPENAI_ENDPOINT / AZURE_OPENAI_API_KEY, "
+                                     "OPENAI_API_KEY).") from None
+            self._connection = connection
         return self._connection
 
     def _model_name(self) -> str | None:

@@ -294,8 +294,11 @@ def _check_model(model: Any, path: Path) -> None:
                                  file=str(path), hint="first returns the first choice's content, all the response.")
     if not isinstance(model.get("parameters") or {}, dict):
         raise PromptyFormatError("model.parameters must be a mapping of request options.", file=str(path))
-    if model.get("connection") and not model.get("configuration"):
-        model["configuration"] = {"connection": model.pop("connection")}
+    if model.get("connection"):  # the pre-1.0 form: model.connection next to (or instead of) configuration
+        configuration = model.get("configuration") or {}
+        if isinstance(configuration, dict) and not configuration.get("connection"):
+            model["configuration"] = {**configuration, "connection": model["connection"]}
+        model.pop("connection")
     from promptflow_lite.connections.model_config import check_configuration
 
     check_configuration(model.get("configuration"), str(path))
