@@ -15,20 +15,20 @@ import logging
 import os
 import queue
 import threading
-import time
 import weakref
 from typing import Any, Iterable
 
 from opentelemetry.trace import SpanContext
 
+from promptflow_lite.connections.types import Connection
 from promptflow_lite.tracing.context import current_holder, local_span_context, parent_span_context, reset_holder
 from promptflow_lite.tracing.ids import new_span_id, new_trace_id, trace_hex
 from promptflow_lite.tracing.line_spans import lone_node_rows, readable_spans, render_line, store_rows
 from promptflow_lite.tracing.names import cumulative_attributes
-from promptflow_lite.tracing.serialize import is_connection, remember_connection
+from promptflow_lite.tracing.serialize import remember_connection
 
 _log = logging.getLogger(__name__)
-_BATCH_WAIT = 0.02  # seconds a light load waits to share a transaction
+_BATCH_WAIT = 0.25  # seconds the writer waits for more lines to share a transaction (flush wakes it)
 _MAX_BATCH = 2000
 
 
@@ -54,13 +54,12 @@ class NodeSpan:
     __slots__ = ("line", "name", "node_type", "trace_id", "span_id", "parent", "token", "run")
 
     def __init__(self, line: LineSpan | None, name: str, node_type: str):
-        self.line, self.name, self.node_type = line, name, node_type
-        self.parent = None if line is not None else parent_span_context()
-        self.trace_id = line.trace_id if line is not None else (
-            self.parent.trace_id if self.parent is not None else new_trace_id())
-        self.span_id = new_span_id()
-        self.token = None
-        self.run = None
+        self.line, self.name, self.node_type, self.span_id, self.run = line, name, node_type, new_span_id(), None
+        if line is not None:
+            self.trace_id, self.parent = line.trace_id, None
+        else:
+            self.parent = parent_span_context()
+            self.trace_id = self.parent.trace_id if self.parent is not None else new_trace_id()
 
     def span_context(self) -> SpanContext:
         return local_span_context(self.trace_id, self.span_id)
@@ -81,6 +80,7 @@ class ExecutorSpans:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._wake = threading.Event()
         _instances.add(self)
 
     # hot path -----------------------------------------------------------------------------
@@ -100,17 +100,21 @@ class ExecutorSpans:
 
     def start_node(self, node_name: str, node_type: str, inputs: dict[str, Any]) -> NodeSpan:
         holder = current_holder.get()
-        node = NodeSpan(holder if type(holder) is LineSpan else None, node_name, node_type)
+        line = holder if type(holder) is LineSpan else None
+        node = NodeSpan(line, node_name, node_type)
         for value in inputs.values():
-            if is_connection(value):
+            if isinstance(value, Connection):
                 remember_connection(value)  # before any error message could echo a key
         node.token = current_holder.set(node)
-        if node.line is not None:
-            node.line.nodes.append(node)
+        if line is not None:
+            line.nodes.append(node)
         return node
 
     def end_node(self, node: NodeSpan, run: Any) -> None:
-        reset_holder(node.token)
+        try:
+            current_holder.reset(node.token)
+        except ValueError:  # not the context the node started in
+            reset_holder(node.token)
         node.run = run
         if node.line is None:
             self._submit((node, None))
@@ -127,8 +131,8 @@ class ExecutorSpans:
     def _work(self) -> None:
         while True:
             batch = [self._queue.get()]
-            if self._queue.empty():
-                time.sleep(_BATCH_WAIT)
+            if self._queue.empty() and self._wake.wait(_BATCH_WAIT):
+                self._wake.clear()
             while len(batch) < _MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get())
             records = [item for item in batch if isinstance(item, tuple)]
@@ -168,16 +172,18 @@ class ExecutorSpans:
             return True
         done = threading.Event()
         self._queue.put(done)
+        self._wake.set()
         return done.wait(timeout)
 
     def shutdown(self, timeout: float = 30.0) -> None:
         if self._thread is not None and self._thread.is_alive():
             self._queue.put(None)
+            self._wake.set()
             self._thread.join(timeout)
         self._thread = None
 
     def _after_fork(self) -> None:
-        self._queue, self._thread, self._lock = queue.SimpleQueue(), None, threading.Lock()
+        self._queue, self._thread, self._lock, self._wake = queue.SimpleQueue(), None, threading.Lock(), threading.Event()
 
 
 _instances: "weakref.WeakSet[ExecutorSpans]" = weakref.WeakSet()

@@ -107,7 +107,7 @@ def to_json(value: Any) -> str:
     else:
         try:
             text = _encode(value)
-        except (TypeError, ValueError):  # non-string keys, circular references
+        except (TypeError, ValueError, RecursionError):  # non-string keys, circular references
             text = None
         if text is None or len(text) > _max_chars or _may_name_secret(text):
             text = _encode(_clean(value, 0))
@@ -118,7 +118,24 @@ def to_json(value: Any) -> str:
     return text
 
 
-_encode = json.JSONEncoder(ensure_ascii=False, default=lambda value: _render(value)).encode
+def _make_encoder():
+    """A reusable C encoder (``json.dumps`` builds one per call; that is most of its cost here)."""
+    from json.encoder import c_make_encoder, encode_basestring
+
+    encoder = json.JSONEncoder(ensure_ascii=False, default=lambda value: _render(value))
+    if c_make_encoder is None:
+        return encoder.encode
+    chunks = c_make_encoder(None, encoder.default, encode_basestring, None, ": ", ", ", False, False, True)
+
+    def encode(value: Any) -> str:
+        if type(value) is str:
+            return encode_basestring(value)
+        return "".join(chunks(value, 0))
+
+    return encode
+
+
+_encode = _make_encoder()
 
 
 def dumps(value: Any) -> str:
