@@ -326,3 +326,51 @@ def test_flex_lines_are_traced(make_flow):
     assert line.trace_id == "trace-id"
     assert events == [("line", flow.name, {"text": "t"}), ("node", "my_flow", "flex"), ("end_node", "Completed"),
                       ("end_line", "Completed")]
+
+
+# ---------------------------------------------------------------------------------------------
+# the example flows in flows/
+
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def scripted(tmp_path, monkeypatch):
+    """Start the scripted server with a flow's rules; connections come from PROMPTFLOW_CONNECTIONS."""
+    servers = []
+
+    def start(rules) -> ScriptedServer:
+        server = ScriptedServer(rules=str(rules)).start()
+        servers.append(server)
+        data = {"open_ai_connection": {"type": "OpenAIConnection",
+                                       "value": {"api_key": "sk-test", "base_url": server.base_url}}}
+        (tmp_path / "connections.json").write_text(json.dumps(data))
+        monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(tmp_path / "connections.json"))
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def test_example_flex_function_flow(scripted, capsys):
+    folder = REPO / "flows" / "flex_function"
+    server = scripted(folder / "scripted_llm.yaml")
+    assert run_json(capsys, "--flow", str(folder)) == {
+        "summary": "Build LLM apps as flows; flex flows are plain Python.", "words_in": 17, "words_out": 10}
+    assert server.requests[-1]["body"]["messages"][0]["content"].endswith("at most 12 words.")
+    for row in (folder / "data.jsonl").read_text().splitlines():
+        assert load_flow(folder).run(json.loads(row)).ok
+
+
+def test_example_flex_class_flow(capsys):
+    folder = REPO / "flows" / "flex_class"
+    assert run_json(capsys, "--flow", str(folder), "--inputs", "answer=paris", "ground_truth=Paris") == {
+        "exact_match": True, "f1": 1.0}
+    assert run_json(capsys, "--flow", str(folder), "--inputs", "answer=paris", "ground_truth=Paris",
+                    "--init", "ignore_case=false") == {"exact_match": False, "f1": 0.0}
+    flow = load_flow(folder)
+    lines = [flow.run(json.loads(row), line_number=i)
+             for i, row in enumerate((folder / "data.jsonl").read_text().splitlines())]
+    assert run_sync(flow.aaggregate(lines)).metrics == {"exact_match_rate": 0.5, "mean_f1": 0.6, "lines": 4}

@@ -410,3 +410,18 @@ def test_the_pre_1_0_model_connection_form_still_works(server, tmp_path):
         """)
     assert Prompty.load(path)(question="Tell a joke").startswith("Knock knock")
     assert last_body(server)["model"] == "gpt-35-turbo" and "deployment_name" not in last_body(server)
+
+
+def test_example_prompty_flow(tmp_path, monkeypatch, capsys):
+    folder = Path(__file__).resolve().parents[1] / "flows" / "prompty_basic"
+    with ScriptedServer(rules=str(folder / "scripted_llm.yaml")) as srv:
+        data = {"open_ai_connection": {"type": "OpenAIConnection", "value": {"api_key": "k",
+                                                                              "base_url": srv.base_url}}}
+        (tmp_path / "connections.json").write_text(json.dumps(data))
+        monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(tmp_path / "connections.json"))
+        assert run_json(capsys, "--flow", str(folder)) == {
+            "output": "A prompt with its model settings in YAML front matter, runnable on its own."}
+        rows = [json.loads(line) for line in (folder / "data.jsonl").read_text().splitlines()]
+        answers = [Prompty.load(folder / "answer.prompty")(**row) for row in rows]
+        assert answers[1] == "Run `pfl flow test --flow flows/prompty_basic --inputs question=...`."
+        assert answers[2] == "Yes: point an llm node's source.path at the .prompty file."

@@ -29,6 +29,7 @@ from promptflow_lite.engine.flow import Flow, working_directory
 from promptflow_lite.engine.results import COMPLETED, FAILED, AggregationResult, LineResult, NodeRun, sum_usage
 from promptflow_lite.engine.threads import run_in_thread
 from promptflow_lite.errors import InputError, LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict
+from promptflow_lite.flow.prompty import active_connections
 from promptflow_lite.tools.coercion import ConversionError, parse_value
 from promptflow_lite.tools.observe import calls_collector
 from promptflow_lite.tracing import spans
@@ -61,8 +62,9 @@ class ScriptFlow(Flow):
     def __init__(self, *, func: Callable[..., Any], func_name: str, name: str, path: Path | None,
                  working_dir: Path, inputs: dict[str, EntryInput], takes_any: bool = False,
                  outputs: list[str] | None = None, sample_inputs: dict[str, Any] | None = None,
-                 aggregate: Callable[..., Any] | None = None):
+                 aggregate: Callable[..., Any] | None = None, connections: Any = None):
         self.func, self.func_name = func, func_name
+        self.connections = connections  # what prompties loaded by the flow's code use
         self.name, self.path, self.working_dir = name, path, working_dir
         self._inputs, self._takes_any = inputs, takes_any
         self._outputs = list(outputs or [])
@@ -141,6 +143,7 @@ class ScriptFlow(Flow):
         result.node_runs[self.func_name] = run
         calls: list = []
         token = calls_collector.set(calls)
+        connections_token = active_connections.set(self.connections)
         tracer, span = spans.active(), None
         try:
             with captured_output(echo) as logs:
@@ -169,6 +172,7 @@ class ScriptFlow(Flow):
             run.end_time = time.time()
             run.logs = logs.getvalue() if "logs" in locals() else ""
             calls_collector.reset(token)
+            active_connections.reset(connections_token)
             if calls:
                 run.model_calls = len(calls)
                 run.usage = sum_usage(c.usage for c in calls)
@@ -263,13 +267,18 @@ class FlexFlow(ScriptFlow):
             if init and not inspect.isclass(target):
                 raise UserError(f"The entry '{flex.entry}' is a function; init arguments only apply to a class "
                                 "entry.", file=where, hint="drop --init, or make the entry a class with __init__.")
-            func, instance = create_entry(target, dict(init or flex.sample.get("init") or {}),
-                                          flex.declared("init"), provider, where)
+            token = active_connections.set(provider)  # for prompties loaded by __init__
+            try:
+                func, instance = create_entry(target, dict(init or flex.sample.get("init") or {}),
+                                              flex.declared("init"), provider, where)
+            finally:
+                active_connections.reset(token)
         inputs, takes_any = entry_inputs(func, flex.declared("inputs"))
         return cls(func=func, func_name=entry_name(func), name=flex.name, path=flex.path,
                    working_dir=flex.working_dir, inputs=inputs, takes_any=takes_any,
                    outputs=output_names(func, flex.data.get("outputs") or {}),
-                   sample_inputs=flex.sample.get("inputs"), aggregate=getattr(instance, AGGREGATE, None))
+                   sample_inputs=flex.sample.get("inputs"), aggregate=getattr(instance, AGGREGATE, None),
+                   connections=provider)
 
 
 # ---------------------------------------------------------------------------------------------

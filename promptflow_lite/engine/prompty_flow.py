@@ -29,11 +29,13 @@ class PromptyFlow(ScriptFlow):
         from promptflow_lite.engine.flow import connection_provider
         from promptflow_lite.flow.prompty import AsyncPrompty
 
-        prompty = AsyncPrompty.load(file, connections=connection_provider(connections), **dict(init or {}))
+        provider = connection_provider(connections)
+        prompty = AsyncPrompty.load(file, connections=provider, **dict(init or {}))
         prompty.connection()
         return cls(func=prompty.__call__, func_name=prompty.name, name=prompty.name, path=prompty.path,
                    working_dir=prompty.path.parent, inputs=prompty_inputs(prompty),
-                   outputs=list(prompty.file.outputs) or ["output"], sample_inputs=prompty.file.sample_inputs())
+                   outputs=list(prompty.file.outputs) or ["output"], sample_inputs=prompty.file.sample_inputs(),
+                   connections=provider)
 
 
 def prompty_inputs(prompty) -> dict[str, EntryInput]:

@@ -16,6 +16,7 @@ response with ``model.response: all``. Requests go through :mod:`promptflow_lite
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
 
@@ -23,6 +24,10 @@ from promptflow_lite.errors import UserError
 from promptflow_lite.flow.prompty_file import PromptyFile, load_prompty_file
 
 CHAT_PARAMETERS_TO_MODEL = ("deployment_name",)  # legacy: model.parameters.deployment_name names the model
+
+active_connections: ContextVar[Any] = ContextVar("pfl_active_connections", default=None)
+"""The connections of the flow running in this context (the engine sets it), so a prompty loaded by
+flow code without ``connections=`` finds the same connections as the flow (offline mode, serving)."""
 
 
 class InvalidOutputKeyError(UserError):
@@ -246,6 +251,8 @@ class AsyncPrompty(Prompty):
 
 def _provider(connections: Any) -> Any:
     if connections is None:
+        connections = active_connections.get()
+    if connections is None:
         from promptflow_lite.connections.provider import default_provider
 
         return default_provider()
@@ -319,4 +326,5 @@ def count_tokens(prompt: Any, model: str) -> int:
     return sum(len(encoding.encode(t)) for t in texts) + per_message * len(messages) + names + 3
 
 
-__all__ = ["Prompty", "AsyncPrompty", "InvalidOutputKeyError", "PromptyAnswerError", "count_tokens"]
+__all__ = ["Prompty", "AsyncPrompty", "InvalidOutputKeyError", "PromptyAnswerError", "active_connections",
+           "count_tokens"]
