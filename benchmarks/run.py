@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
                 "commit": report.git_commit(BENCH_DIR.parent),
                 "promptflow": tools["pf"].version() if "pf" in tools else None}
         log(f"scratch: {scratch}")
+        for tool in tools.values():
+            tool.prime()
         for name in suites:
             log(f"== {name}")
             try:
