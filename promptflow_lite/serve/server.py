@@ -1,0 +1,163 @@
+"""Running the app: ``serve_flow`` in the foreground (``pfl flow serve``), ``ServerThread`` in the background.
+
+Uvicorn does the HTTP (with httptools / uvloop when they are installed); the access log is off
+unless asked for. We bind the socket ourselves so a busy port is a clear error and port 0 picks
+a free one. SIGINT / SIGTERM finish the requests in flight, then stop the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from promptflow_lite.errors import UserError
+
+OPTIONS_ENV = "PFL_SERVE_OPTIONS"  # how worker processes learn what to load (--workers N)
+_FACTORY = "promptflow_lite.serve.server:app_from_environment"
+
+
+def serve_flow(source: str | Path, *, host: str = "127.0.0.1", port: int = 8080, variant: str | None = None,
+               environment_variables: dict[str, Any] | None = None, init: dict[str, Any] | None = None,
+               workers: int = 1, access_log: bool = False,
+               on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve the flow at ``source`` until SIGINT or SIGTERM; ``on_ready(url)`` once it listens.
+
+    The flow is loaded once per process and the working directory becomes the flow's folder (as
+    promptflow does). ``workers`` > 1 runs that many processes on one port.
+    """
+    import uvicorn
+
+    from promptflow_lite.serve.app import create_app
+
+    options = {"source": str(Path(source).resolve()), "variant": variant,
+               "environment_variables": environment_variables, "init": init}
+    app = create_app(**options)  # loaded here too with workers: a broken flow fails before forking
+    enter_flow_folder(app.state.flow)
+    sock = bind_socket(host, port)
+    url = http_url(host, sock.getsockname()[1])
+    if workers > 1:
+        port = sock.getsockname()[1]
+        sock.close()  # uvicorn's supervisor binds it again and shares it with the workers
+        os.environ[OPTIONS_ENV] = json.dumps(options)
+        if on_ready:
+            on_ready(url)
+        uvicorn.run(_FACTORY, factory=True, host=host, port=port, workers=workers, log_level="warning",
+                    access_log=access_log)
+        return
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=access_log, lifespan="on"))
+    stop_signals: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: stop_signals.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}  # uvicorn re-raises the signal it stopped on
+    if on_ready:
+        _when_started(server, lambda: on_ready(url))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sock.close()
+
+
+def app_from_environment():
+    """The app factory of each ``--workers`` process (options in ``PFL_SERVE_OPTIONS``)."""
+    from promptflow_lite.serve.app import create_app
+
+    app = create_app(**json.loads(os.environ[OPTIONS_ENV]))
+    enter_flow_folder(app.state.flow)
+    return app
+
+
+def enter_flow_folder(flow: Any) -> None:
+    """Make the flow's folder the working directory, so tools find their relative files."""
+    folder = getattr(flow, "run_dir", None) or flow.working_dir
+    os.environ["PROMPTFLOW_PROJECT_PATH"] = str(folder)
+    os.chdir(folder)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (0: a free port); a busy port is a ``UserError``."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise UserError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.", hint="check --host.") from None
+    try:
+        if os.name != "nt":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise UserError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.",
+                        hint="choose another --port (0 picks a free one) or stop what uses it.") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def http_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _when_started(server: Any, callback: Callable[[], None]) -> None:
+    def watch() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.02)
+        if server.started:
+            callback()
+
+    threading.Thread(target=watch, name="pfl-serve-ready", daemon=True).start()
+
+
+class ServerThread:
+    """An app served on ``host:port`` from a background thread (tests, benchmarks, notebooks)::
+
+        with ServerThread(create_app("flows/chat_basic")) as server:
+            urllib.request.urlopen(server.url + "/health")
+    """
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, **uvicorn_options: Any):
+        self.app, self.host, self.port = app, host, port
+        self._options = {"log_level": "warning", "access_log": False, "lifespan": "on", "log_config": None,
+                         **uvicorn_options}
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return http_url(self.host, self.port)
+
+    def start(self, timeout: float = 30.0) -> "ServerThread":
+        import uvicorn
+
+        sock = bind_socket(self.host, self.port)
+        self.port = sock.getsockname()[1]
+        self._server = uvicorn.Server(uvicorn.Config(self.app, **self._options))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
+                                        name=f"pfl-serve-{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                sock.close()
+                raise RuntimeError(f"The server on {self.url} did not start.")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the requests in flight, run the app's shutdown, close the port."""
+        if self._thread is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(timeout)
+        self._thread = None
+
+    def __enter__(self) -> "ServerThread":
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
