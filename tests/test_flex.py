@@ -374,3 +374,30 @@ def test_example_flex_class_flow(capsys):
     lines = [flow.run(json.loads(row), line_number=i)
              for i, row in enumerate((folder / "data.jsonl").read_text().splitlines())]
     assert run_sync(flow.aaggregate(lines)).metrics == {"exact_match_rate": 0.5, "mean_f1": 0.6, "lines": 4}
+
+
+def test_environment_variables_timeout_and_entry_without_yaml(make_flow, monkeypatch):
+    monkeypatch.delenv("GREETING", raising=False)
+    folder = make_flow({
+        "flow.flex.yaml": "entry: slow:greet\nenvironment_variables:\n  GREETING: hello\n",
+        "slow.py": """
+            import asyncio
+            import os
+
+
+            async def greet(name: str, delay: float = 0.0):
+                await asyncio.sleep(delay)
+                return f"{os.environ['GREETING']} {name}"
+            """,
+    })
+    flow = load_flow(folder)
+    assert flow(name="Ada") == {"output": "hello Ada"}
+    line = flow.run({"name": "Ada", "delay": 5}, timeout=0.2)
+    assert line.status == "Failed" and "timeout after 0.2 seconds" in line.error["message"]
+
+    from promptflow_lite.engine.flex import FlexFlow
+
+    direct = FlexFlow.from_entry("slow:greet", folder, environment_variables={"GREETING": "hi"})
+    assert direct(name="Bo") == {"output": "hi Bo"}
+    with pytest.raises(UserError, match="init arguments only apply to a class"):
+        load_flow(folder, init={"x": 1})

@@ -258,7 +258,9 @@ def entry_inputs(func: Callable[..., Any], declared: dict[str, dict[str, Any]]) 
         else:  # declared without a default: required, whatever the code says (as in promptflow)
             default, required = spec.get("default"), "default" not in spec
         inputs[name] = EntryInput(type=value_type, default=default, required=required,
-                                  description=spec.get("description"), convert=True)
+                                  description=spec.get("description"), convert=True,
+                                  is_chat_input=bool(spec.get("is_chat_input")),
+                                  is_chat_history=spec.get("is_chat_history"))
     return inputs, takes_any
 
 

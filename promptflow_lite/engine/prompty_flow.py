@@ -45,7 +45,9 @@ def prompty_inputs(prompty) -> dict[str, EntryInput]:
         value_type = str(spec.get("type") or "string")
         inputs[name] = EntryInput(type=ValueType(value_type) if value_type in _CONVERTIBLE | {"image"} else
                                   ValueType.OBJECT, default=spec.get("default"), required="default" not in spec,
-                                  description=spec.get("description"), convert=value_type in _CONVERTIBLE)
+                                  description=spec.get("description"), convert=value_type in _CONVERTIBLE,
+                                  is_chat_input=bool(spec.get("is_chat_input")),
+                                  is_chat_history=spec.get("is_chat_history"))
     return inputs
 
 
