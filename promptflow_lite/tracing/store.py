@@ -42,8 +42,7 @@ _SCHEMA = (
 NODE_FIELDS = ("span_id", "name", "node_type", "start_us", "end_us", "status", "status_message", "inputs", "output",
                "attributes", "events")
 CANCELLED = "Execution cancelled."
-_INSERT_SPAN = f"INSERT INTO spans VALUES ({', '.join('?' * len(SPAN_COLUMNS))})"
-_INSERT_LINE = f"INSERT INTO line_runs VALUES ({', '.join('?' * len(LINE_COLUMNS))})"
+_MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
 
 def default_path() -> Path:
@@ -101,9 +100,8 @@ class TraceStore:
     def write(self, spans: Sequence[tuple], line_runs: Sequence[tuple] = ()) -> None:
         """Append span rows (``SPAN_COLUMNS`` order) and line-run rows (``LINE_COLUMNS``)."""
         with self._transaction():
-            self._conn.executemany(_INSERT_SPAN, spans)
-            if line_runs:
-                self._conn.executemany(_INSERT_LINE, line_runs)
+            _insert(self._conn, "spans", len(SPAN_COLUMNS), spans)
+            _insert(self._conn, "line_runs", len(LINE_COLUMNS), line_runs)
 
     def delete(self, *, run: str | None = None, before: float | None = None) -> int:
         """Delete the traces of ``run`` and/or started before epoch ``before``; returns how many."""
@@ -224,6 +222,16 @@ def _int(value: Any) -> int | None:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+def _insert(conn: sqlite3.Connection, table: str, width: int, rows: Sequence[tuple]) -> None:
+    """Insert rows with multi-row ``VALUES`` statements: one SQLite step (one GIL release) per chunk."""
+    size = _MAX_VARIABLES // width
+    placeholder = "(" + ", ".join("?" * width) + ")"
+    for start in range(0, len(rows), size):
+        chunk = rows[start:start + size]
+        conn.execute(f"INSERT INTO {table} VALUES {', '.join([placeholder] * len(chunk))}",
+                     [value for row in chunk for value in row])
 
 
 def _where(*, run=None, flow=None, status=None, since=None, before=None, trace_ids=None,
