@@ -329,3 +329,52 @@ def test_tracing_off_costs_nothing_and_stores_nothing(make_flow, monkeypatch, pf
     result = load_flow(make_flow(CHAIN, name="words")).run({"text": "quiet"})
     assert result.ok and result.trace_id is None
     assert not list(pfl_home.glob("traces.sqlite*"))
+
+
+def test_trace_records_exceptions_and_early_stops(tracing):
+    from promptflow_lite.tracing import trace
+
+    @trace
+    def risky(x: int) -> int:
+        if x < 0:
+            raise ValueError("negative input")
+        return x
+
+    @trace
+    def numbers(n: int):
+        yield from range(n)
+
+    @trace
+    def caller() -> list:
+        try:
+            risky(-1)
+        except ValueError:
+            pass
+        stream = numbers(10)
+        taken = [next(stream), next(stream)]
+        stream.close()  # the consumer stops early
+        return taken
+
+    assert caller() == [0, 1]
+    [line] = list_traces()
+    [root] = get_trace(line["trace_id"])["spans"]
+    failed, partial = root["children"]
+    assert failed["status"] == "ERROR" and failed["status_message"] == "ValueError: negative input"
+    assert failed["events"][0]["attributes"]["exception.type"] == "ValueError"
+    assert partial["status"] == "OK" and partial["output"] == [0, 1]
+    assert root["output"] == [0, 1]
+
+
+def test_trace_is_a_plain_call_when_tracing_is_off(pfl_home):
+    from promptflow_lite.tracing import trace
+
+    @trace
+    def double(x: int) -> int:
+        return 2 * x
+
+    @trace
+    def letters():
+        yield from "ab"
+
+    assert double(4) == 8 and list(letters()) == ["a", "b"] and double.__name__ == "double"
+    assert not list(pfl_home.glob("traces.sqlite*"))
