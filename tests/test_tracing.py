@@ -378,3 +378,13 @@ def test_trace_is_a_plain_call_when_tracing_is_off(pfl_home):
 
     assert double(4) == 8 and list(letters()) == ["a", "b"] and double.__name__ == "double"
     assert not list(pfl_home.glob("traces.sqlite*"))
+
+
+def test_an_unwritable_store_turns_tracing_off_instead_of_failing(make_flow, monkeypatch, tmp_path, caplog):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where PFL_HOME's store should go")
+    monkeypatch.setenv("PFL_HOME", str(blocked / "home"))
+    assert enable_tracing() is False
+    assert "Traces will not be stored" in caplog.text
+    monkeypatch.setenv("PFL_HOME", str(tmp_path / "home"))
+    assert load_flow(make_flow(CHAIN, name="words")).run({"text": "fine"}).ok

@@ -11,7 +11,9 @@ ours as global only when none is set). ``flush_tracing()`` before exit writes wh
 from __future__ import annotations
 
 import atexit
+import logging
 import os
+import sqlite3
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,7 +66,14 @@ def enable_tracing(collection: str | None = None, *, resource_attributes: Mappin
         return False
     from promptflow_lite.tracing.store import default_path
 
-    path = default_path() if store else None
+    path = None
+    if store:
+        try:
+            path = default_path()
+        except OSError as exc:
+            _unstorable(os.environ.get("PFL_HOME", "~/.promptflow_lite"), exc)
+            if not otlp_endpoint():
+                return False
     key = (str(path), otlp_endpoint(), tuple(sorted((resource_attributes or {}).items())))
     with _lock:
         if _state is not None and _state.key == key:
@@ -74,11 +83,14 @@ def enable_tracing(collection: str | None = None, *, resource_attributes: Mappin
             return True
         disable_tracing()
         _state = _build(key, path, collection, resource_attributes or {})
+        if _state is None:
+            return False
         _make_global(_state.provider, set_global)
         return True
 
 
-def _build(key: tuple, path: Path | None, collection: str | None, resource_attributes: Mapping[str, Any]) -> _Tracing:
+def _build(key: tuple, path: Path | None, collection: str | None,
+           resource_attributes: Mapping[str, Any]) -> _Tracing | None:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -102,10 +114,17 @@ def _build(key: tuple, path: Path | None, collection: str | None, resource_attri
         attributes["collection"] = collection
     attributes.update(resource_attributes)
     resource = Resource.create(attributes)
+    store = None
+    if path is not None:
+        try:
+            store = TraceStore(path)
+        except (OSError, sqlite3.Error) as exc:
+            _unstorable(path, exc)
+            if not otlp_endpoint():
+                return None
     rollup = TokenRollup()
     provider = TracerProvider(resource=resource, id_generator=TimeOrderedIdGenerator(), shutdown_on_exit=False)
     provider.add_span_processor(rollup)
-    store = TraceStore(path) if path is not None else None
     if store is not None:
         provider.add_span_processor(BatchSpanProcessor(SqliteSpanExporter(store), **_BATCH))
     otlp = []
@@ -122,6 +141,11 @@ def _build(key: tuple, path: Path | None, collection: str | None, resource_attri
     observe.add_listener(listener)
     spans.set_backend(executor)
     return _Tracing(key, provider, tracer, executor, listener, path, store)
+
+
+def _unstorable(where: Any, exc: BaseException) -> None:
+    """A read-only or broken PFL_HOME must not stop the flow: say so and go on."""
+    logging.getLogger(__name__).warning("Traces will not be stored: cannot open %s (%s).", where, exc)
 
 
 def _make_global(provider: Any, wanted: bool) -> None:
