@@ -145,6 +145,29 @@ def test_a_callers_traceparent_is_continued(make_flow, tracing):
     assert fresh.trace_id != caller_trace and get_trace(fresh.trace_id)["spans"][0]["parent_id"] is None
 
 
+def test_spans_under_another_tracers_span_are_roots_of_our_store(make_flow, tracing):
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from promptflow_lite.tracing import trace
+
+    @trace
+    def handler(text: str) -> dict:
+        return {"n": len(text)}
+
+    web = TracerProvider().get_tracer("web-framework")  # e.g. the application's own instrumentation
+    flow = load_flow(make_flow(CHAIN, name="chain"))
+    with web.start_as_current_span("POST /score") as request_span:
+        line = flow.run({"text": "inside a request"})
+        handler("also inside")
+    caller = request_span.get_span_context()
+
+    listed = {t["flow"]: t for t in list_traces()}
+    assert set(listed) == {"chain", handler.__qualname__}
+    assert {t["trace_id"] for t in listed.values()} == {format(caller.trace_id, "032x")} == {line.trace_id}
+    roots = [get_trace(line.trace_id)["spans"]]
+    assert {root["parent_id"] for tree in roots for root in tree} == {format(caller.span_id, "016x")}
+
+
 def test_batch_and_evaluation_runs_link_lines_to_traces(make_flow, tmp_path, tracing):
     data = tmp_path / "data.jsonl"
     data.write_text("".join(json.dumps({"text": f"line number {n}"}) + "\n" for n in range(100)))

@@ -111,13 +111,14 @@ class _Spec:
             self.signature = None
 
     @staticmethod
-    def parent():
-        """The parent for a span started now or later (generators start on first ``next``)."""
+    def parent() -> tuple[Any, bool]:
+        """The parent for a span started now or later (generators start on first ``next``), and
+        whether that parent is one of our spans (if not, the span is a root in the store)."""
         from opentelemetry import context
 
-        from promptflow_lite.tracing.context import parent_context
+        from promptflow_lite.tracing.context import parent_context, parent_is_ours
 
-        return parent_context() or context.get_current()
+        return parent_context() or context.get_current(), parent_is_ours()
 
     def inputs(self, args: tuple, kwargs: dict) -> dict[str, Any]:
         if self.signature is None:
@@ -133,12 +134,16 @@ class _Spec:
             values.pop(first, None)
         return values
 
-    def start(self, tracer: Any, parent: Any, args: tuple, kwargs: dict):
+    def start(self, tracer: Any, parent: tuple[Any, bool], args: tuple, kwargs: dict):
+        from promptflow_lite.tracing.context import ROOT_ATTRIBUTE
         from promptflow_lite.tracing.serialize import to_json
 
+        context, ours = parent
         attributes = {"framework": "promptflow", "span_type": self.span_type, "function": self.name,
                       "inputs": to_json(self.inputs(args, kwargs))}
-        return tracer.start_span(self.name, context=parent, attributes=attributes)
+        if not ours:
+            attributes[ROOT_ATTRIBUTE] = True
+        return tracer.start_span(self.name, context=context, attributes=attributes)
 
 
 def _active(span: Any):

@@ -19,6 +19,8 @@ from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+SCOPE_NAME = "promptflow_lite"  # our tracer's instrumentation scope
+ROOT_ATTRIBUTE = "pfl.root"  # marks an SDK span whose parent is not ours: a root in the store
 
 
 class SpanHolder(Protocol):
@@ -39,6 +41,21 @@ def parent_span_context() -> SpanContext | None:
         return holder.span_context()
     context = trace.get_current_span().get_span_context()
     return context if context.is_valid else None
+
+
+def parent_is_ours() -> bool:
+    """Whether a span started now has a parent recorded by this process's tracing.
+
+    When not (no parent, a caller's ``traceparent``, or a span of another tracer such as a web
+    framework's instrumentation), the new span starts our part of the trace: a root in the store.
+    """
+    if current_holder.get() is not None:
+        return True
+    span = trace.get_current_span()
+    if not span.get_span_context().is_valid or span.get_span_context().is_remote:
+        return False
+    scope = getattr(span, "instrumentation_scope", None)
+    return scope is not None and scope.name == SCOPE_NAME
 
 
 def parent_context() -> Context | None:

@@ -21,7 +21,9 @@ from typing import Any, Iterable
 from opentelemetry.trace import SpanContext
 
 from promptflow_lite.connections.types import Connection
-from promptflow_lite.tracing.context import current_holder, local_span_context, parent_span_context, reset_holder
+from promptflow_lite.tracing.context import (
+    current_holder, local_span_context, parent_is_ours, parent_span_context, reset_holder,
+)
 from promptflow_lite.tracing.ids import new_span_id, new_trace_id, trace_hex
 from promptflow_lite.tracing.line_spans import lone_node_rows, readable_spans, render_line, store_rows
 from promptflow_lite.tracing.names import cumulative_attributes
@@ -35,12 +37,12 @@ _MAX_BATCH = 2000
 class LineSpan:
     """A running line: the parent of its nodes' spans."""
 
-    __slots__ = ("trace_id", "span_id", "parent", "name", "inputs", "attributes", "nodes", "token")
+    __slots__ = ("trace_id", "span_id", "parent", "root", "name", "inputs", "attributes", "nodes", "token")
 
-    def __init__(self, name: str, inputs: dict, attributes: dict, parent: SpanContext | None):
+    def __init__(self, name: str, inputs: dict, attributes: dict, parent: SpanContext | None, root: bool):
         self.trace_id = parent.trace_id if parent is not None else new_trace_id()
         self.span_id = new_span_id()
-        self.parent, self.name, self.inputs, self.attributes = parent, name, inputs, attributes
+        self.parent, self.root, self.name, self.inputs, self.attributes = parent, root, name, inputs, attributes
         self.nodes: list[NodeSpan] = []
         self.token = None
 
@@ -51,14 +53,14 @@ class LineSpan:
 class NodeSpan:
     """A running node; without an enclosing line (a single-node test) it is a root span."""
 
-    __slots__ = ("line", "name", "node_type", "trace_id", "span_id", "parent", "token", "run")
+    __slots__ = ("line", "name", "node_type", "trace_id", "span_id", "parent", "root", "token", "run")
 
     def __init__(self, line: LineSpan | None, name: str, node_type: str):
         self.line, self.name, self.node_type, self.span_id, self.run = line, name, node_type, new_span_id(), None
         if line is not None:
-            self.trace_id, self.parent = line.trace_id, None
+            self.trace_id, self.parent, self.root = line.trace_id, None, False
         else:
-            self.parent = parent_span_context()
+            self.parent, self.root = parent_span_context(), not parent_is_ours()
             self.trace_id = self.parent.trace_id if self.parent is not None else new_trace_id()
 
     def span_context(self) -> SpanContext:
@@ -85,7 +87,7 @@ class ExecutorSpans:
 
     # hot path -----------------------------------------------------------------------------
     def start_line(self, flow_name: str, inputs: dict[str, Any], attributes: dict[str, Any]) -> LineSpan:
-        line = LineSpan(flow_name, inputs, attributes, parent_span_context())
+        line = LineSpan(flow_name, inputs, attributes, parent_span_context(), not parent_is_ours())
         line.token = current_holder.set(line)
         return line
 

@@ -29,6 +29,7 @@ class FinishedLine:
     span_id: str
     parent_id: str | None
     parent_is_remote: bool
+    is_root: bool  # the first span of this trace recorded here (no parent, or not one of ours)
     name: str
     start_time: float
     end_time: float
@@ -37,10 +38,6 @@ class FinishedLine:
     attributes: dict[str, Any]
     events: list[dict[str, Any]] = field(default_factory=list)
     nodes: list[list] = field(default_factory=list)
-
-    @property
-    def is_root(self) -> bool:
-        return self.parent_id is None or self.parent_is_remote
 
 
 def render_line(line: Any, result: Any, collection: str | None) -> FinishedLine:
@@ -62,8 +59,8 @@ def render_line(line: Any, result: Any, collection: str | None) -> FinishedLine:
     status, message, events = outcome(result.status, result.error, result.end_time)
     parent = line.parent
     return FinishedLine(trace_hex(line.trace_id), span_hex(line.span_id), span_hex(parent.span_id) if parent else None,
-                        bool(parent and parent.is_remote), line.name, result.start_time, result.end_time,
-                        status, message, attributes, events, nodes)
+                        bool(parent and parent.is_remote), line.root, line.name, result.start_time,
+                        result.end_time, status, message, attributes, events, nodes)
 
 
 def node_entry(node: Any, run: Any, line_end: float | None = None) -> list:
@@ -137,7 +134,7 @@ def lone_node_rows(node: Any) -> tuple[tuple, tuple | None]:
     row = (span["trace_id"], span["span_id"], span["parent_id"], span["name"], "Function", "INTERNAL",
            span["start_time"], span["end_time"], span["status"], span["status_message"], dumps(attributes),
            dumps(span["events"]) if span["events"] else None, None)
-    return row, line_run_row(row, attributes, None) if parent is None or parent.is_remote else None
+    return row, line_run_row(row, attributes, None) if node.root else None
 
 
 # OTLP ----------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
-from promptflow_lite.tracing.context import parent_context
+from promptflow_lite.tracing.context import ROOT_ATTRIBUTE, parent_context, parent_is_ours
 from promptflow_lite.tracing.serialize import to_json, to_text
 from promptflow_lite.tracing.names import cumulative_attributes
 
@@ -47,6 +47,8 @@ class ModelCallSpans:
         attributes = {"framework": "promptflow", "span_type": span_type, "function": function,
                       "gen_ai.operation.name": operation, "gen_ai.request.model": model,
                       "inputs": to_json(call.request)}
+        if not parent_is_ours():
+            attributes[ROOT_ATTRIBUTE] = True
         attributes.update(_provider_attributes(call.provider, call.endpoint))
         attributes.update(_request_attributes(call.request))
         name = f"{operation} {model}".strip()

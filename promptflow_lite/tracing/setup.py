@@ -72,8 +72,8 @@ def enable_tracing(collection: str | None = None, *, resource_attributes: Mappin
             path = default_path()
         except OSError as exc:
             _unstorable(os.environ.get("PFL_HOME", "~/.promptflow_lite"), exc)
-            if not otlp_endpoint():
-                return False
+    if path is None and not otlp_endpoint():
+        return False  # nowhere to send spans
     key = (str(path), otlp_endpoint(), tuple(sorted((resource_attributes or {}).items())))
     with _lock:
         if _state is not None and _state.key == key:

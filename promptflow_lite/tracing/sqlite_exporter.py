@@ -2,7 +2,8 @@
 
 It runs in the ``BatchSpanProcessor``'s worker thread: spans arrive in batches and are written
 in one transaction, never on the hot path. A root span (no parent, or a remote parent from a
-``traceparent`` header) also becomes a ``line_runs`` row.
+``traceparent`` header, or another tracer's span: attribute ``pfl.root``) also becomes a
+``line_runs`` row.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from promptflow_lite.tracing.context import ROOT_ATTRIBUTE
 from promptflow_lite.tracing.ids import span_hex, trace_hex
 from promptflow_lite.tracing.store import TraceStore, line_run_row
 
@@ -33,7 +35,7 @@ class SqliteSpanExporter(SpanExporter):
             for span in spans:
                 row = span_row(span)
                 span_rows.append(row)
-                if span.parent is None or span.parent.is_remote:
+                if span.parent is None or span.parent.is_remote or (span.attributes or {}).get(ROOT_ATTRIBUTE):
                     line_rows.append(line_run_row(row, span.attributes or {}, span.resource.attributes.get("collection")))
             self.store.write(span_rows, line_rows)
             return SpanExportResult.SUCCESS
