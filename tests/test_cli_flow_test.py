@@ -155,3 +155,11 @@ def test_node_test_of_an_aggregation_node_gets_lists(make_flow, capsys, tmp_path
     assert main(["flow", "test", "--flow", str(folder), "--node", "total", "--inputs-file", str(given),
                  "--output", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == 5
+
+
+def test_stream_prints_the_answer_as_it_arrives(server, capsys):
+    server.rules = str(CHAT / "scripted_llm.yaml")
+    assert main(["flow", "test", "--flow", str(CHAT), "--inputs", "question=What is promptflow_lite?",
+                 "--stream"]) == 0
+    assert capsys.readouterr().out == "answer: A light, fast runner for promptflow flows.\n"
+    assert server.requests[-1]["body"].get("stream") is True

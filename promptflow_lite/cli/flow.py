@@ -79,15 +79,16 @@ def _test(args: argparse.Namespace) -> int:
         from promptflow_lite.cli._chat import chat_loop
 
         return chat_loop(args.flow, variant=args.variant, environment_variables=env, init=read_init(args.init))
+    streaming = args.stream and args.output == "text" and not args.node
     outcome = run_flow_test(args.flow, inputs, node=args.node, variant=args.variant, environment_variables=env,
-                        init=read_init(args.init), stream=args.stream and args.output == "text",
-                        echo=sys.stderr)
+                            init=read_init(args.init), stream_to=sys.stdout if streaming else None,
+                            echo=sys.stderr)
     if not outcome.ok:
         error = outcome.error or {}
         kind = (error.get("innerError") or {}).get("code") or error.get("code", "Error")
         print(f"Error ({kind}): {error.get('message', 'the flow failed')}", file=sys.stderr)
         debug = (error.get("debugInfo") or {}).get("stackTrace")
-        if debug and kind == "ToolExecutionError":
+        if debug and kind in ("ToolExecutionError", "ScriptExecutionError"):
             print(debug.rstrip(), file=sys.stderr)
         return 1
     if args.output == "json":
@@ -98,19 +99,10 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _print_text(outcome) -> None:
-    import inspect
-
     outputs = outcome.outputs if isinstance(outcome.outputs, dict) else {"output": outcome.outputs}
-    for key, value in outputs.items():
-        if inspect.isgenerator(value):
-            sys.stdout.write(f"{key}: ")
-            for chunk in value:
-                sys.stdout.write(str(chunk))
-                sys.stdout.flush()
-            sys.stdout.write("\n")
-        else:
-            shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-            print(f"{key}: {shown}")
+    for key, value in ({} if outcome.streamed else outputs).items():
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        print(f"{key}: {shown}")
     if outcome.metrics:
         print("metrics: " + json.dumps(outcome.metrics, ensure_ascii=False, default=str))
 

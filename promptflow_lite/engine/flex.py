@@ -336,9 +336,9 @@ def _join(stream: Any) -> str:
 
 
 def ensure_serializable(outputs: dict[str, Any]) -> None:
-    from promptflow_lite.engine.scheduler import _ensure_serializable
+    from promptflow_lite.engine.scheduler import ensure_serializable
 
-    _ensure_serializable(outputs)
+    ensure_serializable(outputs)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -120,7 +120,7 @@ def load_flow(source: str | Path, *, variant: str | None = None, connections: An
         return FlexFlow.from_file(file, connections=provider, environment_variables=environment_variables, init=init)
     from promptflow_lite.engine.prompty_flow import PromptyFlow
 
-    return PromptyFlow.from_file(file, connections=provider)
+    return PromptyFlow.from_file(file, connections=provider, init=init)
 
 
 def connection_provider(connections: Any):

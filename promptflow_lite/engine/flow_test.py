@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from promptflow_lite.engine.flow import load_flow, run_sync, working_directory
 from promptflow_lite.engine.results import LineResult, NodeRun
@@ -25,31 +25,62 @@ class FlowTestOutcome:
     metrics: dict[str, Any] = field(default_factory=dict)
     line: LineResult | None = None
     node_run: NodeRun | None = None
+    streamed: bool = False  # the outputs were already written to ``stream_to``
 
 
 def run_flow_test(source: str | Path, inputs: dict[str, Any], *, node: str | None = None, variant: str | None = None,
               environment_variables: dict[str, Any] | None = None, init: dict[str, Any] | None = None,
-              connections: Any = None, stream: bool = False, echo=None) -> FlowTestOutcome:
-    """Load ``source`` and run one line (or ``node``) with ``inputs``."""
+              connections: Any = None, stream_to: TextIO | None = None, echo=None) -> FlowTestOutcome:
+    """Load ``source`` and run one line (or ``node``) with ``inputs``.
+
+    With ``stream_to``, LLM outputs stream: each output is written there as ``name: value`` while
+    it arrives (and kept, joined, in the outcome). ``echo`` receives what tools print.
+    """
     flow = load_flow(source, variant=variant, connections=connections,
                      environment_variables=environment_variables, init=init)
     with working_directory(getattr(flow, "run_dir", flow.working_dir)):
         if node:
             return _test_node(flow, node, inputs)
-        outcome = run_sync(_run(flow, inputs, stream, echo))
+        outcome = run_sync(_run(flow, inputs, stream_to, echo))
     _save(flow, outcome, variant)
     return outcome
 
 
-async def _run(flow, inputs: dict[str, Any], stream: bool, echo) -> FlowTestOutcome:
-    line = await flow.arun(inputs, stream=stream, echo=echo)
+async def _run(flow, inputs: dict[str, Any], stream_to: TextIO | None, echo) -> FlowTestOutcome:
+    line = await flow.arun(inputs, stream=stream_to is not None, echo=echo)
     if not line.ok:
         return FlowTestOutcome(False, error=line.error, line=line)
-    outcome = FlowTestOutcome(True, outputs=line.outputs, line=line)
+    if stream_to is not None:
+        await _write_streaming(line.outputs, stream_to)
+    outcome = FlowTestOutcome(True, outputs=line.outputs, line=line, streamed=stream_to is not None)
     if flow.has_aggregation:
         aggregation = await flow.aaggregate([line], echo=echo)
         outcome.metrics = aggregation.metrics
     return outcome
+
+
+async def _write_streaming(outputs: dict[str, Any], out: TextIO) -> None:
+    """Write every output as ``name: value``, generators chunk by chunk; keep the joined text."""
+    import inspect
+
+    for key, value in outputs.items():
+        out.write(f"{key}: ")
+        if inspect.isasyncgen(value) or inspect.isgenerator(value):
+            parts = []
+            chunks = value if inspect.isasyncgen(value) else _as_async(value)
+            async for chunk in chunks:
+                parts.append(str(chunk))
+                out.write(str(chunk))
+                out.flush()
+            outputs[key] = "".join(parts)
+        else:
+            out.write(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str))
+        out.write("\n")
+
+
+async def _as_async(items):
+    for item in items:
+        yield item
 
 
 def _test_node(flow, node: str, inputs: dict[str, Any]) -> FlowTestOutcome:

@@ -227,6 +227,11 @@ def _llm_tool(node: Node, run_dir: Path, connections: Any):
     from promptflow_lite.tools.llm_node import make_llm_caller
 
     file = _source_file(node, run_dir)
+    if file.suffix == ".prompty":
+        from promptflow_lite.engine.prompty_flow import prompty_llm_caller
+
+        func, types = prompty_llm_caller(file, connections, connection=node.connection, api=node.api, node=node.name)
+        return func, ASYNC, convert_literals(node, node.inputs, types, connections)
     conn = connections.get(node.connection)
     func, types = make_llm_caller(conn, node.api or "chat", file.read_text(encoding="utf-8"), node=node.name)
     return func, ASYNC, convert_literals(node, node.inputs, types, connections)

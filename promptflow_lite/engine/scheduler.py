@@ -88,7 +88,7 @@ async def run_line(plan: LinePlan, inputs: dict[str, Any], *, line_number: int |
         outputs = state.outputs()
         if not stream:
             await join_async_generators(outputs)
-            _ensure_serializable(outputs)
+            ensure_serializable(outputs)
         result.outputs = outputs
         result.aggregation_inputs = state.aggregation_inputs()
     except asyncio.TimeoutError:
@@ -298,7 +298,7 @@ async def join_async_generators(outputs: dict[str, Any]) -> dict[str, Any]:
     return outputs
 
 
-def _ensure_serializable(outputs: dict[str, Any]) -> None:
+def ensure_serializable(outputs: dict[str, Any]) -> None:
     import inspect
 
     from promptflow_lite.tools.multimedia import Image

@@ -76,7 +76,8 @@ def _node_problems(node: Node, spec: FlowSpec, nodes: dict[str, Node], file, che
         problems.append(problem("The node has no type.", f"set type to one of {', '.join(NODE_TYPES)}."))
     elif node.type not in NODE_TYPES:
         problems.append(problem(f"Unknown node type '{node.type}'.", f"use one of {', '.join(NODE_TYPES)}."))
-    if node.type == "llm":
+    prompty = bool(node.source and (node.source.path or "").endswith(".prompty"))
+    if node.type == "llm" and not prompty:  # a .prompty source carries its own model settings
         if not node.connection:
             problems.append(problem("The llm node has no connection.", "add `connection: <connection name>`."))
         if node.api not in ("chat", "completion"):
