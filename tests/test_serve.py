@@ -337,3 +337,51 @@ def test_requests_run_concurrently_on_one_loaded_flow(make_flow, serve, tmp_path
         thread.join(60)
 
     assert answers == [{"seen": 8}] * 8
+
+
+def test_client_leaving_mid_stream_closes_the_generator(make_flow, serve, tmp_path):
+    import http.client
+    import time
+
+    closed = tmp_path / "closed"
+    flow = make_flow({
+        "flow.dag.yaml": """
+            inputs:
+              marker: {type: string}
+            outputs:
+              ticks: {type: string, reference: "${ticks.output}"}
+            nodes:
+            - name: ticks
+              type: python
+              source: {type: code, path: ticks.py}
+              inputs: {marker: "${inputs.marker}"}
+        """,
+        "ticks.py": """
+            import asyncio
+            from pathlib import Path
+            from promptflow import tool
+
+            @tool
+            async def ticks(marker: str):
+                try:
+                    count = 0
+                    while True:  # endless: only the client going away ends it
+                        yield f"tick {count} "
+                        count += 1
+                        await asyncio.sleep(0.005)
+                finally:
+                    Path(marker).write_text("closed")
+        """})
+    client = serve(flow)
+    conn = http.client.HTTPConnection(client.host, client.port, timeout=30)
+    conn.request("POST", "/score", body=json.dumps({"marker": str(closed)}), headers={"accept": "text/event-stream"})
+    response = conn.getresponse()
+    assert response.readline() == b'data: {"ticks":"tick 0 "}\n'
+
+    conn.close()
+
+    deadline = time.time() + 20
+    while not closed.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert closed.read_text() == "closed"
+    assert client.request("GET", "/health")[0] == 200

@@ -153,3 +153,39 @@ def test_feedback_is_recorded_in_the_callers_trace(make_flow, llm):
                 if s["name"] == "promptflow-feedback"]
     assert {"feedback": '{"thumbs": "up"}'}.items() <= feedback[0].items()
     assert {"thumbs": "down", "stars": 2}.items() <= feedback[1].items()
+
+
+PROMPTY = """\
+---
+name: Geography
+model:
+  api: chat
+  configuration:
+    type: openai
+    model: gpt-4o-mini
+    connection: open_ai_connection
+inputs:
+  question:
+    type: string
+---
+system:
+You answer questions about geography.
+user:
+{{question}}
+"""
+
+
+def test_prompty_served_answers_with_the_bare_text(tmp_path, llm):
+    file = tmp_path / "geo.prompty"
+    file.write_text(PROMPTY)
+    connections = {"open_ai_connection": OpenAIConnection(api_key="x", base_url=llm.base_url)}
+
+    with ServerThread(create_app(file, connections=connections)) as server:
+        client = ScoreClient(server.url)
+        swagger = client.request("GET", "/swagger.json")[2]
+        answer = client.score("What is the capital of Peru?")  # raw text: the prompty's only input
+
+    assert answer == ANSWER
+    assert swagger["info"]["x-flow-name"] == "Geography"
+    schema = swagger["paths"]["/score"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["properties"] == {"question": {"type": "string"}} and schema["required"] == ["question"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 from collections.abc import AsyncIterator, Iterator
@@ -104,6 +105,7 @@ async def sse_events(outputs: dict[str, Any]) -> AsyncIterable[bytes]:
         for name, stream in streams:
             async for piece in _chunks(stream):
                 yield event({name: piece})
+                await asyncio.sleep(0)  # buffered chunks: let other requests (and a disconnect) be seen
     except Exception as exc:  # the client has the head of the answer already: tell it why it stops
         yield event(exception_body(exc))
     finally:
