@@ -385,3 +385,14 @@ def test_client_leaving_mid_stream_closes_the_generator(make_flow, serve, tmp_pa
         time.sleep(0.05)
     assert closed.read_text() == "closed"
     assert client.request("GET", "/health")[0] == 200
+
+
+def test_flow_without_declared_inputs(tmp_path, serve):
+    folder = tmp_path / "kw"
+    folder.mkdir()
+    (folder / "flow.flex.yaml").write_text("entry: keys:keys\n")
+    (folder / "keys.py").write_text("def keys(**kwargs) -> dict:\n    return {'keys': sorted(kwargs)}\n")
+    client = serve(folder)
+
+    assert client.score({"b": 1, "a": 2}) == {"keys": ["a", "b"]}
+    assert client.score("not json") == {"keys": []}

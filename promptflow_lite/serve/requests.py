@@ -35,11 +35,12 @@ def read_inputs(body: bytes, inputs: Mapping[str, Any], chat_history: str | None
 
     A JSON object gives the inputs by name. A body that is not a JSON object is the value of the
     flow's only input (raw text when it is not JSON at all, as promptflow does); with several
-    inputs it is an error. An empty body gives no inputs (defaults apply). A flow without inputs
-    ignores the body. Inputs without a default must be present, except the chat history (``[]``).
+    inputs it is an error. An empty body gives no inputs (defaults apply). A flow that declares no
+    inputs gets a JSON object as is (a flex entry taking ``**kwargs``) and ignores any other body.
+    Inputs without a default must be present, except the chat history (``[]``).
     """
     if not inputs:
-        return {}
+        return _object_or_nothing(body)
     data = _parse_body(body, inputs)
     missing = [name for name, definition in inputs.items()
                if name not in data and not definition.has_default and name != chat_history]
@@ -69,6 +70,14 @@ def _parse_body(body: bytes, inputs: Mapping[str, Any]) -> dict[str, Any]:
     raise JsonPayloadRequiredForMultipleInputFields(
         f"The request body is {what}; a flow with several inputs ({', '.join(inputs)}) needs a JSON object.",
         hint="send a JSON object of inputs by name, e.g. " + json.dumps({name: "..." for name in inputs}) + ".")
+
+
+def _object_or_nothing(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body) if body.strip() else None
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def accepted_types(accept: str | None) -> frozenset[str]:

@@ -26,42 +26,53 @@ def serve_flow(source: str | Path, *, host: str = "127.0.0.1", port: int = 8080,
                environment_variables: dict[str, Any] | None = None, init: dict[str, Any] | None = None,
                workers: int = 1, access_log: bool = False,
                on_ready: Callable[[str], None] | None = None) -> None:
-    """Serve the flow at ``source`` until SIGINT or SIGTERM; ``on_ready(url)`` once it listens.
+    """Serve the flow at ``source`` until SIGINT or SIGTERM; ``on_ready(url)`` once it answers.
 
     The flow is loaded once per process and the working directory becomes the flow's folder (as
     promptflow does). ``workers`` > 1 runs that many processes on one port.
     """
-    import uvicorn
-
     from promptflow_lite.serve.app import create_app
 
     options = {"source": str(Path(source).resolve()), "variant": variant,
                "environment_variables": environment_variables, "init": init}
-    app = create_app(**options)  # loaded here too with workers: a broken flow fails before forking
+    app = create_app(**options)  # loaded here too with workers: a broken flow fails before any fork
     enter_flow_folder(app.state.flow)
     sock = bind_socket(host, port)
     url = http_url(host, sock.getsockname()[1])
+    ready = (lambda: on_ready(url)) if on_ready else None
     if workers > 1:
-        port = sock.getsockname()[1]
-        sock.close()  # uvicorn's supervisor binds it again and shares it with the workers
+        sock.close()  # uvicorn's supervisor binds the port again and shares it with the workers
         os.environ[OPTIONS_ENV] = json.dumps(options)
-        if on_ready:
-            on_ready(url)
-        uvicorn.run(_FACTORY, factory=True, host=host, port=port, workers=workers, log_level="warning",
-                    access_log=access_log)
-        return
+        _serve_workers(url, workers, access_log, ready)
+    else:
+        _serve_app(app, sock, access_log, ready)
+
+
+def _serve_app(app: Any, sock: socket.socket, access_log: bool, ready: Callable[[], None] | None) -> None:
+    import uvicorn
+
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=access_log, lifespan="on"))
-    stop_signals: list[int] = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: stop_signals.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}  # uvicorn re-raises the signal it stopped on
-    if on_ready:
-        _when_started(server, lambda: on_ready(url))
+    previous = {sig: signal.signal(sig, lambda signum, frame: None)  # uvicorn re-raises the signal it stopped
+                for sig in (signal.SIGINT, signal.SIGTERM)}          # on: we have stopped, nothing more to do
+    if ready:
+        _when(lambda: server.started, ready, give_up=lambda: server.should_exit)
     try:
         server.run(sockets=[sock])
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sock.close()
+
+
+def _serve_workers(url: str, workers: int, access_log: bool, ready: Callable[[], None] | None) -> None:
+    import uvicorn
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if ready:
+        _when(lambda: _answers(parts.hostname, parts.port), ready)
+    uvicorn.run(_FACTORY, factory=True, host=parts.hostname, port=parts.port, workers=workers,
+                log_level="warning", access_log=access_log)
 
 
 def app_from_environment():
@@ -103,14 +114,31 @@ def http_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _when_started(server: Any, callback: Callable[[], None]) -> None:
+def _when(condition: Callable[[], bool], callback: Callable[[], None],
+          give_up: Callable[[], bool] = lambda: False, timeout: float = 300.0) -> None:
+    """Call ``callback`` from a watcher thread once ``condition()`` holds."""
     def watch() -> None:
-        while not server.started and not server.should_exit:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if give_up() or time.monotonic() > deadline:
+                return
             time.sleep(0.02)
-        if server.started:
-            callback()
+        callback()
 
     threading.Thread(target=watch, name="pfl-serve-ready", daemon=True).start()
+
+
+def _answers(host: str, port: int) -> bool:
+    import http.client
+
+    conn = http.client.HTTPConnection(host, port, timeout=2)
+    try:
+        conn.request("GET", "/health")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
 
 
 class ServerThread:
