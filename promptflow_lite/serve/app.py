@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import sys
 from contextlib import asynccontextmanager
@@ -25,10 +26,12 @@ from promptflow_lite.serve.requests import (
     BadRequest, NotAcceptable, accepted_types, check_acceptable, read_inputs, request_id)
 from promptflow_lite.serve.responses import (
     OutputSelection, encode, error_body, error_status, exception_body, is_stream, joined, sse_events)
+from promptflow_lite.tracing.setup import continue_trace, tracing_enabled
 
 INCLUDED_FIELDS_ENV = "PROMPTFLOW_RESPONSE_INCLUDED_FIELDS"
 _JSON = "application/json"
 _PRIMITIVE = "primitive_output"  # a flex entry returned a non-dict: the response is the bare value (§7.3)
+_log = logging.getLogger(__name__)
 
 
 def create_app(source: str | Path, *, variant: str | None = None, environment_variables: dict[str, Any] | None = None,
@@ -123,11 +126,10 @@ class FlowEndpoint:
         except BadRequest as exc:
             return _json(exception_body(exc), 400, rid)
         except Exception as exc:  # a bug of ours or an unserializable output: still a JSON answer
+            _log.exception("Request %s failed", rid)
             return _json(exception_body(exc), 500, rid)
 
     async def _run(self, inputs: dict[str, Any], stream: bool, headers: Any, rid: str):
-        from promptflow_lite.tracing.setup import continue_trace, tracing_enabled
-
         attributes = {"served": True, "request_id": rid}
         if "traceparent" in headers and tracing_enabled():
             with continue_trace(headers):
@@ -191,7 +193,7 @@ def _included_fields() -> frozenset[str] | None:
 def _lifespan(collection: str, tracing: bool):
     @asynccontextmanager
     async def lifespan(app):
-        from promptflow_lite.tracing.setup import disable_tracing, enable_tracing, flush_tracing, tracing_enabled
+        from promptflow_lite.tracing.setup import disable_tracing, enable_tracing, flush_tracing
 
         started = tracing and not tracing_enabled() and enable_tracing(collection)
         try:
