@@ -304,7 +304,9 @@ def test_pfl_trace_list_show_and_delete(make_flow, tracing, capsys):
     assert ids[0] in shown and "run r1 line 0" in shown
     assert "✓ words [Flow]" in shown and "└─ ✓ report [Function]" in shown and " ms" in shown
     assert pfl(["trace", "show", ids[0], "-o", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)["spans"][0]["name"] == "words"
+    raw = json.loads(capsys.readouterr().out)
+    assert [span["name"] for span in raw["spans"]][0] == "words" and len(raw["spans"]) == 5
+    assert {span["parent_id"] for span in raw["spans"][1:]} == {raw["spans"][0]["span_id"]}
 
     assert pfl(["trace", "delete", "--run", "r1"]) == 0
     assert capsys.readouterr().out.strip() == "Deleted 3 traces."

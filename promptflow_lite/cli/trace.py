@@ -62,8 +62,8 @@ def _show(args: argparse.Namespace) -> int:
     from promptflow_lite.tracing.query import get_trace
 
     trace = get_trace(args.trace_id)
-    if args.output == "json":
-        print_json(trace)
+    if args.output == "json":  # the raw spans, depth first, each with its parent_id
+        print_json({**trace, "spans": list(_flatten(trace["spans"]))})
         return 0
     line = trace["line_run"] or {}
     summary = [f"Trace {trace['trace_id']}"]
@@ -84,6 +84,12 @@ def _delete(args: argparse.Namespace) -> int:
     count = delete_traces(run=args.run, older_than=args.older_than)
     print(f"Deleted {count} trace{'s' if count != 1 else ''}.")
     return 0
+
+
+def _flatten(spans: list[dict[str, Any]]):
+    for span in spans:
+        yield {key: value for key, value in span.items() if key != "children"}
+        yield from _flatten(span["children"])
 
 
 def _print_span(span: dict[str, Any], prefix: str, last: bool, top: bool = False) -> None:
