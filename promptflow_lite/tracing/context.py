@@ -3,7 +3,7 @@
 The executor's line and node spans are recorded cheaply (see :mod:`.executor`) and are not put
 in OpenTelemetry's context: that costs more than a pure-python node. Instead the running line
 or node sits in ``current_holder``; model-call spans and ``@trace`` spans ask
-:func:`parent_span_context`, which prefers that holder and falls back to OpenTelemetry's
+:func:`current_parent`, which prefers that holder and falls back to OpenTelemetry's
 current span (a ``@trace`` function, a continued ``traceparent``, a user's own span).
 A ``@trace`` span clears the holder while it runs, so spans inside it nest under it.
 """
@@ -34,32 +34,30 @@ def local_span_context(trace_id: int, span_id: int) -> SpanContext:
     return SpanContext(trace_id, span_id, is_remote=False, trace_flags=SAMPLED)
 
 
-def parent_span_context() -> SpanContext | None:
-    """The span context new spans should be children of, or None for a new trace."""
+def parent_is_ours() -> bool:
+    """Whether a span started now has a parent recorded by this process's tracing."""
+    return current_parent()[1]
+
+
+def current_parent() -> tuple[SpanContext | None, bool]:
+    """The parent of a span started now, and whether it is one of our spans.
+
+    When it is not (no parent, a caller's ``traceparent``, or a span of another tracer such as a
+    web framework's instrumentation), the new span starts our part of the trace: a root in the store.
+    """
     holder = current_holder.get()
     if holder is not None:
-        return holder.span_context()
-    context = trace.get_current_span().get_span_context()
-    return context if context.is_valid else None
-
-
-def parent_is_ours() -> bool:
-    """Whether a span started now has a parent recorded by this process's tracing.
-
-    When not (no parent, a caller's ``traceparent``, or a span of another tracer such as a web
-    framework's instrumentation), the new span starts our part of the trace: a root in the store.
-    """
-    if current_holder.get() is not None:
-        return True
+        return holder.span_context(), True
     span = trace.get_current_span()
-    if not span.get_span_context().is_valid or span.get_span_context().is_remote:
-        return False
+    context = span.get_span_context()
+    if not context.is_valid:
+        return None, False
     scope = getattr(span, "instrumentation_scope", None)
-    return scope is not None and scope.name == SCOPE_NAME
+    return context, not context.is_remote and scope is not None and scope.name == SCOPE_NAME
 
 
 def parent_context() -> Context | None:
-    """:func:`parent_span_context` as an OpenTelemetry ``Context`` for ``tracer.start_span``."""
+    """The parent as an OpenTelemetry ``Context`` for ``tracer.start_span`` (None: OpenTelemetry's current)."""
     holder = current_holder.get()
     if holder is None:
         return None  # the SDK uses OpenTelemetry's current context

@@ -22,7 +22,7 @@ from opentelemetry.trace import SpanContext
 
 from promptflow_lite.connections.types import Connection
 from promptflow_lite.tracing.context import (
-    current_holder, local_span_context, parent_is_ours, parent_span_context, reset_holder,
+    current_holder, current_parent, local_span_context, reset_holder,
 )
 from promptflow_lite.tracing.ids import new_span_id, new_trace_id, trace_hex
 from promptflow_lite.tracing.line_spans import lone_node_rows, readable_spans, render_line, store_rows
@@ -60,7 +60,8 @@ class NodeSpan:
         if line is not None:
             self.trace_id, self.parent, self.root = line.trace_id, None, False
         else:
-            self.parent, self.root = parent_span_context(), not parent_is_ours()
+            self.parent, ours = current_parent()
+            self.root = not ours
             self.trace_id = self.parent.trace_id if self.parent is not None else new_trace_id()
 
     def span_context(self) -> SpanContext:
@@ -87,7 +88,8 @@ class ExecutorSpans:
 
     # hot path -----------------------------------------------------------------------------
     def start_line(self, flow_name: str, inputs: dict[str, Any], attributes: dict[str, Any]) -> LineSpan:
-        line = LineSpan(flow_name, inputs, attributes, parent_span_context(), not parent_is_ours())
+        parent, ours = current_parent()
+        line = LineSpan(flow_name, inputs, attributes, parent, not ours)
         line.token = current_holder.set(line)
         return line
 
