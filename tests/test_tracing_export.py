@@ -204,6 +204,46 @@ def test_batch_and_evaluation_runs_link_lines_to_traces(make_flow, tmp_path, tra
     assert evaluation_of_7["outputs"] == {"ok": True}
 
 
+INSTRUMENTED = """
+import json, sys
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from promptflow_lite.engine.flow import load_flow
+from promptflow_lite.tracing import enable_tracing, get_trace
+
+exported = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exported))
+trace.set_tracer_provider(provider)  # the application's own OpenTelemetry setup
+assert enable_tracing()
+line = load_flow(sys.argv[1]).run({"text": "instrumented"})
+node = next(s for s in get_trace(line.trace_id)["spans"][0]["children"] if s["name"] == "lookup")
+[span] = exported.get_finished_spans()
+print(json.dumps({"trace": line.trace_id, "node": node["span_id"], "span": span.name,
+                  "span_trace": format(span.context.trace_id, "032x"), "span_parent": format(span.parent.span_id, "016x")}))
+"""
+
+
+def test_opentelemetry_instrumentation_in_a_node_nests_under_it(make_flow, tmp_path):
+    folder = make_flow({
+        "lookup.py": "from opentelemetry import trace\nfrom promptflow.core import tool\n\n@tool\n"
+                     "def lookup(text: str) -> str:\n"
+                     "    with trace.get_tracer('vector-db').start_as_current_span('vector search'):\n"
+                     "        return text[::-1]\n",
+        "flow.dag.yaml": "inputs:\n  text: {type: string}\noutputs:\n  out: {reference: '${lookup.output}'}\nnodes:\n"
+                         "- {name: lookup, type: python, source: {type: code, path: lookup.py}, "
+                         "inputs: {text: '${inputs.text}'}}\n"}, name="instrumented")
+    script = tmp_path / "instrumented.py"
+    script.write_text(INSTRUMENTED)
+    done = subprocess.run([sys.executable, str(script), str(folder)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["span"] == "vector search"
+    assert (seen["span_trace"], seen["span_parent"]) == (seen["trace"], seen["node"])
+
+
 WRITER = """
 import sys
 from promptflow_lite.engine.flow import load_flow

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Iterator, Protocol
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
@@ -62,6 +63,22 @@ def parent_context() -> Context | None:
     if holder is None:
         return None  # the SDK uses OpenTelemetry's current context
     return trace.set_span_in_context(NonRecordingSpan(holder.span_context()))
+
+
+def otel_in_use() -> bool:
+    """Whether a global tracer provider is set (the user's, or ours after ``start_trace``): then
+    OpenTelemetry instrumentation in user code may make spans, so lines and nodes must also be
+    OpenTelemetry's current span for those to nest under them (~5 µs a node, paid only then)."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
+def attach(span_context: SpanContext) -> object:
+    """Make ``span_context`` OpenTelemetry's current span; returns the token for :func:`detach`."""
+    return otel_context.attach(trace.set_span_in_context(NonRecordingSpan(span_context)))
+
+
+def detach(token: object) -> None:
+    otel_context.detach(token)
 
 
 @contextmanager

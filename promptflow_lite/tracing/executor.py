@@ -22,7 +22,7 @@ from opentelemetry.trace import SpanContext
 
 from promptflow_lite.connections.types import Connection
 from promptflow_lite.tracing.context import (
-    current_holder, current_parent, local_span_context, reset_holder,
+    attach, current_holder, current_parent, detach, local_span_context, otel_in_use, reset_holder,
 )
 from promptflow_lite.tracing.ids import new_span_id, new_trace_id, trace_hex
 from promptflow_lite.tracing.line_spans import lone_node_rows, readable_spans, render_line, store_rows
@@ -37,14 +37,15 @@ _MAX_BATCH = 2000
 class LineSpan:
     """A running line: the parent of its nodes' spans."""
 
-    __slots__ = ("trace_id", "span_id", "parent", "root", "name", "inputs", "attributes", "nodes", "token")
+    __slots__ = ("trace_id", "span_id", "parent", "root", "name", "inputs", "attributes", "nodes", "token",
+                 "otel_token")
 
     def __init__(self, name: str, inputs: dict, attributes: dict, parent: SpanContext | None, root: bool):
         self.trace_id = parent.trace_id if parent is not None else new_trace_id()
         self.span_id = new_span_id()
         self.parent, self.root, self.name, self.inputs, self.attributes = parent, root, name, inputs, attributes
         self.nodes: list[NodeSpan] = []
-        self.token = None
+        self.token = self.otel_token = None
 
     def span_context(self) -> SpanContext:
         return local_span_context(self.trace_id, self.span_id)
@@ -53,10 +54,11 @@ class LineSpan:
 class NodeSpan:
     """A running node; without an enclosing line (a single-node test) it is a root span."""
 
-    __slots__ = ("line", "name", "node_type", "trace_id", "span_id", "parent", "root", "token", "run")
+    __slots__ = ("line", "name", "node_type", "trace_id", "span_id", "parent", "root", "token", "otel_token", "run")
 
     def __init__(self, line: LineSpan | None, name: str, node_type: str):
         self.line, self.name, self.node_type, self.span_id, self.run = line, name, node_type, new_span_id(), None
+        self.otel_token = None
         if line is not None:
             self.trace_id, self.parent, self.root = line.trace_id, None, False
         else:
@@ -91,10 +93,14 @@ class ExecutorSpans:
         parent, ours = current_parent()
         line = LineSpan(flow_name, inputs, attributes, parent, not ours)
         line.token = current_holder.set(line)
+        if otel_in_use():
+            line.otel_token = attach(line.span_context())
         return line
 
     def end_line(self, line: LineSpan, result: Any) -> str:
         reset_holder(line.token)
+        if line.otel_token is not None:
+            detach(line.otel_token)
         if self.rollup is not None and line.parent is not None and not line.parent.is_remote:
             counts = cumulative_attributes(result.usage)
             if counts:
@@ -112,6 +118,8 @@ class ExecutorSpans:
         node.token = current_holder.set(node)
         if line is not None:
             line.nodes.append(node)
+        if (line.otel_token is not None) if line is not None else otel_in_use():
+            node.otel_token = attach(node.span_context())
         return node
 
     def end_node(self, node: NodeSpan, run: Any) -> None:
@@ -119,6 +127,8 @@ class ExecutorSpans:
             current_holder.reset(node.token)
         except ValueError:  # not the context the node started in
             reset_holder(node.token)
+        if node.otel_token is not None:
+            detach(node.otel_token)
         node.run = run
         if node.line is None:
             self._submit((node, None))
