@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from promptflow_lite.cli._common import parse_key_values, print_json
+from promptflow_lite.cli.serve import register_serve
 from promptflow_lite.errors import UserError
 
 ORDER = 10
@@ -35,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     validate.add_argument("--source", "--flow", dest="source", required=True, help="flow folder or file")
     validate.add_argument("--output", "-o", choices=["json", "text"], default="text")
     validate.set_defaults(func=_validate)
+
+    register_serve(commands)
 
 
 def read_inputs(pairs: list[str], file: str | None) -> dict[str, Any]:

@@ -26,7 +26,9 @@ from promptflow_lite.engine.flex_entry import (
     EntryInput, FlexYaml, create_entry, entry_inputs, entry_name, import_entry, load_flex_yaml, output_names,
 )
 from promptflow_lite.engine.flow import Flow, working_directory
-from promptflow_lite.engine.results import COMPLETED, FAILED, AggregationResult, LineResult, NodeRun, sum_usage
+from promptflow_lite.engine.results import (
+    BARE_OUTPUT, COMPLETED, FAILED, AggregationResult, LineResult, NodeRun, sum_usage,
+)
 from promptflow_lite.engine.threads import run_in_thread
 from promptflow_lite.errors import InputError, LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict
 from promptflow_lite.flow.prompty import active_connections
@@ -35,7 +37,6 @@ from promptflow_lite.tools.observe import calls_collector
 from promptflow_lite.tracing import spans
 
 AGGREGATE = "__aggregate__"
-_PRIMITIVE = "primitive_output"  # aggregation_inputs flag: the entry returned neither a dict nor a dataclass
 
 
 class ScriptExecutionError(ToolExecutionError):
@@ -126,7 +127,7 @@ class ScriptFlow(Flow):
             if not stream:
                 ensure_serializable(result.outputs)
             if not (isinstance(output, dict) or dataclasses.is_dataclass(output)):
-                result.aggregation_inputs = {_PRIMITIVE: True}
+                result.aggregation_inputs = {BARE_OUTPUT: True}
         except asyncio.TimeoutError:
             _fail(result, LineTimeoutError(f"Line execution timeout after {timeout} seconds.", line=line_number,
                                            hint="raise --line-timeout or make the flow faster."))
@@ -346,7 +347,7 @@ def ensure_serializable(outputs: dict[str, Any]) -> None:
 
 def _aggregation_value(line: LineResult) -> Any:
     outputs = line.outputs or {}
-    if line.aggregation_inputs.get(_PRIMITIVE):
+    if line.bare_output:
         return outputs.get("output")
     return AttrDict(outputs)
 

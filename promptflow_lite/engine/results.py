@@ -11,6 +11,10 @@ from typing import Any
 
 COMPLETED, FAILED, BYPASSED, CANCELED = "Completed", "Failed", "Bypassed", "Canceled"
 
+# Marker in LineResult.aggregation_inputs (persisted with the line): the flow returned one bare
+# value (flex/prompty), stored as {"output": value}; serving and __aggregate__ unwrap it.
+BARE_OUTPUT = "primitive_output"
+
 
 @dataclass
 class NodeRun:
@@ -59,6 +63,11 @@ class LineResult:
     @property
     def usage(self) -> dict[str, int]:
         return sum_usage(run.usage for run in self.node_runs.values())
+
+    @property
+    def bare_output(self) -> bool:
+        """The flow returned a single value, kept as ``outputs["output"]``."""
+        return bool(self.aggregation_inputs.get(BARE_OUTPUT))
 
     @property
     def cached(self) -> bool:

@@ -30,7 +30,6 @@ from promptflow_lite.tracing.setup import continue_trace, tracing_enabled
 
 INCLUDED_FIELDS_ENV = "PROMPTFLOW_RESPONSE_INCLUDED_FIELDS"
 _JSON = "application/json"
-_PRIMITIVE = "primitive_output"  # a flex entry returned a non-dict: the response is the bare value (§7.3)
 _log = logging.getLogger(__name__)
 
 
@@ -118,7 +117,7 @@ class FlowEndpoint:
                                          headers={"x-request-id": rid, "cache-control": "no-cache"})
             if any(is_stream(v) for v in outputs.values()):
                 outputs = await joined(dict(outputs))
-            if result.aggregation_inputs.get(_PRIMITIVE):
+            if result.bare_output:  # a flex entry returned a non-dict: answer the bare value (§7.3)
                 return _json(outputs.get("output"), 200, rid)
             return _json(outputs, 200, rid)
         except NotAcceptable as exc:
