@@ -99,6 +99,7 @@ def _build(key: tuple, path: Path | None, collection: str | None,
     from promptflow_lite._version import __version__
     from promptflow_lite.tools import observe
     from promptflow_lite.tracing import spans
+    from promptflow_lite.tracing.context import SCOPE_NAME
     from promptflow_lite.tracing.executor import ExecutorSpans
     from promptflow_lite.tracing.ids import TimeOrderedIdGenerator
     from promptflow_lite.tracing.model_calls import ModelCallSpans
@@ -133,9 +134,8 @@ def _build(key: tuple, path: Path | None, collection: str | None,
 
         otlp.append(BatchSpanProcessor(OTLPSpanExporter(), **_BATCH))
         provider.add_span_processor(otlp[0])
-    tracer = provider.get_tracer("promptflow_lite", __version__)
-    executor = ExecutorSpans(store, otlp, resource, InstrumentationScope("promptflow_lite", __version__),
-                             rollup, collection)
+    tracer = provider.get_tracer(SCOPE_NAME, __version__)
+    executor = ExecutorSpans(store, otlp, resource, InstrumentationScope(SCOPE_NAME, __version__), rollup, collection)
     listener = ModelCallSpans(tracer)
     remember_environment_secrets()
     observe.add_listener(listener)

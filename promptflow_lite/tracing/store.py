@@ -2,9 +2,10 @@
 
 ``spans`` holds spans (attributes and events as JSON text). A flow line's span row also carries
 its node spans in ``children`` (a JSON list; see :mod:`.line_spans`): one row per line instead
-of one per node keeps tracing cheap. ``line_runs`` holds one row per trace root - a flow line, a served request, a ``@trace`` entry point - with what a trace list
-shows: flow, run, line number, status, times, token counts, inputs/outputs and the base run
-line an evaluation line refers to. WAL mode and a busy timeout let several processes write
+of one per node keeps tracing cheap. ``line_runs`` holds one row per trace root - a flow line,
+a served request, a ``@trace`` entry point - with what a trace list shows: flow, run, line
+number, status, times, token counts, inputs/outputs and the base run line an evaluation line
+refers to. :func:`expand_span_row` turns a stored row back into span dicts. WAL mode and a busy timeout let several processes write
 at once; writers append in batches inside one ``BEGIN IMMEDIATE`` transaction.
 """
 
