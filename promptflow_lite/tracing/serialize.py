@@ -29,7 +29,7 @@ MAX_DEPTH = 16
 _SCALARS = (int, float, bool, type(None))
 _SECRET_KEY = re.compile(
     r"api[-_]?key|authorization|password|passwd|secret|access[-_]?token$|refresh[-_]?token$|auth[-_]?token$"
-    r"|subscription[-_]?key|credential|^token$|^key$", re.IGNORECASE)
+    r"|subscription[-_]?key|credential|(^|[-_])token$|^key$", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}")
 _MIN_SECRET_LEN = 6
 
