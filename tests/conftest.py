@@ -31,3 +31,13 @@ def make_flow(tmp_path):
         return folder
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def tracing_off_after_test():
+    """Tracing state is per process: a test that switched it on must not leak it into the next."""
+    yield
+    import sys
+
+    if "promptflow_lite.tracing.setup" in sys.modules:
+        sys.modules["promptflow_lite.tracing.setup"].disable_tracing()

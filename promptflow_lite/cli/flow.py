@@ -82,10 +82,17 @@ def _test(args: argparse.Namespace) -> int:
         from promptflow_lite.cli._chat import chat_loop
 
         return chat_loop(args.flow, variant=args.variant, environment_variables=env, init=read_init(args.init))
+    from promptflow_lite.tracing import enable_tracing, flush_tracing
+
+    traced = enable_tracing()
     streaming = args.stream and args.output == "text" and not args.node
     outcome = run_flow_test(args.flow, inputs, node=args.node, variant=args.variant, environment_variables=env,
                             init=read_init(args.init), stream_to=sys.stdout if streaming else None,
                             echo=sys.stderr)
+    trace_id = outcome.line.trace_id if outcome.line else None
+    if traced and trace_id:
+        flush_tracing()
+        print(f"Trace: {trace_id}  (pfl trace show {trace_id})", file=sys.stderr)
     if not outcome.ok:
         error = outcome.error or {}
         kind = (error.get("innerError") or {}).get("code") or error.get("code", "Error")

@@ -10,6 +10,7 @@ requests: all per-line state lives in the line.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import threading
 from contextlib import contextmanager
@@ -165,10 +166,11 @@ def run_sync(coro):
     except RuntimeError:
         return asyncio.run(coro)
     box: dict[str, Any] = {}
+    context = contextvars.copy_context()  # keep the caller's trace span, metrics collector...
 
     def target() -> None:
         try:
-            box["value"] = asyncio.run(coro)
+            box["value"] = context.run(asyncio.run, coro)
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
 

@@ -19,13 +19,27 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from promptflow_lite.runs import model
 from promptflow_lite.runs.errors import InvalidRunStatusError
 from promptflow_lite.runs.model import Run
 from promptflow_lite.runs.spec import RunSpec, connection_overrides, load_run
+
+@contextmanager
+def _traced() -> Iterator[None]:
+    """Trace the run's lines (on unless PFL_TRACING=off); spans are stored when the run returns."""
+    from promptflow_lite.tracing import enable_tracing, flush_tracing
+
+    traced = enable_tracing()
+    try:
+        yield
+    finally:
+        if traced:
+            flush_tracing()
+
 
 class Client:
     """Runs under ``home`` (default: ``PFL_HOME``). ``connection_provider`` is the default for ``connections``."""
@@ -66,15 +80,17 @@ class Client:
             connection_overrides={**(overrides or {}), **(connection_overrides or {})} or None,
             max_concurrency=max_concurrency, line_timeout=line_timeout, resume_from=_name(resume_from), init=init,
             properties=properties, use_cache=use_cache, repeat_index=repeat_index, stream=stream)
-        result = self._runner.create(spec)
+        with _traced():
+            result = self._runner.create(spec)
         return self._streamed(result) if spec.stream else result
 
     def resume(self, name: Any, *, connections: Any = None, environment_variables: dict[str, Any] | None = None,
                max_concurrency: int | None = None, line_timeout: float | None = None, stream: bool = False) -> Run:
         """Complete run ``name`` in place (its missing and failed lines), then aggregate over all lines again."""
-        result = self._runner.resume(_name(name), connections=connections or self._connections,
-                                     environment_variables=environment_variables, max_concurrency=max_concurrency,
-                                     line_timeout=line_timeout, stream=stream)
+        with _traced():
+            result = self._runner.resume(_name(name), connections=connections or self._connections,
+                                         environment_variables=environment_variables, max_concurrency=max_concurrency,
+                                         line_timeout=line_timeout, stream=stream)
         return self._streamed(result) if stream else result
 
     def get_details(self, run: Any, failed_only: bool = False, max_results: int | None = None,

@@ -33,7 +33,8 @@ from promptflow_lite.tools.retry import MalformedResponse, final_error, retry_op
 
 
 def _record(req: ModelRequest):
-    return model_call(req.api, req.record, provider=req.endpoint.provider, endpoint=req.endpoint.display_url)
+    return model_call(req.api, req.record, provider=req.endpoint.provider, endpoint=req.endpoint.display_url,
+                      secrets=(req.endpoint.api_key,) if req.endpoint.api_key else ())
 
 
 def _key(req: ModelRequest) -> str:

@@ -31,6 +31,7 @@ class ModelCall:
     end_time: float | None = None
     attempts: int = 0  # HTTP attempts made (retries included)
     span: Any = None  # set by a tracing listener, for its own use
+    secrets: tuple[str, ...] = ()  # credentials used by the call: listeners must never record them
 
 
 class ModelCallListener(Protocol):
@@ -55,9 +56,10 @@ def remove_listener(listener: ModelCallListener) -> None:
 
 
 @contextmanager
-def model_call(api: str, request: dict[str, Any], *, provider: str = "", endpoint: str = "") -> Iterator[ModelCall]:
+def model_call(api: str, request: dict[str, Any], *, provider: str = "", endpoint: str = "",
+               secrets: tuple[str, ...] = ()) -> Iterator[ModelCall]:
     """Record one model call around the block; exceptions are recorded and re-raised."""
-    call = ModelCall(api=api, request=request, provider=provider, endpoint=endpoint)
+    call = ModelCall(api=api, request=request, provider=provider, endpoint=endpoint, secrets=secrets)
     for listener in _listeners:
         listener.on_start(call)
     try:

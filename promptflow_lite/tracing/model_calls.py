@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from promptflow_lite.tracing.context import ROOT_ATTRIBUTE, parent_context, parent_is_ours
-from promptflow_lite.tracing.serialize import to_json, to_text
+from promptflow_lite.tracing.serialize import remember_secret, to_json, to_text
 from promptflow_lite.tracing.names import cumulative_attributes
 
 # api → (span_type, gen_ai.operation.name, promptflow's function name)
@@ -42,6 +42,8 @@ class ModelCallSpans:
         self.tracer = tracer
 
     def on_start(self, call: Any) -> None:
+        for secret in call.secrets:
+            remember_secret(secret)  # e.g. a server echoing the key in an error message
         model = str(call.request.get("model") or "")
         span_type, operation, function = _APIS.get(call.api, ("LLM", call.api, call.api))
         attributes = {"framework": "promptflow", "span_type": span_type, "function": function,
