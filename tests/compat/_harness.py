@@ -1,7 +1,7 @@
 """Shared, stdlib-only helpers for the promptflow compatibility harness.
 
 Used by ``record.py`` (runs under a venv with real promptflow) and ``compare.py`` /
-``compat_check.py`` (run under the promptflow_lite venv), so it must import nothing
+``test_promptflow_compat.py`` (run under the promptflow_lite venv), so it must import nothing
 outside the standard library.
 """
 

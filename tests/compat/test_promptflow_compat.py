@@ -3,8 +3,8 @@
 Not part of the default test run (``tests/compat/conftest.py`` ignores this folder); run it
 explicitly::
 
-    .venv/bin/pytest tests/compat/compat_check.py            # every case
-    .venv/bin/pytest tests/compat/compat_check.py -k llm_    # a subset
+    .venv/bin/pytest tests/compat/test_promptflow_compat.py            # every case
+    .venv/bin/pytest tests/compat/test_promptflow_compat.py -k llm_    # a subset
 
 Each test runs ``pfl flow test`` on a copy of the flow against the scripted OpenAI server and
 asserts the outcome matches promptflow 1.18.5's recording (``expected.json``): equal outputs, or
