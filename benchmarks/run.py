@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import shlex
 import shutil
 import sys
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = {"started": started.isoformat(), "command": "python benchmarks/run.py " + shlex.join(sys.argv[1:]),
                 "suites": suites, "runs": runs, "quick": args.quick, "sizes": sizes,
                 "machine": report.machine_info(), "promptflow_lite": tools["pfl"].version(),
-                "commit": report.git_commit(BENCH_DIR.parent),
+                "commit": report.git_commit(BENCH_DIR.parent), "fingerprint": _fingerprint(tools["pfl"]),
                 "promptflow": tools["pf"].version() if "pf" in tools else None}
         log(f"scratch: {scratch}")
         for tool in tools.values():
@@ -81,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
                 ctx.skip(name, f"{name}_failed", f"suite `{name}`", f"failed: {type(exc).__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else ''}")
         meta["finished"] = datetime.datetime.now().replace(microsecond=0).isoformat()
+        meta["commit_at_end"] = report.git_commit(BENCH_DIR.parent)
+        meta["fingerprint_at_end"] = _fingerprint(tools["pfl"])
+        meta["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
         json_path, md_path, table = report.write(args.out, ctx.figures, meta)
         print(table)
         log(f"written: {json_path}\n         {md_path}")
@@ -90,6 +94,13 @@ def main(argv: list[str] | None = None) -> int:
             log(f"scratch kept: {scratch}")
         else:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _fingerprint(pfl: PromptflowLite) -> str | None:
+    from _lib.context import python_value
+
+    folder = python_value(pfl.python(), "import os, promptflow_lite; print(os.path.dirname(promptflow_lite.__file__))")
+    return report.source_fingerprint(Path(folder)) if folder else None
 
 
 if __name__ == "__main__":

@@ -48,7 +48,8 @@ class Context:
 
     def measure(self, tool: Tool, cmd: list[str], env: dict[str, str], what: str, timeout: float = 3600) -> Sample:
         sample = run_measured(cmd, env=env, cwd=str(tool.scratch), timeout=timeout).check(f"{tool.label}: {what}")
-        self.log(f"  {tool.key:4s} {what}: {sample.seconds:.3f} s, peak {sample.peak_rss_mb:.0f} MB")
+        self.log(f"  {tool.key:4s} {what}: {sample.seconds:.3f} s (cpu {sample.cpu_seconds:.2f} s), "
+                 f"peak {sample.peak_rss_mb:.0f} MB")
         return sample
 
     def run_batch(self, tool: Tool, flow: str, data: Path, mapping: dict[str, str], env: dict[str, str],

@@ -1,4 +1,7 @@
-"""Wall time and peak memory of a command's whole process tree.
+"""Wall time, CPU time and peak memory of a command's whole process tree.
+
+CPU time is user + system time of the process and every descendant it waited for (``wait4``);
+it is much less sensitive than wall time to other load on the machine.
 
 Peak memory is the largest sum of RSS over the process and all its descendants, sampled from
 ``/proc`` every 20 ms, and never less than the ``ru_maxrss`` the kernel reports for the process
@@ -28,6 +31,7 @@ class Sample:
     returncode: int
     stdout: str
     stderr: str
+    cpu_seconds: float = 0.0  # user + system time of the process and its reaped descendants
 
     def check(self, what: str) -> "Sample":
         """Raise with the command's output tail when it failed."""
@@ -114,7 +118,7 @@ def run_measured(cmd: list[str], *, env: dict[str, str] | None = None, cwd: str 
         r.join()
     maxrss_mb = usage.ru_maxrss / 1024  # KiB on Linux
     return Sample(seconds, max(sampler.peak_mb, maxrss_mb), proc.returncode, out_chunks.get("out", ""),
-                  out_chunks.get("err", ""))
+                  out_chunks.get("err", ""), usage.ru_utime + usage.ru_stime)
 
 
 def _kill_tree(pid: int) -> None:

@@ -40,6 +40,17 @@ def git_commit(repo: Path) -> str | None:
         return None
 
 
+def source_fingerprint(package_dir: Path) -> str:
+    """A short hash of the package's .py files (path, size, mtime): tells whether the code changed mid-run."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for path in sorted(package_dir.rglob("*.py")):
+        stat = path.stat()
+        digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:12]
+
+
 def _num(value: float) -> str:
     if value == 0:
         return "0"
@@ -58,7 +69,8 @@ def _cell(fig: Figure, tool: str) -> str:
         return "—"
     text = f"{_num(s['median'])} {fig.unit}"
     if s["n"] > 1:
-        text += f" ({_num(s['min'])}–{_num(s['max'])})"
+        dash = " to " if s["min"] < 0 or s["max"] < 0 else "–"
+        text += f" ({_num(s['min'])}{dash}{_num(s['max'])})"
     return text
 
 
@@ -120,7 +132,11 @@ def markdown(figures: list[Figure], meta: dict[str, Any]) -> str:
               f"Machine: {meta['machine'].get('cpu', '?')}, {meta['machine'].get('cpus')} CPUs, "
               f"{meta['machine'].get('memory_gb', '?')} GB RAM, Python {meta['machine']['python']}; "
               f"promptflow_lite {meta['promptflow_lite']} ({meta.get('commit') or 'no git'}); "
-              f"load average at start {meta['machine'].get('load_average_at_start')}.",
+              f"load average at start {meta['machine'].get('load_average_at_start')}, "
+              f"at end {meta.get('load_average_at_end')}.",
+              *([f"**Warning:** promptflow_lite's source files changed during the run (commit {meta['commit']} at "
+                 f"start, {meta.get('commit_at_end')} at end); figures may mix versions."]
+                if meta.get("fingerprint_at_end") != meta.get("fingerprint") else []),
               f"Command: `{meta['command']}`"]
     return "\n".join(lines).rstrip() + "\n"
 

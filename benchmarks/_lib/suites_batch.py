@@ -38,11 +38,16 @@ def _chain(ctx: Context) -> None:
                       better="higher", target=("ratio", 30))
     per_node = ctx.figure("batch", "chain_us_per_node", "… wall time per node execution", "µs",
                           memory_target=False, note="run wall time ÷ (lines × 5 nodes)")
+    cpu_per_node = ctx.figure("batch", "chain_cpu_us_per_node", "… CPU time per node execution", "µs",
+                              memory_target=False,
+                              note="user + system CPU time of the whole process tree ÷ (lines × 5 nodes); "
+                                   "barely affected by other load on the machine")
     for rep in range(ctx.runs):
         for key, tool in ctx.tools.items():
             sample, _ = ctx.run_batch(tool, "chain5", data, CHAIN_MAPPING, tool.env(), n, f"chain x{n}")
             rate.add(key, n / sample.seconds, sample.peak_rss_mb)
             per_node.add(key, sample.seconds / (n * CHAIN_NODES) * 1e6)
+            cpu_per_node.add(key, sample.cpu_seconds / (n * CHAIN_NODES) * 1e6)
     rate.note = "`run create --flow chain5` (flows/chain5), tracing at each tool's default"
 
 
@@ -109,6 +114,9 @@ def run_tracing(ctx: Context) -> None:
                     better="higher", memory_target=False)
     overhead = ctx.figure("tracing", "tracing_overhead", "… tracing overhead (throughput lost)", "%",
                           target=("at_most", 10), memory_target=False)
+    cpu_overhead = ctx.figure("tracing", "tracing_cpu_overhead", "… tracing overhead (extra CPU time)", "%",
+                              memory_target=False,
+                              note="paired repetitions; CPU(on) ÷ CPU(off) − 1, user + system time of the process")
     home = tool.home(None)
     for rep in range(ctx.runs):
         s_off, _ = ctx.run_batch(tool, "chain5", data, CHAIN_MAPPING, tool.env(PFL_TRACING="off"), n,
@@ -117,6 +125,7 @@ def run_tracing(ctx: Context) -> None:
         off.add("pfl", n / s_off.seconds, s_off.peak_rss_mb)
         on.add("pfl", n / s_on.seconds, s_on.peak_rss_mb)
         overhead.add("pfl", (1 - s_off.seconds / s_on.seconds) * 100)
+        cpu_overhead.add("pfl", (s_on.cpu_seconds / s_off.cpu_seconds - 1) * 100)
     traced = any(home.glob("trace*.sqlite*"))
     overhead.note = "paired repetitions; 1 − time(off) ÷ time(on)"
     if not traced:
