@@ -127,16 +127,16 @@ def test_run_folder_has_promptflows_layout(square, tmp_path, capsys):
     inputs = [json.loads(line) for line in (folder / "inputs.jsonl").read_text().splitlines()]
     assert inputs == [{"x": 3, "label": "c", "line_number": 0}, {"x": -1, "label": "none", "line_number": 1},
                       {"x": 1, "label": "none", "line_number": 2}]
-    record = json.loads((folder / "flow_artifacts" / "000000001_000000001.jsonl").read_text())
+    record = artifact_records(folder / "flow_artifacts")[1]
     assert record["status"] == "Failed" and record["run_info"]["run_id"] == "layout_1"
     assert "negative input -1" in record["run_info"]["error"]["message"]
-    node = json.loads((folder / "node_artifacts" / "square" / "000000002.jsonl").read_text())
+    node = artifact_records(folder / "node_artifacts" / "square")[2]
     assert node["NodeName"] == "square" and node["run_info"]["output"] == {"value": 1, "label": "none"}
     assert node["run_info"]["logs"]["stdout"] == "squaring 1\n"
     aggregation = json.loads((folder / "node_artifacts" / "total" / "000000000.jsonl").read_text())
     assert aggregation["line_number"] is None and aggregation["run_info"]["inputs"]["values"] == [9, 1]
     assert json.loads((folder / "metrics.json").read_text()) == {"sum": 10, "count": 2}
-    assert json.loads((folder / "meta.json").read_text()) == {"batch_size": 1}
+    assert json.loads((folder / "meta.json").read_text()) == {"batch_size": 100}
     error = json.loads((folder / "error.json").read_text())
     assert error["additionalInfo"][0]["type"] == "BulkRunErrors"
     assert [e["line_number"] for e in error["additionalInfo"][0]["info"]["errors"]] == [1]
@@ -358,8 +358,18 @@ def test_unserialisable_node_outputs_are_stored_as_repr(make_flow, tmp_path, cap
     assert pfl(["run", "create", "--flow", str(flow), "--data", str(data_file(tmp_path, [{"n": 1}])),
                 "--name", "obj"]) == 0
     folder = Path(show("obj", capsys)["output_path"])
-    record = json.loads((folder / "node_artifacts" / "make" / "000000000.jsonl").read_text())
+    record = artifact_records(folder / "node_artifacts" / "make")[0]
     assert record["run_info"]["output"] == "<Thing 7>"
+
+
+def artifact_records(folder: Path) -> dict:
+    """Every record in a promptflow artifacts folder, by line number (as promptflow's readers load them)."""
+    records = {}
+    for file in sorted(folder.glob("*.jsonl")):
+        for line in file.read_text().splitlines():
+            record = json.loads(line)
+            records[record["line_number"] if record["line_number"] is not None else 0] = record
+    return records
 
 
 def test_visualize_writes_escaped_self_contained_html(square, tmp_path, capsys):

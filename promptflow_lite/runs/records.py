@@ -1,17 +1,17 @@
 """Line and node results as the JSON records of a run folder (FLOW_FORMAT §4.6).
 
-``line_record``/``node_record`` produce promptflow's ``flow_artifacts`` / ``node_artifacts``
-shapes (``run_info`` with FlowRunInfo / RunInfo fields), so tools that read promptflow run
-folders keep working. ``journal_entry`` is our compact per-line summary (status, error,
-resolved inputs, aggregation inputs, usage, cache hit, trace id): enough to show details and
-to resume a run without reading one file per line. Values that JSON cannot hold are stored
-as their ``repr``.
+``journal_entry`` is what a run writes per finished line (``line_results.jsonl``): status,
+inputs, outputs or error, aggregation inputs, usage, cache hit, trace id and the line's node
+runs - enough to show details, resume a run and rebuild everything else. ``line_record`` /
+``node_record`` turn entries into promptflow's ``flow_artifacts`` / ``node_artifacts`` shapes
+(``run_info`` with FlowRunInfo / RunInfo fields), so tools that read promptflow run folders keep
+working. Values that JSON cannot hold are stored as their ``repr``.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from promptflow_lite.engine.results import COMPLETED, LineResult, NodeRun
@@ -46,11 +46,14 @@ def _fallback(value: Any) -> Any:
     return repr(value)
 
 
+_EPOCH = datetime(1970, 1, 1)
+
+
 def iso(timestamp: float | None, zulu: bool = True) -> str | None:
     """UTC ISO time as promptflow writes it (``...Z`` inside ``run_info``, naive outside)."""
     if not timestamp:
         return None
-    text = datetime.fromtimestamp(timestamp, timezone.utc).replace(tzinfo=None).isoformat()
+    text = (_EPOCH + timedelta(seconds=timestamp)).isoformat()
     return text + "Z" if zulu else text
 
 
@@ -59,45 +62,63 @@ def line_run_id(run_name: str, line_number: int) -> str:
     return f"{run_name}_{line_number}"
 
 
-def line_record(run_name: str, result: LineResult) -> dict[str, Any]:
-    """The ``flow_artifacts/<n>_<n>.jsonl`` record of a line."""
-    number = result.line_number
+def line_record(run_name: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """The ``flow_artifacts`` record of a line, from its journal entry."""
+    number, start, end = entry["line_number"], entry.get("start_time"), entry.get("end_time")
+    outputs = entry.get("outputs")
     info = {
-        "run_id": line_run_id(run_name, number), "status": result.status, "error": result.error,
-        "inputs": {**result.inputs, "line_number": number}, "output": result.outputs, "metrics": None, "request": None,
-        "parent_run_id": run_name, "root_run_id": run_name, "source_run_id": None, "flow_id": "default_flow_id",
-        "start_time": iso(result.start_time), "end_time": iso(result.end_time), "index": number, "api_calls": None,
-        "name": "", "description": "", "tags": None,
-        "system_metrics": {"duration": result.duration, **result.usage}, "result": result.outputs,
-        "upload_metrics": False, "otel_trace_id": result.trace_id, "message_format": "basic",
-        "cached": result.cached,
+        "run_id": line_run_id(run_name, number), "status": entry["status"], "error": entry.get("error"),
+        "inputs": {**(entry.get("inputs") or {}), "line_number": number}, "output": outputs, "metrics": None,
+        "request": None, "parent_run_id": run_name, "root_run_id": run_name,
+        "source_run_id": line_run_id(entry["source_run"], number) if entry.get("source_run") else None,
+        "flow_id": "default_flow_id", "start_time": iso(start), "end_time": iso(end), "index": number,
+        "api_calls": None, "name": "", "description": "", "tags": None,
+        "system_metrics": {"duration": _duration(start, end), **(entry.get("usage") or {})}, "result": outputs,
+        "upload_metrics": False, "otel_trace_id": entry.get("trace_id"), "message_format": "basic",
+        "cached": entry.get("cached", False),
     }
-    return {"line_number": number, "run_info": info, "start_time": iso(result.start_time, False),
-            "end_time": iso(result.end_time, False), "name": "", "description": "", "status": result.status, "tags": None}
+    return {"line_number": number, "run_info": info, "start_time": iso(start, False), "end_time": iso(end, False),
+            "name": "", "description": "", "status": entry["status"], "tags": None}
 
 
-def node_record(run_name: str, run: NodeRun, line_number: int | None) -> dict[str, Any]:
-    """The ``node_artifacts/<node>/<n>.jsonl`` record of a node run (``line_number`` None: aggregation)."""
+def node_entry(run: NodeRun) -> dict[str, Any]:
+    """A node run as kept in the journal."""
+    return {"node": run.node, "status": run.status, "inputs": run.inputs, "output": run.output, "error": run.error,
+            "start_time": run.start_time, "end_time": run.end_time, "usage": run.usage, "cached": run.cached,
+            "model_calls": run.model_calls, "logs": run.logs}
+
+
+def node_record(run_name: str, node: dict[str, Any], line_number: int | None) -> dict[str, Any]:
+    """The ``node_artifacts/<node>/...`` record of a node entry (``line_number`` None: aggregation)."""
     parent = line_run_id(run_name, line_number) if line_number is not None else run_name
     suffix = line_number if line_number is not None else "reduce"
+    name, start, end = node["node"], node.get("start_time"), node.get("end_time")
     info = {
-        "node": run.node, "flow_run_id": run_name, "run_id": f"{run_name}_{run.node}_{suffix}", "status": run.status,
-        "inputs": run.inputs, "output": run.output, "metrics": None, "error": run.error, "parent_run_id": parent,
-        "start_time": iso(run.start_time), "end_time": iso(run.end_time), "index": line_number, "api_calls": None,
-        "cached_run_id": None, "cached_flow_run_id": None, "logs": {"stdout": run.logs, "stderr": ""},
-        "system_metrics": {"duration": run.duration, **run.usage}, "result": run.output, "message_format": "basic",
-        "cached": run.cached, "model_calls": run.model_calls,
+        "node": name, "flow_run_id": run_name, "run_id": f"{run_name}_{name}_{suffix}", "status": node["status"],
+        "inputs": node.get("inputs"), "output": node.get("output"), "metrics": None, "error": node.get("error"),
+        "parent_run_id": parent, "start_time": iso(start), "end_time": iso(end), "index": line_number,
+        "api_calls": None, "cached_run_id": None, "cached_flow_run_id": None,
+        "logs": {"stdout": node.get("logs") or "", "stderr": ""},
+        "system_metrics": {"duration": _duration(start, end), **(node.get("usage") or {})},
+        "result": node.get("output"), "message_format": "basic", "cached": node.get("cached", False),
+        "model_calls": node.get("model_calls", 0),
     }
-    return {"NodeName": run.node, "line_number": line_number, "run_info": info, "start_time": iso(run.start_time, False),
-            "end_time": iso(run.end_time, False), "status": run.status}
+    return {"NodeName": name, "line_number": line_number, "run_info": info, "start_time": iso(start, False),
+            "end_time": iso(end, False), "status": node["status"]}
+
+
+def _duration(start: float | None, end: float | None) -> float:
+    return max((end or 0.0) - (start or 0.0), 0.0)
 
 
 def journal_entry(result: LineResult) -> dict[str, Any]:
-    """Our one-line summary of a finished line (``line_results.jsonl``)."""
+    """What a run writes for a finished line (``line_results.jsonl``)."""
     entry = {"line_number": result.line_number, "status": result.status, "inputs": result.inputs,
              "start_time": result.start_time, "end_time": result.end_time, "usage": result.usage,
-             "cached": result.cached, "trace_id": result.trace_id}
+             "cached": result.cached, "trace_id": result.trace_id,
+             "nodes": [node_entry(run) for run in result.node_runs.values()]}
     if result.status == COMPLETED:
+        entry["outputs"] = result.outputs
         entry["aggregation_inputs"] = result.aggregation_inputs
     else:
         entry["error"] = result.error

@@ -119,7 +119,6 @@ class Runner:
         lines = folder.read_inputs()
         journal = folder.read_journal()
         reused = _reused(journal, folder.read_outputs())
-        folder.forget_lines(n for n in journal if n not in reused)
         context.log.info(f"Resuming run {name}: {len(reused)} of {len(lines)} lines already completed.")
         self.index.update(name, ended_on=None, error=None)
         return self._execute(context, flow, lines, reused)
@@ -171,9 +170,8 @@ class Runner:
         context.folder.write_inputs(lines)
         journal = {n: e for n, e in old.read_journal().items() if e["status"] == COMPLETED}
         outputs = old.read_outputs()
-        context.folder.copy_line_files(old, journal, (source.name, context.name))
         context.folder.open()
-        context.folder.append_reused(outputs, journal.values())
+        context.folder.append_reused({**entry, "source_run": source.name} for entry in journal.values())
         context.folder.close()
         context.log.info(f"Resumed from run {source.name}: reusing {len(journal)} of {len(lines)} lines.")
         return self._execute(context, flow, lines, _reused(journal, outputs))
@@ -265,7 +263,7 @@ class Runner:
         return await flow.aaggregate([lines[n] for n in sorted(lines)])
 
     def _on_result(self, context: _Context, flow, result: LineResult) -> None:
-        context.folder.record_line(context.name, result)
+        context.folder.record_line(result)
         context.log.line_output(result.line_number, result.node_runs)
         if result.ok:
             context.completed += 1
@@ -301,7 +299,7 @@ class Runner:
                 errors.append({"error": aggregation.error, "aggregation_node_name": aggregation.failed_node})
         if not canceled:
             folder.write_metrics(aggregation.metrics if aggregation is not None else {})
-        journal = folder.finalize(dict(lines))
+        journal = folder.finalize(context.name, dict(lines))
         failed = [(n, e) for n, e in sorted(journal.items()) if e["status"] != COMPLETED]
         completed = len(journal) - len(failed)
         line_errors = [{"line_number": n, "error": e.get("error")} for n, e in failed]
@@ -344,7 +342,7 @@ def _reused(journal: dict[int, dict[str, Any]], outputs: dict[int, dict[str, Any
     for number, entry in journal.items():
         if entry["status"] == COMPLETED:
             result = result_from_journal(entry)
-            result.outputs = {k: v for k, v in outputs.get(number, {}).items() if k != "line_number"}
+            result.outputs = dict(outputs.get(number, {}))
             reused[number] = result
     return reused
 

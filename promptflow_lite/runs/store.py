@@ -1,12 +1,13 @@
 """A run folder on disk, in promptflow's layout (FLOW_FORMAT §4.6), written crash-safely.
 
-While a run executes, each finished line is written at once: its node records
-(``node_artifacts/<node>/<9-digit line>.jsonl``), its line record
-(``flow_artifacts/<n>_<n>.jsonl``), its outputs appended to ``flow_outputs/output.jsonl``, and
-last a summary appended to ``line_results.jsonl``, our journal. A line counts as done only
-once its journal entry is written, so a process killed with ``kill -9`` loses just the lines
-in flight, and a resume re-executes exactly the lines without a successful entry.
-``finalize`` rewrites the outputs, inputs and journal sorted by line number, one entry each.
+While a run executes, each finished line costs one append (and flush): its entry, with its
+outputs and node runs, to ``line_results.jsonl``, our journal. A line counts as done once its
+entry is written, so a process killed with ``kill -9`` loses just the lines in flight, and a
+resume re-executes exactly the lines without a successful entry. ``finalize`` derives the
+rest from the journal: ``flow_outputs/output.jsonl`` and ``inputs.jsonl`` sorted by line
+number, and promptflow's line and node records:
+``flow_artifacts/<lo>_<hi>.jsonl`` and ``node_artifacts/<node>/<lo>_<hi>.jsonl``, ``BATCH_SIZE``
+lines per file (promptflow's readers load every file of those folders).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from promptflow_lite.engine.results import COMPLETED, AggregationResult, LineResult
-from promptflow_lite.runs.records import dumps, journal_entry, line_record, node_record
+from promptflow_lite.runs.records import dumps, journal_entry, line_record, node_entry, node_record
 
 LINE_NUMBER = "line_number"
 WIDTH = 9
+BATCH_SIZE = 100  # lines per flow_artifacts / node_artifacts file
 _IGNORED = {".promptflow", "__pycache__", ".runs", ".git", ".venv", ".pytest_cache", ".mypy_cache", "node_modules"}
 
 
@@ -38,13 +40,13 @@ class RunFolder:
         self.metrics_file = self.path / "metrics.json"
         self.error_file = self.path / "error.json"
         self.log_file = self.path / "logs.txt"
-        self._outputs = self._journal = None
+        self._journal = None
 
     def create(self) -> "RunFolder":
         self.path.mkdir(parents=True)
         for folder in (self.outputs_file.parent, self.flow_artifacts, self.node_artifacts):
             folder.mkdir()
-        _write_json(self.path / "meta.json", {"batch_size": 1})
+        _write_json(self.path / "meta.json", {"batch_size": BATCH_SIZE})
         return self
 
     # before the lines ---------------------------------------------------------------------
@@ -77,43 +79,23 @@ class RunFolder:
 
     # while the lines run ------------------------------------------------------------------
     def open(self) -> None:
-        self._outputs = open(self.outputs_file, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
-        self._journal = open(self.journal_file, "a", encoding="utf-8")  # noqa: SIM115
+        self._journal = open(self.journal_file, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
     def close(self) -> None:
-        for handle in (self._outputs, self._journal):
-            if handle is not None and not handle.closed:
-                handle.close()
+        if self._journal is not None and not self._journal.closed:
+            self._journal.close()
 
-    def record_line(self, run_name: str, result: LineResult) -> None:
-        """Persist a finished line; its journal entry (written last) marks it done."""
-        number = result.line_number
-        for node_run in result.node_runs.values():
-            folder = self.node_artifacts / node_run.node
-            folder.mkdir(exist_ok=True)
-            (folder / f"{number:0{WIDTH}d}.jsonl").write_text(dumps(node_record(run_name, node_run, number)) + "\n",
-                                                              encoding="utf-8")
-        (self.flow_artifacts / f"{number:0{WIDTH}d}_{number:0{WIDTH}d}.jsonl").write_text(
-            dumps(line_record(run_name, result)) + "\n", encoding="utf-8")
-        if result.status == COMPLETED:
-            _append(self._outputs, {LINE_NUMBER: number, **(result.outputs or {})})
+    def record_line(self, result: LineResult) -> None:
+        """Persist a finished line: its journal entry marks it done."""
         _append(self._journal, journal_entry(result))
-
-    def forget_lines(self, numbers: Iterable[int]) -> None:
-        """Remove node records of lines about to be executed again (stale nodes of the old attempt)."""
-        numbers = set(numbers)
-        if not numbers or not self.node_artifacts.is_dir():
-            return
-        for folder in self.node_artifacts.iterdir():
-            for number in numbers:
-                (folder / f"{number:0{WIDTH}d}.jsonl").unlink(missing_ok=True)
 
     # after the lines ----------------------------------------------------------------------
     def record_aggregation(self, run_name: str, aggregation: AggregationResult) -> None:
+        """Aggregation node records go to ``node_artifacts/<node>/000000000.jsonl``, as in promptflow."""
         for node_run in aggregation.node_runs.values():
             folder = self.node_artifacts / node_run.node
             folder.mkdir(exist_ok=True)
-            _write_text(folder / f"{0:0{WIDTH}d}.jsonl", dumps(node_record(run_name, node_run, None)) + "\n")
+            _write_text(folder / f"{0:0{WIDTH}d}.jsonl", dumps(node_record(run_name, node_entry(node_run), None)) + "\n")
 
     def write_metrics(self, metrics: dict[str, Any]) -> None:
         _write_text(self.metrics_file, json.dumps(metrics, ensure_ascii=False, default=str))
@@ -124,20 +106,45 @@ class RunFolder:
         else:
             _write_json(self.error_file, error)
 
-    def finalize(self, mapped: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
-        """Rewrite outputs, inputs and journal sorted, one row per line; returns the journal."""
-        journal = self.read_journal()
-        done = {n for n, entry in journal.items() if entry["status"] == COMPLETED}
-        outputs = {n: row for n, row in self.read_outputs().items() if n in done}
-        ordered = [outputs[n] for n in sorted(outputs)]
+    def finalize(self, run_name: str, mapped: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+        """Rewrite outputs, inputs and journal sorted, one row per line, and the line and node
+        records derived from them; returns the journal."""
+        entries = list(_read_lines(self.journal_file))
+        journal = {entry[LINE_NUMBER]: entry for entry in entries}
+        if len(journal) < len(entries):  # a resumed run: keep one entry per line
+            _write_lines(self.journal_file, (journal[n] for n in sorted(journal)))
+        outputs = self.read_outputs(journal)
+        ordered = [{LINE_NUMBER: n, **outputs[n]} for n in sorted(outputs)]
         _write_lines(self.outputs_file, ordered)
-        _write_lines(self.legacy_outputs_file,
-                     ({**{k: v for k, v in row.items() if k != LINE_NUMBER}, LINE_NUMBER: row[LINE_NUMBER]}
-                      for row in ordered))
+        _write_lines(self.legacy_outputs_file, ({**outputs[n], LINE_NUMBER: n} for n in sorted(outputs)))
         inputs = {n: {**values, **(journal.get(n, {}).get("inputs") or {})} for n, values in mapped.items()}
         self.write_inputs(sorted(inputs.items()))
-        _write_lines(self.journal_file, (journal[n] for n in sorted(journal)))
+        self._write_artifacts(run_name, [journal[n] for n in sorted(journal)])
         return journal
+
+    def _write_artifacts(self, run_name: str, entries: list[dict[str, Any]]) -> None:
+        """``flow_artifacts`` and per-line ``node_artifacts`` files, ``BATCH_SIZE`` lines per file."""
+        for folder in (self.flow_artifacts, *self._node_folders()):
+            for stale in folder.glob("*_*.jsonl"):
+                stale.unlink()
+        chunks: dict[int, list[dict[str, Any]]] = {}
+        for entry in entries:
+            chunks.setdefault(entry[LINE_NUMBER] // BATCH_SIZE, []).append(entry)
+        for chunk, rows in chunks.items():
+            name = f"{chunk * BATCH_SIZE:0{WIDTH}d}_{chunk * BATCH_SIZE + BATCH_SIZE - 1:0{WIDTH}d}.jsonl"
+            self.flow_artifacts.mkdir(exist_ok=True)
+            _write_lines(self.flow_artifacts / name, (line_record(run_name, row) for row in rows))
+            by_node: dict[str, list[dict[str, Any]]] = {}
+            for row in rows:
+                for node in row.get("nodes") or []:
+                    by_node.setdefault(node["node"], []).append(node_record(run_name, node, row[LINE_NUMBER]))
+            for node_name, records in by_node.items():
+                folder = self.node_artifacts / node_name
+                folder.mkdir(parents=True, exist_ok=True)
+                _write_lines(folder / name, records)
+
+    def _node_folders(self) -> list[Path]:
+        return [f for f in self.node_artifacts.iterdir() if f.is_dir()] if self.node_artifacts.is_dir() else []
 
     # reading ------------------------------------------------------------------------------
     def read_inputs(self) -> list[tuple[int, dict[str, Any]]]:
@@ -151,8 +158,10 @@ class RunFolder:
         """The last entry of each line (a resumed line may have several)."""
         return {entry[LINE_NUMBER]: entry for entry in _read_lines(self.journal_file)}
 
-    def read_outputs(self) -> dict[int, dict[str, Any]]:
-        return {row[LINE_NUMBER]: row for row in _read_lines(self.outputs_file)}
+    def read_outputs(self, journal: dict[int, dict[str, Any]] | None = None) -> dict[int, dict[str, Any]]:
+        """The outputs of the completed lines, by line number (without ``line_number``)."""
+        journal = self.read_journal() if journal is None else journal
+        return {n: entry.get("outputs") or {} for n, entry in journal.items() if entry["status"] == COMPLETED}
 
     def read_metrics(self) -> dict[str, Any]:
         return json.loads(self.metrics_file.read_text(encoding="utf-8")) if self.metrics_file.is_file() else {}
@@ -160,34 +169,9 @@ class RunFolder:
     def read_error(self) -> dict[str, Any] | None:
         return json.loads(self.error_file.read_text(encoding="utf-8")) if self.error_file.is_file() else None
 
-    def copy_line_files(self, source: "RunFolder", numbers: Iterable[int], rename: tuple[str, str]) -> None:
-        """Bring the line and node records of ``numbers`` over from another run (``--resume-from``)."""
-        old, new = rename
-        for number in numbers:
-            name = f"{number:0{WIDTH}d}_{number:0{WIDTH}d}.jsonl"
-            if (source.flow_artifacts / name).is_file():
-                record = json.loads((source.flow_artifacts / name).read_text(encoding="utf-8"))
-                info = record["run_info"]
-                info.update(run_id=f"{new}_{number}", parent_run_id=new, root_run_id=new,
-                            source_run_id=f"{old}_{number}")
-                (self.flow_artifacts / name).write_text(dumps(record) + "\n", encoding="utf-8")
-            for folder in source.node_artifacts.iterdir() if source.node_artifacts.is_dir() else []:
-                file = folder / f"{number:0{WIDTH}d}.jsonl"
-                if not file.is_file():
-                    continue
-                record = json.loads(file.read_text(encoding="utf-8"))
-                if record.get(LINE_NUMBER) is None:
-                    continue  # an aggregation node's record: redone by this run
-                info = record["run_info"]
-                info.update(flow_run_id=new, run_id=f"{new}_{folder.name}_{number}", parent_run_id=f"{new}_{number}")
-                (self.node_artifacts / folder.name).mkdir(exist_ok=True)
-                (self.node_artifacts / folder.name / file.name).write_text(dumps(record) + "\n", encoding="utf-8")
-
-    def append_reused(self, outputs: dict[int, dict[str, Any]], entries: Iterable[dict[str, Any]]) -> None:
-        """Journal (and outputs of) lines reused from another run, as if they ran here."""
+    def append_reused(self, entries: Iterable[dict[str, Any]]) -> None:
+        """Journal lines reused from another run, as if they ran here."""
         for entry in entries:
-            if entry["line_number"] in outputs:
-                _append(self._outputs, outputs[entry["line_number"]])
             _append(self._journal, entry)
 
 
