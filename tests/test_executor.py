@@ -306,3 +306,21 @@ def test_many_lines_share_one_loaded_flow(make_flow):
 
     results = run_sync(many())
     assert [r.outputs["out"] for r in results] == [i * i for i in range(200)]
+
+
+def test_cheap_sync_tools_move_onto_the_loop_and_blocking_ones_go_back(make_flow):
+    import threading
+
+    folder = make_flow({
+        "where.py": HEADER + "import threading, time\n@tool\ndef where(x: int, nap: float):\n"
+                    "    time.sleep(nap)\n    return threading.current_thread().name\n",
+        "flow.dag.yaml": "inputs:\n  x:\n    type: int\n  nap:\n    type: double\n    default: 0\n"
+        "outputs:\n  thread:\n    reference: ${where.output}\nnodes:\n"
+        + py_node("where", "where.py", {"x": "${inputs.x}", "nap": "${inputs.nap}"}),
+    })
+    flow = load_flow(folder)
+    names = [flow(x=i)["thread"] for i in range(12)]
+    assert all(n.startswith("pfl-tool") for n in names[:8])  # on probation in the pool
+    assert names[-1] == threading.current_thread().name or names[-1] == "pfl-run-sync"  # now called directly
+    assert not flow(x=0, nap=0.08)["thread"].startswith("pfl-tool")  # a blocking call happens once on the loop...
+    assert flow(x=0)["thread"].startswith("pfl-tool")  # ...and sends the tool back to the pool for good

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from promptflow_lite.engine.dispatch import SyncDispatch
 from promptflow_lite.errors import ToolLoadError, UserError
 from promptflow_lite.flow.model import FlowSpec, Node
 from promptflow_lite.flow.reference import InputRef, NodeRef, Reference
@@ -39,6 +40,11 @@ class PreparedNode:
     deps: frozenset[str] = frozenset()
     stream_param: str | None = None
     escape_inputs: tuple[str, ...] = ()  # template inputs fed straight from flow inputs (role-marker escaping)
+    dispatch: SyncDispatch | None = None  # for SYNC tools: thread pool or inline, learned per node
+
+    def __post_init__(self) -> None:
+        if self.mode == SYNC and self.dispatch is None:
+            self.dispatch = SyncDispatch(self.func)
 
     @property
     def aggregation(self) -> bool:

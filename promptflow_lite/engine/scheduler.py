@@ -18,7 +18,6 @@ from typing import Any
 from promptflow_lite.engine.capture import captured_output
 from promptflow_lite.engine.nodes import ASYNC, ASYNC_GEN, INLINE, PreparedNode
 from promptflow_lite.engine.results import BYPASSED, CANCELED, COMPLETED, FAILED, LineResult, NodeRun, sum_usage
-from promptflow_lite.engine.threads import run_in_thread
 from promptflow_lite.errors import LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict
 from promptflow_lite.flow.reference import InputRef, NodeRef, PropertyError, resolve_property
 from promptflow_lite.tools.observe import calls_collector
@@ -40,6 +39,7 @@ class LinePlan:
 
     def __init__(self, spec, nodes: list[PreparedNode]):
         self.spec = spec
+        self.flow_name = spec.flow_name
         self.line_nodes = [n for n in nodes if not n.aggregation]
         self.aggregation_nodes = [n for n in nodes if n.aggregation]
         names = {n.name for n in self.line_nodes}
@@ -79,7 +79,7 @@ async def run_line(plan: LinePlan, inputs: dict[str, Any], *, line_number: int |
     result = LineResult(status=COMPLETED, inputs=inputs, line_number=line_number, start_time=time.time())
     state = _LineState(plan, inputs, result, stream, echo)
     tracer = spans.active()
-    span = tracer.start_line(plan.spec.flow_name, inputs, attributes or {}) if tracer else None
+    span = tracer.start_line(plan.flow_name, inputs, attributes or {}) if tracer else None
     try:
         if timeout:
             await asyncio.wait_for(state.run(), timeout)
@@ -276,7 +276,7 @@ async def _invoke(node: PreparedNode, kwargs: dict[str, Any]) -> Any:
         return await node.func(**kwargs)
     if mode == ASYNC_GEN or mode == INLINE:
         return node.func(**kwargs)
-    return await run_in_thread(node.func, **kwargs)
+    return await node.dispatch.call(kwargs)
 
 
 def _join_if_generator(value: Any) -> Any:
