@@ -17,7 +17,8 @@ from promptflow_lite._version import __version__
 from promptflow_lite.errors import PflError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``command``, only that command group is imported (faster start)."""
     parser = argparse.ArgumentParser(
         prog="pfl",
         description="promptflow_lite: run, evaluate, trace and serve promptflow flows.",
@@ -28,15 +29,30 @@ def build_parser() -> argparse.ArgumentParser:
                         help="offline mode: answer every LLM connection from a scripted server using RULES (YAML)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     package = importlib.import_module("promptflow_lite.cli")
-    modules = [importlib.import_module(f"promptflow_lite.cli.{m.name}") for m in pkgutil.iter_modules(package.__path__)]
+    names = [m.name for m in pkgutil.iter_modules(package.__path__)]
+    if command in names:
+        names = [command]
+    modules = [importlib.import_module(f"promptflow_lite.cli.{name}") for name in names]
     for module in sorted(modules, key=lambda m: getattr(m, "ORDER", 100)):
         if hasattr(module, "register"):
             module.register(sub)
     return parser
 
 
+def _command(argv: list[str]) -> str | None:
+    """The command group named on the command line (after the global options), if any."""
+    words = iter(argv)
+    for word in words:
+        if word == "--scripted-llm":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
