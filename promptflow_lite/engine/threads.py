@@ -18,10 +18,11 @@ _pool: ThreadPoolExecutor | None = None
 
 
 def thread_pool() -> ThreadPoolExecutor:
-    """The shared pool; size from ``PFL_THREADS`` (default 64: tools often block on I/O)."""
+    """The shared pool; size from ``PFL_THREADS`` (default 256: sync tools often block on I/O,
+    and a batch keeps many lines in flight; threads are only started when needed)."""
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=int(os.environ.get("PFL_THREADS", "64")),
+        _pool = ThreadPoolExecutor(max_workers=int(os.environ.get("PFL_THREADS", "256")),
                                    thread_name_prefix="pfl-tool")
     return _pool
 

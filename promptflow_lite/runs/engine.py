@@ -15,7 +15,10 @@ from typing import Any, Callable, Iterable, Protocol
 
 from promptflow_lite.engine.results import LineResult
 
-DEFAULT_CONCURRENCY = 32  # lines in flight: LLM-bound lines mostly wait on the network
+# Lines in flight. LLM-bound lines spend ~99 % of their time waiting on the network (a 200 ms
+# call costs ~1-3 ms of CPU here), so 64 keeps one core busy without flooding an endpoint;
+# 429s are retried with the server's Retry-After. Lower it with --max-concurrency for strict quotas.
+DEFAULT_CONCURRENCY = 64
 DEFAULT_LINE_TIMEOUT = 600.0  # seconds, as promptflow's PF_LINE_TIMEOUT_SEC
 
 
@@ -69,7 +72,7 @@ class LocalEngine:
 
 
 def resolve_concurrency(value: int | None) -> int:
-    """``value``, else env ``PFL_MAX_CONCURRENCY``, else 32; must be a positive integer."""
+    """``value``, else env ``PFL_MAX_CONCURRENCY``, else 64; must be a positive integer."""
     from promptflow_lite.errors import UserError
 
     if value is None:

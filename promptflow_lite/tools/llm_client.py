@@ -141,8 +141,20 @@ def async_client(endpoint: Endpoint) -> Any:
             import openai
 
             cls = openai.AsyncAzureOpenAI if endpoint.provider == AZURE else openai.AsyncOpenAI
-            client = pool[key] = cls(**_client_kwargs(endpoint))
+            client = pool[key] = cls(**_client_kwargs(endpoint), **_async_transport(openai))
         return client
+
+
+def _async_transport(openai: Any) -> dict[str, Any]:
+    """aiohttp under the SDK when installed (about a third less CPU per call than httpx)."""
+    if os.environ.get("PFL_LLM_HTTP", "aiohttp") != "aiohttp":
+        return {}
+    transport = getattr(openai, "DefaultAioHttpClient", None)
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        return {}
+    return {"http_client": transport(timeout=timeout_seconds())} if transport else {}
 
 
 async def close_async_clients() -> None:
