@@ -51,6 +51,9 @@ class LineResult:
     end_time: float = 0.0
     aggregation_inputs: dict[str, Any] = field(default_factory=dict)
     trace_id: str | None = None
+    # the line's JSON text, made once when first needed (engine.line_json.encode_line): the run
+    # journal and the trace writer share it, so a result is not changed after its line ended
+    encoded: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:

@@ -5,7 +5,8 @@ inputs, outputs or error, aggregation inputs, usage, cache hit, trace id and the
 runs - enough to show details, resume a run and rebuild everything else. ``line_record`` /
 ``node_record`` turn entries into promptflow's ``flow_artifacts`` / ``node_artifacts`` shapes
 (``run_info`` with FlowRunInfo / RunInfo fields), so tools that read promptflow run folders keep
-working. Values that JSON cannot hold are stored as their ``repr``.
+working. Values that JSON cannot hold are stored as their ``repr``. The entries and their encoding
+live in :mod:`promptflow_lite.engine.line_json`, shared with tracing (each line is encoded once).
 """
 
 from __future__ import annotations
@@ -14,36 +15,13 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from promptflow_lite.engine.results import COMPLETED, LineResult, NodeRun
-
-
-def dumps(value: Any) -> str:
-    """One line of JSON; images as promptflow dicts, numpy as lists, anything else as repr."""
-    return json.dumps(value, ensure_ascii=False, default=_fallback)
+from promptflow_lite.engine.line_json import dumps, line_entry, node_entry  # noqa: F401 (re-exported)
+from promptflow_lite.engine.results import LineResult
 
 
 def jsonable(value: Any) -> Any:
     """``value`` as it will read back from the run folder."""
     return json.loads(dumps(value))
-
-
-def _fallback(value: Any) -> Any:
-    from promptflow_lite.tools.multimedia import Image
-
-    if isinstance(value, Image):
-        return value.serialize()
-    if isinstance(value, (set, frozenset)):
-        return sorted(value, key=repr)
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if hasattr(value, "model_dump"):
-        try:
-            return value.model_dump()
-        except Exception:  # noqa: BLE001 - fall through to repr
-            pass
-    return repr(value)
 
 
 _EPOCH = datetime(1970, 1, 1)
@@ -81,13 +59,6 @@ def line_record(run_name: str, entry: dict[str, Any]) -> dict[str, Any]:
             "name": "", "description": "", "status": entry["status"], "tags": None}
 
 
-def node_entry(run: NodeRun) -> dict[str, Any]:
-    """A node run as kept in the journal."""
-    return {"node": run.node, "status": run.status, "inputs": run.inputs, "output": run.output, "error": run.error,
-            "start_time": run.start_time, "end_time": run.end_time, "usage": run.usage, "cached": run.cached,
-            "model_calls": run.model_calls, "logs": run.logs}
-
-
 def node_record(run_name: str, node: dict[str, Any], line_number: int | None) -> dict[str, Any]:
     """The ``node_artifacts/<node>/...`` record of a node entry (``line_number`` None: aggregation)."""
     parent = line_run_id(run_name, line_number) if line_number is not None else run_name
@@ -111,18 +82,7 @@ def _duration(start: float | None, end: float | None) -> float:
     return max((end or 0.0) - (start or 0.0), 0.0)
 
 
-def journal_entry(result: LineResult) -> dict[str, Any]:
-    """What a run writes for a finished line (``line_results.jsonl``)."""
-    entry = {"line_number": result.line_number, "status": result.status, "inputs": result.inputs,
-             "start_time": result.start_time, "end_time": result.end_time, "usage": result.usage,
-             "cached": result.cached, "trace_id": result.trace_id,
-             "nodes": [node_entry(run) for run in result.node_runs.values()]}
-    if result.status == COMPLETED:
-        entry["outputs"] = result.outputs
-        entry["aggregation_inputs"] = result.aggregation_inputs
-    else:
-        entry["error"] = result.error
-    return entry
+journal_entry = line_entry  # what a run writes for a finished line (``line_results.jsonl``)
 
 
 def result_from_journal(entry: dict[str, Any]) -> LineResult:

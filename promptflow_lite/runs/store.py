@@ -18,8 +18,9 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from promptflow_lite.engine.line_json import encode_line
 from promptflow_lite.engine.results import COMPLETED, AggregationResult, LineResult
-from promptflow_lite.runs.records import dumps, journal_entry, line_record, node_entry, node_record
+from promptflow_lite.runs.records import dumps, line_record, node_entry, node_record
 
 LINE_NUMBER = "line_number"
 WIDTH = 9
@@ -87,7 +88,7 @@ class RunFolder:
 
     def record_line(self, result: LineResult) -> None:
         """Persist a finished line: its journal entry marks it done."""
-        _append(self._journal, journal_entry(result))
+        _append_text(self._journal, encode_line(result).text)
 
     # after the lines ----------------------------------------------------------------------
     def record_aggregation(self, run_name: str, aggregation: AggregationResult) -> None:
@@ -176,7 +177,11 @@ class RunFolder:
 
 
 def _append(handle, row: dict[str, Any]) -> None:
-    handle.write(dumps(row) + "\n")  # one write per line: a crash leaves at most a torn last line
+    _append_text(handle, dumps(row))
+
+
+def _append_text(handle, text: str) -> None:
+    handle.write(text + "\n")  # one write per line: a crash leaves at most a torn last line
     handle.flush()
 
 

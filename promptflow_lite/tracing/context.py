@@ -25,7 +25,8 @@ ROOT_ATTRIBUTE = "pfl.root"  # marks an SDK span whose parent is not ours: a roo
 
 
 class SpanHolder(Protocol):
-    def span_context(self) -> SpanContext: ...
+    def span_context(self) -> SpanContext:
+        """The span that a span started now nests under (a line's running node, or the line)."""
 
 
 current_holder: ContextVar[Any] = ContextVar("pfl_trace_holder", default=None)
@@ -69,7 +70,14 @@ def otel_in_use() -> bool:
     """Whether a global tracer provider is set (the user's, or ours after ``start_trace``): then
     OpenTelemetry instrumentation in user code may make spans, so lines and nodes must also be
     OpenTelemetry's current span for those to nest under them (~5 µs a node, paid only then)."""
+    if _SET_ONCE:  # it can be set once only: read the global instead of get_tracer_provider()'s env lookup
+        return trace._TRACER_PROVIDER is not None
     return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
+_SET_ONCE = hasattr(trace, "_TRACER_PROVIDER")
+if _SET_ONCE:
+    trace.get_tracer_provider()  # a provider named by OTEL_PYTHON_TRACER_PROVIDER is set now
 
 
 def attach(span_context: SpanContext) -> object:

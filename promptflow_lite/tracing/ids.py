@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import random
 import time
-
-from opentelemetry.sdk.trace.id_generator import IdGenerator
+from typing import Any
 
 
 def new_trace_id() -> int:
@@ -26,11 +25,15 @@ def span_hex(span_id: int) -> str:
     return format(span_id, "016x")
 
 
-class TimeOrderedIdGenerator(IdGenerator):
+def time_ordered_id_generator() -> Any:
     """The OpenTelemetry SDK's id source for spans made with our tracer provider."""
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
 
-    def generate_span_id(self) -> int:
-        return new_span_id()
+    class TimeOrderedIdGenerator(IdGenerator):
+        def generate_span_id(self) -> int:
+            return new_span_id()
 
-    def generate_trace_id(self) -> int:
-        return new_trace_id()
+        def generate_trace_id(self) -> int:
+            return new_trace_id()
+
+    return TimeOrderedIdGenerator()

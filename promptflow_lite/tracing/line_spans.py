@@ -1,23 +1,25 @@
-"""A finished flow line as span data (FLOW_FORMAT §6.2), rendered off the hot path.
+"""A finished flow line as span data (FLOW_FORMAT §6.2), rendered by the trace writer.
 
-:func:`render_line` turns the executor's records (:class:`~.executor.LineSpan`, the
-``LineResult`` and its ``NodeRun``s) into a :class:`FinishedLine`: the line span's attributes
+:func:`render_line` turns a decoded ``LINE`` frame (:mod:`.frames`: the hooks' ``LineHeader``
+and the line's journal entry) into a :class:`FinishedLine`: the line span's attributes
 (promptflow's names, inputs/output as JSON text) and one entry per node span, laid out as
 ``store.NODE_FIELDS``. From it come
 
 - :func:`store_rows` - one ``spans`` row whose ``children`` column holds the node entries (a
   JSON list: one encoder pass per line), plus a ``line_runs`` row when the line is a trace root;
 - :func:`readable_spans` - OpenTelemetry ``ReadableSpan``s for OTLP export.
+
+:func:`lone_node_rows` does the same for a ``NODE`` frame.
 """
 
 from __future__ import annotations
 
-import types
 from dataclasses import dataclass, field
 from typing import Any
 
 from promptflow_lite.engine.results import sum_usage
-from promptflow_lite.tracing.ids import span_hex, trace_hex
+from promptflow_lite.tracing.frames import LineHeader, NodeHeader
+from promptflow_lite.tracing.ids import new_span_id, span_hex
 from promptflow_lite.tracing.names import LINE_STATUS, cumulative_attributes
 from promptflow_lite.tracing.serialize import dumps, to_json, to_text
 from promptflow_lite.tracing.store import CANCELLED, expand_span_row, line_run_row, node_span
@@ -40,54 +42,56 @@ class FinishedLine:
     nodes: list[list] = field(default_factory=list)
 
 
-def render_line(line: Any, result: Any, collection: str | None) -> FinishedLine:
-    attributes: dict[str, Any] = {"framework": "promptflow", "span_type": "Flow", "function": line.name,
-                                  "inputs": to_json(line.inputs), "collection": collection or line.name}
-    for key, value in line.attributes.items():
+def render_line(header: LineHeader, entry: dict[str, Any]) -> FinishedLine:
+    """The spans of a line from its frame: ``header`` from the hooks, ``entry`` its journal entry."""
+    name = header.name
+    inputs = header.inputs if header.inputs is not None else to_json(entry.get("inputs"))
+    attributes: dict[str, Any] = {"framework": "promptflow", "span_type": "Flow", "function": name,
+                                  "inputs": inputs, "collection": header.collection or name}
+    for key, value in header.attributes.items():
         if value is not None:
             attributes[key] = value if isinstance(value, (str, bool, int, float)) else to_json(value)
-    if result.line_number is not None:
-        attributes.setdefault("line_number", result.line_number)
-    if result.outputs is not None:
-        attributes["output"] = to_json(result.outputs)
-    attributes[LINE_STATUS] = result.status
-    runs = result.node_runs
-    nodes = [node_entry(node, runs.get(node.name) or node.run, result.end_time) for node in line.nodes]
-    usages = [run.usage for run in runs.values() if run.usage]
+    if entry.get("line_number") is not None:
+        attributes.setdefault("line_number", entry["line_number"])
+    if entry.get("outputs") is not None:
+        attributes["output"] = to_json(entry["outputs"])
+    attributes[LINE_STATUS] = entry["status"]
+    runs = {run["node"]: run for run in entry.get("nodes") or ()}
+    end_time = entry.get("end_time")
+    nodes = [node_entry(node, runs.get(node[0]), end_time) for node in header.nodes]
+    usages = [run["usage"] for run in runs.values() if run.get("usage")]
     if usages:
         attributes.update(cumulative_attributes(sum_usage(usages)))
-    status, message, events = outcome(result.status, result.error, result.end_time)
-    parent = line.parent
-    return FinishedLine(trace_hex(line.trace_id), span_hex(line.span_id), span_hex(parent.span_id) if parent else None,
-                        bool(parent and parent.is_remote), line.root, line.name, result.start_time,
-                        result.end_time, status, message, attributes, events, nodes)
+    status, message, events = outcome(entry["status"], entry.get("error"), end_time)
+    return FinishedLine(header.trace_id, header.span_id, header.parent_id, header.parent_is_remote, header.is_root,
+                        name, entry.get("start_time"), end_time, status, message, attributes, events, nodes)
 
 
-def node_entry(node: Any, run: Any, line_end: float | None = None) -> list:
-    """The stored entry (``store.NODE_FIELDS``) of a node run; ``run`` None: it never finished."""
+def node_entry(node: list, run: dict[str, Any] | None, line_end: float | None = None) -> list:
+    """The stored entry (``store.NODE_FIELDS``) of a node span ``[name, node_type, span_id, streamed]``
+    and its journal entry ``run`` (None: it never finished)."""
+    name, node_type, span_id, streamed = node
+    span_id = span_id or span_hex(new_span_id())  # nothing nested under the node asked for its id
     if run is None:
         end = _us(line_end)
-        return [span_hex(node.span_id), node.name, node.node_type, end, end, "ERROR", CANCELLED, None, None, None, None]
+        return [span_id, name, node_type, end, end, "ERROR", CANCELLED, None, None, None, None]
     extra = None
-    if run.model_calls or run.logs or run.usage:
-        extra = cumulative_attributes(run.usage)
-        if run.model_calls:
-            extra["model_calls"], extra["cached"] = run.model_calls, bool(run.cached)
-        if run.logs:
-            extra["logs"] = to_text(run.logs)
-    end = run.end_time or line_end
-    if run.status == "Completed":
-        output = run.output
-        if isinstance(output, _STREAMS):
+    usage, logs, calls = run.get("usage"), run.get("logs"), run.get("model_calls")
+    if calls or logs or usage:
+        extra = cumulative_attributes(usage)
+        if calls:
+            extra["model_calls"], extra["cached"] = calls, bool(run.get("cached"))
+        if logs:
+            extra["logs"] = to_text(logs)
+    end = run.get("end_time") or line_end
+    if run["status"] == "Completed":
+        if streamed:
             extra = {**(extra or {}), "output_type": "iterated"}
-        return [span_hex(node.span_id), node.name, node.node_type, int(run.start_time * 1e6), _us(end),
-                "OK", None, run.inputs or {}, output, extra, None]
-    status, message, events = outcome(run.status, run.error, end)
-    return [span_hex(node.span_id), node.name, node.node_type, _us(run.start_time), _us(end),
-            status, message, run.inputs or {}, None, extra, events or None]
-
-
-_STREAMS = (types.GeneratorType, types.AsyncGeneratorType)
+        return [span_id, name, node_type, int(run["start_time"] * 1e6), _us(end),
+                "OK", None, run.get("inputs") or {}, run.get("output"), extra, None]
+    status, message, events = outcome(run["status"], run.get("error"), end)
+    return [span_id, name, node_type, _us(run.get("start_time")), _us(end),
+            status, message, run.get("inputs") or {}, None, extra, events or None]
 
 
 def outcome(status: str, error: dict | None, end_time: float | None) -> tuple[str, str | None, list[dict]]:
@@ -123,18 +127,17 @@ def store_rows(line: FinishedLine) -> tuple[tuple, tuple | None]:
     return row, line_run_row(row, line.attributes, None) if line.is_root else None
 
 
-def lone_node_rows(node: Any) -> tuple[tuple, tuple | None]:
+def lone_node_rows(header: NodeHeader, run: dict[str, Any]) -> tuple[tuple, tuple | None]:
     """Rows for a node traced outside any line (a single-node test): a span of its own."""
-    parent = node.parent
-    span = node_span(node_entry(node, node.run), trace_hex(node.trace_id),
-                     span_hex(parent.span_id) if parent else None)
+    entry = node_entry([header.name, header.node_type, header.span_id, header.streamed], run)
+    span = node_span(entry, header.trace_id, header.parent_id)
     attributes = {**span["attributes"], "inputs": to_json(span["inputs"])}
     if span["status"] == "OK":
         attributes["output"] = to_json(span["output"])
     row = (span["trace_id"], span["span_id"], span["parent_id"], span["name"], "Function", "INTERNAL",
            span["start_time"], span["end_time"], span["status"], span["status_message"], dumps(attributes),
            dumps(span["events"]) if span["events"] else None, None)
-    return row, line_run_row(row, attributes, None) if node.root else None
+    return row, line_run_row(row, attributes, None) if header.is_root else None
 
 
 # OTLP ----------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
@@ -38,8 +38,8 @@ _REQUEST_PARAMS = {
 class ModelCallSpans:
     """Turns :class:`~promptflow_lite.tools.observe.ModelCall` records into spans."""
 
-    def __init__(self, tracer: Tracer):
-        self.tracer = tracer
+    def __init__(self, tracer: Callable[[], Tracer]):
+        self.tracer = tracer  # made on first use
 
     def on_start(self, call: Any) -> None:
         for secret in call.secrets:
@@ -54,7 +54,7 @@ class ModelCallSpans:
         attributes.update(_provider_attributes(call.provider, call.endpoint))
         attributes.update(_request_attributes(call.request))
         name = f"{operation} {model}".strip()
-        call.span = self.tracer.start_span(name, context=parent_context(), kind=SpanKind.CLIENT,
+        call.span = self.tracer().start_span(name, context=parent_context(), kind=SpanKind.CLIENT,
                                            attributes=attributes, start_time=_ns(call.start_time))
 
     def on_end(self, call: Any) -> None:

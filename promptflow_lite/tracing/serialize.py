@@ -34,6 +34,7 @@ _BEARER = re.compile(r"(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}")
 _MIN_SECRET_LEN = 6
 
 _known_secrets: set[str] = set()
+_secret_log: list[str] = []  # _known_secrets in the order learned (a writer process is told the new ones)
 
 
 def max_chars() -> int:
@@ -70,8 +71,19 @@ _key_verdicts: dict[str, bool] = {}
 
 def remember_secret(value: Any) -> None:
     """Blank ``value`` wherever it would appear in a span from now on."""
-    if isinstance(value, str) and len(value) >= _MIN_SECRET_LEN:
+    if isinstance(value, str) and len(value) >= _MIN_SECRET_LEN and value not in _known_secrets:
         _known_secrets.add(value)
+        _secret_log.append(value)
+
+
+def secret_count() -> int:
+    """How many secrets this process has remembered."""
+    return len(_secret_log)
+
+
+def secrets_since(count: int) -> list[str]:
+    """The secrets remembered after the first ``count``."""
+    return _secret_log[count:]
 
 
 def remember_connection(connection: Any) -> None:
@@ -141,6 +153,17 @@ _encode = _make_encoder()
 def dumps(value: Any) -> str:
     """JSON text of values already made safe (attribute dicts of rendered strings): no cutting."""
     return _encode(value)
+
+
+def dumps_any(value: Any) -> str:
+    """JSON text of any value, non-JSON leaves rendered as in spans (connections, images...);
+    a value the encoder cannot walk (circular, odd keys) is cleaned (and cut) first."""
+    try:
+        return _encode(value)
+    except (TypeError, ValueError, RecursionError):
+        return _encode(_clean(value, 0))
+
+
 _MAX_TOTAL_FACTOR = 20
 
 

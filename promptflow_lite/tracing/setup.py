@@ -28,12 +28,18 @@ _BATCH = {"max_queue_size": 200_000, "schedule_delay_millis": 500, "max_export_b
 @dataclass
 class _Tracing:
     key: tuple
-    provider: Any
-    tracer: Any
     executor: Any
     listener: Any
     store_path: Path | None
-    store: Any = None
+    store: Any
+    resource_attributes: dict[str, Any]
+    sdk: _Sdk | None = None  # made on first use: pure-python flows never import the OpenTelemetry SDK
+
+
+@dataclass
+class _Sdk:
+    provider: Any
+    tracer: Any
 
 
 _state: _Tracing | None = None
@@ -76,37 +82,28 @@ def enable_tracing(collection: str | None = None, *, resource_attributes: Mappin
         return False  # nowhere to send spans
     key = (str(path), otlp_endpoint(), tuple(sorted((resource_attributes or {}).items())))
     with _lock:
-        if _state is not None and _state.key == key:
-            if collection:
-                _state.executor.collection = collection
-            _make_global(_state.provider, set_global)
-            return True
-        disable_tracing()
-        _state = _build(key, path, collection, resource_attributes or {})
-        if _state is None:
-            return False
-        _make_global(_state.provider, set_global)
+        if _state is None or _state.key != key:
+            disable_tracing()
+            _state = _build(key, path, collection, resource_attributes or {})
+            if _state is None:
+                return False
+        elif collection:
+            _state.executor.collection = collection
+        if set_global:
+            _make_global(_sdk(_state).provider)
         return True
 
 
 def _build(key: tuple, path: Path | None, collection: str | None,
            resource_attributes: Mapping[str, Any]) -> _Tracing | None:
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-
     from promptflow_lite._version import __version__
     from promptflow_lite.tools import observe
     from promptflow_lite.tracing import spans
-    from promptflow_lite.tracing.context import SCOPE_NAME
     from promptflow_lite.tracing.executor import ExecutorSpans
-    from promptflow_lite.tracing.ids import TimeOrderedIdGenerator
     from promptflow_lite.tracing.model_calls import ModelCallSpans
-    from promptflow_lite.tracing.serialize import remember_environment_secrets
-    from promptflow_lite.tracing.sqlite_exporter import SqliteSpanExporter
+    from promptflow_lite.tracing.serialize import max_chars, remember_environment_secrets
+    from promptflow_lite.tracing.sink import FrameSink
     from promptflow_lite.tracing.store import TraceStore
-    from promptflow_lite.tracing.tokens import TokenRollup
 
     attributes: dict[str, Any] = {"framework": "promptflow", "pfl.version": __version__}
     if not os.environ.get("OTEL_SERVICE_NAME"):
@@ -114,7 +111,6 @@ def _build(key: tuple, path: Path | None, collection: str | None,
     if collection:
         attributes["collection"] = collection
     attributes.update(resource_attributes)
-    resource = Resource.create(attributes)
     store = None
     if path is not None:
         try:
@@ -123,24 +119,64 @@ def _build(key: tuple, path: Path | None, collection: str | None,
             _unstorable(path, exc)
             if not otlp_endpoint():
                 return None
-    rollup = TokenRollup()
-    provider = TracerProvider(resource=resource, id_generator=TimeOrderedIdGenerator(), shutdown_on_exit=False)
-    provider.add_span_processor(rollup)
-    if store is not None:
-        provider.add_span_processor(BatchSpanProcessor(SqliteSpanExporter(store), **_BATCH))
-    otlp = []
+    config = {"store": str(path) if store is not None else None, "otlp": bool(otlp_endpoint()),
+              "resource": attributes, "batch": _BATCH, "max_chars": max_chars()}
+    state = _Tracing(key, None, None, path, store, attributes)
+    sink = FrameSink(config, lambda: _local_writer(state),
+                     use_process=os.environ.get("PFL_TRACE_WRITER", "").strip().lower() != "thread")
+    sink.start()  # the writer process starts while the flow loads
+    state.executor = ExecutorSpans(sink, collection=collection)
+    state.listener = ModelCallSpans(lambda: _sdk(state).tracer)
     if otlp_endpoint():
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        otlp.append(BatchSpanProcessor(OTLPSpanExporter(), **_BATCH))
-        provider.add_span_processor(otlp[0])
-    tracer = provider.get_tracer(SCOPE_NAME, __version__)
-    executor = ExecutorSpans(store, otlp, resource, InstrumentationScope(SCOPE_NAME, __version__), rollup, collection)
-    listener = ModelCallSpans(tracer)
+        _sdk(state)  # the OTLP exporter belongs to the SDK's span processors
     remember_environment_secrets()
-    observe.add_listener(listener)
-    spans.set_backend(executor)
-    return _Tracing(key, provider, tracer, executor, listener, path, store)
+    observe.add_listener(state.listener)
+    spans.set_backend(state.executor)
+    return state
+
+
+def _sdk(state: _Tracing) -> _Sdk:
+    """The OpenTelemetry SDK part (tracer provider, store and OTLP span processors), made once."""
+    with _lock:
+        if state.sdk is None:
+            from opentelemetry.sdk.resources import Resource
+            from opentelemetry.sdk.trace import TracerProvider
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+            from promptflow_lite._version import __version__
+            from promptflow_lite.tracing.context import SCOPE_NAME
+            from promptflow_lite.tracing.ids import time_ordered_id_generator
+            from promptflow_lite.tracing.sqlite_exporter import SqliteSpanExporter
+            from promptflow_lite.tracing.tokens import TokenRollup
+
+            rollup = TokenRollup()
+            provider = TracerProvider(resource=Resource.create(state.resource_attributes),
+                                      id_generator=time_ordered_id_generator(), shutdown_on_exit=False)
+            provider.add_span_processor(rollup)
+            if state.store is not None:
+                provider.add_span_processor(BatchSpanProcessor(SqliteSpanExporter(state.store), **_BATCH))
+            if otlp_endpoint():
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+                provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(), **_BATCH))
+            state.sdk = _Sdk(provider, provider.get_tracer(SCOPE_NAME, __version__))
+            state.executor.rollup = rollup
+        return state.sdk
+
+
+def _local_writer(state: _Tracing) -> Any:
+    """The writer used in this process when no writer process runs: exports OTLP through the SDK."""
+    from promptflow_lite.tracing.writer import TraceWriter
+
+    if not otlp_endpoint():
+        return TraceWriter(state.store)
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+    from promptflow_lite._version import __version__
+    from promptflow_lite.tracing.context import SCOPE_NAME
+
+    provider = _sdk(state).provider
+    return TraceWriter(state.store, [provider], provider.resource, InstrumentationScope(SCOPE_NAME, __version__))
 
 
 def _unstorable(where: Any, exc: BaseException) -> None:
@@ -148,10 +184,10 @@ def _unstorable(where: Any, exc: BaseException) -> None:
     logging.getLogger(__name__).warning("Traces will not be stored: cannot open %s (%s).", where, exc)
 
 
-def _make_global(provider: Any, wanted: bool) -> None:
+def _make_global(provider: Any) -> None:
     from opentelemetry import trace
 
-    if wanted and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         trace.set_tracer_provider(provider)
 
 
@@ -169,7 +205,8 @@ def disable_tracing() -> None:
             spans.set_backend(None)
         observe.remove_listener(state.listener)
         state.executor.shutdown()
-        state.provider.shutdown()
+        if state.sdk is not None:
+            state.sdk.provider.shutdown()
         if state.store is not None:
             state.store.close()
 
@@ -179,7 +216,9 @@ def flush_tracing(timeout: float = 30.0) -> bool:
     state = _state
     if state is None:
         return True
-    return state.executor.flush(timeout) and state.provider.force_flush(int(timeout * 1000))
+    done = state.executor.flush(timeout)
+    sdk = state.sdk
+    return done and (sdk is None or sdk.provider.force_flush(int(timeout * 1000)))
 
 
 def tracing_enabled() -> bool:
@@ -189,7 +228,9 @@ def tracing_enabled() -> bool:
 def tracer():
     """Our OpenTelemetry tracer, or None when tracing is off."""
     state = _state
-    return state.tracer if state is not None else None
+    if state is None:
+        return None
+    return (state.sdk or _sdk(state)).tracer
 
 
 def store_path() -> Path | None:
