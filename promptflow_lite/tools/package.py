@@ -43,8 +43,11 @@ def find_package_tool(tool_id: str) -> PackageTool:
         raise ToolLoadError(f"Package tool '{tool_id}' is not found.",
                             hint="install the package that provides it (it must register a 'package_tools' entry "
                                  f"point) or fix the id. Available: {', '.join(known)}.")
+    from promptflow_lite._compat import promptflow_alias
+
     try:
-        module = importlib.import_module(meta["module"])
+        with promptflow_alias():  # tool packages written for promptflow import it
+            module = importlib.import_module(meta["module"])
     except ImportError as exc:
         raise ToolLoadError(f"Cannot import module '{meta['module']}' of package tool '{tool_id}': {exc}.") from exc
     class_name = meta.get("class_name")
