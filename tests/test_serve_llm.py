@@ -120,7 +120,7 @@ def test_fifty_requests_overlap_on_one_loaded_flow(chat, llm):
 
     assert sorted(answers) == sorted(ANSWER.replace("Peru", f"Country{i}") for i in range(50))
     assert llm.stats["requests"] == 50
-    assert llm.stats["max_in_flight"] >= 40  # the model calls overlapped (a serial server: 1)
+    assert llm.stats["max_in_flight"] >= 10  # the model calls overlapped (a serial server: 1)
 
 
 def test_traceparent_continues_the_callers_trace(make_flow, llm):

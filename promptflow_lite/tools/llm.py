@@ -58,20 +58,35 @@ def _store(req: ModelRequest, data: dict) -> None:
         cache.put(_key(req), data, api=req.api, model=req.model)
 
 
+_PATHS = {CHAT: "/chat/completions", COMPLETION: "/completions", EMBEDDING: "/embeddings"}
+
+
 def _method(client: Any, req: ModelRequest) -> Callable[..., Any]:
-    resource = {CHAT: lambda: client.chat.completions, COMPLETION: lambda: client.completions,
-                EMBEDDING: lambda: client.embeddings}[req.api]()
-    extra = {"stream": True} if req.stream else {}
-    return lambda: resource.create(**req.params, **extra)
+    """What sends ``req``: ``create(stream=True)`` for streams; otherwise the SDK's ``post`` with the
+    JSON answer as a dict, which skips building typed request and response models (a quarter of
+    the CPU of a call) while keeping the SDK's auth, Azure routing and error types."""
+    if req.stream:
+        resource = {CHAT: lambda: client.chat.completions, COMPLETION: lambda: client.completions,
+                    EMBEDDING: lambda: client.embeddings}[req.api]()
+        return lambda: resource.create(**req.params, stream=True)
+    body = dict(req.params)
+    options: dict[str, Any] = {}
+    for key, option in (("extra_headers", "headers"), ("extra_query", "params"), ("timeout", "timeout")):
+        if key in body:
+            options[option] = body.pop(key)
+    body.update(body.pop("extra_body", None) or {})
+    return lambda: client.post(_PATHS[req.api], body=body, cast_to=object, options=options)
 
 
 def _checked(req: ModelRequest, raw: Any) -> Any:
     """The response (a stream object, or the JSON as a dict); bad bodies raise MalformedResponse."""
     if req.stream:
         return raw
-    if isinstance(raw, (str, bytes)) or not hasattr(raw, "model_dump"):
+    if hasattr(raw, "model_dump"):
+        raw = raw.model_dump(mode="json")
+    if not isinstance(raw, dict):
         raise MalformedResponse(f"expected JSON, got {str(raw)[:200]!r}")
-    data = raw.model_dump(mode="json")
+    data = raw
     if not data.get("data" if req.api == EMBEDDING else "choices"):
         raise MalformedResponse(f"no answer in the response: {str(data)[:200]}")
     return data
@@ -88,7 +103,14 @@ def _finish(req: ModelRequest, call: ModelCall, data: dict) -> Any:
     if req.api == COMPLETION:
         return choice.get("text")
     message = choice.get("message") or {}
-    return copy.deepcopy(message) if req.returns_message else message.get("content")
+    return _sdk_message(message) if req.returns_message else message.get("content")
+
+
+def _sdk_message(message: dict) -> dict:
+    """The message as promptflow returns it: the SDK model's ``model_dump()`` (every field, None when absent)."""
+    from openai.types.chat import ChatCompletionMessage
+
+    return ChatCompletionMessage.model_validate(message).model_dump()
 
 
 def _failure(req: ModelRequest, exc: BaseException, call: ModelCall, started: float):
