@@ -1,31 +1,37 @@
 """Per-node capture of what tools print (promptflow keeps it in each node run's logs).
 
-``sys.stdout``/``sys.stderr`` are replaced once by proxies that write to the buffer of the
-node running in the current context, and to the real stream otherwise.
+``sys.stdout``/``sys.stderr`` are replaced once by proxies that write to the sink of the node
+running in the current context, and to the real stream otherwise. Entering a capture is cheap
+(it runs for every node of every line): the sink only collects text when something is printed.
 """
 
 from __future__ import annotations
 
 import io
 import sys
-from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator, TextIO
+from typing import TextIO
 
-_buffer: ContextVar["_Sink | None"] = ContextVar("pfl_node_output", default=None)
+_sink: ContextVar["_Sink | None"] = ContextVar("pfl_node_output", default=None)
 
 
-class _Sink(io.StringIO):
-    """The node's buffer, optionally echoing to another stream (e.g. stderr in flow test)."""
+class _Sink:
+    """What a node printed, optionally echoed to another stream (e.g. stderr in flow test)."""
+
+    __slots__ = ("_parts", "_echo")
 
     def __init__(self, echo: TextIO | None = None):
-        super().__init__()
+        self._parts: list[str] = []
         self._echo = echo
 
     def write(self, text: str) -> int:
         if self._echo is not None:
             self._echo.write(text)
-        return super().write(text)
+        self._parts.append(text)
+        return len(text)
+
+    def getvalue(self) -> str:
+        return "".join(self._parts)
 
 
 class _Proxy(io.TextIOBase):
@@ -33,13 +39,13 @@ class _Proxy(io.TextIOBase):
         self._stream = stream
 
     def write(self, text: str) -> int:
-        buffer = _buffer.get()
-        if buffer is not None:
-            return buffer.write(text)
+        sink = _sink.get()
+        if sink is not None:
+            return sink.write(text)
         return self._stream.write(text)
 
     def flush(self) -> None:
-        if _buffer.get() is None:
+        if _sink.get() is None:
             self._stream.flush()
 
     def __getattr__(self, name):
@@ -53,13 +59,19 @@ def _install() -> None:
         sys.stderr = _Proxy(sys.stderr)
 
 
-@contextmanager
-def captured_output(echo: TextIO | None = None) -> Iterator[io.StringIO]:
+class captured_output:  # noqa: N801 - used like a function: ``with captured_output() as logs:``
     """Collect prints made in this context (and in threads run with its context)."""
-    _install()
-    buffer = _Sink(echo)
-    token = _buffer.set(buffer)
-    try:
-        yield buffer
-    finally:
-        _buffer.reset(token)
+
+    __slots__ = ("_echo", "_token")
+
+    def __init__(self, echo: TextIO | None = None):
+        self._echo = echo
+
+    def __enter__(self) -> _Sink:
+        _install()
+        sink = _Sink(self._echo)
+        self._token = _sink.set(sink)
+        return sink
+
+    def __exit__(self, *exc_info) -> None:
+        _sink.reset(self._token)

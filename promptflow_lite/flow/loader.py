@@ -8,6 +8,7 @@ file, the node and the field.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -46,20 +47,35 @@ def resolve_flow_path(path: str | Path, *, allow_prompty_dir: bool = True) -> tu
 
 
 def read_yaml(file: Path) -> Any:
-    """Parse a YAML file; syntax errors name the file, line and column."""
+    """Parse a YAML file (a fresh copy each call); syntax errors name the file, line and column.
+
+    The parse is cached by path, size and modification time: a run reads its flow file several
+    times (kind, model, snapshot) and parsing is the slow part.
+    """
+    import copy
+
+    try:
+        stat = file.stat()
+    except OSError as exc:
+        raise FlowLoadError(f"Cannot read the file: {exc.strerror}.", file=str(file)) from exc
+    return copy.deepcopy(_parse_yaml(str(file), stat.st_size, stat.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_yaml(path: str, size: int, mtime_ns: int) -> Any:
     import yaml
 
     try:
-        text = file.read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise FlowLoadError(f"Cannot read the file: {exc.strerror}.", file=str(file)) from exc
+        raise FlowLoadError(f"Cannot read the file: {exc.strerror}.", file=path) from exc
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise FlowLoadError(f"Invalid YAML{where}: {problem}.", file=str(file), hint="fix the YAML syntax.") from exc
+        raise FlowLoadError(f"Invalid YAML{where}: {problem}.", file=path, hint="fix the YAML syntax.") from exc
 
 
 def flow_kind(file: Path, data: Any = None) -> str:
