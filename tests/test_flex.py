@@ -401,3 +401,21 @@ def test_environment_variables_timeout_and_entry_without_yaml(make_flow, monkeyp
     assert direct(name="Bo") == {"output": "hi Bo"}
     with pytest.raises(UserError, match="init arguments only apply to a class"):
         load_flow(folder, init={"x": 1})
+
+
+def test_run_and_test_a_bare_module_function_entry(tmp_path, monkeypatch, capsys):
+    """`pfl run create --flow module:function` and `pfl flow test --flow module:function`, as promptflow allows."""
+    import json
+
+    from promptflow_lite.cli.main import main
+
+    (tmp_path / "shout.py").write_text("def shout(text: str) -> str:\n    return text.upper() + '!'\n")
+    (tmp_path / "data.jsonl").write_text('{"text": "a"}\n{"text": "b"}\n')
+    monkeypatch.chdir(tmp_path)
+    assert main(["flow", "test", "--flow", "shout:shout", "--inputs", "text=hi", "--output", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"output": "HI!"}
+    assert main(["run", "create", "--flow", "shout:shout", "--data", "data.jsonl", "--name", "entry_run"]) == 0
+    capsys.readouterr()
+    assert main(["run", "show-details", "entry_run", "-o", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["outputs.output"] for row in rows] == ["A!", "B!"]

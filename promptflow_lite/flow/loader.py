@@ -9,6 +9,8 @@ file, the node and the field.
 from __future__ import annotations
 
 import functools
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,13 @@ DAG_FILES = ("flow.dag.yaml", "flow.dag.yml")
 FLEX_FILES = ("flow.flex.yaml", "flow.flex.yml")
 
 
+_ENTRY = re.compile(r"^[A-Za-z0-9_.]+:[A-Za-z0-9_]+$")
+
+
 def resolve_flow_path(path: str | Path, *, allow_prompty_dir: bool = True) -> tuple[Path, Path]:
-    """``(flow_file, working_dir)`` for a folder or file a user named."""
+    """``(flow_file, working_dir)`` for a folder or file a user named, or a ``module:function`` entry."""
+    if isinstance(path, str) and _ENTRY.match(path) and not Path(path).exists():
+        return entry_flow_file(path, Path.cwd()), Path.cwd().resolve()
     path = Path(path).expanduser()
     if path.is_dir():
         found = [path / name for name in DAG_FILES + FLEX_FILES if (path / name).is_file()]
@@ -44,6 +51,19 @@ def resolve_flow_path(path: str | Path, *, allow_prompty_dir: bool = True) -> tu
             f"A flow file must end with .yaml, .yml or .prompty, not '{path.suffix}'.", file=str(path)
         )
     return path.resolve(), path.parent.resolve()
+
+
+def entry_flow_file(entry: str, code_dir: Path) -> Path:
+    """A ``flow.flex.yaml`` for a bare ``module:function`` entry whose code lives in ``code_dir``
+    (``pfl run create --flow module:fn``, as promptflow allows). It is written to a temp folder
+    named after the module, so runs get a sensible default name."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="pfl_entry_")) / entry.split(":")[0].replace(".", "_")
+    folder.mkdir()
+    file = folder / "flow.flex.yaml"
+    file.write_text(f"entry: {entry}\ncode: {json.dumps(str(code_dir.resolve()))}\n", encoding="utf-8")
+    return file
 
 
 def read_yaml(file: Path) -> Any:

@@ -369,10 +369,16 @@ def _checked(spec: RunSpec) -> RunSpec:
 
 
 def _absolute(spec: RunSpec) -> RunSpec:
+    """Paths made absolute; a ``module:function`` entry becomes a flex flow file for the current folder."""
+    from promptflow_lite.flow.loader import resolve_flow_path
+
     data = spec.data
     if data and "://" not in data:
         data = str(Path(data).expanduser().resolve())
-    return spec.merged(flow=str(Path(spec.flow).expanduser().resolve()), data=data)
+    flow = Path(spec.flow).expanduser()
+    if not flow.exists():
+        flow = resolve_flow_path(spec.flow)[0]  # an entry (else: the clear "no such flow" error)
+    return spec.merged(flow=str(flow.resolve()), data=data)
 
 
 def _flow_kind(flow: str) -> tuple[Path, str]:
