@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import urllib.request
 
@@ -10,7 +9,7 @@ import pytest
 
 from promptflow_lite.cli.main import main as pfl
 from promptflow_lite.connections.types import OpenAIConnection
-from promptflow_lite.engine.flow import load_flow
+from promptflow_lite.engine.flow import load_flow, run_sync
 from promptflow_lite.testing import ScriptedServer
 from promptflow_lite.tracing import disable_tracing, enable_tracing, get_trace, get_traces
 
@@ -183,7 +182,7 @@ def test_a_streamed_llm_span_ends_when_the_stream_is_consumed(make_flow, server,
         pieces = [piece async for piece in line.outputs["answer"]]
         return line, "".join(pieces)
 
-    line, answer = asyncio.run(ask())
+    line, answer = run_sync(ask())  # closes the loop's pooled LLM clients, as pfl does
     assert answer == "The capital of Chile is scripted, and that is all I know."
     [call] = find(get_trace(line.trace_id)["spans"], "ask")["children"]
     assert call["status"] == "OK" and call["attributes"]["gen_ai.request.stream"] is True

@@ -2,26 +2,30 @@
 
 The executor's line and node spans are recorded cheaply (see :mod:`.executor`) and are not put
 in OpenTelemetry's context: that costs more than a pure-python node. Instead the running line
-or node sits in ``current_holder``; model-call spans and ``@trace`` spans ask
-:func:`current_parent`, which prefers that holder and falls back to OpenTelemetry's
+sits in ``current_holder`` (and knows its running node); model-call spans and ``@trace`` spans
+ask :func:`current_parent`, which prefers that holder and falls back to OpenTelemetry's
 current span (a ``@trace`` function, a continued ``traceparent``, a user's own span).
 A ``@trace`` span clears the holder while it runs, so spans inside it nest under it.
+
+OpenTelemetry is imported only when something uses it: before it is loaded, no span of it can
+be current and no global tracer provider can be set, so the hooks of a pure-python flow never
+load it.
 """
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.trace import Span, SpanContext
 
-SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 SCOPE_NAME = "promptflow_lite"  # our tracer's instrumentation scope
 ROOT_ATTRIBUTE = "pfl.root"  # marks an SDK span whose parent is not ours: a root in the store
+_TRACE = "opentelemetry.trace"
 
 
 class SpanHolder(Protocol):
@@ -33,7 +37,9 @@ current_holder: ContextVar[Any] = ContextVar("pfl_trace_holder", default=None)
 
 
 def local_span_context(trace_id: int, span_id: int) -> SpanContext:
-    return SpanContext(trace_id, span_id, is_remote=False, trace_flags=SAMPLED)
+    from opentelemetry.trace import SpanContext, TraceFlags
+
+    return SpanContext(trace_id, span_id, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
 
 
 def parent_is_ours() -> bool:
@@ -50,6 +56,9 @@ def current_parent() -> tuple[SpanContext | None, bool]:
     holder = current_holder.get()
     if holder is not None:
         return holder.span_context(), True
+    trace = sys.modules.get(_TRACE)
+    if trace is None:  # OpenTelemetry is not loaded: none of its spans can be current
+        return None, False
     span = trace.get_current_span()
     context = span.get_span_context()
     if not context.is_valid:
@@ -63,35 +72,52 @@ def parent_context() -> Context | None:
     holder = current_holder.get()
     if holder is None:
         return None  # the SDK uses OpenTelemetry's current context
-    return trace.set_span_in_context(NonRecordingSpan(holder.span_context()))
+    from opentelemetry import trace
+
+    return trace.set_span_in_context(trace.NonRecordingSpan(holder.span_context()))
 
 
 def otel_in_use() -> bool:
     """Whether a global tracer provider is set (the user's, or ours after ``start_trace``): then
     OpenTelemetry instrumentation in user code may make spans, so lines and nodes must also be
     OpenTelemetry's current span for those to nest under them (~5 µs a node, paid only then)."""
-    if _SET_ONCE:  # it can be set once only: read the global instead of get_tracer_provider()'s env lookup
+    trace = sys.modules.get(_TRACE)
+    if trace is None:
+        return False
+    if hasattr(trace, "_TRACER_PROVIDER"):  # set once at most: cheaper than get_tracer_provider()'s env lookup
         return trace._TRACER_PROVIDER is not None
     return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
-_SET_ONCE = hasattr(trace, "_TRACER_PROVIDER")
-if _SET_ONCE:
-    trace.get_tracer_provider()  # a provider named by OTEL_PYTHON_TRACER_PROVIDER is set now
+def load_configured_provider() -> None:
+    """A tracer provider named by ``OTEL_PYTHON_TRACER_PROVIDER`` becomes the global one now,
+    before the first line starts (OpenTelemetry would set it on first use)."""
+    import os
+
+    if "OTEL_PYTHON_TRACER_PROVIDER" in os.environ:
+        from opentelemetry import trace
+
+        trace.get_tracer_provider()
 
 
 def attach(span_context: SpanContext) -> object:
     """Make ``span_context`` OpenTelemetry's current span; returns the token for :func:`detach`."""
-    return otel_context.attach(trace.set_span_in_context(NonRecordingSpan(span_context)))
+    from opentelemetry import context, trace
+
+    return context.attach(trace.set_span_in_context(trace.NonRecordingSpan(span_context)))
 
 
 def detach(token: object) -> None:
-    otel_context.detach(token)
+    from opentelemetry import context
+
+    context.detach(token)
 
 
 @contextmanager
-def activated(span: trace.Span) -> Iterator[None]:
+def activated(span: Span) -> Iterator[None]:
     """Make an SDK ``span`` the current parent (for our spans and for OpenTelemetry users)."""
+    from opentelemetry import trace
+
     token = current_holder.set(None)
     try:
         with trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False):

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from typing import Any
-
-from opentelemetry.trace import SpanContext
+from typing import TYPE_CHECKING, Any
 
 from promptflow_lite.connections.types import Connection
 from promptflow_lite.tools.observe import calls_collector
@@ -29,6 +27,9 @@ from promptflow_lite.tracing.frames import line_frame, node_frame
 from promptflow_lite.tracing.ids import new_span_id, new_trace_id, trace_hex
 from promptflow_lite.tracing.names import cumulative_attributes
 from promptflow_lite.tracing.serialize import remember_connection
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import SpanContext
 
 
 class LineSpan:

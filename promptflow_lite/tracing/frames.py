@@ -39,7 +39,9 @@ class LineHeader(NamedTuple):
     name: str
     collection: str | None
     attributes: dict[str, Any]
-    nodes: list[list]  # per node span, in start order: [name, node_type, span_id or None (make one), streamed]
+    nodes: list[list[str]]  # [name, node_type] per node span, in start order
+    node_ids: dict[str, str] | None  # the span ids made by the hooks, by position in ``nodes`` (others: the writer's)
+    streamed: list[int] | None  # positions of the nodes whose output is a stream
     inputs: str | None  # the span's inputs as JSON text when they are not the entry's (flex: before defaults)
 
 
@@ -73,35 +75,42 @@ def unpack(buffer: bytes | bytearray) -> tuple[list[tuple[int, bytes]], int]:
 # the hooks' side -----------------------------------------------------------------------------
 def line_frame(line: Any, result: Any, collection: str | None) -> bytes:
     """The ``LINE`` frame of a finished line (an :class:`.executor.LineSpan` and its ``LineResult``)."""
-    parent, ids, runs = line.parent, line.node_ids or {}, result.node_runs
-    nodes = [[name, node_type, span_hex(ids[index]) if index in ids else None, _streamed(runs.get(name))]
-             for index, (name, node_type, _, _) in enumerate(line.nodes)]
+    parent, ids = line.parent, line.node_ids
+    plain, entry = _entry_text(result)
     header = [result.trace_id, span_hex(line.span_id), span_hex(parent.span_id) if parent is not None else None,
-              parent is not None and parent.is_remote, line.root, line.name, collection, line.attributes, nodes,
+              parent is not None and parent.is_remote, line.root, line.name, collection, line.attributes,
+              [[name, node_type] for name, node_type, _, _ in line.nodes],
+              {index: span_hex(span_id) for index, span_id in ids.items()} if ids else None,
+              None if plain else _streamed(line.nodes, result.node_runs),  # JSON holds no generator
               None if line.inputs is result.inputs else to_json(line.inputs)]
-    return pack(LINE, _utf8("[" + dumps_any(header) + "," + _entry_text(result) + "]"))
+    return pack(LINE, _utf8("[" + dumps_any(header) + "," + entry + "]"))
 
 
-def _streamed(run: Any) -> bool:
-    return run is not None and run.status == "Completed" and isinstance(run.output, _STREAMS)
+def _streamed(nodes: list, runs: dict) -> list[int] | None:
+    """The positions of the nodes whose output is a stream (a generator)."""
+    found = [index for index, (name, _, _, _) in enumerate(nodes)
+             if (run := runs.get(name)) is not None and run.status == "Completed" and isinstance(run.output, _STREAMS)]
+    return found or None
 
 
-def _entry_text(result: Any) -> str:
-    """The journal text when it holds the values exactly; else the entry with values rendered as spans show them."""
+def _entry_text(result: Any) -> tuple[bool, str]:
+    """Whether the line's values are plain JSON, and its entry as JSON text: the journal's text
+    when it holds the values exactly, else the values rendered as spans show them."""
     try:
         encoded = encode_line(result)
         if encoded.plain:
-            return encoded.text
+            return True, encoded.text
     except Exception:  # noqa: BLE001 - the journal's problem, not the trace's
         pass
-    return dumps_any(line_entry(result))
+    return False, dumps_any(line_entry(result))
 
 
 def node_frame(node: Any, run: Any) -> bytes:
     """The ``NODE`` frame of a node traced outside any line (a single-node test)."""
     parent = node.parent
     header = [trace_hex(node.trace_id), span_hex(node.span_id), span_hex(parent.span_id) if parent else None,
-              node.root, node.name, node.node_type, _streamed(run)]
+              node.root, node.name, node.node_type,
+              run.status == "Completed" and isinstance(run.output, _STREAMS)]
     return pack(NODE, _utf8("[" + dumps(header) + "," + dumps_any(node_entry(run)) + "]"))
 
 

@@ -58,7 +58,9 @@ def render_line(header: LineHeader, entry: dict[str, Any]) -> FinishedLine:
     attributes[LINE_STATUS] = entry["status"]
     runs = {run["node"]: run for run in entry.get("nodes") or ()}
     end_time = entry.get("end_time")
-    nodes = [node_entry(node, runs.get(node[0]), end_time) for node in header.nodes]
+    ids, streamed = header.node_ids or {}, header.streamed or ()
+    nodes = [node_entry([name, node_type, ids.get(str(index)), index in streamed], runs.get(name), end_time)
+             for index, (name, node_type) in enumerate(header.nodes)]
     usages = [run["usage"] for run in runs.values() if run.get("usage")]
     if usages:
         attributes.update(cumulative_attributes(sum_usage(usages)))
@@ -155,15 +157,14 @@ def readable_spans(line: FinishedLine, resource: Any, scope: Any) -> list:
 
 def _readable(span: dict[str, Any], resource: Any, scope: Any, remote_parent: bool):
     from opentelemetry.sdk.trace import Event, ReadableSpan
-    from opentelemetry.trace import SpanContext, Status, StatusCode
+    from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
 
-    from promptflow_lite.tracing.context import SAMPLED
-
+    sampled = TraceFlags(TraceFlags.SAMPLED)
     trace_id = int(span["trace_id"], 16)
-    context = SpanContext(trace_id, int(span["span_id"], 16), is_remote=False, trace_flags=SAMPLED)
+    context = SpanContext(trace_id, int(span["span_id"], 16), is_remote=False, trace_flags=sampled)
     parent = None
     if span["parent_id"]:
-        parent = SpanContext(trace_id, int(span["parent_id"], 16), is_remote=remote_parent, trace_flags=SAMPLED)
+        parent = SpanContext(trace_id, int(span["parent_id"], 16), is_remote=remote_parent, trace_flags=sampled)
     attributes = dict(span["attributes"])
     if "inputs" not in attributes and span["inputs"] is not None:
         attributes["inputs"] = to_json(span["inputs"])

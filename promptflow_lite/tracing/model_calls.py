@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import time
 import traceback
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
-
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from promptflow_lite.tracing.context import ROOT_ATTRIBUTE, parent_context, parent_is_ours
 from promptflow_lite.tracing.serialize import remember_secret, to_json, to_text
 from promptflow_lite.tracing.names import cumulative_attributes
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 # api → (span_type, gen_ai.operation.name, promptflow's function name)
 _APIS = {
@@ -42,6 +43,8 @@ class ModelCallSpans:
         self.tracer = tracer  # made on first use
 
     def on_start(self, call: Any) -> None:
+        from opentelemetry.trace import SpanKind
+
         for secret in call.secrets:
             remember_secret(secret)  # e.g. a server echoing the key in an error message
         model = str(call.request.get("model") or "")
@@ -58,6 +61,8 @@ class ModelCallSpans:
                                            attributes=attributes, start_time=_ns(call.start_time))
 
     def on_end(self, call: Any) -> None:
+        from opentelemetry.trace import Status, StatusCode
+
         span = call.span
         if span is None:
             return

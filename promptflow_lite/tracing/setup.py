@@ -99,6 +99,7 @@ def _build(key: tuple, path: Path | None, collection: str | None,
     from promptflow_lite._version import __version__
     from promptflow_lite.tools import observe
     from promptflow_lite.tracing import spans
+    from promptflow_lite.tracing.context import load_configured_provider
     from promptflow_lite.tracing.executor import ExecutorSpans
     from promptflow_lite.tracing.model_calls import ModelCallSpans
     from promptflow_lite.tracing.serialize import max_chars, remember_environment_secrets
@@ -114,11 +115,13 @@ def _build(key: tuple, path: Path | None, collection: str | None,
     store = None
     if path is not None:
         try:
-            store = TraceStore(path)
+            store = TraceStore(path)  # opened now, so that a bad path turns tracing off here
         except (OSError, sqlite3.Error) as exc:
             _unstorable(path, exc)
             if not otlp_endpoint():
                 return None
+        else:
+            store.close()  # the writer process writes; this process reopens it for its own spans if any
     config = {"store": str(path) if store is not None else None, "otlp": bool(otlp_endpoint()),
               "resource": attributes, "batch": _BATCH, "max_chars": max_chars()}
     state = _Tracing(key, None, None, path, store, attributes)
@@ -129,6 +132,7 @@ def _build(key: tuple, path: Path | None, collection: str | None,
     state.listener = ModelCallSpans(lambda: _sdk(state).tracer)
     if otlp_endpoint():
         _sdk(state)  # the OTLP exporter belongs to the SDK's span processors
+    load_configured_provider()
     remember_environment_secrets()
     observe.add_listener(state.listener)
     spans.set_backend(state.executor)
