@@ -301,6 +301,17 @@ def test_clients_are_pooled_per_event_loop(server):
     assert run(main()) == (True, True)
 
 
+def test_pooled_clients_are_closed_when_the_callers_loop_ends(server):
+    conn = openai_conn(server)
+
+    async def main():
+        await llm.chat(conn, PROMPT, model="m", country="Chad")
+        return async_client(resolve_endpoint(conn))
+
+    client = asyncio.run(main())  # a loop the caller owns, as with AsyncPrompty or AsyncFlow
+    assert client.is_closed()
+
+
 # ----------------------------------------------------------------------------- failures and retries
 
 

@@ -114,6 +114,7 @@ def _pool_key(endpoint: Endpoint) -> tuple:
 
 _sync_clients: dict[tuple, Any] = {}
 _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, Any]]" = weakref.WeakKeyDictionary()
+_shutdown_hooks: dict[asyncio.AbstractEventLoop, Any] = {}
 _lock = threading.Lock()
 
 
@@ -136,6 +137,8 @@ def async_client(endpoint: Endpoint) -> Any:
     key = _pool_key(endpoint)
     with _lock:
         pool = _async_clients.setdefault(loop, {})
+        if loop not in _shutdown_hooks:
+            _shutdown_hooks[loop] = _close_at_loop_shutdown()
         client = pool.get(key)
         if client is None:
             import openai
@@ -155,6 +158,26 @@ def _async_transport(openai: Any) -> dict[str, Any]:
     except ImportError:
         return {}
     return {"http_client": transport(timeout=timeout_seconds())} if transport else {}
+
+
+def _close_at_loop_shutdown() -> Any:
+    """An async generator parked at its ``yield`` and known to the running loop, so that the loop's
+    shutdown (``asyncio.run`` ends, ``loop.shutdown_asyncgens()``) closes this loop's clients even
+    when the loop belongs to the caller (``AsyncPrompty``, ``AsyncFlow``, async flex code)."""
+
+    async def hook():
+        try:
+            yield
+        finally:
+            _shutdown_hooks.pop(asyncio.get_running_loop(), None)
+            await close_async_clients()
+
+    agen = hook()
+    try:
+        agen.asend(None).send(None)  # runs to ``yield``; the loop's firstiter hook now tracks it
+    except StopIteration:
+        pass
+    return agen
 
 
 async def close_async_clients() -> None:
