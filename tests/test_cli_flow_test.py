@@ -157,6 +157,18 @@ def test_node_test_of_an_aggregation_node_gets_lists(make_flow, capsys, tmp_path
     assert json.loads(capsys.readouterr().out) == 5
 
 
+def test_node_test_converts_flow_input_values_to_their_types(make_flow, capsys):
+    folder = make_flow({
+        "flow.dag.yaml": "inputs:\n  n:\n    type: int\n    default: 2\noutputs: {}\nnodes:\n"
+        "- name: double\n  type: python\n  source:\n    type: code\n    path: double.py\n  inputs:\n    x: ${inputs.n}\n",
+        "double.py": "from promptflow.core import tool\n@tool\ndef double(x):\n    return 2 * x\n",
+    })
+    for given in ("x=3", "inputs.n=3"):  # by parameter name or by reference, as promptflow accepts
+        assert main(["flow", "test", "--flow", str(folder), "--node", "double", "--inputs", given,
+                     "--output", "json"]) == 0
+        assert json.loads(capsys.readouterr().out) == 6
+
+
 def test_stream_prints_the_answer_as_it_arrives(server, capsys):
     server.rules = str(CHAT / "scripted_llm.yaml")
     assert main(["flow", "test", "--flow", str(CHAT), "--inputs", "question=What is promptflow_lite?",

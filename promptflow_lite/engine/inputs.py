@@ -27,10 +27,16 @@ def resolve_inputs(spec: "FlowSpec", given: dict[str, Any], *, line_number: int 
         else:
             raise InputError(f"The value for flow input '{name}' is not provided{where}.", line=line_number,
                              hint=f"pass it (e.g. --inputs {name}=...), map a data column to it, or give it a default.")
-        try:
-            resolved[name] = parse_value(value, definition.type.value)
-        except ConversionError as exc:
-            raise InputError(f"The value for flow input '{name}'{where} does not match the expected type "
-                             f"'{definition.type.value}': {exc}.", line=line_number,
-                             hint=f"pass a valid {definition.type.value} or change the input's type.") from None
+        resolved[name] = convert_input(name, definition, value, line_number=line_number)
     return resolved
+
+
+def convert_input(name: str, definition: "FlowInput", value: Any, *, line_number: int | None = None) -> Any:
+    """``value`` converted to the type of flow input ``name``; a mismatch raises ``InputError``."""
+    try:
+        return parse_value(value, definition.type.value)
+    except ConversionError as exc:
+        where = f" in line {line_number} of the input data" if line_number is not None else ""
+        raise InputError(f"The value for flow input '{name}'{where} does not match the expected type "
+                         f"'{definition.type.value}': {exc}.", line=line_number,
+                         hint=f"pass a valid {definition.type.value} or change the input's type.") from None

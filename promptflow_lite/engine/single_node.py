@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from promptflow_lite.engine.inputs import convert_input
 from promptflow_lite.engine.results import COMPLETED, FAILED, NodeRun
 from promptflow_lite.engine.scheduler import _invoke, user_traceback
 from promptflow_lite.errors import InputError, PflError, ToolExecutionError, UserError, error_dict
@@ -45,19 +46,17 @@ async def run_single_node(flow: "DagFlow", node_name: str, given: dict[str, Any]
 
 
 def _value(flow, node: str, key: str, ref, given: dict[str, Any]) -> Any:
-    if key in given:
-        return given[key]
-    if isinstance(ref, InputRef):
-        for candidate in (f"inputs.{ref.name}", ref.name):
-            if candidate in given:
-                return given[candidate]
+    if isinstance(ref, InputRef):  # converted to the flow input's type, as in a whole-flow test
         definition = flow.spec.inputs.get(ref.name)
+        for candidate in (key, f"inputs.{ref.name}", ref.name):
+            if candidate in given:
+                return convert_input(ref.name, definition, given[candidate]) if definition else given[candidate]
         if definition is not None and definition.has_default:
-            return definition.default
+            return convert_input(ref.name, definition, definition.default)
         raise InputError(f"Input '{key}' of node '{node}' ({ref}) is not provided.",
                          hint=f"pass --inputs {key}=... or inputs.{ref.name}=...")
     text = str(ref)[2:-1]
-    for candidate in (text, f"{ref.node}.output" if not ref.prop else text):
+    for candidate in (key, text, f"{ref.node}.output" if not ref.prop else text):
         if candidate in given:
             return given[candidate]
     raise InputError(f"Input '{key}' of node '{node}' ({ref}) is not provided.",
