@@ -259,3 +259,15 @@ def test_resume_runs_the_snapshot_when_the_flow_folder_is_gone(slow, tmp_path, c
     assert pfl(["run", "resume", "orphan"]) == 0
     assert "is gone; running the run's snapshot instead" in capsys.readouterr().err
     assert show("orphan", capsys)["status"] == "Completed"
+
+
+def test_a_resumed_run_drops_the_warnings_of_the_earlier_attempt_and_keeps_setup_ones(slow, tmp_path, capsys):
+    (slow / "broken").write_text("")
+    data = data_file(tmp_path, 10, pause=0)  # the `pause` column is hidden by the input's default: a setup warning
+    assert pfl(["run", "create", "--flow", str(slow), "--data", str(data), "--name", "healed"]) == 1
+    assert any("lines failed" in w for w in show("healed", capsys)["properties"]["warnings"])
+    (slow / "broken").unlink()
+    assert pfl(["run", "resume", "healed"]) == 0
+    warnings = show("healed", capsys)["properties"]["warnings"]
+    assert not any("lines failed" in w for w in warnings)
+    assert [w for w in warnings if "'pause' is NOT used" in w] == warnings and len(warnings) == 1

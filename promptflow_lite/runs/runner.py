@@ -48,6 +48,7 @@ class _Context:
     cached: int = 0
     fresh: dict[int, LineResult] = field(default_factory=dict)  # succeeded lines of this execution, for aggregation
     progress: Any = None
+    outcome_from: int | None = None  # index in log.warnings where this execution's own warnings start
 
 
 class Runner:
@@ -204,6 +205,7 @@ class Runner:
         context.total, context.completed = len(lines), len(reused)
         todo = [(n, inputs) for n, inputs in lines if n not in reused]
         started = time.time()
+        context.outcome_from = len(log.warnings)
         self.index.update(name, status=model.RUNNING, started_on=model.now_iso(), total_lines=context.total,
                           pid=os.getpid(), host=socket.gethostname())
         log.notice(f"Run {name}: executing {len(todo)} of {context.total} lines; results in {folder.path}")
@@ -325,7 +327,7 @@ class Runner:
                   cached=None, tokens=None) -> Run:
         duration = time.time() - started
         previous = self.get(context.name)
-        properties = {**previous.properties, "warnings": previous.warnings + context.log.warnings}
+        properties = {**previous.properties, **_warnings(previous, context)}
         fields = {"status": status, "ended_on": model.now_iso(), "error": error, "pid": None,
                   "duration": (previous.duration or 0.0) + duration, "properties": properties}
         if completed is not None:
@@ -334,6 +336,14 @@ class Runner:
         context.log.info(f"Run {context.name} ended: {status}.")
         context.log.close()
         return self.get(context.name)
+
+
+def _warnings(previous: Run, context: _Context) -> dict[str, list[str]]:
+    """The run's warnings: those about its setup (kept across resumes) plus the latest execution's own."""
+    logged = context.log.warnings
+    mark = len(logged) if context.outcome_from is None else context.outcome_from
+    setup = list(dict.fromkeys(previous.properties.get("setup_warnings", []) + logged[:mark]))
+    return {"setup_warnings": setup, "warnings": setup + logged[mark:]}
 
 
 def _reused(journal: dict[int, dict[str, Any]], outputs: dict[int, dict[str, Any]]) -> dict[int, LineResult]:
