@@ -506,3 +506,21 @@ def test_delete_asks_first(square, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("builtins.input", lambda prompt: "y")
     assert pfl(["run", "delete", "keep"]) == 0
     assert Client().runs.list() == []
+
+
+def test_output_cut_short_by_the_reader_ends_quietly(square, tmp_path, pfl_home):
+    """`pfl run show-details R | head`: no BrokenPipeError traceback."""
+    import os
+    import subprocess
+    import sys
+
+    data = data_file(tmp_path, [{"x": i, "label": "y" * 2000} for i in range(100)])  # far more than a pipe holds
+    assert pfl(["run", "create", "--flow", str(square), "--data", str(data), "--name", "wide",
+                "--column-mapping", "x=${data.x}", "label=${data.label}"]) == 0
+    process = subprocess.Popen([sys.executable, "-m", "promptflow_lite.cli.main", "run", "show-details", "wide",
+                                "-o", "json"], env={**os.environ, "PFL_HOME": str(pfl_home)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.read(10) == b'[\n  {\n    '
+    process.stdout.close()
+    assert process.wait(timeout=60) == 141
+    assert process.stderr.read() == b""
