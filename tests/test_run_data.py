@@ -112,6 +112,13 @@ def test_malformed_csv_says_where(tmp_path):
     assert "line 3" in str(info.value) and str(file) in str(info.value)
 
 
+def test_an_extra_field_in_the_first_csv_row_is_an_error_not_a_shifted_column(tmp_path):
+    file = write(tmp_path / "d.csv", "q,n\na,b,c\n")  # pandas would make `a` the row index: q=b, n=c
+    with pytest.raises(DataError) as info:
+        load_data(file)
+    assert "more fields than the header" in str(info.value) and str(file) in str(info.value)
+
+
 FLOW = {
     "echo.py": "from promptflow.core import tool\n@tool\ndef echo(q: str) -> str:\n    return q\n",
     "flow.dag.yaml": """

@@ -157,6 +157,9 @@ def _read_table(file: Path, sep: str) -> list[Row]:
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"Cannot parse the file: {str(exc).strip()}", file=str(file),
                         hint="check quoting and that every row has as many fields as the header.") from None
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas silently made the first column the row index
+        raise DataError("The first row after the header has more fields than the header.", file=str(file),
+                        hint="add the missing column name to the header, or remove the extra field.")
     return frame.to_dict(orient="records")
 
 
