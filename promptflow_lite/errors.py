@@ -49,6 +49,13 @@ class PflError(Exception):
             text += ("" if text.rstrip().endswith((".", "!", "?", ":")) else ".") + f" Fix: {self.hint}"
         return text
 
+    def locate(self, *, file: Any = None, node: str | None = None) -> "PflError":
+        """Fill in the file and node where they are not known yet (then re-raise)."""
+        self.file = self.file or (str(file) if file is not None else None)
+        self.node = self.node or node
+        self.args = (self._render(),)
+        return self
+
     @property
     def code(self) -> str:
         return type(self).__name__

@@ -302,7 +302,13 @@ def test_a_markdown_rule_in_the_template_is_not_a_fence(server, tmp_path):
 def test_missing_connection_lists_the_known_ones(server, tmp_path):
     prompty = Prompty.load(write(tmp_path, "basic.prompty", BASIC.replace("connection: open_ai_connection",
                                                                           "connection: nope")))
-    with pytest.raises(UserError, match="Connection 'nope' not found.*open_ai_connection"):
+    with pytest.raises(UserError, match="basic.prompty: Connection 'nope' not found.*open_ai_connection"):
+        prompty(question="hi")
+
+
+def test_template_errors_name_the_file(server, tmp_path):
+    prompty = Prompty.load(write(tmp_path, "broken.prompty", BASIC.replace("{{question}}", "{{question}")))
+    with pytest.raises(UserError, match="broken.prompty: Failed to render jinja template"):
         prompty(question="hi")
 
 
@@ -333,7 +339,7 @@ def test_cli_flow_test_errors_say_what_to_fix(server, tmp_path, capsys):
     path = write(tmp_path, "json.prompty", JSON_PROMPTY)
     assert main(["flow", "test", "--flow", str(path), "--inputs", "nothing=1"]) == 1
     err = capsys.readouterr().err
-    assert "question" in err and "--inputs question=" in err
+    assert "json.prompty: The value for flow input 'question'" in err and "--inputs question=" in err
 
 
 def test_prompty_flow_lines_are_independent_and_typed(server, tmp_path):

@@ -69,9 +69,7 @@ def prepare_node(node: Node, spec: FlowSpec, run_dir: Path, connections: Any) ->
         else:
             raise ToolLoadError(f"Unknown node type '{node.type}'.", hint="use python, llm, prompt or custom_llm.")
     except UserError as exc:
-        if exc.node is None:
-            exc.node = node.name
-            exc.args = (exc._render(),)
+        exc.locate(node=node.name)
         raise
     refs = node.input_refs()
     with_default = _params_with_default(func)

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from promptflow_lite.engine.flex import ScriptFlow
 from promptflow_lite.engine.flex_entry import EntryInput
+from promptflow_lite.errors import InputError
 from promptflow_lite.flow.model import ValueType
 
 _CONVERTIBLE = {t.value for t in ValueType} - {"image"}  # image strings are the prompty's to read
@@ -36,6 +37,14 @@ class PromptyFlow(ScriptFlow):
                    working_dir=prompty.path.parent, inputs=prompty_inputs(prompty),
                    outputs=list(prompty.file.outputs) or ["output"], sample_inputs=prompty.file.sample_inputs(),
                    connections=provider)
+
+    def resolve_inputs(self, given: dict[str, Any], line_number: int | None = None) -> dict[str, Any]:
+        """As for any script flow; a missing or mistyped input names the prompty file."""
+        try:
+            return super().resolve_inputs(given, line_number)
+        except InputError as exc:
+            exc.locate(file=self.path)
+            raise
 
 
 def prompty_inputs(prompty) -> dict[str, EntryInput]:

@@ -220,9 +220,7 @@ class _LineState:
                 try:
                     output = await _invoke(node, kwargs)
                 except PflError as exc:
-                    if exc.node is None:
-                        exc.node = node.name
-                        exc.args = (exc._render(),)
+                    exc.locate(node=node.name)
                     raise
                 except (asyncio.CancelledError, KeyboardInterrupt):
                     raise

@@ -122,7 +122,11 @@ class Prompty:
             from promptflow_lite.connections.model_config import to_connection
             from promptflow_lite.tools.llm_client import InvalidConnectionType, resolve_endpoint
 
-            connection = to_connection(self._file.configuration, _provider(self._connections), str(self.path))
+            try:
+                connection = to_connection(self._file.configuration, _provider(self._connections), str(self.path))
+            except UserError as exc:  # e.g. the named connection does not exist
+                exc.locate(file=self.path)
+                raise
             try:
                 resolve_endpoint(connection)
             except InvalidConnectionType as exc:
@@ -148,10 +152,14 @@ class Prompty:
         from promptflow_lite.tools.template import place_images_on_own_lines, render_template
 
         template = place_images_on_own_lines(self._file.template)
-        if self._file.api == "completion":
-            return render_template(template, **inputs)
-        variables = {**inputs, "_inputs_to_escape": list(inputs)}  # every prompty input is user text
-        return build_messages(template, images=list(_images_in(inputs)), **variables)
+        try:
+            if self._file.api == "completion":
+                return render_template(template, **inputs)
+            variables = {**inputs, "_inputs_to_escape": list(inputs)}  # every prompty input is user text
+            return build_messages(template, images=list(_images_in(inputs)), **variables)
+        except UserError as exc:  # template or role-marker errors
+            exc.locate(file=self.path)
+            raise
 
     def _request(self, args: tuple, kwargs: dict[str, Any], *, parameters: dict[str, Any] | None = None,
                  model: str | None = None, connection: Any = None):
