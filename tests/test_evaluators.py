@@ -28,7 +28,7 @@ def evaluate(name, lines, connections=None):
 
 
 def load_module(evaluator, filename):
-    path = evaluator_path(evaluator) / filename
+    path = evaluators_root() / evaluator / filename
     spec = importlib.util.spec_from_file_location(f"test_{evaluator}_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(path.parent))
@@ -57,13 +57,20 @@ def test_an_unknown_evaluator_name_lists_the_builtin_ones():
     assert "f1_score" in str(info.value) and "groundedness" in str(info.value)
 
 
-def test_shared_files_stay_identical_copies():
-    """Each folder is self-contained, so shared helpers are copies; they must not drift apart."""
-    root = evaluators_root()
-    aggregates = {p.read_text() for p in root.glob("*/aggregate.py")}
-    parsers = {p.read_text() for p in root.glob("*/parse_score.py")}
-    assert len(list(root.glob("*/aggregate.py"))) == 12 and len(aggregates) == 1
-    assert len(list(root.glob("*/parse_score.py"))) == len(JUDGES) and len(parsers) == 1
+def test_shared_helpers_are_one_file_included_by_each_evaluator():
+    """aggregate.py and parse_score.py live once in _shared/ and reach each folder as additional includes."""
+    from promptflow_lite.flow.loader import load_dag
+
+    root = evaluators_root().resolve()
+    assert not list(root.glob("[!_]*/aggregate.py")) and not list(root.glob("[!_]*/parse_score.py"))
+    judges_including_parser = []
+    for name in builtin_names():
+        includes = load_dag(evaluator_path(name)).additional_includes
+        assert all((evaluator_path(name) / include).resolve().parent == root / "_shared" for include in includes)
+        if "../_shared/parse_score.py" in includes:
+            judges_including_parser.append(name)
+    assert sorted(judges_including_parser) == sorted(JUDGES)
+    assert "_shared" not in builtin_names()
 
 
 def test_the_readme_documents_every_evaluator():
@@ -253,7 +260,7 @@ def test_the_judge_model_is_a_parameter(server, connections):
 
 
 def test_judge_score_parsing_is_robust():
-    parse = load_module("groundedness", "parse_score.py").parse_score
+    parse = load_module("_shared", "parse_score.py").parse_score
     assert parse('```json\n{"score": "4", "reason": "ok"}\n```') == {"score": 4.0, "reason": "ok"}
     assert parse('Here you go: {"score": 3, "explanation": "half"} done')["score"] == 3.0
     assert parse("**Score:** 4\nGood.")["score"] == 4.0

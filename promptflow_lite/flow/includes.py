@@ -2,11 +2,13 @@
 
 promptflow copies every include to the root of a temporary copy of the flow folder, under its
 base name, and runs from there. ``locate_source`` finds a file the same way without copying;
-``materialize`` builds that copy when the flow has includes (only then).
+``materialize`` builds that copy when the flow has includes (only then); it is removed when the
+process exits.
 """
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from pathlib import Path
@@ -44,6 +46,7 @@ def materialize(spec: "FlowSpec") -> Path:
     if not includes:
         return spec.working_dir
     target = Path(tempfile.mkdtemp(prefix=f"pfl_{spec.working_dir.name}_"))
+    atexit.register(shutil.rmtree, target, ignore_errors=True)
     shutil.copytree(spec.working_dir, target, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns(".promptflow", "__pycache__", ".runs"))
     for name, path in includes.items():
