@@ -263,6 +263,18 @@ def test_llm_judges_run_on_their_own_connection_and_keep_reasons(data, make_flow
     assert "similarity.reason: same word" in html and "similarity.reason: different word" in html
 
 
+
+def test_an_evaluator_that_scores_no_line_is_shown_and_fails_its_gate(server, data, make_flow, tmp_path, capsys):
+    flow = variants_flow(make_flow, CASUAL, PRECISE)  # the judge's prompts get the server's hashed answer: no score
+    code = pfl_eval("--flow", flow, "--data", data, "-e", "coherence", "--fail-under", "coherence.score=3",
+                    "--junit", tmp_path / "junit.xml")
+    assert code == 1
+    captured = capsys.readouterr()
+    assert "coherence.score" in captured.out and " n/a " in captured.out
+    assert "FAILED variant_1 coherence.score: mean n/a is below the gate 3" in captured.err
+    assert len(ElementTree.parse(tmp_path / "junit.xml").getroot().findall(".//failure")) == 2
+
+
 PICKY = """
 from promptflow.core import tool
 

@@ -39,8 +39,11 @@ def read_run_lines(client: Any, run: Any) -> RunLines:
     return lines
 
 
-def metric_columns(runs: Iterable[RunLines]) -> list[str]:
-    """Output columns that are numeric or boolean on every line of every run that has a value."""
+def metric_columns(runs: Iterable[RunLines], declared: Iterable[str] = ()) -> list[str]:
+    """Output columns that are numeric or boolean on every line of every run that has a value.
+
+    ``declared`` columns (outputs typed as numbers or booleans) count even when no line has a value.
+    """
     order: dict[str, None] = {}
     bad: set[str] = set()
     seen_value: set[str] = set()
@@ -53,6 +56,7 @@ def metric_columns(runs: Iterable[RunLines]) -> list[str]:
                 seen_value.add(column)
                 if not is_score(value):
                     bad.add(column)
+    seen_value.update(declared)
     return [c for c in order if c in seen_value and c not in bad]
 
 

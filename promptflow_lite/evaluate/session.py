@@ -182,7 +182,8 @@ def run_evaluation(plan: EvaluationPlan, client: Any = None, echo: Echo | None =
                 if repeat == 0:
                     runs.metrics[spec.alias] = _logged_metrics(client, lines.name)
         results.append(runs)
-    scores, sources = line_scores(results, len(data))
+    declared = {spec.alias: score_outputs(spec.path) for spec in plan.evaluators}
+    scores, sources = line_scores(results, len(data), declared)
     lower = [resolve_metric(name, list(sources)) for name in plan.lower_is_better]
     report = compare(scores, baseline, plan.confidence, lower_is_better=lower, n_lines=len(data))
     checks = check(report, plan.gates, plan.fail_if_worse)
@@ -235,12 +236,28 @@ def _logged_metrics(client, name: str) -> dict[str, Any]:
         return {}
 
 
-def line_scores(variants: Sequence[VariantRuns], n_lines: int):
-    """``scores[variant][metric][line] = [score per repeat]`` and metric → (evaluator, column)."""
+def score_outputs(flow: Path) -> list[str]:
+    """The outputs a DAG flow declares as ``int``, ``double`` or ``bool``: metrics even if no line has a value."""
+    from promptflow_lite.flow.loader import flow_kind, load_dag, resolve_flow_path
+    from promptflow_lite.flow.model import ValueType
+
+    file, _ = resolve_flow_path(flow)
+    if flow_kind(file) != "dag":
+        return []
+    numeric = (ValueType.INT, ValueType.DOUBLE, ValueType.BOOL)
+    return [name for name, output in load_dag(file).outputs.items() if output.type in numeric]
+
+
+def line_scores(variants: Sequence[VariantRuns], n_lines: int, declared: dict[str, list[str]] | None = None):
+    """``scores[variant][metric][line] = [score per repeat]`` and metric → (evaluator, column).
+
+    ``declared`` (evaluator → :func:`score_outputs`) keeps a metric whose every line lacks a score
+    in the report (as n/a, failing its gates) instead of dropping it silently.
+    """
     sources: dict[str, tuple[str, str]] = {}
     for runs in variants:
         for alias, per_repeat in runs.evaluations.items():
-            for column in metric_columns(per_repeat):
+            for column in metric_columns(per_repeat, (declared or {}).get(alias, ())):
                 sources.setdefault(f"{alias}.{column}", (alias, column))
     scores: dict[str, dict[str, list[list[float | None]]]] = {}
     for runs in variants:
