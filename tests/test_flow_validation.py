@@ -136,3 +136,13 @@ def test_cli_validate_valid_flow(make_flow, capsys):
     folder = make_flow({"flow.dag.yaml": flow_yaml(node("a", x="${inputs.q}")), "echo.py": TOOL})
     assert main(["flow", "validate", "--source", str(folder)]) == 0
     assert "valid" in capsys.readouterr().out
+
+
+def test_cli_validate_loads_python_tools_like_promptflow(make_flow, capsys):
+    broken = node("b", x="${a.output}").replace("echo.py", "helpers.py")
+    folder = make_flow({"flow.dag.yaml": flow_yaml(node("a", x="${inputs.q}"), broken, node("c", x="${inputs.nope}")),
+                        "echo.py": TOOL, "helpers.py": "def helper():\n    return 1\n"})
+    assert main(["flow", "validate", "--source", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert "2 problem(s)" in err and "'nope'" in err
+    assert "helpers.py, node 'b': No tool found" in err and "@tool" in err

@@ -130,7 +130,7 @@ def _validate(args: argparse.Namespace) -> int:
         problems = []
     else:
         try:
-            problems = find_problems(load_dag(file))
+            problems = find_problems(load_dag(file), check_tools=True)
         except FlowValidationError as exc:
             problems = exc.problems
     if args.output == "json":

@@ -7,8 +7,10 @@ node and says how to fix it.
 
 from __future__ import annotations
 
-from promptflow_lite.errors import FlowValidationError, ValidationProblem
-from promptflow_lite.flow.includes import locate_source
+from pathlib import Path
+
+from promptflow_lite.errors import FlowLoadError, FlowValidationError, ToolLoadError, ValidationProblem
+from promptflow_lite.flow.includes import locate_source, materialize
 from promptflow_lite.flow.model import FlowSpec, Node
 from promptflow_lite.flow.reference import InputRef, NodeRef, Reference
 from promptflow_lite.flow.variants import InvalidVariant, apply_variant
@@ -22,8 +24,11 @@ def ensure_valid(spec: FlowSpec, *, check_files: bool = True) -> None:
         raise FlowValidationError(problems, file=_file(spec))
 
 
-def find_problems(spec: FlowSpec, *, check_files: bool = True) -> list[ValidationProblem]:
-    """All problems of the flow with default variants, plus those of every variant node."""
+def find_problems(spec: FlowSpec, *, check_files: bool = True, check_tools: bool = False) -> list[ValidationProblem]:
+    """All problems of the flow with default variants, plus those of every variant node.
+
+    ``check_tools`` also loads each python node's file (running the user's code) to check that it
+    defines exactly one tool, as ``pfl flow validate`` does; a flow load checks that by itself."""
     problems: list[ValidationProblem] = []
     try:
         resolved = apply_variant(spec)
@@ -40,9 +45,18 @@ def find_problems(spec: FlowSpec, *, check_files: bool = True) -> list[Validatio
                 checked.append(Node.model_validate({**variant.node, "name": name}))
             except Exception as exc:  # pydantic error inside a variant
                 problems.append(ValidationProblem(f"Invalid variant '{variant_id}': {exc}", file=file, node=name))
+    run_dir = None
+    if check_tools:
+        try:
+            run_dir = materialize(resolved)  # where the flow runs from: the includes merged in
+        except FlowLoadError as exc:
+            problems.append(ValidationProblem(exc.message, file=exc.file, hint=exc.hint))
     seen: set[str] = set()
     for node in checked:
-        for problem in _node_problems(node, resolved, nodes, file, check_files):
+        found = _node_problems(node, resolved, nodes, file, check_files)
+        if run_dir is not None and not found:
+            found = _tool_problems(node, run_dir)
+        for problem in found:
             if str(problem) not in seen:
                 seen.add(str(problem))
                 problems.append(problem)
@@ -134,6 +148,20 @@ def _source_problems(node: Node, spec: FlowSpec, file, check_files: bool) -> lis
     if check_files and locate_source(spec, source.path) is None:
         return [ValidationProblem(f"Source file '{source.path}' does not exist.", file=file, node=node.name,
                                   hint=f"create it next to the flow file ({spec.working_dir}) or fix the path.")]
+    return []
+
+
+def _tool_problems(node: Node, run_dir: Path) -> list[ValidationProblem]:
+    source = node.source
+    if node.type != "python" or source is None or source.type == "package" or not source.path:
+        return []
+    path = run_dir / source.path
+    from promptflow_lite.tools.python_tool import find_tool, load_module
+
+    try:
+        find_tool(load_module(path, run_dir), path)
+    except ToolLoadError as exc:
+        return [ValidationProblem(exc.message, file=exc.file, node=node.name, hint=exc.hint)]
     return []
 
 
