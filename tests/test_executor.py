@@ -193,7 +193,9 @@ def test_property_paths_and_invalid_property(make_flow):
         + py_node("data", "data.py", {}),
     }, name="broken")
     result = load_flow(broken).run({})
-    assert result.status == "Failed" and "Invalid property 'missing'" in result.error["message"]
+    assert result.status == "Failed" and result.error["innerError"]["code"] == "InvalidReferenceProperty"
+    assert result.error["message"].startswith("Invalid property 'missing' when accessing the output of node 'data' "
+                                              "for flow output 'x':")
 
 
 def test_generators_are_joined_for_outputs(make_flow):

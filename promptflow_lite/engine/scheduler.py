@@ -26,7 +26,7 @@ from promptflow_lite.tracing import spans
 _PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 
 
-class ReferenceError_(UserError):
+class InvalidReferenceProperty(UserError):
     """A reference's property path does not exist in the referenced output."""
 
 
@@ -167,7 +167,8 @@ class _LineState:
         return freed
 
     # values -------------------------------------------------------------------------------
-    def _value(self, ref, node: str) -> Any:
+    def _value(self, ref, node: str | None = None, *, output: str | None = None) -> Any:
+        """The value ``ref`` points at, for ``node``'s inputs or for flow ``output``."""
         if isinstance(ref, InputRef):
             if ref.name not in self.inputs:
                 raise UserError(f"Flow input '{ref.name}' is not provided.", node=node)
@@ -175,9 +176,10 @@ class _LineState:
         try:
             return resolve_property(self.values[ref.node], ref.prop)
         except PropertyError as exc:
-            raise ReferenceError_(f"Invalid property '{ref.prop}' when accessing the output of node '{ref.node}': "
-                                  f"'{exc}' does not exist.", node=node,
-                                  hint=f"check what node '{ref.node}' returns.") from None
+            used_by = f" for flow output '{output}'" if output else ""
+            raise InvalidReferenceProperty(
+                f"Invalid property '{ref.prop}' when accessing the output of node '{ref.node}'{used_by}: "
+                f"'{exc}' does not exist.", node=node, hint=f"check what node '{ref.node}' returns.") from None
 
     def _should_bypass(self, node: PreparedNode) -> bool:
         activate = node.spec.activate
@@ -251,7 +253,7 @@ class _LineState:
         outputs = {}
         for name, ref in self.plan.outputs.items():
             if isinstance(ref, NodeRef):
-                value = self._value(ref, f"output '{name}'")  # None for a bypassed node, as in promptflow
+                value = self._value(ref, output=name)  # None for a bypassed node, as in promptflow
                 if not self.stream:
                     value = _join_if_generator(value)
             elif isinstance(ref, InputRef):
@@ -264,7 +266,7 @@ class _LineState:
     def aggregation_inputs(self) -> dict[str, Any]:
         captured = {}
         for key, ref in self.plan.aggregation_refs:
-            captured[key] = None if ref.node in self.bypassed else _join_if_generator(self._value(ref, key))
+            captured[key] = None if ref.node in self.bypassed else _join_if_generator(self._value(ref))
         return captured
 
 
