@@ -175,3 +175,32 @@ def test_stream_prints_the_answer_as_it_arrives(server, capsys):
                  "--stream"]) == 0
     assert capsys.readouterr().out == "answer: A light, fast runner for promptflow flows.\n"
     assert server.requests[-1]["body"].get("stream") is True
+
+
+def test_chat_history_without_default_starts_empty(make_flow, capsys):
+    folder = make_flow({
+        "flow.dag.yaml": "inputs:\n  question:\n    type: string\n    is_chat_input: true\n  chat_history:\n"
+        "    type: list\noutputs:\n  answer:\n    reference: ${turns.output}\n    is_chat_output: true\nnodes:\n"
+        "- name: turns\n  type: python\n  source:\n    type: code\n    path: turns.py\n  inputs:\n"
+        "    history: ${inputs.chat_history}\n",
+        "turns.py": "from promptflow.core import tool\n@tool\ndef turns(history: list):\n    return len(history)\n",
+    })
+    assert run_json(capsys, "--flow", str(folder), "--inputs", "question=hi") == {"answer": 0}  # as pf flow test
+
+
+def test_offline_mode_needs_no_key_in_the_environment(tmp_path, monkeypatch, capsys):
+    from promptflow_lite.testing import offline
+
+    connections = {"open_ai_connection": {"type": "OpenAIConnection", "value": {
+        "api_key": "${env:PFL_TEST_UNSET_KEY}", "base_url": "https://api.openai.com/v1"}}}
+    (tmp_path / "connections.json").write_text(json.dumps(connections))
+    monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(tmp_path / "connections.json"))
+    monkeypatch.delenv("PFL_TEST_UNSET_KEY", raising=False)
+    monkeypatch.setenv(offline.ENV, str(CHAT / "scripted_llm.yaml"))  # what `pfl --scripted-llm RULES` sets
+    monkeypatch.setattr(offline, "_server", None)
+    try:
+        out = run_json(capsys, "--flow", str(CHAT), "--inputs", "question=What is promptflow_lite?")
+    finally:
+        if offline._server is not None:
+            offline._server.stop()
+    assert out == {"answer": "A light, fast runner for promptflow flows."}

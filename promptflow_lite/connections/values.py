@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Callable, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Callable, Iterator, Mapping
 
 from promptflow_lite.connections.types import Connection, CustomConnection
 from promptflow_lite.errors import UserError
@@ -22,6 +24,19 @@ ENV_REFERENCE = re.compile(r"^\$\{env:(.+)}$")
 
 SecretPrompt = Callable[[str], str]
 """Asks the user for the secret named by its argument and returns the value."""
+
+_keep_unset = ContextVar("pfl_keep_unset_env", default=False)
+
+
+@contextmanager
+def unset_env_kept() -> Iterator[None]:
+    """Within this block, ``${env:VAR}`` with VAR unset stays as written instead of failing
+    (offline mode: the scripted server replaces keys and endpoints anyway)."""
+    token = _keep_unset.set(True)
+    try:
+        yield
+    finally:
+        _keep_unset.reset(token)
 
 
 def is_user_input(value: object) -> bool:
@@ -97,7 +112,8 @@ def resolve_env_references(conn: Connection, *, secrets: bool = True,
                            environ: Mapping[str, str] | None = None) -> Connection:
     """``conn`` with every ``${env:VAR}`` value read from the environment (``conn`` itself if none).
 
-    An unset variable is a ``UserError`` naming the connection, the field and the variable.
+    An unset variable is a ``UserError`` naming the connection, the field and the variable
+    (kept as written inside ``unset_env_kept()``).
     """
     environ = os.environ if environ is None else environ
     buckets = [(False, conn.configs)] + ([(True, conn.secrets)] if secrets else [])
@@ -108,6 +124,8 @@ def resolve_env_references(conn: Connection, *, secrets: bool = True,
     resolved = conn.copy()
     for is_secret, key, var in found:
         if var not in environ:
+            if _keep_unset.get():
+                continue
             raise UserError(
                 f"Connection '{conn.name}': field '{key}' refers to environment variable '{var}', which is not set.",
                 hint=f"set {var} in the environment, or store the value itself with "

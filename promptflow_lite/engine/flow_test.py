@@ -47,7 +47,8 @@ def run_flow_test(source: str | Path, inputs: dict[str, Any], *, node: str | Non
 
 
 async def _run(flow, inputs: dict[str, Any], stream_to: TextIO | None, echo) -> FlowTestOutcome:
-    line = await flow.arun(inputs, stream=stream_to is not None, echo=echo)
+    # chat_mode: a chat history input without default gets [] (promptflow's flow test does that too)
+    line = await flow.arun(inputs, stream=stream_to is not None, echo=echo, chat_mode=True)
     if not line.ok:
         return FlowTestOutcome(False, error=line.error, line=line)
     if stream_to is not None:

@@ -45,10 +45,12 @@ class ScriptedConnections:
 
     def get(self, name: str):
         from promptflow_lite.connections.types import OpenAIConnection
+        from promptflow_lite.connections.values import unset_env_kept
         from promptflow_lite.errors import ConnectionNotFound
 
         try:
-            conn = self._inner.get(name)
+            with unset_env_kept():  # e.g. api_key: ${env:OPENAI_API_KEY} needs no key offline
+                conn = self._inner.get(name)
         except ConnectionNotFound:
             return OpenAIConnection(api_key="scripted", base_url=self._server.base_url, name=name)
         return redirect(conn, self._server)
