@@ -109,7 +109,7 @@ def test_bad_mapping_fails_the_run_before_any_line(square, tmp_path, capsys):
                 "--column-mapping", "x=${data.y}"])
     err = capsys.readouterr().err
     assert code == 1
-    assert "Couldn't find these mapping relations: input 'x' mapped ${data.y}" in err and "data: x" in err
+    assert "Couldn't find these mapping relations: input 'x' mapped ${data.y}" in err and f"data ({data}): x" in err  # names the file
     run = show("nomap", capsys)
     assert run["status"] == "Failed" and run["total_lines"] == 0
     assert (Path(run["output_path"]) / "error.json").is_file()

@@ -48,17 +48,19 @@ def effective_mapping(flow_inputs: Mapping[str, Any], column_mapping: Mapping[st
 
 def map_lines(flow_inputs: Mapping[str, Any], sources: Mapping[str, list[Row]],
               column_mapping: Mapping[str, Any] | None = None, *, warn: Callable[[str], None] = lambda _: None,
-              source_labels: Mapping[str, str] | None = None) -> list[Line]:
+              source_labels: Mapping[str, str] | None = None,
+              origins: Mapping[str, str] | None = None) -> list[Line]:
     """``(line_number, inputs)`` for every line of the merged sources, with the mapping applied.
 
     Raises ``InputMappingError`` for references that match no column (all listed at once).
-    ``warn`` receives the loud warnings; ``source_labels`` describe sources in them.
+    ``warn`` receives the loud warnings; ``source_labels`` describe sources in them;
+    ``origins`` name where each source comes from (a file, a run) in errors.
     """
     explicit = parse_mapping(column_mapping)
     mapping = effective_mapping(flow_inputs, explicit)
     _warn_hidden_columns(flow_inputs, explicit, sources.get("data"), warn)
     columns = {name: _columns(rows) for name, rows in sources.items()}
-    bindings = _bind(mapping, columns, explicit)
+    bindings = _bind(mapping, columns, explicit, origins or {})
     merged = _merge(sources, warn, source_labels or {})
     lines = []
     for line_number, rows in merged:
@@ -99,7 +101,8 @@ def _columns(rows: list[Row]) -> set[str]:
     return found
 
 
-def _bind(mapping: dict[str, Any], columns: dict[str, set[str]], explicit: dict[str, Any]):
+def _bind(mapping: dict[str, Any], columns: dict[str, set[str]], explicit: dict[str, Any],
+          origins: Mapping[str, str]):
     """For each key: ``(source, column)`` for a reference, None for a literal."""
     bindings: dict[str, tuple[str, str] | None] = {}
     missing = []
@@ -117,16 +120,19 @@ def _bind(mapping: dict[str, Any], columns: dict[str, set[str]], explicit: dict[
         else:
             missing.append((key, value))
     if missing:
-        raise InputMappingError(_missing_message(missing, columns, explicit), hint=_missing_hint(missing, columns))
+        raise InputMappingError(_missing_message(missing, columns, explicit, origins),
+                                hint=_missing_hint(missing, columns))
     return bindings
 
 
-def _missing_message(missing, columns: dict[str, set[str]], explicit: dict[str, Any]) -> str:
+def _missing_message(missing, columns: dict[str, set[str]], explicit: dict[str, Any],
+                     origins: Mapping[str, str]) -> str:
     parts = []
     for key, value in missing:
         origin = "mapped" if key in explicit else "has no default and no mapping, so it defaults to"
         parts.append(f"input '{key}' {origin} {value}")
-    available = "; ".join(f"{source}: {', '.join(sorted(cols)) or '(none)'}" for source, cols in columns.items())
+    available = "; ".join(f"{source}{f' ({origins[source]})' if source in origins else ''}: "
+                          f"{', '.join(sorted(cols)) or '(none)'}" for source, cols in columns.items())
     return (f"Couldn't find these mapping relations: {'; '.join(parts)}. "
             f"Available columns — {available or 'no data or base run was given'}.")
 

@@ -19,9 +19,10 @@ Line = tuple[int, dict[str, Any]]
 
 def prepare_lines(spec: RunSpec, flow: Any, log: RunLog, get_run: Callable[[str], Run]) -> list[Line]:
     """``(line_number, inputs)`` for every line; warnings (hidden columns, dropped lines) go to ``log``."""
-    sources, labels = {}, {}
+    sources, labels, origins = {}, {}, {}
     if spec.data:
         sources["data"] = load_data(spec.data, warn=log.warning)
+        origins["data"] = str(spec.data)
     if spec.run:
         base = get_run(spec.run)
         if base.status not in (model.COMPLETED, model.COMPLETED_WITH_ERRORS):
@@ -31,10 +32,12 @@ def prepare_lines(spec: RunSpec, flow: Any, log: RunLog, get_run: Callable[[str]
         sources["run.outputs"] = [{"line_number": n, **row} for n, row in sorted(folder.read_outputs().items())]
         sources["run.inputs"] = base_inputs(base, folder, log)
         labels["run.outputs"] = f"base run '{base.name}' (the line failed there)"
+        origins["run.outputs"] = origins["run.inputs"] = f"run {base.name}"
     if not spec.column_mapping:
         log.info("No column mapping given: every flow input without a default reads the data column "
                  "of the same name.")
-    return map_lines(flow.inputs, sources, spec.column_mapping, warn=log.warning, source_labels=labels)
+    return map_lines(flow.inputs, sources, spec.column_mapping, warn=log.warning, source_labels=labels,
+                     origins=origins)
 
 
 def base_inputs(base: Run, folder: RunFolder, log: RunLog) -> list[dict[str, Any]]:
