@@ -200,7 +200,11 @@ def test_offline_mode_needs_no_key_in_the_environment(tmp_path, monkeypatch, cap
     monkeypatch.setattr(offline, "_server", None)
     try:
         out = run_json(capsys, "--flow", str(CHAT), "--inputs", "question=What is promptflow_lite?")
+        assert out == {"answer": "A light, fast runner for promptflow flows."}
+        assert main(["flow", "test", "--flow", str(CHAT), "--inputs", "question=Hello"]) == 0
     finally:
         if offline._server is not None:
             offline._server.stop()
-    assert out == {"answer": "A light, fast runner for promptflow flows."}
+    trace_id = capsys.readouterr().err.split("Trace: ")[1].split()[0]
+    assert main(["trace", "show", trace_id, "--output", "json"]) == 0
+    assert "scripted answer" in capsys.readouterr().out  # the offline key is a secret: not a word answers use

@@ -15,6 +15,8 @@ import threading
 from typing import Any
 
 ENV = "PFL_SCRIPTED_LLM"
+# The key sent offline; traces blank it as a secret, so it must not be a word answers contain.
+KEY = "sk-pfl-offline-scripted-key"
 _server = None
 _lock = threading.Lock()
 
@@ -52,7 +54,7 @@ class ScriptedConnections:
             with unset_env_kept():  # e.g. api_key: ${env:OPENAI_API_KEY} needs no key offline
                 conn = self._inner.get(name)
         except ConnectionNotFound:
-            return OpenAIConnection(api_key="scripted", base_url=self._server.base_url, name=name)
+            return OpenAIConnection(api_key=KEY, base_url=self._server.base_url, name=name)
         return redirect(conn, self._server)
 
     def names(self) -> list[str]:
@@ -67,5 +69,5 @@ def redirect(conn: Any, server: Any) -> Any:
     if "api_base" in conn.configs:
         conn.configs["api_base"] = server.url
     for key in conn.secrets:
-        conn.secrets[key] = "scripted"
+        conn.secrets[key] = KEY
     return conn
