@@ -419,3 +419,13 @@ def test_run_and_test_a_bare_module_function_entry(tmp_path, monkeypatch, capsys
     assert main(["run", "show-details", "entry_run", "-o", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [row["outputs.output"] for row in rows] == ["A!", "B!"]
+
+
+def test_a_bare_entry_gets_one_generated_flow_file_per_entry_and_code_folder(tmp_path):
+    from promptflow_lite.flow.loader import entry_flow_file
+
+    (tmp_path / "a").mkdir()
+    first, again = entry_flow_file("shout:shout", tmp_path), entry_flow_file("shout:shout", tmp_path)
+    assert first == again and first.parent.name == "shout"  # reused: repeated calls leave no new folders
+    assert entry_flow_file("shout:shout", tmp_path / "a") != first
+    assert entry_flow_file("shout:whisper", tmp_path) != first

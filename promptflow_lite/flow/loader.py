@@ -56,11 +56,14 @@ def resolve_flow_path(path: str | Path, *, allow_prompty_dir: bool = True) -> tu
 def entry_flow_file(entry: str, code_dir: Path) -> Path:
     """A ``flow.flex.yaml`` for a bare ``module:function`` entry whose code lives in ``code_dir``
     (``pfl run create --flow module:fn``, as promptflow allows). It is written to a temp folder
-    named after the module, so runs get a sensible default name."""
+    named after the module, so runs get a sensible default name; the same entry and code folder
+    always get the same file, so repeated calls do not pile up folders."""
+    import hashlib
     import tempfile
 
-    folder = Path(tempfile.mkdtemp(prefix="pfl_entry_")) / entry.split(":")[0].replace(".", "_")
-    folder.mkdir()
+    key = hashlib.sha1(f"{entry}\0{code_dir.resolve()}".encode()).hexdigest()[:12]
+    folder = Path(tempfile.gettempdir()) / "pfl_entries" / key / entry.split(":")[0].replace(".", "_")
+    folder.mkdir(parents=True, exist_ok=True)
     file = folder / "flow.flex.yaml"
     file.write_text(f"entry: {entry}\ncode: {json.dumps(str(code_dir.resolve()))}\n", encoding="utf-8")
     return file
