@@ -188,3 +188,26 @@ def test_a_streamed_llm_span_ends_when_the_stream_is_consumed(make_flow, server,
     assert call["status"] == "OK" and call["attributes"]["gen_ai.request.stream"] is True
     assert call["output"] == answer and call["attributes"]["output_type"] == "iterated"
     assert call["end_time"] > find(get_trace(line.trace_id)["spans"], "ask")["end_time"]
+
+
+def test_a_single_node_test_is_a_trace_of_the_node_and_its_model_call(make_flow, server, tracing):
+    from promptflow_lite.engine.flow_test import run_flow_test
+
+    connections = {"open_ai_connection": OpenAIConnection(api_key=SECRET, base_url=server.base_url,
+                                                          name="open_ai_connection")}
+    folder = make_flow(QA_FLOW, name="qa")
+    outcome = run_flow_test(folder, {"question": "What is the capital of Peru?"}, node="ask", connections=connections)
+    assert outcome.ok, outcome.error
+    usage = replay(server, server.requests[-1])["usage"]
+
+    trace = get_trace(outcome.trace_id)
+    [node] = trace["spans"]
+    assert (node["name"], node["attributes"]["node_type"], node["status"]) == ("ask", "llm", "OK")
+    [call] = node["children"]
+    assert call["span_type"] == "LLM" and call["attributes"]["llm.usage.total_tokens"] == usage["total_tokens"] > 0
+    assert node["attributes"]["__computed__.cumulative_token_count.total"] == usage["total_tokens"]
+    assert (trace["line_run"]["flow"], trace["line_run"]["total_tokens"]) == ("ask", usage["total_tokens"])
+
+    outcome = run_flow_test(folder, {"country": " chile "}, node="topic", connections=connections)
+    [node] = get_trace(outcome.trace_id)["spans"]
+    assert (node["name"], node["output"], node["children"]) == ("topic", "Chile", [])

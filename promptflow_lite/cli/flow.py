@@ -89,10 +89,9 @@ def _test(args: argparse.Namespace) -> int:
     outcome = run_flow_test(args.flow, inputs, node=args.node, variant=args.variant, environment_variables=env,
                             init=read_init(args.init), stream_to=sys.stdout if streaming else None,
                             echo=sys.stderr)
-    trace_id = outcome.line.trace_id if outcome.line else None
-    if traced and trace_id:
+    if traced and outcome.trace_id:
         flush_tracing()
-        print(f"Trace: {trace_id}  (pfl trace show {trace_id})", file=sys.stderr)
+        print(f"Trace: {outcome.trace_id}  (pfl trace show {outcome.trace_id})", file=sys.stderr)
     if not outcome.ok:
         error = outcome.error or {}
         kind = (error.get("innerError") or {}).get("code") or error.get("code", "Error")

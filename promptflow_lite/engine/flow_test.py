@@ -26,6 +26,12 @@ class FlowTestOutcome:
     line: LineResult | None = None
     node_run: NodeRun | None = None
     streamed: bool = False  # the outputs were already written to ``stream_to``
+    node_trace_id: str | None = None
+
+    @property
+    def trace_id(self) -> str | None:
+        """The trace of the tested line (or node); None when tracing is off."""
+        return self.line.trace_id if self.line is not None else self.node_trace_id
 
 
 def run_flow_test(source: str | Path, inputs: dict[str, Any], *, node: str | None = None, variant: str | None = None,
@@ -90,10 +96,10 @@ def _test_node(flow, node: str, inputs: dict[str, Any]) -> FlowTestOutcome:
 
     if flow.kind != "dag":
         raise UserError("--node only applies to DAG flows.", hint="drop --node for flex and prompty flows.")
-    run = run_sync(run_single_node(flow, node, inputs))
+    run, trace_id = run_sync(run_single_node(flow, node, inputs))
     if run.error:
-        return FlowTestOutcome(False, error=run.error, node_run=run)
-    return FlowTestOutcome(True, outputs=run.output, node_run=run)
+        return FlowTestOutcome(False, error=run.error, node_run=run, node_trace_id=trace_id)
+    return FlowTestOutcome(True, outputs=run.output, node_run=run, node_trace_id=trace_id)
 
 
 def _save(flow, outcome: FlowTestOutcome, variant: str | None) -> None:

@@ -36,6 +36,12 @@ class NodeRun:
     def duration(self) -> float:
         return max(self.end_time - self.start_time, 0.0)
 
+    def record_model_calls(self, calls: list) -> None:
+        """Count the node's model calls (``tools.observe.ModelCall``): usage, cached."""
+        self.model_calls = len(calls)
+        self.usage = sum_usage(c.usage for c in calls)
+        self.cached = all(c.cached for c in calls)
+
 
 @dataclass
 class LineResult:

@@ -17,7 +17,7 @@ from typing import Any
 
 from promptflow_lite.engine.capture import captured_output
 from promptflow_lite.engine.nodes import ASYNC, ASYNC_GEN, INLINE, PreparedNode
-from promptflow_lite.engine.results import BYPASSED, CANCELED, COMPLETED, FAILED, LineResult, NodeRun, sum_usage
+from promptflow_lite.engine.results import BYPASSED, CANCELED, COMPLETED, FAILED, LineResult, NodeRun
 from promptflow_lite.errors import LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict
 from promptflow_lite.flow.reference import InputRef, NodeRef, PropertyError, resolve_property
 from promptflow_lite.tools.observe import calls_collector
@@ -242,9 +242,7 @@ class _LineState:
             run.logs = logs.getvalue() if "logs" in locals() else ""
             calls_collector.reset(token)
             if calls:
-                run.model_calls = len(calls)
-                run.usage = sum_usage(c.usage for c in calls)
-                run.cached = all(c.cached for c in calls)
+                run.record_model_calls(calls)
             if span is not None:
                 tracer.end_node(span, run)
 

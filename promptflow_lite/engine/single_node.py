@@ -2,7 +2,8 @@
 
 Inputs may be given by the node's parameter name, or by what a reference points at:
 ``inputs.<flow input>`` or ``<node>.output[.prop]``. Flow-input defaults fill the rest. For an
-aggregation node, every per-line value is wrapped in a one-element list.
+aggregation node, every per-line value is wrapped in a one-element list. With tracing on, the
+node is a trace of its own (its model calls nest under it).
 """
 
 from __future__ import annotations
@@ -15,15 +16,19 @@ from promptflow_lite.engine.results import COMPLETED, FAILED, NodeRun
 from promptflow_lite.engine.scheduler import _invoke, user_traceback
 from promptflow_lite.errors import InputError, PflError, ToolExecutionError, UserError, error_dict
 from promptflow_lite.flow.reference import InputRef, NodeRef
+from promptflow_lite.tools.observe import calls_collector
+from promptflow_lite.tracing import spans
 
 
-async def run_single_node(flow: "DagFlow", node_name: str, given: dict[str, Any]) -> NodeRun:
-    """Run ``node_name`` with ``given`` inputs; the ``NodeRun`` holds output or error."""
+async def run_single_node(flow: "DagFlow", node_name: str, given: dict[str, Any]) -> tuple[NodeRun, str | None]:
+    """Run ``node_name`` with ``given`` inputs: the ``NodeRun`` (output or error) and its trace id."""
     nodes = {n.name: n for n in flow.plan.line_nodes + flow.plan.aggregation_nodes}
     node = nodes.get(node_name)
     if node is None:
         raise UserError(f"Node '{node_name}' is not in the flow.", hint=f"nodes: {', '.join(nodes)}.")
     run = NodeRun(node.name, "Running", start_time=time.time())
+    tracer, span, calls = spans.active(), None, []
+    token = calls_collector.set(calls)
     try:
         kwargs = dict(node.literals)
         for key, ref in node.refs.items():
@@ -32,6 +37,8 @@ async def run_single_node(flow: "DagFlow", node_name: str, given: dict[str, Any]
             if node.aggregation and not from_aggregation:
                 kwargs[key] = [kwargs[key]]  # one line's value, as the list aggregation expects
         run.inputs = kwargs
+        if tracer:
+            span = tracer.start_node(node.name, node.spec.type or "python", kwargs)
         try:
             run.output = await _invoke(node, kwargs)
         except PflError:
@@ -42,7 +49,10 @@ async def run_single_node(flow: "DagFlow", node_name: str, given: dict[str, Any]
     except Exception as exc:
         run.status, run.error = FAILED, error_dict(exc)
     run.end_time = time.time()
-    return run
+    calls_collector.reset(token)
+    if calls:
+        run.record_model_calls(calls)
+    return run, tracer.end_node(span, run) if span is not None else None
 
 
 def _value(flow, node: str, key: str, ref, given: dict[str, Any]) -> Any:

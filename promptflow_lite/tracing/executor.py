@@ -150,10 +150,11 @@ class ExecutorSpans:
             return None
         return _Attached(attach(local_span_context(line.trace_id, line.node_id(len(line.nodes) - 1))))
 
-    def end_node(self, node: Any, run: Any) -> None:
+    def end_node(self, node: Any, run: Any) -> str | None:
+        """Close a node's span; returns the trace id of a node traced outside any line."""
         if type(node) is _Attached:
             detach(node.token)
-            return
+            return None
         try:
             current_holder.reset(node.token)
         except ValueError:  # not the context the node started in
@@ -161,6 +162,7 @@ class ExecutorSpans:
         if node.otel_token is not None:
             detach(node.otel_token)
         self.sink.send(node_frame(node, run))
+        return trace_hex(node.trace_id)
 
     # background ---------------------------------------------------------------------------
     def flush(self, timeout: float = 30.0) -> bool:

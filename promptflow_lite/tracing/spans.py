@@ -25,7 +25,8 @@ class TracingBackend(Protocol):
 
     def start_node(self, node_name: str, node_type: str, inputs: dict[str, Any]) -> Any: ...
 
-    def end_node(self, handle: Any, run: Any) -> None: ...
+    def end_node(self, handle: Any, run: Any) -> str | None:
+        """Close the node span; returns its trace id when the node ran outside any line."""
 
 
 _backend: TracingBackend | None = None
