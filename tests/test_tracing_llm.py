@@ -160,22 +160,28 @@ def test_a_failed_llm_call_is_an_error_span(make_flow, server, tracing):
     assert find(trace["spans"], "ask")["status"] == "ERROR" and trace["line_run"]["status"] == "Failed"
 
 
-def test_a_streamed_llm_span_ends_when_the_stream_is_consumed(make_flow, server, tracing):
+STREAMING_FLOW = {"ask.jinja2": QA_FLOW["ask.jinja2"], "flow.dag.yaml": """
+    inputs:
+      question: {type: string}
+    outputs:
+      answer: {reference: "${ask.output}"}
+    nodes:
+    - name: ask
+      type: llm
+      source: {type: code, path: ask.jinja2}
+      inputs: {model: gpt-4o, question: "${inputs.question}"}
+      connection: open_ai_connection
+      api: chat
+    """}
+
+
+def streaming_flow(make_flow, server):
     connection = OpenAIConnection(api_key=SECRET, base_url=server.base_url, name="open_ai_connection")
-    folder = make_flow({"ask.jinja2": QA_FLOW["ask.jinja2"], "flow.dag.yaml": """
-        inputs:
-          question: {type: string}
-        outputs:
-          answer: {reference: "${ask.output}"}
-        nodes:
-        - name: ask
-          type: llm
-          source: {type: code, path: ask.jinja2}
-          inputs: {model: gpt-4o, question: "${inputs.question}"}
-          connection: open_ai_connection
-          api: chat
-        """}, name="streaming")
-    flow = load_flow(folder, connections={"open_ai_connection": connection})
+    return load_flow(make_flow(STREAMING_FLOW, name="streaming"), connections={"open_ai_connection": connection})
+
+
+def test_a_streamed_llm_span_ends_when_the_stream_is_consumed(make_flow, server, tracing):
+    flow = streaming_flow(make_flow, server)
 
     async def ask():
         line = await flow.arun({"question": "What is the capital of Chile?"}, stream=True)
@@ -211,3 +217,17 @@ def test_a_single_node_test_is_a_trace_of_the_node_and_its_model_call(make_flow,
     outcome = run_flow_test(folder, {"country": " chile "}, node="topic", connections=connections)
     [node] = get_trace(outcome.trace_id)["spans"]
     assert (node["name"], node["output"], node["children"]) == ("topic", "Chile", [])
+
+
+def test_a_stream_dropped_unread_is_not_an_error_span(make_flow, server, tracing):
+    import gc
+
+    flow = streaming_flow(make_flow, server)
+
+    async def ask_and_drop():
+        return (await flow.arun({"question": "What is the capital of Chile?"}, stream=True)).trace_id
+
+    trace_id = run_sync(ask_and_drop())
+    gc.collect()  # the unread stream is gone: its model call ends
+    [call] = find(get_trace(trace_id)["spans"], "ask")["children"]
+    assert (call["status"], call["events"]) == ("OK", [])

@@ -64,6 +64,8 @@ def model_call(api: str, request: dict[str, Any], *, provider: str = "", endpoin
         listener.on_start(call)
     try:
         yield call
+    except GeneratorExit:  # a stream dropped unread: the call ends with what was received, as one read in part
+        raise
     except BaseException as exc:
         call.error = exc
         raise
