@@ -127,6 +127,8 @@ def test_spans_also_reach_an_otlp_http_receiver(make_flow, collector, monkeypatc
     normalise = next(s for s in received.values() if s["name"] == "normalise")
     assert normalise["parent_id"] == next(s["span_id"] for s in received.values() if s["name"] == "clean")
     assert normalise["resource"]["service.name"] == "promptflow_lite"
+    # spans written by the writer process and by this one (normalise) come from one service instance
+    assert len({span["resource"]["service.instance.id"] for span in received.values()}) == 1
 
 
 def test_a_callers_traceparent_is_continued(make_flow, tracing):

@@ -96,6 +96,8 @@ def enable_tracing(collection: str | None = None, *, resource_attributes: Mappin
 
 def _build(key: tuple, path: Path | None, collection: str | None,
            resource_attributes: Mapping[str, Any]) -> _Tracing | None:
+    import uuid
+
     from promptflow_lite._version import __version__
     from promptflow_lite.tools import observe
     from promptflow_lite.tracing import spans
@@ -111,6 +113,8 @@ def _build(key: tuple, path: Path | None, collection: str | None,
         attributes["service.name"] = "promptflow_lite"
     if collection:
         attributes["collection"] = collection
+    if "service.instance.id" not in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", ""):
+        attributes["service.instance.id"] = uuid.uuid4().hex  # the same in the writer process's spans
     attributes.update(resource_attributes)
     store = None
     if path is not None:
