@@ -29,7 +29,7 @@ def run_serve(ctx: Context) -> None:
         p99 = ctx.figure("serve", f"serve_{latency}ms_p99", "… p99 latency", "ms", target=("ratio", 1),
                          memory_target=False)
         if pfl.serve_command(ctx.flow(pfl, "llm_chain"), 0) is None:
-            rps.skipped = "not available yet (no `pfl flow serve`): promptflow column only"
+            rps.skipped = "the serve extra is not installed (`pip install -e '.[serve]'`): promptflow column only"
             ctx.log(f"  pfl  serve: {rps.skipped}")
         with scripted_llm(pfl.cli(), latency, pfl.env()) as url:
             for key, tool in ctx.tools.items():

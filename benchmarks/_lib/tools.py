@@ -141,9 +141,9 @@ class PromptflowLite(Tool):
         return [self._python, "-c", "import promptflow_lite"]
 
     def serve_command(self, flow: Path, port: int) -> list[str] | None:
-        probe = subprocess.run(self.cli() + ["flow", "serve", "--help"], capture_output=True, text=True)
+        probe = subprocess.run([self._python, "-c", "import fastapi, uvicorn"], capture_output=True, text=True)
         if probe.returncode != 0:
-            return None  # `pfl flow serve` does not exist yet
+            return None  # the serve extra is not installed
         return self.cli() + ["flow", "serve", "--source", str(flow), "--host", "127.0.0.1", "--port", str(port)]
 
     def version(self) -> str:
