@@ -24,7 +24,7 @@ from promptflow_lite.tools.llm_client import async_client, sync_client
 from promptflow_lite.tools.llm_params import (
     CHAT, COMPLETION, EMBEDDING, ModelRequest, chat_request, completion_request, embedding_request,
 )
-from promptflow_lite.tools.observe import ModelCall, model_call
+from promptflow_lite.tools.observe import ModelCall, model_call, record_chunk, record_response
 from promptflow_lite.tools.retry import MalformedResponse, final_error, retry_options
 
 
@@ -93,8 +93,7 @@ def _checked(req: ModelRequest, raw: Any) -> Any:
 
 
 def _finish(req: ModelRequest, call: ModelCall, data: dict) -> Any:
-    call.response = data
-    call.usage = {k: v for k, v in (data.get("usage") or {}).items() if isinstance(v, int)}
+    record_response(call, data)
     if req.raw:
         return copy.deepcopy(data)
     if req.api == EMBEDDING:
@@ -117,18 +116,6 @@ def _failure(req: ModelRequest, exc: BaseException, call: ModelCall, started: fl
     endpoint = req.endpoint
     return final_error(exc, where=f"{endpoint.provider} endpoint {endpoint.display_url}", model=req.model,
                        connection=endpoint.connection_label, attempts=call.attempts, started=started)
-
-
-def _delta(req: ModelRequest, chunk: Any, call: ModelCall) -> str | None:
-    usage = getattr(chunk, "usage", None)
-    if usage is not None:
-        call.usage = {k: v for k, v in usage.model_dump().items() if isinstance(v, int)}
-    choices = getattr(chunk, "choices", None)
-    if not choices:
-        return None
-    if req.api == COMPLETION:
-        return getattr(choices[0], "text", None) or ""
-    return getattr(getattr(choices[0], "delta", None), "content", None) or ""
 
 
 async def invoke_async(req: ModelRequest) -> Any:
@@ -168,7 +155,7 @@ async def _async_deltas(req: ModelRequest, stream: Any, call: ModelCall, record:
     with record:
         try:
             async for chunk in stream:
-                delta = _delta(req, chunk, call)
+                delta = record_chunk(call, req.api, chunk)
                 if delta is not None:
                     pieces.append(delta)
                     yield delta
@@ -216,7 +203,7 @@ def _sync_deltas(req: ModelRequest, stream: Any, call: ModelCall, record: ExitSt
     with record:
         try:
             for chunk in stream:
-                delta = _delta(req, chunk, call)
+                delta = record_chunk(call, req.api, chunk)
                 if delta is not None:
                     pieces.append(delta)
                     yield delta

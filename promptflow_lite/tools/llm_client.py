@@ -26,6 +26,7 @@ from typing import Any
 
 from promptflow_lite.connections.types import AzureOpenAIConnection, OpenAIConnection, ServerlessConnection
 from promptflow_lite.errors import UserError
+from promptflow_lite.tools.observe import RECORDED
 
 AZURE, OPENAI = "AzureOpenAI", "OpenAI"
 
@@ -127,7 +128,7 @@ def sync_client(endpoint: Endpoint) -> Any:
             import openai
 
             cls = openai.AzureOpenAI if endpoint.provider == AZURE else openai.OpenAI
-            client = _sync_clients[key] = cls(**_client_kwargs(endpoint))
+            client = _sync_clients[key] = _ours(cls(**_client_kwargs(endpoint)))
         return client
 
 
@@ -144,8 +145,14 @@ def async_client(endpoint: Endpoint) -> Any:
             import openai
 
             cls = openai.AsyncAzureOpenAI if endpoint.provider == AZURE else openai.AsyncOpenAI
-            client = pool[key] = cls(**_client_kwargs(endpoint), **_async_transport(openai))
+            client = pool[key] = _ours(cls(**_client_kwargs(endpoint), **_async_transport(openai)))
         return client
+
+
+def _ours(client: Any) -> Any:
+    """Mark a client whose calls :mod:`.llm` records itself, so that tracing of the SDK skips them."""
+    setattr(client, RECORDED, True)
+    return client
 
 
 def _async_transport(openai: Any) -> dict[str, Any]:

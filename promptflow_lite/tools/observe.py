@@ -1,9 +1,9 @@
 """How tools report model calls to whoever listens (the executor's token counts, tracing spans).
 
 A tool wraps each LLM or embedding request in ``with model_call("chat", request) as call:`` and
-fills ``call.response`` / ``call.usage`` / ``call.cached`` before leaving the block. Listeners are
-registered once (tracing registers one); records are also appended to the list in
-``calls_collector`` when the executor has set one for the running node.
+fills ``call.response`` / ``call.usage`` (``record_response``, ``record_chunk``) / ``call.cached``
+before leaving the block. Listeners are registered once (tracing registers one); records are
+also appended to the list in ``calls_collector`` when the executor has set one for the running node.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class ModelCallListener(Protocol):
     def on_end(self, call: ModelCall) -> None: ...
 
 
+RECORDED = "_pfl_records_calls"  # set on SDK clients whose calls a tool records itself (SDK tracing skips them)
 _listeners: list[ModelCallListener] = []
 calls_collector: ContextVar[list[ModelCall] | None] = ContextVar("pfl_model_calls", default=None)
 
@@ -76,3 +77,26 @@ def model_call(api: str, request: dict[str, Any], *, provider: str = "", endpoin
             collector.append(call)
         for listener in _listeners:
             listener.on_end(call)
+
+
+def record_response(call: ModelCall, data: dict[str, Any]) -> None:
+    """Note a response (the JSON as a dict) and its token counts."""
+    call.response = data
+    call.usage = _counts(data.get("usage"))
+
+
+def record_chunk(call: ModelCall, api: str, chunk: Any) -> str | None:
+    """The text of one streamed SDK chunk (None: it has no choice); notes its token counts, if any."""
+    usage = getattr(chunk, "usage", None)
+    if usage is not None:
+        call.usage = _counts(usage.model_dump())
+    choices = getattr(chunk, "choices", None)
+    if not choices:
+        return None
+    if api == "completion":
+        return getattr(choices[0], "text", None) or ""
+    return getattr(getattr(choices[0], "delta", None), "content", None) or ""
+
+
+def _counts(usage: dict[str, Any] | None) -> dict[str, int]:
+    return {k: v for k, v in (usage or {}).items() if isinstance(v, int)}

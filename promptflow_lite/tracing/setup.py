@@ -104,6 +104,7 @@ def _build(key: tuple, path: Path | None, collection: str | None,
     from promptflow_lite.tracing.context import load_configured_provider
     from promptflow_lite.tracing.executor import ExecutorSpans
     from promptflow_lite.tracing.model_calls import ModelCallSpans
+    from promptflow_lite.tracing.openai_sdk import instrument
     from promptflow_lite.tracing.serialize import max_chars, remember_environment_secrets
     from promptflow_lite.tracing.sink import FrameSink
     from promptflow_lite.tracing.store import TraceStore
@@ -140,6 +141,7 @@ def _build(key: tuple, path: Path | None, collection: str | None,
     remember_environment_secrets()
     observe.add_listener(state.listener)
     spans.set_backend(state.executor)
+    instrument()  # OpenAI SDK calls in user code are model calls too
     return state
 
 
@@ -207,11 +209,13 @@ def disable_tracing() -> None:
             return
         from promptflow_lite.tools import observe
         from promptflow_lite.tracing import spans
+        from promptflow_lite.tracing.openai_sdk import uninstrument
 
         state, _state = _state, None
         if spans.active() is state.executor:
             spans.set_backend(None)
         observe.remove_listener(state.listener)
+        uninstrument()
         state.executor.shutdown()
         if state.sdk is not None:
             state.sdk.provider.shutdown()
