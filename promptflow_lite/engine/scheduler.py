@@ -4,6 +4,11 @@ Every node whose dependencies are done starts at once: async tools on the event 
 tools in the thread pool. Activate conditions and bypass propagation follow promptflow: a
 bypassed node's output is ``None`` downstream (or the parameter's default when it has one).
 The first failing node fails the line and cancels the rest.
+
+An async stream (an LLM node's ``stream: true`` answer) reaches the nodes that take it as a sync
+generator, as promptflow's LLM tools stream: it is read once on the loop and each node gets a
+generator over its chunks (FLOW_FORMAT §2.3). Only a user tool's async generator fed to a user
+async tool is passed as is, as promptflow does.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import json
 import time
 import traceback
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +67,15 @@ class LinePlan:
                            if n.stream_param and n.name in output_nodes and n.name not in referenced}
         self.aggregation_refs = sorted({str(r): r for n in self.aggregation_nodes for r in _all_refs(n)
                                         if isinstance(r, NodeRef) and r.node in names}.items())
+        # (node, input) pairs that take a user tool's async generator as is; other async streams are read
+        by_name = {n.name: n for n in self.line_nodes}
+        self.async_inputs = {(n.name, key) for n in self.line_nodes if _user_code(n) and n.mode in (ASYNC, ASYNC_GEN)
+                             for key, r in n.refs.items() if isinstance(r, NodeRef) and _user_code(by_name.get(r.node))}
+
+
+def _user_code(node: PreparedNode | None) -> bool:
+    source = node.spec.source if node is not None else None
+    return node is not None and node.spec.type == "python" and (source is None or source.type != "package")
 
 
 def _all_refs(node: PreparedNode):
@@ -112,7 +127,7 @@ def _fail(result: LineResult, exc: BaseException) -> None:
 
 
 class _LineState:
-    __slots__ = ("plan", "inputs", "result", "values", "bypassed", "pending", "running", "stream", "echo")
+    __slots__ = ("plan", "inputs", "result", "values", "bypassed", "pending", "running", "stream", "echo", "read")
 
     def __init__(self, plan: LinePlan, inputs, result: LineResult, stream: bool, echo):
         self.plan, self.inputs, self.result = plan, inputs, result
@@ -121,6 +136,7 @@ class _LineState:
         self.pending = dict(plan.dep_counts)
         self.running: dict[asyncio.Task, PreparedNode] = {}
         self.stream, self.echo = stream, echo
+        self.read: dict[int, tuple[AsyncIterator, asyncio.Task]] = {}  # id(stream) -> (stream, its chunks)
 
     async def run(self) -> None:
         ready = list(self.plan.roots)
@@ -206,6 +222,27 @@ class _LineState:
             kwargs[node.stream_param] = self.stream
         return kwargs
 
+    async def _sync_streams(self, node: PreparedNode, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """``kwargs`` with each async stream as a sync generator over its chunks (read on the loop,
+        so a sync tool inline on the loop never waits on the loop)."""
+        keys = [k for k, v in kwargs.items()
+                if isinstance(v, AsyncIterator) and (node.name, k) not in self.plan.async_inputs]
+        if not keys:
+            return kwargs
+        kwargs = dict(kwargs)
+        for key in keys:
+            stream = kwargs[key]
+            if id(stream) not in self.read:  # several nodes may take one stream: it is read once
+                self.read[id(stream)] = (stream, asyncio.ensure_future(_chunks(stream)))
+            chunks = await self.read[id(stream)][1]
+            kwargs[key] = (chunk for chunk in chunks)
+        return kwargs
+
+    def _replayed(self, value: Any) -> Any:
+        """A stream that nodes have read, as a generator over its chunks; other values as they are."""
+        read = self.read.get(id(value)) if self.read else None
+        return value if read is None else (chunk for chunk in read[1].result())
+
     # execution ----------------------------------------------------------------------------
     async def _run_node(self, node: PreparedNode) -> None:
         run = NodeRun(node.name, "Running", start_time=time.time())
@@ -220,7 +257,7 @@ class _LineState:
                 if tracer:
                     span = tracer.start_node(node.name, node.spec.type or "python", run.inputs)
                 try:
-                    output = await _invoke(node, kwargs)
+                    output = await _invoke(node, await self._sync_streams(node, kwargs))
                 except PflError as exc:
                     exc.locate(node=node.name)
                     raise
@@ -251,7 +288,7 @@ class _LineState:
         outputs = {}
         for name, ref in self.plan.outputs.items():
             if isinstance(ref, NodeRef):
-                value = self._value(ref, output=name)  # None for a bypassed node, as in promptflow
+                value = self._replayed(self._value(ref, output=name))  # None for a bypassed node, as in promptflow
                 if not self.stream:
                     value = _join_if_generator(value)
             elif isinstance(ref, InputRef):
@@ -264,7 +301,7 @@ class _LineState:
     def aggregation_inputs(self) -> dict[str, Any]:
         captured = {}
         for key, ref in self.plan.aggregation_refs:
-            captured[key] = None if ref.node in self.bypassed else _join_if_generator(self._value(ref))
+            captured[key] = None if ref.node in self.bypassed else _join_if_generator(self._replayed(self._value(ref)))
         return captured
 
 
@@ -275,6 +312,10 @@ async def _invoke(node: PreparedNode, kwargs: dict[str, Any]) -> Any:
     if mode == ASYNC_GEN or mode == INLINE:
         return node.func(**kwargs)
     return await node.dispatch.call(kwargs)
+
+
+async def _chunks(stream: AsyncIterator) -> list:
+    return [chunk async for chunk in stream]
 
 
 def _join_if_generator(value: Any) -> Any:
