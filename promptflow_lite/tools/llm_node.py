@@ -1,8 +1,8 @@
 """A ``type: llm`` node made callable (FLOW_FORMAT §1.6, §2.7).
 
 The provider comes from the connection's class, never from the node's ``provider`` key; the
-API is ``{provider}.{api}`` from :data:`.builtin.LLM_APIS`; the template file is the prompt and
-the other node inputs are API arguments or template variables, by name.
+API is ``{provider}.{api}`` from :data:`.builtin.LLM_APIS`; the template file is the prompt (a node
+input named ``prompt`` replaces it) and the other node inputs are API arguments or template variables.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ def make_llm_caller(connection: Any, api: str, template: str,
     func = ASYNC_TWINS[sync_func]
 
     async def call_llm(**inputs: Any) -> Any:
-        return await func(connection, template, **inputs)
+        # promptflow binds the file with functools.partial, so a node input named `prompt` wins
+        return await func(connection, inputs.pop("prompt", template), **inputs)
 
     params = list(inspect.signature(sync_func).parameters.values())[2:]
     call_llm.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
