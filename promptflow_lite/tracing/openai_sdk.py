@@ -7,14 +7,15 @@ streamed call's record ends when its stream is consumed. Calls pass through unch
 result, same exceptions). Clients marked ``observe.RECORDED`` (our LLM tools', which record their
 own calls) are skipped. Headers, query and body extras never reach the record.
 
-``openai`` is never imported here: :func:`instrument` patches it now when it is loaded, else right
-after its first import (a finder on ``sys.meta_path``); :func:`uninstrument` undoes both.
+Nothing of ``openai`` is imported here: :func:`instrument` patches each resource module that is
+loaded already, and the others right after their first import (a finder on ``sys.meta_path``), so
+a program that never uses these resources (our LLM tools send with ``post()``) never loads them;
+:func:`uninstrument` undoes both.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 import logging
 import sys
 import threading
@@ -25,14 +26,11 @@ from urllib.parse import urlsplit
 
 from promptflow_lite.tools.observe import RECORDED, ModelCall, model_call, record_chunk, record_response
 
-_TARGETS = (  # (module, resource class, api)
-    ("openai.resources.chat.completions", "Completions", "chat"),
-    ("openai.resources.chat.completions", "AsyncCompletions", "chat"),
-    ("openai.resources.completions", "Completions", "completion"),
-    ("openai.resources.completions", "AsyncCompletions", "completion"),
-    ("openai.resources.embeddings", "Embeddings", "embedding"),
-    ("openai.resources.embeddings", "AsyncEmbeddings", "embedding"),
-)
+_TARGETS = {  # module → (resource class, api) pairs
+    "openai.resources.chat.completions": (("Completions", "chat"), ("AsyncCompletions", "chat")),
+    "openai.resources.completions": (("Completions", "completion"), ("AsyncCompletions", "completion")),
+    "openai.resources.embeddings": (("Embeddings", "embedding"), ("AsyncEmbeddings", "embedding")),
+}
 _originals: dict[type, Callable[..., Any]] = {}  # patched class → its own create
 _lock = threading.RLock()
 
@@ -40,10 +38,11 @@ _lock = threading.RLock()
 def instrument() -> None:
     """Record the SDK's model calls from now on (idempotent)."""
     with _lock:
-        if "openai" in sys.modules:
-            _patch()
-        elif _FINDER not in sys.meta_path:
+        if _FINDER not in sys.meta_path:
             sys.meta_path.insert(0, _FINDER)
+        for name in _TARGETS:
+            if name in sys.modules:
+                _patch(sys.modules[name])
 
 
 def uninstrument() -> None:
@@ -56,14 +55,11 @@ def uninstrument() -> None:
         _originals.clear()
 
 
-def _patch() -> None:
-    for module, name, api in _TARGETS:
-        try:
-            cls = getattr(importlib.import_module(module), name)
-        except Exception:  # an SDK without this resource (openai 0.x) or one that fails to load
-            logging.getLogger(__name__).debug("openai: %s.%s not traced", module, name, exc_info=True)
-            continue
-        if cls not in _originals and "create" in cls.__dict__:
+def _patch(module: Any) -> None:
+    """Wrap ``create`` of the resource classes of ``module`` (one of ``_TARGETS``)."""
+    for name, api in _TARGETS[module.__name__]:
+        cls = getattr(module, name, None)
+        if isinstance(cls, type) and cls not in _originals and "create" in cls.__dict__:
             _originals[cls] = create = cls.__dict__["create"]
             cls.create = _traced(create, api, name.startswith("Async"))
 
@@ -145,10 +141,10 @@ async def _async_chunks(chunks: Any, call: ModelCall, record: ExitStack) -> Any:
 
 
 class _PatchOnImport:
-    """A ``sys.meta_path`` finder that patches ``openai`` right after it is first imported."""
+    """A ``sys.meta_path`` finder that patches a resource module right after it is first imported."""
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if name != "openai":
+        if name not in _TARGETS:
             return None
         for finder in sys.meta_path:
             if finder is not self and hasattr(finder, "find_spec"):
@@ -176,9 +172,8 @@ class _PatchingLoader:
         module.__loader__ = module.__spec__.loader = self.loader
         self.loader.exec_module(module)
         with _lock:
-            if _FINDER in sys.meta_path:
-                sys.meta_path.remove(_FINDER)
-                _patch()
+            if _FINDER in sys.meta_path:  # still tracing
+                _patch(module)
 
 
 _FINDER = _PatchOnImport()
