@@ -208,3 +208,31 @@ def test_offline_mode_needs_no_key_in_the_environment(tmp_path, monkeypatch, cap
     trace_id = capsys.readouterr().err.split("Trace: ")[1].split()[0]
     assert main(["trace", "show", trace_id, "--output", "json"]) == 0
     assert "scripted answer" in capsys.readouterr().out  # the offline key is a secret: not a word answers use
+
+
+EXAMPLE_OUTPUTS = {  # each example flow, run with no inputs (its defaults) in offline mode
+    "chat_basic": {"answer": "A light, fast runner for promptflow flows."},
+    "classification": {"category": "bug", "priority": "high", "summary": "bug ticket (priority: high)"},
+    "flex_class": {"exact_match": False, "f1": 0.4},
+    "flex_function": {"summary": "Build LLM apps as flows; flex flows are plain Python.", "words_in": 17,
+                      "words_out": 10},
+    "prompty_basic": {"output": "A prompt with its model settings in YAML front matter, runnable on its own."},
+}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "flows").iterdir() if p.is_dir()))
+def test_every_example_flow_runs_offline_with_its_defaults(name, tmp_path):
+    folder = REPO / "flows" / name
+    rules = folder / "scripted_llm.yaml"
+    offline = ["--scripted-llm", str(rules)] if rules.is_file() else []
+    proc = subprocess.run([sys.executable, "-m", "promptflow_lite.cli.main", *offline, "flow", "test",
+                           "--flow", str(folder), "--output", "json"],
+                          capture_output=True, text=True, env={**_env(), "PFL_HOME": str(tmp_path)}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == EXAMPLE_OUTPUTS[name]  # stdout is exactly one JSON object
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k not in ("PROMPTFLOW_CONNECTIONS", "PFL_SCRIPTED_LLM")}
