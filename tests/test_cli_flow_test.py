@@ -210,7 +210,11 @@ def test_offline_mode_needs_no_key_in_the_environment(tmp_path, monkeypatch, cap
     assert "scripted answer" in capsys.readouterr().out  # the offline key is a secret: not a word answers use
 
 
-EXAMPLE_OUTPUTS = {  # each example flow, run with no inputs (its defaults) in offline mode
+EXAMPLE_INPUTS = {  # inputs without a default (a default would hide the data column of a batch run)
+    "chat_basic": ["question=What is promptflow_lite?"],
+    "classification": ["text=The app crashes every time I open the settings page."],
+}
+EXAMPLE_OUTPUTS = {  # each example flow in offline mode
     "chat_basic": {"answer": "A light, fast runner for promptflow flows."},
     "classification": {"category": "bug", "priority": "high", "summary": "bug ticket (priority: high)"},
     "flex_class": {"exact_match": False, "f1": 0.4},
@@ -221,12 +225,12 @@ EXAMPLE_OUTPUTS = {  # each example flow, run with no inputs (its defaults) in o
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "flows").iterdir() if p.is_dir()))
-def test_every_example_flow_runs_offline_with_its_defaults(name, tmp_path):
+def test_every_example_flow_runs_offline(name, tmp_path):
     folder = REPO / "flows" / name
     rules = folder / "scripted_llm.yaml"
     offline = ["--scripted-llm", str(rules)] if rules.is_file() else []
     proc = subprocess.run([sys.executable, "-m", "promptflow_lite.cli.main", *offline, "flow", "test",
-                           "--flow", str(folder), "--output", "json"],
+                           "--flow", str(folder), "--output", "json", "--inputs", *EXAMPLE_INPUTS.get(name, [])],
                           capture_output=True, text=True, env={**_env(), "PFL_HOME": str(tmp_path)}, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == EXAMPLE_OUTPUTS[name]  # stdout is exactly one JSON object
