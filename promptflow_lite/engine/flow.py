@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import os
+import signal
+import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -164,7 +166,7 @@ def run_sync(coro):
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        return _asyncio_run(coro)
     box: dict[str, Any] = {}
     context = contextvars.copy_context()  # keep the caller's trace span, metrics collector...
 
@@ -180,6 +182,40 @@ def run_sync(coro):
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+def _asyncio_run(coro):
+    """``asyncio.run`` with Python 3.11's Ctrl+C handling on 3.10 too: in the main thread the first
+    SIGINT cancels the main task (a run stops cleanly, as ``Canceled``, keeping its finished lines)
+    instead of raising KeyboardInterrupt wherever the loop happens to be; a second one raises."""
+    if (sys.version_info >= (3, 11) or threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        return asyncio.run(coro)
+    interrupted = False
+
+    async def main():
+        task, loop = asyncio.current_task(), asyncio.get_running_loop()
+
+        def on_sigint(signum, frame):
+            nonlocal interrupted
+            if interrupted or task.done():
+                raise KeyboardInterrupt()
+            interrupted = True
+            task.cancel()
+            loop.call_soon_threadsafe(lambda: None)  # wake the loop up
+
+        signal.signal(signal.SIGINT, on_sigint)
+        try:
+            return await coro
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    try:
+        return asyncio.run(main())
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt() from None
+        raise
 
 
 async def _closing_clients(coro):
