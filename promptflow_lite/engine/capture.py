@@ -51,6 +51,10 @@ class _Proxy(io.TextIOBase):
     def __getattr__(self, name):
         return getattr(self._stream, name)
 
+    def __del__(self) -> None:
+        """Collecting a proxy leaves the stream alone: IOBase's finalizer would close() it, which
+        flushes a stream its owner may have closed already (reported as unraisable from 3.13)."""
+
 
 def _install() -> None:
     if not isinstance(sys.stdout, _Proxy):
