@@ -276,6 +276,53 @@ def test_connections_and_model_configurations_by_name(make_flow):
         assert server.requests[-1]["body"]["model"] == "gpt-4o"
 
 
+def test_extra_line_keys_are_dropped_even_when_the_entry_takes_kwargs(make_flow):
+    """As in promptflow, only the entry's named parameters receive a line's values."""
+    folder = make_flow({"flow.flex.yaml": "entry: entry:f\n",
+                        "entry.py": "def f(text: str, **kwargs):\n    return {'text': text, 'kwargs': kwargs}\n"})
+    assert load_flow(folder)(text="a", extra=1) == {"text": "a", "kwargs": {}}
+
+
+def test_load_flow_of_a_prompty_returns_a_prompty_that_takes_model_overrides(make_flow):
+    """promptflow's ``load_flow``/``Flow.load`` on a prompty: ``model=`` applies and a call gives the answer."""
+    with ScriptedServer(rules=[Rule(r"Say (\w+)", r"\1!")]) as server:
+        folder = make_flow({
+            "flow.flex.yaml": "entry: flow:Echo\n",
+            "flow.py": """
+                from pathlib import Path
+
+                from promptflow.client import load_flow
+                from promptflow.core import AsyncFlow, Flow
+
+                SAY = Path(__file__).parent / "say.prompty"
+
+
+                class Echo:
+                    def __init__(self, model_config: dict):
+                        self.prompty = load_flow(source=SAY, model={"configuration": model_config})
+                        self.kinds = [type(Flow.load(SAY)).__name__, type(AsyncFlow.load(SAY)).__name__]
+
+                    def __call__(self, word: str):
+                        return {"answer": self.prompty(word=word), "kinds": self.kinds}
+                """,
+            "say.prompty": """
+                ---
+                model:
+                  configuration:
+                    type: openai
+                    model: unused
+                    base_url: http://example.invalid/v1
+                    api_key: sk-unused
+                ---
+                user:
+                Say {{word}}
+                """,
+        })
+        config = {"type": "openai", "model": "m", "base_url": server.base_url, "api_key": "sk"}
+        flow = load_flow(folder, init={"model_config": config})
+        assert flow(word="hi") == {"answer": "hi!", "kinds": ["Prompty", "AsyncPrompty"]}
+
+
 def test_bad_entries_name_the_file_and_the_fix(make_flow):
     folder = make_flow({"flow.flex.yaml": "entry: not a valid entry\n"})
     with pytest.raises(FlowLoadError, match="format of '<module>:<function>'"):

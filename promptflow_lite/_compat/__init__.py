@@ -37,7 +37,7 @@ _TOOL = {"tool": f"{_DEC}:tool", "ToolProvider": f"{_DEC}:ToolProvider"}
 _METRIC = {"log_metric": f"{_MET}:log_metric", "log_flow_metric": f"{_MET}:log_flow_metric"}
 _UI = {name: f"{_C}:{name}" for name in ("InputSetting", "DynamicList", "FlowContext", "ToolType")}
 _FLOWS = {
-    "load_flow": "promptflow_lite.engine.flow:load_flow",
+    "load_flow": "promptflow_lite.engine.flow:load_callable",
     "Flow": "promptflow_lite.engine.flow:Flow",
     "AsyncFlow": "promptflow_lite.engine.flow:AsyncFlow",
     "Prompty": f"{_PROMPTY}:Prompty",

@@ -61,13 +61,13 @@ class ScriptFlow(Flow):
     """A flow whose line is one call of ``func`` (sync, async, or an async generator function)."""
 
     def __init__(self, *, func: Callable[..., Any], func_name: str, name: str, path: Path | None,
-                 working_dir: Path, inputs: dict[str, EntryInput], takes_any: bool = False,
+                 working_dir: Path, inputs: dict[str, EntryInput],
                  outputs: list[str] | None = None, sample_inputs: dict[str, Any] | None = None,
                  aggregate: Callable[..., Any] | None = None, connections: Any = None):
         self.func, self.func_name = func, func_name
         self.connections = connections  # what prompties loaded by the flow's code use
         self.name, self.path, self.working_dir = name, path, working_dir
-        self._inputs, self._takes_any = inputs, takes_any
+        self._inputs = inputs
         self._outputs = list(outputs or [])
         self._sample = dict(sample_inputs or {})
         self._aggregate = aggregate
@@ -94,7 +94,7 @@ class ScriptFlow(Flow):
         if not given and self._sample:
             given = dict(self._sample)
         where = f" in line {line_number} of the input data" if line_number is not None else ""
-        resolved = {k: v for k, v in given.items() if self._takes_any or k in self._inputs}
+        resolved = {k: v for k, v in given.items() if k in self._inputs}
         for name, spec in self._inputs.items():
             if name not in resolved:
                 if spec.required:
@@ -274,9 +274,9 @@ class FlexFlow(ScriptFlow):
                                               flex.declared("init"), provider, where)
             finally:
                 active_connections.reset(token)
-        inputs, takes_any = entry_inputs(func, flex.declared("inputs"))
+        inputs = entry_inputs(func, flex.declared("inputs"))
         return cls(func=func, func_name=entry_name(func), name=flex.name, path=flex.path,
-                   working_dir=flex.working_dir, inputs=inputs, takes_any=takes_any,
+                   working_dir=flex.working_dir, inputs=inputs,
                    outputs=output_names(func, flex.data.get("outputs") or {}),
                    sample_inputs=flex.sample.get("inputs"), aggregate=getattr(instance, AGGREGATE, None),
                    connections=provider)

@@ -229,20 +229,16 @@ def entry_name(func: Callable[..., Any]) -> str:
 # inputs and outputs
 
 
-def entry_inputs(func: Callable[..., Any], declared: dict[str, dict[str, Any]]) -> tuple[dict[str, EntryInput], bool]:
-    """``(inputs, takes_any)``: one ``EntryInput`` per parameter of ``func`` (YAML declarations add
-    types and defaults); ``takes_any`` when ``func`` has ``**kwargs``."""
+def entry_inputs(func: Callable[..., Any], declared: dict[str, dict[str, Any]]) -> dict[str, EntryInput]:
+    """One ``EntryInput`` per named parameter of ``func`` (YAML declarations add types and defaults).
+    ``**kwargs`` adds none: as in promptflow, a line's other keys are dropped even then."""
     from promptflow_lite.tools.coercion import param_types
 
     signature = inspect.signature(func)
     types = param_types(func)
     inputs: dict[str, EntryInput] = {}
-    takes_any = False
     for name, param in signature.parameters.items():
-        if param.kind == param.VAR_KEYWORD:
-            takes_any = True
-            continue
-        if param.kind == param.VAR_POSITIONAL or name == "self":
+        if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL) or name == "self":
             continue
         has_default = param.default is not inspect.Parameter.empty
         value_type = types[name].value_type if name in types else "object"
@@ -261,7 +257,7 @@ def entry_inputs(func: Callable[..., Any], declared: dict[str, dict[str, Any]]) 
                                   description=spec.get("description"), convert=True,
                                   is_chat_input=bool(spec.get("is_chat_input")),
                                   is_chat_history=spec.get("is_chat_history"))
-    return inputs, takes_any
+    return inputs
 
 
 def _value_type(name: str) -> ValueType:

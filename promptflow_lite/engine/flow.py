@@ -42,9 +42,9 @@ class Flow:
     working_dir: Path = Path(".")
 
     @classmethod
-    def load(cls, source: str | Path, **kwargs: Any) -> "Flow":
-        """promptflow's ``Flow.load(path)``."""
-        return load_flow(source, **kwargs)
+    def load(cls, source: str | Path, **kwargs: Any) -> Any:
+        """promptflow's ``Flow.load(path)``, also its ``load_flow``: see ``load_callable``."""
+        return load_callable(source, **kwargs)
 
     @property
     def inputs(self) -> dict[str, Any]:
@@ -87,7 +87,13 @@ class AsyncFlow:
         self._flow = flow
 
     @classmethod
-    def load(cls, source: str | Path, **kwargs: Any) -> "AsyncFlow":
+    def load(cls, source: str | Path, **kwargs: Any) -> Any:
+        """An ``AsyncFlow``, or an ``AsyncPrompty`` for a prompty (as ``load_callable``)."""
+        prompty = _prompty_source(source)
+        if prompty:
+            from promptflow_lite.flow.prompty import AsyncPrompty
+
+            return AsyncPrompty.load(prompty, **kwargs)
         return cls(load_flow(source, **kwargs))
 
     async def __call__(self, **inputs: Any) -> dict[str, Any]:
@@ -124,6 +130,24 @@ def load_flow(source: str | Path, *, variant: str | None = None, connections: An
     from promptflow_lite.engine.prompty_flow import PromptyFlow
 
     return PromptyFlow.from_file(file, connections=provider, init=init)
+
+
+def load_callable(source: str | Path, **kwargs: Any) -> Any:
+    """promptflow's ``load_flow`` / ``Flow.load``: a prompty loads as ``Prompty`` (``model=...`` and other
+    overrides apply; a call returns the answer itself), any other flow as ``load_flow`` does."""
+    prompty = _prompty_source(source)
+    if prompty:
+        from promptflow_lite.flow.prompty import Prompty
+
+        return Prompty.load(prompty, **kwargs)
+    return load_flow(source, **kwargs)
+
+
+def _prompty_source(source: str | Path) -> Path | None:
+    from promptflow_lite.flow.loader import resolve_flow_path
+
+    file, _ = resolve_flow_path(source)
+    return file if file.suffix == ".prompty" else None
 
 
 def connection_provider(connections: Any):
