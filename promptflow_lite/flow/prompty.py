@@ -209,7 +209,7 @@ class Prompty:
             return self._json(choice.get("text"), json_mode)
         message = choice.get("message") or {}
         if choice.get("finish_reason") in ("tool_calls", "function_calls"):
-            return self._json(message, json_mode)
+            return self._json(_message_dump(answer, message), json_mode)
         return self._json(message.get("content"), json_mode)
 
     def _json(self, text: Any, json_mode: bool) -> Any:
@@ -295,6 +295,13 @@ def _images_in(value: Any) -> Iterator[Any]:
     elif isinstance(value, (list, tuple)):
         for item in value:
             yield from _images_in(item)
+
+
+def _message_dump(data: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
+    """The first choice's message as promptflow returns a tool call: the ``openai`` object's
+    ``model_dump()``, so every field (``function_call``, ``audio``...) is there, None or not."""
+    response = _response_object(data, "chat")
+    return message if isinstance(response, dict) else response.model_dump()["choices"][0]["message"]
 
 
 def _response_object(data: dict[str, Any], api: str) -> Any:
