@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--description")
     create.add_argument("--tags", nargs="+", action="extend", metavar="K=V")
     create.add_argument("--max-concurrency", type=int, metavar="N",
-                        help="lines in flight at once (default 48, or env PFL_MAX_CONCURRENCY)")
+                        help="lines in flight at once (default 64, or env PFL_MAX_CONCURRENCY)")
     create.add_argument("--line-timeout", type=float, metavar="SECONDS", help="per-line timeout (default 600)")
     create.add_argument("--environment-variables", nargs="+", action="extend", metavar="K=V")
     create.add_argument("--connections", nargs="+", action="extend", metavar="NODE.FIELD=VALUE",
