@@ -89,12 +89,7 @@ class AsyncFlow:
     @classmethod
     def load(cls, source: str | Path, **kwargs: Any) -> Any:
         """An ``AsyncFlow``, or an ``AsyncPrompty`` for a prompty (as ``load_callable``)."""
-        prompty = _prompty_source(source)
-        if prompty:
-            from promptflow_lite.flow.prompty import AsyncPrompty
-
-            return AsyncPrompty.load(prompty, **kwargs)
-        return cls(load_flow(source, **kwargs))
+        return load_callable(source, is_async=True, **kwargs)
 
     async def __call__(self, **inputs: Any) -> dict[str, Any]:
         result = await self._flow.arun(inputs)
@@ -132,22 +127,19 @@ def load_flow(source: str | Path, *, variant: str | None = None, connections: An
     return PromptyFlow.from_file(file, connections=provider, init=init)
 
 
-def load_callable(source: str | Path, **kwargs: Any) -> Any:
-    """promptflow's ``load_flow`` / ``Flow.load``: a prompty loads as ``Prompty`` (``model=...`` and other
-    overrides apply; a call returns the answer itself), any other flow as ``load_flow`` does."""
-    prompty = _prompty_source(source)
-    if prompty:
-        from promptflow_lite.flow.prompty import Prompty
-
-        return Prompty.load(prompty, **kwargs)
-    return load_flow(source, **kwargs)
-
-
-def _prompty_source(source: str | Path) -> Path | None:
+def load_callable(source: str | Path, *, is_async: bool = False, **kwargs: Any) -> Any:
+    """promptflow's ``load_flow`` / ``Flow.load`` (``AsyncFlow.load`` with ``is_async``): a prompty
+    loads as ``Prompty`` / ``AsyncPrompty`` (``model=...`` and other overrides apply; a call returns
+    the answer itself), any other flow as ``load_flow`` does (wrapped in ``AsyncFlow``)."""
     from promptflow_lite.flow.loader import resolve_flow_path
 
     file, _ = resolve_flow_path(source)
-    return file if file.suffix == ".prompty" else None
+    if file.suffix == ".prompty":
+        from promptflow_lite.flow.prompty import AsyncPrompty, Prompty
+
+        return (AsyncPrompty if is_async else Prompty).load(file, **kwargs)
+    flow = load_flow(source, **kwargs)
+    return AsyncFlow(flow) if is_async else flow
 
 
 def connection_provider(connections: Any):

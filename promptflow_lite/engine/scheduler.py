@@ -222,13 +222,14 @@ class _LineState:
             kwargs[node.stream_param] = self.stream
         return kwargs
 
-    async def _sync_streams(self, node: PreparedNode, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """``kwargs`` with each async stream as a sync generator over its chunks (read on the loop,
-        so a sync tool inline on the loop never waits on the loop)."""
-        keys = [k for k, v in kwargs.items()
+    def _stream_keys(self, node: PreparedNode, kwargs: dict[str, Any]) -> list[str]:
+        """The inputs of ``node`` holding an async stream it must get as a sync generator."""
+        return [k for k, v in kwargs.items()
                 if isinstance(v, AsyncIterator) and (node.name, k) not in self.plan.async_inputs]
-        if not keys:
-            return kwargs
+
+    async def _sync_streams(self, kwargs: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+        """``kwargs`` with the streams under ``keys`` as sync generators over their chunks (read on
+        the loop, so a sync tool inline on the loop never waits on the loop)."""
         kwargs = dict(kwargs)
         for key in keys:
             stream = kwargs[key]
@@ -257,7 +258,10 @@ class _LineState:
                 if tracer:
                     span = tracer.start_node(node.name, node.spec.type or "python", run.inputs)
                 try:
-                    output = await _invoke(node, await self._sync_streams(node, kwargs))
+                    streams = self._stream_keys(node, kwargs)
+                    if streams:  # rare: no coroutine for the common case (per-node hot path)
+                        kwargs = await self._sync_streams(kwargs, streams)
+                    output = await _invoke(node, kwargs)
                 except PflError as exc:
                     exc.locate(node=node.name)
                     raise

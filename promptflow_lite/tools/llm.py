@@ -86,10 +86,9 @@ def _checked(req: ModelRequest, raw: Any) -> Any:
         raw = raw.model_dump(mode="json")
     if not isinstance(raw, dict):
         raise MalformedResponse(f"expected JSON, got {str(raw)[:200]!r}")
-    data = raw
-    if not data.get("data" if req.api == EMBEDDING else "choices"):
-        raise MalformedResponse(f"no answer in the response: {str(data)[:200]}")
-    return data
+    if not raw.get("data" if req.api == EMBEDDING else "choices"):
+        raise MalformedResponse(f"no answer in the response: {str(raw)[:200]}")
+    return raw
 
 
 def _finish(req: ModelRequest, call: ModelCall, data: dict) -> Any:
