@@ -30,6 +30,10 @@ class ExceedMaxRetryTimes(LLMError):
     """Retryable errors kept coming until the retry budget ran out."""
 
 
+class UnsendableRequest(LLMError):
+    """The request cannot be encoded (a value JSON cannot carry): it never reached the endpoint."""
+
+
 class MalformedResponse(Exception):
     """The endpoint answered 2xx with a body that is not the expected JSON."""
 
