@@ -58,6 +58,7 @@ class LocalEngine:
         async def worker() -> None:
             for task in pending:  # one shared iterator: each worker takes the next line when free
                 on_result(await run_task(flow, task, line_timeout))
+                await asyncio.sleep(0)  # a cancel asked for by on_result stops us before the next line starts
 
         workers = [asyncio.ensure_future(worker()) for _ in range(self.max_concurrency)]
         try:

@@ -31,3 +31,7 @@ class InvalidRunStatusError(UserError):
 
 class RunStoreError(UserError):
     """The run folder or the run index cannot be written (e.g. the disk is full); finished lines are kept."""
+
+
+class KeyRejectedError(UserError):
+    """The model endpoint refused the run's credentials line after line (HTTP 401/403): the run stopped."""

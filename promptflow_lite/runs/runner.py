@@ -22,7 +22,8 @@ from promptflow_lite.engine.results import COMPLETED, LineResult
 from promptflow_lite.errors import PflError, UserError, error_dict
 from promptflow_lite.runs import model
 from promptflow_lite.runs.engine import DEFAULT_LINE_TIMEOUT, LineEngine, LineTask, LocalEngine
-from promptflow_lite.runs.errors import InvalidRunStatusError, RunExistsError, RunNotFoundError, RunStoreError
+from promptflow_lite.runs.errors import (
+    InvalidRunStatusError, KeyRejectedError, RunExistsError, RunNotFoundError, RunStoreError)
 from promptflow_lite.runs.index import RunIndex
 from promptflow_lite.runs.journal import JournalWriteError
 from promptflow_lite.runs.log import RunLog
@@ -34,6 +35,7 @@ from promptflow_lite.runs.store import RunFolder
 
 EngineFactory = Callable[[RunSpec], LineEngine]
 POLL_SECONDS = 0.5  # how often a running run saves progress and checks for a cancel request
+KEY_REJECTIONS_TO_STOP = 3  # lines in a row failing with HTTP 401/403 that stop the run: a dead key stays dead
 
 
 @dataclass
@@ -52,6 +54,8 @@ class _Context:
     progress: Any = None
     outcome_from: int | None = None  # index in log.warnings where this execution's own warnings start
     stop: "_Stop | None" = None  # why the run stopped before its last line, if it did
+    rejected: int = 0  # lines failed with HTTP 401/403 since the last line that succeeded
+    execution: Any = None  # the future running the lines (cancelled to stop the run)
 
 
 @dataclass(frozen=True)
@@ -268,7 +272,7 @@ class Runner:
         spec = context.spec
         engine = self._engine(spec)
         tasks = (LineTask(n, inputs, _attributes(context.name, spec.run, n)) for n, inputs in todo)
-        execution = asyncio.ensure_future(engine.execute(
+        execution = context.execution = asyncio.ensure_future(engine.execute(
             flow, tasks, lambda result: self._on_result(context, flow, result),
             line_timeout=spec.line_timeout or DEFAULT_LINE_TIMEOUT))
         watcher = asyncio.ensure_future(self._watch(context, execution))
@@ -301,6 +305,29 @@ class Runner:
             context.log.error(f"Line {result.line_number} failed: {error_message(result.error)}")
         context.cached += int(result.cached)
         context.progress.update(result.ok)
+        self._stop_on_a_dead_key(context, result)
+
+    @staticmethod
+    def _stop_on_a_dead_key(context: _Context, result: LineResult) -> None:
+        """Cancel the run once ``KEY_REJECTIONS_TO_STOP`` lines in a row failed because the endpoint refused
+        the key: every other line would fail the same way (the lines done so far are kept)."""
+        from promptflow_lite.tools.retry import key_rejected
+
+        if result.ok:
+            context.rejected = 0
+            return
+        if not key_rejected(result.error):
+            return
+        context.rejected += 1
+        if context.rejected < KEY_REJECTIONS_TO_STOP or context.stop is not None:
+            return
+        error = KeyRejectedError(
+            f"The endpoint rejected the key: {context.rejected} lines in a row failed with HTTP 401/403, so the run "
+            f"stopped instead of sending its remaining lines. Last error: {error_message(result.error)}",
+            hint=f"fix the key, then `pfl run resume {context.name}` (the lines finished so far are kept).")
+        context.log.warning(str(error))
+        context.stop = _Stop(model.CANCELED, error_dict(error))
+        context.execution.cancel()
 
     async def _watch(self, context: _Context, execution: asyncio.Future) -> None:
         """Save progress to the index and stop the run when ``pfl run cancel`` asked for it."""

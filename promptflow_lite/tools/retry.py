@@ -16,10 +16,11 @@ import os
 import time
 from typing import Any
 
-from promptflow_lite.errors import LLMError
+from promptflow_lite.errors import LLMError, error_codes
 
 RETRY_AFTER_CAP = 60.0
 LIMITED_TRIES = 3  # consecutive 422 / connection-refused failures tolerated
+KEY_REJECTED = frozenset({"AuthenticationError", "PermissionDeniedError"})  # the openai SDK's 401 / 403
 
 
 class WrappedOpenAIError(LLMError):
@@ -36,6 +37,11 @@ class UnsendableRequest(LLMError):
 
 class MalformedResponse(Exception):
     """The endpoint answered 2xx with a body that is not the expected JSON."""
+
+
+def key_rejected(error: dict[str, Any] | None) -> bool:
+    """Whether an error dict (of a line or node) says the endpoint refused the credentials (HTTP 401/403)."""
+    return not KEY_REJECTED.isdisjoint(error_codes(error))
 
 
 def max_retries() -> int:
@@ -157,6 +163,13 @@ def _short(value: Any, limit: int = 500) -> str:
 def final_error(exc: BaseException, *, where: str, model: str, connection: str, attempts: int,
                 started: float) -> LLMError:
     """The user-facing error for a request that failed for good."""
+    error = _final_error(exc, where=where, model=model, connection=connection, attempts=attempts, started=started)
+    error.inner = exc  # error dicts name the SDK's error class too (AuthenticationError...)
+    return error
+
+
+def _final_error(exc: BaseException, *, where: str, model: str, connection: str, attempts: int,
+                 started: float) -> LLMError:
     status = status_of(exc)
     answer = describe(exc)
     if is_retryable(exc):
