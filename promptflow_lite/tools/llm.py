@@ -148,7 +148,7 @@ async def invoke_async(req: ModelRequest) -> Any:
         create = _method(async_client(req.endpoint), req)
         started = time.monotonic()
         try:
-            async for attempt in AsyncRetrying(**retry_options()):
+            async for attempt in AsyncRetrying(**retry_options(_where(req), req.model)):
                 with attempt, _sending(req):
                     call.attempts += 1
                     result = _checked(req, await create())
@@ -192,7 +192,7 @@ def invoke_sync(req: ModelRequest) -> Any:
         create = _method(sync_client(req.endpoint), req)
         started = time.monotonic()
         try:
-            for attempt in Retrying(**retry_options()):
+            for attempt in Retrying(**retry_options(_where(req), req.model)):
                 with attempt, _sending(req):
                     call.attempts += 1
                     result = _checked(req, create())
