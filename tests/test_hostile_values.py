@@ -101,30 +101,24 @@ def csv_data(tmp_path: Path) -> Path:
     return path
 
 
-def run_json(*args: str, capsys) -> object:
-    capsys.readouterr()
-    assert pfl(list(args)) == 0
-    return json.loads(capsys.readouterr().out)
-
-
 @pytest.mark.parametrize("kind", ["jsonl", "csv"])
-def test_hostile_lines_fail_alone_and_the_run_completes_and_resumes(kind, make_flow, tmp_path, capsys):
+def test_hostile_lines_fail_alone_and_the_run_completes_and_resumes(kind, make_flow, tmp_path, pfl_json):
     flow = make_flow(FLOW)
     data = jsonl_data(tmp_path) if kind == "jsonl" else csv_data(tmp_path)
     bad = hostile_lines()
     good = [i for i in range(LINES) if i not in bad]
 
     assert pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--name", "hostile"]) == 1
-    run = run_json("run", "show", "hostile", capsys=capsys)
+    run = pfl_json("run", "show", "hostile")
     assert (run["status"], run["completed_lines"], run["failed_lines"], run["total_lines"]) == \
         ("CompletedWithErrors", LINES - 30, 30, LINES)
-    failed = run_json("run", "show-details", "hostile", "--failed-only", "-o", "json", capsys=capsys)
+    failed = pfl_json("run", "show-details", "hostile", "--failed-only", "-o", "json")
     assert [row["line_number"] for row in failed] == bad
     for row in failed:
         message = row["error"]
         assert f"line {row['line_number']}" in message and row["error_code"] == "InputError"
         assert "flow input 'n'" in message or "flow input 's'" in message
-    assert run_json("run", "show-metrics", "hostile", capsys=capsys) == {"count": len(good), "sum": sum(good)}
+    assert pfl_json("run", "show-metrics", "hostile") == {"count": len(good), "sum": sum(good)}
 
     folder = Path(run["output_path"])
     for file in folder.rglob("*.json*"):  # every record, failed lines' inputs included, is valid UTF-8 JSON
@@ -133,7 +127,7 @@ def test_hostile_lines_fail_alone_and_the_run_completes_and_resumes(kind, make_f
     assert len((folder / "flow_outputs" / "output.jsonl").read_text().splitlines()) == len(good)
 
     assert pfl(["run", "resume", "hostile"]) == 1  # the same lines fail again, the others are kept
-    resumed = run_json("run", "show", "hostile", capsys=capsys)
+    resumed = pfl_json("run", "show", "hostile")
     assert (resumed["status"], resumed["completed_lines"], resumed["failed_lines"]) == \
         ("CompletedWithErrors", LINES - 30, 30)
     log = (folder / "logs.txt").read_text(encoding="utf-8")

@@ -67,18 +67,6 @@ def data_file(tmp_path: Path, lines: int = LINES) -> Path:
     return path
 
 
-def show(name: str, capsys) -> dict:
-    capsys.readouterr()
-    assert pfl(["run", "show", name]) == 0
-    return json.loads(capsys.readouterr().out)
-
-
-def metrics(name: str, capsys) -> dict:
-    capsys.readouterr()
-    assert pfl(["run", "show-metrics", name]) == 0
-    return json.loads(capsys.readouterr().out)
-
-
 def journal_lines(folder: Path) -> list[int]:
     return [json.loads(line)["line_number"] for line in (folder / "line_results.jsonl").read_text().splitlines()]
 
@@ -87,35 +75,36 @@ def output_values(folder: Path) -> list[str]:
     return [json.loads(line)["value"] for line in (folder / "flow_outputs" / "output.jsonl").read_text().splitlines()]
 
 
-def assert_complete(name: str, lines: int, expected_metrics: dict, capsys) -> Path:
+def assert_complete(name: str, lines: int, expected_metrics: dict, pfl_json) -> Path:
     """Every line exactly once, in the journal, the outputs and the counts; metrics as an uninterrupted run."""
-    run = show(name, capsys)
+    run = pfl_json("run", "show", name)
     folder = Path(run["output_path"])
     assert (run["status"], run["completed_lines"], run["failed_lines"], run["total_lines"]) == \
         ("Completed", lines, 0, lines)
     assert sorted(journal_lines(folder)) == list(range(lines))  # each line once (in completion order)
     assert [int(v[:5]) for v in output_values(folder)] == list(range(lines))
-    assert metrics(name, capsys) == expected_metrics
+    assert pfl_json("run", "show-metrics", name) == expected_metrics
     return folder
 
 
 @pytest.fixture
-def uninterrupted(flow, tmp_path, capsys):
+def uninterrupted(flow, tmp_path, pfl_json):
     """The metrics of the same data run in one go."""
     assert pfl(["run", "create", "--flow", str(flow), "--data", str(data_file(tmp_path)), "--name", "whole"]) == 0
-    return metrics("whole", capsys)
+    return pfl_json("run", "show-metrics", "whole")
 
 
-def interrupted_run(flow, tmp_path, capsys, name: str) -> Path:
+def interrupted_run(flow, tmp_path, pfl_json, name: str) -> Path:
     """A run whose lines 2, 7, 12... failed (so it can be resumed); returns its folder."""
     (flow / "broken").write_text("")
     assert pfl(["run", "create", "--flow", str(flow), "--data", str(data_file(tmp_path)), "--name", name]) == 1
     (flow / "broken").unlink()
-    return Path(show(name, capsys)["output_path"])
+    return Path(pfl_json("run", "show", name)["output_path"])
 
 
-def test_a_record_torn_mid_write_is_cut_off_and_its_line_runs_again(flow, tmp_path, uninterrupted, capsys):
-    folder = interrupted_run(flow, tmp_path, capsys, "torn")
+def test_a_record_torn_mid_write_is_cut_off_and_its_line_runs_again(flow, tmp_path, uninterrupted, pfl_json,
+                                                                     capsys):
+    folder = interrupted_run(flow, tmp_path, pfl_json, "torn")
     journal = folder / "line_results.jsonl"
     data = journal.read_bytes()
     last = data.rstrip(b"\n").rfind(b"\n") + 1
@@ -124,14 +113,14 @@ def test_a_record_torn_mid_write_is_cut_off_and_its_line_runs_again(flow, tmp_pa
 
     assert pfl(["run", "resume", "torn"]) == 0
     assert "1 torn or damaged record(s)" in capsys.readouterr().err
-    folder = assert_complete("torn", LINES, uninterrupted, capsys)
+    folder = assert_complete("torn", LINES, uninterrupted, pfl_json)
     printed = Counter(line.rsplit("running ", 1)[1] for line in (folder / "logs.txt").read_text().splitlines()
                       if "stdout> running " in line)
     assert printed[str(torn_line)] == 2 and printed["0" if torn_line else "1"] == 1
 
 
-def test_a_damaged_record_is_caught_by_its_checksum(flow, tmp_path, uninterrupted, capsys):
-    folder = interrupted_run(flow, tmp_path, capsys, "damaged")
+def test_a_damaged_record_is_caught_by_its_checksum(flow, tmp_path, uninterrupted, pfl_json, capsys):
+    folder = interrupted_run(flow, tmp_path, pfl_json, "damaged")
     journal = folder / "line_results.jsonl"
     records = journal.read_bytes().split(b"\n")
     victim = next(i for i, r in enumerate(records) if json.loads(r)["line_number"] == 10)
@@ -140,23 +129,21 @@ def test_a_damaged_record_is_caught_by_its_checksum(flow, tmp_path, uninterrupte
 
     assert pfl(["run", "resume", "damaged"]) == 0
     assert "1 torn or damaged record(s)" in capsys.readouterr().err
-    assert_complete("damaged", LINES, uninterrupted, capsys)
+    assert_complete("damaged", LINES, uninterrupted, pfl_json)
 
 
-def test_a_journal_written_by_the_previous_release_still_reads(flow, tmp_path, uninterrupted, capsys):
-    folder = interrupted_run(flow, tmp_path, capsys, "legacy")
+def test_a_journal_written_by_the_previous_release_still_reads(flow, tmp_path, uninterrupted, pfl_json):
+    folder = interrupted_run(flow, tmp_path, pfl_json, "legacy")
     journal = folder / "line_results.jsonl"
     entries = [json.loads(line) for line in journal.read_text().splitlines()]
     for entry in entries:
         entry.pop("_crc32")
     journal.write_text("".join(json.dumps(e) + "\n" for e in entries)[:-40])  # no checksums, a torn tail
 
-    capsys.readouterr()
-    assert pfl(["run", "show-details", "legacy", "-o", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = pfl_json("run", "show-details", "legacy", "-o", "json")
     assert sum(r["status"] == "Completed" for r in rows) == sum(e["status"] == "Completed" for e in entries[:-1])
     assert pfl(["run", "resume", "legacy"]) == 0
-    assert_complete("legacy", LINES, uninterrupted, capsys)
+    assert_complete("legacy", LINES, uninterrupted, pfl_json)
 
 
 def test_surrogates_in_a_journal_record_round_trip(tmp_path):
@@ -207,13 +194,12 @@ def pfl_process(home: Path, preexec, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
-def test_a_full_disk_stops_the_run_and_the_resume_completes_it_exactly(flow, tmp_path, pfl_home, capsys,
-                                                                         monkeypatch):
+def test_a_full_disk_stops_the_run_and_the_resume_completes_it_exactly(flow, tmp_path, pfl_json, monkeypatch):
     lines = 2000  # ~7 MB of journal with 1.5 kB outputs: cannot fit in 3 MB
     data = data_file(tmp_path, lines)
     monkeypatch.setenv("PAD", "1500")
     assert pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--name", "roomy"]) == 0
-    expected = metrics("roomy", capsys)
+    expected = pfl_json("run", "show-metrics", "roomy")
 
     with small_disk(tmp_path, 3) as (home, preexec, grow, mounted):
         full = pfl_process(home, preexec, "run", "create", "--flow", str(flow), "--data", str(data), "--name", "full")
@@ -231,4 +217,4 @@ def test_a_full_disk_stops_the_run_and_the_resume_completes_it_exactly(flow, tmp
         resumed = pfl_process(home, preexec, "run", "resume", "full")
         assert resumed.returncode == 0, resumed.stderr
         monkeypatch.setenv("PFL_HOME", str(home))
-        assert_complete("full", lines, expected, capsys)
+        assert_complete("full", lines, expected, pfl_json)

@@ -1,4 +1,4 @@
-"""Errors of batch runs: bad data, bad column mapping, unknown or conflicting runs, a run store that cannot be written."""
+"""Errors of batch runs: bad data or column mapping, unknown or conflicting runs, an unwritable run store."""
 
 from __future__ import annotations
 

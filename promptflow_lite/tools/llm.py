@@ -130,9 +130,10 @@ def _sending(req: ModelRequest) -> Iterator[None]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise MalformedResponse(str(exc)) from exc
     except ValueError as exc:
-        raise UnsendableRequest(f"LLM request to {_where(req)} (model '{req.model}') cannot be sent: {exc}.",
-                                hint="a value in the prompt or the node's inputs cannot be sent as JSON (NaN or "
-                                     "Infinity, text with a lone surrogate); fix the data or the node inputs.") from None
+        raise UnsendableRequest(
+            f"LLM request to {_where(req)} (model '{req.model}') cannot be sent: {exc}.",
+            hint="a value in the prompt or the node's inputs cannot be sent as JSON (NaN or Infinity, text with a "
+                 "lone surrogate); fix the data or the node inputs.") from None
 
 
 async def invoke_async(req: ModelRequest) -> Any:
