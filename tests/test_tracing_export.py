@@ -104,8 +104,10 @@ def tracing():
     disable_tracing()
 
 
-def test_spans_also_reach_an_otlp_http_receiver(make_flow, collector, monkeypatch):
+@pytest.mark.parametrize("writer", ["process", "thread"])
+def test_spans_also_reach_an_otlp_http_receiver(make_flow, collector, monkeypatch, writer):
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint)
+    monkeypatch.setenv("PFL_TRACE_WRITER", writer)
     assert enable_tracing()
     try:
         flow = load_flow(make_flow(CHAIN, name="chain"))
@@ -126,9 +128,23 @@ def test_spans_also_reach_an_otlp_http_receiver(make_flow, collector, monkeypatc
         assert json.loads(span["attributes"]["inputs"]) == row.inputs
     normalise = next(s for s in received.values() if s["name"] == "normalise")
     assert normalise["parent_id"] == next(s["span_id"] for s in received.values() if s["name"] == "clean")
-    assert normalise["resource"]["service.name"] == "promptflow_lite"
-    # spans written by the writer process and by this one (normalise) come from one service instance
+    # every span, the writer process's and this one's (normalise), lands in the flow's project
+    assert {span["resource"]["openinference.project.name"] for span in received.values()} == {"chain"}
+    assert {span["resource"]["service.name"] for span in received.values()} == {"chain"}
     assert len({span["resource"]["service.instance.id"] for span in received.values()}) == 1
+    # ... with OpenInference kinds and values: the line is a chain, python nodes are tools
+    kinds = {span["name"]: span["attributes"]["openinference.span.kind"] for span in received.values()}
+    assert kinds == {"chain": "CHAIN", "clean": "TOOL", "count": "TOOL", "normalise": "CHAIN"}
+    line = next(s for s in received.values() if s["name"] == "chain" and s["trace_id"] == results[0].trace_id)
+    assert json.loads(line["attributes"]["input.value"]) == {"text": "Some  Words 0"}
+    assert json.loads(line["attributes"]["output.value"]) == {"words": 3, "clean": "some words 0"}
+    assert line["attributes"]["input.mime_type"] == line["attributes"]["output.mime_type"] == "application/json"
+    clean = next(s for s in received.values() if s["name"] == "clean" and s["parent_id"] == line["span_id"])
+    assert (clean["attributes"]["output.value"], clean["attributes"]["output.mime_type"]) == ("some words 0",
+                                                                                              "text/plain")
+    assert clean["attributes"]["tool.name"] == "clean"
+    # the local store keeps promptflow's names only, one row per span
+    assert "openinference.span.kind" not in stored["attributes"].iloc[0] and stored["span_id"].is_unique
 
 
 def test_a_callers_traceparent_is_continued(make_flow, tracing):
