@@ -13,10 +13,10 @@ stored attributes, which are already cut and free of secrets (:mod:`.serialize`)
 
 from __future__ import annotations
 
-import json
 from typing import Any, Mapping
 
 from promptflow_lite.tracing.serialize import dumps
+from promptflow_lite.tracing.store import parse_json
 
 KIND = "openinference.span.kind"
 _SPAN_KINDS = {"Flow": "CHAIN", "Function": "CHAIN", "LLM": "LLM", "Embedding": "EMBEDDING", "Retrieval": "RETRIEVER",
@@ -31,7 +31,7 @@ def openinference_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
     """The OpenInference (and GenAI content) attributes of a span with promptflow's ``attributes``."""
     span_type = attributes.get("span_type")
     if span_type in ("LLM", "Embedding"):
-        request = _parse(attributes.get("inputs"))
+        request = parse_json(attributes.get("inputs"))
         request = request if isinstance(request, dict) else {}
         model = attributes.get("gen_ai.response.model") or attributes.get("gen_ai.request.model") or request.get("model")
         common = {**_value("input", attributes.get("inputs")), **_tokens(attributes)}
@@ -61,7 +61,7 @@ def _llm(attributes: Mapping[str, Any], request: dict[str, Any], model: Any) -> 
         result[f"llm.prompts.{index}.prompt.text"] = str(prompt)
     for index, tool in enumerate(request.get("tools") or ()):
         result[f"llm.tools.{index}.tool.json_schema"] = dumps(tool)
-    answers = _answers(_parse(attributes.get("output")), "messages" in request)
+    answers = _answers(parse_json(attributes.get("output")), "messages" in request)
     for index, answer in enumerate(answers):
         if "message" in answer:
             result.update(_message(f"llm.output_messages.{index}", answer["message"]))
@@ -132,7 +132,7 @@ def _genai_message(message: Mapping[str, Any]) -> dict[str, Any]:
                 parts.append({"type": "file_data", "modality": "image", "uri": _image_url(part)})
     for call, function in _tool_calls(message):
         parts.append({"type": "tool_call", "id": call.get("id"), "name": function.get("name"),
-                      "arguments": _parse(function.get("arguments"))})
+                      "arguments": parse_json(function.get("arguments"))})
     return {"role": role, "parts": parts}
 
 
@@ -171,7 +171,7 @@ def _value(prefix: str, text: Any) -> dict[str, Any]:
     value is shown as plain text, anything else as JSON."""
     if not isinstance(text, str):
         return {}
-    parsed = _parse(text)
+    parsed = parse_json(text)
     if isinstance(parsed, str):
         return {f"{prefix}.value": parsed, f"{prefix}.mime_type": TEXT}
     return {f"{prefix}.value": text, f"{prefix}.mime_type": JSON}
@@ -180,12 +180,3 @@ def _value(prefix: str, text: Any) -> dict[str, Any]:
 def _image_url(part: Mapping[str, Any]) -> str:
     url = part.get("image_url")
     return str(url.get("url", "") if isinstance(url, dict) else url or "")
-
-
-def _parse(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
