@@ -75,6 +75,7 @@ def test_spans_also_reach_an_otlp_http_receiver(make_flow, collector, monkeypatc
     assert json.loads(line["attributes"]["input.value"]) == {"text": "Some  Words 0"}
     assert json.loads(line["attributes"]["output.value"]) == {"words": 3, "clean": "some words 0"}
     assert line["attributes"]["input.mime_type"] == line["attributes"]["output.mime_type"] == "application/json"
+    assert "output" not in line["attributes"]  # a viewer nesting dotted names would lose "output.value" under it
     clean = next(s for s in received.values() if s["name"] == "clean" and s["parent_id"] == line["span_id"])
     assert (clean["attributes"]["output.value"], clean["attributes"]["output.mime_type"]) == ("some words 0",
                                                                                               "text/plain")

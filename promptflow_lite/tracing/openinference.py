@@ -5,7 +5,8 @@ The local store keeps promptflow's attribute names (``span_type``, ``inputs``, `
 OpenInference readers show - ``openinference.span.kind``, ``input.value`` / ``output.value``,
 ``llm.input_messages.N.message.*`` / ``llm.output_messages...``, ``llm.model_name``,
 ``llm.invocation_parameters``, ``llm.token_count.*`` - and the GenAI semantic conventions'
-``gen_ai.input.messages`` / ``gen_ai.output.messages``. Kinds: a line is a CHAIN; a python
+``gen_ai.input.messages`` / ``gen_ai.output.messages``; their ``output`` becomes ``output.value``
+(:func:`exported_attributes`). Kinds: a line is a CHAIN; a python
 node a TOOL; an llm node (which wraps its LLM span) a CHAIN; a prompt node a PROMPT; a
 ``@trace`` function a CHAIN unless its ``span_type`` says otherwise. The values come from the
 stored attributes, which are already cut and free of secrets (:mod:`.serialize`).
@@ -25,6 +26,17 @@ _NODE_KINDS = {"llm": "CHAIN", "prompt": "PROMPT"}  # other node types (python, 
 _PROMPT_KEYS = ("messages", "prompt", "input", "tools", "functions")  # not invocation parameters
 _TOKENS = (("prompt_tokens", "prompt"), ("completion_tokens", "completion"), ("total_tokens", "total"))
 JSON, TEXT = "application/json", "text/plain"
+
+
+def exported_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """The attributes a span with promptflow's ``attributes`` is sent with: those, OpenInference's
+    and GenAI's. Promptflow's ``output`` gives way to ``output.value``: a viewer that nests dotted
+    names (Phoenix does) cannot hold both ``output`` and ``output.value``, and loses the output."""
+    extra = openinference_attributes(attributes)
+    exported = {**attributes, **extra}
+    if "output.value" in extra:
+        exported.pop("output", None)
+    return exported
 
 
 def openinference_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from promptflow_lite.tracing.openinference import openinference_attributes
+from promptflow_lite.tracing.openinference import exported_attributes
 from promptflow_lite.tracing.projects import ProjectResources
 
 _log = logging.getLogger(__name__)
@@ -122,12 +122,12 @@ class OtlpExporter(SpanExporter):
         """The span as sent: its project's resource, OpenInference attributes added."""
         attributes = span.attributes or {}
         try:
-            extra = openinference_attributes(attributes)
+            exported = exported_attributes(attributes)
         except Exception:  # noqa: BLE001 - an odd value: send the span as it is
             _log.debug("no OpenInference attributes for span %s", span.name, exc_info=True)
-            extra = {}
+            exported = dict(attributes)
         return ReadableSpan(name=span.name, context=span.context, parent=span.parent,
-                            resource=self.resources.resource(attributes), attributes={**attributes, **extra},
+                            resource=self.resources.resource(attributes), attributes=exported,
                             events=span.events, links=span.links, kind=span.kind, status=span.status,
                             start_time=span.start_time, end_time=span.end_time,
                             instrumentation_scope=span.instrumentation_scope)
