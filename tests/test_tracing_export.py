@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -284,8 +285,21 @@ def closed_port():
     return f"http://127.0.0.1:{port}"  # nothing listens there now
 
 
+@pytest.fixture
+def not_otlp():
+    """A web server that does not take OTLP (POST): it answers 501."""
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.mark.parametrize("endpoint, reason", [("closed_port", "connection refused"),
-                                              ("black_hole", "it did not answer within 1 s")])
+                                              ("black_hole", "it did not answer within 1 s"),
+                                              ("not_otlp", "it answered HTTP 501 Unsupported method ('POST')")])
 def test_an_unreachable_otlp_endpoint_costs_one_warning(make_flow, tmp_path, request, endpoint, reason):
     import os
 

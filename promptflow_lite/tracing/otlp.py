@@ -84,7 +84,7 @@ class OtlpExporter(SpanExporter):
             probe.shutdown()
         except Exception as exc:  # noqa: BLE001 - e.g. a malformed endpoint
             ok, records = False, [str(exc)]
-        self._settle(ok, None if ok else _http_problem(records))
+        self._settle(ok, None if ok else _http_problem(records) or f"it did not answer within {PROBE_SECONDS:g} s")
 
     def _settle(self, ok: bool, reason: str | None) -> None:
         with self._lock:
@@ -109,13 +109,13 @@ class OtlpExporter(SpanExporter):
         if not spans:
             return SpanExportResult.SUCCESS
         if not self._usable():
-            self._dropped(len(spans))
+            self._dropped()
             return SpanExportResult.FAILURE
         with _quiet() as records:
             result = self._exporter.export([self._view(span) for span in spans])
         if result is not SpanExportResult.SUCCESS:
             self._settle(False, _http_problem(records) or "the export failed")
-            self._dropped(len(spans))
+            self._dropped()
         return result
 
     def _view(self, span: ReadableSpan) -> ReadableSpan:
@@ -132,7 +132,8 @@ class OtlpExporter(SpanExporter):
                             start_time=span.start_time, end_time=span.end_time,
                             instrumentation_scope=span.instrumentation_scope)
 
-    def _dropped(self, count: int) -> None:
+    def _dropped(self) -> None:
+        """Say once that spans are not sent (unless another process says it)."""
         with self._lock:
             if self._warned or not self.warn:
                 return
@@ -171,13 +172,13 @@ def _connection_problem() -> str | None:
     return None
 
 
-def _http_problem(records: list[str]) -> str:
-    """Why a request failed, from the OTLP exporter's messages: an HTTP status, or no answer."""
+def _http_problem(records: list[str]) -> str | None:
+    """The HTTP status a request failed with, from the OTLP exporter's messages (None: no answer)."""
     for record in records:
         status = _HTTP_STATUS.search(record)
         if status:
             return f"it answered HTTP {status.group(1)} {status.group(2).strip()}"
-    return f"it did not answer within {PROBE_SECONDS:g} s"
+    return None
 
 
 class _Capture(logging.Filter):
