@@ -288,7 +288,7 @@ def test_over_otlp_llm_spans_carry_messages_model_and_tokens(qa, server, exporte
     assert SECRET not in json.dumps(exported.spans)
 
 
-def test_a_streamed_call_without_usage_gets_estimated_tokens(make_flow, server, exported):
+def test_a_streamed_call_without_usage_gets_estimated_tokens(make_flow, server, exported, capsys):
     flow = streaming_flow(make_flow, server)
 
     async def ask():
@@ -307,6 +307,10 @@ def test_a_streamed_call_without_usage_gets_estimated_tokens(make_flow, server, 
     assert prompt > len(" ".join(m["content"] for m in request["body"]["messages"]).split())
     assert completion >= len(answer.split())  # at least one token per streamed word
     assert stored["llm.usage.total_tokens"] == prompt + completion
+
+    assert pfl(["trace", "show", line.trace_id]) == 0
+    assert f"{prompt + completion} tokens ({prompt} prompt + {completion} completion, estimated)" in \
+        capsys.readouterr().out
 
     [sent] = [s["attributes"] for s in exported.spans if s["name"] == "chat gpt-4o"]
     assert sent["llm.token_count.estimated"] is True and sent["llm.token_count.total"] == prompt + completion
