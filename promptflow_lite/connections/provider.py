@@ -22,8 +22,8 @@ from promptflow_lite.connections.types import (
 from promptflow_lite.connections.values import apply_env_overrides, resolve_env_references
 from promptflow_lite.errors import ConnectionNotFound, UserError
 
-__all__ = ["ConnectionProvider", "DictConnectionProvider", "ChainedConnectionProvider", "default_provider",
-           "get_connection", "apply_env_overrides", "resolve_connection_references"]
+__all__ = ["ConnectionProvider", "DictConnectionProvider", "ChainedConnectionProvider", "RecordingProvider",
+           "default_provider", "get_connection", "apply_env_overrides", "resolve_connection_references"]
 
 CONNECTIONS_FILE_ENV = "PROMPTFLOW_CONNECTIONS"
 _REFERENCE = re.compile(r"^\$\{([^.]+)\.([^.]+)}$")
@@ -82,6 +82,24 @@ class ChainedConnectionProvider:
 
     def names(self) -> list[str]:
         return sorted({name for provider in self.providers for name in provider.names()})
+
+
+class RecordingProvider:
+    """Hands out ``inner``'s connections and keeps each one it handed out in ``fetched`` (by name),
+    so that exactly the connections a flow resolved can be given to another process."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+        self.fetched: dict[str, Connection] = {}
+
+    def get(self, name: str) -> Connection:
+        conn = self.inner.get(name)
+        if isinstance(name, str) and isinstance(conn, Connection):
+            self.fetched[name] = conn
+        return conn
+
+    def names(self) -> list[str]:
+        return self.inner.names()
 
 
 def default_provider(*, env_overrides: bool = False) -> ChainedConnectionProvider:
