@@ -36,12 +36,15 @@ def add_engine_flags(parser: argparse.ArgumentParser, default_help: str = "local
                              "is set); auto joins the cluster `ray start` runs here")
     parser.add_argument("--ray-actors", type=int, metavar="N",
                         help="--engine ray: workers, one CPU each (default: the cluster's CPUs); "
-                             "--max-concurrency applies per worker")
+                             "--max-concurrency applies per worker. A Ray flag alone implies --engine ray")
 
 
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The engine flags as ``Client`` keywords (None where not given); Ray flags need ``--engine ray``."""
-    options = {"engine": args.engine, "ray_address": args.ray_address, "ray_actors": args.ray_actors}
-    if (args.ray_address or args.ray_actors) and (args.engine or "ray").strip().lower() != "ray":
-        raise UserError("--ray-address and --ray-actors apply to the Ray engine.", hint="add --engine ray.")
-    return options
+    """The engine flags as ``Client`` keywords (None where not given); a Ray flag alone means ``--engine ray``."""
+    engine = args.engine
+    if args.ray_address is not None or args.ray_actors is not None:
+        if (engine or "ray").strip().lower() != "ray":
+            raise UserError(f"--ray-address and --ray-actors apply to the Ray engine, not to '{engine}'.",
+                            hint="drop them, or pass --engine ray.")
+        engine = "ray"
+    return {"engine": engine, "ray_address": args.ray_address, "ray_actors": args.ray_actors}

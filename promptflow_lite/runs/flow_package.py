@@ -3,7 +3,8 @@
 ``pack_flow`` zips the flow's run folder - its own folder, or the copy with ``additional_includes``
 merged in - leaving out what a run snapshot leaves out (caches, version control, virtual
 environments) and ``PFL_HOME`` (runs, traces, the connection store); ``source`` is the flow file or
-folder the driver loaded, relative to that folder. ``unpack_flow`` recreates the folder elsewhere.
+folder the driver loaded, relative to that folder. ``unpack_flow`` recreates the folder elsewhere,
+under the flow folder's own name (a flow is named after its folder).
 Connections never travel in the package: the engine hands them to each worker in memory.
 """
 
@@ -23,6 +24,7 @@ from promptflow_lite.runs.store import ignored_names
 @dataclass(frozen=True)
 class FlowPackage:
     data: bytes  # the zip
+    name: str  # the flow folder's name
     source: str  # what to load, relative to the unpacked folder ("." for the folder itself)
     files: int
 
@@ -47,12 +49,13 @@ def pack_flow(flow: Any, source: str | Path) -> FlowPackage:
                 path = Path(folder, name)
                 archive.write(path, path.relative_to(root).as_posix())
                 files += 1
-    return FlowPackage(buffer.getvalue(), relative.as_posix(), files)
+    return FlowPackage(buffer.getvalue(), origin.name, relative.as_posix(), files)
 
 
-def unpack_flow(data: bytes, target: Path) -> Path:
-    """Recreate a packed flow folder at ``target`` (created); returns it."""
-    target.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        archive.extractall(target)
-    return target
+def unpack_flow(package: FlowPackage, parent: Path) -> Path:
+    """Recreate a packed flow folder in ``parent``; returns the path to load (the package's ``source``)."""
+    folder = parent / package.name
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(io.BytesIO(package.data)) as archive:
+        archive.extractall(folder)
+    return folder / package.source

@@ -111,8 +111,9 @@ def _describe(ray, *, started: bool, seconds: float) -> Cluster:
 
 def _token_in_memory() -> None:
     """Ray's token authentication for the private cluster, with a token of its own kept in the environment
-    (inherited by the cluster's processes) instead of the file Ray would write to ``~/.ray``."""
-    if "RAY_AUTH_MODE" not in os.environ:
+    (inherited by the cluster's processes) instead of the file Ray would write to ``~/.ray``. Ray reads the
+    setting when it is imported: if the user's code imported it before, Ray's own default applies."""
+    if "RAY_AUTH_MODE" not in os.environ and "ray" not in sys.modules:
         import secrets
 
         os.environ["RAY_AUTH_MODE"] = "token"

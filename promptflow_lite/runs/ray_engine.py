@@ -71,7 +71,7 @@ class RayEngine:
             raise UserError(f"{count} Ray workers need {count} CPUs; the cluster has {cluster.cpus}.",
                             hint=f"pass --ray-actors {cluster.cpus} or fewer, or add nodes to the cluster.")
         package = pack_flow(flow, recipe.source)
-        pool = WorkerPool(package.data, _settings(package.source, recipe, line_timeout, cluster.node), count)
+        pool = WorkerPool(package, _settings(recipe, line_timeout, cluster.node), count)
         try:
             infos = await pool.start()
             log(f"Ray engine: {cluster.describe()}, {count} workers ({_where(infos)}), {package.files} flow files; "
@@ -110,13 +110,15 @@ class RayEngine:
                 await slot.replace(worker)
                 continue
             if traces is not None:
-                replay(traces)
-            for text, plain in lines:
+                replay(traces)  # secrets to blank first
+            for text, plain, traced in lines:
                 result = decode_line(EncodedLine(text, plain))
                 outstanding.pop(result.line_number, None)
                 queue.finished(1)
-                if parent is not None and parent[2]:
-                    roll_up(parent[1], result.usage)
+                if traced is not None:
+                    replay(traced)
+                    if parent is not None and parent[2]:
+                        roll_up(parent[1], result.usage)
                 on_result(result)
 
 
@@ -181,7 +183,7 @@ class WorkQueue:
 class WorkerPool:
     """The run's workers: one :class:`WorkerSlot` each, started together, stopped together."""
 
-    def __init__(self, package: bytes, settings: WorkerSettings, count: int):
+    def __init__(self, package: Any, settings: WorkerSettings, count: int):
         import ray
 
         self.package = ray.put(package)  # one copy in the object store, shared by every worker
@@ -252,7 +254,7 @@ class WorkerSlot:
             await self.start()
 
 
-def _settings(source: str, recipe: FlowRecipe, line_timeout: float | None, node: str | None) -> WorkerSettings:
+def _settings(recipe: FlowRecipe, line_timeout: float | None, node: str | None) -> WorkerSettings:
     """What every worker gets: the load recipe, the cache and tracing of this process."""
     from promptflow_lite.tools.llm_cache import active_cache, current_repeat
     from promptflow_lite.tracing.setup import relay_settings
@@ -260,7 +262,7 @@ def _settings(source: str, recipe: FlowRecipe, line_timeout: float | None, node:
     cache = active_cache()
     trace = relay_settings()
     return WorkerSettings(
-        source=source, variant=recipe.variant, connections=dict(recipe.resolved),
+        variant=recipe.variant, connections=dict(recipe.resolved),
         environment_variables=recipe.environment_variables, connection_overrides=recipe.connection_overrides,
         init=recipe.init, line_timeout=line_timeout, cache_path=str(cache.path) if cache is not None else None,
         repeat_index=current_repeat.get(), driver_node=node, trace=trace is not None,

@@ -29,7 +29,6 @@ from promptflow_lite.runs.engine import LineTask, run_task
 class WorkerSettings:
     """What a worker needs to load the flow and run lines like the driver would (sent with ``start``)."""
 
-    source: str  # the flow file or folder, relative to the unpacked package
     variant: str | None = None
     connections: dict[str, Any] = field(default_factory=dict)  # resolved by the driver, by name
     environment_variables: dict[str, Any] | None = None
@@ -56,17 +55,17 @@ class WorkerInfo:
 class LineWorker:
     """A Ray actor's state: the flow folder, then (after ``start``) the loaded flow."""
 
-    def __init__(self, package: bytes):
+    def __init__(self, package: Any):
         from promptflow_lite.runs.flow_package import unpack_flow
 
         self.folder = Path(tempfile.mkdtemp(prefix="pfl_ray_"))
-        unpack_flow(package, self.folder / "flow")
+        self.source = unpack_flow(package, self.folder)
         self.flow: Any = None
         self.settings: WorkerSettings | None = None
         self.cache: Any = None
         self.relay: Any = None
         self.running: set[asyncio.Future] = set()
-        self.finished: list[tuple[str, bool]] = []
+        self.finished: list[tuple] = []
         self.ready = asyncio.Event()
 
     async def start(self, settings: WorkerSettings) -> WorkerInfo:
@@ -87,8 +86,7 @@ class LineWorker:
         connections = ChainedConnectionProvider([
             DictConnectionProvider(settings.connections, source="the connections the driver resolved"),
             connection_provider(None)])
-        source = self.folder / "flow" / settings.source
-        self.flow = load_flow(source, variant=settings.variant, connections=connections,
+        self.flow = load_flow(self.source, variant=settings.variant, connections=connections,
                               environment_variables=settings.environment_variables,
                               connection_overrides=settings.connection_overrides, init=settings.init)
         os.chdir(Path(getattr(self.flow, "run_dir", None) or self.flow.working_dir))  # as the driver runs lines
@@ -103,18 +101,19 @@ class LineWorker:
             line.add_done_callback(self._finish)
         return len(self.running)
 
-    async def collect(self) -> tuple[list[tuple[str, bool]], Any]:
-        """Wait until lines have finished since the last call; returns their encoded results
-        (``EncodedLine`` as a tuple) and what was traced meanwhile."""
+    async def collect(self) -> tuple[list[tuple], Any]:
+        """Wait until lines have finished since the last call; returns them - each as its encoded result
+        (text, plain) and what it traced - and what was traced outside them (to replay first)."""
         await self.ready.wait()
         self.ready.clear()
         lines, self.finished = self.finished, []
-        return lines, self.relay.drain() if self.relay is not None else None
+        loose = self.relay.drain() if self.relay is not None else None
+        return lines, tuple(loose) if loose is not None else None  # plain tuples: the driver needs no tracing module
 
     def _finish(self, line: asyncio.Future) -> None:
         self.running.discard(line)
         if not line.cancelled():
-            self.finished.append(tuple(line.result()))
+            self.finished.append(line.result())
             self.ready.set()
 
     async def _line(self, task: LineTask):
@@ -125,18 +124,20 @@ class LineWorker:
         set_cache(self.cache)  # each line runs in its own task: these settings stay with it
         if settings.repeat_index is not None:
             current_repeat.set(settings.repeat_index)
+        traced = self.relay.start_line() if self.relay is not None else None
         detach = _under_driver_span(settings)
         try:
-            return encode_line(await run_task(self.flow, task, settings.line_timeout))
+            encoded = encode_line(await run_task(self.flow, task, settings.line_timeout))
         except Exception as exc:  # noqa: BLE001 - a line the driver waits for must come back, failed if need be
             from promptflow_lite.engine.results import FAILED, LineResult
             from promptflow_lite.errors import error_dict
 
-            return encode_line(LineResult(status=FAILED, inputs=dict(task.inputs), error=error_dict(exc),
-                                          line_number=task.line_number))
+            encoded = encode_line(LineResult(status=FAILED, inputs=dict(task.inputs), error=error_dict(exc),
+                                             line_number=task.line_number))
         finally:
             if detach is not None:
                 detach()
+        return encoded.text, encoded.plain, tuple(traced) if traced is not None else None
 
     async def stop(self) -> None:
         """Cancel what still runs, close the cache and remove the flow folder (the engine then ends the actor)."""

@@ -2,16 +2,17 @@
 
 In the worker, :func:`.setup.start_relay` switches tracing on with a :class:`Relay` as destination:
 the executor's frames (lines, and before them the secrets to blank) and the finished SDK spans
-(model calls, ``@trace`` functions) are kept in memory instead of being written. ``drain()`` hands
-them over as a :class:`TraceBatch` of plain values; the driver passes it to :func:`.setup.replay`,
-which sends them through its own tracing - the trace store, OTLP, token roll-up - as if the lines
-had run there. :class:`DriverSpan` stands for the driver's current span in the worker, so that
-lines nest under it as they would locally.
+(model calls, ``@trace`` functions) are kept in memory, as :class:`TraceBatch` records of plain values,
+instead of being written. The driver passes each batch to :func:`.setup.replay`, which sends it
+through its own tracing - the trace store, OTLP, token roll-up - as if the lines had run there.
+:class:`DriverSpan` stands for the driver's current span in the worker, so that lines nest under
+it as they would locally.
 """
 
 from __future__ import annotations
 
 import threading
+from contextvars import ContextVar
 from typing import Any, NamedTuple
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
@@ -21,29 +22,58 @@ from promptflow_lite.tracing.sink import add_secret_frames
 
 
 class TraceBatch(NamedTuple):
-    """What a worker traced since the last batch: executor frames in order, and SDK span records."""
+    """What a worker traced: executor frames in order, and SDK span records."""
 
     frames: list[bytes]
     spans: list[dict[str, Any]]
 
 
-class RelaySink:
-    """A :class:`.sink.FrameSink` stand-in that keeps the frames until drained."""
+_line_batch: ContextVar[TraceBatch | None] = ContextVar("pfl_relay_line", default=None)
+
+
+class Relay:
+    """The destination of a worker's tracing.
+
+    What a line traces goes to the batch ``start_line()`` gave its context, so that it travels with
+    the line's result (a line lost with its worker leaves no trace behind); everything else - the
+    secrets to blank, spans outside any line - waits in a loose batch for ``drain()``, which the
+    driver replays before the lines that came with it.
+    """
 
     def __init__(self) -> None:
-        self._frames: list[bytes] = []
+        self._loose = TraceBatch([], [])
         self._secrets = 0
         self._lock = threading.Lock()
+        self.sink = RelaySink(self)
+        self.collector = SpanCollector(self)
 
-    def send(self, frame: bytes) -> None:
-        with self._lock:
-            self._secrets = add_secret_frames(self._frames, self._secrets)
-            self._frames.append(frame)
+    def start_line(self) -> TraceBatch:
+        """The batch that collects what the current context (a line's task) traces from now on."""
+        batch = TraceBatch([], [])
+        _line_batch.set(batch)
+        return batch
 
-    def drain(self) -> list[bytes]:
+    def add_frame(self, frame: bytes) -> None:
         with self._lock:
-            frames, self._frames = self._frames, []
-        return frames
+            self._secrets = add_secret_frames(self._loose.frames, self._secrets)
+            (_line_batch.get() or self._loose).frames.append(frame)
+
+    def add_span(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            (_line_batch.get() or self._loose).spans.append(record)
+
+    def drain(self) -> TraceBatch | None:
+        """The loose batch (None when empty), replaced by a new one."""
+        with self._lock:
+            batch, self._loose = self._loose, TraceBatch([], [])
+        return batch if batch.frames or batch.spans else None
+
+
+class RelaySink:
+    """A :class:`.sink.FrameSink` stand-in: frames go to the relay."""
+
+    def __init__(self, relay: Relay) -> None:
+        self.send = relay.add_frame
 
     def start(self) -> None:
         pass
@@ -58,34 +88,13 @@ class RelaySink:
 
 
 class SpanCollector(SpanProcessor):
-    """Keeps each finished SDK span as a plain record (a span itself holds locks: it cannot travel)."""
+    """Hands each finished SDK span to the relay as a plain record (a span holds locks: it cannot travel)."""
 
-    def __init__(self) -> None:
-        self._spans: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
+    def __init__(self, relay: Relay) -> None:
+        self._relay = relay
 
     def on_end(self, span: ReadableSpan) -> None:
-        record = span_record(span)
-        with self._lock:
-            self._spans.append(record)
-
-    def drain(self) -> list[dict[str, Any]]:
-        with self._lock:
-            spans, self._spans = self._spans, []
-        return spans
-
-
-class Relay:
-    """The destination of a worker's tracing: its frames and spans, until ``drain()``."""
-
-    def __init__(self) -> None:
-        self.sink = RelaySink()
-        self.collector = SpanCollector()
-
-    def drain(self) -> TraceBatch | None:
-        """Everything traced since the last call, or None when nothing was."""
-        spans, frames = self.collector.drain(), self.sink.drain()  # spans first: a line's spans end before it
-        return TraceBatch(frames, spans) if frames or spans else None
+        self._relay.add_span(span_record(span))
 
 
 class DriverSpan:

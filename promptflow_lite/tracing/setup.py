@@ -201,7 +201,7 @@ def _exports_otlp(state: _Tracing) -> bool:
 
 
 def start_relay(collection: str | None = None) -> Any:
-    """Trace this (worker) process into a :class:`.relay.Relay` whose batches the driver ``replay``\ s;
+    """Trace this (worker) process into a :class:`.relay.Relay`, whose batches the driver replays (``replay``);
     replaces any tracing set up before. ``collection`` groups the traces, as in ``enable_tracing``."""
     global _state
     from promptflow_lite.tracing.relay import Relay
@@ -239,18 +239,20 @@ def roll_up(span_id: int, usage: Mapping[str, Any]) -> None:
 
 
 def replay(batch: Any) -> None:
-    """Send what a worker relayed (a :class:`.relay.TraceBatch`) through this process's tracing: frames to
-    the writer, spans to the span processors (the store, OTLP, token roll-up). Dropped when tracing is off."""
+    """Send what a worker relayed (a :class:`.relay.TraceBatch`, or the plain pair) through this process's
+    tracing: frames to the writer, spans to the span processors (the store, OTLP, token roll-up). Dropped when
+    tracing is off."""
     state = _state
     if state is None:
         return
-    for frame in batch.frames:
+    frames, spans = batch
+    for frame in frames:
         state.executor.sink.send(frame)
-    if batch.spans:
+    if spans:
         from promptflow_lite.tracing.relay import span_from_record
 
         sdk = _sdk(state)
-        for record in batch.spans:
+        for record in spans:
             span = span_from_record(record, sdk.provider.resource)
             for processor in sdk.processors:
                 processor.on_end(span)
