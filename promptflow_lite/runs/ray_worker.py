@@ -58,7 +58,8 @@ class LineWorker:
     def __init__(self, package: Any):
         from promptflow_lite.runs.flow_package import unpack_flow
 
-        self.folder = Path(tempfile.mkdtemp(prefix="pfl_ray_"))
+        _remove_folders_of_dead_workers()
+        self.folder = Path(tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{os.getpid()}_"))
         self.source = unpack_flow(package, self.folder)
         self.flow: Any = None
         self.settings: WorkerSettings | None = None
@@ -146,6 +147,17 @@ class LineWorker:
         if self.cache is not None:
             self.cache.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_FOLDER_PREFIX = "pfl_ray_"
+
+
+def _remove_folders_of_dead_workers() -> None:
+    """A killed worker cannot remove its flow folder: the next worker on the node does."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{_FOLDER_PREFIX}*_*"):
+        pid = folder.name[len(_FOLDER_PREFIX):].partition("_")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists() and os.path.isdir("/proc/self"):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _cache(settings: WorkerSettings, node: str) -> Any:
