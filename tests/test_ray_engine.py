@@ -246,6 +246,58 @@ def test_a_killed_driver_leaves_a_run_that_pfl_run_resume_completes(ray_cluster,
     assert "Ray engine:" in Path(run.output_path, "logs.txt").read_text().split("Resuming run orphan")[1]
 
 
+def test_pfl_run_cancel_ends_the_workers_and_the_run_resumes(ray_cluster, connections, server, make_flow, tmp_path):
+    flow, data = make_flow(QA_FLOW, name="qa"), questions(tmp_path, 300)
+    server.latency = 0.1
+    client = Client(progress=False)
+    done: dict = {}
+    runner = threading.Thread(target=lambda: done.setdefault("run", client.run(
+        flow, data=data, name="cancel_me", engine="ray", ray_actors=2, max_concurrency=8)))
+    runner.start()
+    folder = Path(os.environ["PFL_HOME"], "runs", "cancel_me")
+    workers = wait_for(lambda: worker_pids(folder / "logs.txt"), what="the workers")
+    wait_for(lambda: len(journaled(folder)) >= 20 if (folder / "line_results.jsonl").is_file() else False,
+             what="20 finished lines")
+    assert Client().runs.cancel("cancel_me").status == "Canceled"
+    runner.join(120)
+    assert done["run"].status == "Canceled" and 20 <= done["run"].completed_lines < 300
+    wait_for(lambda: not any(alive(pid) for pid in workers), what="the workers to end")
+
+    server.latency = 0.0
+    resumed = client.resume("cancel_me")
+    assert resumed.status == "Completed" and outputs(resumed) == expected(300)
+
+
+def test_lines_are_handed_out_only_as_workers_have_room(ray_cluster, make_flow):
+    import asyncio
+
+    from promptflow_lite.runs.engine import FlowRecipe, LineTask
+    from promptflow_lite.runs.ray_engine import RayEngine
+
+    folder = make_flow({
+        "slow.py": "import time\nfrom promptflow.core import tool\n"
+                   "@tool\ndef slow(x: int) -> int:\n    time.sleep(0.01)\n    return x * 2\n",
+        "flow.dag.yaml": """
+            inputs: {x: {type: int}}
+            outputs: {y: {reference: "${slow.output}"}}
+            nodes:
+            - {name: slow, type: python, source: {type: code, path: slow.py}, inputs: {x: "${inputs.x}"}}
+            """}, name="slow")
+    recipe = FlowRecipe(str(folder))
+    flow = recipe.load()
+    results, ahead = [], []
+
+    def tasks():  # a dataset too big to hand out at once
+        for number in range(400):
+            ahead.append(number - len(results))  # lines handed out and not back yet
+            yield LineTask(number, {"x": number})
+
+    asyncio.run(RayEngine(actors=2, max_concurrency=5).execute(flow, tasks(), results.append, recipe=recipe))
+    assert sorted(r.line_number for r in results) == list(range(400))
+    assert all(r.outputs == {"y": 2 * r.line_number} for r in results)
+    assert max(ahead) <= 2 * 5  # never more than the workers' room
+
+
 def test_pfl_eval_on_ray_prints_the_same_comparison_table(ray_cluster, tmp_path):
     command = [sys.executable, "-m", "promptflow_lite.cli.main", "--scripted-llm",
                str(REPO / "flows/classification/scripted_llm.yaml"), "eval", "--flow", str(REPO / "flows/classification"),
