@@ -33,22 +33,13 @@ QA_FLOW = {
                   "    log_metric('lines', len(answers))\n"
                   "    return {'lines': len(answers)}\n",
     "flow.dag.yaml": """
-        inputs:
-          question: {type: string}
-        outputs:
-          answer: {reference: "${ask.output}"}
+        inputs: {question: {type: string}}
+        outputs: {answer: {reference: "${ask.output}"}}
         nodes:
-        - name: ask
-          type: llm
-          source: {type: code, path: ask.jinja2}
-          inputs: {model: gpt-4o-mini, temperature: 0, question: "${inputs.question}"}
-          connection: open_ai_connection
-          api: chat
-        - name: lengths
-          type: python
-          source: {type: code, path: lengths.py}
-          inputs: {answers: "${ask.output}"}
-          aggregation: true
+        - {name: ask, type: llm, source: {type: code, path: ask.jinja2}, connection: open_ai_connection, api: chat,
+           inputs: {model: gpt-4o-mini, temperature: 0, question: "${inputs.question}"}}
+        - {name: lengths, type: python, source: {type: code, path: lengths.py}, inputs: {answers: "${ask.output}"},
+           aggregation: true}
         """,
 }
 
@@ -73,13 +64,8 @@ def server(monkeypatch):
 
 
 @pytest.fixture
-def connections(server, tmp_path, monkeypatch):
-    """The connection ``open_ai_connection`` (promptflow's execution format via PROMPTFLOW_CONNECTIONS)."""
-    file = tmp_path / "connections.json"
-    file.write_text(json.dumps({"open_ai_connection": {
-        "type": "OpenAIConnection", "value": {"api_key": "sk-ray-test", "base_url": server.base_url}}}))
-    monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(file))
-    return file
+def connections(server, openai_connection):
+    return openai_connection(server, api_key="sk-ray-test")
 
 
 def questions(tmp_path, count: int) -> Path:
