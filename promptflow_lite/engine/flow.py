@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from promptflow_lite.connections.provider import StandInProvider, as_provided, get_connection
 from promptflow_lite.engine.results import AggregationResult, LineResult
 from promptflow_lite.errors import PflError, UserError
 
@@ -153,8 +154,9 @@ def connection_provider(connections: Any):
     return connections
 
 
-class _DefaultProvider:
-    """The local store (+ ``PROMPTFLOW_CONNECTIONS``), opened only if a connection is needed."""
+class _DefaultProvider(StandInProvider):
+    """The local store (+ ``PROMPTFLOW_CONNECTIONS``), opened only if a connection is needed;
+    in offline mode (``pfl --scripted-llm``) the scripted server stands in for every endpoint."""
 
     def __init__(self) -> None:
         self._provider = None
@@ -169,11 +171,14 @@ class _DefaultProvider:
                 self._provider = ScriptedConnections(scripted_rules(), self._provider)
         return self._provider
 
-    def get(self, name: str):
-        return self._get_provider().get(name)
+    def get(self, name: str, kind: Any = None):
+        return get_connection(name, self._get_provider(), kind=kind)
 
     def names(self) -> list[str]:
         return self._get_provider().names()
+
+    def redirect(self, conn: Any) -> Any:
+        return as_provided(conn, self._get_provider())
 
 
 def run_sync(coro):
