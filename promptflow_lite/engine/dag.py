@@ -83,7 +83,7 @@ class DagFlow(Flow):
             resolved = resolve_inputs(self.spec, inputs, line_number=line_number, chat_mode=chat_mode)
         except PflError as exc:
             return LineResult(status=FAILED, inputs=dict(inputs), error=error_dict(exc), line_number=line_number)
-        with connections_in_use(self.connections):
+        with connections_in_use(self.connections), working_directory():
             return await run_line(self.plan, resolved, line_number=line_number, stream=stream, timeout=timeout,
                                   echo=echo, attributes=attributes)
 
@@ -91,7 +91,7 @@ class DagFlow(Flow):
         from promptflow_lite.engine.aggregation import run_aggregation
         from promptflow_lite.flow.prompty import connections_in_use
 
-        with connections_in_use(self.connections):
+        with connections_in_use(self.connections), working_directory():
             return await run_aggregation(self.plan, lines, echo=echo)
 
     def node_names(self) -> list[str]:
