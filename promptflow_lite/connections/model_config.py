@@ -128,6 +128,16 @@ def model_config_class(annotation: Any) -> type[ModelConfiguration] | None:
 def resolve_model_config(value: Any, cls: type[ModelConfiguration], connections: Any,
                          *, param: str = "model_config") -> ModelConfiguration:
     """``value`` (a dict or a ``cls`` instance) as a ready ``cls``; a named connection is expanded."""
+    value = parse_model_config(value, cls, param=param)
+    if not value.connection:  # type: ignore[attr-defined]
+        return value
+    name = value.connection  # type: ignore[attr-defined]
+    connection = get_connection(name, connections, kind=connection_class_of(cls.TYPE))
+    return cls.from_connection(connection, value.model_name)
+
+
+def parse_model_config(value: Any, cls: type[ModelConfiguration], *, param: str = "model_config") -> Any:
+    """``value`` (a dict or a ``cls`` instance) as a ``cls`` instance, its connection not fetched yet."""
     if isinstance(value, dict):
         try:
             value = cls(**value)
@@ -139,11 +149,7 @@ def resolve_model_config(value: Any, cls: type[ModelConfiguration], connections:
         raise InvalidModelConfiguration(
             f"Model config value is not an instance of {cls.__name__}, got {type(value).__name__}.",
             hint=f"pass '{param}' as a mapping such as {{connection: my_connection, {cls.MODEL_FIELD}: ...}}.")
-    if not value.connection:  # type: ignore[attr-defined]
-        return value
-    name = value.connection  # type: ignore[attr-defined]
-    connection = get_connection(name, connections, kind=connection_class_of(cls.TYPE))
-    return cls.from_connection(connection, value.model_name)
+    return value
 
 
 def connection_class_of(configuration_type: Any) -> type[Connection] | None:
@@ -240,4 +246,4 @@ def _openai_connection(values: dict[str, Any]) -> OpenAIConnection:
 
 __all__ = ["ModelConfiguration", "AzureOpenAIModelConfiguration", "OpenAIModelConfiguration",
            "MODEL_CONFIG_CLASSES", "InvalidModelConfiguration", "model_config_class", "resolve_model_config",
-           "connection_class_of", "model_name", "check_configuration", "to_connection"]
+           "parse_model_config", "connection_class_of", "model_name", "check_configuration", "to_connection"]
