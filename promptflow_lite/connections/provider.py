@@ -22,8 +22,9 @@ from promptflow_lite.connections.types import (
 from promptflow_lite.connections.values import apply_env_overrides, resolve_env_references
 from promptflow_lite.errors import ConnectionNotFound, UserError
 
-__all__ = ["ConnectionProvider", "DictConnectionProvider", "ChainedConnectionProvider", "RecordingProvider",
-           "default_provider", "get_connection", "apply_env_overrides", "resolve_connection_references"]
+__all__ = ["ConnectionProvider", "StandInProvider", "DictConnectionProvider", "ChainedConnectionProvider",
+           "ResolvedConnections", "default_provider", "get_connection", "as_provided", "apply_env_overrides",
+           "resolve_connection_references"]
 
 CONNECTIONS_FILE_ENV = "PROMPTFLOW_CONNECTIONS"
 _REFERENCE = re.compile(r"^\$\{([^.]+)\.([^.]+)}$")
@@ -34,6 +35,25 @@ class ConnectionProvider(Protocol):
     def get(self, name: str) -> Connection: ...
 
     def names(self) -> list[str]: ...
+
+
+class StandInProvider:
+    """A provider that answers every model endpoint itself (offline mode: ``promptflow_lite.testing.offline``).
+
+    ``get(name, kind)`` stands in for a connection that does not exist with one of class ``kind``, the
+    class the caller will use it as (an Azure-style node gets an ``AzureOpenAIConnection``);
+    ``redirect(conn)`` points a connection built from inline settings (a prompty's
+    ``model.configuration``) at the same endpoint.
+    """
+
+    def get(self, name: str, kind: type[Connection] | None = None) -> Connection:
+        raise NotImplementedError
+
+    def names(self) -> list[str]:
+        raise NotImplementedError
+
+    def redirect(self, conn: Connection) -> Connection:
+        return conn
 
 
 class DictConnectionProvider:
@@ -84,22 +104,29 @@ class ChainedConnectionProvider:
         return sorted({name for provider in self.providers for name in provider.names()})
 
 
-class RecordingProvider:
-    """Hands out ``inner``'s connections and keeps each one it handed out in ``fetched`` (by name),
-    so that exactly the connections a flow resolved can be given to another process."""
+class ResolvedConnections(StandInProvider):
+    """The connections a flow resolved: ``known`` ones (by name) first, else ``inner``'s (stand-ins and
+    redirects included); each one handed out is kept by name in ``resolved``. A run's driver records what
+    its flow used this way, and another process (a Ray worker) gets exactly those as ``known``."""
 
-    def __init__(self, inner: Any):
+    def __init__(self, inner: Any, known: Mapping[str, Connection] | None = None):
         self.inner = inner
-        self.fetched: dict[str, Connection] = {}
+        self.known = dict(known or {})
+        self.resolved: dict[str, Connection] = {}
 
-    def get(self, name: str) -> Connection:
-        conn = self.inner.get(name)
+    def get(self, name: str, kind: type[Connection] | None = None) -> Connection:
+        conn = self.known.get(name) if isinstance(name, str) else None
+        if conn is None:
+            conn = get_connection(name, self.inner, kind=kind)
         if isinstance(name, str) and isinstance(conn, Connection):
-            self.fetched[name] = conn
+            self.resolved[name] = conn
         return conn
 
     def names(self) -> list[str]:
-        return self.inner.names()
+        return sorted({*self.known, *self.inner.names()})
+
+    def redirect(self, conn: Connection) -> Connection:
+        return as_provided(conn, self.inner)
 
 
 def default_provider(*, env_overrides: bool = False) -> ChainedConnectionProvider:
@@ -129,18 +156,27 @@ def load_connections_json(path: str | Path) -> DictConnectionProvider:
     return DictConnectionProvider(data, source=f"{CONNECTIONS_FILE_ENV} file {path}")
 
 
-def get_connection(name: str, provider: Any = None) -> Connection:
+def get_connection(name: str, provider: Any = None, *, kind: type[Connection] | None = None) -> Connection:
     """The connection ``name`` from ``provider`` (default: ``default_provider()``).
 
-    Not found → ``ConnectionNotFound`` listing the known names and how to create the connection.
+    ``kind`` is the connection class the caller needs: a :class:`StandInProvider` (offline mode)
+    stands in for a missing name with one of that class. Not found → ``ConnectionNotFound``
+    listing the known names and how to create the connection.
     """
     provider = default_provider() if provider is None else provider
     try:
+        if isinstance(provider, StandInProvider):
+            return provider.get(name, kind)
         return provider.get(name)
     except ConnectionNotFound:
         raise
     except KeyError:
         raise connection_not_found(name, provider.names(), _describe(provider)) from None
+
+
+def as_provided(conn: Connection, provider: Any) -> Connection:
+    """A connection built from inline settings, as ``provider`` would hand it out (offline: redirected)."""
+    return provider.redirect(conn) if isinstance(provider, StandInProvider) else conn
 
 
 def resolve_connection_references(env_vars: Mapping[str, Any], provider: Any) -> dict[str, str]:

@@ -58,12 +58,12 @@ class FlowRecipe:
     resolved: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def load(self) -> Any:
-        from promptflow_lite.connections.provider import RecordingProvider
+        from promptflow_lite.connections.provider import ResolvedConnections
         from promptflow_lite.engine.flow import connection_provider, load_flow
 
-        recorder = RecordingProvider(connection_provider(self.connections))
-        self.resolved = recorder.fetched
-        return load_flow(self.source, variant=self.variant, connections=recorder,
+        connections = ResolvedConnections(connection_provider(self.connections))
+        self.resolved = connections.resolved
+        return load_flow(self.source, variant=self.variant, connections=connections,
                          environment_variables=self.environment_variables,
                          connection_overrides=self.connection_overrides, init=self.init)
 

@@ -256,6 +256,7 @@ class WorkerSlot:
 
 def _settings(recipe: FlowRecipe, line_timeout: float | None, node: str | None) -> WorkerSettings:
     """What every worker gets: the load recipe, the cache and tracing of this process."""
+    from promptflow_lite.testing.offline import scripted_rules
     from promptflow_lite.tools.llm_cache import active_cache, current_repeat
     from promptflow_lite.tracing.setup import relay_settings
 
@@ -265,7 +266,8 @@ def _settings(recipe: FlowRecipe, line_timeout: float | None, node: str | None) 
         variant=recipe.variant, connections=dict(recipe.resolved),
         environment_variables=recipe.environment_variables, connection_overrides=recipe.connection_overrides,
         init=recipe.init, line_timeout=line_timeout, cache_path=str(cache.path) if cache is not None else None,
-        repeat_index=current_repeat.get(), driver_node=node, trace=trace is not None,
+        repeat_index=current_repeat.get(), driver_node=node, offline_rules=scripted_rules(),
+        trace=trace is not None,
         collection=trace["collection"] if trace else None, parent=trace["parent"] if trace else None)
 
 

@@ -38,6 +38,7 @@ class WorkerSettings:
     cache_path: str | None = None  # the driver's LLM cache; None: no cache
     repeat_index: int | None = None
     driver_node: str | None = None  # the Ray node of the driver: workers there share its cache file
+    offline_rules: str | None = None  # the driver runs offline (pfl --scripted-llm RULES)
     trace: bool = False
     collection: str | None = None
     parent: tuple[int, int, bool] | None = None  # the driver's current span: trace id, span id, one of ours
@@ -73,7 +74,7 @@ class LineWorker:
         """Load the flow: connections from ``settings`` first, then this node's own."""
         import ray
 
-        from promptflow_lite.connections.provider import ChainedConnectionProvider, DictConnectionProvider
+        from promptflow_lite.connections.provider import ResolvedConnections
         from promptflow_lite.engine.flow import connection_provider, load_flow
 
         started = time.perf_counter()
@@ -84,9 +85,9 @@ class LineWorker:
 
             self.relay = start_relay(settings.collection)
         self.cache = _cache(settings, node)
-        connections = ChainedConnectionProvider([
-            DictConnectionProvider(settings.connections, source="the connections the driver resolved"),
-            connection_provider(None)])
+        if settings.offline_rules:  # pfl --scripted-llm: what the driver did not resolve stands in here too
+            os.environ["PFL_SCRIPTED_LLM"] = settings.offline_rules
+        connections = ResolvedConnections(connection_provider(None), known=settings.connections)
         self.flow = load_flow(self.source, variant=settings.variant, connections=connections,
                               environment_variables=settings.environment_variables,
                               connection_overrides=settings.connection_overrides, init=settings.init)
