@@ -153,7 +153,7 @@ def test_an_llm_flow_on_ray_equals_the_local_run_line_for_line(ray_cluster, conn
 
     assert (local.status, remote.status) == ("Completed", "Completed")
     assert outputs(remote) == outputs(local) == expected(1000)
-    assert remote.metrics == local.metrics == {"mean_length": pytest.approx(local.metrics["mean_length"]), "lines": 1000}
+    assert remote.metrics == local.metrics and local.metrics["lines"] == 1000
     assert remote.completed_lines == 1000 and remote.properties["engine"] == "ray"
     assert len(set(worker_pids(Path(remote.output_path, "logs.txt")))) == 2
 
@@ -285,9 +285,9 @@ def test_lines_are_handed_out_only_as_workers_have_room(ray_cluster, make_flow):
 
 
 def test_pfl_eval_on_ray_prints_the_same_comparison_table(ray_cluster, tmp_path):
-    command = [sys.executable, "-m", "promptflow_lite.cli.main", "--scripted-llm",
-               str(REPO / "flows/classification/scripted_llm.yaml"), "eval", "--flow", str(REPO / "flows/classification"),
-               "--data", str(REPO / "flows/classification/data.jsonl"), "--variants", "all", "--evaluator",
+    example = REPO / "flows" / "classification"
+    command = [sys.executable, "-m", "promptflow_lite.cli.main", "--scripted-llm", str(example / "scripted_llm.yaml"),
+               "eval", "--flow", str(example), "--data", str(example / "data.jsonl"), "--variants", "all", "--evaluator",
                "exact_match", "--evaluator-mapping", "exact_match.answer=${run.outputs.category}", "--quiet"]
     env = {k: v for k, v in os.environ.items() if k not in ("PROMPTFLOW_CONNECTIONS", "PFL_SCRIPTED_LLM")}
     local = subprocess.run(command, capture_output=True, text=True, env={**env, "PFL_HOME": str(tmp_path / "a")},
@@ -358,7 +358,8 @@ def test_engine_choices_are_checked_before_a_run_starts(make_flow, tmp_path, cap
     assert pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--engine", "ray",
                 "--ray-address", "nowhere"]) != 0
     assert "'nowhere' is not a Ray address" in capsys.readouterr().err
-    assert pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--engine", "local", "--ray-actors", "2"]) != 0
+    assert pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--engine", "local",
+                "--ray-actors", "2"]) != 0
     assert "apply to the Ray engine, not to 'local'" in capsys.readouterr().err
     assert Client().runs.list() == []
 
