@@ -165,6 +165,27 @@ def test_an_llm_flow_on_ray_equals_the_local_run_line_for_line(ray_cluster, conn
     assert "sk-ray-test" not in json.dumps(get_trace(traces[0]["trace_id"]))
 
 
+@pytest.mark.parametrize("engine", ["local", "ray"])
+def test_lines_nest_under_the_callers_span_with_their_tokens(engine, ray_cluster, connections, make_flow, tmp_path):
+    from promptflow_lite.tracing import enable_tracing, flush_tracing, get_trace, trace
+
+    flow, data = make_flow(QA_FLOW, name="qa"), questions(tmp_path, 12)
+    enable_tracing()
+
+    @trace
+    def nightly_check():
+        return Client(progress=False).run(flow, data=data, engine=engine, use_cache=False)
+
+    run = nightly_check()
+    flush_tracing()
+    trace_ids = {json.loads(line)["run_info"]["otel_trace_id"] for line in
+                 Path(run.output_path, "flow_artifacts", "000000000_000000099.jsonl").read_text().splitlines()}
+    [caller] = get_trace(trace_ids.pop())["spans"]  # every line is in the caller's trace
+    assert caller["name"].endswith("nightly_check") and not trace_ids
+    assert sorted(child["name"] for child in caller["children"]) == ["qa"] * 12
+    assert caller["attributes"]["__computed__.cumulative_token_count.total"] == run.tokens["total_tokens"] > 0
+
+
 def test_ray_workers_answer_from_the_llm_cache_the_local_engine_filled(ray_cluster, connections, server, make_flow,
                                                                        tmp_path):
     flow, data = make_flow(QA_FLOW, name="qa"), questions(tmp_path, 60)
@@ -308,15 +329,15 @@ def test_additional_includes_environment_and_secrets_reach_the_workers_in_memory
 
     shared = tmp_path / "shared"
     shared.mkdir()
-    (shared / "helpers.py").write_text("def shout(text):\n    return text.upper() + '!'\n")
+    (shared / "shouting.py").write_text("def shout(text):\n    return text.upper() + '!'\n")
     flow = make_flow({
         "use.py": "import os\nfrom promptflow.core import tool\nfrom promptflow.connections import CustomConnection\n"
-                  "from helpers import shout\n"
+                  "from shouting import shout\n"
                   "@tool\ndef use(text: str, conn: CustomConnection) -> dict:\n"
                   "    return {'text': shout(text), 'key_length': len(conn.secret_key), 'mode': os.environ['MODE'],\n"
                   "            'pid': os.getpid()}\n",
         "flow.dag.yaml": """
-            additional_includes: [../shared/helpers.py]
+            additional_includes: [../shared/shouting.py]
             environment_variables: {MODE: from-flow}
             inputs:
               text: {type: string}

@@ -91,7 +91,7 @@ class RayEngine:
         while True:
             room = self.max_concurrency - len(outstanding)
             chunk = queue.take(room) if room > 0 else []
-            worker = slot.worker
+            worker = slot.worker  # the slot's one driver: it alone replaces the worker
             try:
                 if chunk:
                     outstanding.update((task.line_number, task) for task in chunk)
@@ -107,7 +107,7 @@ class RayEngine:
                 for failed in queue.give_back(lost, reason=_death(exc)):
                     on_result(failed)
                 log(f"Ray worker {slot.index} died ({_death(exc)}); {len(lost)} lines in flight go back to the queue.")
-                await slot.replace(worker)
+                await slot.replace()
                 continue
             if traces is not None:
                 replay(traces)  # secrets to blank first
@@ -216,7 +216,6 @@ class WorkerSlot:
         self.pool, self.index = pool, index
         self.worker: Any = None
         self.replacements = 0
-        self._lock = asyncio.Lock()
 
     async def start(self) -> Any:
         import ray
@@ -239,19 +238,16 @@ class WorkerSlot:
                             hint="every node needs the same Python, Ray and promptflow_lite versions as this one; "
                                  "the worker logs are in /tmp/ray/session_latest/logs on its node.") from None
 
-    async def replace(self, dead: Any) -> None:
-        """Start a new worker in place of ``dead`` (once, however many lines noticed it died)."""
-        async with self._lock:
-            if self.worker is not dead:
-                return
-            self.pool.stopping.append(dead)
-            self.replacements += 1
-            if self.replacements > MAX_REPLACEMENTS:
-                raise RayWorkersLost(
-                    f"Ray workers kept dying: worker place {self.index} was replaced {MAX_REPLACEMENTS} times.",
-                    hint="the finished lines are kept; see the Ray worker logs (`ray logs`, or /tmp/ray/session_latest"
-                         "/logs on the node), then `pfl run resume` the run.")
-            await self.start()
+    async def replace(self) -> None:
+        """Start a new worker in place of the current one, which died."""
+        self.pool.stopping.append(self.worker)
+        self.replacements += 1
+        if self.replacements > MAX_REPLACEMENTS:
+            raise RayWorkersLost(
+                f"Ray workers kept dying: worker place {self.index} was replaced {MAX_REPLACEMENTS} times.",
+                hint="the finished lines are kept; see the Ray logs (/tmp/ray/session_latest/logs on each node), "
+                     "then `pfl run resume` the run.")
+        await self.start()
 
 
 def _settings(recipe: FlowRecipe, line_timeout: float | None, node: str | None) -> WorkerSettings:
