@@ -75,7 +75,7 @@ class LineEngine(Protocol):
         """Run every task; call ``on_result`` once per finished line (in completion order).
 
         ``recipe`` says how ``flow`` was loaded (for engines that run lines in other processes);
-        ``log`` takes messages for the run's log."""
+        ``log`` takes messages for the run's log (and the user's terminal)."""
 
 
 class LocalEngine:

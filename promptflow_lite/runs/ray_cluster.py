@@ -52,6 +52,12 @@ def check_installed() -> None:
         raise UserError("The Ray engine needs Ray, which is not installed.", hint=INSTALL_HINT)
 
 
+def connected() -> bool:
+    """Whether this process is connected to a cluster already (without importing Ray)."""
+    ray = sys.modules.get("ray")
+    return ray is not None and ray.is_initialized()
+
+
 def connect(address: str | None = None) -> Cluster:
     """Join or start the cluster for ``address`` (see the module docstring); raises ``UserError`` when it fails."""
     check_installed()
@@ -63,8 +69,8 @@ def connect(address: str | None = None) -> Cluster:
     started = time.perf_counter()
     import ray
 
-    if ray.is_initialized():
-        return _describe(ray, started=False, seconds=0.0)
+    if connected():
+        return _describe(ray, started=None, seconds=0.0)
     if address == LOCAL:
         _loopback_only_if_imported_before()
         options = {"include_dashboard": False}
@@ -82,6 +88,9 @@ def connect(address: str | None = None) -> Cluster:
     return _describe(ray, started=address == LOCAL, seconds=time.perf_counter() - started)
 
 
+_started: set[str] = set()  # the addresses of the clusters this process started
+
+
 def resolve_address(address: str | None) -> str:
     """``address``, else ``RAY_ADDRESS``, else ``local``; checked for its form."""
     address = (address or os.environ.get("RAY_ADDRESS") or LOCAL).strip()
@@ -95,7 +104,8 @@ def resolve_address(address: str | None) -> str:
                          "HOST:PORT (a cluster's head) or ray://HOST:PORT (Ray Client).")
 
 
-def _describe(ray, *, started: bool, seconds: float) -> Cluster:
+def _describe(ray, *, started: bool | None, seconds: float) -> Cluster:
+    """The connected cluster; ``started`` None: as recorded when this process connected."""
     context = ray.get_runtime_context()
     try:
         address = context.gcs_address
@@ -106,7 +116,9 @@ def _describe(ray, *, started: bool, seconds: float) -> Cluster:
     except Exception:  # noqa: BLE001
         node = None
     cpus = int(ray.cluster_resources().get("CPU", 0))
-    return Cluster(str(address), started, cpus, seconds, node)
+    if started:
+        _started.add(str(address))
+    return Cluster(str(address), str(address) in _started, cpus, seconds, node)
 
 
 def _token_in_memory() -> None:

@@ -59,12 +59,15 @@ class RayEngine:
                       line_timeout: float | None = None, recipe: FlowRecipe | None = None,
                       log: Callable[[str], None] | None = None) -> None:
         from promptflow_lite.runs.flow_package import pack_flow
-        from promptflow_lite.runs.ray_cluster import connect
+        from promptflow_lite.runs.ray_cluster import LOCAL, connect, connected
 
         if recipe is None:
             raise UserError("The Ray engine needs the flow's recipe (how to load it) to send it to the workers.")
         log = log or (lambda message: None)
         began = time.perf_counter()
+        if not connected():
+            log("Ray engine: starting a private Ray cluster on 127.0.0.1..." if self.address == LOCAL
+                else f"Ray engine: joining the Ray cluster at {self.address}...")
         cluster = connect(self.address)  # in this thread: Ray sets signal handlers on the main thread
         count = self.actors or max(cluster.cpus, 1)
         if count > cluster.cpus:

@@ -277,7 +277,7 @@ class Runner:
         tasks = (LineTask(n, inputs, _attributes(context.name, spec.run, n)) for n, inputs in todo)
         execution = context.execution = asyncio.ensure_future(engine.execute(
             flow, tasks, lambda result: self._on_result(context, flow, result),
-            line_timeout=spec.line_timeout or DEFAULT_LINE_TIMEOUT, recipe=context.recipe, log=context.log.info))
+            line_timeout=spec.line_timeout or DEFAULT_LINE_TIMEOUT, recipe=context.recipe, log=context.log.notice))
         watcher = asyncio.ensure_future(self._watch(context, execution))
         try:
             await execution
