@@ -1,6 +1,6 @@
 """The Ray engine (``--engine ray``) on a real local Ray cluster: same results as the local engine, faults, resume.
 
-One cluster serves the whole session (``ray_cluster``): started by the engine's own ``local`` mode in this
+One cluster serves all the tests here (``ray_cluster``): started by the engine's own ``local`` mode in this
 process, so in-process runs use it directly and ``pfl`` subprocesses join it with ``--ray-address``.
 """
 
@@ -44,9 +44,9 @@ QA_FLOW = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_cluster():
-    """A real Ray cluster on 127.0.0.1 for the session, started the way ``--ray-address local`` starts one."""
+    """A real Ray cluster on 127.0.0.1 for these tests, started the way ``--ray-address local`` starts one."""
     from promptflow_lite.runs.ray_cluster import connect
 
     cluster = connect("local")
@@ -184,6 +184,25 @@ def test_lines_nest_under_the_callers_span_with_their_tokens(engine, ray_cluster
     assert caller["name"].endswith("nightly_check") and not trace_ids
     assert sorted(child["name"] for child in caller["children"]) == ["qa"] * 12
     assert caller["attributes"]["__computed__.cumulative_token_count.total"] == run.tokens["total_tokens"] > 0
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "flows").iterdir() if p.is_dir()))
+def test_every_example_flow_gives_the_same_results_on_ray(name, ray_cluster, monkeypatch):
+    from promptflow_lite.testing import offline
+
+    folder = REPO / "flows" / name
+    if (folder / "scripted_llm.yaml").is_file():
+        monkeypatch.setenv(offline.ENV, str(folder / "scripted_llm.yaml"))  # what `pfl --scripted-llm RULES` sets
+    monkeypatch.setattr(offline, "_server", None)
+    client = Client(progress=False)
+    try:
+        local = client.run(folder, data=folder / "data.jsonl", use_cache=False)
+        remote = client.run(folder, data=folder / "data.jsonl", use_cache=False, engine="ray", ray_actors=1)
+    finally:
+        if offline._server is not None:
+            offline._server.stop()
+    assert (local.status, remote.status) == ("Completed", "Completed")
+    assert outputs(remote) == outputs(local) and remote.metrics == local.metrics
 
 
 def test_ray_workers_answer_from_the_llm_cache_the_local_engine_filled(ray_cluster, connections, server, make_flow,
