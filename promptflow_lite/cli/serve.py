@@ -40,7 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         from promptflow_lite.serve import serve_flow
     except ImportError as exc:
-        raise UserError(f"Serving needs FastAPI and uvicorn ({exc}).",
+        raise UserError(f"Serving needs Starlette, uvicorn and prometheus-client ({exc}).",
                         hint="pip install 'promptflow_lite[serve]'.") from None
 
     def ready(url: str) -> None:

@@ -6,6 +6,7 @@ Framework-free functions, so the rules are easy to test and cheap to run per req
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Mapping
 
 from promptflow_lite.errors import UserError
@@ -16,6 +17,8 @@ _JSON_TYPES = frozenset({"application/json", "application/*", "*/*"})
 
 class BadRequest(UserError):
     """The request cannot be turned into flow inputs (answered with 400)."""
+
+    status = 400
 
 
 class JsonPayloadRequiredForMultipleInputFields(BadRequest):
@@ -29,19 +32,23 @@ class MissingRequiredFlowInput(BadRequest):
 class NotAcceptable(UserError):
     """The client accepts neither JSON nor server-sent events (answered with 406)."""
 
+    status = 406
 
-def read_inputs(body: bytes, inputs: Mapping[str, Any], chat_history: str | None = None) -> dict[str, Any]:
+
+def read_inputs(body: bytes, inputs: Mapping[str, Any], chat_history: str | None = None,
+                max_depth: int = 64) -> dict[str, Any]:
     """The flow inputs a request ``body`` gives, checked against the flow's ``inputs`` definitions.
 
     A JSON object gives the inputs by name. A body that is not a JSON object is the value of the
     flow's only input (raw text when it is not JSON at all, as promptflow does); with several
     inputs it is an error. An empty body gives no inputs (defaults apply). A flow that declares no
     inputs gets a JSON object as is (a flex entry taking ``**kwargs``) and ignores any other body.
-    Inputs without a default must be present, except the chat history (``[]``).
+    Inputs without a default must be present, except the chat history (``[]``). JSON nested
+    deeper than ``max_depth``, ``NaN``/``Infinity`` and lone surrogates are refused.
     """
     if not inputs:
-        return _object_or_nothing(body)
-    data = _parse_body(body, inputs)
+        return _object_or_nothing(body, max_depth)
+    data = _parse_body(body, inputs, max_depth)
     missing = [name for name, definition in inputs.items()
                if name not in data and not definition.has_default and name != chat_history]
     if missing:
@@ -53,12 +60,12 @@ def read_inputs(body: bytes, inputs: Mapping[str, Any], chat_history: str | None
     return data
 
 
-def _parse_body(body: bytes, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _parse_body(body: bytes, inputs: Mapping[str, Any], max_depth: int) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        data = json.loads(body)
-    except ValueError:
+        data = parse_json(body, max_depth)
+    except _NotJson:
         data, is_json = body.decode("utf-8", "replace"), False
     else:
         if isinstance(data, dict):
@@ -72,12 +79,71 @@ def _parse_body(body: bytes, inputs: Mapping[str, Any]) -> dict[str, Any]:
         hint="send a JSON object of inputs by name, e.g. " + json.dumps({name: "..." for name in inputs}) + ".")
 
 
-def _object_or_nothing(body: bytes) -> dict[str, Any]:
+def _object_or_nothing(body: bytes, max_depth: int) -> dict[str, Any]:
     try:
-        data = json.loads(body) if body.strip() else None
-    except ValueError:
+        data = parse_json(body, max_depth) if body.strip() else None
+    except _NotJson:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+class _NotJson(ValueError):
+    """The body is not JSON at all (it may still be raw text for a single input)."""
+
+
+def parse_json(body: bytes, max_depth: int) -> Any:
+    """``body`` as JSON, checked: nesting at most ``max_depth`` levels, no ``NaN``/``Infinity`` (nor numbers
+    too large for a double), no lone surrogates. Raises :class:`BadRequest`, or ``_NotJson`` for non-JSON."""
+    try:
+        data = json.loads(body, parse_constant=_no_constant)
+    except RecursionError:
+        raise _too_deep(max_depth) from None
+    except BadRequest:
+        raise
+    except ValueError:
+        raise _NotJson() from None
+    _check_values(data, max_depth)
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise BadRequest(f"The request body holds {name}, which is not valid JSON.", hint="send finite numbers.")
+
+
+def _check_values(data: Any, max_depth: int) -> None:
+    level, depth = [data], 0
+    while level:
+        deeper: list[Any] = []
+        nested = False
+        for value in level:
+            if isinstance(value, dict):
+                nested = True
+                deeper += value.keys()
+                deeper += value.values()
+            elif isinstance(value, list):
+                nested = True
+                deeper += value
+            elif isinstance(value, str):
+                if not value.isascii():
+                    _check_text(value)
+            elif isinstance(value, float) and not math.isfinite(value):
+                raise BadRequest("The request body holds a number too large for a double.", hint="send finite numbers.")
+        depth += nested
+        if depth > max_depth:
+            raise _too_deep(max_depth)
+        level = deeper
+
+
+def _check_text(value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("The request body holds a lone surrogate (an invalid \\uD800-\\uDFFF escape).",
+                         hint="send valid UTF-16 surrogate pairs or plain UTF-8 text.") from None
+
+
+def _too_deep(max_depth: int) -> BadRequest:
+    return BadRequest(f"The request body is nested more than {max_depth} levels deep.", hint="send flatter JSON.")
 
 
 def accepted_types(accept: str | None) -> frozenset[str]:
