@@ -41,6 +41,31 @@ def register_serve(flow_commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_serve)
 
 
+def register_build(flow_commands: argparse._SubParsersAction) -> None:
+    """Add ``build`` to the subcommands of ``pfl flow``."""
+    parser = flow_commands.add_parser(
+        "build", help="build a flow into a folder to deploy (Dockerfile, start script, connections)",
+        description="Build a flow as promptflow's `pf flow build` does: OUTPUT gets flow/ (additional includes "
+                    "copied in), connections/ (secrets as ${env:VAR} placeholders), requirements.txt, Dockerfile, "
+                    "start.sh (serves with uvicorn workers), settings.json and README.md.")
+    parser.add_argument("--source", "--flow", dest="source", required=True, help="flow folder or file")
+    parser.add_argument("--output", required=True, help="folder to write (new or empty)")
+    parser.add_argument("--format", default="docker", choices=["docker"], help="what to build (docker)")
+    parser.add_argument("--variant", help="node variant to serve, e.g. '${summarize.variant_1}'")
+    parser.set_defaults(func=_build)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from promptflow_lite.serve.build import build_flow
+
+    result = build_flow(args.source, args.output, format=args.format, variant=args.variant)
+    print(f"Built {args.source} into {result.output}: {len(result.connections)} connection(s) "
+          f"({', '.join(result.connections) or 'none'}).")
+    print(f"Set when it runs: {', '.join(result.environment)} (see settings.json). "
+          f"Then: docker build -t IMAGE {result.output}", flush=True)
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from promptflow_lite.cli._common import parse_key_values
     from promptflow_lite.cli.flow import read_init
