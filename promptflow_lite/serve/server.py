@@ -72,7 +72,7 @@ def _share_metrics_between_workers() -> None:
 def _serve_app(app: Any, sock: socket.socket, access_log: bool, ready: Callable[[], None] | None) -> None:
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=access_log, lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=access_log, lifespan="on", ws="none"))
     previous = {sig: signal.signal(sig, lambda signum, frame: None)  # uvicorn re-raises the signal it stopped
                 for sig in (signal.SIGINT, signal.SIGTERM)}          # on: we have stopped, nothing more to do
     if ready:
@@ -92,7 +92,7 @@ def _serve_workers(url: str, workers: int, access_log: bool, ready: Callable[[],
     parts = urlsplit(url)
     if ready:
         _when(lambda: _answers(parts.hostname, parts.port), ready)
-    uvicorn.run(_FACTORY, factory=True, host=parts.hostname, port=parts.port, workers=workers,
+    uvicorn.run(_FACTORY, factory=True, host=parts.hostname, port=parts.port, workers=workers, ws="none",
                 log_level="warning", access_log=access_log)
 
 
@@ -178,7 +178,7 @@ class ServerThread:
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, **uvicorn_options: Any):
         self.app, self.host, self.port = app, host, port
-        self._options = {"log_level": "warning", "access_log": False, "lifespan": "on", "log_config": None,
+        self._options = {"log_level": "warning", "access_log": False, "lifespan": "on", "log_config": None, "ws": "none",
                          **uvicorn_options}
         self._server: Any = None
         self._thread: threading.Thread | None = None
