@@ -41,3 +41,21 @@ def tracing_off_after_test():
 
     if "promptflow_lite.tracing.setup" in sys.modules:
         sys.modules["promptflow_lite.tracing.setup"].disable_tracing()
+
+
+@pytest.fixture
+def serve():
+    """``serve(flow_dir, **create_app_kwargs)`` → a client of the flow served over real HTTP on a free port."""
+    from promptflow_lite.serve import ServerThread, create_app
+    from promptflow_lite.serve.client import ScoreClient
+
+    servers = []
+
+    def start(source, **kwargs) -> ScoreClient:
+        server = ServerThread(create_app(source, **kwargs)).start()
+        servers.append(server)
+        return ScoreClient(server.url)
+
+    yield start
+    for server in servers:
+        server.stop()

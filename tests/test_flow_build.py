@@ -13,8 +13,6 @@ import time
 import venv
 from pathlib import Path
 
-import pytest
-
 from promptflow_lite.serve.client import ScoreClient
 from promptflow_lite.testing import Rule, ScriptedServer
 

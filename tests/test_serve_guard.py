@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -61,21 +60,6 @@ TWO_CALLS_FLOW = {
           api: chat
     """,
 }
-
-
-@pytest.fixture
-def serve():
-    """``serve(flow_dir, settings=..., **create_app_kwargs)`` → a client of the flow on a free port."""
-    servers = []
-
-    def start(source, **kwargs) -> ScoreClient:
-        server = ServerThread(create_app(source, **kwargs)).start()
-        servers.append(server)
-        return ScoreClient(server.url)
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 @pytest.fixture
