@@ -55,14 +55,17 @@ class ServeMetrics:
 
     @contextmanager
     def line(self, flow: str) -> Iterator[None]:
-        """Count a running line; model calls made inside count their tokens for ``flow``."""
+        """Count a running line; model calls made in this task from now on count their tokens for ``flow``.
+
+        The attribution is left set: each request (and each response stream) runs in a task of its
+        own, whose context ends with it; resetting it from a generator closed elsewhere would fail.
+        """
         gauge = self.in_flight.labels(flow)
         gauge.inc()
-        token = _serving.set((self, flow))
+        _serving.set((self, flow))
         try:
             yield
         finally:
-            _serving.reset(token)
             gauge.dec()
 
     def line_ended(self, flow: str, result: Any) -> None:
