@@ -6,10 +6,10 @@ Framework-free functions, so the rules are easy to test and cheap to run per req
 from __future__ import annotations
 
 import json
-import math
 from typing import Any, Mapping
 
 from promptflow_lite.errors import UserError
+from promptflow_lite.tools.coercion import MAX_NESTING
 
 EVENT_STREAM = "text/event-stream"
 _JSON_TYPES = frozenset({"application/json", "application/*", "*/*"})
@@ -19,6 +19,10 @@ class BadRequest(UserError):
     """The request cannot be turned into flow inputs (answered with 400)."""
 
     status = 400
+
+
+class JsonTooDeep(BadRequest):
+    """The JSON body nests deeper than the server accepts (or the parser goes)."""
 
 
 class JsonPayloadRequiredForMultipleInputFields(BadRequest):
@@ -36,7 +40,7 @@ class NotAcceptable(UserError):
 
 
 def read_inputs(body: bytes, inputs: Mapping[str, Any], chat_history: str | None = None,
-                max_depth: int = 64) -> dict[str, Any]:
+                max_depth: int = MAX_NESTING) -> dict[str, Any]:
     """The flow inputs a request ``body`` gives, checked against the flow's ``inputs`` definitions.
 
     A JSON object gives the inputs by name. A body that is not a JSON object is the value of the
@@ -44,7 +48,7 @@ def read_inputs(body: bytes, inputs: Mapping[str, Any], chat_history: str | None
     inputs it is an error. An empty body gives no inputs (defaults apply). A flow that declares no
     inputs gets a JSON object as is (a flex entry taking ``**kwargs``) and ignores any other body.
     Inputs without a default must be present, except the chat history (``[]``). JSON nested
-    deeper than ``max_depth``, ``NaN``/``Infinity`` and lone surrogates are refused.
+    deeper than ``max_depth`` is refused.
     """
     if not inputs:
         return _object_or_nothing(body, max_depth)
@@ -92,58 +96,31 @@ class _NotJson(ValueError):
 
 
 def parse_json(body: bytes, max_depth: int) -> Any:
-    """``body`` as JSON, checked: nesting at most ``max_depth`` levels, no ``NaN``/``Infinity`` (nor numbers
-    too large for a double), no lone surrogates. Raises :class:`BadRequest`, or ``_NotJson`` for non-JSON."""
+    """``body`` as JSON nesting at most ``max_depth`` arrays/objects (:class:`JsonTooDeep` otherwise),
+    or ``_NotJson``. Values are checked later, against the flow inputs that take them."""
     try:
-        data = json.loads(body, parse_constant=_no_constant)
+        data = json.loads(body)
     except RecursionError:
-        raise _too_deep(max_depth) from None
-    except BadRequest:
-        raise
+        raise JsonTooDeep("The request body nests JSON arrays/objects too deeply to be read.",
+                          hint=f"send flatter JSON (at most {max_depth} levels).") from None
     except ValueError:
         raise _NotJson() from None
-    _check_values(data, max_depth)
+    _check_depth(data, max_depth)
     return data
 
 
-def _no_constant(name: str) -> Any:
-    raise BadRequest(f"The request body holds {name}, which is not valid JSON.", hint="send finite numbers.")
-
-
-def _check_values(data: Any, max_depth: int) -> None:
+def _check_depth(data: Any, max_depth: int) -> None:
+    """Iterative (no recursion to exhaust): any part of the body counts, not only the flow inputs."""
     level, depth = [data], 0
     while level:
-        deeper: list[Any] = []
-        nested = False
-        for value in level:
-            if isinstance(value, dict):
-                nested = True
-                deeper += value.keys()
-                deeper += value.values()
-            elif isinstance(value, list):
-                nested = True
-                deeper += value
-            elif isinstance(value, str):
-                if not value.isascii():
-                    _check_text(value)
-            elif isinstance(value, float) and not math.isfinite(value):
-                raise BadRequest("The request body holds a number too large for a double.", hint="send finite numbers.")
-        depth += nested
+        containers = [v for v in level if isinstance(v, (dict, list))]
+        if not containers:
+            return
+        depth += 1
         if depth > max_depth:
-            raise _too_deep(max_depth)
-        level = deeper
-
-
-def _check_text(value: str) -> None:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise BadRequest("The request body holds a lone surrogate (an invalid \\uD800-\\uDFFF escape).",
-                         hint="send valid UTF-16 surrogate pairs or plain UTF-8 text.") from None
-
-
-def _too_deep(max_depth: int) -> BadRequest:
-    return BadRequest(f"The request body is nested more than {max_depth} levels deep.", hint="send flatter JSON.")
+            raise JsonTooDeep(f"The request body nests JSON arrays/objects more than {max_depth} levels deep.",
+                              hint="send flatter JSON.")
+        level = [v for c in containers for v in (c.values() if isinstance(c, dict) else c)]
 
 
 def accepted_types(accept: str | None) -> frozenset[str]:

@@ -6,10 +6,11 @@ import os
 from dataclasses import dataclass
 
 from promptflow_lite.errors import UserError
+from promptflow_lite.tools.coercion import MAX_NESTING
 
 API_KEY_ENV = "PFL_SERVE_API_KEY"
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
-DEFAULT_MAX_JSON_DEPTH = 64
+DEFAULT_MAX_JSON_DEPTH = MAX_NESTING  # as deep as a flow input may nest anywhere
 
 
 @dataclass(frozen=True)
