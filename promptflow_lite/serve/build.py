@@ -62,8 +62,9 @@ def build_flow(source: str | Path, output: str | Path, *, format: str = "docker"
         "Wheels put here are installed before PyPI is asked (e.g. a promptflow_lite wheel built from source).\n",
         encoding="utf-8")
     serve_args = f"--source {_shell_quote('flow/' + entry)}" + (f" --variant {_shell_quote(variant)}" if variant else "")
-    values = {"version": __version__, "serve_args": serve_args, "flow": file.stem if file.suffix else folder.name,
-              "environment": " ".join(f"-e {name}=..." for name in result.environment if name != "PFL_SERVE_API_KEY")}
+    name = file.stem if file.suffix == ".prompty" else folder.name
+    values = {"version": __version__, "serve_args": serve_args, "flow": name,
+              "environment": " ".join(f"-e {var}=..." for var in result.environment if var != "PFL_SERVE_API_KEY")}
     for template, mode in (("Dockerfile", 0o644), ("start.sh", 0o755), ("README.md", 0o644)):
         text = Template(files("promptflow_lite.serve").joinpath(f"docker/{template}").read_text("utf-8"))
         target = out / template
