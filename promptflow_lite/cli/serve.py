@@ -15,7 +15,7 @@ def register_serve(flow_commands: argparse._SubParsersAction) -> None:
         "serve", help="serve a flow over HTTP (POST /score, GET /swagger.json, streaming with SSE)",
         description="Serve a flow as an HTTP endpoint compatible with promptflow's: POST /score with a JSON object "
                     "of inputs (Accept: text/event-stream streams LLM outputs), GET /swagger.json, /health, "
-                    "/version, POST /feedback. Connections come from the local store and PROMPTFLOW_CONNECTIONS; "
+                    "/version, /metrics (Prometheus), / (a page to try it), POST /feedback. Connections come from the local store and PROMPTFLOW_CONNECTIONS; "
                     "<CONN_NAME>_<KEY> environment variables override their fields.")
     parser.add_argument("--source", "--flow", dest="source", required=True, action="append",
                         help="flow folder, flow.dag.yaml, flow.flex.yaml or .prompty file; repeat it to serve "
