@@ -4,7 +4,7 @@ A provider has ``get(name)`` and ``names()``. ``DictConnectionProvider`` takes p
 execution-time dict (``{"name": {"type": "OpenAIConnection", "value": {...}, "secret_keys": [...]}}``)
 or plain ``{name: Connection}``; ``default_provider()`` reads the ``PROMPTFLOW_CONNECTIONS`` JSON
 file if that variable is set, then the local store. ``${env:VAR}`` values resolve when a
-connection is fetched.
+connection is fetched, and its secrets are registered for masking then (:mod:`promptflow_lite.masking`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from promptflow_lite.connections.types import (
     CONNECTION_CLASSES, Connection, CustomConnection, connection_class)
 from promptflow_lite.connections.values import apply_env_overrides, resolve_env_references
 from promptflow_lite.errors import ConnectionNotFound, UserError
+from promptflow_lite.masking import register_connection, register_named
 
 __all__ = ["ConnectionProvider", "DictConnectionProvider", "ChainedConnectionProvider", "default_provider",
            "get_connection", "apply_env_overrides", "resolve_connection_references"]
@@ -54,7 +55,9 @@ class DictConnectionProvider:
             raise connection_not_found(str(name), self.names(), self.source)
         if name not in self._built:
             self._built[name] = _entry_to_connection(name, self._entries[name], self.source)
-        return resolve_env_references(self._built[name])
+        conn = resolve_env_references(self._built[name])
+        register_connection(conn)
+        return conn
 
     def names(self) -> list[str]:
         return sorted(self._entries)
@@ -129,7 +132,8 @@ def resolve_connection_references(env_vars: Mapping[str, Any], provider: Any) ->
     """Flow ``environment_variables`` as strings, each ``${conn.key}`` replaced by that connection field.
 
     An unknown connection raises ``ConnectionNotFound``; an unknown key leaves the value as written;
-    dict and list values become JSON, None an empty string, anything else ``str()``.
+    dict and list values become JSON, None an empty string, anything else ``str()``. Values named
+    like secrets (``OPENAI_API_KEY``) are registered for masking.
     """
     resolved: dict[str, str] = {}
     for key, value in env_vars.items():
@@ -139,6 +143,7 @@ def resolve_connection_references(env_vars: Mapping[str, Any], provider: Any) ->
             if match.group(2) in conn:
                 value = conn[match.group(2)]
         resolved[str(key)] = _env_text(value)
+    register_named(resolved)
     return resolved
 
 

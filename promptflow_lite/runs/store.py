@@ -7,7 +7,9 @@ resume re-executes exactly the lines without a successful entry. ``finalize`` de
 rest from the journal: ``flow_outputs/output.jsonl`` and ``inputs.jsonl`` sorted by line
 number, and promptflow's line and node records:
 ``flow_artifacts/<lo>_<hi>.jsonl`` and ``node_artifacts/<node>/<lo>_<hi>.jsonl``, ``BATCH_SIZE``
-lines per file (promptflow's readers load every file of those folders).
+lines per file (promptflow's readers load every file of those folders). Nothing written holds a
+known secret (:func:`~promptflow_lite.masking.mask_secrets`): journal lines are masked when encoded,
+every other file as it is written, and the snapshot's text files (a ``.env`` too) as they are copied.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Iterable, Iterator
 
 from promptflow_lite.engine.line_json import encode_line
 from promptflow_lite.engine.results import COMPLETED, AggregationResult, LineResult
+from promptflow_lite.masking import mask_secrets
 from promptflow_lite.runs.records import dumps, line_record, node_entry, node_record
 
 LINE_NUMBER = "line_number"
@@ -55,7 +58,8 @@ class RunFolder:
         """Copy the flow folder; a DAG's flow file is replaced by the variant-resolved flow."""
         source = Path(getattr(flow, "run_dir", None) or flow.working_dir)
         shutil.rmtree(self.snapshot, ignore_errors=True)
-        shutil.copytree(source, self.snapshot, ignore=self._ignore, symlinks=True)
+        shutil.copytree(source, self.snapshot, ignore=self._ignore, symlinks=True,
+                        copy_function=_copy_masked)
         spec = getattr(flow, "spec", None)
         if flow.kind == "dag" and spec is not None and spec.path is not None:
             import yaml
@@ -65,7 +69,7 @@ class RunFolder:
                 if "reduce" in node:  # the model's alias; promptflow's documented key is `aggregation`
                     node["aggregation"] = node.pop("reduce")
             text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-            (self.snapshot / Path(spec.path).name).write_text(text, encoding="utf-8")
+            _write_text(self.snapshot / Path(spec.path).name, text)
 
     def _ignore(self, folder: str, names: list[str]) -> set[str]:
         skipped = {n for n in names if n in _IGNORED}
@@ -209,5 +213,22 @@ def _write_json(path: Path, data: Any) -> None:
 def _write_text(path: Path, text: str) -> None:
     """Atomic replace: readers (and a crash) see the old file or the new one, never half of it."""
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
+    temporary.write_text(mask_secrets(text), encoding="utf-8")
     os.replace(temporary, path)
+
+
+_MASKED_COPY_BYTES = 4 * 1024 * 1024  # larger files (data, models) are copied as they are
+
+
+def _copy_masked(source: str, target: str) -> str:
+    """``shutil.copy2``, except that a text file holding a known secret is copied masked."""
+    if os.path.getsize(source) <= _MASKED_COPY_BYTES:
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            text = None
+        if text is not None and (masked := mask_secrets(text)) != text:
+            Path(target).write_text(masked, encoding="utf-8")
+            shutil.copystat(source, target)
+            return target
+    return shutil.copy2(source, target)

@@ -1,4 +1,7 @@
-"""Writing a ``/score`` answer: which outputs, JSON bytes, error bodies, server-sent events (FLOW_FORMAT §7.2-7.3)."""
+"""Writing a ``/score`` answer: which outputs, JSON bytes, error bodies, server-sent events (FLOW_FORMAT §7.2-7.3).
+
+Every answer is encoded by :func:`encode`, which masks known secrets (an endpoint's error echoing a key).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +12,12 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, AsyncIterable
 
 from promptflow_lite.errors import error_dict
+from promptflow_lite.masking import mask_secrets
 
 
 def encode(value: Any) -> bytes:
-    """Compact UTF-8 JSON; images become promptflow's base64 dicts."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default).encode()
+    """Compact UTF-8 JSON, secrets masked; images become promptflow's base64 dicts."""
+    return mask_secrets(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)).encode()
 
 
 def _json_default(value: Any) -> Any:
