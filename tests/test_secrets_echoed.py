@@ -37,7 +37,7 @@ DAG_FLOW = {
         - name: answer
           type: llm
           source: {type: code, path: answer.jinja2}
-          inputs: {deployment_name: gpt-4o-mini, question: "${inputs.question}"}
+          inputs: {model: gpt-4o-mini, question: "${inputs.question}"}
           connection: echo_conn
           api: chat
     """,
@@ -70,7 +70,7 @@ EVALUATOR = {
         - name: judge
           type: llm
           source: {type: code, path: judge.jinja2}
-          inputs: {deployment_name: gpt-4o-mini, answer: "${inputs.answer}"}
+          inputs: {model: gpt-4o-mini, answer: "${inputs.answer}"}
           connection: echo_conn
           api: chat
     """,
@@ -86,6 +86,7 @@ class Session:
     folders: list[Path]
     env: dict[str, str]
     seen: list[str] = field(default_factory=list)  # every stdout, stderr and HTTP body
+    given: set[Path] = field(default_factory=set)  # the files where the test itself wrote the key
 
     def pfl(self, *args: str, ok: bool | None = None) -> subprocess.CompletedProcess:
         done = subprocess.run(PFL + list(args), capture_output=True, text=True, env=self.env, timeout=600)
@@ -101,7 +102,7 @@ class Session:
                  for n, text in enumerate(self.seen) for p in parts if p in text]
         for folder in [self.home, *self.folders]:
             for path in folder.rglob("*"):
-                if path.is_file() and path.name != ".env" and path.name != "connection.yaml":
+                if path.is_file() and path not in self.given:
                     data = path.read_bytes()
                     found += [f"{path}: {p}" for p in parts if p.encode() in data]
         return found
@@ -144,6 +145,7 @@ def session(tmp_path, pfl_home):
 def _store_connection(session: Session, folder: Path, api_key: str, base_url: str) -> None:
     file = folder / "connection.yaml"
     file.write_text(f"name: echo_conn\ntype: open_ai\napi_key: '{api_key}'\nbase_url: {base_url}\n")
+    session.given.add(file)
     session.pfl("connection", "create", "-f", str(file), ok=True)
 
 
@@ -168,7 +170,7 @@ def test_a_dag_flow_never_reveals_the_key(session, tmp_path, source, echo, fault
             _store_connection(session, tmp_path, key, server.base_url)
 
         session.pfl("flow", "test", "--flow", str(flow), "--inputs", "question=Hi?", ok=False)
-        session.pfl("flow", "test", "--flow", str(flow), "--inputs", "question=Hi?", "--debug", ok=False)
+        session.pfl("--debug", "flow", "test", "--flow", str(flow), "--inputs", "question=Hi?", ok=False)
         session.pfl("run", "create", "--flow", str(flow), "--data", str(data), "--name", "base", "--stream")
         session.pfl("run", "resume", "base", "--stream")
         session.pfl("run", "create", "--flow", str(evaluator), "--data", str(data), "--run", "base", "--name",
@@ -194,6 +196,7 @@ def test_a_flow_that_loads_its_own_env_file_never_reveals_the_key(session, tmp_p
     with ScriptedServer(api_key=SERVER_KEY, echo_key="full") as server:
         flow = _folder(tmp_path, "flex_qa", FLEX_FLOW)
         (flow / ".env").write_text(f"OPENAI_API_KEY={key}\nECHO_BASE_URL={server.base_url}\n")
+        session.given.add(flow / ".env")
         data = tmp_path / "data.jsonl"
         data.write_text("".join(json.dumps({"question": f"Question {n}?"}) + "\n" for n in range(3)))
         session.folders.append(flow)

@@ -4,7 +4,7 @@ A provider has ``get(name)`` and ``names()``. ``DictConnectionProvider`` takes p
 execution-time dict (``{"name": {"type": "OpenAIConnection", "value": {...}, "secret_keys": [...]}}``)
 or plain ``{name: Connection}``; ``default_provider()`` reads the ``PROMPTFLOW_CONNECTIONS`` JSON
 file if that variable is set, then the local store. ``${env:VAR}`` values resolve when a
-connection is fetched, and its secrets are registered for masking then (:mod:`promptflow_lite.masking`).
+connection is fetched.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from promptflow_lite.connections.types import (
     CONNECTION_CLASSES, Connection, CustomConnection, connection_class)
 from promptflow_lite.connections.values import apply_env_overrides, resolve_env_references
 from promptflow_lite.errors import ConnectionNotFound, UserError
-from promptflow_lite.masking import register_connection, register_named
+from promptflow_lite.masking import register_named
 
 __all__ = ["ConnectionProvider", "DictConnectionProvider", "ChainedConnectionProvider", "default_provider",
            "get_connection", "apply_env_overrides", "resolve_connection_references"]
@@ -55,9 +55,7 @@ class DictConnectionProvider:
             raise connection_not_found(str(name), self.names(), self.source)
         if name not in self._built:
             self._built[name] = _entry_to_connection(name, self._entries[name], self.source)
-        conn = resolve_env_references(self._built[name])
-        register_connection(conn)
-        return conn
+        return resolve_env_references(self._built[name])
 
     def names(self) -> list[str]:
         return sorted(self._entries)

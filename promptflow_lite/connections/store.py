@@ -3,8 +3,7 @@
 One row per connection: its YAML ``type``, ``configs`` as JSON and ``secrets`` as JSON whose
 values are Fernet tokens (key file ``PFL_HOME/.encryption_key``). The database runs in WAL mode
 and every write is one short ``BEGIN IMMEDIATE`` transaction, so several processes can use it at
-once. Listing and showing never decrypt; only ``get(..., with_secrets=True)`` does, and registers
-the secrets it returns for masking (:mod:`promptflow_lite.masking`).
+once. Listing and showing never decrypt; only ``get(..., with_secrets=True)`` does.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from promptflow_lite.connections.types import (
     STRONG_TYPE_PREFIX, Connection, CustomStrongTypeConnection, build_connection)
 from promptflow_lite.connections.values import SCRUBBED, fill_secrets, is_scrubbed, resolve_env_references
 from promptflow_lite.errors import UserError
-from promptflow_lite.masking import register_connection
 
 DB_FILE = "connections.sqlite"
 KEY_FILE = ".encryption_key"
@@ -91,10 +89,7 @@ class ConnectionStore:
         if row is None:
             raise connection_not_found(name, self.names(), f"the local store ({self.path})")
         conn = self._connection(row, with_secrets=with_secrets)
-        conn = resolve_env_references(conn, secrets=with_secrets) if resolve_env else conn
-        if with_secrets:
-            register_connection(conn)
-        return conn
+        return resolve_env_references(conn, secrets=with_secrets) if resolve_env else conn
 
     def list(self) -> list[Connection]:
         """All stored connections by name, secrets masked."""
