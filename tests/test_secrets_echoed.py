@@ -209,3 +209,33 @@ def test_a_flow_that_loads_its_own_env_file_never_reveals_the_key(session, tmp_p
 
     assert any("Incorrect API key" in text for text in session.seen)
     assert not session.leaks(key)
+
+
+def test_a_key_given_in_init_is_never_stored_and_resume_says_why_it_cannot_rerun(make_flow, tmp_path, pfl_home):
+    from promptflow_lite import Client
+    from promptflow_lite.errors import UserError
+
+    key = "sk-init-" + secrets.token_hex(16)
+    flow = make_flow({"flow.flex.yaml": "entry: chat:Chat\n", "chat.py": """
+        from promptflow_lite import OpenAIModelConfiguration
+
+        class Chat:
+            def __init__(self, model_config: OpenAIModelConfiguration):
+                self.model = model_config.model
+
+            def __call__(self, question: str) -> str:
+                if question == "fail":
+                    raise ValueError("this line fails")
+                return self.model + ": " + question
+    """})
+    data = tmp_path / "data.jsonl"
+    data.write_text('{"question": "hi"}\n{"question": "fail"}\n')
+    client = Client(progress=False)
+    init = {"model_config": {"model": "gpt-4o-mini", "base_url": "http://127.0.0.1:9/v1", "api_key": key}}
+    run = client.run(flow=str(flow), data=str(data), init=init, name="with_init")
+    assert run.status == "CompletedWithErrors" and run.properties["init"]["model_config"]["api_key"] == "******"
+    assert not any(key.encode() in path.read_bytes() for path in pfl_home.rglob("*") if path.is_file())
+    with pytest.raises(UserError, match=r"secret in init \(model_config.api_key\).*connection"):
+        client.resume("with_init")
+    with pytest.raises(UserError, match="model_config.api_key"):
+        client.run(resume_from="with_init")
