@@ -79,8 +79,8 @@ def encode_line(result: LineResult) -> EncodedLine:
     if encoded is None:
         entry = line_entry(result)
         try:
-            encoded = EncodedLine(mask_secrets(_strict(entry)), True)
+            encoded = EncodedLine(mask_secrets(_strict(entry), tokens=False), True)
         except TypeError:  # a value JSON cannot hold
-            encoded = EncodedLine(mask_secrets(_lenient(entry)), False)
+            encoded = EncodedLine(mask_secrets(_lenient(entry), tokens=False), False)
         result.encoded = encoded
     return encoded

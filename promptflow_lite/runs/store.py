@@ -8,8 +8,9 @@ rest from the journal: ``flow_outputs/output.jsonl`` and ``inputs.jsonl`` sorted
 number, and promptflow's line and node records:
 ``flow_artifacts/<lo>_<hi>.jsonl`` and ``node_artifacts/<node>/<lo>_<hi>.jsonl``, ``BATCH_SIZE``
 lines per file (promptflow's readers load every file of those folders). Nothing written holds a
-known secret (:func:`~promptflow_lite.masking.mask_secrets`): journal lines are masked when encoded,
-every other file as it is written, and the snapshot's text files (a ``.env`` too) as they are copied.
+known secret (:func:`~promptflow_lite.masking.mask_secrets`): journal lines are masked when encoded
+(the files derived from them need no second pass), every other file as it is written, and the
+snapshot's text files (a ``.env`` too) as they are copied.
 """
 
 from __future__ import annotations
@@ -117,11 +118,11 @@ class RunFolder:
         entries = list(_read_lines(self.journal_file))
         journal = {entry[LINE_NUMBER]: entry for entry in entries}
         if len(journal) < len(entries):  # a resumed run: keep one entry per line
-            _write_lines(self.journal_file, (journal[n] for n in sorted(journal)))
+            _write_lines(self.journal_file, (journal[n] for n in sorted(journal)), masked=True)
         outputs = self.read_outputs(journal)
         ordered = [{LINE_NUMBER: n, **outputs[n]} for n in sorted(outputs)]
-        _write_lines(self.outputs_file, ordered)
-        _write_lines(self.legacy_outputs_file, ({**outputs[n], LINE_NUMBER: n} for n in sorted(outputs)))
+        _write_lines(self.outputs_file, ordered, masked=True)
+        _write_lines(self.legacy_outputs_file, ({**outputs[n], LINE_NUMBER: n} for n in sorted(outputs)), masked=True)
         inputs = {n: {**values, **(journal.get(n, {}).get("inputs") or {})} for n, values in mapped.items()}
         self.write_inputs(sorted(inputs.items()))
         self._write_artifacts(run_name, [journal[n] for n in sorted(journal)])
@@ -138,7 +139,7 @@ class RunFolder:
         for chunk, rows in chunks.items():
             name = f"{chunk * BATCH_SIZE:0{WIDTH}d}_{chunk * BATCH_SIZE + BATCH_SIZE - 1:0{WIDTH}d}.jsonl"
             self.flow_artifacts.mkdir(exist_ok=True)
-            _write_lines(self.flow_artifacts / name, (line_record(run_name, row) for row in rows))
+            _write_lines(self.flow_artifacts / name, (line_record(run_name, row) for row in rows), masked=True)
             by_node: dict[str, list[dict[str, Any]]] = {}
             for row in rows:
                 for node in row.get("nodes") or []:
@@ -146,7 +147,7 @@ class RunFolder:
             for node_name, records in by_node.items():
                 folder = self.node_artifacts / node_name
                 folder.mkdir(parents=True, exist_ok=True)
-                _write_lines(folder / name, records)
+                _write_lines(folder / name, records, masked=True)
 
     def _node_folders(self) -> list[Path]:
         return [f for f in self.node_artifacts.iterdir() if f.is_dir()] if self.node_artifacts.is_dir() else []
@@ -202,18 +203,19 @@ def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
                 continue  # the torn last line of a killed run: that line is simply not done
 
 
-def _write_lines(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    _write_text(path, "".join(dumps(row) + "\n" for row in rows))
+def _write_lines(path: Path, rows: Iterable[dict[str, Any]], *, masked: bool = False) -> None:
+    """``masked``: the rows come from the journal, whose text is masked already."""
+    _write_text(path, "".join(dumps(row) + "\n" for row in rows), masked=masked)
 
 
 def _write_json(path: Path, data: Any) -> None:
     _write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def _write_text(path: Path, text: str) -> None:
+def _write_text(path: Path, text: str, *, masked: bool = False) -> None:
     """Atomic replace: readers (and a crash) see the old file or the new one, never half of it."""
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(mask_secrets(text), encoding="utf-8")
+    temporary.write_text(text if masked else mask_secrets(text), encoding="utf-8")
     os.replace(temporary, path)
 
 
