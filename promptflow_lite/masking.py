@@ -7,7 +7,8 @@ in any text - whole, or echoed in part as endpoints do (``sk-abc12***...wxyz``, 
 last eight characters) - and hides ``Bearer``/``Basic`` tokens and the value after an ``api-key:``
 or ``Authorization:`` name. Everything promptflow_lite prints, stores or returns goes through it
 (errors, run records and logs, traces, HTTP answers, the CLI's streams). A text holding no trace
-of a known secret costs two substring searches per secret.
+of a known secret costs two substring searches per secret (and a dozen for tokens and headers).
+Importing this module registers the environment's secrets.
 """
 
 from __future__ import annotations
@@ -45,8 +46,14 @@ class _Known(NamedTuple):
     """A snapshot of the registry (replaced whole on change, so readers need no lock)."""
 
     secrets: tuple[str, ...] = ()  # longest first: a secret holding another is hidden whole
-    probes: tuple[str, ...] = ()  # first/last few characters: every trace of a secret holds one
-    fragments: tuple[str, ...] = ()  # first/last FRAGMENT characters of the long secrets
+    keys: tuple[str, ...] = ()  # the secrets shaped like keys (one word): those are echoed in part
+    probes: tuple[str, ...] = ()  # every trace of a secret holds one: a key's first/last few characters
+    fragments: tuple[str, ...] = ()  # first/last FRAGMENT characters of the long keys
+
+
+def _key_like(secret: str) -> bool:
+    """One word of key characters (``sk-...``, hex, base64, a JWT); not a URL, a sentence or a connection string."""
+    return all(_token_char(char) for char in secret) and "*" not in secret and "…" not in secret
 
 
 _known = _Known()
@@ -82,9 +89,11 @@ def register_secret(value: Any) -> None:
             return
         _log.append(value)
         secrets = tuple(sorted({*_known.secrets, *forms}, key=len, reverse=True))
-        probes = tuple(dict.fromkeys(part for secret in secrets for part in (secret[:_SHOWN], secret[-_SHOWN:])))
-        fragments = tuple(dict.fromkeys(part for secret in secrets for part in _ends(secret)))
-        _known = _Known(secrets, probes, fragments)
+        keys = tuple(secret for secret in secrets if _key_like(secret))
+        probes = [part for key in keys for part in (key[:_SHOWN], key[-_SHOWN:])]
+        probes += [secret for secret in secrets if secret not in keys]
+        fragments = tuple(dict.fromkeys(part for key in keys for part in _ends(key)))
+        _known = _Known(secrets, keys, tuple(dict.fromkeys(probes)), fragments)
 
 
 def register_secrets(values: Iterable[Any]) -> None:
@@ -172,7 +181,7 @@ def _hide_known(text: str, known: _Known) -> str:
             text = text[:begin] + REDACTED + text[end:]
             start = text.find(fragment, begin + len(REDACTED))
     if "**" in text or "..." in text or "…" in text:
-        text = _hide_elided(text, known.secrets)
+        text = _hide_elided(text, known.keys)
     return text
 
 

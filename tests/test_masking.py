@@ -51,6 +51,17 @@ def test_text_without_a_secret_is_left_as_it_is(key):
         assert mask_secrets(text) == text
 
 
+def test_a_secret_that_is_not_one_word_is_hidden_whole_only():
+    """A webhook URL or a connection string: its first or last characters are not its own."""
+    webhook = "https://hooks.example.com/services/" + secrets.token_hex(12)
+    connection = "DefaultEndpointsProtocol=https;AccountKey=" + secrets.token_hex(12) + ";EndpointSuffix=core.windows.net"
+    register_secret(webhook)
+    register_secret(connection)
+    text = "See https://hooks.example.com/docs... and https://acct.blob.core.windows.net."
+    assert mask_secrets(text) == text
+    assert mask_secrets(f"post to {webhook} with {connection}") == "post to *** with ***"
+
+
 def test_tokens_and_credential_headers_are_hidden_even_when_unknown():
     assert mask_secrets("Authorization: Bearer abc123def456ghi") == "Authorization: Bearer ***"
     assert mask_secrets("headers={'api-key': 'f00ba4f00ba4', 'x': 1}") == "headers={'api-key': '***', 'x': 1}"
