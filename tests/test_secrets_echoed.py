@@ -27,22 +27,20 @@ from promptflow_lite.testing import ScriptedServer
 PFL = [sys.executable, "-m", "promptflow_lite.cli.main"]
 SERVER_KEY = "the-one-key-the-server-accepts"
 
-DAG_FLOW = {
-    "flow.dag.yaml": """
-        inputs:
-          question: {type: string}
-        outputs:
-          answer: {type: string, reference: "${answer.output}"}
+
+def _llm_flow(input_name: str, output_name: str, prompt: str) -> dict[str, str]:
+    """A one-node DAG: an LLM node on the connection ``echo_conn``."""
+    return {"flow.dag.yaml": f"""
+        inputs: {{{input_name}: {{type: string}}}}
+        outputs: {{{output_name}: {{type: string, reference: "${{ask.output}}"}}}}
         nodes:
-        - name: answer
-          type: llm
-          source: {type: code, path: answer.jinja2}
-          inputs: {model: gpt-4o-mini, question: "${inputs.question}"}
-          connection: echo_conn
-          api: chat
-    """,
-    "answer.jinja2": "user:\n{{question}}\n",
-}
+        - {{name: ask, type: llm, api: chat, connection: echo_conn, source: {{type: code, path: ask.jinja2}},
+           inputs: {{model: gpt-4o-mini, {input_name}: "${{inputs.{input_name}}}"}}}}
+    """, "ask.jinja2": f"user:\n{prompt} {{{{{input_name}}}}}\n"}
+
+
+DAG_FLOW = _llm_flow("question", "answer", "Answer:")
+EVALUATOR = _llm_flow("answer", "verdict", "Is this right?")
 FLEX_FLOW = {  # flow code that loads its own .env, as many flows do with python-dotenv
     "flow.flex.yaml": "entry: ask:ask\n",
     "ask.py": """
@@ -59,22 +57,6 @@ FLEX_FLOW = {  # flow code that loads its own .env, as many flows do with python
             answer = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": question}])
             return answer.choices[0].message.content
     """,
-}
-EVALUATOR = {
-    "flow.dag.yaml": """
-        inputs:
-          answer: {type: string}
-        outputs:
-          verdict: {type: string, reference: "${judge.output}"}
-        nodes:
-        - name: judge
-          type: llm
-          source: {type: code, path: judge.jinja2}
-          inputs: {model: gpt-4o-mini, answer: "${inputs.answer}"}
-          connection: echo_conn
-          api: chat
-    """,
-    "judge.jinja2": "user:\nIs this right? {{answer}}\n",
 }
 
 
