@@ -31,7 +31,7 @@ _SECRET_NAME = re.compile(
     r"|(^|[-_])(access[-_]|refresh[-_]|auth[-_]|api[-_]|bearer[-_])?token$|key$"
     r"|conn(ection)?[-_]?str(ing)?$", re.IGNORECASE)
 _ELISION = re.compile(r"(?:\*\*|\.\.\.|…)[*.…]*")
-_BEARER = re.compile(r"\b(Bearer|bearer|Basic)(\s+)(?=[\w.~+/=-]*(?:[\d.~+/=-]|[A-Za-z]{16}))[\w.~+/=-]{8,}")
+_BEARER = re.compile(r"\b(Bearer|bearer|Basic)(\s+)([\w.~+/=-]{8,})")
 _HEADER = re.compile(r"\b((?:x-)?api[-_]?key|authorization|ocp-apim-subscription-key)(['\"]?\s*[:=]\s*['\"]?)"
                      r"(?![*$<]|bearer\s|basic\s)[^\s'\",;{}()\[\]]{6,}", re.IGNORECASE)
 _HEADER_WORDS = ("pi-key", "pi_key", "PI_KEY", "PI-KEY", "piKey", "pi-Key", "pikey", "uthorization",
@@ -136,8 +136,10 @@ def mask_secrets(text: str, *, tokens: bool = True) -> str:
     """``text`` with every known secret, and every trace of one, replaced by ``***`` (see module doc).
 
     ``tokens=False`` skips hiding the ``Bearer``/``Basic`` tokens and header values that are not
-    known secrets: about ten substring searches fewer, for a batch line's record, whose errors
-    were masked with them when they were made (:func:`promptflow_lite.errors.error_dict`).
+    known secrets: for data (a line's inputs and outputs, copied flow files, HTTP answers), which
+    may hold such text on purpose and may be read back, and whose error messages were masked in
+    full when they were made (:func:`promptflow_lite.errors.error_dict`); it is also ten substring
+    searches fewer on a batch line's hot path.
     """
     if not text:
         return text
@@ -148,12 +150,20 @@ def mask_secrets(text: str, *, tokens: bool = True) -> str:
     if not tokens:
         return text
     if "earer " in text or "Basic " in text:
-        text = _BEARER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
+        text = _BEARER.sub(_hide_token, text)
     for word in _HEADER_WORDS:
         if word in text:
             text = _HEADER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
             break
     return text
+
+
+def _hide_token(found: re.Match) -> str:
+    """``Bearer <token>`` without the token - unless the "token" is a word (``Bearer tokens``)."""
+    token = found.group(3)
+    if token.isalpha() and len(token) < 16:
+        return found.group(0)
+    return found.group(1) + found.group(2) + REDACTED
 
 
 def _placeholder(value: str) -> bool:

@@ -53,7 +53,8 @@ FLEX_FLOW = {  # flow code that loads its own .env, as many flows do with python
             for line in Path(__file__).with_name(".env").read_text().splitlines():
                 name, _, value = line.partition("=")
                 os.environ[name.strip()] = value.strip()
-            client = openai.OpenAI(base_url=os.environ["ECHO_BASE_URL"], max_retries=0)  # reads OPENAI_API_KEY
+            headers = {"api-key": os.environ["OPENAI_API_KEY"], "x-note": "Authorization: Bearer " + "x" * 12}
+            client = openai.OpenAI(base_url=os.environ["ECHO_BASE_URL"], default_headers=headers, max_retries=0)
             answer = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": question}])
             return answer.choices[0].message.content
     """,
@@ -189,6 +190,9 @@ def test_a_flow_that_loads_its_own_env_file_never_reveals_the_key(session, tmp_p
         session.pfl("run", "visualize", "flex_base", ok=True)
         _serve(session, flow)
 
+    snapshot = session.home / "runs" / "flex_base" / "snapshot"
+    assert (snapshot / "ask.py").read_text() == (flow / "ask.py").read_text()  # code that builds headers: intact
+    assert (snapshot / ".env").read_text().startswith("OPENAI_API_KEY=***\n")
     assert any("Incorrect API key" in text for text in session.seen)
     assert not session.leaks(key)
 

@@ -81,7 +81,7 @@ class RunFolder:
         return skipped
 
     def write_inputs(self, lines: Iterable[tuple[int, dict[str, Any]]]) -> None:
-        _write_lines(self.inputs_file, ({**inputs, LINE_NUMBER: n} for n, inputs in lines))
+        _write_lines(self.inputs_file, ({**inputs, LINE_NUMBER: n} for n, inputs in lines), data=True)
 
     # while the lines run ------------------------------------------------------------------
     def open(self) -> None:
@@ -203,19 +203,24 @@ def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
                 continue  # the torn last line of a killed run: that line is simply not done
 
 
-def _write_lines(path: Path, rows: Iterable[dict[str, Any]], *, masked: bool = False) -> None:
-    """``masked``: the rows come from the journal, whose text is masked already."""
-    _write_text(path, "".join(dumps(row) + "\n" for row in rows), masked=masked)
+def _write_lines(path: Path, rows: Iterable[dict[str, Any]], *, data: bool = False, masked: bool = False) -> None:
+    _write_text(path, "".join(dumps(row) + "\n" for row in rows), data=data, masked=masked)
 
 
 def _write_json(path: Path, data: Any) -> None:
     _write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def _write_text(path: Path, text: str, *, masked: bool = False) -> None:
-    """Atomic replace: readers (and a crash) see the old file or the new one, never half of it."""
+def _write_text(path: Path, text: str, *, data: bool = False, masked: bool = False) -> None:
+    """Atomic replace: readers (and a crash) see the old file or the new one, never half of it.
+
+    ``text`` is masked first; ``data`` (the lines' values, which resume reads back) for known secrets
+    only; ``masked``: not at all, the text comes from the journal, masked already.
+    """
+    if not masked:
+        text = mask_secrets(text, tokens=not data)
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text if masked else mask_secrets(text), encoding="utf-8")
+    temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
 
 
@@ -223,13 +228,14 @@ _MASKED_COPY_BYTES = 4 * 1024 * 1024  # larger files (data, models) are copied a
 
 
 def _copy_masked(source: str, target: str) -> str:
-    """``shutil.copy2``, except that a text file holding a known secret is copied masked."""
+    """``shutil.copy2``, except that a text file holding a known secret is copied masked (known secrets
+    only: a token pattern must not touch code that builds a header)."""
     if os.path.getsize(source) <= _MASKED_COPY_BYTES:
         try:
             text = Path(source).read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):
             text = None
-        if text is not None and (masked := mask_secrets(text)) != text:
+        if text is not None and (masked := mask_secrets(text, tokens=False)) != text:
             Path(target).write_text(masked, encoding="utf-8")
             shutil.copystat(source, target)
             return target

@@ -1,6 +1,7 @@
 """Writing a ``/score`` answer: which outputs, JSON bytes, error bodies, server-sent events (FLOW_FORMAT §7.2-7.3).
 
-Every answer is encoded by :func:`encode`, which masks known secrets (an endpoint's error echoing a key).
+Every answer is encoded by :func:`encode`, which masks known secrets (an endpoint's error echoing a key;
+error messages are masked in full when made, see :func:`promptflow_lite.errors.error_dict`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from promptflow_lite.masking import mask_secrets
 
 def encode(value: Any) -> bytes:
     """Compact UTF-8 JSON, secrets masked; images become promptflow's base64 dicts."""
-    return mask_secrets(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)).encode()
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    return mask_secrets(text, tokens=False).encode()
 
 
 def _json_default(value: Any) -> Any:
