@@ -54,7 +54,7 @@ def test_text_without_a_secret_is_left_as_it_is(key):
 def test_a_secret_that_is_not_one_word_is_hidden_whole_only():
     """A webhook URL or a connection string: its first or last characters are not its own."""
     webhook = "https://hooks.example.com/services/" + secrets.token_hex(12)
-    connection = "DefaultEndpointsProtocol=https;AccountKey=" + secrets.token_hex(12) + ";EndpointSuffix=core.windows.net"
+    connection = f"DefaultEndpointsProtocol=https;AccountKey={secrets.token_hex(12)};EndpointSuffix=core.windows.net"
     register_secret(webhook)
     register_secret(connection)
     text = "See https://hooks.example.com/docs... and https://acct.blob.core.windows.net."

@@ -55,7 +55,8 @@ FLEX_FLOW = {  # flow code that loads its own .env, as many flows do with python
                 os.environ[name.strip()] = value.strip()
             headers = {"api-key": os.environ["OPENAI_API_KEY"], "x-note": "Authorization: Bearer " + "x" * 12}
             client = openai.OpenAI(base_url=os.environ["ECHO_BASE_URL"], default_headers=headers, max_retries=0)
-            answer = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": question}])
+            messages = [{"role": "user", "content": question}]
+            answer = client.chat.completions.create(model="gpt-4o-mini", messages=messages)
             return answer.choices[0].message.content
     """,
 }
@@ -75,7 +76,7 @@ class Session:
         done = subprocess.run(PFL + list(args), capture_output=True, text=True, env=self.env, timeout=600)
         self.seen += [done.stdout, done.stderr]
         if ok is not None:
-            assert (done.returncode == 0) == ok, f"pfl {' '.join(args)}: {done.returncode}\n{done.stdout}\n{done.stderr}"
+            assert (done.returncode == 0) == ok, f"pfl {' '.join(args)}: {done.returncode} {done.stdout} {done.stderr}"
         return done
 
     def leaks(self, key: str) -> list[str]:
