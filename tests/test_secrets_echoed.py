@@ -226,3 +226,20 @@ def test_a_key_given_in_init_is_never_stored_and_resume_says_why_it_cannot_rerun
         client.resume("with_init")
     with pytest.raises(UserError, match="model_config.api_key"):
         client.run(resume_from="with_init")
+
+
+def test_retry_notices_of_a_library_call_never_reveal_the_key(make_flow, monkeypatch, capsys):
+    """No CLI around it: the notice a retried request prints (into its node's logs) is masked where it is made."""
+    from promptflow_lite import OpenAIConnection, load_flow
+
+    key = "sk-pfl-" + secrets.token_hex(20)
+    monkeypatch.setenv("PFL_LLM_RETRY_NOTICE_SECONDS", "0")
+    monkeypatch.setenv("PFL_LLM_MAX_RETRIES", "2")
+    monkeypatch.setenv("PFL_LLM_BACKOFF_SECONDS", "0.01")
+    with ScriptedServer(api_key=key, echo_key="full", fail_rate=1.0, fail_kinds="500") as server:
+        connection = OpenAIConnection(api_key=key, base_url=server.base_url, name="echo_conn")
+        line = load_flow(make_flow(DAG_FLOW), connections={"echo_conn": connection}).run({"question": "Hi?"})
+    printed, logs = capsys.readouterr(), line.node_runs["ask"].logs
+    assert "retrying in" in logs and "API key provided: ***" in logs
+    assert not line.ok and "API key provided: ***" in line.error["message"]
+    assert key[:12] not in logs + printed.err + printed.out + json.dumps(line.error)

@@ -19,7 +19,8 @@ from promptflow_lite.masking import mask_secrets
 def encode(value: Any) -> bytes:
     """Compact UTF-8 JSON, secrets masked; images become promptflow's base64 dicts."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
-    return mask_secrets(text, tokens=False).encode()
+    text = mask_secrets(text, tokens=False)
+    return text.encode("utf-8", "backslashreplace")  # a lone surrogate as its \udXXX escape: the same JSON value
 
 
 def _json_default(value: Any) -> Any:
