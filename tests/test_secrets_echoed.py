@@ -41,6 +41,15 @@ def _llm_flow(input_name: str, output_name: str, prompt: str) -> dict[str, str]:
 
 DAG_FLOW = _llm_flow("question", "answer", "Answer:")
 EVALUATOR = _llm_flow("answer", "verdict", "Is this right?")
+ECHO_FLOW = {  # no LLM: a complete base run for the evaluation run
+    "flow.dag.yaml": """
+        inputs: {question: {type: string}}
+        outputs: {answer: {type: string, reference: "${echo.output}"}}
+        nodes:
+        - {name: echo, type: python, source: {type: code, path: echo.py}, inputs: {text: "${inputs.question}"}}
+    """,
+    "echo.py": "from promptflow import tool\n\n\n@tool\ndef echo(text: str) -> str:\n    return text\n",
+}
 FLEX_FLOW = {  # flow code that loads its own .env, as many flows do with python-dotenv
     "flow.flex.yaml": "entry: ask:ask\n",
     "ask.py": """
@@ -144,6 +153,7 @@ def test_a_dag_flow_never_reveals_the_key(session, tmp_path, source, echo, fault
                         fail_rate=1.0 if faults else 0.0, fail_kinds=faults or "500") as server:
         flow = _folder(tmp_path, "qa", DAG_FLOW)
         evaluator = _folder(tmp_path, "judge", EVALUATOR)
+        echo_flow = _folder(tmp_path, "echo", ECHO_FLOW)
         data = tmp_path / "data.jsonl"
         data.write_text("".join(json.dumps({"question": f"Question {n}?"}) + "\n" for n in range(3)))
         session.folders += [flow, evaluator, data.parent / "reports"]
@@ -157,8 +167,9 @@ def test_a_dag_flow_never_reveals_the_key(session, tmp_path, source, echo, fault
         session.pfl("--debug", "flow", "test", "--flow", str(flow), "--inputs", "question=Hi?", ok=False)
         session.pfl("run", "create", "--flow", str(flow), "--data", str(data), "--name", "base", "--stream")
         session.pfl("run", "resume", "base", "--stream")
-        session.pfl("run", "create", "--flow", str(evaluator), "--data", str(data), "--run", "base", "--name",
-                    "judged", "--column-mapping", "answer=${data.question}")
+        session.pfl("run", "create", "--flow", str(echo_flow), "--data", str(data), "--name", "echoed", ok=True)
+        session.pfl("run", "create", "--flow", str(evaluator), "--data", str(data), "--run", "echoed", "--name",
+                    "judged", "--column-mapping", "answer=${run.outputs.answer}")
         for command in (["show", "base"], ["show-details", "base"], ["show-details", "judged", "-o", "json"]):
             session.pfl("run", *command)
         session.pfl("run", "visualize", "base", "judged", ok=True)
