@@ -74,10 +74,9 @@ def app_for_flows(flows: Sequence[Any], *, tracing: bool = True, settings: Serve
         from promptflow_lite.serve.auth import BearerAuth
 
         middleware.append(Middleware(BearerAuth, api_key=settings.api_key, page=server.page_for_browser))
-        if tracing:
-            from promptflow_lite.tracing.serialize import remember_secret
+        from promptflow_lite.masking import register_secret
 
-            remember_secret(settings.api_key)  # never in a span, whatever a flow does with its inputs
+        register_secret(settings.api_key)  # never in a span, a log or an answer, whatever a flow does with it
     collection = endpoints[0].info.name if len(endpoints) == 1 else None
     app = Starlette(routes=server.routes(), middleware=middleware, lifespan=_lifespan(collection, tracing))
     app.state.flows, app.state.flow, app.state.endpoints = list(flows), flows[0], endpoints

@@ -97,9 +97,15 @@ def _serve_workers(url: str, workers: int, access_log: bool, ready: Callable[[],
 
 
 def app_from_environment():
-    """The app factory of each ``--workers`` process (options in ``PFL_SERVE_OPTIONS``)."""
+    """The app factory of each ``--workers`` process (options in ``PFL_SERVE_OPTIONS``); what the
+    process prints is masked, as in the ``pfl`` process that started it."""
+    import sys
+
+    from promptflow_lite.masking import MaskedStream
     from promptflow_lite.serve.app import create_app
     from promptflow_lite.serve.settings import ServeSettings, api_key_from_env
+
+    sys.stdout, sys.stderr = MaskedStream(sys.stdout), MaskedStream(sys.stderr)
 
     options = json.loads(os.environ[OPTIONS_ENV])
     guard, key_env = options.pop("settings", None), options.pop("api_key_env", None)
