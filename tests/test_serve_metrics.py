@@ -68,13 +68,14 @@ def test_metrics_count_requests_latency_tokens_and_node_errors(make_flow):
             assert client.request("POST", "/score", {"question": "boom"}, auth)[0] == 400
             assert client.request("POST", "/score", {}, auth)[0] == 400  # missing input: no line
             assert client.request("GET", "/metrics")[0] == 401
+            assert client.request("POST", "/score", {"question": "question 1"})[0] == 401
 
             samples = scrape(client, auth)
 
     assert total(samples, "pfl_requests_total", flow="asker", status="200") == 100
-    assert total(samples, "pfl_requests_total", flow="asker") == 102
-    assert total(samples, "pfl_request_duration_seconds_count", flow="asker") == 102
-    assert total(samples, "pfl_request_duration_seconds_bucket", flow="asker", le="+Inf") == 102
+    assert total(samples, "pfl_requests_total", flow="asker", status="401") == 1  # refused for its key
+    assert total(samples, "pfl_requests_total", flow="asker") == 103
+    assert total(samples, "pfl_request_duration_seconds_count", flow="asker") == 103
     assert 0 < total(samples, "pfl_request_duration_seconds_sum", flow="asker")
     assert total(samples, "pfl_lines_in_flight", flow="asker") == 0
     prompt = total(samples, "pfl_llm_tokens_total", flow="asker", model="gpt-4o-mini", kind="prompt")

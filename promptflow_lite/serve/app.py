@@ -73,7 +73,8 @@ def app_for_flows(flows: Sequence[Any], *, tracing: bool = True, settings: Serve
     if settings.api_key:
         from promptflow_lite.serve.auth import BearerAuth
 
-        middleware.append(Middleware(BearerAuth, api_key=settings.api_key, page=server.page_for_browser))
+        middleware.append(Middleware(BearerAuth, api_key=settings.api_key, page=server.page_for_browser,
+                                     refused=server.count_refusal))
         from promptflow_lite.masking import register_secret
 
         register_secret(settings.api_key)  # never in a span, a log or an answer, whatever a flow does with it
@@ -167,6 +168,13 @@ class ServerRoutes:
 
     async def to_page(self, request: Request) -> Response:
         return RedirectResponse(request.url.path + "/")
+
+    def count_refusal(self, scope: dict) -> None:
+        """A scoring request refused for its key counts as a 401 of its flow."""
+        path = scope["path"]
+        for endpoint in self.endpoints:
+            if path == ("/score" if self.single else f"/flows/{endpoint.name}/score"):
+                self.metrics.answered(endpoint.name, 401, 0.0)
 
     def page_for_browser(self, scope: dict) -> bytes | None:
         """The try-it page for a browser that navigates to a page without the key (it asks for it)."""

@@ -18,16 +18,20 @@ class BearerAuth:
     """Answers 401 (promptflow's error body) unless ``Authorization: Bearer <api_key>`` is sent.
 
     ``page(scope)`` may give an HTML page to answer a browser's navigation with, still as 401:
-    the page asks for the key and sends it itself (it holds no flow data).
+    the page asks for the key and sends it itself (it holds no flow data). ``refused(scope)`` is
+    told of every refusal (the metrics count them).
     """
 
-    def __init__(self, app: Any, api_key: str, page: Callable[[dict], bytes | None] | None = None):
-        self.app, self._key, self._page = app, api_key.encode(), page
+    def __init__(self, app: Any, api_key: str, page: Callable[[dict], bytes | None] | None = None,
+                 refused: Callable[[dict], None] | None = None):
+        self.app, self._key, self._page, self._refused = app, api_key.encode(), page, refused
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS or self._authorized(scope):
             await self.app(scope, receive, send)
             return
+        if self._refused:
+            self._refused(scope)
         headers = [(b"www-authenticate", b'Bearer realm="promptflow_lite"'), (b"cache-control", b"no-store")]
         page = self._page(scope) if self._page else None
         if page is not None:
