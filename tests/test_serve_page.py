@@ -91,6 +91,7 @@ def test_form_page_runs_the_flow_after_asking_for_the_key(browser, make_flow, tm
         page.get_by_label("API key").fill("wrong-key")
         page.get_by_role("button", name="Use key").click()
         page.get_by_text("That key was refused.").wait_for()
+        shot(page, "serve_key", tmp_path)
         page.get_by_label("API key").fill("page-key-123456")
         page.get_by_role("button", name="Use key").click()
 
@@ -129,3 +130,20 @@ def test_chat_page_streams_the_answer_and_keeps_the_history(browser, make_flow, 
     assert llm.requests[-1]["body"]["stream"] is True  # streamed as server-sent events
     roles = [m["role"] for m in llm.requests[-1]["body"]["messages"]]
     assert roles == ["system", "user", "assistant", "user"]  # the first turn went back as history
+
+
+def test_several_flows_list_each_with_its_own_page(browser, make_flow, tmp_path):
+    first = make_flow(FORM_FLOW, name="repeater")
+    second = make_flow(FORM_FLOW, name="echoer")
+    with ServerThread(create_app([first, second])) as server:
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        page.get_by_role("link", name="echoer").wait_for()
+        shot(page, "serve_index", tmp_path)
+        assert page.get_by_role("link").all_inner_texts() == ["repeater", "echoer"]
+        page.get_by_role("link", name="echoer").click()
+        page.locator("#in-text").fill("hi")
+        page.get_by_role("button", name="Run").click()
+        page.locator("#output", has_text="hihi").wait_for()
+        assert page.url == server.url + "/flows/echoer/" and page.locator("h1").inner_text() == "echoer"
+        page.close()
