@@ -76,6 +76,7 @@ class LineWorker:
 
         from promptflow_lite.connections.provider import ResolvedConnections
         from promptflow_lite.engine.flow import connection_provider, load_flow
+        from promptflow_lite.masking import register_connection, register_named
 
         started = time.perf_counter()
         node = ray.get_runtime_context().get_node_id()
@@ -87,6 +88,9 @@ class LineWorker:
         self.cache = _cache(settings, node)
         if settings.offline_rules:  # pfl --scripted-llm: what the driver did not resolve stands in here too
             os.environ["PFL_SCRIPTED_LLM"] = settings.offline_rules
+        for connection in settings.connections.values():
+            register_connection(connection)  # masked in this worker's records and spans, as in the driver's
+        register_named(settings.environment_variables or {})
         connections = ResolvedConnections(connection_provider(None), known=settings.connections)
         self.flow = load_flow(self.source, variant=settings.variant, connections=connections,
                               environment_variables=settings.environment_variables,
