@@ -354,7 +354,7 @@ def test_additional_includes_environment_and_secrets_reach_the_workers_in_memory
                   "from shouting import shout\n"
                   "@tool\ndef use(text: str, conn: CustomConnection) -> dict:\n"
                   "    return {'text': shout(text), 'key_length': len(conn.secret_key), 'mode': os.environ['MODE'],\n"
-                  "            'pid': os.getpid()}\n",
+                  "            'pid': os.getpid(), 'echo': conn.secret_key}\n",
         "flow.dag.yaml": """
             additional_includes: [../shared/shouting.py]
             environment_variables: {MODE: from-flow}
@@ -381,6 +381,7 @@ def test_additional_includes_environment_and_secrets_reach_the_workers_in_memory
     assert [rows[i]["out"]["text"] for i in range(20)] == [f"WORD {i}!" for i in range(20)]
     assert {row["out"]["key_length"] for row in rows.values()} == {len(secret)}
     assert {row["out"]["mode"] for row in rows.values()} == {"given"}
+    assert {row["out"]["echo"] for row in rows.values()} == {"***"}  # a tool echoing its key: masked, as locally
     assert os.getpid() not in {row["out"]["pid"] for row in rows.values()}  # the lines ran in the workers
 
     session = Path(ray._private.worker._global_node.get_session_dir_path())
