@@ -405,6 +405,16 @@ def test_engine_choices_are_checked_before_a_run_starts(make_flow, tmp_path, cap
     assert Client().runs.list() == []
 
 
+def test_without_ray_installed_the_ray_engine_says_how_to_install_it(make_flow, tmp_path):
+    flow, data = make_flow(QA_FLOW, name="qa"), questions(tmp_path, 2)
+    code = ("import sys\nsys.modules['ray'] = None  # as if Ray were not installed\n"
+            "from promptflow_lite.cli.main import main\n"
+            f"sys.exit(main(['run', 'create', '--flow', {str(flow)!r}, '--data', {str(data)!r}, '--engine', 'ray']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "The Ray engine needs Ray" in done.stderr and "pip install 'promptflow_lite[ray]'" in done.stderr
+
+
 def test_nothing_imports_ray_unless_the_ray_engine_runs():
     code = ("import sys\nfrom promptflow_lite.cli.main import main\n"
             "try:\n    main(['run', 'create', '--help'])\nexcept SystemExit:\n    pass\n"
