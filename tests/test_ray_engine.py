@@ -219,7 +219,7 @@ def test_ray_workers_answer_from_the_llm_cache_the_local_engine_filled(ray_clust
 def test_killing_a_worker_mid_run_loses_only_its_lines_in_flight(ray_cluster, connections, server, make_flow,
                                                                  tmp_path):
     flow, data = make_flow(QA_FLOW, name="qa"), questions(tmp_path, 300)
-    server.latency = 0.1  # long enough to kill a worker while lines are in flight
+    server.latency = 0.2  # long enough to kill a worker while lines are in flight
     client = Client(progress=False)
     done: dict = {}
     runner = threading.Thread(target=lambda: done.setdefault("run", client.run(
@@ -244,7 +244,7 @@ def test_killing_a_worker_mid_run_loses_only_its_lines_in_flight(ray_cluster, co
 def test_a_killed_driver_leaves_a_run_that_pfl_run_resume_completes(ray_cluster, connections, server, make_flow,
                                                                     tmp_path):
     flow, data = make_flow(QA_FLOW, name="qa"), questions(tmp_path, 400)
-    server.latency = 0.05
+    server.latency = 0.1  # the run lasts a few seconds: time to kill its driver
     driver = subprocess.Popen(
         [sys.executable, "-m", "promptflow_lite.cli.main", "run", "create", "--flow", str(flow), "--data", str(data),
          "--name", "orphan", "--engine", "ray", "--ray-address", ray_cluster.address, "--ray-actors", "2",
@@ -274,7 +274,7 @@ def test_a_killed_driver_leaves_a_run_that_pfl_run_resume_completes(ray_cluster,
 
 def test_pfl_run_cancel_ends_the_workers_and_the_run_resumes(ray_cluster, connections, server, make_flow, tmp_path):
     flow, data = make_flow(QA_FLOW, name="qa"), questions(tmp_path, 300)
-    server.latency = 0.1
+    server.latency = 0.2  # the run lasts a few seconds: time to cancel it
     client = Client(progress=False)
     done: dict = {}
     runner = threading.Thread(target=lambda: done.setdefault("run", client.run(
