@@ -185,17 +185,24 @@ def _append_text(handle, text: str) -> None:
     handle.flush()
 
 
+def decode_entry(text: str | bytes) -> dict[str, Any] | None:
+    """One record line of a journal or output file; None for a blank or torn one."""
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None  # the torn last line of a killed run: that line is simply not done
+
+
 def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
     if not path.is_file():
         return
     with open(path, encoding="utf-8") as handle:
         for text in handle:
-            if not text.strip():
-                continue
-            try:
-                yield json.loads(text)
-            except ValueError:
-                continue  # the torn last line of a killed run: that line is simply not done
+            entry = decode_entry(text)
+            if entry is not None:
+                yield entry
 
 
 def _write_lines(path: Path, rows: Iterable[dict[str, Any]]) -> None:
