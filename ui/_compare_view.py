@@ -11,7 +11,7 @@ from promptflow_lite.evaluate.line_compare import BETTER, SAME, WORSE, LineCompa
 from promptflow_lite.evaluate.text_table import comparison_rows, notes
 from promptflow_lite.runs.listing import get_run_row, list_runs
 from promptflow_lite.ui._compare_chart import metric_chart
-from promptflow_lite.ui._runs_common import json_block, link, number, preview, short_names, styled
+from promptflow_lite.ui._runs_common import json_block, link, number, preview, short_names
 
 VERDICT_COLORS = {"better": "#15803d", "worse": "#b91c1c"}
 ROW_COLORS = {BETTER: "background-color: #ecfdf5", WORSE: "background-color: #fef2f2",

@@ -146,18 +146,22 @@ def _evaluator_mappings(specs, outputs: list[str], columns: list[str]) -> tuple[
 
 def _mapping_editor(title: str, key: str, inputs: dict[str, bool], suggested: dict[str, Any],
                     choices: list[str]) -> dict[str, str | None]:
-    """An editable table input → where it is read from; returns the mapping as edited."""
-    import pandas as pd
-
+    """A choice per input of where it is read from (a reference, or a typed literal); returns the mapping."""
     if not inputs:
         return {}
     st.markdown(f"**{title}**")
-    frame = pd.DataFrame({"input": list(inputs), "read from": [suggested.get(name) for name in inputs],
-                          "required": [not has_default for has_default in inputs.values()]})
-    edited = st.data_editor(frame, key=key, hide_index=True, width="stretch", disabled=["input", "required"],
-                            column_config={"read from": st.column_config.SelectboxColumn(
-                                "read from", options=list(dict.fromkeys(choices)), width="large")})
-    return {row["input"]: (row["read from"] or None) for row in edited.to_dict(orient="records")}
+    mapping: dict[str, str | None] = {}
+    names = list(inputs)
+    for start in range(0, len(names), 4):
+        for column, name in zip(st.columns(4), names[start:start + 4]):
+            value = suggested.get(name)
+            options = list(dict.fromkeys(([value] if value else []) + choices))
+            mapping[name] = column.selectbox(
+                name + ("" if inputs[name] else " *"), options, index=options.index(value) if value else None,
+                key=f"{key}_{name}", accept_new_options=True,
+                placeholder="choose…" if not inputs[name] else "its default",
+                help="required" if not inputs[name] else "optional: the input has a default")
+    return mapping
 
 
 def _options(flow: Path) -> dict[str, Any]:

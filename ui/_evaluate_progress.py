@@ -9,7 +9,8 @@ import streamlit as st
 
 from promptflow_lite.evaluate.background import (FAILED, GATES_FAILED, INTERRUPTED, RUNNING, SUCCEEDED,
                                                  EvaluationJob, get_evaluation, job_runs, list_evaluations)
-from promptflow_lite.ui._runs_common import link, moment, page_url, short_names, status_text
+from promptflow_lite.ui._runs_common import (link, moment, page_url, progress_bar, short_names,
+                                             status_text)
 
 STATE_BADGES = {RUNNING: ":blue-badge[running]", SUCCEEDED: ":green-badge[finished]",
                 GATES_FAILED: ":orange-badge[finished, a gate failed]", FAILED: ":red-badge[failed]",
@@ -47,15 +48,14 @@ def _bars(job: EvaluationJob) -> None:
     runs = job_runs(job)
     labels = short_names([run["name"] for run in runs])
     done = sum(1 for run in runs if run["status"] in ("Completed", "CompletedWithErrors", "Failed", "Canceled"))
-    st.progress(done / len(runs) if runs else 1.0, text=f"{done} of {len(runs)} runs done")
+    progress_bar(done / len(runs) if runs else 1.0, f"{done} of {len(runs)} runs done",
+                 "Running" if done < len(runs) else "Completed")
     for run in runs:
-        left, right = st.columns([1, 3], vertical_alignment="center")
-        with left:
-            if run["status"]:
-                link("runs", labels[run["name"]], run=run["name"])
-            else:
-                st.markdown(f"{labels[run['name']]}")
-        right.progress(_fraction(run), text=_line_text(run))
+        left, right = st.columns([1, 3], vertical_alignment="bottom")
+        label = labels[run["name"]]
+        left.markdown(f"[{label}]({page_url('runs', run=run['name'])})" if run["status"] else f"{label}")
+        with right:
+            progress_bar(_fraction(run), _line_text(run), run["status"] or "NotStarted")
 
 
 def _fraction(run: dict[str, Any]) -> float:

@@ -67,14 +67,25 @@ def stat_cards(items: Iterable[tuple[str, str]]) -> None:
     """Small cards of label and value in a wrapping row (the figures of a run or a trace)."""
     cards = "".join(f"<div class='pfl-card'><div class='pfl-label'>{escape(str(label))}</div>"
                     f"<div class='pfl-value'>{escape(str(value))}</div></div>" for label, value in items)
-    st.markdown(_CARD_STYLE + f"<div class='pfl-cards'>{cards}</div>", unsafe_allow_html=True)
+    st.markdown(STYLE + f"<div class='pfl-cards'>{cards}</div>", unsafe_allow_html=True)
 
 
-_CARD_STYLE = """<style>
+def progress_bar(fraction: float, text: str, status: str | None) -> None:
+    """A thin bar coloured by status (green done, blue going, red failed) with its text above."""
+    color = STATUS_HEX.get(STATUS_COLORS.get(status or "", "gray"), STATUS_HEX["gray"])
+    width = f"{max(min(fraction, 1.0), 0.0) * 100:.1f}%"
+    st.markdown(STYLE + f"<div class='pfl-bar-text'>{escape(text)}</div><div class='pfl-bar'>"
+                f"<div style='width:{width};background:{color}'></div></div>", unsafe_allow_html=True)
+
+
+STYLE = """<style>
 .pfl-cards {display: flex; flex-wrap: wrap; gap: 10px; margin: 4px 0 12px 0;}
 .pfl-card {border: 1px solid #e5e7eb; border-radius: 8px; padding: 8px 14px; min-width: 110px; background: #fff;}
 .pfl-label {font-size: 12px; color: #6b7280; white-space: nowrap;}
 .pfl-value {font-size: 20px; font-weight: 600; color: #111827; white-space: nowrap;}
+.pfl-bar-text {font-size: 14px; color: #374151; margin-bottom: 4px;}
+.pfl-bar {height: 8px; border-radius: 4px; background: #f1f5f9; overflow: hidden; margin-bottom: 6px;}
+.pfl-bar > div {height: 100%; border-radius: 4px;}
 </style>"""
 
 

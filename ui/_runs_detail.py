@@ -10,7 +10,8 @@ from promptflow_lite.evaluate.run_lines import evaluation_scores
 from promptflow_lite.runs.lines import line_page
 from promptflow_lite.runs.listing import USABLE, get_run_row
 from promptflow_lite.ui._runs_common import (current_page, duration, json_block, link, moment, number, page_url,
-                                             pager, preview, stat_cards, status_badge, status_text, styled)
+                                             pager, preview, progress_bar, stat_cards, status_badge, status_label,
+                                             status_text, styled)
 
 PAGE_SIZE = 50
 MAX_COLUMNS = 4  # inputs / outputs with more keys are shown as one JSON column
@@ -90,9 +91,8 @@ def _live_progress(name: str) -> None:
         st.rerun()  # it ended: show the whole page
     done = row["completed_lines"] + row["failed_lines"]
     total = row["total_lines"] or 0
-    st.progress(done / total if total else 0.0,
-                text=f"{status_text(row['status'])} · {done:,} of {total:,} lines "
-                     f"({row['failed_lines']:,} failed)" if total else "Preparing…")
+    progress_bar(done / total if total else 0.0, f"{status_label(row['status'])} · {done:,} of {total:,} lines "
+                 f"({row['failed_lines']:,} failed)" if total else "Preparing…", row["status"])
 
 
 def _summary(row: dict[str, Any]) -> None:

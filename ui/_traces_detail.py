@@ -69,8 +69,11 @@ def _span_table(view) -> dict[str, Any]:
                                         "Tokens": st.column_config.NumberColumn("Tokens", width="small"),
                                         "": st.column_config.TextColumn("", width=32)})
     st.caption("Select a span to see its details.")
-    chosen = event.selection.rows[0] if event.selection.rows else 0
-    return view.spans[chosen]
+    if event.selection.rows:
+        chosen = view.spans[event.selection.rows[0]]
+        st.query_params["span"] = chosen["span_id"]  # the address bar can share this span
+        return chosen
+    return view.span(st.query_params.get("span") or "") or view.spans[0]
 
 
 def _span_detail(span: dict[str, Any], view) -> None:
