@@ -54,13 +54,18 @@ def styled(frame, *columns: str):
     def color(value: Any) -> str:
         return f"color: {by_text[value]}; font-weight: 500" if value in by_text else ""
 
-    for name in frame.columns:  # counts stay integers (NaN made them floats)
-        values = frame[name]
-        if pd.api.types.is_float_dtype(values) and values.dropna().apply(float.is_integer).all():
-            frame[name] = values.astype("Int64")
+    for name in frame.columns:  # counts stay integers (None or NaN made them floats or objects)
+        values = frame[name].dropna()
+        if pd.api.types.is_float_dtype(frame[name]) and values.apply(float.is_integer).all() or \
+                frame[name].dtype == object and values.map(_is_count).all():
+            frame[name] = frame[name].astype("Int64")
     present = [column for column in columns if column in frame.columns]
     style = frame.style.format(na_rep="", precision=3, thousands=",")
     return style.map(color, subset=present) if present else style
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def stat_cards(items: Iterable[tuple[str, str]]) -> None:
@@ -169,6 +174,16 @@ def link(page: str, label: str, *, icon: str | None = None, **params: Any) -> No
     from promptflow_lite.ui import _shell
 
     _shell.page_link(page, label, icon=icon, **{k: str(v) for k, v in params.items()})
+
+
+def go_to(label: str, *, key: str, icon: str | None = None, **params: Any) -> None:
+    """A button opening this same page on other query parameters (a page link to the page one is on
+    would not change them for the next rerun)."""
+
+    def navigate() -> None:
+        st.query_params.from_dict({k: str(v) for k, v in params.items() if v not in (None, "")})
+
+    st.button(label, key=key, icon=icon, on_click=navigate, type="tertiary")
 
 
 def current_page(key: str, *filters: Any) -> int:

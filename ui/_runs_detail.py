@@ -9,9 +9,9 @@ import streamlit as st
 from promptflow_lite.evaluate.run_lines import evaluation_scores
 from promptflow_lite.runs.lines import line_page
 from promptflow_lite.runs.listing import USABLE, get_run_row
-from promptflow_lite.ui._runs_common import (current_page, duration, json_block, link, moment, number, page_url,
-                                             pager, preview, progress_bar, stat_cards, status_badge, status_label,
-                                             status_text, styled)
+from promptflow_lite.ui._runs_common import (current_page, duration, go_to, json_block, link, moment, number,
+                                             page_url, pager, preview, progress_bar, stat_cards, status_badge,
+                                             status_label, status_text, styled)
 
 PAGE_SIZE = 50
 MAX_COLUMNS = 4  # inputs / outputs with more keys are shown as one JSON column
@@ -20,7 +20,7 @@ LINE_FILTERS = {"All lines": None, "Failed only": "Failed", "Completed": "Comple
 
 
 def show(name: str) -> None:
-    link("runs", "All runs", icon=":material/arrow_back:")
+    go_to("All runs", key="back_to_runs", icon=":material/arrow_back:")
     row = get_run_row(name)
     if row is None:
         st.error(f"There is no run named '{name}' in this PFL_HOME.", icon=":material/search_off:")
@@ -58,7 +58,7 @@ def _header(row: dict[str, Any]) -> None:
         link("traces", "Traces of this run", icon=":material/timeline:", run=row["name"])
     with links[1]:
         if row.get("run"):
-            link("runs", f"Base run {row['run']}", icon=":material/call_split:", run=row["run"])
+            go_to(f"Base run {row['run']}", key="to_base_run", icon=":material/call_split:", run=row["run"])
     if st.session_state.get("run_confirm_delete") == [row["name"]]:
         from promptflow_lite.ui._runs_list import confirm_delete
 

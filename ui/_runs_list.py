@@ -7,8 +7,8 @@ from typing import Any
 import streamlit as st
 
 from promptflow_lite.runs.listing import list_runs, run_flows
-from promptflow_lite.ui._runs_common import (current_page, duration, link, moment, page_url, pager, status_label,
-                                             status_text, styled)
+from promptflow_lite.ui._runs_common import (current_page, duration, go_to, link, moment, page_url, pager,
+                                             status_label, status_text, styled)
 
 PAGE_SIZE = 25
 STATUSES = ["Completed", "CompletedWithErrors", "Failed", "Canceled", "Running", "NotResponding"]
@@ -33,7 +33,8 @@ def show() -> None:
     version = st.session_state.get("runs_version", 0)  # a new table (no selection) after an action
     event = st.dataframe(styled(frame, "Status"), hide_index=True, column_config=config, on_select="rerun",
                          selection_mode="multi-row", key=f"runs_table_{page}_{version}")
-    chosen = [found.rows[i]["name"] for i in event.selection.rows]
+    picked = sorted((found.rows[i] for i in event.selection.rows), key=lambda r: r.get("created_on") or "")
+    chosen = [row["name"] for row in picked]  # oldest first: the baseline of a comparison
     pager("runs_page", found.page, found.pages, found.total, "runs")
     _actions(chosen, archived)
 
@@ -97,7 +98,7 @@ def _actions(chosen: list[str], archived: bool) -> None:
     columns = st.columns(5)
     with columns[0]:
         if len(chosen) == 1:
-            link("runs", "Open run", icon=":material/open_in_new:", run=chosen[0])
+            go_to("Open run", key="open_run", icon=":material/open_in_new:", run=chosen[0])
     with columns[1]:
         if len(chosen) >= 2:
             link("compare", f"Compare {len(chosen)} runs", icon=":material/compare_arrows:", runs=",".join(chosen))

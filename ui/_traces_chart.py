@@ -51,5 +51,5 @@ def chart_height(spans: int) -> int:
 
 
 def indent(depth: int) -> str:
-    """Tree indentation for a span's label (non-breaking spaces survive in tables and charts)."""
-    return "" if depth == 0 else "\u00a0\u00a0\u00a0" * (depth - 1) + "└\u00a0"
+    """Tree guides before a span's name (no leading spaces: charts would drop them)."""
+    return "" if depth == 0 else "│ " * (depth - 1) + "└ "

@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from promptflow_lite.tracing import trace_view
-from promptflow_lite.ui._runs_common import (duration, json_block, link, moment, number, page_url, preview,
+from promptflow_lite.ui._runs_common import (duration, go_to, json_block, moment, number, page_url, preview,
                                              stat_cards, status_badge, styled)
 from promptflow_lite.ui._traces_chart import MAX_HEIGHT, chart_height, indent, waterfall
 
@@ -17,7 +17,7 @@ KIND_LABELS = {"flow": "Flow", "node": "Node", "llm": "LLM", "embedding": "Embed
 
 
 def show(trace_id: str) -> None:
-    link("traces", "All traces", icon=":material/arrow_back:")
+    go_to("All traces", key="back_to_traces", icon=":material/arrow_back:")
     view = trace_view(trace_id)
     _header(view)
     height = chart_height(len(view.spans))
@@ -88,23 +88,28 @@ def _span_detail(span: dict[str, Any], view) -> None:
         if span["error"]:
             st.error(f"{span['error'].get('type') or 'Error'}: {span['error'].get('message') or ''}",
                      icon=":material/error:")
-        tabs = (["Chat"] if span["llm"] else []) + ["Inputs", "Output", "Attributes", "Events"]
-        if span["error"] and span["error"].get("stacktrace"):
-            tabs.append("Error")
-        shown = dict(zip(tabs, st.tabs(tabs)))
-        if "Chat" in shown:
-            with shown["Chat"]:
-                _chat(span["llm"])
-        with shown["Inputs"]:
+        if span["llm"]:
+            _chat(span["llm"])
+        else:
+            st.caption("Input")
             json_block(span.get("inputs"))
-        with shown["Output"]:
-            json_block(span.get("output")) if span["status"] != "ERROR" else st.caption("The span failed.")
+            st.caption("Output")
+            json_block(span.get("output")) if span["status"] != "ERROR" else st.caption("none: the span failed")
+        tabs = (["Raw input", "Raw output"] if span["llm"] else []) + ["Attributes", "Events"]
+        if span["error"] and span["error"].get("stacktrace"):
+            tabs.append("Stack trace")
+        shown = dict(zip(tabs, st.tabs(tabs)))
+        if span["llm"]:
+            with shown["Raw input"]:
+                st.json(span.get("inputs") or {}, expanded=False)
+            with shown["Raw output"]:
+                st.json(span.get("output") or {}, expanded=False)
         with shown["Attributes"]:
             st.json(span.get("attributes") or {}, expanded=False)
         with shown["Events"]:
             st.json(span.get("events") or [], expanded=True) if span.get("events") else st.caption("No events.")
-        if "Error" in shown:
-            with shown["Error"]:
+        if "Stack trace" in shown:
+            with shown["Stack trace"]:
                 st.code(span["error"]["stacktrace"], language=None)
     if span["depth"] == 0 and view.line_run:
         from promptflow_lite.ui._traces_dataset import add_to_dataset_form
