@@ -11,8 +11,9 @@ from promptflow_lite.evaluate.line_compare import BETTER, SAME, WORSE, LineCompa
 from promptflow_lite.evaluate.text_table import comparison_rows, notes
 from promptflow_lite.runs.listing import get_run_row, list_runs
 from promptflow_lite.ui._compare_chart import metric_chart
-from promptflow_lite.ui._runs_common import json_block, link, number, preview, short_names
+from promptflow_lite.ui._runs_common import current_page, json_block, link, number, pager, preview, short_names
 
+LINES_PER_PAGE = 100
 VERDICT_COLORS = {"better": "#15803d", "worse": "#b91c1c"}
 ROW_COLORS = {BETTER: "background-color: #ecfdf5", WORSE: "background-color: #fef2f2",
               "differs": "background-color: #fffbeb"}
@@ -133,12 +134,17 @@ def _lines(compared: LineComparison, labels: dict[str, str]) -> None:
     if not lines:
         st.info("No line matches.")
         return
-    frame, shades = _line_table(lines, compared, labels, metric, output)
+    page = current_page("compare_lines_page", show, metric, output, compared.runs)
+    pages = max(1, -(-len(lines) // LINES_PER_PAGE))
+    page = min(page, pages - 1)
+    shown = lines[page * LINES_PER_PAGE:(page + 1) * LINES_PER_PAGE]
+    frame, shades = _line_table(shown, compared, labels, metric, output)
     style = frame.style.apply(lambda _: shades, axis=0).format(na_rep="", precision=3)
     event = st.dataframe(style, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
-                         key=f"compare_lines_{show}_{metric}")
+                         key=f"compare_lines_{show}_{metric}_{page}")
+    pager("compare_lines_page", page, pages, len(lines), "lines")
     if event.selection.rows:
-        _line_detail(lines[event.selection.rows[0]], compared, labels)
+        _line_detail(shown[event.selection.rows[0]], compared, labels)
 
 
 def _output_keys(compared: LineComparison) -> list[str]:

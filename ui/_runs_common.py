@@ -43,9 +43,12 @@ def status_text(status: str | None) -> str:
     return f"● {STATUS_LABELS.get(status, status)}" if status else "○ Waiting"
 
 
+STYLED_ROWS = 300  # a table this long goes without per-cell styles (they cost the browser per cell)
+
+
 def styled(frame, *columns: str):
     """``frame`` as a pandas Styler st.dataframe shows: status ``columns`` coloured, whole numbers without
-    decimals, missing values blank."""
+    decimals, missing values blank (a long table: just the whole numbers)."""
     import pandas as pd
 
     by_text = {status_text(status): STATUS_HEX[color] for status, color in STATUS_COLORS.items()}
@@ -59,6 +62,8 @@ def styled(frame, *columns: str):
         if pd.api.types.is_float_dtype(frame[name]) and values.apply(float.is_integer).all() or \
                 frame[name].dtype == object and values.map(_is_count).all():
             frame[name] = frame[name].astype("Int64")
+    if len(frame) > STYLED_ROWS:
+        return frame
     present = [column for column in columns if column in frame.columns]
     style = frame.style.format(na_rep="", precision=3, thousands=",")
     return style.map(color, subset=present) if present else style
