@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +24,11 @@ from typing import Any, Iterable, Iterator
 from promptflow_lite.runs.errors import RunNotFoundError
 from promptflow_lite.runs.index import RunIndex
 from promptflow_lite.runs.records import entry_duration, error_code, error_message
-from promptflow_lite.runs.store import RunFolder, decode_entry
+from promptflow_lite.runs.journal import record_head, unframe
+from promptflow_lite.runs.store import RunFolder
 
 PAGE_SIZE = 50
 NOT_STARTED = "NotStarted"
-_HEAD = re.compile(rb'"line_number":\s*(\d+),\s*"status":\s*"(\w+)"')
 _TAIL_BYTES = 64  # the bytes before the indexed end: if they changed, the journal was rewritten
 _SEARCH_CACHE: dict[tuple, list[int]] = {}
 _SEARCH_CACHE_SIZE = 16
@@ -168,13 +167,9 @@ def _scan(handle, start: int, run: str) -> tuple[list[tuple], int]:
     for raw in handle:
         if not raw.endswith(b"\n"):
             break  # a line being written (or torn): indexed once it is complete
-        head = _HEAD.search(raw, 0, 200)
-        if head is not None:
-            rows.append((run, int(head[1]), head[2].decode(), offset, len(raw)))
-        else:
-            entry = decode_entry(raw)
-            if entry is not None and "line_number" in entry:
-                rows.append((run, int(entry["line_number"]), str(entry.get("status")), offset, len(raw)))
+        head = record_head(raw[:-1]) if raw.strip() else None
+        if head is not None:  # a damaged record is no result: its line runs again on resume
+            rows.append((run, head[0], head[1], offset, len(raw)))
         offset += len(raw)
     return rows, offset
 
@@ -187,7 +182,7 @@ def _read_entries(journal: Path, located: Iterable[tuple[int, int, int]]) -> Ite
     with open(journal, "rb") as handle:
         for number, offset, length in located:
             handle.seek(offset)
-            entry = decode_entry(handle.read(length))
+            entry = unframe(handle.read(length).rstrip(b"\n"))
             if entry is None or entry.get("line_number") != number:
                 entry = {"line_number": number, "status": "Unreadable",
                          "error": {"message": f"The journal record of line {number} cannot be read "
@@ -223,7 +218,7 @@ def _search(db: sqlite3.Connection, run: str, journal: Path, text: str) -> list[
                 if number is None or number in found:
                     continue
                 candidate = raw.lower() if raw_needle.isascii() else raw.decode("utf-8", "replace").casefold().encode()
-                if raw_needle in candidate and _holds(decode_entry(raw), needle):
+                if raw_needle in candidate and _holds(unframe(raw.rstrip(b"\n")), needle):
                     found.add(number)
         if len(_SEARCH_CACHE) >= _SEARCH_CACHE_SIZE:
             _SEARCH_CACHE.pop(next(iter(_SEARCH_CACHE)))
