@@ -47,6 +47,44 @@ def shout(word: str) -> str:
 }
 
 
+GATED_FLOW = {
+    "flow.dag.yaml": """
+inputs:
+  text: {type: string}
+  gate: {type: string}
+outputs:
+  category: {reference: "${label.output}"}
+nodes:
+- {name: label, type: python, source: {type: code, path: label.py}, inputs: {text: "${inputs.text}", gate: "${inputs.gate}"}}
+""",
+    "label.py": """
+import time
+from pathlib import Path
+
+from promptflow.core import tool
+
+@tool
+def label(text: str, gate: str) -> str:
+    while "lock" in text and not Path(gate).exists():  # such a line waits until the gate file exists
+        time.sleep(0.05)
+    return text.upper()
+""",
+}
+
+
+def make_gated_flow(folder: Path, texts: list[str]) -> tuple[Path, Path, Path]:
+    """A flow whose lines with "lock" in their text wait for a gate file: its folder, data and gate."""
+    flow = folder / "gated"
+    flow.mkdir(parents=True, exist_ok=True)
+    for name, text in GATED_FLOW.items():
+        (flow / name).write_text(text.lstrip("\n"), encoding="utf-8")
+    gate = folder / "gate"
+    data = folder / "gated.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "gate": str(gate), "ground_truth": t.upper()}) + "\n"
+                            for t in texts), encoding="utf-8")
+    return flow, data, gate
+
+
 def pfl(home: Path, *args: str, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """``pfl ARGS`` in a subprocess with ``PFL_HOME=home``."""
     env = {**os.environ, "PFL_HOME": str(home)}

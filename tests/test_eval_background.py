@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _runs_world import CLASSIFICATION, RULES, pfl
+from _runs_world import CLASSIFICATION, RULES, make_gated_flow, pfl
 
 from promptflow_lite.errors import UserError
 from promptflow_lite.evaluate.background import (FAILED, INTERRUPTED, RUNNING, SUCCEEDED, get_evaluation, job_runs,
@@ -64,31 +64,8 @@ def test_mistakes_are_reported_before_anything_starts(pfl_home, tmp_path):
     assert list_evaluations() == [] and not (pfl_home / "runs.sqlite").exists()
 
 
-GATED = """
-from pathlib import Path
-import time
-from promptflow.core import tool
-
-@tool
-def label(text: str, gate: str) -> str:
-    while "lock" in text and not Path(gate).exists():
-        time.sleep(0.05)
-    return "other"
-"""
-
-
 def test_a_killed_evaluation_leaves_a_run_that_pfl_run_resume_completes(pfl_home, tmp_path):
-    flow = tmp_path / "gated"
-    flow.mkdir()
-    (flow / "label.py").write_text(GATED)
-    (flow / "flow.dag.yaml").write_text(
-        "inputs:\n  text: {type: string}\n  gate: {type: string}\noutputs:\n  category: {reference: '${label.output}'}\n"
-        "nodes:\n- {name: label, type: python, source: {type: code, path: label.py}, "
-        "inputs: {text: '${inputs.text}', gate: '${inputs.gate}'}}\n")
-    gate = tmp_path / "gate"
-    data = tmp_path / "data.jsonl"
-    data.write_text("".join(json.dumps({"text": t, "gate": str(gate), "ground_truth": "other"}) + "\n"
-                            for t in ["a", "b", "lock c", "d"]))
+    flow, data, gate = make_gated_flow(tmp_path, ["a", "b", "lock c", "d"])
     job = start_evaluation(plan_for(flow, data, name="killed"), evaluator_args=["exact_match"])
     deadline = time.monotonic() + 120
     while not (job_runs(job)[0].get("completed_lines") == 3):

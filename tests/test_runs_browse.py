@@ -11,7 +11,7 @@ import time
 
 import pytest
 from _runs_world import (EVALUATIONS, FLAKY, FLAKY_FAILED, FLAKY_LINES, VARIANTS, make_flaky_flow, pfl,
-                         run_main_job, runs_world, world_home)  # noqa: F401 (fixtures)
+                         make_gated_flow, run_main_job, runs_world, world_home)  # noqa: F401 (fixtures)
 
 from promptflow_lite.runs.errors import RunNotFoundError
 from promptflow_lite.runs.lines import line_page
@@ -124,31 +124,10 @@ def test_a_resumed_run_is_reindexed_from_its_rewritten_journal(tmp_path, monkeyp
     assert [r["outputs"]["shout"] for r in page.rows if r["line_number"] in FLAKY_FAILED] == ["BAD3!", "BAD7!", "BAD11!"]
 
 
-GATED_FLOW = """
-from pathlib import Path
-import time
-from promptflow.core import tool
-
-@tool
-def wait(n: int, gate: str) -> int:
-    while n >= 5 and not Path(gate).exists():
-        time.sleep(0.05)
-    return n * 2
-"""
-
-
 def test_a_running_run_shows_its_finished_lines_while_the_rest_wait(tmp_path, monkeypatch):
     monkeypatch.setenv("PFL_HOME", str(tmp_path))
-    flow = tmp_path / "gated"
-    flow.mkdir()
-    (flow / "wait.py").write_text(GATED_FLOW)
-    (flow / "flow.dag.yaml").write_text(
-        "inputs:\n  n: {type: int}\n  gate: {type: string}\noutputs:\n  double: {reference: '${wait.output}'}\n"
-        "nodes:\n- {name: wait, type: python, source: {type: code, path: wait.py}, "
-        "inputs: {n: '${inputs.n}', gate: '${inputs.gate}'}}\n")
-    gate = tmp_path / "open"
-    data = tmp_path / "numbers.jsonl"
-    data.write_text("".join(json.dumps({"n": n, "gate": str(gate)}) + "\n" for n in range(8)))
+    texts = ["a", "b", "c", "d", "e", "lock f", "lock g", "lock h"]
+    flow, data, gate = make_gated_flow(tmp_path, texts)
     process = subprocess.Popen([sys.executable, "-m", "promptflow_lite.cli.main", "run", "create", "--flow",
                                 str(flow), "--data", str(data), "--name", "gated"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -163,7 +142,7 @@ def test_a_running_run_shows_its_finished_lines_while_the_rest_wait(tmp_path, mo
             if page is not None and page.total == 5:
                 break
             time.sleep(0.1)
-        assert page is not None and [r["outputs"]["double"] for r in page.rows] == [0, 2, 4, 6, 8]
+        assert page is not None and [r["outputs"]["category"] for r in page.rows] == ["A", "B", "C", "D", "E"]
         assert page.total_lines == 8 and page.not_started == 3
         gate.touch()
         assert process.wait(timeout=120) == 0
@@ -172,4 +151,4 @@ def test_a_running_run_shows_its_finished_lines_while_the_rest_wait(tmp_path, mo
             process.kill()
             process.wait()
     page = line_page("gated")
-    assert [r["outputs"]["double"] for r in page.rows] == [n * 2 for n in range(8)] and page.not_started == 0
+    assert [r["outputs"]["category"] for r in page.rows] == [t.upper() for t in texts] and page.not_started == 0

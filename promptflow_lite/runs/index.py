@@ -173,7 +173,7 @@ class RunIndex:
     def get(self, name: str) -> dict[str, Any] | None:
         with self.connect() as db:
             row = db.execute("SELECT * FROM runs WHERE name = ?", (name,)).fetchone()
-        return _decode(row) if row is not None else None
+        return decode_row(row) if row is not None else None
 
     def list(self, *, flow: str | None = None, status: str | None = None, archived: bool | None = False,
              max_results: int | None = 50) -> list[dict[str, Any]]:
@@ -187,7 +187,7 @@ class RunIndex:
             params.append(int(archived))
         sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_on DESC"
         with self.connect() as db:
-            rows = [_decode(r) for r in db.execute(sql, params)]
+            rows = [decode_row(r) for r in db.execute(sql, params)]
         if status:  # on the effective status (a dead "Running" run is NotResponding)
             rows = [r for r in rows if r["status"].lower() == status.lower()]
         return rows[:max_results] if max_results else rows
@@ -223,7 +223,8 @@ def _encode(fields: dict[str, Any]) -> dict[str, Any]:
     return encoded
 
 
-def _decode(row: sqlite3.Row) -> dict[str, Any]:
+def decode_row(row: sqlite3.Row) -> dict[str, Any]:
+    """An index row as a dict: JSON columns decoded, a dead ``Running`` run ``NotResponding``."""
     data = dict(row)
     for key in _JSON_COLUMNS:
         data[key] = json.loads(data[key] or "{}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from promptflow_lite.runs.index import RUNNING_STATES, RunIndex, process_alive
+from promptflow_lite.runs.index import RUNNING_STATES, RunIndex, decode_row
 
 PAGE_SIZE = 50
 USABLE = ("Completed", "CompletedWithErrors")  # statuses whose results count
@@ -133,14 +133,8 @@ def _escape_like(text: str) -> str:
 
 
 def _row(record) -> dict[str, Any]:
-    """An index row as the page shows it (JSON decoded, effective status, variant id)."""
-    data = dict(record)
-    for key in ("tags", "properties"):
-        data[key] = _json(data.get(key)) or {}
-    for key in ("metrics", "error"):
-        data[key] = _json(data.get(key)) if data.get(key) else None
-    if data["status"] in RUNNING_STATES and not process_alive(data.get("pid"), data.get("host")):
-        data["status"] = "NotResponding"
+    """An index row as the page shows it (JSON decoded, effective status, variant id, kind)."""
+    data = decode_row(record)
     data["variant_id"] = _variant_id(data.get("variant"))
     data["kind"] = "evaluation" if data.get("run") else "run"
     data["archived"] = bool(data.get("archived"))
@@ -188,15 +182,6 @@ def _variant_id(selector: str | None) -> str | None:
         return parse_variant(selector)[1]
     except InvalidVariant:
         return selector
-
-
-def _json(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def _clamp(page: int, total: int, page_size: int) -> int:
