@@ -145,6 +145,18 @@ def number(value: Any) -> str:
     return str(value)
 
 
+def count(value: Any) -> str:
+    """A count for a table cell: ``1,234``, or blank when there is none (Streamlit would print "None")."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{int(value):,}"
+
+
+def count_column(label: str, **options: Any):
+    """The column of :func:`count` cells: right-aligned like numbers."""
+    return st.column_config.TextColumn(label, alignment="right", **options)
+
+
 def preview(value: Any, width: int = 120) -> str:
     """A value on one line: a lone string as is, anything else as compact JSON; cut at ``width``."""
     if value is None:

@@ -9,9 +9,9 @@ import streamlit as st
 from promptflow_lite.evaluate.run_lines import evaluation_scores
 from promptflow_lite.runs.lines import line_page
 from promptflow_lite.runs.listing import USABLE, get_run_row
-from promptflow_lite.ui._runs_common import (current_page, duration, go_to, json_block, link, moment, number,
-                                             page_url, pager, preview, progress_bar, stat_cards, status_badge,
-                                             status_label, status_text, styled)
+from promptflow_lite.ui._runs_common import (count, count_column, current_page, duration, go_to, json_block, link,
+                                             moment, number, page_url, pager, preview, progress_bar, stat_cards,
+                                             status_badge, status_label, status_text, styled)
 
 PAGE_SIZE = 50
 MAX_COLUMNS = 4  # inputs / outputs with more keys are shown as one JSON column
@@ -113,10 +113,13 @@ def _summary(row: dict[str, Any]) -> None:
         st.info(f"This run can be completed where it stopped: `pfl run resume {row['name']}`",
                 icon=":material/replay:")
     error = row.get("error")
-    if isinstance(error, dict) and error.get("message"):
-        st.error(error["message"], icon=":material/error:")
-    for warning in (row.get("properties") or {}).get("warnings", [])[:5]:
-        st.warning(warning, icon=":material/warning:")
+    if row["status"] in ("Failed", "Canceled") and isinstance(error, dict) and error.get("message"):
+        st.error(error["message"], icon=":material/error:")  # (failed lines are in the table below)
+    warnings = (row.get("properties") or {}).get("warnings") or []
+    if warnings:
+        with st.expander(f"Warnings ({len(warnings)})", icon=":material/warning:"):
+            for warning in warnings:
+                st.markdown(f"- {warning}")
 
 
 def _lines(row: dict[str, Any]) -> None:
@@ -158,16 +161,16 @@ def _line_table(rows: list[dict[str, Any]], scores: dict[int, dict[str, Any]]):
         record.update(_spread("outputs", row["outputs"], output_keys))
         for key in score_keys:
             record[key] = scores.get(row["line_number"], {}).get(key)
-        record.update({"Error": row.get("error") or "", "Tokens": row.get("total_tokens"),
+        record.update({"Error": row.get("error") or "", "Tokens": count(row.get("total_tokens")),
                        "Duration": duration(row.get("duration")),
                        "Trace": page_url("traces", trace=row["trace_id"]) if row.get("trace_id") else None})
         records.append(record)
     frame = pd.DataFrame.from_records(records)
-    if not any(row.get("error") for row in rows):
-        frame = frame.drop(columns=["Error"])
+    frame = frame.drop(columns=[name for name, key in (("Error", "error"), ("Tokens", "total_tokens"))
+                                if not any(row.get(key) for row in rows)])
     config = {"#": st.column_config.NumberColumn("#", width="small"),
               "Trace": st.column_config.LinkColumn("Trace", display_text="open trace", width="small"),
-              "Tokens": st.column_config.NumberColumn("Tokens", width="small")}
+              "Tokens": count_column("Tokens", width="small")}
     for key in score_keys:
         if all(isinstance(scores.get(r["line_number"], {}).get(key), bool) for r in rows
                if scores.get(r["line_number"], {}).get(key) is not None):

@@ -7,8 +7,8 @@ from typing import Any
 import streamlit as st
 
 from promptflow_lite.runs.listing import list_runs, run_flows
-from promptflow_lite.ui._runs_common import (current_page, duration, go_to, link, moment, page_url, pager,
-                                             status_label, status_text, styled)
+from promptflow_lite.ui._runs_common import (count, count_column, current_page, duration, go_to, link, moment,
+                                             page_url, pager, status_label, status_text, styled)
 
 PAGE_SIZE = 25
 STATUSES = ["Completed", "CompletedWithErrors", "Failed", "Canceled", "Running", "NotResponding"]
@@ -67,7 +67,7 @@ def _table(rows: list[dict[str, Any]]):
             "Variant": row.get("variant_id") or "", "Base run": row.get("run") or "",
             "Status": status_text(row["status"]), "OK": row["completed_lines"], "Failed": row["failed_lines"],
             "Lines": row["total_lines"], "Duration": duration(row.get("duration")),
-            "Tokens": row.get("total_tokens") or None,
+            "Tokens": count(row.get("total_tokens") or None),
         }
         for metric in shown_metrics:
             value = row["key_metrics"].get(metric)
@@ -82,7 +82,7 @@ def _table(rows: list[dict[str, Any]]):
         "OK": st.column_config.NumberColumn("OK", help="lines that completed", width="small"),
         "Failed": st.column_config.NumberColumn("Failed", help="lines that failed", width="small"),
         "Lines": st.column_config.NumberColumn("Lines", help="lines of the run", width="small"),
-        "Tokens": st.column_config.NumberColumn("Tokens", format="localized"),
+        "Tokens": count_column("Tokens"),
         **{metric: st.column_config.NumberColumn(metric, format="%.3f", help="mean over lines (key metric)")
            for metric in shown_metrics},
     }

@@ -7,8 +7,8 @@ from typing import Any
 import streamlit as st
 
 from promptflow_lite.tracing import trace_view
-from promptflow_lite.ui._runs_common import (duration, go_to, json_block, moment, number, page_url, preview,
-                                             stat_cards, status_badge, styled)
+from promptflow_lite.ui._runs_common import (count, count_column, duration, go_to, json_block, moment, number,
+                                             page_url, preview, stat_cards, status_badge, styled)
 from promptflow_lite.ui._traces_chart import MAX_HEIGHT, chart_height, indent, waterfall
 
 KIND_ICONS = {"flow": ":material/account_tree:", "node": ":material/settings:", "llm": ":material/chat:",
@@ -59,14 +59,14 @@ def _span_table(view) -> dict[str, Any]:
         "Span": indent(span["depth"]) + span["name"],
         "Kind": KIND_LABELS.get(span["kind"], span["kind"]),
         "Duration": duration(span.get("duration")),
-        "Tokens": (span["llm"]["tokens"] if span["llm"] else span["tokens"]).get("total"),
+        "Tokens": count((span["llm"]["tokens"] if span["llm"] else span["tokens"]).get("total")),
         "": "✕" if span["status"] == "ERROR" else "✓",
     } for span in view.spans])
     event = st.dataframe(styled(frame, ""), hide_index=True, on_select="rerun", selection_mode="single-row",
                          key=f"spans_{view.trace_id}", height=min(38 + 35 * len(frame), 560),
                          column_config={"Span": st.column_config.TextColumn("Span", width="medium"),
                                         "Kind": st.column_config.TextColumn("Kind", width="small"),
-                                        "Tokens": st.column_config.NumberColumn("Tokens", width="small"),
+                                        "Tokens": count_column("Tokens", width="small"),
                                         "": st.column_config.TextColumn("", width=32)})
     st.caption("Select a span to see its details.")
     if event.selection.rows:

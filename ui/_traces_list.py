@@ -7,8 +7,8 @@ from typing import Any
 import streamlit as st
 
 from promptflow_lite.tracing import count_traces, list_traces, trace_filters
-from promptflow_lite.ui._runs_common import (current_page, duration, moment, page_url, pager, preview, status_label,
-                                             status_text, styled)
+from promptflow_lite.ui._runs_common import (count, count_column, current_page, duration, moment, page_url, pager,
+                                             preview, status_label, status_text, styled)
 
 PAGE_SIZE = 50
 PERIODS = {"Any time": None, "Last 15 minutes": "15m", "Last hour": "1h", "Last 24 hours": "24h",
@@ -70,7 +70,7 @@ def _table(rows: list[dict[str, Any]]):
         "Line": row.get("line_number"),
         "Status": status_text(row.get("status")),
         "Duration": duration(row.get("duration")),
-        "Tokens": row.get("total_tokens"),
+        "Tokens": count(row.get("total_tokens")),
         "Input": preview(row.get("inputs"), 80),
         "Output": preview(row.get("outputs") if row.get("status") != "Failed" else row.get("error"), 80),
     } for row in rows])
@@ -79,4 +79,4 @@ def _table(rows: list[dict[str, Any]]):
 def _config() -> dict[str, Any]:
     return {"Trace": st.column_config.LinkColumn("Trace", display_text=r"trace=(\w{12})", width="small"),
             "Line": st.column_config.NumberColumn("Line", width="small"),
-            "Tokens": st.column_config.NumberColumn("Tokens", width="small")}
+            "Tokens": count_column("Tokens", width="small")}
