@@ -55,8 +55,15 @@ def _listing(filters: dict[str, Any], page: int) -> None:
         st.info("No trace matches these filters." if any(filters.values()) else
                 "No traces yet. Every `pfl flow test`, batch run line and served request is traced here.")
         return
-    st.dataframe(styled(_table(rows), "Status"), hide_index=True, column_config=_config(), key="traces_table")
+    opened = st.session_state.get("traces_opened", 0)  # a new table key after each opening: no stale selection
+    event = st.dataframe(styled(_table(rows), "Status"), hide_index=True, column_config=_config(),
+                         on_select="rerun", selection_mode="single-row", key=f"traces_table_{opened}")
     pager("traces_page", page, pages, total, "traces")
+    st.caption("Click a row's box to open its trace.")
+    if event.selection.rows:
+        st.session_state["traces_opened"] = opened + 1
+        st.query_params["trace"] = rows[event.selection.rows[0]]["trace_id"]
+        st.rerun(scope="app")
 
 
 def _table(rows: list[dict[str, Any]]):
