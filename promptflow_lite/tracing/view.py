@@ -7,7 +7,8 @@
     view.tokens                          # {"prompt": 17, "completion": 1, "total": 18}
 
 ``offset`` is seconds from the trace's start (a waterfall's bar starts there, ``duration`` long).
-Values that name a credential show as ``***`` even if a writer missed one.
+Values under a key naming a credential, and the secrets this process knows, show as ``***`` even if a
+writer missed one.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, Iterator
 
 from promptflow_lite.tracing.names import COMPLETION, PROMPT, TOTAL
 from promptflow_lite.tracing.query import get_trace
-from promptflow_lite.tracing.serialize import REDACTED, is_secret_key
+from promptflow_lite.masking import REDACTED, is_secret_name, mask_secrets
 
 FLOW, NODE, LLM, EMBEDDING, FUNCTION = "flow", "node", "llm", "embedding", "function"
 _PARAMETERS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "presence_penalty",
@@ -238,10 +239,11 @@ def _message(message: Any) -> dict[str, Any]:
 
 
 def _redacted(value: Any) -> Any:
-    """``value`` with every entry whose key names a credential replaced by ``***``."""
+    """``value`` with every entry whose key names a credential replaced by ``***`` and known secrets masked
+    (the writers did so already; a viewer makes sure)."""
     if isinstance(value, dict):
-        return {k: (REDACTED if isinstance(k, str) and is_secret_key(k) and v not in (None, "")
+        return {k: (REDACTED if isinstance(k, str) and is_secret_name(k) and v not in (None, "")
                     else _redacted(v)) for k, v in value.items()}
     if isinstance(value, list):
         return [_redacted(item) for item in value]
-    return value
+    return mask_secrets(value) if isinstance(value, str) else value
