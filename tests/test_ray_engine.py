@@ -191,16 +191,21 @@ def test_every_example_flow_gives_the_same_results_on_ray(name, ray_cluster, mon
     from promptflow_lite.testing import offline
 
     folder = REPO / "flows" / name
-    if (folder / "scripted_llm.yaml").is_file():
-        monkeypatch.setenv(offline.ENV, str(folder / "scripted_llm.yaml"))  # what `pfl --scripted-llm RULES` sets
+    rules = folder / "scripted_llm.yaml"
+    offline_flag = ["--scripted-llm", str(rules)] if rules.is_file() else []
+    subprocess.run([sys.executable, "-m", "promptflow_lite.cli.main", *offline_flag, "run", "create", "--flow",
+                    str(folder), "--data", str(folder / "data.jsonl"), "--no-cache", "--name", "local"],
+                   check=True, capture_output=True)  # a fresh process: other tests' modules are not in the way
+    if rules.is_file():
+        monkeypatch.setenv(offline.ENV, str(rules))  # what `pfl --scripted-llm RULES` sets
     monkeypatch.setattr(offline, "_server", None)
-    client = Client(progress=False)
     try:
-        local = client.run(folder, data=folder / "data.jsonl", use_cache=False)
-        remote = client.run(folder, data=folder / "data.jsonl", use_cache=False, engine="ray", ray_actors=1)
+        remote = Client(progress=False).run(folder, data=folder / "data.jsonl", use_cache=False, engine="ray",
+                                            ray_actors=1)
     finally:
         if offline._server is not None:
             offline._server.stop()
+    local = Client().runs.get("local")
     assert (local.status, remote.status) == ("Completed", "Completed")
     assert outputs(remote) == outputs(local) and remote.metrics == local.metrics
 
