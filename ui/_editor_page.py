@@ -38,10 +38,10 @@ def flow_picker(current: Path | None) -> Path | None:
     found = flows_under(str(Path.cwd()))
     shown = str(current) if current else ""
     options = list(dict.fromkeys([*([shown] if shown else []), *found]))
-    choice = top[0].selectbox("Flow folder", options, index=0 if shown else None, key="pfl_flow_pick",
+    choice = top[0].selectbox("Flow folder", options, index=0 if shown else None, key=f"pfl_flow_pick/{shown}",
                               accept_new_options=True, placeholder="type a path or pick a flow found here",
                               help=f"flows found under {Path.cwd()} are listed; any folder path can be typed")
-    with top[1].popover("New flow", icon=":material/add:", use_container_width=True):
+    with top[1].popover("New flow", icon=":material/add:", width="stretch"):
         _new_flow()
     if choice and choice != shown:
         folder = (Path.cwd() / choice).resolve() if not Path(choice).is_absolute() else Path(choice)
@@ -132,7 +132,7 @@ def _save_bar(doc: FlowDocument) -> None:
     names = ", ".join(p.relative_to(doc.folder).as_posix() for p in changed)
     status = f"● unsaved: {names}" if changed else "✓ saved"
     cols[0].markdown(f"### {doc.folder.name}  <span class='pfl-muted'>{status}</span>", unsafe_allow_html=True)
-    if cols[1].button("Save", icon=":material/save:", type="primary", disabled=not changed, key="pfl_save", use_container_width=True):
+    if cols[1].button("Save", icon=":material/save:", type="primary", disabled=not changed, key="pfl_save", width="stretch"):
         try:
             written = doc.save()
         except FlowChangedOnDisk as exc:
@@ -144,7 +144,7 @@ def _save_bar(doc: FlowDocument) -> None:
             note = "" if doc.faithful else " (the flow file had to be rewritten whole)"
             state.message("success", f"Saved {', '.join(p.name for p in written)}{note}.")
         st.rerun()
-    if cols[2].button("Discard", disabled=not changed, key="pfl_discard", use_container_width=True):
+    if cols[2].button("Discard", disabled=not changed, key="pfl_discard", width="stretch"):
         doc.reload()
         state.bump()
         st.rerun()
@@ -154,7 +154,7 @@ def _save_bar(doc: FlowDocument) -> None:
                         + ", ".join(p.relative_to(doc.folder).as_posix() if p.is_relative_to(doc.folder) else str(p)
                                     for p in on_disk)
                         + ". Saving is refused until you reload (your unsaved edits are dropped).")
-        if warn[1].button("Reload from disk", key="pfl_reload", use_container_width=True):
+        if warn[1].button("Reload from disk", key="pfl_reload", width="stretch"):
             doc.reload()
             state.bump()
             st.rerun()
@@ -179,6 +179,7 @@ def _add_node(doc: FlowDocument) -> None:
                              key="pfl_add_input", help="wired as the node's input; add more in its Inputs tab")
 
         def add() -> None:
+            name, first = st.session_state["pfl_add_name"], st.session_state["pfl_add_input"]
             inputs = {}
             if first:
                 inputs[first.strip("${}").split(".")[-1] if first.startswith("${inputs.")

@@ -33,6 +33,17 @@ def literal(text: str, like: Any = None) -> Any:
     return value if isinstance(value, (int, float, bool, list, dict)) else text
 
 
+def reference_field(label: str, value: Any, key: str, choices: list[str], apply, *, placeholder: str = "") -> None:
+    """A value typed as text, or picked from the references offered (the pick replaces the text)."""
+    text_key, pick_key = f"{key}/text", f"{key}/pick"
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    left.text_input(label, value="" if value is None else _as_text(value), key=text_key, placeholder=placeholder,
+                    on_change=state.on_change(text_key, apply))
+    right.selectbox(f"{label}: pick a reference", choices, index=None, key=pick_key, placeholder="pick a reference",
+                    label_visibility="collapsed",
+                    on_change=state.on_change(pick_key, lambda v: v and apply(v), structural=True))
+
+
 def show(doc: FlowDocument, node: str, problems: list) -> None:
     if node == INPUTS:
         _flow_inputs(doc)
@@ -83,15 +94,15 @@ def _variant_bar(doc: FlowDocument, name: str, entry: Any) -> str | None:
     st.text_input("Description", value=description, key=k, placeholder="what is different in this variant",
                   on_change=state.on_change(k, lambda v: editing.set_variant_description(doc, name, chosen, v)))
     add, make_default, remove = st.columns(3)
-    add.button("Add variant", icon=":material/content_copy:", help="a copy of the variant shown; its prompt file is copied too", key=state.key(name, chosen, "add"), use_container_width=True,
+    add.button("Add variant", icon=":material/content_copy:", help="a copy of the variant shown; its prompt file is copied too", key=state.key(name, chosen, "add"), width="stretch",
                on_click=lambda: state.edit(lambda: editing.add_variant(doc, name, chosen), structural=True,
                                            done=f"Added a copy of {chosen} to {name}."))
     make_default.button("Make default", key=state.key(name, chosen, "default"), disabled=chosen == default,
-                        use_container_width=True,
+                        width="stretch",
                         on_click=lambda: state.edit(lambda: editing.set_default_variant(doc, name, chosen),
                                                     structural=True))
     remove.button("Remove variant", key=state.key(name, chosen, "remove"), disabled=chosen == default,
-                  use_container_width=True,
+                  width="stretch",
                   on_click=lambda: state.edit(lambda: editing.remove_variant(doc, name, chosen), structural=True))
     return chosen
 
@@ -131,20 +142,16 @@ def _settings(doc: FlowDocument, name: str, variant: str | None, body: Any) -> N
     activate = body.get("activate") or {}
     st.markdown("**Activate** <span class='pfl-muted'>run this node only when a value matches</span>",
                 unsafe_allow_html=True)
-    left, right = st.columns([3, 2])
-    kw, ki = state.key(name, variant, "when"), state.key(name, variant, "is")
-    choices = editing.reference_choices(doc, name)
-    when = activate.get("when")
-    left.selectbox("when", [*([when] if when and when not in choices else []), *choices],
-                   index=([*([when] if when and when not in choices else []), *choices].index(when) if when else None),
-                   key=kw, placeholder="always run", accept_new_options=True,
-                   on_change=lambda: state.edit(lambda: editing.set_activate(
-                       doc, name, st.session_state[kw] or None, literal(st.session_state.get(ki) or "", True),
-                       variant)))
-    right.text_input("is", value="" if activate.get("is") is None else str(activate.get("is")), key=ki,
-                     on_change=lambda: state.edit(lambda: editing.set_activate(
-                         doc, name, st.session_state.get(kw) or activate.get("when") or None,
-                         literal(st.session_state[ki], True), variant)))
+    ki = state.key(name, variant, "is")
+    reference_field("when", activate.get("when"), state.key(name, variant, "when"), editing.reference_choices(doc, name),
+                    lambda v: editing.set_activate(doc, name, v or None,
+                                                   literal(st.session_state.get(ki) or str(activate.get("is", "")),
+                                                           True), variant),
+                    placeholder="always run")
+    st.text_input("is", value="" if activate.get("is") is None else str(activate.get("is")), key=ki,
+                  disabled=not activate.get("when"),
+                  on_change=state.on_change(ki, lambda v: editing.set_activate(doc, name, activate.get("when"),
+                                                                               literal(v, True), variant)))
 
 
 def _connection_names() -> list[str]:
@@ -162,21 +169,19 @@ def _inputs(doc: FlowDocument, name: str, variant: str | None, body: Any) -> Non
     if not inputs:
         st.caption("This node has no inputs yet.")
     for input_name, value in list(inputs.items()):
-        k = state.key(name, variant, "input", input_name)
-        shown = "" if value is None else str(value)
-        options = list(dict.fromkeys([shown, *choices]))
-        left, right = st.columns([6, 1], vertical_alignment="bottom")
-        left.selectbox(input_name, options, index=0, key=k, accept_new_options=True,
-                       help="pick a reference or type a literal value",
-                       on_change=state.on_change(k, lambda v, i=input_name, old=value: editing.set_input(
-                           doc, name, i, literal(v or "", old), variant)))
-        right.button("", icon=":material/close:", key=state.key(name, variant, "drop", input_name), help=f"remove input '{input_name}'",
-                     on_click=lambda i=input_name: state.edit(lambda: editing.set_input(doc, name, i, None, variant),
-                                                              structural=True))
+        row, drop = st.columns([12, 1], vertical_alignment="bottom")
+        with row:
+            reference_field(input_name, value, state.key(name, variant, "input", input_name), choices,
+                            lambda v, i=input_name, old=value: editing.set_input(doc, name, i, literal(v, old),
+                                                                                 variant))
+        drop.button("", icon=":material/close:", key=state.key(name, variant, "drop", input_name),
+                    help=f"remove input '{input_name}'",
+                    on_click=lambda i=input_name: state.edit(lambda: editing.set_input(doc, name, i, None, variant),
+                                                             structural=True))
     with st.popover("Add input"):
         kn, kv = state.key(name, variant, "new-input"), state.key(name, variant, "new-value")
         st.text_input("Input name", key=kn)
-        st.selectbox("Value", choices, index=None, key=kv, accept_new_options=True)
+        st.text_input("Value", key=kv, placeholder="a literal or ${...}", help="references: " + ", ".join(choices))
         st.button("Add", key=state.key(name, variant, "add-input"),
                   on_click=lambda: state.edit(lambda: editing.set_input(
                       doc, name, st.session_state[kn], literal(st.session_state[kv] or ""), variant), structural=True))
@@ -265,17 +270,14 @@ def _flow_outputs(doc: FlowDocument) -> None:
     choices = editing.reference_choices(doc)
     for output_name, entry in list(outputs.items()):
         entry = entry if isinstance(entry, dict) else {}
-        cols = st.columns([2, 4, 1], vertical_alignment="bottom")
-        cols[0].markdown(f"**{output_name}**")
-        k = state.key("outputs", output_name)
-        reference = str(entry.get("reference") or "")
-        options = list(dict.fromkeys([reference, *choices]))
-        cols[1].selectbox("Reference", options, index=0, key=k, accept_new_options=True,
-                          label_visibility="collapsed",
-                          on_change=state.on_change(k, lambda v, o=output_name: editing.set_flow_output(doc, o, v)))
-        cols[2].button("", icon=":material/close:", key=state.key("outputs", output_name, "drop"), help="remove this output",
-                       on_click=lambda o=output_name: state.edit(lambda: editing.remove_flow_output(doc, o),
-                                                                 structural=True))
+        row, drop = st.columns([12, 1], vertical_alignment="bottom")
+        with row:
+            reference_field(output_name, entry.get("reference"), state.key("outputs", output_name), choices,
+                            lambda v, o=output_name: editing.set_flow_output(doc, o, v))
+        drop.button("", icon=":material/close:", key=state.key("outputs", output_name, "drop"),
+                    help="remove this output",
+                    on_click=lambda o=output_name: state.edit(lambda: editing.remove_flow_output(doc, o),
+                                                              structural=True))
     _add_named("outputs", "Add flow output",
                lambda n: editing.set_flow_output(doc, n, choices[-1] if choices else ""))
 

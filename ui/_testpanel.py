@@ -148,7 +148,7 @@ def _outcome(variant: str | None, outcome: Any) -> None:
     if runs:
         st.dataframe([{"node": r.node, "status": r.status, "duration (s)": round(r.duration, 3),
                        "tokens": (r.usage or {}).get("total_tokens", 0)} for r in runs],
-                     hide_index=True, use_container_width=True)
+                     hide_index=True, width="stretch")
         for r in runs:
             with st.expander(f"{r.node} · {r.status} · {r.duration:.3f} s"):
                 st.caption("Inputs")
