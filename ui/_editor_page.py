@@ -15,6 +15,7 @@ from promptflow_lite.ui import _canvas, _inspector, _shell, _testpanel
 from promptflow_lite.ui import _editor_state as state
 from promptflow_lite.ui._widgets import error_text
 
+SELECT_KEY = "pfl_node_select"
 SKIP = {".git", ".venv", "venv", "node_modules", "__pycache__", ".promptflow", ".runs", "site-packages"}
 
 
@@ -109,12 +110,11 @@ def editor(folder: Path) -> None:
         _add_node(doc)
     with right:
         labels = {INPUTS: "Flow inputs", OUTPUTS: "Flow outputs"}
-        chosen = st.selectbox("Selected node", ids, index=ids.index(state.selected()) if state.selected() else None,
-                              key=state.key("pfl-node-select", state.selected()),
-                              format_func=lambda i: labels.get(i, i), placeholder="click a node on the canvas")
-        if chosen != state.selected():
-            state.select(chosen)
-            st.rerun()
+        if st.session_state.get(SELECT_KEY) != state.selected():
+            st.session_state[SELECT_KEY] = state.selected()  # a click on the canvas selected another node
+        chosen = st.selectbox("Selected node", ids, key=SELECT_KEY, format_func=lambda i: labels.get(i, i),
+                              placeholder="click a node on the canvas",
+                              on_change=lambda: state.select(st.session_state[SELECT_KEY]))
         if chosen:
             _inspector.show(doc, chosen, problems)
         else:
