@@ -32,7 +32,7 @@ def test_pfl_ui_answers_shows_the_flow_and_stops_streamlit_with_it(tmp_path):
         with chromium_page() as page:
             page.goto(ui.url)
             wait_until_idle(page)
-            page.get_by_role("heading", name="Flow editor").wait_for()
+            page.get_by_role("heading", name="classification").wait_for()
             sidebar = page.get_by_test_id("stSidebar").inner_text()
             assert "classification" in sidebar and "PFL_HOME" in sidebar
             page.screenshot(path=str(tmp_path / "shell.png"))
@@ -96,4 +96,4 @@ def test_pfl_ui_runs_from_a_built_wheel(tmp_path):
         with chromium_page() as page:
             page.goto(ui.url)
             wait_until_idle(page)
-            page.get_by_role("heading", name="Flow editor").wait_for()
+            page.get_by_role("heading", name="classification").wait_for()

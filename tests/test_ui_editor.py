@@ -164,7 +164,7 @@ def test_a_file_changed_on_disk_refuses_the_save_and_offers_a_reload(open_app):
 def test_test_panel_runs_variants_side_by_side_with_node_details(open_app):
     app, folder = open_app()
     _by_label(app.text_area, "text *").input("The app crashes when I open it")
-    _by_label(app.multiselect, "Variants to compare side by side").set_value(
+    _by_label(app.button_group, "Variants to compare side by side (none: the default variants)").set_value(
         ["${classify.variant_0}", "${classify.variant_1}"])
     _by_label(app.button, "Run test").click().run()
     assert not app.exception, app.exception

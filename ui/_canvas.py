@@ -91,8 +91,7 @@ def show(graph: FlowGraph, problems: dict[str, int], selected: str | None, versi
     state = streamlit_flow("pfl_flow_canvas", st.session_state[_STATE][1], height=min(860, max(460, 118 * layers)),
                            fit_view=True, get_node_on_click=True, show_minimap=len(graph.nodes) > 20,
                            hide_watermark=True, min_zoom=0.2)
-    st.session_state[_STATE] = (wanted, state)
-    clicked = state.selected_id
+    clicked = state.selected_id  # the state we built stays the component's input: same args, no extra reruns
     if clicked != st.session_state.get(_CLICKED):
         st.session_state[_CLICKED] = clicked
         return clicked

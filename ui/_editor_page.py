@@ -103,10 +103,7 @@ def editor(folder: Path) -> None:
         state.select(None)
     left, right = st.columns([3, 2], gap="medium")
     with left:
-        clicked = _canvas.show(graph, counts, state.selected(), doc.version)
-        if clicked and clicked in ids and clicked != state.selected():
-            state.select(clicked)
-            st.rerun()
+        _canvas_fragment(graph, counts, doc.version, ids)
         _add_node(doc)
     with right:
         labels = {INPUTS: "Flow inputs", OUTPUTS: "Flow outputs"}
@@ -125,6 +122,16 @@ def editor(folder: Path) -> None:
     _testpanel.show(folder, spec, doc.dirty)
 
 
+@st.fragment
+def _canvas_fragment(graph, counts: dict[str, int], version: int, ids: list[str]) -> None:
+    """The canvas reruns alone on its own events (moves, the component's first report); a click on another
+    node reruns the whole page so the inspector follows."""
+    clicked = _canvas.show(graph, counts, state.selected(), version)
+    if clicked and clicked in ids and clicked != state.selected():
+        state.select(clicked)
+        st.rerun(scope="app")
+
+
 def _save_bar(doc: FlowDocument) -> None:
     changed = doc.changed_files()
     on_disk = doc.changed_on_disk()
@@ -140,7 +147,6 @@ def _save_bar(doc: FlowDocument) -> None:
         except Exception as exc:  # noqa: BLE001
             state.message("error", error_text(exc))
         else:
-            state.bump()
             note = "" if doc.faithful else " (the flow file had to be rewritten whole)"
             state.message("success", f"Saved {', '.join(p.name for p in written)}{note}.")
         st.rerun()

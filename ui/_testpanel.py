@@ -101,11 +101,14 @@ def _test(folder: Path, spec: FlowSpec) -> None:
             with columns[index % len(columns)]:
                 values[name] = input_widget(name, definition, f"pfl_in/{version}/{name}", filled.get(name))
         selectors = all_variant_ids(spec)
-        variants = st.multiselect("Variants to compare side by side", selectors, key="pfl_test_variants",
-                                  placeholder="default variants") if selectors else []
+        variants = st.pills("Variants to compare side by side (none: the default variants)", selectors,
+                            selection_mode="multi", key="pfl_test_variants") if selectors else []
         run = st.form_submit_button("Run test", icon=":material/play_arrow:", type="primary")
     if run:
-        st.session_state[_RESULTS] = [_run(folder, values, v) for v in (variants or [None])]
+        st.session_state[_RESULTS] = results = []  # filled as each run ends: a rerun may stop this script later
+        with st.spinner("Running the flow…"):
+            for variant in variants or [None]:
+                results.append(_run(folder, values, variant))
     results = st.session_state.get(_RESULTS)
     if results:
         columns = st.columns(len(results)) if len(results) > 1 else [st.container()]
@@ -120,8 +123,7 @@ def _run(folder: Path, inputs: dict[str, Any], variant: str | None, node: str | 
 
     traced = enable_tracing()
     try:
-        with st.spinner(f"Running {variant or 'the flow'}…"):
-            outcome = run_flow_test(folder, inputs, variant=variant, node=node)
+        outcome = run_flow_test(folder, inputs, variant=variant, node=node)
     except Exception as exc:  # noqa: BLE001 - load and input errors are messages
         return variant, error_text(exc)
     if traced:
@@ -188,7 +190,8 @@ def _single_node(folder: Path, spec: FlowSpec) -> None:
             text = st.text_input(f"{key}  ←  {value}", key=f"pfl_single/{node_name}/{key}")
             given[key] = _json_or_text(text)
     if st.button("Run node", icon=":material/play_arrow:", key="pfl_single_run"):
-        st.session_state["pfl_single_result"] = (node_name, _run(folder, given, None, node=node_name)[1])
+        with st.spinner(f"Running {node_name}…"):
+            st.session_state["pfl_single_result"] = (node_name, _run(folder, given, None, node=node_name)[1])
     result = st.session_state.get("pfl_single_result")
     if result and result[0] == node_name:
         outcome = result[1]
