@@ -30,11 +30,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     test.add_argument("--environment-variables", nargs="*", default=[], metavar="K=V")
     test.add_argument("--init", nargs="*", default=[], metavar="K=V|FILE", help="init kwargs of a flex flow class")
     test.add_argument("--stream", action="store_true", help="stream LLM output (text mode)")
+    test.add_argument("--collection", help="group the trace under this name (default: the flow's name); "
+                                           "OTLP viewers such as Phoenix show it as the project")
     test.set_defaults(func=_test)
 
     validate = commands.add_parser("validate", help="check a flow and report every problem")
     validate.add_argument("--source", "--flow", dest="source", required=True, help="flow folder or file")
     validate.add_argument("--output", "-o", choices=["json", "text"], default="text")
+    validate.add_argument("--init", nargs="*", default=[], metavar="K=V|FILE",
+                          help="init kwargs of a flex flow class to check too (nothing is instantiated)")
     validate.set_defaults(func=_validate)
 
     init = commands.add_parser("init", help="create a new flow from a template (standard, chat, evaluation)")
@@ -93,7 +97,7 @@ def _test(args: argparse.Namespace) -> int:
         return chat_loop(args.flow, variant=args.variant, environment_variables=env, init=read_init(args.init))
     from promptflow_lite.tracing import enable_tracing, flush_tracing
 
-    traced = enable_tracing()
+    traced = enable_tracing(args.collection)
     streaming = args.stream and args.output == "text" and not args.node
     outcome = run_flow_test(args.flow, inputs, node=args.node, variant=args.variant, environment_variables=env,
                             init=read_init(args.init), stream_to=sys.stdout if streaming else None,
@@ -141,10 +145,12 @@ def _validate(args: argparse.Namespace) -> int:
 
     file, _ = resolve_flow_path(args.source)
     if flow_kind(file) != "dag":
-        from promptflow_lite.engine.flow import load_flow
+        from promptflow_lite.engine.flow_check import script_flow_problems
 
-        load_flow(file)  # flex / prompty: loading is the check
-        problems = []
+        problems = script_flow_problems(file, read_init(args.init))
+    elif args.init:
+        raise UserError("--init applies to flex flows and prompties; this is a DAG flow.", file=str(file),
+                        hint="drop --init.")
     else:
         try:
             problems = find_problems(load_dag(file), check_tools=True)

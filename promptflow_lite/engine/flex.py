@@ -26,13 +26,13 @@ from promptflow_lite.engine.flex_entry import (
     EntryInput, FlexYaml, create_entry, entry_inputs, entry_name, import_entry, load_flex_yaml, output_names,
 )
 from promptflow_lite.engine.flow import Flow, working_directory
+from promptflow_lite.engine.inputs import typed_input
 from promptflow_lite.engine.results import (
     BARE_OUTPUT, COMPLETED, FAILED, AggregationResult, LineResult, NodeRun, sum_usage,
 )
 from promptflow_lite.engine.threads import run_in_thread
 from promptflow_lite.errors import InputError, LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict
 from promptflow_lite.flow.prompty import active_connections
-from promptflow_lite.tools.coercion import ConversionError, parse_value
 from promptflow_lite.tools.observe import calls_collector
 from promptflow_lite.tracing import spans
 
@@ -104,13 +104,8 @@ class ScriptFlow(Flow):
                 if spec.default is not None:
                     resolved[name] = spec.default
                 continue
-            if spec.convert:
-                try:
-                    resolved[name] = parse_value(resolved[name], spec.type.value)
-                except ConversionError as exc:
-                    raise InputError(f"The value for flow input '{name}'{where} does not match the expected type "
-                                     f"'{spec.type.value}': {exc}.", line=line_number,
-                                     hint=f"pass a valid {spec.type.value}.") from None
+            resolved[name] = typed_input(name, spec.type.value, resolved[name], line_number=line_number,
+                                         convert=spec.convert, hint=f"pass a valid {spec.type.value}.")
         return resolved
 
     async def arun(self, inputs: dict[str, Any], *, line_number: int | None = None, stream: bool = False,
@@ -122,7 +117,8 @@ class ScriptFlow(Flow):
         try:
             result.inputs = self.resolve_inputs(dict(inputs), line_number)
             call = self._run_entry(result, stream, echo)
-            output = await (asyncio.wait_for(call, timeout) if timeout else call)
+            with working_directory():
+                output = await (asyncio.wait_for(call, timeout) if timeout else call)
             result.outputs = result.node_runs[self.func_name].output
             if not stream:
                 ensure_serializable(result.outputs)

@@ -16,6 +16,7 @@ response with ``model.response: all``. Requests go through :mod:`promptflow_lite
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
@@ -28,6 +29,16 @@ CHAT_PARAMETERS_TO_MODEL = ("deployment_name",)  # legacy: model.parameters.depl
 active_connections: ContextVar[Any] = ContextVar("pfl_active_connections", default=None)
 """The connections of the flow running in this context (the engine sets it), so a prompty loaded by
 flow code without ``connections=`` finds the same connections as the flow (offline mode, serving)."""
+
+
+@contextmanager
+def connections_in_use(connections: Any) -> Iterator[None]:
+    """Within this block, prompties loaded without ``connections=`` use ``connections``."""
+    token = active_connections.set(connections)
+    try:
+        yield
+    finally:
+        active_connections.reset(token)
 
 
 class InvalidOutputKeyError(UserError):
@@ -120,7 +131,7 @@ class Prompty:
         """The connection the prompty calls (resolved once, then reused); unusable ones name the file."""
         if self._connection is None:
             from promptflow_lite.connections.model_config import to_connection
-            from promptflow_lite.tools.llm_client import InvalidConnectionType, resolve_endpoint
+            from promptflow_lite.tools.llm_client import InvalidConnectionType, InvalidEndpoint, resolve_endpoint
 
             try:
                 connection = to_connection(self._file.configuration, _provider(self._connections), str(self.path))
@@ -129,6 +140,9 @@ class Prompty:
                 raise
             try:
                 resolve_endpoint(connection)
+            except InvalidEndpoint as exc:  # its own message names the field and the fix
+                exc.locate(file=self.path)
+                raise
             except InvalidConnectionType as exc:
                 raise UserError(f"The model configuration cannot be used: {exc.message}", file=str(self.path),
                                 hint="name a connection under model.configuration.connection, or give azure_endpoint "
@@ -342,4 +356,4 @@ def count_tokens(prompt: Any, model: str) -> int:
 
 
 __all__ = ["Prompty", "AsyncPrompty", "InvalidOutputKeyError", "PromptyAnswerError", "active_connections",
-           "count_tokens"]
+           "connections_in_use", "count_tokens"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from typing import Any, Iterable, Sequence
 
 from promptflow_lite.tracing.frames import FLUSH, LINE, NODE, SECRET, LineHeader, NodeHeader, decode, unpack
@@ -29,6 +30,7 @@ class TraceWriter:
 
     def __init__(self, store: Any = None, sinks: Iterable[Any] = (), resource: Any = None, scope: Any = None):
         self.store, self.sinks, self.resource, self.scope = store, list(sinks), resource, scope
+        self.lost = 0  # spans that could not be stored or exported
 
     def write(self, frames: Sequence[tuple[int, bytes]]) -> list[int]:
         """Store what ``frames`` hold; returns the numbers of their ``FLUSH`` frames (now done).
@@ -64,8 +66,11 @@ class TraceWriter:
             if flushed:
                 for sink in self.sinks:
                     sink.force_flush()
-        except Exception:  # noqa: BLE001 - e.g. a full disk
-            _log.warning("promptflow_lite could not record %d traced lines", len(span_rows), exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - e.g. a full disk
+            if not self.lost:  # say it once, with the cause; a traceback only for what is not a storage problem
+                _log.warning("promptflow_lite could not record traced lines (%s); later traces may be missing too",
+                             exc, exc_info=not isinstance(exc, (OSError, sqlite3.Error)))
+            self.lost += len(span_rows) or 1
         return flushed
 
     def close(self) -> None:
@@ -111,8 +116,8 @@ def main() -> None:
 
 def _configured(config: dict[str, Any]) -> TraceWriter:
     """The writer described by the ``CONFIG`` frame: ``store`` (path or None), ``otlp`` (export
-    too, to the endpoint in the environment), ``resource`` (attributes), ``batch`` (OTLP batching),
-    ``max_chars``."""
+    too, to the endpoint in the environment), ``resource`` (attributes), ``user_named`` (the
+    project-naming resource attributes the user set), ``batch`` (OTLP batching), ``max_chars``."""
     from promptflow_lite.tracing.serialize import set_max_chars
     from promptflow_lite.tracing.store import TraceStore
 
@@ -120,17 +125,19 @@ def _configured(config: dict[str, Any]) -> TraceWriter:
     store = TraceStore(config["store"]) if config.get("store") else None
     sinks, resource, scope = [], None, None
     if config.get("otlp"):
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
         from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
         from promptflow_lite._version import __version__
         from promptflow_lite.tracing.context import SCOPE_NAME
+        from promptflow_lite.tracing.otlp import OtlpExporter
+        from promptflow_lite.tracing.projects import ProjectResources
 
         resource = Resource.create(config["resource"])  # as the traced process's tracer provider makes it
         scope = InstrumentationScope(SCOPE_NAME, __version__)
-        sinks.append(BatchSpanProcessor(OTLPSpanExporter(), **config["batch"]))
+        exporter = OtlpExporter(ProjectResources(resource, set(config["user_named"])), stored=store is not None)
+        sinks.append(BatchSpanProcessor(exporter, **config["batch"]))
     return TraceWriter(store, sinks, resource, scope)
 
 
