@@ -21,9 +21,11 @@ SKIP = {".git", ".venv", "venv", "node_modules", "__pycache__", ".promptflow", "
 
 @st.cache_data(ttl=15, show_spinner=False)
 def flows_under(root: str, depth: int = 4) -> list[str]:
-    """Flow folders (holding a flow.dag.yaml) under ``root``, relative to it."""
+    """Flow folders (holding a flow.dag.yaml) under ``root``, relative to it (a big tree: the first 3,000 folders)."""
     found = []
-    for current, dirs, files in os.walk(root):
+    for visited, (current, dirs, files) in enumerate(os.walk(root)):
+        if visited >= 3000:
+            break
         rel = Path(current).relative_to(root)
         dirs[:] = sorted(d for d in dirs if d not in SKIP and not d.startswith("."))
         if len(rel.parts) >= depth:

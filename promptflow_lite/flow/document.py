@@ -63,7 +63,8 @@ class FlowDocument:
             self._yaml.data = CommentedMap()
         self._seen: dict[Path, str | None] = {self.file: _fingerprint(self.file)}
         self._sources: dict[Path, str] = {}  # edited source texts, by path
-        self.version = 0  # bumped on every edit: caches key on it
+        self.version = getattr(self, "version", -1) + 1  # bumped on every edit: caches key on it
+        self._rendered: tuple[int, str] = (self.version, self._yaml.text)
 
     # reading ------------------------------------------------------------------------------
     @property
@@ -94,8 +95,10 @@ class FlowDocument:
         return [p for p in find_problems(spec, check_files=True) if p.message not in pending]
 
     def yaml_text(self) -> str:
-        """``flow.dag.yaml`` as it would be saved."""
-        return self._yaml.render()
+        """``flow.dag.yaml`` as it would be saved (rendered once per edit: edits go through ``touch``)."""
+        if self._rendered[0] != self.version:
+            self._rendered = (self.version, self._yaml.render())
+        return self._rendered[1]
 
     def source_path(self, relative: str) -> Path:
         path = (self.folder / relative).resolve()
@@ -132,7 +135,7 @@ class FlowDocument:
     # saving ------------------------------------------------------------------------------
     def changed_files(self) -> list[Path]:
         """The files a ``save()`` would write."""
-        files = [self.file] if self._yaml.render() != self._yaml.text else []
+        files = [self.file] if self.yaml_text() != self._yaml.text else []
         return files + sorted(self._sources)
 
     @property
@@ -155,17 +158,17 @@ class FlowDocument:
             self._seen[path] = _fingerprint(path)
         self._sources.clear()
         if self.file in files:
-            text = self._yaml.render()
+            text = self.yaml_text()
             self.file.write_bytes(text.encode("utf-8"))
             self._yaml = YamlText(text)
             self._seen[self.file] = _fingerprint(self.file)
         self.touch()
+        self._rendered = (self.version, self._yaml.text)
         return files
 
     def reload(self) -> None:
         """Drop every unsaved edit and read the flow again from disk."""
         self._open()
-        self.version += 1
 
     @property
     def faithful(self) -> bool:

@@ -26,13 +26,13 @@ def init_flow(folder: str | Path, flow_type: str = "standard", *, connection: st
     if existing:
         raise UserError(f"'{folder}' already holds a flow ({existing[0].name}).",
                         hint="choose a new folder, or open this flow instead.")
-    template = TEMPLATES / flow_type
-    clashes = [p.name for p in template.iterdir() if (folder / p.name).exists()]
+    files = sorted(p for p in (TEMPLATES / flow_type).iterdir() if p.is_file())
+    clashes = [p.name for p in files if (folder / p.name).exists()]
     if clashes:
         raise UserError(f"'{folder}' already has {', '.join(clashes)}.", hint="choose an empty or new folder.")
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in sorted(template.iterdir()):
+    for path in files:
         shutil.copyfile(path, folder / path.name)
         written.append(folder / path.name)
     if flow_type == "chat" and (connection or deployment):

@@ -74,16 +74,26 @@ def _round_trip_yaml(text: str):
 
 
 def _guess_indent(text: str) -> tuple[int, int, int]:
-    """The most common mapping indent and sequence offset of ``text`` (ruamel's dump then needs few shifts)."""
-    from ruamel.yaml.util import load_yaml_guess_indent
-
-    try:
-        _, indent, offset = load_yaml_guess_indent(text)
-    except Exception:
-        return 2, 2, 0
-    indent = indent or 2
-    offset = offset or 0
-    return indent, max(indent, offset + 2), offset
+    """ruamel's ``(mapping, sequence, offset)`` indents as the first nested mapping and sequence of ``text``
+    use them (ruamel's dump then needs few shifts; the splice copes with any difference)."""
+    mapping = offset = None
+    parent_indent, parent_opens = 0, False
+    for line in text.splitlines():
+        stripped = line.lstrip(" ")
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(stripped)
+        if parent_opens:
+            if stripped.startswith("- ") and offset is None:
+                offset = indent - parent_indent
+            elif not stripped.startswith("- ") and mapping is None and indent > parent_indent:
+                mapping = indent - parent_indent
+        if mapping is not None and offset is not None:
+            break
+        parent_indent, parent_opens = indent, stripped.split(" #")[0].rstrip().endswith(":")
+    mapping = mapping if mapping and mapping > 0 else 2
+    offset = offset if offset and offset > 0 else 0
+    return mapping, max(mapping, offset + 2), offset
 
 
 def splice(original: str, base: str, edited: str) -> str | None:
