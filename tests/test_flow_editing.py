@@ -21,6 +21,14 @@ ROOT = Path(__file__).resolve().parents[1]
 PFL = [sys.executable, "-m", "promptflow_lite.cli.main"]
 
 
+def _flow_test(folder: Path, text: str) -> dict:
+    """`pfl flow test` of a classification flow, offline: its JSON outputs."""
+    result = subprocess.run(PFL + ["--scripted-llm", str(folder / "scripted_llm.yaml"), "flow", "test", "--flow",
+                                   str(folder), "--inputs", f"text={text}", "-o", "json"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 @pytest.fixture
 def classification(tmp_path) -> FlowDocument:
     shutil.copytree(ROOT / "flows/classification", tmp_path / "classification")
@@ -35,11 +43,7 @@ def test_rename_node_follows_every_reference(classification):
     text = doc.file.read_text()
     assert "${parse_category" not in text and "- name: category\n" in text
     assert find_problems(FlowDocument(doc.folder).spec()) == []
-    result = subprocess.run(PFL + ["--scripted-llm", str(doc.folder / "scripted_llm.yaml"), "flow", "test", "--flow",
-                                   str(doc.folder), "--inputs", "text=The app crashes on start", "-o", "json"],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["category"] == "bug"
+    assert _flow_test(doc.folder, "The app crashes on start")["category"] == "bug"
 
 
 def test_rename_a_variant_node_renames_its_variants(classification):
@@ -74,11 +78,7 @@ def test_add_python_node_wire_it_to_an_output_then_validate_and_test(classificat
     doc.save()
     result = subprocess.run(PFL + ["flow", "validate", "--source", str(doc.folder)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    result = subprocess.run(PFL + ["--scripted-llm", str(doc.folder / "scripted_llm.yaml"), "flow", "test", "--flow",
-                                   str(doc.folder), "--inputs", "text=crash on start", "-o", "json"],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["loud"] == "CRASH ON START"
+    assert _flow_test(doc.folder, "crash on start")["loud"] == "CRASH ON START"
 
 
 def test_add_variant_copies_the_prompt_file_and_can_become_default(classification):

@@ -39,7 +39,7 @@ def reference_field(label: str, value: Any, key: str, choices: list[str], apply,
     left, right = st.columns([3, 2], vertical_alignment="bottom")
     left.text_input(label, value="" if value is None else _as_text(value), key=text_key, placeholder=placeholder,
                     on_change=state.on_change(text_key, apply))
-    right.selectbox(f"{label}: pick a reference", choices, index=None, key=pick_key, placeholder="pick a reference",
+    right.selectbox(f"{label}: pick a reference", choices, index=None, key=pick_key, placeholder="reference…",
                     label_visibility="collapsed",
                     on_change=state.on_change(pick_key, lambda v: v and apply(v), structural=True))
 
@@ -238,7 +238,7 @@ def _flow_inputs(doc: FlowDocument) -> None:
     for input_name, entry in list(inputs.items()):
         entry = entry if isinstance(entry, dict) else {}
         with st.container(border=True):
-            cols = st.columns([3, 2, 3, 1], vertical_alignment="bottom")
+            cols = st.columns([3, 3, 3, 1], vertical_alignment="bottom")
             kn = state.key("inputs", input_name, "name")
             cols[0].text_input("Name", value=input_name, key=kn, on_change=state.on_change(
                 kn, lambda v, i=input_name: editing.rename_flow_input(doc, i, v), structural=True))

@@ -305,21 +305,23 @@ def _section(doc: FlowDocument, key: str) -> Any:
     return doc.data[key]
 
 
+def _entry(doc: FlowDocument, section: str, name: str, what: str, first: list[tuple[str, Any]], fields: dict) -> None:
+    """Create ``doc.data[section][name]`` (from ``first``) if new, then set ``fields`` (None removes one)."""
+    entries = _section(doc, section)
+    if name not in entries:
+        _check_new_name(doc, name, list(entries), what)
+        entries[name] = _map(first)
+    for key, value in fields.items():
+        _set(entries[name], key, value)
+    doc.touch()
+
+
 def set_flow_input(doc: FlowDocument, name: str, type_: str | None = None, default: Any = _UNSET,
                    **flags: Any) -> None:
     """Add or change a flow input (``type_``, ``default``, ``is_chat_input``..., None removes a field)."""
-    inputs = _section(doc, "inputs")
-    if name not in inputs:
-        _check_new_name(doc, name, list(inputs), "flow input")
-        inputs[name] = _map([("type", type_ or "string")])
-    entry = inputs[name]
-    if type_ is not None:
-        _set(entry, "type", type_)
-    if default is not _UNSET:
-        _set(entry, "default", default)
-    for key, value in flags.items():
-        _set(entry, key, value)
-    doc.touch()
+    fields = {**({"type": type_} if type_ is not None else {}), **({"default": default} if default is not _UNSET
+                                                                   else {}), **flags}
+    _entry(doc, "inputs", name, "flow input", [("type", type_ or "string")], fields)
 
 
 def rename_flow_input(doc: FlowDocument, old: str, new: str) -> int:
@@ -346,18 +348,9 @@ def remove_flow_input(doc: FlowDocument, name: str) -> None:
 def set_flow_output(doc: FlowDocument, name: str, reference: str | None = None, type_: str | None = None,
                     **flags: Any) -> None:
     """Add or change a flow output."""
-    outputs = _section(doc, "outputs")
-    if name not in outputs:
-        _check_new_name(doc, name, list(outputs), "flow output")
-        outputs[name] = _map([("type", type_ or "string"), ("reference", reference or "")])
-    entry = outputs[name]
-    if type_ is not None:
-        _set(entry, "type", type_)
-    if reference is not None:
-        _set(entry, "reference", reference)
-    for key, value in flags.items():
-        _set(entry, key, value)
-    doc.touch()
+    fields = {**({"type": type_} if type_ is not None else {}),
+              **({"reference": reference} if reference is not None else {}), **flags}
+    _entry(doc, "outputs", name, "flow output", [("type", type_ or "string"), ("reference", reference or "")], fields)
 
 
 def remove_flow_output(doc: FlowDocument, name: str) -> None:
