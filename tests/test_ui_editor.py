@@ -230,3 +230,14 @@ def test_secrets_are_never_shown():
 
     shown = safe_value({"conn": OpenAIConnection(api_key="sk-very-secret", name="my_conn"), "n": 1})
     assert "sk-very-secret" not in str(shown) and "my_conn" in str(shown)
+
+
+def test_saving_a_python_node_without_a_tool_shows_the_validator_message(open_app):
+    app, folder = open_app()
+    _select(app, "summarize")
+    _by_label(app.text_area, "Source").input("def summarize(category, bug_priority):\n    return {}\n").run()
+    _click(app, "Save")
+    result = subprocess.run(PFL + ["flow", "validate", "--source", str(folder)], capture_output=True, text=True)
+    message = next(line for line in result.stderr.splitlines() if "summarize" in line)
+    shown = " ".join(w.value for w in app.warning)
+    assert "summarize" in shown and message.split(": ", 2)[-1].split(" Fix:")[0][:40] in shown

@@ -151,6 +151,7 @@ def _save_bar(doc: FlowDocument) -> None:
         else:
             note = "" if doc.faithful else " (the flow file had to be rewritten whole)"
             state.message("success", f"Saved {', '.join(p.name for p in written)}{note}.")
+            _check_tools(doc)
         st.rerun()
     if cols[2].button("Discard", disabled=not changed, key="pfl_discard", width="stretch"):
         doc.reload()
@@ -166,6 +167,22 @@ def _save_bar(doc: FlowDocument) -> None:
             doc.reload()
             state.bump()
             st.rerun()
+
+
+def _check_tools(doc: FlowDocument) -> None:
+    """After a save, what only ``pfl flow validate`` finds (it loads each python tool, running its code)."""
+    from promptflow_lite.flow.validate import find_problems
+
+    shown = {str(p) for p in doc.problems()}
+    try:
+        found = find_problems(doc.spec(), check_tools=True)
+    except Exception as exc:  # noqa: BLE001
+        state.message("warning", error_text(exc))
+        return
+    for problem in found:
+        if str(problem) not in shown:
+            state.message("warning", f"**{problem.node or 'flow'}**: {problem.message}"
+                          + (f" *Fix: {problem.hint}*" if problem.hint else ""))
 
 
 def _problem_summary(problems: list) -> None:
