@@ -169,7 +169,7 @@ def test_test_panel_runs_variants_side_by_side_with_node_details(open_app):
     _by_label(app.button, "Run test").click().run()
     assert not app.exception, app.exception
     headings = [m.value for m in app.markdown if m.value.startswith("####")]
-    assert headings == ["#### ${classify.variant_0}", "#### ${classify.variant_1}"]
+    assert headings == ["#### classify · variant_0", "#### classify · variant_1"]
     assert len(app.dataframe) == 2
     table = app.dataframe[0].value
     assert list(table["node"]) == ["clean_text", "classify", "parse_category", "triage_bug", "summarize"]

@@ -132,7 +132,7 @@ def _run(folder: Path, inputs: dict[str, Any], variant: str | None, node: str | 
 
 
 def _outcome(variant: str | None, outcome: Any) -> None:
-    st.markdown(f"#### {variant or 'Default variants'}")
+    st.markdown(f"#### {_variant_title(variant)}")
     if isinstance(outcome, str):
         st.error(outcome)
         return
@@ -157,6 +157,15 @@ def _outcome(variant: str | None, outcome: Any) -> None:
                 show_value(r.inputs or {})
                 st.caption("Output" if not r.error else "Error")
                 show_value(r.output if not r.error else r.error.get("message"))
+
+
+def _variant_title(variant: str | None) -> str:
+    """``${classify.variant_1}`` → ``classify · variant_1``."""
+    if not variant:
+        return "Default variants"
+    from promptflow_lite.flow.variants import parse_variant
+
+    return " · ".join(parse_variant(variant))
 
 
 def _trace_link(trace_id: str | None) -> None:
