@@ -228,8 +228,12 @@ def test_secrets_are_never_shown():
     from promptflow_lite.connections.types import OpenAIConnection
     from promptflow_lite.ui._widgets import safe_value
 
+    from promptflow_lite.masking import register_secret
+
     shown = safe_value({"conn": OpenAIConnection(api_key="sk-very-secret", name="my_conn"), "n": 1})
     assert "sk-very-secret" not in str(shown) and "my_conn" in str(shown)
+    register_secret("sk-echoed-by-a-tool-1234")
+    assert safe_value({"answer": "the key is sk-echoed-by-a-tool-1234"}) == {"answer": "the key is ***"}
 
 
 def test_saving_a_python_node_without_a_tool_shows_the_validator_message(open_app):
@@ -241,3 +245,16 @@ def test_saving_a_python_node_without_a_tool_shows_the_validator_message(open_ap
     message = next(line for line in result.stderr.splitlines() if "summarize" in line)
     shown = " ".join(w.value for w in app.warning)
     assert "summarize" in shown and message.split(": ", 2)[-1].split(" Fix:")[0][:40] in shown
+
+
+def test_a_flow_too_broken_to_draw_keeps_its_inputs_editable(open_app):
+    app, folder = open_app()
+    text = (folder / "flow.dag.yaml").read_text()
+    (folder / "flow.dag.yaml").write_text(text.replace("  text:\n    type: string", "  text:\n    type: float"))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.run()
+    assert any("Unknown type 'float'" in e.value for e in app.error)
+    _by_label(app.selectbox, "Type").select("string").run()
+    _click(app, "Save")
+    assert (folder / "flow.dag.yaml").read_text() == text
+    assert _by_label(app.selectbox, "Selected node").options[0] == "Flow inputs"

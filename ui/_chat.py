@@ -73,7 +73,9 @@ class AnswerStream:
     def _emit(self, key: str, chunk: Any) -> str:
         text = str(chunk)
         if key == self._chat_output:
-            self._chunks.put(text)
+            from promptflow_lite.masking import mask_secrets
+
+            self._chunks.put(mask_secrets(text))
         return text
 
 

@@ -91,9 +91,8 @@ def editor(folder: Path) -> None:
     try:
         spec = doc.spec()
     except Exception as exc:  # noqa: BLE001 - no shape to draw: problems say why
-        spec = None
         st.error(error_text(exc))
-    if spec is None:
+        _without_graph(doc)
         return
     _problem_summary(problems)
     graph = flow_graph(spec)
@@ -132,6 +131,17 @@ def _canvas_fragment(graph, counts: dict[str, int], version: int, ids: list[str]
     if clicked and clicked in ids and clicked != state.selected():
         state.select(clicked)
         st.rerun(scope="app")
+
+
+def _without_graph(doc: FlowDocument) -> None:
+    """A flow too broken to draw: its inputs and outputs stay editable, the rest is shown as YAML."""
+    left, right = st.columns(2, gap="medium")
+    with left:
+        _inspector.show(doc, INPUTS, [])
+    with right:
+        _inspector.show(doc, OUTPUTS, [])
+    with st.expander("flow.dag.yaml (fix node problems in a text editor, then reload)"):
+        st.code(doc.yaml_text(), language="yaml", line_numbers=True)
 
 
 def _save_bar(doc: FlowDocument) -> None:

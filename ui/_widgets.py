@@ -28,10 +28,11 @@ def page_style() -> None:
 
 
 def error_text(exc: BaseException) -> str:
-    """What a user reads for an error: our errors carry file, node and fix; others their type and text."""
-    if isinstance(exc, PflError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+    """What a user reads for an error: our errors carry file, node and fix; others their type and text
+    (known secrets masked)."""
+    from promptflow_lite.masking import mask_secrets
+
+    return mask_secrets(str(exc) if isinstance(exc, PflError) else f"{type(exc).__name__}: {exc}")
 
 
 def guarded(action: Callable[[], Any], *, on_error: Callable[[str], None] | None = None) -> Any:
@@ -44,8 +45,9 @@ def guarded(action: Callable[[], Any], *, on_error: Callable[[str], None] | None
 
 
 def safe_value(value: Any) -> Any:
-    """A value fit to show: connections appear by name and type only, never with their secrets."""
+    """A value fit to show: connections appear by name and type only, and known secrets are masked in text."""
     from promptflow_lite.connections.types import Connection
+    from promptflow_lite.masking import mask_secrets
 
     if isinstance(value, Connection):
         return f"<{type(value).__name__} '{getattr(value, 'name', None) or 'connection'}'>"
@@ -53,9 +55,11 @@ def safe_value(value: Any) -> Any:
         return {str(k): safe_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [safe_value(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
+    if isinstance(value, str):
+        return mask_secrets(value)
+    if isinstance(value, (int, float, bool)) or value is None:
         return value
-    return repr(value)
+    return mask_secrets(repr(value))
 
 
 def show_value(value: Any) -> None:
