@@ -38,6 +38,7 @@ def test_edit_a_variant_prompt_in_the_browser_save_and_test(tmp_path):
             canvas.locator(f'.react-flow__node[data-id="{name}"]').wait_for(state="attached")
         for name in nodes:
             assert name in canvas.locator(f'.react-flow__node[data-id="{name}"]').inner_text()
+        wait_until_idle(page, settle_ms=1500)  # the canvas reports once after it is drawn
         variants = canvas.locator('.react-flow__node[data-id="classify"]').inner_text()
         assert "variant_0" in variants and "variant_1" in variants
         assert canvas.locator(".react-flow__edge").count() >= 9
@@ -80,3 +81,41 @@ def test_edit_a_variant_prompt_in_the_browser_save_and_test(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["category"] == "billing"
+
+
+def test_a_broken_reference_is_flagged_on_its_node_and_a_chat_flow_chats(tmp_path):
+    broken = tmp_path / "classification"
+    shutil.copytree(ROOT / "flows/classification", broken)
+    text = (broken / "flow.dag.yaml").read_text()
+    (broken / "flow.dag.yaml").write_text(text.replace("category: ${parse_category.output}",
+                                                       "category: ${parse_categroy.output}"))
+    rules = tmp_path / "rules.yaml"
+    rules.write_text((ROOT / "flows/chat_basic/scripted_llm.yaml").read_text())
+    with running_ui(["--flow", str(broken)], global_args=["--scripted-llm", str(rules)], cwd=tmp_path) as ui, \
+            chromium_page() as page:
+        page.goto(ui.url)
+        wait_until_idle(page)
+        canvas = page.frame_locator('[data-testid="stCustomComponentV1"]').first
+        expect(canvas.locator('.react-flow__node[data-id="summarize"]')).to_contain_text("1 problem")
+        canvas.locator('.react-flow__node[data-id="summarize"]').click()
+        expect(page.get_by_test_id("stAlert").filter(has_text="input 'category' refers to node 'parse_categroy'")
+               ).to_be_visible()
+        page.screenshot(path=str(tmp_path / "4-problem.png"))
+
+        page.goto(f"{ui.url}/?flow={ROOT / 'flows/chat_basic'}")
+        canvas.locator('.react-flow__node[data-id="chat"]').wait_for(state="attached")
+        wait_until_idle(page, settle_ms=1500)  # the canvas reports once after it is drawn
+        page.get_by_role("tab", name="Chat").click()
+        message = page.get_by_test_id("stChatInputTextArea")
+        message.fill("What is promptflow_lite?")
+        message.press("Enter")
+        try:
+            expect(page.get_by_test_id("stChatMessage").nth(1)).to_contain_text("A light, fast runner for promptflow")
+        finally:
+            page.screenshot(path=str(tmp_path / "5-chat.png"))
+        wait_until_idle(page)
+        message.fill("And how do I run it?")
+        message.press("Enter")
+        expect(page.get_by_test_id("stChatMessage").nth(3)).to_contain_text("--interactive")
+        expect(page.get_by_test_id("stChatMessage")).to_have_count(4)
+        page.screenshot(path=str(tmp_path / "5-chat.png"))

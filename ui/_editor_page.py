@@ -101,7 +101,7 @@ def editor(folder: Path) -> None:
         counts[problem.node or OUTPUTS] = counts.get(problem.node or OUTPUTS, 0) + 1
     ids = [n.id for n in graph.nodes]
     if state.selected() not in ids:
-        state.select(None)
+        state.select(INPUTS)  # a flow opens on its inputs
     left, right = st.columns([3, 2], gap="medium")
     with left:
         _canvas_fragment(graph, counts, doc.version, ids)
