@@ -1,58 +1,98 @@
-"""Server time of the flow editor on a 50-node flow, measured in-process with Streamlit's AppTest.
+"""Server time of a page of the ``pfl ui`` app: the page's script run under Streamlit's AppTest, in the
+interpreter of promptflow_lite (run as a script by ``suites_ui.py``; ``PFL_HOME`` from the environment).
 
-    python ui_timing.py APP_PY RUNS  ->  prints JSON {"render": [s...], "select": [s...]}
+    python ui_timing.py PAGE [KEY=VALUE ...] [--opens N] [--browser]
 
-``render`` is the first script run of a fresh session (the flow opened, validated, laid out and drawn);
-``select`` is the rerun after choosing a node (inspector shown). Run with the promptflow_lite interpreter.
+Imports are warmed first by opening the Runs list once (a running app has them loaded); then the
+page is opened ``N`` times, each in a fresh session as a new visitor would. With ``--browser``, the
+page is instead opened in Debian's headless Chromium against a real ``pfl ui``, timed from the
+navigation until the app is idle and its chart painted. Prints JSON: ``{"seconds": [...],
+"errors": [...]}`` (errors: messages the page showed, which make a run invalid).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import os
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 
-def make_flow(folder: Path, size: int = 50) -> None:
-    """A 50-node python flow: 10 nodes read the input, each later node two earlier ones (a wide, deep DAG)."""
-    lines = ["inputs:\n  question:\n    type: string\noutputs:\n  answer:\n    type: string\n",
-             f"    reference: ${{n{size - 1}.output}}\nnodes:\n"]
-    for i in range(size):
-        refs = ["${inputs.question}"] if i < 10 else [f"${{n{i - 10}.output}}", f"${{n{i - 7}.output}}"]
-        inputs = "".join(f"    x{k}: {ref}\n" for k, ref in enumerate(refs))
-        lines.append(f"- name: n{i}\n  type: python\n  source:\n    type: code\n    path: step.py\n  inputs:\n{inputs}")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "flow.dag.yaml").write_text("".join(lines))
-    (folder / "step.py").write_text("from promptflow.core import tool\n\n\n@tool\ndef step(x0: str, x1: str = '') -> str:"
-                                    "\n    return x0 + x1\n")
-
-
-def main(app: str, runs: int) -> None:
+def open_page(page: str, params: dict[str, str]):
     from streamlit.testing.v1 import AppTest
 
-    folder = Path(tempfile.mkdtemp(prefix="pfl-ui-bench-")) / "flow50"
-    make_flow(folder)
-    os.environ["PFL_UI_FLOW"] = str(folder)
-    render, select = [], []
-    for index in range(runs + 1):  # the first pair warms imports and caches up
-        at = AppTest.from_file(app, default_timeout=300)
-        start = time.perf_counter()
-        at.run()
-        first = time.perf_counter() - start
-        box = next(s for s in at.selectbox if s.label == "Selected node")
-        assert not at.exception and len(box.options) == 52, at.exception
-        start = time.perf_counter()
-        box.select(f"n{25 + index % 10}").run()
-        second = time.perf_counter() - start
-        assert not at.exception, at.exception
-        if index:
-            render.append(first)
-            select.append(second)
-    print(json.dumps({"render": render, "select": select}))
+    from promptflow_lite.ui import APP
+
+    app = AppTest.from_file(str(APP), default_timeout=600)
+    for key, value in params.items():
+        app.query_params[key] = value
+    app.run()
+    started = time.perf_counter()
+    app.switch_page(f"pages/{page}.py").run()
+    seconds = time.perf_counter() - started
+    errors = [str(e.value) for e in app.error] + [str(e.value) for e in app.exception]
+    return seconds, errors
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+
+
+def browser_seconds(page_name: str, params: dict[str, str], opens: int) -> tuple[list[float], list[str]]:
+    """Open the page in Chromium against ``pfl ui``; seconds from navigation to an idle app with its chart."""
+    import re
+    import subprocess
+    import sys
+    from urllib.parse import urlencode
+
+    from playwright.sync_api import sync_playwright
+
+    server = subprocess.Popen([sys.executable, "-m", "promptflow_lite.cli.main", "ui", "--port", "0"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = re.search(r"(http://\S+)", server.stdout.readline()).group(1)
+        seconds, errors = [], []
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            page.goto(url)
+            page.wait_for_function(IDLE, timeout=120_000)
+            for _ in range(opens):
+                started = time.perf_counter()
+                page.goto(f"{url}/{page_name}?{urlencode(params)}")
+                page.wait_for_selector('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg',
+                                       timeout=120_000)
+                page.wait_for_function(IDLE, timeout=120_000)
+                seconds.append(time.perf_counter() - started)
+                errors += page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
+            browser.close()
+        return seconds, errors
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("page")
+    parser.add_argument("params", nargs="*")
+    parser.add_argument("--opens", type=int, default=3)
+    parser.add_argument("--browser", action="store_true")
+    args = parser.parse_args()
+    params = dict(item.split("=", 1) for item in args.params)
+    if args.browser:
+        seconds, errors = browser_seconds(args.page, params, args.opens)
+    else:
+        open_page("runs", {})  # warm the imports (streamlit, pandas, altair, the library)
+        seconds, errors = [], []
+        for _ in range(args.opens):
+            took, shown = open_page(args.page, params)
+            seconds.append(took)
+            errors += shown
+    print(json.dumps({"seconds": seconds, "errors": errors, "cwd": str(Path.cwd())}))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main()
