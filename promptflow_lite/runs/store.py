@@ -25,8 +25,8 @@ from typing import Any, Iterable, Iterator
 from promptflow_lite.engine.line_json import encode_line
 from promptflow_lite.engine.results import COMPLETED, AggregationResult, LineResult
 from promptflow_lite.masking import mask_secrets
-from promptflow_lite.runs.journal import JournalScan, JournalWriter, encode_json, rewrite, scan
-from promptflow_lite.runs.records import dumps, line_record, node_entry, node_record
+from promptflow_lite.runs.journal import JournalScan, JournalWriter, encode_json, frame, scan
+from promptflow_lite.runs.records import dumps, node_entry, node_record
 
 LINE_NUMBER = "line_number"
 WIDTH = 9
@@ -77,8 +77,18 @@ class RunFolder:
     def _ignore(self, folder: str, names: list[str]) -> set[str]:
         return ignored_names(folder, names, self.path)
 
-    def write_inputs(self, lines: Iterable[tuple[int, dict[str, Any]]]) -> None:
-        _write_lines(self.inputs_file, ({**inputs, LINE_NUMBER: n} for n, inputs in lines), data=True)
+    def write_inputs(self, lines: Iterable[tuple[int, dict[str, Any]]]) -> int:
+        """Write the mapped inputs (streamed: ``lines`` may be a generator); returns how many lines."""
+        file, count = LineFile(self.inputs_file, data=True), 0
+        try:
+            for n, inputs in lines:
+                file.write(dumps({**inputs, LINE_NUMBER: n}))
+                count += 1
+        except BaseException:
+            file.abort()
+            raise
+        file.commit()
+        return count
 
     # while the lines run ------------------------------------------------------------------
     def open(self) -> None:
@@ -110,53 +120,19 @@ class RunFolder:
         else:
             _write_json(self.error_file, error)
 
-    def finalize(self, run_name: str, mapped: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
-        """Rewrite outputs, inputs and journal sorted, one row per line, and the line and node
-        records derived from them; returns the journal."""
-        found = self.scan_journal()
-        journal = {entry[LINE_NUMBER]: entry for entry in found.entries}
-        if len(journal) < len(found.entries) or found.damaged:  # resumed, or damaged records: one entry per line
-            rewrite(self.journal_file, (dumps(journal[n]) for n in sorted(journal)))
-        outputs = self.read_outputs(journal)
-        ordered = [{LINE_NUMBER: n, **outputs[n]} for n in sorted(outputs)]
-        _write_lines(self.outputs_file, ordered, masked=True)
-        _write_lines(self.legacy_outputs_file, ({**outputs[n], LINE_NUMBER: n} for n in sorted(outputs)), masked=True)
-        inputs = {n: {**values, **(journal.get(n, {}).get("inputs") or {})} for n, values in mapped.items()}
-        self.write_inputs(sorted(inputs.items()))
-        self._write_artifacts(run_name, [journal[n] for n in sorted(journal)])
-        return journal
-
-    def _write_artifacts(self, run_name: str, entries: list[dict[str, Any]]) -> None:
-        """``flow_artifacts`` and per-line ``node_artifacts`` files, ``BATCH_SIZE`` lines per file."""
-        for folder in (self.flow_artifacts, *self._node_folders()):
-            for stale in folder.glob("*_*.jsonl"):
-                stale.unlink()
-        chunks: dict[int, list[dict[str, Any]]] = {}
-        for entry in entries:
-            chunks.setdefault(entry[LINE_NUMBER] // BATCH_SIZE, []).append(entry)
-        for chunk, rows in chunks.items():
-            name = f"{chunk * BATCH_SIZE:0{WIDTH}d}_{chunk * BATCH_SIZE + BATCH_SIZE - 1:0{WIDTH}d}.jsonl"
-            self.flow_artifacts.mkdir(exist_ok=True)
-            _write_lines(self.flow_artifacts / name, (line_record(run_name, row) for row in rows), masked=True)
-            by_node: dict[str, list[dict[str, Any]]] = {}
-            for row in rows:
-                for node in row.get("nodes") or []:
-                    by_node.setdefault(node["node"], []).append(node_record(run_name, node, row[LINE_NUMBER]))
-            for node_name, records in by_node.items():
-                folder = self.node_artifacts / node_name
-                folder.mkdir(parents=True, exist_ok=True)
-                _write_lines(folder / name, records, masked=True)
-
-    def _node_folders(self) -> list[Path]:
+    def node_folders(self) -> list[Path]:
         return [f for f in self.node_artifacts.iterdir() if f.is_dir()] if self.node_artifacts.is_dir() else []
 
     # reading ------------------------------------------------------------------------------
-    def read_inputs(self) -> list[tuple[int, dict[str, Any]]]:
-        lines = []
+    def read_inputs(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """``(line_number, inputs)`` of each line, read lazily."""
         for row in _read_lines(self.inputs_file):
             number = row.pop(LINE_NUMBER)
-            lines.append((number, row))
-        return lines
+            yield number, row
+
+    def count_inputs(self) -> int:
+        with open(self.inputs_file, "rb") as handle:
+            return sum(1 for text in handle if text.strip())
 
     def read_journal(self) -> dict[int, dict[str, Any]]:
         """The last valid entry of each line (a resumed line may have several)."""
@@ -205,8 +181,32 @@ def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
             yield json.loads(text)
 
 
-def _write_lines(path: Path, rows: Iterable[dict[str, Any]], *, data: bool = False, masked: bool = False) -> None:
-    _write_text(path, "".join(dumps(row) + "\n" for row in rows), data=data, masked=masked)
+class LineFile:
+    """A JSON Lines file written a line at a time under a temporary name; ``commit`` moves it into place
+    (readers, and a crash, see the old file or the new one). Lines are JSON texts, masked already (they
+    come from the journal) unless ``data``: the lines' values, masked for known secrets as written;
+    ``framed``: journal records (:func:`~promptflow_lite.runs.journal.frame`)."""
+
+    def __init__(self, path: Path, *, data: bool = False, framed: bool = False):
+        self.path, self._data, self._framed = path, data, framed
+        self._temporary = path.with_name(path.name + ".tmp")
+        self._handle = open(self._temporary, "wb", buffering=1 << 16)
+
+    def write(self, text: str) -> None:
+        if self._framed:
+            self._handle.write(frame(text))
+            return
+        if self._data:
+            text = mask_secrets(text, tokens=False)
+        self._handle.write(encode_json(text + "\n"))
+
+    def commit(self) -> None:
+        self._handle.close()
+        os.replace(self._temporary, self.path)
+
+    def abort(self) -> None:
+        self._handle.close()
+        self._temporary.unlink(missing_ok=True)
 
 
 def _write_json(path: Path, data: Any) -> None:
