@@ -4,7 +4,7 @@ While a run executes, each finished line costs one append: its entry, with its o
 node runs, to ``line_results.jsonl``, our journal (:mod:`.journal`: self-checking records, a
 failed write raises). A line counts as done once its record is written whole, so a process
 killed with ``kill -9`` or a full disk loses just the lines in flight, and a resume re-executes
-exactly the lines without a valid successful record. ``finalize`` derives the
+exactly the lines without a valid successful record. :mod:`.finalize` derives the
 rest from the journal: ``flow_outputs/output.jsonl`` and ``inputs.jsonl`` sorted by line
 number, and promptflow's line and node records:
 ``flow_artifacts/<lo>_<hi>.jsonl`` and ``node_artifacts/<node>/<lo>_<hi>.jsonl``, ``BATCH_SIZE``
