@@ -26,6 +26,7 @@ from promptflow_lite.engine.line_json import encode_line
 from promptflow_lite.engine.results import COMPLETED, AggregationResult, LineResult
 from promptflow_lite.masking import mask_secrets
 from promptflow_lite.runs.journal import JournalScan, JournalWriter, encode_json, frame, scan
+from promptflow_lite.runs.journal_index import JournalIndex
 from promptflow_lite.runs.records import dumps, node_entry, node_record
 
 LINE_NUMBER = "line_number"
@@ -143,8 +144,11 @@ class RunFolder:
         return scan(self.journal_file)
 
     def read_outputs(self, journal: dict[int, dict[str, Any]] | None = None) -> dict[int, dict[str, Any]]:
-        """The outputs of the completed lines, by line number (without ``line_number``)."""
-        journal = self.read_journal() if journal is None else journal
+        """The outputs of the completed lines, by line number (without ``line_number``); read a line at a time
+        (just the outputs are kept) unless ``journal`` is given."""
+        if journal is None:
+            index = JournalIndex.build(self.journal_file)
+            return {e[LINE_NUMBER]: e.get("outputs") or {} for e in index.entries(index.first_seen(), completed_only=True)}
         return {n: entry.get("outputs") or {} for n, entry in journal.items() if entry["status"] == COMPLETED}
 
     def read_metrics(self) -> dict[str, Any]:
