@@ -218,3 +218,52 @@ def test_a_full_disk_stops_the_run_and_the_resume_completes_it_exactly(flow, tmp
         assert resumed.returncode == 0, resumed.stderr
         monkeypatch.setenv("PFL_HOME", str(home))
         assert_complete("full", lines, expected, pfl_json)
+
+
+def test_a_run_log_that_cannot_be_written_costs_its_messages_never_the_run(flow, tmp_path, uninterrupted, pfl_json,
+                                                                           capsys):
+    folder = interrupted_run(flow, tmp_path, pfl_json, "unlogged")
+    (folder / "logs.txt").unlink()
+    (folder / "logs.txt").symlink_to("/dev/full")  # every write fails with ENOSPC, as on a full disk
+
+    assert pfl(["run", "resume", "unlogged"]) == 0
+    err = capsys.readouterr().err
+    assert "Cannot write the run log" in err and "No space left on device" in err and "Traceback" not in err
+    assert_complete("unlogged", LINES, uninterrupted, pfl_json)
+
+
+def test_a_disk_too_small_for_the_run_s_files_fails_it_clearly_before_any_line(flow, tmp_path, pfl_json,
+                                                                               monkeypatch):
+    (flow / "weights.bin").write_bytes(os.urandom(2 * 1024 * 1024))  # the snapshot cannot fit in 1 MB
+    data = data_file(tmp_path)
+    with small_disk(tmp_path, 1) as (home, preexec, grow, mounted):
+        full = pfl_process(home, preexec, "run", "create", "--flow", str(flow), "--data", str(data), "--name", "full")
+        reason = "No space left on device" if mounted else "File too large"
+        assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr
+        assert f"could not write its files ({reason}); no line ran" in full.stderr
+        assert "free disk space" in full.stderr
+        grow()
+        monkeypatch.setenv("PFL_HOME", str(home))
+        run = pfl_json("run", "show", "full")
+        assert run["status"] == "Failed" and "no line ran" in run["error"]["message"]
+        assert not (home / "runs" / "full" / "snapshot").exists()  # the space it took is given back
+        assert pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--name", "again"]) == 0
+
+
+def test_listing_runs_on_a_full_disk_says_so_without_a_traceback(flow, tmp_path):
+    with small_disk(tmp_path, 1) as (home, preexec, grow, mounted):
+        data = data_file(tmp_path, 3)
+        assert pfl_process(home, preexec, "run", "create", "--flow", str(flow), "--data", str(data)).returncode == 0
+        if mounted:
+            with pytest.raises(OSError), open(home / "filler", "wb") as filler:
+                while True:
+                    filler.write(b"x" * 65536)
+                    filler.flush()
+
+        def tiny_file_limit():
+            if not mounted:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+
+        listed = pfl_process(home, tiny_file_limit, "run", "list")
+        assert listed.returncode == 1 and "Traceback" not in listed.stderr, listed.stderr
+        assert "runs.sqlite" in listed.stderr and "free disk space" in listed.stderr

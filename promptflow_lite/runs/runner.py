@@ -103,8 +103,10 @@ class Runner:
         except Exception as exc:
             self._fail_to_start(context, exc)
             raise
-        context.folder.write_snapshot(flow)
-        context.folder.write_inputs(lines)
+        try:
+            context.folder.write_start(flow, lines)
+        except OSError as exc:
+            return self._fail_unwritable(context, exc)
         return self._execute(context, flow, lines, {})
 
     def resume(self, name: str, *, connections: Any = None, environment_variables: dict[str, Any] | None = None,
@@ -187,8 +189,10 @@ class Runner:
         except PflError as exc:
             return self._fail_to_start(context, exc)
         lines = old.read_inputs()
-        context.folder.write_snapshot(flow)
-        context.folder.write_inputs(lines)
+        try:
+            context.folder.write_start(flow, lines)
+        except OSError as exc:
+            return self._fail_unwritable(context, exc)
         journal = {n: e for n, e in old.read_journal().items() if e["status"] == COMPLETED}
         outputs = old.read_outputs()
         context.folder.open()
@@ -212,8 +216,18 @@ class Runner:
     def _fail_to_start(self, context: _Context, exc: BaseException) -> Run:
         error = error_dict(exc)
         context.log.error(f"The run could not start: {error['message']}")
-        context.folder.write_error(error)
+        try:
+            context.folder.write_error(error)
+        except OSError:
+            pass  # e.g. a full disk: the index holds the error too
         return self._conclude(context, model.FAILED, time.time(), error=error)
+
+    def _fail_unwritable(self, context: _Context, exc: OSError) -> Run:
+        """A run that cannot write its snapshot or inputs (e.g. the disk is full) fails before its first line."""
+        return self._fail_to_start(context, RunStoreError(
+            f"Run {context.name} could not write its files ({exc.strerror or exc}); no line ran.",
+            file=exc.filename, hint=f"free disk space, then create the run again (`pfl run delete {context.name}` "
+                                    "removes this one)."))
 
     # executing ----------------------------------------------------------------------------
     def _execute(self, context: _Context, flow, lines: list[tuple[int, dict[str, Any]]],
