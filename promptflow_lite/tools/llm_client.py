@@ -30,7 +30,7 @@ from typing import Any
 
 from promptflow_lite.connections.types import AzureOpenAIConnection, OpenAIConnection, ServerlessConnection
 from promptflow_lite.errors import UserError
-from promptflow_lite.masking import register_secret
+from promptflow_lite.masking import register_secret, register_url
 from promptflow_lite.tools.observe import RECORDED
 
 AZURE, OPENAI = "AzureOpenAI", "OpenAI"
@@ -59,6 +59,7 @@ class Endpoint:
 
     def __post_init__(self) -> None:
         register_secret(self.api_key)  # an endpoint may echo it in an error
+        register_url(self.url)  # every message names the endpoint: never with the credentials a URL may hold
 
     @property
     def display_url(self) -> str:
