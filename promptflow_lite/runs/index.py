@@ -104,11 +104,19 @@ class RunIndex:
                 db.execute("PRAGMA journal_mode = WAL")
                 self._migrate(db)
             except sqlite3.OperationalError as exc:  # e.g. a full disk: no room for the write-ahead log
-                raise RunIndexUnavailable(f"Cannot open the run index ({exc}).", file=str(self.path),
-                                          hint="free disk space (and check that PFL_HOME is writable).") from exc
-            yield db
+                raise self._unavailable("open", exc) from exc
+            try:
+                yield db
+            except RunIndexUnavailable:
+                raise
+            except sqlite3.OperationalError as exc:  # e.g. a full disk mid-write: the same clear error
+                raise self._unavailable("write", exc) from exc
         finally:
             db.close()
+
+    def _unavailable(self, doing: str, exc: sqlite3.OperationalError) -> "RunIndexUnavailable":
+        return RunIndexUnavailable(f"Cannot {doing} the run index ({exc}).", file=str(self.path),
+                                   hint="free disk space (and check that PFL_HOME is writable).")
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         (version,) = db.execute("PRAGMA user_version").fetchone()

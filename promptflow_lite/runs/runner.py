@@ -23,7 +23,7 @@ from promptflow_lite.errors import PflError, UserError, error_dict
 from promptflow_lite.runs import model
 from promptflow_lite.runs.engine import DEFAULT_LINE_TIMEOUT, FlowRecipe, LineEngine, LineTask, engine_for
 from promptflow_lite.runs.errors import (
-    InvalidRunStatusError, KeyRejectedError, RunExistsError, RunNotFoundError, RunStoreError)
+    InvalidRunStatusError, KeyRejectedError, RunExistsError, RunNotFoundError, RunStoreError, unwritable)
 from promptflow_lite.runs.index import RunIndex
 from promptflow_lite.runs.journal import JournalWriteError
 from promptflow_lite.runs.log import RunLog
@@ -278,8 +278,7 @@ class Runner:
                     context.log.warning("The run was canceled; the lines finished so far are kept.")
                 return True, None
             except JournalWriteError as exc:  # e.g. the disk is full: no line may count as done unwritten
-                context.log.error(str(exc))
-                context.stop = _Stop(model.FAILED, error_dict(exc), unwritable=exc)
+                _stop_unwritable(context, exc)
                 return True, None
             finally:
                 if cache is not None:
@@ -352,8 +351,13 @@ class Runner:
             await asyncio.sleep(POLL_SECONDS)
             fields = {"completed_lines": context.completed, "failed_lines": context.failed,
                       "cached_lines": context.cached}
-            await asyncio.to_thread(self.index.update, context.name, **fields)
-            if await asyncio.to_thread(self.index.cancel_requested, context.name):
+            try:
+                await asyncio.to_thread(self.index.update, context.name, **fields)
+                canceled = await asyncio.to_thread(self.index.cancel_requested, context.name)
+            except (OSError, sqlite3.Error) as exc:  # e.g. the disk is full: the same stop as a journal write
+                _stop_unwritable(context, unwritable(context.name, "the run's progress", exc, file=self.index.path))
+                canceled = True
+            if canceled:
                 execution.cancel()
                 return
 
@@ -403,9 +407,7 @@ class Runner:
         """The error for a run whose results or status cannot be saved; records Failed if the index still can."""
         error = context.stop.unwritable if context.stop is not None else None
         if error is None:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            error = RunStoreError(f"Run {context.name} could not save its results ({reason}); the lines in its "
-                                  "journal are kept.", hint=f"free disk space, then `pfl run resume {context.name}`.")
+            error = unwritable(context.name, "the run's results", exc)
         try:
             self.index.update(context.name, status=model.FAILED, error=error_dict(error), pid=None)
         except sqlite3.Error:
@@ -428,6 +430,13 @@ class Runner:
         context.log.info(f"Run {context.name} ended: {status}.")
         context.log.close()
         return self.get(context.name)
+
+
+def _stop_unwritable(context: _Context, error: RunStoreError) -> None:
+    """Stop the run because its files or index cannot be written: Failed, resumable, whatever failed first."""
+    if context.stop is None or context.stop.unwritable is None:
+        context.log.error(str(error))
+        context.stop = _Stop(model.FAILED, error_dict(error), unwritable=error)
 
 
 def _warnings(previous: Run, context: _Context) -> dict[str, list[str]]:
