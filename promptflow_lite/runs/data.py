@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from promptflow_lite.runs.errors import DataError, EmptyInputsData
+from promptflow_lite.tools.coercion import load_json
 
 Row = dict[str, Any]
 Warn = Callable[[str], None]
@@ -114,30 +115,38 @@ def _read_in_folder(file: Path, warn: Warn | None) -> Iterable[Row]:
 
 
 def _read_jsonl(file: Path) -> Iterator[Row]:
-    rows = 0
+    """Rows of a JSON Lines file, read a line at a time. Lines end at ``\n``, ``\r\n`` or a lone ``\r``
+    (not at U+2028, U+2029 or U+0085, which JSON strings may hold); each may start with a BOM (files joined
+    end to end)."""
+    rows, number = 0, 0
     with _open_binary(file) as handle:
-        for number, raw in enumerate(handle, start=1):
-            if number == 1 and raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        for raw in handle:
+            if number == 0 and raw.startswith((b"\xff\xfe", b"\xfe\xff")):
                 raise DataError("The file is UTF-16 text, not UTF-8.", file=str(file), hint="save the data file as UTF-8.")
-            line = raw.decode("utf-8-sig" if number == 1 else "utf-8", "surrogateescape")
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except RecursionError:
-                raise _too_deep(file, number) from None
-            except json.JSONDecodeError as exc:
-                hint = "each line of a .jsonl file must be one complete JSON object."
-                if rows == 0 and _is_whole_json(_read_text(file)):
-                    hint = ("the file holds one pretty-printed JSON document, not one object per line: "
-                            "rename it to .json or write each object on its own line.")
-                raise DataError(f"Invalid JSON at column {exc.colno}: {exc.msg}.", file=str(file), line=number,
-                                hint=hint) from None
-            if not isinstance(value, dict):
-                raise DataError(f"Expected a JSON object, got {type(value).__name__}.", file=str(file), line=number,
-                                hint='write each line as an object of column values, e.g. {"question": "..."}.')
-            rows += 1
-            yield value
+            text = raw.decode("utf-8", "surrogateescape")
+            text = text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith(("\n", "\r")) else text
+            for line in text.split("\r"):
+                number += 1
+                line = line.removeprefix("\ufeff")
+                if not line.strip():
+                    continue
+                try:
+                    value = load_json(line)
+                except RecursionError:
+                    raise _too_deep(file, number) from None
+                except json.JSONDecodeError as exc:
+                    hint = "each line of a .jsonl file must be one complete JSON object."
+                    if rows == 0 and _is_whole_json(_read_text(file)):
+                        hint = ("the file holds one pretty-printed JSON document, not one object per line: "
+                                "rename it to .json or write each object on its own line.")
+                    raise DataError(f"Invalid JSON at column {exc.colno}: {exc.msg}.", file=str(file), line=number,
+                                    hint=hint) from None
+                if not isinstance(value, dict):
+                    raise DataError(f"Expected a JSON object, got {type(value).__name__}.", file=str(file),
+                                    line=number, hint='write each line as an object of column values, e.g. '
+                                                      '{"question": "..."}.')
+                rows += 1
+                yield value
 
 
 def _open_binary(file: Path):
@@ -156,7 +165,7 @@ def _too_deep(file: Path, line: int | None = None) -> DataError:
 
 def _is_whole_json(text: str) -> bool:
     try:
-        json.loads(text)
+        load_json(text)
     except (ValueError, RecursionError):
         return False
     return True
@@ -164,7 +173,7 @@ def _is_whole_json(text: str) -> bool:
 
 def _read_json(file: Path) -> list[Row]:
     try:
-        data = json.loads(_read_text(file))
+        data = load_json(_read_text(file))
     except RecursionError:
         raise _too_deep(file) from None
     except json.JSONDecodeError as exc:
