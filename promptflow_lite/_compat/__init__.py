@@ -60,7 +60,8 @@ NAMESPACES: dict[str, dict[str, str]] = {
     "promptflow.client": dict(_CLIENT),
     "promptflow.contracts": {},
     "promptflow.contracts.multimedia": {"Image": "promptflow_lite.tools.multimedia:Image",
-                                        "PFBytes": "promptflow_lite.tools.multimedia:Image"},
+                                        "PFBytes": "promptflow_lite.tools.multimedia:PFBytes",
+                                        "Text": "promptflow_lite.tools.multimedia:Text"},
     "promptflow.contracts.types": {name: f"{_C}:{name}" for name in (
         "PromptTemplate", "FilePath", "AssistantDefinition")} | {"Secret": f"{_CONN}:Secret"},
     "promptflow.contracts.tool": {"ToolType": f"{_C}:ToolType", "InputSetting": f"{_C}:InputSetting"},

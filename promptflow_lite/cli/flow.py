@@ -103,14 +103,15 @@ def _test(args: argparse.Namespace) -> int:
             print(debug.rstrip(), file=sys.stderr)
         return 1
     if args.output == "json":
-        print_json(outcome.outputs)
+        print_json(outcome.shown_outputs())
     else:
         _print_text(outcome)
     return 0
 
 
 def _print_text(outcome) -> None:
-    outputs = outcome.outputs if isinstance(outcome.outputs, dict) else {"output": outcome.outputs}
+    shown = outcome.shown_outputs()
+    outputs = shown if isinstance(shown, dict) else {"output": shown}
     for key, value in ({} if outcome.streamed else outputs).items():
         shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
         print(f"{key}: {shown}")

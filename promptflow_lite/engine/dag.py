@@ -14,15 +14,17 @@ from typing import Any, Iterable
 from promptflow_lite.engine.flow import Flow, working_directory
 from promptflow_lite.engine.inputs import resolve_inputs
 from promptflow_lite.engine.results import FAILED, AggregationResult, LineResult
-from promptflow_lite.errors import InvalidFlowOverride, error_dict
+from promptflow_lite.errors import FlowLoadError, InvalidFlowOverride, error_dict
 from promptflow_lite.flow.model import FlowSpec
+from promptflow_lite.tools.multimedia import InvalidMessageFormat, Multimedia
 
 
 class DagFlow(Flow):
     kind = "dag"
 
-    def __init__(self, spec: FlowSpec, run_dir: Path, plan, variant: str | None):
+    def __init__(self, spec: FlowSpec, run_dir: Path, plan, variant: str | None, media: Multimedia | None = None):
         self.spec = spec
+        self.media = media or Multimedia()  # how this flow reads and writes images (its message_format)
         self.run_dir = run_dir
         self.plan = plan
         self.variant = variant
@@ -53,11 +55,13 @@ class DagFlow(Flow):
         ensure_valid(resolved)  # only the selected variants matter for running (as in promptflow)
         if connection_overrides:
             resolved = apply_connection_overrides(resolved, connection_overrides)
+        media = flow_media(resolved)
         run_dir = materialize(resolved)
         apply_environment(resolved, environment_variables, connections)
         with working_directory(run_dir):
-            nodes = [prepare_node(node, resolved, run_dir, connections) for node in topological_order(resolved.nodes)]
-        return cls(resolved, run_dir, LinePlan(resolved, nodes), variant)
+            nodes = [prepare_node(node, resolved, run_dir, connections, media)
+                     for node in topological_order(resolved.nodes)]
+        return cls(resolved, run_dir, LinePlan(resolved, nodes), variant, media)
 
     # interface ---------------------------------------------------------------------------
     @property
@@ -78,7 +82,8 @@ class DagFlow(Flow):
         from promptflow_lite.engine.scheduler import run_line
 
         try:
-            resolved = resolve_inputs(self.spec, inputs, line_number=line_number, chat_mode=chat_mode)
+            resolved = resolve_inputs(self.spec, inputs, line_number=line_number, chat_mode=chat_mode,
+                                      media=self.media)
         except Exception as exc:  # noqa: BLE001 - a bad value fails its line, never the caller
             return LineResult(status=FAILED, inputs=dict(inputs), error=error_dict(exc), line_number=line_number)
         return await run_line(self.plan, resolved, line_number=line_number, stream=stream, timeout=timeout, echo=echo,
@@ -91,6 +96,15 @@ class DagFlow(Flow):
 
     def node_names(self) -> list[str]:
         return [n.name for n in self.plan.line_nodes + self.plan.aggregation_nodes]
+
+
+def flow_media(spec: FlowSpec) -> Multimedia:
+    """The image reader/writer for the flow's ``message_format`` (an unknown format fails the load)."""
+    try:
+        return Multimedia(spec.message_format)
+    except InvalidMessageFormat as exc:
+        raise FlowLoadError(str(exc), file=str(spec.path) if spec.path else None,
+                            hint="set message_format to basic or openai-vision (or remove it).") from None
 
 
 def apply_connection_overrides(spec: FlowSpec, overrides: dict[str, str]) -> FlowSpec:

@@ -21,6 +21,7 @@ from typing import Any, Iterable, Iterator
 
 from promptflow_lite.engine.results import AggregationResult, LineResult
 from promptflow_lite.errors import PflError, UserError
+from promptflow_lite.tools.multimedia import Multimedia
 
 
 class FlowRunError(UserError):
@@ -40,6 +41,7 @@ class Flow:
     name: str = "flow"
     path: Path | None = None
     working_dir: Path = Path(".")
+    media: Multimedia = Multimedia()  # how image values are read and written (a DAG's message_format)
 
     @classmethod
     def load(cls, source: str | Path, **kwargs: Any) -> Any:

@@ -18,6 +18,7 @@ from promptflow_lite.flow.model import FlowSpec, Node
 from promptflow_lite.flow.reference import InputRef, NodeRef, Reference
 from promptflow_lite.tools.coercion import ConversionError, ParamType, convert_literal, param_types
 from promptflow_lite.tools.decorator import tool_info
+from promptflow_lite.tools.multimedia import Multimedia
 
 SYNC, ASYNC, ASYNC_GEN, INLINE = "sync", "async", "async_gen", "inline"
 
@@ -55,8 +56,10 @@ class PreparedNode:
         return self.spec.activate
 
 
-def prepare_node(node: Node, spec: FlowSpec, run_dir: Path, connections: Any) -> PreparedNode:
-    """Resolve ``node``'s tool; errors name the node and the fix."""
+def prepare_node(node: Node, spec: FlowSpec, run_dir: Path, connections: Any,
+                 media: Multimedia | None = None) -> PreparedNode:
+    """Resolve ``node``'s tool; errors name the node and the fix. ``media`` reads the images of
+    literal inputs (those of tool parameters; ``**kwargs`` inputs pass unchanged, as in promptflow)."""
     try:
         if node.type == "python":
             func, mode, literals = _python_tool(node, run_dir, connections)
@@ -68,6 +71,8 @@ def prepare_node(node: Node, spec: FlowSpec, run_dir: Path, connections: Any) ->
             func, mode, literals = _custom_llm_tool(node, run_dir, connections)
         else:
             raise ToolLoadError(f"Unknown node type '{node.type}'.", hint="use python, llm, prompt or custom_llm.")
+        if node.type in ("python", "custom_llm"):
+            literals = _literal_images(literals, func, media or Multimedia())
     except UserError as exc:
         exc.locate(node=node.name)
         raise
@@ -131,6 +136,21 @@ def convert_literals(node: Node, inputs: dict[str, Any], types: dict[str, ParamT
             raise NodeInputError(f"Input '{key}' of value {value!r} is not of type {expected.value_type}.",
                                  node=node.name, hint=f"give '{key}' a valid {expected.value_type}.") from None
     return converted
+
+
+def _literal_images(literals: dict[str, Any], func: Callable[..., Any], media: Multimedia) -> dict[str, Any]:
+    """Image parameters read as images; image dicts inside other declared parameters too (§2.8)."""
+    types = param_types(func)
+    for key, value in literals.items():
+        expected = types.get(key)
+        if expected is None or expected.is_connection:
+            continue
+        try:
+            literals[key] = media.create_image(value) if expected.value_type == "image" else media.load(value)
+        except (OSError, ValueError) as exc:
+            raise NodeInputError(f"Failed to load image for input '{key}': ({type(exc).__name__}) {exc}",
+                                 hint="image paths are relative to the flow folder.") from None
+    return literals
 
 
 def resolve_connection(node: Node, key: str, name: Any, expected: ParamType | None, connections: Any):

@@ -26,6 +26,7 @@ from promptflow_lite.serve.requests import (
     BadRequest, NotAcceptable, accepted_types, check_acceptable, read_inputs, request_id)
 from promptflow_lite.serve.responses import (
     OutputSelection, encode, error_body, error_status, exception_body, is_stream, joined, sse_events)
+from promptflow_lite.tools.multimedia import has_images
 from promptflow_lite.tracing.setup import continue_trace, tracing_enabled
 
 INCLUDED_FIELDS_ENV = "PROMPTFLOW_RESPONSE_INCLUDED_FIELDS"
@@ -112,6 +113,8 @@ class FlowEndpoint:
             if not result.ok:
                 return _json(error_body(result.error), error_status(result.error), rid)
             outputs = self.selection.apply(result.outputs or {})
+            if has_images(outputs):  # images travel inline, as promptflow's serving sends them
+                outputs = self.flow.media.to_base64(outputs)
             if stream:
                 return StreamingResponse(sse_events(outputs), media_type="text/event-stream",
                                          headers={"x-request-id": rid, "cache-control": "no-cache"})
