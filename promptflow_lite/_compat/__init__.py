@@ -24,6 +24,7 @@ _DEC = "promptflow_lite.tools.decorator"
 _MET = "promptflow_lite.tools.metrics"
 _TRACE = "promptflow_lite.tracing.api"
 _BUILTIN = "promptflow_lite.tools.builtin"
+_VISION = "promptflow_lite.tools.vision"
 _MODEL_CONFIG = "promptflow_lite.connections.model_config"
 _PROMPTY = "promptflow_lite.flow.prompty"
 
@@ -79,6 +80,9 @@ NAMESPACES: dict[str, dict[str, str]] = {
     "promptflow.tools.aoai": {"chat": f"{_BUILTIN}:aoai_chat", "completion": f"{_BUILTIN}:aoai_completion",
                              "AzureOpenAI": f"{_BUILTIN}:AzureOpenAI"},
     "promptflow.tools.llm": {"llm": f"{_BUILTIN}:llm"},
+    "promptflow.tools.openai_gpt4v": {"OpenAI": f"{_VISION}:OpenAI"},
+    "promptflow.tools.aoai_gpt4v": {"AzureOpenAI": f"{_VISION}:AzureOpenAI"},
+    "promptflow.tools.llm_vision": {"llm_vision": f"{_VISION}:llm_vision"},
     "promptflow.tools.embedding": {"embedding": f"{_BUILTIN}:embedding"},
     "promptflow.tools.template_rendering": {"render_template_jinja2": f"{_BUILTIN}:render_template_jinja2"},
 }

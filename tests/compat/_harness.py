@@ -142,6 +142,34 @@ def scrub_paths(text: str, flow_copy: Path) -> str:
     return text
 
 
+_IMAGE_KEY = re.compile(r"^data:image/(.*);path$")
+
+
+def image_digests(value: Any) -> Any:
+    """``value`` with the file path of every image reference (``{"data:image/png;path": p}`` or
+    ``{"type": "image_file", "image_file": {"path": p}}``) replaced by ``sha1:<digest of the file>``:
+    promptflow and promptflow_lite name image files differently, the bytes and type must agree."""
+    if isinstance(value, list):
+        return [image_digests(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1 and _IMAGE_KEY.match(next(iter(value))) and isinstance(next(iter(value.values())), str):
+        key, path = next(iter(value.items()))
+        return {key: _digest(path)}
+    if value.get("type") == "image_file" and isinstance(value.get("image_file"), dict) and len(value) == 2:
+        return {**value, "image_file": {**value["image_file"], "path": _digest(value["image_file"].get("path"))}}
+    return {key: image_digests(item) for key, item in value.items()}
+
+
+def _digest(path: Any) -> str:
+    import hashlib
+
+    try:
+        return "sha1:" + hashlib.sha1(Path(path).read_bytes()).hexdigest()
+    except (OSError, TypeError):
+        return f"missing file {path}"
+
+
 def first_line(text: str) -> str:
     for line in str(text).splitlines():
         if line.strip():

@@ -156,7 +156,7 @@ class _Runner:
         except ValueError:
             return {"ok": False, "error_type": "BadOutput",
                     "message": f"stdout is not JSON: {proc.stdout[:200]!r}"}
-        return {"ok": True, "outputs": outputs}
+        return {"ok": True, "outputs": h.image_digests(outputs)}
 
 
 def _error_line(stderr: str) -> str:

@@ -162,15 +162,15 @@ def _run_case(pf, flow: Path, case: dict[str, Any]) -> dict[str, Any]:
         return record
     finally:
         os.chdir(cwd)
-    return _success_record(result, node=case.get("node"))
+    return _success_record(result, node=case.get("node"), flow=flow)
 
 
-def _success_record(result: Any, node: str | None) -> dict[str, Any]:
+def _success_record(result: Any, node: str | None, flow: Path) -> dict[str, Any]:
     notes = []
     if node:
-        output = _plain(result.output, notes, "output")
-        return {"ok": True, "outputs": output, **({"notes": notes} if notes else {})}
-    outputs = {k: _plain(v, notes, k) for k, v in (result.output or {}).items()}
+        output = _plain(_images_as_files(result.output, flow), notes, "output")
+        return {"ok": True, "outputs": h.image_digests(output), **({"notes": notes} if notes else {})}
+    outputs = h.image_digests({k: _plain(v, notes, k) for k, v in _images_as_files(result.output or {}, flow).items()})
     record: dict[str, Any] = {"ok": True, "outputs": outputs}
     metrics = result.run_info.metrics or {}
     if metrics:
@@ -197,6 +197,16 @@ def _error_record(exc: BaseException, result: Any) -> dict[str, Any]:
     else:
         record["error_code"] = ErrorResponse.from_exception(exc).error_code_hierarchy
     return record
+
+
+def _images_as_files(value: Any, flow: Path) -> Any:
+    """Images written as files and referenced as ``pf flow test`` prints them (in the flow's message format)."""
+    from promptflow._utils.multimedia_utils import MultimediaProcessor
+
+    flow_file = next((flow / n for n in ("flow.dag.yaml", "flow.dag.yml") if (flow / n).exists()), None)
+    processor = MultimediaProcessor.create_from_yaml(flow_file) if flow_file else MultimediaProcessor.create()
+    return processor.persist_multimedia_data(value, base_dir=flow / ".promptflow", sub_dir=Path("output"),
+                                             use_absolute_path=True)
 
 
 def _plain(value: Any, notes: list[str], where: str) -> Any:
