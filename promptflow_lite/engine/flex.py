@@ -32,6 +32,7 @@ from promptflow_lite.engine.results import (
 )
 from promptflow_lite.engine.threads import run_in_thread
 from promptflow_lite.errors import InputError, LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict
+from promptflow_lite.flow.includes import merge_includes, resolve_includes
 from promptflow_lite.flow.prompty import active_connections
 from promptflow_lite.tools.observe import calls_collector
 from promptflow_lite.tracing import spans
@@ -258,8 +259,10 @@ class FlexFlow(ScriptFlow):
         where = _str(flex.path)
         _export_environment({**(flex.data.get("environment_variables") or {}), **(environment_variables or {})},
                             provider)
-        with working_directory(flex.working_dir):
-            target = import_entry(flex.entry, flex.working_dir, where)
+        run_dir = merge_includes(flex.working_dir, resolve_includes(flex.path.parent if flex.path else flex.working_dir,
+                                                                    flex.data.get("additional_includes")), flex.path)
+        with working_directory(run_dir):
+            target = import_entry(flex.entry, run_dir, where)
             if init and not inspect.isclass(target):
                 raise UserError(f"The entry '{flex.entry}' is a function; init arguments only apply to a class "
                                 "entry.", file=where, hint="drop --init, or make the entry a class with __init__.")
@@ -270,11 +273,13 @@ class FlexFlow(ScriptFlow):
             finally:
                 active_connections.reset(token)
         inputs = entry_inputs(func, flex.declared("inputs"))
-        return cls(func=func, func_name=entry_name(func), name=flex.name, path=flex.path,
+        flow = cls(func=func, func_name=entry_name(func), name=flex.name, path=flex.path,
                    working_dir=flex.working_dir, inputs=inputs,
                    outputs=output_names(func, flex.data.get("outputs") or {}),
                    sample_inputs=flex.sample.get("inputs"), aggregate=getattr(instance, AGGREGATE, None),
                    connections=provider)
+        flow.run_dir = run_dir  # the folder it runs from: the code folder, or a copy with the includes merged in
+        return flow
 
 
 # ---------------------------------------------------------------------------------------------
