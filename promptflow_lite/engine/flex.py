@@ -63,14 +63,15 @@ class ScriptFlow(Flow):
 
     def __init__(self, *, func: Callable[..., Any], func_name: str, name: str, path: Path | None,
                  working_dir: Path, inputs: dict[str, EntryInput],
-                 outputs: list[str] | None = None, sample_inputs: dict[str, Any] | None = None,
+                 outputs: list[str] | None = None,
+                 sample_inputs: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
                  aggregate: Callable[..., Any] | None = None, connections: Any = None):
         self.func, self.func_name = func, func_name
         self.connections = connections  # what prompties loaded by the flow's code use
         self.name, self.path, self.working_dir = name, path, working_dir
         self._inputs = inputs
         self._outputs = list(outputs or [])
-        self._sample = dict(sample_inputs or {})
+        self._sample = sample_inputs  # inputs of a call without any (a callable reads them only then)
         self._aggregate = aggregate
         target = inspect.unwrap(func)
         self._is_async = (inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target)
@@ -93,7 +94,7 @@ class ScriptFlow(Flow):
         """The call's keyword arguments: the sample when nothing is given, declared defaults, then
         values converted to their types; keys the entry does not take are dropped."""
         if not given and self._sample:
-            given = dict(self._sample)
+            given = dict(self._sample() if callable(self._sample) else self._sample)
         where = f" in line {line_number} of the input data" if line_number is not None else ""
         resolved = {k: v for k, v in given.items() if k in self._inputs}
         for name, spec in self._inputs.items():
