@@ -37,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     validate = commands.add_parser("validate", help="check a flow and report every problem")
     validate.add_argument("--source", "--flow", dest="source", required=True, help="flow folder or file")
     validate.add_argument("--output", "-o", choices=["json", "text"], default="text")
+    validate.add_argument("--init", nargs="*", default=[], metavar="K=V|FILE",
+                          help="init kwargs of a flex flow class to check too (nothing is instantiated)")
     validate.set_defaults(func=_validate)
 
     register_serve(commands)
@@ -126,10 +128,12 @@ def _validate(args: argparse.Namespace) -> int:
 
     file, _ = resolve_flow_path(args.source)
     if flow_kind(file) != "dag":
-        from promptflow_lite.engine.flow import load_flow
+        from promptflow_lite.engine.flow_check import script_flow_problems
 
-        load_flow(file)  # flex / prompty: loading is the check
-        problems = []
+        problems = script_flow_problems(file, read_init(args.init))
+    elif args.init:
+        raise UserError("--init applies to flex flows and prompties; this is a DAG flow.", file=str(file),
+                        hint="drop --init.")
     else:
         try:
             problems = find_problems(load_dag(file), check_tools=True)

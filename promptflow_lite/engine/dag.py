@@ -22,8 +22,10 @@ from promptflow_lite.tools.multimedia import InvalidMessageFormat, Multimedia
 class DagFlow(Flow):
     kind = "dag"
 
-    def __init__(self, spec: FlowSpec, run_dir: Path, plan, variant: str | None, media: Multimedia | None = None):
+    def __init__(self, spec: FlowSpec, run_dir: Path, plan, variant: str | None, connections: Any = None,
+                 media: Multimedia | None = None):
         self.spec = spec
+        self.connections = connections  # also the connections of prompties its python nodes load
         self.media = media or Multimedia()  # how this flow reads and writes images (its message_format)
         self.run_dir = run_dir
         self.plan = plan
@@ -61,7 +63,7 @@ class DagFlow(Flow):
         with working_directory(run_dir):
             nodes = [prepare_node(node, resolved, run_dir, connections, media)
                      for node in topological_order(resolved.nodes)]
-        return cls(resolved, run_dir, LinePlan(resolved, nodes), variant, media)
+        return cls(resolved, run_dir, LinePlan(resolved, nodes), variant, connections, media)
 
     # interface ---------------------------------------------------------------------------
     @property
@@ -80,19 +82,23 @@ class DagFlow(Flow):
                    timeout: float | None = None, echo=None, chat_mode: bool = False,
                    attributes: dict[str, Any] | None = None) -> LineResult:
         from promptflow_lite.engine.scheduler import run_line
+        from promptflow_lite.flow.prompty import connections_in_use
 
         try:
             resolved = resolve_inputs(self.spec, inputs, line_number=line_number, chat_mode=chat_mode,
                                       media=self.media)
         except Exception as exc:  # noqa: BLE001 - a bad value fails its line, never the caller
             return LineResult(status=FAILED, inputs=dict(inputs), error=error_dict(exc), line_number=line_number)
-        return await run_line(self.plan, resolved, line_number=line_number, stream=stream, timeout=timeout, echo=echo,
-                              attributes=attributes)
+        with connections_in_use(self.connections), working_directory():
+            return await run_line(self.plan, resolved, line_number=line_number, stream=stream, timeout=timeout,
+                                  echo=echo, attributes=attributes)
 
     async def aaggregate(self, lines: Iterable[LineResult], echo=None) -> AggregationResult:
         from promptflow_lite.engine.aggregation import run_aggregation
+        from promptflow_lite.flow.prompty import connections_in_use
 
-        return await run_aggregation(self.plan, lines, echo=echo)
+        with connections_in_use(self.connections), working_directory():
+            return await run_aggregation(self.plan, lines, echo=echo)
 
     def node_names(self) -> list[str]:
         return [n.name for n in self.plan.line_nodes + self.plan.aggregation_nodes]

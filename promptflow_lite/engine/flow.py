@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from promptflow_lite.connections.provider import StandInProvider, as_provided, get_connection
 from promptflow_lite.engine.results import AggregationResult, LineResult
 from promptflow_lite.errors import PflError, UserError
 from promptflow_lite.tools.multimedia import Multimedia
@@ -155,8 +156,9 @@ def connection_provider(connections: Any):
     return connections
 
 
-class _DefaultProvider:
-    """The local store (+ ``PROMPTFLOW_CONNECTIONS``), opened only if a connection is needed."""
+class _DefaultProvider(StandInProvider):
+    """The local store (+ ``PROMPTFLOW_CONNECTIONS``), opened only if a connection is needed;
+    in offline mode (``pfl --scripted-llm``) the scripted server stands in for every endpoint."""
 
     def __init__(self) -> None:
         self._provider = None
@@ -171,11 +173,14 @@ class _DefaultProvider:
                 self._provider = ScriptedConnections(scripted_rules(), self._provider)
         return self._provider
 
-    def get(self, name: str):
-        return self._get_provider().get(name)
+    def get(self, name: str, kind: Any = None):
+        return get_connection(name, self._get_provider(), kind=kind)
 
     def names(self) -> list[str]:
         return self._get_provider().names()
+
+    def redirect(self, conn: Any) -> Any:
+        return as_provided(conn, self._get_provider())
 
 
 def run_sync(coro):
@@ -247,15 +252,53 @@ async def _closing_clients(coro):
             await sys.modules["promptflow_lite.tools.llm_client"].close_async_clients()
 
 
+class _SharedCwd:
+    """The process's one working directory, shared by the flows running on its threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.holders = 0
+        self.restore: str | None = None
+
+    def enter(self, folder: Path | None) -> None:
+        with self.lock:
+            if self.holders == 0 and folder is not None:
+                try:
+                    self.restore = os.getcwd()
+                except OSError:  # the cwd was deleted: nothing to go back to
+                    self.restore = None
+                os.chdir(folder)
+            self.holders += 1
+
+    def leave(self) -> None:
+        with self.lock:
+            self.holders -= 1
+            if self.holders == 0 and self.restore is not None:
+                restore, self.restore = self.restore, None
+                try:
+                    os.chdir(restore)
+                except OSError:
+                    pass
+
+
+_cwd = _SharedCwd()
+
+
 @contextmanager
-def working_directory(path: Path) -> Iterator[None]:
-    """Run with ``path`` as the process cwd (promptflow runs flows from their folder)."""
-    previous = os.getcwd()
-    os.chdir(path)
+def working_directory(folder: Path | None = None) -> Iterator[None]:
+    """While this block runs no other flow moves the process's cwd; it is ``folder`` if no flow held it.
+
+    promptflow runs a flow from its folder, so tools may open files by relative path. There is one
+    cwd per process and nodes run on threads, so only the outermost flow moves it (back when the last
+    flow leaves): a flow loaded or run inside or beside it (``load_flow("sub")(...)`` in a python
+    node) leaves it alone and resolves its own files against its own folder. Without ``folder`` the
+    block only holds the cwd where it is (every line does, so a sub-flow never moves it).
+    """
+    _cwd.enter(folder)
     try:
         yield
     finally:
-        os.chdir(previous)
+        _cwd.leave()
 
 
 __all__ = ["Flow", "AsyncFlow", "FlowRunError", "load_flow", "run_sync", "working_directory", "PflError"]

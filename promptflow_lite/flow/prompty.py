@@ -16,6 +16,7 @@ response with ``model.response: all``. Requests go through :mod:`promptflow_lite
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
@@ -28,6 +29,16 @@ CHAT_PARAMETERS_TO_MODEL = ("deployment_name",)  # legacy: model.parameters.depl
 active_connections: ContextVar[Any] = ContextVar("pfl_active_connections", default=None)
 """The connections of the flow running in this context (the engine sets it), so a prompty loaded by
 flow code without ``connections=`` finds the same connections as the flow (offline mode, serving)."""
+
+
+@contextmanager
+def connections_in_use(connections: Any) -> Iterator[None]:
+    """Within this block, prompties loaded without ``connections=`` use ``connections``."""
+    token = active_connections.set(connections)
+    try:
+        yield
+    finally:
+        active_connections.reset(token)
 
 
 class InvalidOutputKeyError(UserError):
@@ -345,4 +356,4 @@ def count_tokens(prompt: Any, model: str) -> int:
 
 
 __all__ = ["Prompty", "AsyncPrompty", "InvalidOutputKeyError", "PromptyAnswerError", "active_connections",
-           "count_tokens"]
+           "connections_in_use", "count_tokens"]

@@ -28,7 +28,7 @@ from promptflow_lite.runs.index import RunIndex
 from promptflow_lite.runs.journal import JournalWriteError
 from promptflow_lite.runs.log import RunLog
 from promptflow_lite.runs.model import Run
-from promptflow_lite.runs.prepare import prepare_lines
+from promptflow_lite.runs.prepare import check_sources, prepare_lines
 from promptflow_lite.runs.records import bulk_error, error_message, result_from_journal
 from promptflow_lite.runs.spec import RunSpec, unmask_environment
 from promptflow_lite.runs.store import RunFolder
@@ -92,6 +92,7 @@ class Runner:
             raise UserError("Either data or a base run must be given.",
                             hint="pass --data FILE, --run BASE_RUN, or --resume-from RUN.")
         spec = _absolute(_checked(spec))
+        check_sources(spec, self.get)
         flow_file, kind = _flow_kind(spec.flow)
         context = self._start(spec, model.default_run_name(flow_file, spec.variant, kind), kind)
         try:
