@@ -46,21 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def read_inputs(pairs: list[str], file: str | None) -> dict[str, Any]:
     """Inputs from ``--inputs-file`` (JSON object, or the first line of a JSONL) then ``--inputs k=v``."""
-    inputs: dict[str, Any] = {}
-    if file:
-        path = Path(file)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UserError(f"Cannot read inputs file: {exc.strerror}.", file=file) from None
-        try:
-            data = json.loads(text) if path.suffix != ".jsonl" else json.loads(text.strip().splitlines()[0])
-        except (ValueError, IndexError) as exc:
-            raise UserError(f"The inputs file is not valid JSON: {exc}.", file=file,
-                            hint="write one JSON object of input values.") from None
-        if not isinstance(data, dict):
-            raise UserError("The inputs file must hold a JSON object.", file=file)
-        inputs.update(data)
+    from promptflow_lite.runs.operations import read_test_inputs
+
+    inputs = read_test_inputs(file) if file else {}
     inputs.update(parse_key_values(pairs, "--inputs"))
     return inputs
 
@@ -122,23 +110,9 @@ def _print_text(outcome) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from promptflow_lite.flow.loader import flow_kind, load_dag, resolve_flow_path
-    from promptflow_lite.flow.validate import find_problems
-    from promptflow_lite.errors import FlowValidationError
+    from promptflow_lite.runs.operations import flow_problems
 
-    file, _ = resolve_flow_path(args.source)
-    if flow_kind(file) != "dag":
-        from promptflow_lite.engine.flow_check import script_flow_problems
-
-        problems = script_flow_problems(file, read_init(args.init))
-    elif args.init:
-        raise UserError("--init applies to flex flows and prompties; this is a DAG flow.", file=str(file),
-                        hint="drop --init.")
-    else:
-        try:
-            problems = find_problems(load_dag(file), check_tools=True)
-        except FlowValidationError as exc:
-            problems = exc.problems
+    file, problems = flow_problems(args.source, read_init(args.init))
     if args.output == "json":
         print_json({"valid": not problems, "flow": str(file),
                     "problems": [{"message": p.message, "node": p.node, "hint": p.hint} for p in problems]})

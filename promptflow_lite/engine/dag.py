@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from promptflow_lite.engine.flow import Flow, working_directory
+from promptflow_lite.engine.flow import Flow, line_context, working_directory
 from promptflow_lite.engine.inputs import resolve_inputs
 from promptflow_lite.engine.results import FAILED, AggregationResult, LineResult
 from promptflow_lite.errors import FlowLoadError, InvalidFlowOverride, error_dict
@@ -89,7 +89,8 @@ class DagFlow(Flow):
                                       media=self.media)
         except Exception as exc:  # noqa: BLE001 - a bad value fails its line, never the caller
             return LineResult(status=FAILED, inputs=dict(inputs), error=error_dict(exc), line_number=line_number)
-        with connections_in_use(self.connections), working_directory():
+        with connections_in_use(self.connections), working_directory(), line_context(self.spec.id, self.kind,
+                                                                                     attributes):
             return await run_line(self.plan, resolved, line_number=line_number, stream=stream, timeout=timeout,
                                   echo=echo, attributes=attributes)
 

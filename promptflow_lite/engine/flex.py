@@ -25,7 +25,7 @@ from promptflow_lite.engine.capture import captured_output
 from promptflow_lite.engine.flex_entry import (
     EntryInput, FlexYaml, create_entry, entry_inputs, entry_name, import_entry, load_flex_yaml, output_names,
 )
-from promptflow_lite.engine.flow import Flow, working_directory
+from promptflow_lite.engine.flow import Flow, line_context, working_directory
 from promptflow_lite.engine.inputs import typed_input
 from promptflow_lite.engine.results import (
     BARE_OUTPUT, COMPLETED, FAILED, AggregationResult, LineResult, NodeRun, sum_usage,
@@ -119,7 +119,7 @@ class ScriptFlow(Flow):
         try:
             result.inputs = self.resolve_inputs(dict(inputs), line_number)
             call = self._run_entry(result, stream, echo)
-            with working_directory():
+            with working_directory(), line_context(None, self.kind, attributes):
                 output = await (asyncio.wait_for(call, timeout) if timeout else call)
             result.outputs = result.node_runs[self.func_name].output
             if not stream:

@@ -284,6 +284,18 @@ class _SharedCwd:
 _cwd = _SharedCwd()
 
 
+def line_context(flow_id: str | None, kind: str, attributes: dict[str, Any] | None):
+    """promptflow's ``OperationContext`` of one line, as flow code reads it: ``flow_id`` (the flow's
+    ``id``, else ``default_flow_id``), ``root_run_id`` (the batch run, else a new id) and ``run_mode``."""
+    import uuid
+
+    from promptflow_lite._compat.contracts import run_context
+
+    batch = (attributes or {}).get("batch_run_id")
+    return run_context(flow_id=flow_id or "default_flow_id", root_run_id=batch or str(uuid.uuid4()),
+                       run_mode="Batch" if batch else "Test", execution_target=kind)
+
+
 @contextmanager
 def working_directory(folder: Path | None = None) -> Iterator[None]:
     """While this block runs no other flow moves the process's cwd; it is ``folder`` if no flow held it.
