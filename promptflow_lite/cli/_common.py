@@ -1,7 +1,8 @@
-"""Helpers shared by command modules: ``k=v`` parsing and JSON printing."""
+"""Helpers shared by command modules: ``k=v`` parsing, JSON printing, the NAME argument."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from typing import Any, Iterable
@@ -23,3 +24,26 @@ def parse_key_values(items: Iterable[str] | None, what: str = "argument") -> dic
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
     sys.stdout.write("\n")
+
+
+def add_name_argument(parser: argparse.ArgumentParser) -> None:
+    """``NAME`` as a positional argument or, as promptflow's scripts type it, ``-n/--name NAME``."""
+    parser.add_argument("name", nargs="?", metavar="NAME")
+    parser.add_argument("-n", "--name", dest="name_option", help=argparse.SUPPRESS)
+
+
+def given_name(args: argparse.Namespace, example: str) -> str:
+    """The NAME given either way; a missing one is a clear error showing ``example``."""
+    name = args.name or args.name_option
+    if not name:
+        raise UserError("No name given.", hint=f"pass it, e.g. `{example}`.")
+    return name
+
+
+def format_duration(seconds: float | None) -> str:
+    """``0.0070452`` → ``7.0 ms``, ``0.25`` → ``250 ms``, ``12.3456`` → ``12.35 s``; None → ``-``."""
+    if seconds is None:
+        return "-"
+    if seconds < 0.01:
+        return f"{seconds * 1000:.1f} ms"
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"

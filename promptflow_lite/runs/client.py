@@ -181,6 +181,21 @@ class RunOperations:
     def stream(self, run: Any, raise_on_error: bool = True) -> Run:
         return self._client.stream(run, raise_on_error)
 
+    def update(self, name: Any, *, display_name: str | None = None, description: str | None = None,
+               tags: dict[str, str] | None = None, **_ignored: Any) -> Run:
+        """Change a run's display name, description or tags (merged into the existing ones)."""
+        found = self.get(name)
+        fields: dict[str, Any] = {}
+        if display_name is not None:
+            fields["display_name"] = display_name
+        if description is not None:
+            fields["description"] = description
+        if tags:
+            fields["tags"] = {**(found.tags or {}), **tags}
+        if fields:
+            self._index.update(found.name, **fields)
+        return self.get(found.name)
+
     def archive(self, name: Any) -> Run:
         found = self.get(name)
         self._index.update(found.name, archived=1)
