@@ -59,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="e.g. classify.connection=my_openai judge.connection=judge_conn")
     parser.add_argument("--environment-variables", nargs="+", action="extend", metavar="K=V")
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the table")
+    parser.add_argument("--explain", action="store_true", help="also say how the statistics are computed")
     parser.set_defaults(func=_eval)
 
 
@@ -66,7 +67,7 @@ def _eval(args: argparse.Namespace) -> int:
     from promptflow_lite.evaluate import gates
     from promptflow_lite.evaluate.evaluators import parse_evaluators, parse_mapping_overrides
     from promptflow_lite.evaluate.session import EvaluationPlan, choose_variants, run_evaluation
-    from promptflow_lite.evaluate.text_table import format_report
+    from promptflow_lite.evaluate.explain import evaluation_text
 
     specs = parse_evaluators(args.evaluators)
     plan = EvaluationPlan(
@@ -81,7 +82,7 @@ def _eval(args: argparse.Namespace) -> int:
         fail_if_worse=args.fail_if_worse)
     echo = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     result = run_evaluation(plan, echo=echo)
-    print(format_report(result.report))
+    print(evaluation_text(result, explain=args.explain))
     _write_outputs(args, result, echo)
     failed = [c for c in result.checks if not c.passed]
     for item in failed:
