@@ -58,6 +58,7 @@ class DagFlow(Flow):
         if connection_overrides:
             resolved = apply_connection_overrides(resolved, connection_overrides)
         media = flow_media(resolved)
+        import_node_modules(resolved)
         run_dir = materialize(resolved)
         apply_environment(resolved, environment_variables, connections)
         with working_directory(run_dir):
@@ -103,6 +104,30 @@ class DagFlow(Flow):
 
     def node_names(self) -> list[str]:
         return [n.name for n in self.plan.line_nodes + self.plan.aggregation_nodes]
+
+
+class FailedToImportModule(FlowLoadError):
+    """A node's ``module`` (the provider module of legacy llm nodes) cannot be imported."""
+
+
+def import_node_modules(spec: FlowSpec) -> None:
+    """Import each node's ``module`` as promptflow does at load (``promptflow.tools.aoai`` is ours); one
+    that does not exist fails the load, naming the node."""
+    import importlib
+
+    from promptflow_lite._compat import promptflow_alias
+
+    for node in spec.nodes:
+        if not node.module:
+            continue
+        try:
+            with promptflow_alias():
+                importlib.import_module(node.module)
+        except Exception as exc:  # noqa: BLE001 - any import failure is the flow's problem
+            raise FailedToImportModule(
+                f"Failed to import modules with error: Import node {node.name!r} provider module {node.module!r} "
+                f"failed. Root cause: {type(exc).__name__}({str(exc)!r}).", file=str(spec.path) if spec.path else None,
+                node=node.name, hint="fix or remove the node's `module:` (llm nodes need none).") from None
 
 
 def flow_media(spec: FlowSpec) -> Multimedia:

@@ -23,7 +23,8 @@ from typing import Any, Callable, Iterable
 
 from promptflow_lite.engine.capture import captured_output
 from promptflow_lite.engine.flex_entry import (
-    EntryInput, FlexYaml, create_entry, entry_inputs, entry_name, import_entry, load_flex_yaml, output_names,
+    EntryInput, FlexYaml, check_entry_interface, create_entry, entry_inputs, entry_name, import_entry, load_flex_yaml,
+    output_names,
 )
 from promptflow_lite.engine.flow import Flow, line_context, working_directory
 from promptflow_lite.engine.inputs import typed_input
@@ -103,8 +104,9 @@ class ScriptFlow(Flow):
                     raise InputError(f"The value for flow input '{name}' is not provided{where}.", line=line_number,
                                      hint=f"pass it (e.g. --inputs {name}=...), map a data column to it, "
                                           "or give the parameter a default.")
-                if spec.default is not None:
-                    resolved[name] = spec.default
+                if spec.default is not None:  # converted too: a default that does not fit its type fails the line
+                    resolved[name] = typed_input(name, spec.type.value, spec.default, line_number=line_number,
+                                                 convert=spec.convert, hint=f"fix the default of '{name}'.")
                 continue
             resolved[name] = typed_input(name, spec.type.value, resolved[name], line_number=line_number,
                                          convert=spec.convert, hint=f"pass a valid {spec.type.value}.")
@@ -265,6 +267,7 @@ class FlexFlow(ScriptFlow):
                                                                     flex.data.get("additional_includes")), flex.path)
         with working_directory(run_dir):
             target = import_entry(flex.entry, run_dir, where)
+            check_entry_interface(target, where)
             if init and not inspect.isclass(target):
                 raise UserError(f"The entry '{flex.entry}' is a function; init arguments only apply to a class "
                                 "entry.", file=where, hint="drop --init, or make the entry a class with __init__.")

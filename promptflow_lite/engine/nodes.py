@@ -19,6 +19,7 @@ from promptflow_lite.flow.reference import InputRef, NodeRef, Reference
 from promptflow_lite.tools.coercion import ConversionError, ParamType, convert_literal, param_types
 from promptflow_lite.tools.decorator import tool_info
 from promptflow_lite.tools.multimedia import Multimedia
+from promptflow_lite.tools.template import clashing_variables
 
 SYNC, ASYNC, ASYNC_GEN, INLINE = "sync", "async", "async_gen", "inline"
 
@@ -264,8 +265,10 @@ def _prompt_tool(node: Node, run_dir: Path):
     if "template" in node.inputs:
         raise NodeInputError("A prompt node input cannot be named 'template' (it is reserved).",
                              hint="rename the input and the variable in the template.")
+    template = file.read_text(encoding="utf-8")
+    clashing_variables(template, ["template"], node.name, "the reserved parameters of prompt tool")
     literals = {k: v for k, v in node.inputs.items() if not _is_ref(v) and v is not None}
-    return make_prompt_renderer(file.read_text(encoding="utf-8")), INLINE, literals
+    return make_prompt_renderer(template), INLINE, literals
 
 
 def _llm_tool(node: Node, run_dir: Path, connections: Any):
@@ -290,6 +293,9 @@ def _custom_llm_tool(node: Node, run_dir: Path, connections: Any):
 
     func, mode, literals = _package_tool(node, connections)
     template = _source_file(node, run_dir).read_text(encoding="utf-8")
+    tool_inputs = [name for name, p in inspect.signature(func).parameters.items()
+                   if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    clashing_variables(template, tool_inputs, node.name, "the inputs of custom llm tool")
     func = bind_prompt_template(func, template)
     return func, mode, literals
 

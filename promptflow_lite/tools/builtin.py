@@ -19,12 +19,9 @@ from promptflow_lite.tools.decorator import ToolProvider, tool
 from promptflow_lite.tools.llm import api_args, twins
 from promptflow_lite.tools.llm_client import AZURE, OPENAI, InvalidConnectionType
 from promptflow_lite.tools.llm_params import ModelRequest, chat_request, completion_request, embedding_request
-from promptflow_lite.tools.template import PromptResult, render_prompt, render_with_escapes
+from promptflow_lite.tools.template import (  # noqa: F401 (NodeInputValidationError re-exported)
+    NodeInputValidationError, PromptResult, render_prompt, render_with_escapes)
 from promptflow_lite.tools.vision import VISION_TOOLS, VISION_TWINS
-
-
-class NodeInputValidationError(UserError):
-    """A node's template variable has the name of a tool parameter, or similar input clash."""
 
 
 class APINotFound(UserError):

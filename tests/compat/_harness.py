@@ -45,7 +45,7 @@ def flow_dirs(corpora: list[Path], only: list[str] | None = None) -> list[Path]:
 
 
 def load_cases(flow_dir: Path) -> list[dict[str, Any]]:
-    """The flow's test cases: ``[{"inputs": {...}, "variant"?: "${n.v}", "node"?: "n"}]``."""
+    """The flow's test cases: ``[{"inputs": {...}, "variant"?: "${n.v}", "node"?: "n", "init"?: {...}}]``."""
     cases = json.loads((flow_dir / "cases.json").read_text(encoding="utf-8"))
     if not isinstance(cases, list) or not all(isinstance(c, dict) and "inputs" in c for c in cases):
         raise ValueError(f"{flow_dir / 'cases.json'}: expected a list of objects with an 'inputs' key")

@@ -134,6 +134,10 @@ class _Runner:
             cmd += ["--variant", case["variant"]]
         if case.get("node"):
             cmd += ["--node", case["node"]]
+        if case.get("init") is not None:
+            init_file = case_dir / "case_init.json"
+            h.write_json(init_file, case["init"])
+            cmd += ["--init", str(init_file)]
         env = h.env_with(
             {
                 "PFL_HOME": str(case_dir / "pfl_home"),

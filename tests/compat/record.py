@@ -69,7 +69,12 @@ def main(argv: list[str] | None = None) -> int:
                 tail = (proc.stderr[-2000:] if proc else "timed out") if proc is not None else "timed out"
                 h.eprint(f"{flow.name:45s} WORKER FAILED\n{tail}")
                 continue
-            counts = json.loads(summary)
+            try:
+                counts = json.loads(summary)
+            except ValueError:  # the worker's last line was not its summary (noise from the flow)
+                totals["broken"] += 1
+                h.eprint(f"{flow.name:45s} WORKER FAILED (no summary line)\n{proc.stderr[-2000:]}")
+                continue
             totals["ok"] += counts["ok"]
             totals["failed"] += counts["failed"]
             print(f"{flow.name:45s} ok={counts['ok']} failed={counts['failed']}", flush=True)
@@ -153,7 +158,8 @@ def _run_case(pf, flow: Path, case: dict[str, Any]) -> dict[str, Any]:
 
     cwd = os.getcwd()
     try:
-        result = pf.flows._test(flow=str(flow), inputs=case["inputs"], variant=case.get("variant"), node=case.get("node"))
+        result = pf.flows._test(flow=str(flow), inputs=case["inputs"], variant=case.get("variant"), node=case.get("node"),
+                                init=case.get("init"))
         # pf.test() ends with exactly this call; calling _test() directly keeps the node statuses and metrics.
         TestSubmitter._raise_error_when_test_failed(result, show_trace=False)
     except Exception as exc:  # noqa: BLE001 - every failure is a recorded outcome
@@ -170,7 +176,8 @@ def _success_record(result: Any, node: str | None, flow: Path) -> dict[str, Any]
     if node:
         output = _plain(_images_as_files(result.output, flow), notes, "output")
         return {"ok": True, "outputs": h.image_digests(output), **({"notes": notes} if notes else {})}
-    outputs = h.image_digests({k: _plain(v, notes, k) for k, v in _images_as_files(result.output or {}, flow).items()})
+    output = result.output if isinstance(result.output, dict) else {"output": result.output}  # a flex entry's bare value
+    outputs = h.image_digests({k: _plain(v, notes, k) for k, v in _images_as_files(output or {}, flow).items()})
     record: dict[str, Any] = {"ok": True, "outputs": outputs}
     metrics = result.run_info.metrics or {}
     if metrics:
