@@ -39,11 +39,3 @@ def given_name(args: argparse.Namespace, example: str) -> str:
         raise UserError("No name given.", hint=f"pass it, e.g. `{example}`.")
     return name
 
-
-def format_duration(seconds: float | None) -> str:
-    """``0.0070452`` → ``7.0 ms``, ``0.25`` → ``250 ms``, ``12.3456`` → ``12.35 s``; None → ``-``."""
-    if seconds is None:
-        return "-"
-    if seconds < 0.01:
-        return f"{seconds * 1000:.1f} ms"
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"

@@ -7,8 +7,8 @@ import json
 import sys
 from typing import Any
 
-from promptflow_lite.cli._common import (add_name_argument, format_duration, given_name, parse_key_values,
-                                         print_json)
+from promptflow_lite.cli._common import add_name_argument, given_name, parse_key_values, print_json
+from promptflow_lite.runs.progress import format_duration
 from promptflow_lite.errors import UserError
 
 ORDER = 20
@@ -275,8 +275,10 @@ def _visualize(args: argparse.Namespace) -> int:
     names = list(args.names) + [n for n in (args.name_option or "").split(",") if n]
     if not names:
         raise UserError("No run name given.", hint="e.g. `pfl run visualize run_a run_b --html-path report.html`.")
+    from promptflow_lite.runs.visualize import shown_path
+
     path = _client().visualize(names, args.html_path)
-    print(f"Report written to {path}")
+    print(f"Report written to {shown_path(path)}")
     return 0
 
 

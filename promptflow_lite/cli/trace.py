@@ -7,7 +7,8 @@ import time
 from datetime import datetime
 from typing import Any
 
-from promptflow_lite.cli._common import format_duration, print_json
+from promptflow_lite.cli._common import print_json
+from promptflow_lite.runs.progress import format_duration
 from promptflow_lite.errors import UserError
 
 ORDER = 50

@@ -90,3 +90,12 @@ def _short(value) -> str:
         return f"{value:.4g}"
     text = str(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def format_duration(seconds: float | None) -> str:
+    """``0.0070452`` → ``7.0 ms``, ``0.25`` → ``250 ms``, ``12.3456`` → ``12.35 s``; None → ``-``."""
+    if seconds is None:
+        return "-"
+    if seconds < 0.01:
+        return f"{seconds * 1000:.1f} ms"
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
