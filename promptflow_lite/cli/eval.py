@@ -58,6 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--connections", nargs="+", action="extend", metavar="[EVALUATOR.]NODE.FIELD=VALUE",
                         help="e.g. classify.connection=my_openai judge.connection=judge_conn")
     parser.add_argument("--environment-variables", nargs="+", action="extend", metavar="K=V")
+    parser.add_argument("--name", metavar="NAME",
+                        help="prefix of the run names: NAME_<variant>[_<evaluator>] (default: <flow>_eval_<time>)")
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the table")
     parser.add_argument("--explain", action="store_true", help="also say how the statistics are computed")
     parser.set_defaults(func=_eval)
@@ -79,7 +81,7 @@ def _eval(args: argparse.Namespace) -> int:
         environment_variables=parse_key_values(args.environment_variables, "--environment-variables") or None,
         max_concurrency=args.max_concurrency, use_cache=not args.no_cache, confidence=args.confidence,
         lower_is_better=args.lower_is_better, gates=gates.parse_gates(args.fail_under),
-        fail_if_worse=args.fail_if_worse)
+        fail_if_worse=args.fail_if_worse, name=args.name)
     echo = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     result = run_evaluation(plan, echo=echo)
     print(evaluation_text(result, explain=args.explain))
@@ -110,7 +112,9 @@ def _write_outputs(args: argparse.Namespace, result, echo) -> None:
 
 
 def _write(path: str, text: str, echo, what: str) -> None:
+    from promptflow_lite.masking import mask_secrets
+
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    target.write_text(mask_secrets(text), encoding="utf-8")
     echo(f"{what} written to {target}")

@@ -1,9 +1,9 @@
 """``pfl flow test`` as a library call: one line (or one node), plus aggregation over it.
 
 Results are also written where promptflow writes them (``<flow>/.promptflow/flow.output.json``,
-``flow.detail.json``, ``flow.metrics.json``) so existing tooling keeps finding them. Images are
-written as files there too (``.promptflow/output`` for outputs, ``.promptflow/intermediate`` for
-the rest) and referenced in the flow's message format, e.g. ``{"data:image/png;path": "..."}``.
+``flow.detail.json``, ``flow.metrics.json``) so existing tooling keeps finding them, secrets masked.
+Images are written as files there too (``.promptflow/output`` for outputs, ``.promptflow/intermediate``
+for the rest) and referenced in the flow's message format, e.g. ``{"data:image/png;path": "..."}``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from promptflow_lite.engine.flow import load_flow, run_sync, working_directory
 from promptflow_lite.engine.results import LineResult, NodeRun
+from promptflow_lite.masking import mask_secrets
 from promptflow_lite.tools.multimedia import Multimedia, has_images
 
 
@@ -150,7 +151,7 @@ def _jsonable(value: Any) -> bool:
 
 
 def _dump(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    return mask_secrets(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 def _line_dict(line: LineResult) -> dict[str, Any]:

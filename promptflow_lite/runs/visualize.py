@@ -3,7 +3,8 @@
 Per run: a summary (paths relative to where you are), its metrics, the flow drawn as a graph with a
 per-node summary (runs, failures, duration, tokens), the failed lines and every line, paged. Metrics
 of several runs also side by side. No server and no external asset; a few lines of inline script page
-the line table (without script every line shows). User values are HTML-escaped (jinja2 autoescape).
+the line table (without script every line shows). User values are HTML-escaped (jinja2 autoescape)
+and the page is masked (:func:`~promptflow_lite.masking.mask_secrets`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from promptflow_lite.engine.results import BYPASSED, COMPLETED, FAILED
+from promptflow_lite.masking import mask_secrets
 from promptflow_lite.runs.details import detail_rows
 from promptflow_lite.runs.model import Run
 from promptflow_lite.runs.progress import format_duration
@@ -134,8 +136,8 @@ def render_html(runs: Sequence[Run]) -> str:
     for view in views:
         metric_names.update(dict.fromkeys(view["metrics_shown"]))
     title = "Run " + runs[0].name if len(runs) == 1 else f"{len(runs)} runs: " + ", ".join(r.name for r in runs)
-    return env.from_string(_TEMPLATE).render(title=title, runs=views, metric_names=list(metric_names),
-                                             several=len(runs) > 1)
+    return mask_secrets(env.from_string(_TEMPLATE).render(title=title, runs=views, metric_names=list(metric_names),
+                                                          several=len(runs) > 1))
 
 
 def write_html(runs: Sequence[Run], html_path: str | Path) -> Path:

@@ -1,19 +1,26 @@
-"""Writing a ``/score`` answer: which outputs, JSON bytes, error bodies, server-sent events (FLOW_FORMAT §7.2-7.3)."""
+"""Writing a ``/score`` answer: which outputs, JSON bytes, error bodies, server-sent events (FLOW_FORMAT §7.2-7.3).
+
+Every answer is encoded by :func:`encode`, which masks known secrets (an endpoint's error echoing a key;
+error messages are masked in full when made, see :func:`promptflow_lite.errors.error_dict`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, AsyncIterable
 
 from promptflow_lite.errors import error_dict
+from promptflow_lite.masking import mask_secrets
 
 
 def encode(value: Any) -> bytes:
-    """Compact UTF-8 JSON; images become promptflow's base64 dicts."""
+    """Compact UTF-8 JSON, secrets masked; images become promptflow's base64 dicts."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    text = mask_secrets(text, tokens=False)
     return text.encode("utf-8", "backslashreplace")  # a lone surrogate as its \udXXX escape: the same JSON value
 
 
@@ -45,8 +52,11 @@ def _codes(inner: Any) -> dict[str, Any] | None:
 
 
 def error_status(error: dict[str, Any] | None) -> int:
-    """400 for a user error, 500 otherwise."""
-    return 400 if (error or {}).get("code") == "UserError" else 500
+    """504 for a line that ran out of time, 400 for another user error, 500 otherwise."""
+    error = error or {}
+    if (error.get("innerError") or {}).get("code") == "LineTimeoutError":
+        return 504
+    return 400 if error.get("code") == "UserError" else 500
 
 
 def exception_body(exc: BaseException) -> dict[str, Any]:
@@ -94,17 +104,23 @@ def event(data: Any) -> bytes:
     return b"data: " + encode(data) + b"\n\n"
 
 
-async def sse_events(outputs: dict[str, Any]) -> AsyncIterable[bytes]:
+async def sse_events(outputs: dict[str, Any], deadline: float | None = None) -> AsyncIterable[bytes]:
     """promptflow's event stream: ``{non-stream outputs}`` first (if any), then ``{"<output>": "<chunk>"}``
-    per chunk; several stream outputs follow one another. A failure mid-stream ends the stream
-    with ``{"error": {...}}``; a client that goes away closes the model streams."""
+    per chunk; several stream outputs follow one another. A failure mid-stream (or passing ``deadline``,
+    a ``time.monotonic()`` value) ends the stream with ``{"error": {...}}``; a client that goes away
+    closes the model streams."""
     streams = [(k, v) for k, v in outputs.items() if is_stream(v)]
     fixed = {k: v for k, v in outputs.items() if not is_stream(v)}
     try:
         if fixed:
             yield event(fixed)
         for name, stream in streams:
-            async for piece in _chunks(stream):
+            chunks = _chunks(stream)
+            while True:
+                try:
+                    piece = await _next_chunk(chunks, deadline)
+                except StopAsyncIteration:
+                    break
                 yield event({name: piece})
                 await asyncio.sleep(0)  # buffered chunks: let other requests (and a disconnect) be seen
     except Exception as exc:  # the client has the head of the answer already: tell it why it stops
@@ -112,6 +128,21 @@ async def sse_events(outputs: dict[str, Any]) -> AsyncIterable[bytes]:
     finally:
         for _, stream in streams:
             await _close(stream)
+
+
+async def _next_chunk(chunks: AsyncIterator[Any], deadline: float | None) -> Any:
+    if deadline is None:
+        return await chunks.__anext__()
+    remaining = deadline - time.monotonic()
+    try:
+        if remaining <= 0:
+            raise asyncio.TimeoutError()
+        return await asyncio.wait_for(chunks.__anext__(), remaining)
+    except asyncio.TimeoutError:
+        from promptflow_lite.serve.errors import LineTimedOut
+
+        raise LineTimedOut("The streamed answer ran past the server's --timeout and was cut.",
+                           hint="ask for less, or raise --timeout.") from None
 
 
 async def _chunks(stream: Any) -> AsyncIterator[Any]:
