@@ -20,7 +20,7 @@ PF_COMMAND_LINES = [
     ("flow test --flow f --ui", {"ui": True}),
     ("flow validate --source f --verbose --debug", {"source": "f", "debug": True}),
     ("flow serve --source f --port 8081 --host 0.0.0.0 --engine fastapi --environment-variables K=V "
-     "--skip-open-browser --init x=1 -d", {"source": "f", "port": 8081, "host": "0.0.0.0", "engine": "fastapi",
+     "--skip-open-browser --init x=1 -d", {"source": ["f"], "port": 8081, "host": "0.0.0.0", "engine": "fastapi",
                                           "skip_open_browser": True, "init": ["x=1"]}),
     ("run create -f run.yml -s --flow f --variant ${n.v} --run base -n r1 --column-mapping a=${data.a} "
      "--environment-variables K=V --connections n.connection=c --set display_name=d tags.k=v --resume-from old "
