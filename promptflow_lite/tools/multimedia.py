@@ -18,7 +18,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 BASIC, OPENAI_VISION = "basic", "openai-vision"
 MESSAGE_FORMATS = (BASIC, OPENAI_VISION)
@@ -255,15 +255,21 @@ class Multimedia:
         return value
 
 
+def images_in(value: Any, *, text_parts: bool = False) -> Iterator[Any]:
+    """Every image (and, with ``text_parts``, openai-vision ``Text`` part) inside ``value``, at any depth."""
+    if isinstance(value, PFBytes) or (text_parts and isinstance(value, Text)):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from images_in(item, text_parts=text_parts)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from images_in(item, text_parts=text_parts)
+
+
 def has_images(value: Any) -> bool:
-    """Whether ``value`` holds an ``Image`` (or vision ``Text``) at any depth."""
-    if isinstance(value, (PFBytes, Text)):
-        return True
-    if isinstance(value, dict):
-        return any(has_images(item) for item in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(has_images(item) for item in value)
-    return False
+    """Whether ``value`` holds an ``Image`` (or vision ``Text``) at any depth: it needs writing as files."""
+    return next(images_in(value, text_parts=True), None) is not None
 
 
 def resolve_image_paths(value: Any, base_dir: Path) -> Any:

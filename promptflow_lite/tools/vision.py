@@ -8,7 +8,7 @@ promptflow, ``detail`` reaches the template as a variable and images go with ``"
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 from promptflow_lite._compat.contracts import PromptTemplate
 from promptflow_lite.connections.types import AzureOpenAIConnection, OpenAIConnection
@@ -17,14 +17,14 @@ from promptflow_lite.tools.decorator import ToolProvider, tool
 from promptflow_lite.tools.llm import api_args, twins
 from promptflow_lite.tools.llm_client import InvalidConnectionType, resolve_endpoint
 from promptflow_lite.tools.llm_params import CHAT, ModelRequest, build_messages, model_name, to_bool
-from promptflow_lite.tools.multimedia import PFBytes
+from promptflow_lite.tools.multimedia import images_in
 from promptflow_lite.tools.template import place_images_on_own_lines
 
 
 def vision_request(connection: Any, prompt: str, args: dict[str, Any], variables: dict[str, Any]) -> ModelRequest:
     """The chat request of a vision tool for ``args`` (API parameters) and template ``variables``."""
     endpoint = resolve_endpoint(connection)
-    images = list(dict.fromkeys(_images(variables)))
+    images = list(dict.fromkeys(images_in(variables)))
     variables = {**variables, "detail": args.get("detail", "auto")}  # promptflow passes it as a variable
     messages = build_messages(place_images_on_own_lines(prompt), images=images, **convert_to_chat_list(variables))
     stream = to_bool(args.get("stream", False))
@@ -42,17 +42,6 @@ def vision_request(connection: Any, prompt: str, args: dict[str, Any], variables
     if args.get("seed") is not None:
         params["seed"] = args["seed"]
     return ModelRequest(CHAT, endpoint, params, stream)
-
-
-def _images(value: Any) -> Iterator[PFBytes]:
-    if isinstance(value, PFBytes):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _images(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _images(item)
 
 
 def _openai_vision_chat(connection: OpenAIConnection, prompt: PromptTemplate, model: str = "gpt-4-vision-preview",
