@@ -148,3 +148,13 @@ def test_a_flex_default_that_does_not_fit_its_declared_type_fails_the_line(make_
     assert "The value for flow input 'input_2' does not match the expected type 'int'" in capsys.readouterr().err
     assert main(["flow", "test", "--flow", str(folder), "--inputs", "input_1=a", "input_2=5", "-o", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"output": 5}  # the YAML's type wins over the annotation
+
+
+def test_a_flow_file_without_nodes_says_so(make_flow, capsys):
+    yaml = 'inputs:\n  t: {type: string, default: hi}\noutputs:\n  o: {type: string, reference: "${inputs.t}"}\n'
+    missing = make_flow({"flow.dag.yaml": yaml}, name="missing")
+    assert main(["flow", "test", "--flow", str(missing)]) == 1
+    assert "The flow has no `nodes:`" in capsys.readouterr().err
+    empty = make_flow({"flow.dag.yaml": yaml + "nodes: []\n"}, name="empty")
+    assert main(["flow", "test", "--flow", str(empty), "-o", "json"]) == 0  # an empty list is a choice
+    assert json.loads(capsys.readouterr().out) == {"o": "hi"}
