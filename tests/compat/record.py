@@ -15,6 +15,7 @@ promptflow's home (connections, config, keyring) is a temporary folder, so nothi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -176,7 +177,10 @@ def _success_record(result: Any, node: str | None, flow: Path) -> dict[str, Any]
     if node:
         output = _plain(_images_as_files(result.output, flow), notes, "output")
         return {"ok": True, "outputs": h.image_digests(output), **({"notes": notes} if notes else {})}
-    output = result.output if isinstance(result.output, dict) else {"output": result.output}  # a flex entry's bare value
+    output = result.output
+    if dataclasses.is_dataclass(output) and not isinstance(output, type):  # as flow.output.json holds it
+        output = {f.name: getattr(output, f.name) for f in dataclasses.fields(output)}
+    output = output if isinstance(output, dict) else {"output": output}  # a flex entry's bare value
     outputs = h.image_digests({k: _plain(v, notes, k) for k, v in _images_as_files(output or {}, flow).items()})
     record: dict[str, Any] = {"ok": True, "outputs": outputs}
     metrics = result.run_info.metrics or {}
