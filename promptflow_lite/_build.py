@@ -14,10 +14,11 @@ from pathlib import Path
 from setuptools.command.build_py import build_py
 
 PTH_FILE = "promptflow_lite-promptflow.pth"
-PTH_LINE = (
-    "import sys; sys.meta_path.append(type('PromptflowLiteStartup', (), {'find_spec': staticmethod("
-    "lambda name, path=None, target=None: __import__('promptflow_lite._compat', fromlist=['_']).find_spec_at_startup("
-    "name, path, target) if name == 'promptflow' or name.startswith('promptflow.') else None)})())\n"
+PTH_LINE = (  # once per process, even when site-packages is added twice (a sitecustomize may do that)
+    "import sys; any(type(f).__name__ == 'PromptflowLiteStartup' for f in sys.meta_path) or sys.meta_path.append("
+    "type('PromptflowLiteStartup', (), {'find_spec': staticmethod(lambda name, path=None, target=None: "
+    "__import__('promptflow_lite._compat', fromlist=['_']).find_spec_at_startup(name, path, target) "
+    "if name == 'promptflow' or name.startswith('promptflow.') else None)})())\n"
 )
 
 

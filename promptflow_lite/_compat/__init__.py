@@ -140,6 +140,7 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
 
 
 _finder = _AliasFinder()
+_STARTUP_FINDER = "PromptflowLiteStartup"  # the class name of the .pth file's finder (promptflow_lite._build)
 _lock = threading.RLock()
 _depth = 0
 _saved: dict[str, Any] = {}
@@ -155,7 +156,7 @@ _real: list[bool] = []
 def real_promptflow_installed() -> bool:
     """True when a genuine ``promptflow`` package is importable in this environment."""
     if not _real:
-        finders = [f for f in sys.meta_path if f is not _finder]
+        finders = [f for f in sys.meta_path if f is not _finder and type(f).__name__ != _STARTUP_FINDER]
         _real.append(any(getattr(f, "find_spec", None) and f.find_spec("promptflow", None) for f in finders))
     return _real[0]
 
@@ -163,7 +164,7 @@ def real_promptflow_installed() -> bool:
 def find_spec_at_startup(fullname: str, path: Any = None, target: Any = None):
     """Asked by the start-up finder of ``promptflow_lite-promptflow.pth`` (see ``promptflow_lite._build``)
     for a ``promptflow`` module no other finder provides: from now on the alias serves it."""
-    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "PromptflowLiteStartup"]
+    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != _STARTUP_FINDER]
     install_fallback()
     return _finder.find_spec(fullname, path, target)
 
