@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     if not work:
         h.eprint("no recorded cases found (run record.py first)")
         return 2
-    # (not "pflcompat-": a random suffix can spell the start of the corpus key "compat-dummy", which is masked)
+    # fake keys in connections.json look random: masking hides any word holding a key's first or last characters
     with tempfile.TemporaryDirectory(prefix="pfl-corpus-") as scratch, h.scripted_server(
         args.base_url, args.server_python or sys.executable, args.port
     ) as (base_url, root_url):
