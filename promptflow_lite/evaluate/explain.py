@@ -113,15 +113,15 @@ def logged_metrics_table(variants: list[Any]) -> str | None:
     return align(["logged metric", *[runs.label for runs in variants]], rows)
 
 
-def reading_note(report: ComparisonReport) -> str:
-    """The short footnote under the table."""
+def reading_note(report: ComparisonReport, explain_hint: bool = True) -> str:
+    """The short footnote under the table (``explain_hint``: pointing at ``--explain``, for the terminal)."""
     level = f"{report.confidence:.0%}"
     note = (f"mean = average over the lines; {level} CI = the range the true mean is in, with {level} confidence.")
     if report.baseline is not None:
         note += (f" diff = variant minus baseline, compared line by line; a verdict (better/worse) needs the diff's "
                  f"{level} CI to exclude 0 and p (the chance of a difference this large if the variants were "
                  f"equal) below {1 - report.confidence:.2g}.")
-    return note + " `--explain` says how these are computed."
+    return note + (" `--explain` says how these are computed." if explain_hint else "")
 
 
 def glossary(report: ComparisonReport) -> list[str]:

@@ -124,7 +124,7 @@ def render_report(result: EvaluationResult) -> str:
         rows=rows,
         verdict_col=header.index("verdict") if "verdict" in header else -1,
         verdict_class=_verdict_class,
-        notes=[*verdicts(report), reading_note(report).replace(' `--explain` says how these are computed.', ''),
+        notes=[*verdicts(report), reading_note(report, explain_hint=False),
                *glossary(report)],
         checks=result.checks if result.plan.gates or result.plan.fail_if_worse else [],
         logged=_logged_metrics(result),
