@@ -7,7 +7,8 @@ import json
 import sys
 from typing import Any
 
-from promptflow_lite.cli._common import add_name_argument, given_name, parse_key_values, print_json
+from promptflow_lite.cli._common import (add_engine_flags, add_name_argument, engine_options, given_name,
+                                         parse_key_values, print_json)
 from promptflow_lite.runs.progress import format_duration
 from promptflow_lite.errors import UserError
 
@@ -43,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="e.g. summarize.connection=my_openai summarize.deployment_name=gpt-4o")
     create.add_argument("--init", nargs="+", action="extend", metavar="K=V|FILE", help="init kwargs of a flex flow")
     create.add_argument("--repeat-index", type=int, default=None, help=argparse.SUPPRESS)
+    add_engine_flags(create)
     _execution_flags(create)
     create.add_argument("--no-cache", action="store_true", help="do not answer LLM requests from the response cache")
     create.set_defaults(func=_create)
@@ -53,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     resume.add_argument("--line-timeout", type=float, metavar="SECONDS")
     resume.add_argument("--environment-variables", nargs="+", action="extend", metavar="K=V",
                         help="values for secret variables, which runs do not store")
+    add_engine_flags(resume, default_help="the run's")
     _execution_flags(resume)
     resume.set_defaults(func=_resume)
 
@@ -160,6 +163,7 @@ def _create(args: argparse.Namespace) -> int:
         "environment_variables": parse_key_values(args.environment_variables, "--environment-variables") or None,
         "connection_overrides": parse_key_values(args.connections, "--connections") or None,
         "init": _init(args.init), "repeat_index": args.repeat_index, "stream": args.stream or None,
+        **engine_options(args),
     }
     spec = spec.merged(**overrides)
     spec.use_cache = not args.no_cache
@@ -190,9 +194,9 @@ def _resume(args: argparse.Namespace) -> int:
         print(f"Run {current.name} is Completed: every line succeeded, so there is nothing to resume.")
         return 0
     run = client.resume(current.name, max_concurrency=args.max_concurrency, line_timeout=args.line_timeout,
-                           environment_variables=parse_key_values(args.environment_variables,
-                                                                  "--environment-variables") or None,
-                           stream=args.stream)
+                        environment_variables=parse_key_values(args.environment_variables,
+                                                               "--environment-variables") or None,
+                        stream=args.stream, **engine_options(args))
     return _report(run, args.allow_failures)
 
 

@@ -3,7 +3,9 @@
 promptflow copies every include to the root of a temporary copy of the flow folder, under its
 base name, and runs from there. ``locate_source`` finds a file the same way without copying;
 ``materialize`` builds that copy when the flow has includes (only then); it is removed when the
-process exits.
+process exits. A copy made that way (a run's snapshot, the flow a Ray worker receives) already holds
+its includes: one that cannot be found where the flow says but is in the folder under its base name
+is taken from there.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ def materialize(spec: "FlowSpec") -> Path:
 def merge_includes(folder: Path, includes: dict[str, Path], flow_file: Path | None = None) -> Path:
     """``folder`` itself without includes, else a temporary copy of it with each include copied in
     under its base name (removed when the process exits). A missing include names ``flow_file``."""
+    includes = {name: path for name, path in includes.items()
+                if path.exists() or not (folder / name).exists()}  # else merged in already: a copy's copy
     if not includes:
         return folder
     for path in includes.values():
