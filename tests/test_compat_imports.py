@@ -173,3 +173,35 @@ def my_flow():
     from promptflow_lite._compat.contracts import OperationContext
 
     assert "flow_id" not in OperationContext.get_instance()  # each line had its own copy
+
+
+def test_custom_tools_raise_and_catch_promptflow_tools_errors_and_log_with_its_loggers(make_flow, capsys):
+    from promptflow_lite.cli.main import main
+
+    code = '''
+from promptflow.core import tool
+from promptflow.tools.common import render_jinja_template
+from promptflow.tools.exception import AzureContentSafetyInputValueError, JinjaTemplateError, ToolValidationError
+from promptflow.exceptions import UserErrorException
+from promptflow._utils.logger_utils import flow_logger
+
+
+@tool
+def moderate(x: str) -> str:
+    try:
+        render_jinja_template("{{ broken", x=x)
+    except JinjaTemplateError as error:  # promptflow_lite's own renderer raised it
+        caught = "caught"
+    flow_logger.info("moderating %s", x)
+    if x == "bad":
+        raise AzureContentSafetyInputValueError(message=f"The text '{x}' is not allowed.")
+    assert issubclass(AzureContentSafetyInputValueError, UserErrorException)
+    assert not issubclass(AzureContentSafetyInputValueError, ToolValidationError)
+    return f"{caught} {x}"
+'''
+    folder = make_flow({"flow.dag.yaml": FLOW.replace("uses", "moderate"), "moderate.py": code})
+    assert main(["flow", "test", "--flow", str(folder), "--inputs", "x=fine"]) == 0
+    captured = capsys.readouterr()
+    assert "caught fine" in captured.out and "moderating fine" in captured.err
+    assert main(["flow", "test", "--flow", str(folder), "--inputs", "x=bad"]) == 1
+    assert "The text 'bad' is not allowed." in capsys.readouterr().err

@@ -87,7 +87,8 @@ NAMESPACES: dict[str, dict[str, str]] = {
     "promptflow.tracing._operation_context": dict(_OPERATION_CONTEXT),
     "promptflow.exceptions": dict(_EXCEPTIONS),
     "promptflow._utils": {},
-    "promptflow._utils.logger_utils": {"get_logger": f"{_C}:get_logger"},
+    "promptflow._utils.logger_utils": {"get_logger": f"{_C}:get_logger", **{name: f"{_C}:{name}" for name in (
+        "logger", "flow_logger", "bulk_logger")}},
     "promptflow.tools": {},
     "promptflow.tools.common": {"parse_chat": f"{_BUILTIN}:parse_chat",
                                 "render_jinja_template": f"{_BUILTIN}:render_jinja_template"},
@@ -100,10 +101,22 @@ NAMESPACES: dict[str, dict[str, str]] = {
     "promptflow.tools.aoai_gpt4v": {"AzureOpenAI": f"{_VISION}:AzureOpenAI"},
     "promptflow.tools.llm_vision": {"llm_vision": f"{_VISION}:llm_vision"},
     "promptflow.tools.embedding": {"embedding": f"{_BUILTIN}:embedding"},
-    "promptflow.tools.exception": {"InvalidConnectionType": "promptflow_lite.tools.llm_client:InvalidConnectionType",
-                                   "FunctionCallNotSupportedInStreamMode":
-                                       "promptflow_lite.tools.llm_params:FunctionCallNotSupportedInStreamMode",
-                                   "ChatAPIInvalidRole": "promptflow_lite.tools.chat:ChatAPIInvalidRole"},
+    "promptflow.tools.exception": {
+        "InvalidConnectionType": "promptflow_lite.tools.llm_client:InvalidConnectionType",
+        "FunctionCallNotSupportedInStreamMode": "promptflow_lite.tools.llm_params:FunctionCallNotSupportedInStreamMode",
+        "ChatAPIInvalidRole": "promptflow_lite.tools.chat:ChatAPIInvalidRole",
+        "JinjaTemplateError": "promptflow_lite.tools.template:JinjaTemplateError",
+        "LLMError": "promptflow_lite.errors:LLMError",
+        "WrappedOpenAIError": "promptflow_lite.tools.retry:WrappedOpenAIError",
+        "ExceedMaxRetryTimes": "promptflow_lite.tools.retry:ExceedMaxRetryTimes",
+        **{name: f"promptflow_lite._compat.tool_errors:{name}" for name in (
+            "ToolValidationError", "ChatAPIInvalidFunctions", "ChatAPIInvalidTools", "ChatAPIFunctionRoleInvalidFormat",
+            "ChatAPIToolRoleInvalidFormat", "ListDeploymentsError", "ParseConnectionError",
+            "AzureContentSafetyInputValueError", "AzureContentSafetySystemError", "SerpAPIUserError",
+            "SerpAPISystemError", "OpenModelLLMUserError", "OpenModelLLMOnlineEndpointError",
+            "OpenModelLLMKeyValidationError")},
+        "ErrorTarget": f"{_C}:ErrorTarget", "UserErrorException": f"{_C}:UserErrorException",
+        "SystemErrorException": f"{_C}:SystemErrorException"},
     "promptflow.tools.template_rendering": {"render_template_jinja2": f"{_BUILTIN}:render_template_jinja2"},
 }
 

@@ -7,6 +7,7 @@ without promptflow installed; each behaves as promptflow's does where flows rely
 from __future__ import annotations
 
 import logging
+import sys
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -236,6 +237,35 @@ def run_context(**values: Any) -> Iterator[OperationContext]:
 
 def get_logger(name: str = "promptflow") -> logging.Logger:
     return logging.getLogger(name)
+
+
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to the ``sys.stderr`` of the moment (a line's captured output while it runs)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def _execution_logger(name: str) -> logging.Logger:
+    """One of promptflow's execution loggers: INFO and up to stderr, as promptflow prints them."""
+    found = logging.getLogger(name)
+    if not found.handlers:
+        handler = _CurrentStderr()
+        handler.setFormatter(logging.Formatter("[%(asctime)s] %(name)s %(levelname)s %(message)s"))
+        found.addHandler(handler)
+        found.setLevel(logging.INFO)
+        found.propagate = False
+    return found
+
+
+logger = _execution_logger("execution")  # promptflow's loggers, under the same names
+flow_logger = _execution_logger("execution.flow")
+bulk_logger = _execution_logger("execution.bulk")
 
 
 class ThreadPoolExecutorWithContext:
