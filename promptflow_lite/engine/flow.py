@@ -164,6 +164,8 @@ class _DefaultProvider(StandInProvider):
 
     def __init__(self) -> None:
         self._provider = None
+        if os.environ.get("PFL_SCRIPTED_LLM"):  # offline: the server is up before any tool builds a client
+            self._get_provider()
 
     def _get_provider(self):
         if self._provider is None:
