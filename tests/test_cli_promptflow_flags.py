@@ -128,3 +128,18 @@ def test_flow_test_inputs_file_as_promptflow_types_it(make_flow, tmp_path, capsy
     (tmp_path / "inputs.jsonl").write_text('{"x": 7}\n{"x": 8}\n')
     assert main(["flow", "test", "--flow", str(folder), "--inputs", str(tmp_path / "inputs.jsonl"), "-o", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"x": 7}
+
+
+def test_flow_test_inputs_file_empty_or_one_object_over_many_lines(make_flow, tmp_path, capsys):
+    folder = make_flow({"flow.dag.yaml": """
+            inputs: {x: {type: int}}
+            outputs: {x: {type: int, reference: "${inputs.x}"}}
+            nodes: []
+        """})
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text("\n")
+    assert main(["flow", "test", "--flow", str(folder), "--inputs", str(inputs)]) == 1
+    assert "inputs.jsonl: The inputs file is empty." in capsys.readouterr().err
+    inputs.write_text('{\n  "x": 9\n}\n')  # one object pretty-printed, as some examples ship their data.jsonl
+    assert main(["flow", "test", "--flow", str(folder), "--inputs", str(inputs), "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"x": 9}

@@ -90,6 +90,14 @@ class FlowTestError(UserError):
         super().__init__(f"{inner}: {error.get('message', 'the flow failed')}")
 
 
+def _first_record(text: str) -> Any:
+    """The first line of a JSON Lines text, or the whole text when it is one JSON value spread over lines."""
+    try:
+        return json.loads(text.strip().splitlines()[0])
+    except ValueError:
+        return json.loads(text)
+
+
 def read_test_inputs(inputs: dict[str, Any] | str | Path | None) -> dict[str, Any]:
     """A test's inputs: the dict itself, or read from a JSON file (the first line of a ``.jsonl`` one)."""
     if inputs is None or isinstance(inputs, dict):
@@ -99,9 +107,11 @@ def read_test_inputs(inputs: dict[str, Any] | str | Path | None) -> dict[str, An
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UserError(f"Cannot read inputs file: {exc.strerror}.", file=str(path)) from None
+    if not text.strip():
+        raise UserError("The inputs file is empty.", file=str(path), hint="write one JSON object of input values.")
     try:
-        data = json.loads(text) if path.suffix != ".jsonl" else json.loads(text.strip().splitlines()[0])
-    except (ValueError, IndexError) as exc:
+        data = json.loads(text) if path.suffix != ".jsonl" else _first_record(text)
+    except ValueError as exc:
         raise UserError(f"The inputs file is not valid JSON: {exc}.", file=str(path),
                         hint="write one JSON object of input values.") from None
     if not isinstance(data, dict):
