@@ -479,18 +479,18 @@ def test_a_bare_entry_gets_one_generated_flow_file_per_entry_and_code_folder(tmp
 
 
 def test_additional_includes_are_merged_in_as_for_dag_flows(make_flow, tmp_path, capsys, pfl_home):
-    make_flow({"shouting/words.py": "def shout(text):\n    return text.upper() + '!'\n",
+    make_flow({"flex_include_words/words.py": "def shout(text):\n    return text.upper() + '!'\n",
                "greeting.txt": "hello"}, name="shared")
     folder = make_flow({
         "flow.flex.yaml": """
             entry: entry:greet
             additional_includes:
-            - ../shared/shouting
+            - ../shared/flex_include_words
             - ../shared/greeting.txt
             """,
         "entry.py": """
             from pathlib import Path
-            from shouting.words import shout
+            from flex_include_words.words import shout
 
             def greet(name: str) -> str:
                 return shout(Path("greeting.txt").read_text() + " " + name)
@@ -501,8 +501,9 @@ def test_additional_includes_are_merged_in_as_for_dag_flows(make_flow, tmp_path,
     assert main(["run", "create", "--flow", str(folder), "--data", str(tmp_path / "data.jsonl"), "--name", "inc"]) == 0
     outputs = (pfl_home / "runs" / "inc" / "flow_outputs" / "output.jsonl").read_text()
     assert json.loads(outputs)["output"] == "HELLO BOB!"
-    assert (pfl_home / "runs" / "inc" / "snapshot" / "shouting" / "words.py").is_file()  # the snapshot has them
-    assert not (folder / "shouting").exists()  # the flow folder itself is left alone
+    snapshot = pfl_home / "runs" / "inc" / "snapshot"
+    assert (snapshot / "flex_include_words" / "words.py").is_file()  # the snapshot has them
+    assert not (folder / "flex_include_words").exists()  # the flow folder itself is left alone
 
 
 def test_a_missing_include_of_a_flex_flow_names_it(make_flow):

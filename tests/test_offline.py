@@ -221,7 +221,8 @@ def test_tools_that_build_their_own_openai_client_reach_the_scripted_server(make
                 settings = dict(connection)
                 client = AzureOpenAI(api_key=settings["api_key"], azure_endpoint=settings["api_base"],
                                      api_version="2024-02-01")
-                answer = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": question}])
+                answer = client.chat.completions.create(model="gpt-4o",
+                                                        messages=[{"role": "user", "content": question}])
                 return answer.choices[0].message.content
             """,
         "env_client.py": """
@@ -230,7 +231,8 @@ def test_tools_that_build_their_own_openai_client_reach_the_scripted_server(make
 
             @tool
             def ask(question: str) -> str:
-                answer = OpenAI().chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": question}])
+                answer = OpenAI().chat.completions.create(model="gpt-4o",
+                                                          messages=[{"role": "user", "content": question}])
                 return answer.choices[0].message.content
             """,
     })
@@ -247,7 +249,8 @@ def test_a_flow_whose_only_llm_client_comes_from_the_environment_runs_offline(ma
             from openai import OpenAI
 
             def ask(question: str) -> str:
-                answer = OpenAI().chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": question}])
+                answer = OpenAI().chat.completions.create(model="gpt-4o",
+                                                          messages=[{"role": "user", "content": question}])
                 return answer.choices[0].message.content
             """,
     })
