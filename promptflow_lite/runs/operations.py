@@ -7,11 +7,11 @@ these are thin adapters with promptflow's signatures and defaults.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from promptflow_lite.errors import UserError
+from promptflow_lite.tools.coercion import load_json
 
 
 class ConnectionOperations:
@@ -93,9 +93,9 @@ class FlowTestError(UserError):
 def _first_record(text: str) -> Any:
     """The first line of a JSON Lines text, or the whole text when it is one JSON value spread over lines."""
     try:
-        return json.loads(text.strip().splitlines()[0])
+        return load_json(text.strip().split("\n")[0])  # JSON Lines split on line breaks only
     except ValueError:
-        return json.loads(text)
+        return load_json(text)
 
 
 def read_test_inputs(inputs: dict[str, Any] | str | Path | None) -> dict[str, Any]:
@@ -110,7 +110,7 @@ def read_test_inputs(inputs: dict[str, Any] | str | Path | None) -> dict[str, An
     if not text.strip():
         raise UserError("The inputs file is empty.", file=str(path), hint="write one JSON object of input values.")
     try:
-        data = json.loads(text) if path.suffix != ".jsonl" else _first_record(text)
+        data = load_json(text) if path.suffix != ".jsonl" else _first_record(text)
     except ValueError as exc:
         raise UserError(f"The inputs file is not valid JSON: {exc}.", file=str(path),
                         hint="write one JSON object of input values.") from None
