@@ -15,7 +15,7 @@ from promptflow_lite.evaluate.evaluators import (
 )
 from promptflow_lite.evaluate.gates import check, parse_gates, resolve_metric
 from promptflow_lite.evaluate.junit import junit_xml
-from promptflow_lite.evaluate.text_table import format_report
+from promptflow_lite.evaluate.explain import format_report
 
 
 def single(values):

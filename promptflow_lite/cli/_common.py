@@ -1,4 +1,4 @@
-"""Helpers shared by command modules: ``k=v`` parsing, JSON printing, the engine flags."""
+"""Helpers shared by command modules: ``k=v`` parsing, JSON printing, the NAME argument, the engine flags."""
 
 from __future__ import annotations
 
@@ -24,6 +24,20 @@ def parse_key_values(items: Iterable[str] | None, what: str = "argument") -> dic
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
     sys.stdout.write("\n")
+
+
+def add_name_argument(parser: argparse.ArgumentParser) -> None:
+    """``NAME`` as a positional argument or, as promptflow's scripts type it, ``-n/--name NAME``."""
+    parser.add_argument("name", nargs="?", metavar="NAME")
+    parser.add_argument("-n", "--name", dest="name_option", help=argparse.SUPPRESS)
+
+
+def given_name(args: argparse.Namespace, example: str) -> str:
+    """The NAME given either way; a missing one is a clear error showing ``example``."""
+    name = args.name or args.name_option
+    if not name:
+        raise UserError("No name given.", hint=f"pass it, e.g. `{example}`.")
+    return name
 
 
 def add_engine_flags(parser: argparse.ArgumentParser, default_help: str = "local") -> None:

@@ -24,9 +24,10 @@ from typing import Any, Callable, Iterable
 from promptflow_lite.engine.capture import captured_output
 from promptflow_lite.engine.deadline import within
 from promptflow_lite.engine.flex_entry import (
-    EntryInput, FlexYaml, create_entry, entry_inputs, entry_name, import_entry, load_flex_yaml, output_names,
+    EntryInput, FlexYaml, check_entry_interface, create_entry, entry_inputs, entry_name, import_entry, load_flex_yaml,
+    output_names,
 )
-from promptflow_lite.engine.flow import Flow, working_directory
+from promptflow_lite.engine.flow import Flow, line_context, working_directory
 from promptflow_lite.engine.inputs import typed_input
 from promptflow_lite.engine.results import (
     BARE_OUTPUT, COMPLETED, FAILED, AggregationResult, LineResult, NodeRun, sum_usage,
@@ -34,6 +35,7 @@ from promptflow_lite.engine.results import (
 from promptflow_lite.engine.threads import run_in_thread
 from promptflow_lite.errors import (
     RAISE_TIMEOUT, InputError, LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict)
+from promptflow_lite.flow.includes import merge_includes, resolve_includes
 from promptflow_lite.flow.prompty import active_connections
 from promptflow_lite.tools.observe import calls_collector
 from promptflow_lite.tracing import spans
@@ -64,14 +66,15 @@ class ScriptFlow(Flow):
 
     def __init__(self, *, func: Callable[..., Any], func_name: str, name: str, path: Path | None,
                  working_dir: Path, inputs: dict[str, EntryInput],
-                 outputs: list[str] | None = None, sample_inputs: dict[str, Any] | None = None,
+                 outputs: list[str] | None = None,
+                 sample_inputs: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
                  aggregate: Callable[..., Any] | None = None, connections: Any = None):
         self.func, self.func_name = func, func_name
         self.connections = connections  # what prompties loaded by the flow's code use
         self.name, self.path, self.working_dir = name, path, working_dir
         self._inputs = inputs
         self._outputs = list(outputs or [])
-        self._sample = dict(sample_inputs or {})
+        self._sample = sample_inputs  # inputs of a call without any (a callable reads them only then)
         self._aggregate = aggregate
         target = inspect.unwrap(func)
         self._is_async = (inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target)
@@ -94,7 +97,7 @@ class ScriptFlow(Flow):
         """The call's keyword arguments: the sample when nothing is given, declared defaults, then
         values converted to their types; keys the entry does not take are dropped."""
         if not given and self._sample:
-            given = dict(self._sample)
+            given = dict(self._sample() if callable(self._sample) else self._sample)
         where = f" in line {line_number} of the input data" if line_number is not None else ""
         resolved = {k: v for k, v in given.items() if k in self._inputs}
         for name, spec in self._inputs.items():
@@ -103,8 +106,9 @@ class ScriptFlow(Flow):
                     raise InputError(f"The value for flow input '{name}' is not provided{where}.", line=line_number,
                                      hint=f"pass it (e.g. --inputs {name}=...), map a data column to it, "
                                           "or give the parameter a default.")
-                if spec.default is not None:
-                    resolved[name] = spec.default
+                if spec.default is not None:  # converted too: a default that does not fit its type fails the line
+                    resolved[name] = typed_input(name, spec.type.value, spec.default, line_number=line_number,
+                                                 convert=spec.convert, hint=f"fix the default of '{name}'.")
                 continue
             resolved[name] = typed_input(name, spec.type.value, resolved[name], line_number=line_number,
                                          convert=spec.convert, hint=f"pass a valid {spec.type.value}.")
@@ -119,7 +123,7 @@ class ScriptFlow(Flow):
         try:
             result.inputs = self.resolve_inputs(dict(inputs), line_number)
             call = self._run_entry(result, stream, echo)
-            with working_directory():
+            with working_directory(), line_context(None, self.kind, attributes):
                 output = await within(call, timeout)
             result.outputs = result.node_runs[self.func_name].output
             if not stream:
@@ -261,8 +265,11 @@ class FlexFlow(ScriptFlow):
         where = _str(flex.path)
         _export_environment({**(flex.data.get("environment_variables") or {}), **(environment_variables or {})},
                             provider)
-        with working_directory(flex.working_dir):
-            target = import_entry(flex.entry, flex.working_dir, where)
+        run_dir = merge_includes(flex.working_dir, resolve_includes(flex.path.parent if flex.path else flex.working_dir,
+                                                                    flex.data.get("additional_includes")), flex.path)
+        with working_directory(run_dir):
+            target = import_entry(flex.entry, run_dir, where)
+            check_entry_interface(target, where)
             if init and not inspect.isclass(target):
                 raise UserError(f"The entry '{flex.entry}' is a function; init arguments only apply to a class "
                                 "entry.", file=where, hint="drop --init, or make the entry a class with __init__.")
@@ -273,11 +280,13 @@ class FlexFlow(ScriptFlow):
             finally:
                 active_connections.reset(token)
         inputs = entry_inputs(func, flex.declared("inputs"))
-        return cls(func=func, func_name=entry_name(func), name=flex.name, path=flex.path,
+        flow = cls(func=func, func_name=entry_name(func), name=flex.name, path=flex.path,
                    working_dir=flex.working_dir, inputs=inputs,
                    outputs=output_names(func, flex.data.get("outputs") or {}),
                    sample_inputs=flex.sample.get("inputs"), aggregate=getattr(instance, AGGREGATE, None),
                    connections=provider)
+        flow.run_dir = run_dir  # the folder it runs from: the code folder, or a copy with the includes merged in
+        return flow
 
 
 # ---------------------------------------------------------------------------------------------

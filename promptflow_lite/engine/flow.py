@@ -22,6 +22,7 @@ from typing import Any, Iterable, Iterator
 from promptflow_lite.connections.provider import StandInProvider, as_provided, get_connection
 from promptflow_lite.engine.results import AggregationResult, LineResult
 from promptflow_lite.errors import PflError, UserError
+from promptflow_lite.tools.multimedia import Multimedia
 
 
 class FlowRunError(UserError):
@@ -41,6 +42,7 @@ class Flow:
     name: str = "flow"
     path: Path | None = None
     working_dir: Path = Path(".")
+    media: Multimedia = Multimedia()  # how image values are read and written (a DAG's message_format)
 
     @classmethod
     def load(cls, source: str | Path, **kwargs: Any) -> Any:
@@ -162,6 +164,8 @@ class _DefaultProvider(StandInProvider):
 
     def __init__(self) -> None:
         self._provider = None
+        if os.environ.get("PFL_SCRIPTED_LLM"):  # offline: the server is up before any tool builds a client
+            self._get_provider()
 
     def _get_provider(self):
         if self._provider is None:
@@ -282,6 +286,18 @@ class _SharedCwd:
 
 
 _cwd = _SharedCwd()
+
+
+def line_context(flow_id: str | None, kind: str, attributes: dict[str, Any] | None):
+    """promptflow's ``OperationContext`` of one line, as flow code reads it: ``flow_id`` (the flow's
+    ``id``, else ``default_flow_id``), ``root_run_id`` (the batch run, else a new id) and ``run_mode``."""
+    import uuid
+
+    from promptflow_lite._compat.contracts import run_context
+
+    batch = (attributes or {}).get("batch_run_id")
+    return run_context(flow_id=flow_id or "default_flow_id", root_run_id=batch or str(uuid.uuid4()),
+                       run_mode="Batch" if batch else "Test", execution_target=kind)
 
 
 @contextmanager

@@ -351,11 +351,11 @@ async def join_async_generators(outputs: dict[str, Any]) -> dict[str, Any]:
 def ensure_serializable(outputs: dict[str, Any]) -> None:
     import inspect
 
-    from promptflow_lite.tools.multimedia import Image
+    from promptflow_lite.tools.multimedia import PFBytes
 
     def default(value):
-        if isinstance(value, Image):
-            return value.serialize()
+        if isinstance(value, PFBytes):
+            return str(value)
         if inspect.isasyncgen(value):
             return "<async generator>"
         raise TypeError(type(value).__name__)

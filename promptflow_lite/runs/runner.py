@@ -310,14 +310,16 @@ class Runner:
             return None
         lines = list(context.fresh.values())
         if done is not None:  # lines completed before: read back from the journal, a record at a time
-            lines += journalled_lines(done, context.keep, skip=context.fresh.__contains__)
+            for line in journalled_lines(done, context.keep, skip=context.fresh.__contains__):
+                line.aggregation_inputs = flow.media.load(line.aggregation_inputs)  # images were written as files
+                lines.append(line)
         if not lines:
             context.log.warning("No line succeeded: the aggregation nodes did not run.")
             return None
         return await flow.aaggregate(sorted(lines, key=lambda line: line.line_number))
 
     def _on_result(self, context: _Context, flow, result: LineResult) -> None:
-        context.folder.record_line(result)
+        context.folder.record_line(result, flow.media)
         context.log.line_output(result.line_number, result.node_runs)
         if result.ok:
             context.completed += 1

@@ -22,12 +22,13 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from promptflow_lite.engine.line_json import encode_line
+from promptflow_lite.engine.line_json import encode_line, line_entry
 from promptflow_lite.engine.results import COMPLETED, AggregationResult, LineResult
 from promptflow_lite.masking import mask_secrets
 from promptflow_lite.runs.journal import JournalScan, JournalWriter, encode_json, frame, scan
 from promptflow_lite.runs.journal_index import JournalIndex
 from promptflow_lite.runs.records import dumps, node_entry, node_record
+from promptflow_lite.tools.multimedia import Multimedia, has_images, resolve_image_paths
 
 LINE_NUMBER = "line_number"
 WIDTH = 9
@@ -113,9 +114,30 @@ class RunFolder:
         if self._journal is not None:
             self._journal.close()
 
-    def record_line(self, result: LineResult) -> None:
-        """Persist a finished line: its journal record marks it done (raises ``JournalWriteError`` if not written)."""
-        self._journal.append(encode_line(result).text, line_number=result.line_number)
+    def record_line(self, result: LineResult, media: Multimedia | None = None) -> None:
+        """Persist a finished line: its journal record marks it done (raises ``JournalWriteError`` if not written).
+
+        Images are written as files, as promptflow does: those of the outputs to ``flow_outputs/``
+        (referenced relative to it, as in ``output.jsonl``), the others to ``flow_artifacts/``
+        (referenced by absolute path), in ``media``'s message format."""
+        encoded = encode_line(result)
+        text = encoded.text
+        if not encoded.plain:
+            entry = line_entry(result)
+            if has_images(entry):
+                text = dumps(self._with_image_files(entry, media or Multimedia()))
+        self._journal.append(text, line_number=result.line_number)
+
+    def _with_image_files(self, entry: dict[str, Any], media: Multimedia) -> dict[str, Any]:
+        outputs_folder = self.outputs_file.parent
+        if "outputs" in entry:
+            entry["outputs"] = media.persist(entry["outputs"], outputs_folder, relative_to=outputs_folder)
+        return media.persist(entry, self.flow_artifacts)
+
+    def resolved_outputs(self) -> dict[int, dict[str, Any]]:
+        """``read_outputs`` with the image paths made absolute (what an evaluation run maps)."""
+        folder = self.outputs_file.parent
+        return {n: resolve_image_paths(row, folder) for n, row in self.read_outputs().items()}
 
     # after the lines ----------------------------------------------------------------------
     def record_aggregation(self, run_name: str, aggregation: AggregationResult) -> None:
