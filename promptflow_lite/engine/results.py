@@ -31,16 +31,25 @@ class NodeRun:
     cached: bool = False  # every model call of the node was answered from the cache
     model_calls: int = 0
     logs: str = ""
+    # per model (deployment) the node called: {"calls": n, "cached": k, "prompt_tokens": p, "completion_tokens": c}
+    models: dict[str, dict[str, int]] = field(default_factory=dict)
+    reused_from: str | None = None  # the run whose result of this node on this line was taken (engine.node_reuse)
 
     @property
     def duration(self) -> float:
         return max(self.end_time - self.start_time, 0.0)
 
     def record_model_calls(self, calls: list) -> None:
-        """Count the node's model calls (``tools.observe.ModelCall``): usage, cached."""
+        """Count the node's model calls (``tools.observe.ModelCall``): usage, cached, and both per model."""
         self.model_calls = len(calls)
         self.usage = sum_usage(c.usage for c in calls)
         self.cached = all(c.cached for c in calls)
+        for call in calls:
+            counts = self.models.setdefault(str(call.request.get("model") or "unknown"), {"calls": 0, "cached": 0})
+            counts["calls"] += 1
+            counts["cached"] += int(call.cached)
+            for key, value in sum_usage([call.usage]).items():
+                counts[key] = counts.get(key, 0) + value
 
 
 @dataclass

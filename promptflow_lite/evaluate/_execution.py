@@ -1,0 +1,121 @@
+"""Running one variant of an evaluation on some lines: its flow run per repeat and every evaluator's run over it.
+
+Every run goes through the runs ``Client`` (so it lands in the run store and the response cache
+applies). Flow runs happen inside the evaluation's :class:`~._node_sharing.SharedNodes` scope, so
+combinations that agree on a node compute it once per line; what each line used is read back from
+the run journals for the spend, the cost model and the cost and latency figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from promptflow_lite.errors import UserError
+from promptflow_lite.evaluate._node_sharing import SharedNodes
+from promptflow_lite.evaluate._spend import GridCostModel, Spend
+from promptflow_lite.evaluate._usage import LineUse, read_uses
+from promptflow_lite.evaluate.run_lines import RunLines, read_run_lines
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class VariantRuns:
+    """One variant's runs: its flow run per repeat and, per evaluator, the evaluation run per repeat.
+
+    After a halving race a variant has one run per round it took part in; its lines are merged here
+    (``RunLines.names`` lists the runs). ``uses`` holds what each line of the flow runs used, per repeat.
+    """
+
+    label: str
+    selector: str | None
+    base: list[RunLines] = field(default_factory=list)
+    evaluations: dict[str, list[RunLines]] = field(default_factory=dict)
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # evaluator → its logged metrics (repeat 0)
+    uses: list[dict[int, LineUse]] = field(default_factory=list)
+
+    def add(self, into: list[RunLines], repeat: int, lines: RunLines) -> None:
+        if repeat < len(into):
+            into[repeat].absorb(lines)
+        else:
+            into.append(lines)
+
+
+@dataclass
+class Execution:
+    """What every run of one evaluation shares."""
+
+    client: Any
+    plan: Any  # the EvaluationPlan
+    session: str  # the prefix of its run names
+    flow_mapping: dict[str, Any]
+    mappings: dict[str, dict[str, str]]  # evaluator alias → its column mapping
+    overrides: dict[str | None, dict[str, str]]  # connection overrides per flow (None: the evaluated one)
+    sharing: SharedNodes
+    model: GridCostModel
+    echo: Echo
+    spend: Spend = field(default_factory=Spend)
+
+    def run(self, runs: VariantRuns, lines: list[int] | None = None, part: int | None = None) -> None:
+        """``runs``' variant on ``lines`` (None: all), every repeat, then every evaluator on each run."""
+        from promptflow_lite.engine.node_reuse import reusing
+        from promptflow_lite.runs.model import sanitize_name
+
+        plan, client = self.plan, self.client
+        for repeat in range(plan.repeats):
+            suffix = (f"_round{part}" if part else "") + (f"_r{repeat}" if plan.repeats > 1 else "")
+            name = sanitize_name(f"{self.session}_{runs.label}{suffix}")
+            where = f" on {len(lines)} lines" if lines is not None else ""
+            self.echo(f"running {runs.label}{where}"
+                      f"{f' (repeat {repeat + 1}/{plan.repeats})' if plan.repeats > 1 else ''}: run {name}")
+            with reusing(self.sharing.scope(runs.selector, repeat, name)):
+                base = client.run(plan.flow, data=str(plan.data), column_mapping=self.flow_mapping,
+                                  variant=runs.selector, name=name, lines=lines, repeat_index=repeat,
+                                  **self._options(None))
+            runs.add(runs.base, repeat, succeeded_lines(client, base))
+            uses = read_uses(base.output_path)
+            self.spend.add(uses.values())
+            self.model.observe_flow(runs.selector, uses.values())
+            if repeat < len(runs.uses):
+                runs.uses[repeat].update(uses)
+            else:
+                runs.uses.append(uses)
+            evaluated: list[LineUse] = []
+            for spec in plan.evaluators:
+                evaluation = client.run(spec.path, data=str(plan.data), run=base, column_mapping=self.mappings[spec.alias],
+                                        name=sanitize_name(f"{name}_{spec.alias}"), lines=lines,
+                                        **self._options(spec.alias))
+                runs.add(runs.evaluations.setdefault(spec.alias, []), repeat, succeeded_lines(client, evaluation))
+                evaluated += read_uses(evaluation.output_path).values()
+                if repeat == 0 and part is None:  # a halving round's metrics are a sample's, not the variant's
+                    runs.metrics[spec.alias] = logged_metrics(client, evaluation.name)
+            self.spend.add(evaluated)
+            self.model.observe_evaluators(runs.selector, len(uses), evaluated)
+
+    def _options(self, target: str | None) -> dict[str, Any]:
+        plan = self.plan
+        return dict(environment_variables=plan.environment_variables, connections=plan.connections,
+                    connection_overrides=self.overrides.get(target), max_concurrency=plan.max_concurrency,
+                    use_cache=plan.use_cache)
+
+
+def succeeded_lines(client, run: Any) -> RunLines:
+    """The run's lines; a run without a single succeeded line stops the evaluation with its error."""
+    lines = read_run_lines(client, run)
+    if not lines.outputs:
+        error = run.error or {}
+        message = error.get("message", error) if isinstance(error, dict) else error
+        command = f"pfl run show-details {run.name} --failed-only" if lines.errors else f"pfl run show {run.name}"
+        raise UserError(f"Run '{run.name}' has no succeeded line ({run.status}): {message}",
+                        hint=f"see `{command}`.")
+    return lines
+
+
+def logged_metrics(client, name: str) -> dict[str, Any]:
+    from promptflow_lite.runs.errors import InvalidRunStatusError
+
+    try:
+        return dict(client.get_metrics(name) or {})
+    except InvalidRunStatusError:  # every line of the evaluation failed: no metrics
+        return {}
