@@ -5,7 +5,7 @@ completion tokens per line, cost per line from the user's price table, and the p
 latency, each with a bootstrap interval. Tokens are those of the flow as it would run on its own
 (results answered from the response cache or shared between combinations count), so variants
 compare as deployed. Latency is the critical path of node durations (see :mod:`._usage`); lines
-with response-cache answers are counted in ``from_cache`` because their latency is not a live one.
+with response-cache answers whose request time is unknown are counted in ``untimed``.
 
 A variant is on the Pareto front when no other variant is at least as good on quality (the
 primary metric's mean), cost per line (tokens per line without a price table) and p95 latency,
@@ -36,7 +36,7 @@ class VariantCost:
     cost: Estimate | None = None  # per line; None without a price for every model it used
     models: dict[str, list[int]] = field(default_factory=dict)  # model -> total [prompt, completion] tokens
     unpriced: list[str] = field(default_factory=list)
-    from_cache: float = 0.0  # share of lines whose latency includes response-cache answers
+    untimed: float = 0.0  # share of lines with cache answers of unknown request time (latency too short)
     quality: float = NAN
     pareto: bool = False
 
@@ -96,7 +96,7 @@ def _variant_cost(name: str, per_repeat: list[dict[int, LineUse]], dependencies,
             prompt = sum(pair[0] for pair in tokens.values())
             completion = sum(pair[1] for pair in tokens.values())
             cost = _cost(tokens, prices, unpriced) if prices is not None else None
-            cached = any(node.from_cache for node in line.nodes)
+            cached = any(node.untimed for node in line.nodes)
             per_line.setdefault(number, []).append((prompt, completion, cost, line_latency(line, dependencies),
                                                     cached))
             for model, (p, c) in tokens.items():

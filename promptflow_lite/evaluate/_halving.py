@@ -66,7 +66,7 @@ class Halving:
         if len(variants) < 2:
             raise UserError("--halving needs at least two variants to choose between.",
                             hint="evaluate a grid (--grid) or several variants (--variants all).")
-        self.n_lines, self.repeats, self.alpha = n_lines, repeats, alpha
+        self.n_lines, self.repeats, self.alpha, self.seed = n_lines, repeats, alpha, seed
         self.higher_is_better = higher_is_better
         self.baseline = baseline
         self.survivors = list(variants)

@@ -51,13 +51,13 @@ class PriceTable(BaseModel):
             return None
         return (prompt_tokens * price.prompt + completion_tokens * price.completion) / self.per_tokens
 
-    def format(self, amount: float) -> str:
-        """``amount`` with enough digits to read small per-line costs, and the currency."""
+    def format(self, amount: float, currency: bool = True) -> str:
+        """``amount`` with enough digits to read small per-line costs (and the currency)."""
         if amount != amount:  # NaN
             return "n/a"
         digits = 2 if abs(amount) >= 1 else 4 if abs(amount) >= 0.01 else 6
         text = f"{amount:.{digits}f}"
-        return f"{text} {self.currency}" if self.currency else text
+        return f"{text} {self.currency}" if self.currency and currency else text
 
 
 def load_prices(path: str | Path) -> PriceTable:

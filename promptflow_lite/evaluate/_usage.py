@@ -4,7 +4,8 @@ A node's ``models`` record (per model: calls, cached calls, prompt and completio
 it would cost as deployed (tokens of cached and reused results count) and what this evaluation
 really sent (calls answered neither from the response cache nor reused from another run: the
 requests the endpoint saw, retries aside). :func:`line_latency` is the line's critical path over
-its nodes' durations, so a node reused from another run counts at the time it took there.
+its nodes' durations, so a node reused from another run counts at the time it took there, and an
+answer from the response cache at the time its request took when it was made (the cache keeps it).
 """
 
 from __future__ import annotations
@@ -20,17 +21,13 @@ Tokens = dict[str, list[int]]  # model -> [prompt tokens, completion tokens]
 class NodeUse:
     node: str
     status: str
-    duration: float
+    duration: float  # as it would take live: cached answers count at the time their requests took
     reused: bool  # taken from another run of the evaluation
     calls: int  # model calls of the result (however it was obtained)
     sent: int  # model calls sent to an endpoint for this line (0 when cached or reused)
     tokens: Tokens = field(default_factory=dict)  # of every call of the result
     sent_tokens: Tokens = field(default_factory=dict)  # of the calls sent
-
-    @property
-    def from_cache(self) -> bool:
-        """Some of its calls were answered from the response cache (not reused): its duration is not a live one."""
-        return not self.reused and self.calls > self.sent
+    untimed: bool = False  # some answers came from the cache without their request's time: duration too short
 
 
 @dataclass
@@ -86,11 +83,13 @@ def _node_use(entry: dict[str, Any]) -> NodeUse:
     reused = bool(entry.get("reused_from"))
     tokens: Tokens = {}
     sent_tokens: Tokens = {}
-    sent = 0
+    sent, replayed, untimed = 0, 0.0, False
     for model, counts in (entry.get("models") or {}).items():
         calls, cached = int(counts.get("calls", 0)), int(counts.get("cached", 0))
         pair = [int(counts.get("prompt_tokens", 0)), int(counts.get("completion_tokens", 0))]
         tokens[model] = pair
+        replayed += float(counts.get("cached_seconds", 0.0))
+        untimed = untimed or (cached > 0 and not counts.get("cached_seconds"))
         if not reused and calls > cached:
             share = (calls - cached) / calls  # tokens are kept per model, not per call: split evenly
             sent += calls - cached
@@ -101,9 +100,9 @@ def _node_use(entry: dict[str, Any]) -> NodeUse:
         if not reused and not entry.get("cached"):
             sent = int(entry.get("model_calls") or 0)
             sent_tokens = {"unknown": list(tokens["unknown"])}
-    duration = max((entry.get("end_time") or 0.0) - (entry.get("start_time") or 0.0), 0.0)
+    duration = max((entry.get("end_time") or 0.0) - (entry.get("start_time") or 0.0), 0.0) + replayed
     return NodeUse(entry["node"], entry.get("status", ""), duration, reused, int(entry.get("model_calls") or 0),
-                   sent, tokens, sent_tokens)
+                   sent, tokens, sent_tokens, untimed)
 
 
 def _sum(items: Iterable[Tokens]) -> Tokens:

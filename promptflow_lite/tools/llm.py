@@ -48,15 +48,18 @@ def _cached(req: ModelRequest, call: ModelCall) -> dict | None:
     cache = active_cache()
     if cache is None or req.stream:
         return None
-    data = cache.get(_key(req))
-    call.cached = data is not None
-    return data
+    found = cache.lookup(_key(req))
+    if found is None:
+        return None
+    call.cached = True
+    call.replayed_seconds = found[1]
+    return found[0]
 
 
-def _store(req: ModelRequest, data: dict) -> None:
+def _store(req: ModelRequest, data: dict, started: float) -> None:
     cache = active_cache()
     if cache is not None:
-        cache.put(_key(req), data, api=req.api, model=req.model)
+        cache.put(_key(req), data, api=req.api, model=req.model, seconds=time.monotonic() - started)
 
 
 _PATHS = {CHAT: "/chat/completions", COMPLETION: "/completions", EMBEDDING: "/embeddings"}
@@ -160,7 +163,7 @@ async def invoke_async(req: ModelRequest) -> Any:
             raise _failure(req, exc, call, started) from exc
         if req.stream:
             return _async_deltas(req, result, call, stack.pop_all())
-        _store(req, result)
+        _store(req, result, started)
         return _finish(req, call, result)
 
 
@@ -204,7 +207,7 @@ def invoke_sync(req: ModelRequest) -> Any:
             raise _failure(req, exc, call, started) from exc
         if req.stream:
             return _sync_deltas(req, result, call, stack.pop_all())
-        _store(req, result)
+        _store(req, result, started)
         return _finish(req, call, result)
 
 

@@ -3,7 +3,8 @@
 The key is a sha256 of canonical JSON of everything that shapes an answer: provider, endpoint
 URL, API version, api, the full request (model, messages/prompt, all options) and the repeat
 index (``--repeats`` asks for several independent answers to the same request). Values are
-the response JSON. Only successful non-stream responses are stored. The cache is off unless a
+the response JSON, with how long the request took (so a replayed answer can say how long it would
+have taken live). Only successful non-stream responses are stored. The cache is off unless a
 caller enables it for the current context (``with use_cache(LLMCache()): ...``); batch runs do.
 Storage: SQLite in WAL mode at ``PFL_HOME/cache/llm.sqlite``, safe for several processes.
 """
@@ -28,6 +29,9 @@ CREATE TABLE IF NOT EXISTS responses (
     response TEXT NOT NULL,
     created REAL NOT NULL
 )"""
+
+
+_SECONDS = "_pfl_seconds"  # kept inside the stored JSON: old caches read on, no schema change
 
 
 def default_cache_path() -> Path:
@@ -58,17 +62,28 @@ class LLMCache:
 
     def get(self, key: str) -> dict | None:
         """The stored response for ``key``, or None."""
+        found = self.lookup(key)
+        return None if found is None else found[0]
+
+    def lookup(self, key: str) -> tuple[dict, float | None] | None:
+        """The stored response for ``key`` and the seconds its request took (None: not recorded), or None."""
         with self._lock:
             row = self._connect().execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
             if row is None:
                 self.misses += 1
                 return None
             self.hits += 1
-            return json.loads(row[0])
+        response = json.loads(row[0])
+        seconds = response.pop(_SECONDS, None) if isinstance(response, dict) else None
+        return response, seconds
 
-    def put(self, key: str, response: dict, *, api: str = "", model: str = "") -> None:
-        """Store ``response`` (a JSON-able dict) under ``key``; an existing entry is replaced."""
-        text = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
+    def put(self, key: str, response: dict, *, api: str = "", model: str = "", seconds: float | None = None) -> None:
+        """Store ``response`` (a JSON-able dict) under ``key``; an existing entry is replaced.
+
+        ``seconds``: how long the request took, replayed with the answer.
+        """
+        stored = {**response, _SECONDS: round(seconds, 4)} if seconds is not None else response
+        text = json.dumps(stored, ensure_ascii=False, separators=(",", ":"))
         with self._lock:
             self._connect().execute(
                 "INSERT OR REPLACE INTO responses (key, api, model, response, created) VALUES (?, ?, ?, ?, ?)",
