@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "AsyncPrompty": "promptflow_lite.flow.prompty",
     "OpenAIModelConfiguration": "promptflow_lite.connections.model_config",
     "AzureOpenAIModelConfiguration": "promptflow_lite.connections.model_config",
+    "mask_secrets": "promptflow_lite.masking",
     "PflError": "promptflow_lite.errors",
     "UserError": "promptflow_lite.errors",
     "Secret": "promptflow_lite.connections.types",

@@ -6,6 +6,7 @@ text, computed once per ``LineResult`` and kept on it (a result does not change 
 has ended), so a traced batch run encodes each line once. ``dumps`` encodes every run record:
 values JSON cannot hold become promptflow's image dicts, lists (numpy), ISO times or their
 ``repr``; ``EncodedLine.plain`` says no such value was met (the text holds the values exactly).
+The text is masked (:func:`~promptflow_lite.masking.mask_secrets`): no known secret is written.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from promptflow_lite.engine.results import COMPLETED, LineResult, NodeRun
+from promptflow_lite.masking import mask_secrets
 
 
 class EncodedLine(NamedTuple):
@@ -77,13 +79,13 @@ def line_entry(result: LineResult) -> dict[str, Any]:
 
 
 def encode_line(result: LineResult) -> EncodedLine:
-    """``dumps(line_entry(result))``, computed on first use and kept on the result."""
+    """``dumps(line_entry(result))`` masked, computed on first use and kept on the result."""
     encoded = result.encoded
     if encoded is None:
         entry = line_entry(result)
         try:
-            encoded = EncodedLine(_strict(entry), True)
+            encoded = EncodedLine(mask_secrets(_strict(entry), tokens=False), True)
         except TypeError:  # a value JSON cannot hold
-            encoded = EncodedLine(_lenient(entry), False)
+            encoded = EncodedLine(mask_secrets(_lenient(entry), tokens=False), False)
         result.encoded = encoded
     return encoded
