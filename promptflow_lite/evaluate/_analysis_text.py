@@ -47,23 +47,22 @@ def best_section(analysis, report) -> str:
                      f"{format_interval(c.low, c.high, True)}, p {format_p(c.p_value)}{holm}: {c.verdict}")
     elif best.variant == report.baseline:
         lines.append("  it is the baseline.")
+    others = "the other variants that finished the race" if analysis.race is not None else "every other variant"
     if best.ties:
         lines.append(_wrap(f"  not distinguishable from the best (paired tests at level {best.level:.2g}, Bonferroni "
                            f"over the pairs): {', '.join(best.ties)}"))
     elif best.versus_others:
-        lines.append(f"  better than every other variant (paired tests at level {best.level:.2g}).")
+        lines.append(f"  better than {others} (paired tests at level {best.level:.2g}).")
     return "\n".join(lines)
 
 
 def race_section(analysis) -> str:
     race, totals = analysis.race, analysis.race_totals or {}
-    header = ["round", "lines (new)", "variants", "leader", "mean", "dropped: why", "calls sent", "calls saved"]
-    rows = []
-    for r in race.rounds:
-        dropped = "; ".join(drop_text(d) for d in r.dropped) or "-"
-        rows.append([str(r.number), f"{r.sample} ({r.new_lines})", str(len(r.variants)), r.leader,
-                     format_number(r.means.get(r.leader, math.nan)), dropped,
-                     f"{r.spend.get('calls', 0):,}", f"{r.spend.get('saved_calls', 0):,}"])
+    header = ["round", "lines (new)", "variants", "leader", "mean", "dropped", "calls sent", "calls saved"]
+    rows = [[str(r.number), f"{r.sample} ({r.new_lines})", str(len(r.variants)), r.leader,
+             format_number(r.means.get(r.leader, math.nan)), str(len(r.dropped)), f"{r.spend.get('calls', 0):,}",
+             f"{r.spend.get('saved_calls', 0):,}"] for r in race.rounds]
+    drops = [[f"round {r.number}", d.variant, drop_text(d)] for r in race.rounds for d in r.dropped]
     title = (f"Successive halving on {totals.get('metric')} ({len(race.rounds)} rounds, samples from seed "
              f"{race.seed}); still in the race: {', '.join(race.survivors)}")
     sent, full, saved = totals.get("sent", {}), totals.get("full_grid", {}), totals.get("saved", {})
@@ -74,7 +73,10 @@ def race_section(analysis) -> str:
              "A variant is dropped when the paired test finds it worse than the leader at the round's level "
              "(alpha / (pairs x rounds): the chance of any wrong drop stays under alpha), or when the budget "
              "cannot pay for it (lowest ranked first). The leader and the baseline always stay."]
-    return "\n".join([_wrap(title), "", align(header, rows), ""] + [_wrap(n) for n in notes])
+    parts = [_wrap(title), "", align(header, rows)]
+    if drops:
+        parts += ["", "Dropped:", align(["when", "variant", "why (paired difference to the leader, CI at the round's level)"], drops)]
+    return "\n".join(parts + [""] + [_wrap(n) for n in notes])
 
 
 def cost_section(analysis) -> str:
@@ -152,9 +154,10 @@ def slice_section(analysis, report) -> str:
 
 def drop_text(drop) -> str:
     c = drop.versus_leader
+    difference = f"{format_number(c.diff_mean, True)} {format_interval(c.low, c.high, True)}, p {format_p(c.p_value)}"
     if drop.reason == "worse":
-        return f"{drop.variant}: worse ({format_number(c.diff_mean, True)}, p {format_p(c.p_value)})"
-    return f"{drop.variant}: budget (not shown worse, p {format_p(c.p_value)})"
+        return f"worse than the leader: {difference}"
+    return f"budget (not shown worse: {difference})"
 
 
 def format_seconds(value: float) -> str:

@@ -95,7 +95,7 @@ def _race(analysis) -> dict[str, Any]:
     race, totals = analysis.race, analysis.race_totals or {}
     rounds = [{"number": r.number, "sample": r.sample, "new_lines": r.new_lines, "variants": len(r.variants),
                "leader": r.leader, "mean": format_number(r.means.get(r.leader, math.nan)),
-               "dropped": "; ".join(drop_text(d) for d in r.dropped) or "-",
+               "dropped": "; ".join(f"{d.variant}: {drop_text(d)}" for d in r.dropped) or "-",
                "calls": f"{r.spend.get('calls', 0):,}", "saved": f"{r.spend.get('saved_calls', 0):,}"}
               for r in race.rounds]
     full, saved, sent = totals.get("full_grid", {}), totals.get("saved", {}), totals.get("sent", {})
