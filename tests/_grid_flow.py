@@ -94,7 +94,8 @@ def write_grid_flow(folder: Path) -> Path:
 
 def write_words(path: Path, lines: int) -> Path:
     path.write_text("".join(json.dumps({"question": f"Repeat the word: {WORDS[i % len(WORDS)]} #{i}",
-                                        "ground_truth": WORDS[i % len(WORDS)]}) + "\n" for i in range(lines)))
+                                        "ground_truth": WORDS[i % len(WORDS)], "topic": "abc"[i % 3]}) + "\n"
+                            for i in range(lines)))
     return path
 
 

@@ -124,6 +124,12 @@ def _higher(report: ComparisonReport, variant: str, metric: str) -> bool:
     return pair.comparison.higher_is_better if pair is not None else True
 
 
+def check_slice_columns(columns: Sequence[str], data: Sequence[dict[str, Any]]) -> None:
+    """Every ``--slice-by`` names a data column (checked before any run starts)."""
+    for column in columns:
+        _column_name(column, data)
+
+
 def _column_name(column: str, data: Sequence[dict[str, Any]]) -> str:
     name = column.strip()
     if name.startswith("${") and name.endswith("}"):

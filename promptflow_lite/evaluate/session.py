@@ -170,6 +170,10 @@ def run_evaluation(plan: EvaluationPlan, client: Any = None, echo: Echo | None =
         echo(f"evaluator {spec.alias}: " + ", ".join(f"{k}={v}" for k, v in mappings[spec.alias].items()))
     _check_metric_names(plan)
     prices = _load_prices(plan.prices)
+    if plan.slice_by:
+        from promptflow_lite.evaluate._slices import check_slice_columns
+
+        check_slice_columns(plan.slice_by, data)
     labels = variant_labels(plan.variants)
     baseline = _baseline_label(plan.baseline, labels, plan.variants)
     execution = _new_execution(client, plan, flow_mapping, mappings, echo)
