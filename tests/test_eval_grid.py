@@ -109,4 +109,6 @@ def test_grid_mistakes_are_named_before_anything_runs(server, tmp_path, make_flo
                                         "reference: '${inputs.question}'}}\nnodes: []\n"}, name="plain")
     assert pfl("eval", "--flow", plain, "--data", data, "--grid", *EXACT) == 1
     assert "The flow has no node variants, so there is no grid to evaluate" in capsys.readouterr().err
+    assert pfl("run", "create", "--flow", flow, "--data", data, "--variant", "${rewrite.plain},${rewrite.short}") == 1
+    assert "names two variants of node 'rewrite'" in capsys.readouterr().err
     assert server.stats["requests"] == 0
