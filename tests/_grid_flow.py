@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 WORDS = ["apple", "pear", "plum", "fig", "kiwi", "lime", "date", "melon", "grape", "peach", "mango", "guava",
          "lemon", "olive", "berry", "cherry", "quince", "papaya", "banana", "orange"]
 
@@ -97,6 +99,26 @@ def write_words(path: Path, lines: int) -> Path:
                                         "ground_truth": WORDS[i % len(WORDS)], "topic": "abc"[i % 3]}) + "\n"
                             for i in range(lines)))
     return path
+
+
+BEST, BASELINE = "rewrite=plain,answer=precise", "rewrite=plain,answer=casual"
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    """The scripted server answering by ``RULES``, behind ``open_ai_connection`` (import it into the test module)."""
+    from promptflow_lite.testing import ScriptedServer
+
+    with ScriptedServer(rules=RULES) as running:
+        use_server(running, tmp_path, monkeypatch)
+        yield running
+
+
+def pfl(*args) -> int:
+    """``pfl ARGS...`` in this process; arguments may be paths."""
+    from promptflow_lite.cli.main import main
+
+    return main([str(a) for a in args])
 
 
 def use_server(server, tmp_path: Path, monkeypatch) -> None:

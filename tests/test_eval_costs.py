@@ -8,18 +8,10 @@ import json
 import pytest
 
 from promptflow_lite.cli.main import main
-from promptflow_lite.testing import ScriptedServer
-from tests._grid_flow import EXACT, RULES, use_server, write_grid_flow, write_words
+from tests._grid_flow import BASELINE, BEST, EXACT, server, write_grid_flow, write_words  # noqa: F401
 
-BEST, BASELINE = "rewrite=plain,answer=precise", "rewrite=plain,answer=casual"
-PRICES = "currency: EUR\nmodels:\n  gpt-4o-mini: {prompt: 0.15, completion: 0.6}\n  'gpt-4o*': {input: 2.5, output: 10}\n"
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    with ScriptedServer(rules=RULES, latency=0.05) as running:
-        use_server(running, tmp_path, monkeypatch)
-        yield running
+PRICES = ("currency: EUR\nmodels:\n  gpt-4o-mini: {prompt: 0.15, completion: 0.6}\n"
+          "  'gpt-4o*': {input: 2.5, output: 10}\n")
 
 
 def evaluate(flow, data, out, *extra) -> dict:
@@ -29,6 +21,7 @@ def evaluate(flow, data, out, *extra) -> dict:
 
 
 def test_tokens_cost_latency_and_the_pareto_front(server, tmp_path, capsys):
+    server.latency = 0.05
     flow, data = write_grid_flow(tmp_path / "words"), write_words(tmp_path / "data.jsonl", 30)
     (tmp_path / "prices.yaml").write_text(PRICES)
     result = evaluate(flow, data, tmp_path / "r.json", "--prices", tmp_path / "prices.yaml")
@@ -58,7 +51,8 @@ def test_tokens_cost_latency_and_the_pareto_front(server, tmp_path, capsys):
 
     front = costs["front"]
     assert BEST in front  # nothing beats its quality
-    points = {name: (v["quality"], -v["cost"]["mean"], -v["latency_p95"]["mean"]) for name, v in costs["variants"].items()}
+    points = {name: (v["quality"], -v["cost"]["mean"], -v["latency_p95"]["mean"])
+              for name, v in costs["variants"].items()}
     for name in front:
         assert not any(all(o >= s for o, s in zip(other, points[name])) and other != points[name]
                        for other in points.values())
@@ -67,6 +61,7 @@ def test_tokens_cost_latency_and_the_pareto_front(server, tmp_path, capsys):
 
 
 def test_answers_from_the_cache_keep_the_latency_their_requests_had(server, tmp_path):
+    server.latency = 0.05
     flow, data = write_grid_flow(tmp_path / "words"), write_words(tmp_path / "data.jsonl", 20)
     evaluate(flow, data, tmp_path / "first.json")
     sent = server.stats["requests"]
@@ -89,7 +84,8 @@ def test_a_model_without_a_price_is_named_and_not_costed(server, tmp_path, capsy
 
 
 @pytest.mark.parametrize("text, message", [
-    ("models:\n  gpt-4o: {prompt: -1, completion: 2}\n", "models.gpt-4o.prompt: Input should be greater than or equal to 0"),
+    ("models:\n  gpt-4o: {prompt: -1, completion: 2}\n",
+     "models.gpt-4o.prompt: Input should be greater than or equal to 0"),
     ("models:\n  gpt-4o: {prompt: 1}\n", "models.gpt-4o.completion: Field required"),
     ("currency: USD\n", "models: Field required"),
 ])

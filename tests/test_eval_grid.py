@@ -7,22 +7,7 @@ import json
 
 import pytest
 
-from promptflow_lite.cli.main import main
-from promptflow_lite.testing import ScriptedServer
-from tests._grid_flow import EXACT, RULES, use_server, write_grid_flow, write_words
-
-BEST, BASELINE = "rewrite=plain,answer=precise", "rewrite=plain,answer=casual"
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    with ScriptedServer(rules=RULES) as running:
-        use_server(running, tmp_path, monkeypatch)
-        yield running
-
-
-def pfl(*args) -> int:
-    return main([str(a) for a in args])
+from tests._grid_flow import BASELINE, BEST, EXACT, pfl, server, write_grid_flow, write_words  # noqa: F401
 
 
 def test_a_grid_evaluates_every_combination_and_names_the_best(server, tmp_path, capsys):

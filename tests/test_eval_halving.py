@@ -4,24 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from promptflow_lite.cli.main import main
-from promptflow_lite.testing import ScriptedServer
-from tests._grid_flow import EXACT, RULES, use_server, write_grid_flow, write_words
-
-BEST, BASELINE = "rewrite=plain,answer=precise", "rewrite=plain,answer=casual"
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    with ScriptedServer(rules=RULES) as running:
-        use_server(running, tmp_path, monkeypatch)
-        yield running
-
-
-def pfl(*args) -> int:
-    return main([str(a) for a in args])
+from tests._grid_flow import BASELINE, BEST, EXACT, pfl, server, write_grid_flow, write_words  # noqa: F401
 
 
 def test_halving_finds_the_grid_winner_with_materially_fewer_calls(server, tmp_path, capsys):

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 from promptflow_lite.cli.main import main
-from promptflow_lite.testing import ScriptedServer
-from tests._grid_flow import EXACT, RULES, use_server, write_grid_flow, write_words
+from tests._grid_flow import EXACT, server, write_grid_flow, write_words  # noqa: F401
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    with ScriptedServer(rules=RULES) as running:
-        use_server(running, tmp_path, monkeypatch)
-        yield running
 
 
 def test_the_report_shows_its_charts_offline_in_chromium(server, tmp_path):

@@ -68,7 +68,8 @@ def _slices(analysis) -> dict[str, Any]:
     alpha = 1 - found.confidence
     return {
         "confidence": found.confidence, "tests": found.tests,
-        "columns": [{"column": c.column, "binned": c.binned, "slices": {label: len(lines) for label, lines in c.slices.items()},
+        "columns": [{"column": c.column, "binned": c.binned,
+                     "slices": {label: len(lines) for label, lines in c.slices.items()},
                      "cells": [{"slice": label, "variant": variant, "metric": metric, **cell.estimate.to_dict(),
                                 "vs_baseline": cell.versus.to_dict() if cell.versus else None,
                                 "p_holm": cell.p_holm, "verdict": cell.verdict(alpha) if cell.versus else None}

@@ -75,7 +75,8 @@ def race_section(analysis) -> str:
              "cannot pay for it (lowest ranked first). The leader and the baseline always stay."]
     parts = [_wrap(title), "", align(header, rows)]
     if drops:
-        parts += ["", "Dropped:", align(["when", "variant", "why (paired difference to the leader, CI at the round's level)"], drops)]
+        why = "why (paired difference to the leader, CI at the round's level)"
+        parts += ["", "Dropped:", align(["when", "variant", why], drops)]
     return "\n".join(parts + [""] + [_wrap(n) for n in notes])
 
 
@@ -89,8 +90,11 @@ def cost_section(analysis) -> str:
     for name, v in costs.variants.items():
         row = [name, f"{v.prompt_tokens.mean:,.1f}", f"{v.completion_tokens.mean:,.1f}"]
         if prices:
-            row += [prices.format(v.cost.mean, False), f"[{prices.format(v.cost.low, False)}, {prices.format(v.cost.high, False)}]"] \
-                if v.cost else ["n/a", ""]
+            if v.cost:
+                low, high = prices.format(v.cost.low, False), prices.format(v.cost.high, False)
+                row += [prices.format(v.cost.mean, False), f"[{low}, {high}]"]
+            else:
+                row += ["n/a", ""]
         row += [format_seconds(v.latency_p50.mean), format_seconds(v.latency_p95.mean), "yes" if v.pareto else ""]
         rows.append(row)
     axis = "cost per line" if costs.basis == "cost" else "tokens per line"
@@ -108,9 +112,10 @@ def cost_section(analysis) -> str:
                      "measures it.")
     spend = analysis.spend
     cost = spend.cost(prices)
+    spent = f", {prices.format(cost)}" if cost is not None else ""
     notes.append(f"This evaluation sent {spend.calls:,} LLM calls ({spend.prompt_tokens:,} prompt + "
-                 f"{spend.completion_tokens:,} completion tokens{f', {prices.format(cost)}' if cost is not None else ''})"
-                 f"; {spend.reused_nodes:,} node results were shared between combinations instead of recomputed.")
+                 f"{spend.completion_tokens:,} completion tokens{spent}); {spend.reused_nodes:,} node results were "
+                 "shared between combinations instead of recomputed.")
     return "\n".join(["Cost and latency per variant", "", align(header, rows), ""] + [_wrap(n) for n in notes])
 
 

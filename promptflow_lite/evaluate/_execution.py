@@ -14,8 +14,8 @@ from typing import Any, Callable
 from promptflow_lite.errors import UserError
 from promptflow_lite.evaluate._node_sharing import SharedNodes
 from promptflow_lite.evaluate._spend import GridCostModel, Spend
-from promptflow_lite.evaluate._usage import LineUse, read_uses
-from promptflow_lite.evaluate.run_lines import RunLines, read_run_lines
+from promptflow_lite.evaluate._usage import LineUse, uses_from_journal
+from promptflow_lite.evaluate.run_lines import RunLines, lines_from_journal
 
 Echo = Callable[[str], None]
 
@@ -73,8 +73,8 @@ class Execution:
                 base = client.run(plan.flow, data=str(plan.data), column_mapping=self.flow_mapping,
                                   variant=runs.selector, name=name, lines=lines, repeat_index=repeat,
                                   **self._options(None))
-            runs.add(runs.base, repeat, succeeded_lines(client, base))
-            uses = read_uses(base.output_path)
+            lines_run, uses = read_run(base)
+            runs.add(runs.base, repeat, lines_run)
             self.spend.add(uses.values())
             self.model.observe_flow(runs.selector, uses.values())
             if repeat < len(runs.uses):
@@ -83,11 +83,13 @@ class Execution:
                 runs.uses.append(uses)
             evaluated: list[LineUse] = []
             for spec in plan.evaluators:
-                evaluation = client.run(spec.path, data=str(plan.data), run=base, column_mapping=self.mappings[spec.alias],
+                evaluation = client.run(spec.path, data=str(plan.data), run=base,
+                                        column_mapping=self.mappings[spec.alias],
                                         name=sanitize_name(f"{name}_{spec.alias}"), lines=lines,
                                         **self._options(spec.alias))
-                runs.add(runs.evaluations.setdefault(spec.alias, []), repeat, succeeded_lines(client, evaluation))
-                evaluated += read_uses(evaluation.output_path).values()
+                scored, used = read_run(evaluation)
+                runs.add(runs.evaluations.setdefault(spec.alias, []), repeat, scored)
+                evaluated += used.values()
                 if repeat == 0 and part is None:  # a halving round's metrics are a sample's, not the variant's
                     runs.metrics[spec.alias] = logged_metrics(client, evaluation.name)
             self.spend.add(evaluated)
@@ -100,16 +102,20 @@ class Execution:
                     use_cache=plan.use_cache)
 
 
-def succeeded_lines(client, run: Any) -> RunLines:
-    """The run's lines; a run without a single succeeded line stops the evaluation with its error."""
-    lines = read_run_lines(client, run)
+def read_run(run: Any) -> tuple[RunLines, dict[int, LineUse]]:
+    """The run's lines and what each used, from one read of its journal; a run without a single succeeded
+    line stops the evaluation with its error."""
+    from promptflow_lite.runs.store import RunFolder
+
+    journal = RunFolder(run.output_path).read_journal()
+    lines = lines_from_journal(run.name, journal)
     if not lines.outputs:
         error = run.error or {}
         message = error.get("message", error) if isinstance(error, dict) else error
         command = f"pfl run show-details {run.name} --failed-only" if lines.errors else f"pfl run show {run.name}"
         raise UserError(f"Run '{run.name}' has no succeeded line ({run.status}): {message}",
                         hint=f"see `{command}`.")
-    return lines
+    return lines, uses_from_journal(journal)
 
 
 def logged_metrics(client, name: str) -> dict[str, Any]:

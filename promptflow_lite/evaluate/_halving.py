@@ -133,7 +133,7 @@ class Halving:
         return current
 
     def force_budget(self, scores: dict[str, Sequence[float | None]]) -> None:
-        """Before the next round: drop the lowest ranked survivors the budget cannot pay for (down to the better half)."""
+        """Before the next round: drop the lowest ranked survivors the budget cannot pay for (to the better half)."""
         if self.budget is None or self.finished or not self.rounds:
             return
         current, done = self.rounds[-1], self.rounds[-1].sample

@@ -30,7 +30,7 @@ def interval_chart(rows: Sequence[dict[str, Any]], title: str, *, zero: bool = F
     x = _scale(low, high, label_width, label_width + plot)
     parts = [_open(width, height, title), _text(8, 18, title, weight="600", size=13)]
     for tick in _ticks(low, high):
-        parts.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top - 6}" y2="{height - 28}" stroke="{FAINT}"/>')
+        parts.append(_rule(x(tick), x(tick), top - 6, height - 28))
         parts.append(_text(x(tick), height - 12, _fmt(tick), anchor="middle", fill=GREY, size=11))
     if zero and low < 0 < high:
         parts.append(f'<line x1="{x(0):.1f}" x2="{x(0):.1f}" y1="{top - 6}" y2="{height - 28}" stroke="{INK}" '
@@ -72,10 +72,10 @@ def pareto_chart(rows: Sequence[dict[str, Any]], title: str) -> str:
     parts = [_open(width, height, title), _text(8, 20, title, weight="600", size=13)]
     for tick in (_log_ticks(x_low, x_high) if log else _ticks(x_low, x_high)):
         label = f"{10 ** tick:g}" if log else _fmt(tick)
-        parts.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top}" y2="{height - bottom}" stroke="{FAINT}"/>')
+        parts.append(_rule(x(tick), x(tick), top, height - bottom))
         parts.append(_text(x(tick), height - bottom + 16, label, anchor="middle", fill=GREY, size=11))
     for tick in _ticks(y_low, y_high):
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="{FAINT}"/>')
+        parts.append(_rule(left, width - right, y(tick), y(tick)))
         parts.append(_text(left - 6, y(tick) + 4, _fmt(tick), anchor="end", fill=GREY, size=11))
     currency = points[0].get("currency")
     unit = "tokens per line"
@@ -115,7 +115,7 @@ def slice_chart(rows: Sequence[dict[str, Any]], variants: Sequence[str], title: 
     y = _scale(low, high, top + 240, top)
     parts = [_open(width, height, title), _text(8, 20, title, weight="600", size=13)]
     for tick in _ticks(low, high):
-        parts.append(f'<line x1="{left}" x2="{width - 12}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="{FAINT}"/>')
+        parts.append(_rule(left, width - 12, y(tick), y(tick)))
         parts.append(_text(left - 6, y(tick) + 4, _fmt(tick), anchor="end", fill=GREY, size=11))
     by_key = {(r["slice"], r["variant"]): r for r in rows}
     for g, label in enumerate(slices):
@@ -216,6 +216,11 @@ def _short(text: str, limit: int) -> str:
 def _open(width: int, height: int, title: str) -> str:
     return (f'<svg class="chart" role="img" aria-label="{escape(title)}" '
             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}"><title>{escape(title)}</title>')
+
+
+def _rule(x1: float, x2: float, y1: float, y2: float) -> str:
+    """A faint grid line."""
+    return f'<line x1="{x1:.1f}" x2="{x2:.1f}" y1="{y1:.1f}" y2="{y2:.1f}" stroke="{FAINT}"/>'
 
 
 def _text(x: float, y: float, text: str, *, anchor: str = "start", weight: str = "400", fill: str = INK,

@@ -48,13 +48,12 @@ class LineUse:
         return sum(node.sent for node in self.nodes)
 
 
-def read_uses(output_path: str | Path) -> dict[int, LineUse]:
-    """Every finished line of the run folder ``output_path``, by line number."""
+def uses_from_journal(journal: dict[int, dict[str, Any]]) -> dict[int, LineUse]:
+    """What each line of a journal (``RunFolder.read_journal()``) used, by line number."""
     from promptflow_lite.engine.results import COMPLETED
-    from promptflow_lite.runs.store import RunFolder
 
     uses = {}
-    for number, entry in RunFolder(output_path).read_journal().items():
+    for number, entry in journal.items():
         nodes = [_node_use(node) for node in entry.get("nodes") or []]
         duration = max((entry.get("end_time") or 0.0) - (entry.get("start_time") or 0.0), 0.0)
         uses[number] = LineUse(number, entry["status"] == COMPLETED, duration, nodes)

@@ -50,6 +50,19 @@ def read_run_lines(client: Any, run: Any) -> RunLines:
     return lines
 
 
+def lines_from_journal(name: str, journal: dict[int, dict[str, Any]]) -> RunLines:
+    """RunLines from a run folder's journal (``RunFolder.read_journal()``), without a DataFrame."""
+    from promptflow_lite.engine.results import COMPLETED
+
+    lines = RunLines(name)
+    for number, entry in sorted(journal.items()):
+        if entry["status"] == COMPLETED:
+            lines.outputs[number] = dict(entry.get("outputs") or {})
+        else:
+            lines.errors[number] = _error_text(entry.get("error")) or str(entry["status"])
+    return lines
+
+
 def metric_columns(runs: Iterable[RunLines], declared: Iterable[str] = ()) -> list[str]:
     """Output columns that are numeric or boolean on every line of every run that has a value.
 
