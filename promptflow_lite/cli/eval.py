@@ -82,6 +82,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--connections", nargs="+", action="extend", metavar="[EVALUATOR.]NODE.FIELD=VALUE",
                         help="e.g. classify.connection=my_openai judge.connection=judge_conn")
     parser.add_argument("--environment-variables", nargs="+", action="extend", metavar="K=V")
+    parser.add_argument("--name", metavar="NAME",
+                        help="prefix of the run names: NAME_<variant>[_<evaluator>] (default: <flow>_eval_<time>)")
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the table")
     parser.set_defaults(func=_eval)
 
@@ -94,11 +96,6 @@ def _eval(args: argparse.Namespace) -> int:
     from promptflow_lite.evaluate.text_table import format_report
 
     specs = parse_evaluators(args.evaluators)
-    if args.budget_lines is not None and (args.budget_lines < 1 or not args.halving):
-        from promptflow_lite.errors import UserError
-
-        raise UserError("--budget-lines needs --halving and a positive number of line runs.",
-                        hint="e.g. --halving --budget-lines 2000.")
     plan = EvaluationPlan(
         flow=Path(args.flow), data=Path(args.data), evaluators=specs,
         variants=choose_variants(Path(args.flow), args.variants, args.grid), baseline=args.baseline,
@@ -108,7 +105,7 @@ def _eval(args: argparse.Namespace) -> int:
         environment_variables=parse_key_values(args.environment_variables, "--environment-variables") or None,
         max_concurrency=args.max_concurrency, use_cache=not args.no_cache, confidence=args.confidence,
         lower_is_better=args.lower_is_better, gates=gates.parse_gates(args.fail_under),
-        fail_if_worse=args.fail_if_worse, primary=args.primary, halving=args.halving,
+        fail_if_worse=args.fail_if_worse, name=args.name, primary=args.primary, halving=args.halving,
         budget_lines=args.budget_lines, seed=args.seed, slice_by=args.slice_by,
         prices=Path(args.prices) if args.prices else None)
     echo = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))

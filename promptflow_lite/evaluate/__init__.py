@@ -5,7 +5,8 @@
     print(result.report)        # means with CIs, paired differences, verdicts
     result.passed               # False when a gate failed
 
-``compare`` does the statistics on plain per-line scores, ``compare_runs`` on existing runs,
+``compare`` does the statistics on plain per-line scores, ``compare_runs`` on existing runs (``compare_lines``
+also puts each line side by side), ``start_evaluation`` runs ``pfl eval`` in the background,
 ``evaluator_path`` finds a built-in evaluator flow. Names resolve lazily (numpy loads on first use).
 """
 
@@ -17,7 +18,8 @@ from typing import Any
 _EXPORTS = {
     "evaluate": "session", "run_evaluation": "session", "EvaluationPlan": "session", "EvaluationResult": "session",
     "compare": "comparison", "ComparisonReport": "comparison", "compare_runs": "run_compare",
-    "evaluator_path": "builtin", "builtin_names": "builtin",
+    "evaluator_path": "builtin", "builtin_names": "builtin", "compare_lines": "line_compare",
+    "start_evaluation": "background",
 }
 
 __all__ = sorted(_EXPORTS)

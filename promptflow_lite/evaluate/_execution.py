@@ -48,10 +48,7 @@ class Execution:
 
     client: Any
     plan: Any  # the EvaluationPlan
-    session: str  # the prefix of its run names
-    flow_mapping: dict[str, Any]
-    mappings: dict[str, dict[str, str]]  # evaluator alias → its column mapping
-    overrides: dict[str | None, dict[str, str]]  # connection overrides per flow (None: the evaluated one)
+    prepared: Any  # its PreparedEvaluation: mappings, connection overrides, run names
     sharing: SharedNodes
     model: GridCostModel
     echo: Echo
@@ -60,17 +57,15 @@ class Execution:
     def run(self, runs: VariantRuns, lines: list[int] | None = None, part: int | None = None) -> None:
         """``runs``' variant on ``lines`` (None: all), every repeat, then every evaluator on each run."""
         from promptflow_lite.engine.node_reuse import reusing
-        from promptflow_lite.runs.model import sanitize_name
 
-        plan, client = self.plan, self.client
+        plan, client, prepared = self.plan, self.client, self.prepared
         for repeat in range(plan.repeats):
-            suffix = (f"_round{part}" if part else "") + (f"_r{repeat}" if plan.repeats > 1 else "")
-            name = sanitize_name(f"{self.session}_{runs.label}{suffix}")
+            name = prepared.run_name(runs.label, repeat, plan.repeats, part=part)
             where = f" on {len(lines)} lines" if lines is not None else ""
             self.echo(f"running {runs.label}{where}"
                       f"{f' (repeat {repeat + 1}/{plan.repeats})' if plan.repeats > 1 else ''}: run {name}")
             with reusing(self.sharing.scope(runs.selector, repeat, name)):
-                base = client.run(plan.flow, data=str(plan.data), column_mapping=self.flow_mapping,
+                base = client.run(plan.flow, data=str(plan.data), column_mapping=prepared.flow_mapping,
                                   variant=runs.selector, name=name, lines=lines, repeat_index=repeat,
                                   **self._options(None))
             lines_run, uses = read_run(base)
@@ -84,8 +79,9 @@ class Execution:
             evaluated: list[LineUse] = []
             for spec in plan.evaluators:
                 evaluation = client.run(spec.path, data=str(plan.data), run=base,
-                                        column_mapping=self.mappings[spec.alias],
-                                        name=sanitize_name(f"{name}_{spec.alias}"), lines=lines,
+                                        column_mapping=prepared.mappings[spec.alias],
+                                        name=prepared.run_name(runs.label, repeat, plan.repeats, spec.alias, part),
+                                        lines=lines,
                                         **self._options(spec.alias))
                 scored, used = read_run(evaluation)
                 runs.add(runs.evaluations.setdefault(spec.alias, []), repeat, scored)
@@ -98,7 +94,7 @@ class Execution:
     def _options(self, target: str | None) -> dict[str, Any]:
         plan = self.plan
         return dict(environment_variables=plan.environment_variables, connections=plan.connections,
-                    connection_overrides=self.overrides.get(target), max_concurrency=plan.max_concurrency,
+                    connection_overrides=self.prepared.overrides.get(target), max_concurrency=plan.max_concurrency,
                     use_cache=plan.use_cache)
 
 

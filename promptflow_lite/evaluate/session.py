@@ -10,6 +10,7 @@ combinations of several nodes' variants (``--grid``), raced by successive halvin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -46,6 +47,7 @@ class EvaluationPlan:
     lower_is_better: Sequence[str] = ()
     gates: Sequence[Gate] = ()  # --fail-under
     fail_if_worse: bool = False
+    name: str | None = None  # prefix of the run names (default: <flow folder>_eval_<timestamp>)
     primary: str | None = None  # the metric that ranks variants (default: the first)
     halving: bool = False  # race the variants by successive halving
     budget_lines: int | None = None  # at most this many line runs in the race (variant × line × repeat)
@@ -146,44 +148,83 @@ def evaluate(flow: str | Path, data: str | Path, evaluators: Sequence[str], *, v
     return run_evaluation(plan, client=client, echo=echo)
 
 
-def run_evaluation(plan: EvaluationPlan, client: Any = None, echo: Echo | None = None) -> EvaluationResult:
-    """Run the plan; mappings and metric names are checked before the first run starts."""
+@dataclass
+class PreparedEvaluation:
+    """A checked plan: the data, every mapping, and the names its runs will get (base, then evaluations)."""
+
+    data: list[dict[str, Any]]
+    flow_mapping: dict[str, Any]
+    mappings: dict[str, dict[str, str]]  # evaluator alias → its column mapping
+    overrides: dict[str | None, dict[str, str]]
+    labels: list[str]
+    baseline: str | None
+    session: str
+
+    def run_name(self, label: str, repeat: int, repeats: int, evaluator: str | None = None,
+                 part: int | None = None) -> str:
+        """``<session>_<label>[_round<part>][_r<repeat>][_<evaluator>]``, with ``.`` ``=`` ``,`` as ``_``."""
+        name = f"{self.session}_{label}{f'_round{part}' if part else ''}{f'_r{repeat}' if repeats > 1 else ''}"
+        return re.sub(r"[^\w\-]", "_", f"{name}_{evaluator}" if evaluator else name)
+
+    def run_names(self, plan: EvaluationPlan) -> list[str]:
+        """Every run the evaluation makes, in the order it makes them (a halving race: those of its first
+        round; which variants run later rounds is decided as it goes)."""
+        part = 1 if plan.halving else None
+        return [name for label in self.labels for repeat in range(plan.repeats)
+                for name in [self.run_name(label, repeat, plan.repeats, part=part)]
+                + [self.run_name(label, repeat, plan.repeats, spec.alias, part) for spec in plan.evaluators]]
+
+
+def prepare_evaluation(plan: EvaluationPlan) -> PreparedEvaluation:
+    """Check the plan without running anything: data, mappings, metric names, baseline, connections."""
     from promptflow_lite.runs.data import columns, load_data
 
-    if client is None:
-        from promptflow_lite.runs.client import Client
-
-        client = Client()
-    echo = echo or (lambda message: None)
     if plan.repeats < 1:
         raise UserError(f"--repeats must be at least 1, got {plan.repeats}.")
     if not plan.evaluators:
         raise UserError("No evaluator given.", hint="add --evaluator NAME, e.g. --evaluator exact_match.")
     data = load_data(plan.data)
     flow_mapping = base_mapping(plan.flow, columns(data), plan.column_mapping)
-    if flow_mapping:
-        echo("flow inputs: " + ", ".join(f"{k}={v}" for k, v in flow_mapping.items()))
     outputs = flow_output_names(plan.flow)
     mappings = {spec.alias: input_mapping(spec, outputs, columns(data), plan.evaluator_mapping.get(spec.alias))
                 for spec in plan.evaluators}
-    for spec in plan.evaluators:
-        echo(f"evaluator {spec.alias}: " + ", ".join(f"{k}={v}" for k, v in mappings[spec.alias].items()))
     _check_metric_names(plan)
-    prices = _load_prices(plan.prices)
+    if plan.budget_lines is not None and (plan.budget_lines < 1 or not plan.halving):
+        raise UserError("--budget-lines needs --halving and a positive number of line runs.",
+                        hint="e.g. --halving --budget-lines 2000.")
     if plan.slice_by:
         from promptflow_lite.evaluate._slices import check_slice_columns
 
         check_slice_columns(plan.slice_by, data)
+    _load_prices(plan.prices)
+    overrides = split_connection_overrides(plan)
     labels = variant_labels(plan.variants)
     baseline = _baseline_label(plan.baseline, labels, plan.variants)
-    execution = _new_execution(client, plan, flow_mapping, mappings, echo)
-    results = [VariantRuns(label, selector) for label, selector in zip(labels, plan.variants)]
+    return PreparedEvaluation(data, flow_mapping, mappings, overrides, labels, baseline,
+                              _session_name(plan.flow, plan.name))
+
+
+def run_evaluation(plan: EvaluationPlan, client: Any = None, echo: Echo | None = None) -> EvaluationResult:
+    """Run the plan; mappings and metric names are checked before the first run starts."""
+    if client is None:
+        from promptflow_lite.runs.client import Client
+
+        client = Client()
+    echo = echo or (lambda message: None)
+    prepared = prepare_evaluation(plan)
+    data, flow_mapping, mappings, overrides = prepared.data, prepared.flow_mapping, prepared.mappings, prepared.overrides
+    if flow_mapping:
+        echo("flow inputs: " + ", ".join(f"{k}={v}" for k, v in flow_mapping.items()))
+    for spec in plan.evaluators:
+        echo(f"evaluator {spec.alias}: " + ", ".join(f"{k}={v}" for k, v in mappings[spec.alias].items()))
+    execution = _new_execution(client, plan, prepared, echo)
+    results = [VariantRuns(label, selector) for label, selector in zip(prepared.labels, plan.variants)]
     declared = {spec.alias: score_outputs(spec.path) for spec in plan.evaluators}
     race = totals = None
     if plan.halving:
         from promptflow_lite.evaluate._rounds import run_race
 
-        race, totals = run_race(execution, results, len(data), baseline or labels[0],
+        race, totals = run_race(execution, results, len(data), prepared.baseline or prepared.labels[0],
                                 lambda names: _primary(plan, names), declared)
     else:
         execution.sharing.plan(plan.variants)
@@ -191,26 +232,26 @@ def run_evaluation(plan: EvaluationPlan, client: Any = None, echo: Echo | None =
             execution.run(runs)
     scores, sources = line_scores(results, len(data), declared)
     lower = [resolve_metric(name, list(sources)) for name in plan.lower_is_better]
-    report = compare(scores, baseline, plan.confidence, lower_is_better=lower, n_lines=len(data))
+    report = compare(scores, prepared.baseline, plan.confidence, lower_is_better=lower, n_lines=len(data))
     checks = check(report, plan.gates, plan.fail_if_worse)
     from promptflow_lite.evaluate._analysis import analyse
 
     primary, higher = _primary(plan, list(sources)) if sources else (None, True)
     analysis = analyse(flow=plan.flow, data=data, variants=results, report=report, scores=scores, primary=primary,
-                       higher_is_better=higher, spend=execution.spend, prices=prices, slice_by=plan.slice_by,
-                       race=race, race_totals=totals, grid=any(_is_combination(s) for s in plan.variants))
+                       higher_is_better=higher, spend=execution.spend, prices=_load_prices(plan.prices),
+                       slice_by=plan.slice_by, race=race, race_totals=totals,
+                       grid=any(_is_combination(s) for s in plan.variants))
     return EvaluationResult(plan, data, results, report, sources, checks, analysis)
 
 
-def _new_execution(client, plan: EvaluationPlan, flow_mapping, mappings, echo):
+def _new_execution(client, plan: EvaluationPlan, prepared: PreparedEvaluation, echo):
     from promptflow_lite.evaluate._execution import Execution
     from promptflow_lite.evaluate._grid import sharing_keys
     from promptflow_lite.evaluate._node_sharing import SharedNodes
     from promptflow_lite.evaluate._spend import GridCostModel
 
     keys = sharing_keys(plan.flow, plan.variants)
-    return Execution(client, plan, _session_name(plan.flow), flow_mapping, mappings,
-                     split_connection_overrides(plan), SharedNodes(keys), GridCostModel(keys), echo)
+    return Execution(client, plan, prepared, SharedNodes(keys), GridCostModel(keys), echo)
 
 
 def _primary(plan: EvaluationPlan, metrics: list[str]) -> tuple[str, bool]:
@@ -294,8 +335,11 @@ def _baseline_label(baseline: str | None, labels: list[str], selectors: Sequence
                     hint=f"choose one of: {', '.join(labels)}.")
 
 
-def _session_name(flow: Path) -> str:
-    from promptflow_lite.runs.model import sanitize_name
+def _session_name(flow: Path, name: str | None = None) -> str:
+    from promptflow_lite.runs.model import check_name, sanitize_name
+
+    if name:
+        return check_name(name)
 
     folder = Path(flow).resolve()
     folder = folder.parent if folder.is_file() else folder

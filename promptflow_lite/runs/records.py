@@ -83,6 +83,13 @@ def _duration(start: float | None, end: float | None) -> float:
     return max((end or 0.0) - (start or 0.0), 0.0)
 
 
+def entry_duration(entry: dict[str, Any] | None) -> float | None:
+    """Seconds a journal entry's line took (None when it has no times)."""
+    if not entry or not entry.get("end_time") or not entry.get("start_time"):
+        return None
+    return round(entry["end_time"] - entry["start_time"], 6)
+
+
 journal_entry = line_entry  # what a run writes for a finished line (``line_results.jsonl``)
 
 

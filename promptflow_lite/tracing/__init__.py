@@ -17,7 +17,8 @@ _EXPORTS = {
     "tracing_enabled": "setup",
     "trace": "api", "start_trace": "api",
     "list_traces": "query", "get_traces": "query", "get_trace": "query", "delete_traces": "query",
-    "TraceNotFound": "query",
+    "TraceNotFound": "query", "count_traces": "query", "trace_filters": "query",
+    "trace_view": "view",
 }
 
 
