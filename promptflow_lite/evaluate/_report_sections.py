@@ -16,8 +16,8 @@ TEMPLATE = r"""
 {%- if best.versus %}; against the baseline {{ best.versus }}{% endif %}.
 {% if best.ties %}<br><span class="note">Not distinguishable from the best: {{ best.ties|join(', ') }}.</span>{% endif %}</p>{% endif %}
 
-<h2>Charts</h2>
-<div class="charts">{% for chart in metric_charts %}<figure>{{ chart|safe }}</figure>{% endfor %}</div>
+{% if metric_charts %}<h2>Charts</h2>
+<div class="charts">{% for chart in metric_charts %}<figure>{{ chart|safe }}</figure>{% endfor %}</div>{% endif %}
 {% if forest_charts %}<div class="charts">{% for chart in forest_charts %}<figure>{{ chart|safe }}</figure>{% endfor %}</div>
 <p class="note">Dots: the mean (left) or the paired difference against the baseline (right); bars: the {{ level }}
 confidence interval. Green: better, red: worse, grey: no detectable difference.</p>{% endif %}

@@ -52,15 +52,15 @@ def run_race(execution: Execution, variants: Sequence[VariantRuns], n_lines: int
 
 def _savings(execution: Execution, race: Halving, by_label: dict[str, VariantRuns], n_lines: int,
              metric: str | None) -> dict[str, Any]:
-    model = execution.model
+    model, repeats = execution.model, execution.plan.repeats  # the model's costs are per line run
     names = ("calls", "prompt_tokens", "completion_tokens")
     for index, current in enumerate(race.rounds):
         going_on = race.rounds[index + 1].variants if index + 1 < len(race.rounds) else []
         before = model.per_line([by_label[label].selector for label in current.variants])
         after = model.per_line([by_label[label].selector for label in going_on])
         for name, b, a in zip(names, before, after):
-            current.spend[f"saved_{name}"] = round((n_lines - current.sample) * (b - a))
-    full = model.per_line([runs.selector for runs in by_label.values()])
+            current.spend[f"saved_{name}"] = round((n_lines - current.sample) * repeats * (b - a))
+    full = [repeats * value for value in model.per_line([runs.selector for runs in by_label.values()])]
     spend = execution.spend
     sent = {"calls": spend.calls, "prompt_tokens": spend.prompt_tokens, "completion_tokens": spend.completion_tokens}
     totals = {"metric": metric, "lines": n_lines,

@@ -94,7 +94,8 @@ class GridCostModel:
             mean.completion += sum(pair[1] for pair in tokens)
 
     def per_line(self, selectors: Sequence[str | None]) -> tuple[float, float, float]:
-        """Calls, prompt and completion tokens one line costs when ``selectors`` run on it together."""
+        """Calls, prompt and completion tokens one line run costs when ``selectors`` run on it together
+        (a line runs once per repeat)."""
         needed = {(node, key) for s in selectors for node, key in self.keys[s].items()}
         parts = [self._nodes[item].per_line() for item in needed if item in self._nodes]
         parts += [self._evaluators[s].per_line() for s in selectors if s in self._evaluators]
