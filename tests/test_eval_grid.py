@@ -61,6 +61,13 @@ def test_the_python_node_upstream_of_the_variants_runs_once_per_line(server, tmp
     assert nodes["prep"]["reused_from"].endswith("rewrite_plain_answer_casual")
     assert nodes["rewrite"]["reused_from"].endswith("rewrite_short_answer_casual")
     assert "reused_from" not in nodes["answer"]
+    # the line's trace still shows every node; a reused one says where it came from
+    capsys.readouterr()
+    assert pfl("trace", "show", details["trace_id"][0], "--output", "json") == 0
+    spans = {span["name"]: span for span in json.loads(capsys.readouterr().out)["spans"]}
+    assert {"prep", "rewrite", "answer"} <= set(spans)
+    assert spans["prep"]["attributes"]["reused_from"] == nodes["prep"]["reused_from"]
+    assert "reused_from" not in spans["answer"]["attributes"]
 
 
 def test_variants_with_a_wildcard_choose_the_nodes_of_the_grid(server, tmp_path, capsys):

@@ -4,9 +4,9 @@ When several runs execute variant combinations of one flow over the same lines (
 --grid``), a node whose inputs do not depend on the variants that differ computes the same thing
 in each of them. A :class:`NodeReuse` installed with :func:`reusing` around those runs is shown
 every node that completes (``store``) and may answer a node before it runs (``lookup``): the
-scheduler then takes the returned ``NodeRun`` (output, tokens, the duration it took) instead of
-running the node, without a trace span of its own; ``NodeRun.reused_from`` names the run it came
-from. Nothing is installed by default: a plain run never reuses anything.
+scheduler then takes the returned ``NodeRun`` (its output and tokens, taking no time now) instead of
+running the node; its record and span say ``reused_from``: the run that computed it. Nothing is
+installed by default: a plain run never reuses anything.
 """
 
 from __future__ import annotations

@@ -257,12 +257,16 @@ class _LineState:
 
     # execution ----------------------------------------------------------------------------
     def _reused(self, node: PreparedNode) -> bool:
-        """Take the node's result from the reuse hook, if it has one for this line."""
+        """Take the node's result from the reuse hook, if it has one for this line (its span takes no time)."""
         run = self.reuse.lookup(node.name, self.result.line_number)
         if run is None:
             return False
         self.result.node_runs[node.name] = run
         self.values[node.name] = run.output
+        tracer = spans.active()
+        span = tracer.start_node(node.name, node.spec.type or "python", run.inputs or {}) if tracer else None
+        if span is not None:
+            tracer.end_node(span, run)
         return True
 
     async def _run_node(self, node: PreparedNode) -> None:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from promptflow_lite.errors import UserError
 from promptflow_lite.evaluate._node_sharing import SharedNodes
 from promptflow_lite.evaluate._spend import GridCostModel, Spend
-from promptflow_lite.evaluate._usage import LineUse, uses_from_journal
+from promptflow_lite.evaluate._usage import LineUse, resolve_reused, uses_from_journal
 from promptflow_lite.evaluate.run_lines import RunLines, lines_from_journal
 
 Echo = Callable[[str], None]
@@ -53,6 +53,7 @@ class Execution:
     model: GridCostModel
     echo: Echo
     spend: Spend = field(default_factory=Spend)
+    flow_uses: dict[str, dict[int, LineUse]] = field(default_factory=dict)  # run name → its lines (for reuse)
 
     def run(self, runs: VariantRuns, lines: list[int] | None = None, part: int | None = None) -> None:
         """``runs``' variant on ``lines`` (None: all), every repeat, then every evaluator on each run."""
@@ -69,6 +70,8 @@ class Execution:
                                   variant=runs.selector, name=name, lines=lines, repeat_index=repeat,
                                   **self._options(None))
             lines_run, uses = read_run(base)
+            resolve_reused(uses, self.flow_uses)
+            self.flow_uses[base.name] = uses
             runs.add(runs.base, repeat, lines_run)
             self.spend.add(uses.values())
             self.model.observe_flow(runs.selector, uses.values())

@@ -17,6 +17,7 @@ import copy
 import dataclasses
 import inspect
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -69,8 +70,9 @@ class SharedNodes:
             if kept.left <= 0:
                 del self._kept[slot]
             self.reused += 1
+        now = time.time()  # it takes no time here; the source run's record keeps how long it took there
         return dataclasses.replace(kept.run, output=copy.deepcopy(kept.output), reused_from=kept.source,
-                                   cached=kept.run.model_calls > 0)
+                                   cached=kept.run.model_calls > 0, start_time=now, end_time=now)
 
     def _keep(self, slot: tuple, users: int, run: NodeRun, source: str) -> None:
         if run.status != COMPLETED or run.reused_from or _is_stream(run.output):

@@ -4,8 +4,9 @@ A node's ``models`` record (per model: calls, cached calls, prompt and completio
 it would cost as deployed (tokens of cached and reused results count) and what this evaluation
 really sent (calls answered neither from the response cache nor reused from another run: the
 requests the endpoint saw, retries aside). :func:`line_latency` is the line's critical path over
-its nodes' durations, so a node reused from another run counts at the time it took there, and an
-answer from the response cache at the time its request took when it was made (the cache keeps it).
+its nodes' durations: an answer from the response cache counts at the time its request took when it
+was made (the cache keeps it), a node reused from another run at the time it took there
+(:func:`resolve_reused` looks it up in that run's lines).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class NodeUse:
     status: str
     duration: float  # as it would take live: cached answers count at the time their requests took
     reused: bool  # taken from another run of the evaluation
+    source: str | None  # that run
     calls: int  # model calls of the result (however it was obtained)
     sent: int  # model calls sent to an endpoint for this line (0 when cached or reused)
     tokens: Tokens = field(default_factory=dict)  # of every call of the result
@@ -58,6 +60,17 @@ def uses_from_journal(journal: dict[int, dict[str, Any]]) -> dict[int, LineUse]:
         duration = max((entry.get("end_time") or 0.0) - (entry.get("start_time") or 0.0), 0.0)
         uses[number] = LineUse(number, entry["status"] == COMPLETED, duration, nodes)
     return uses
+
+
+def resolve_reused(uses: dict[int, LineUse], runs: dict[str, dict[int, LineUse]]) -> None:
+    """Give each reused node of ``uses`` the duration (and timing flag) it had in its source run (in ``runs``)."""
+    for number, line in uses.items():
+        for node in line.nodes:
+            if node.reused:
+                source = runs.get(node.source or "", {}).get(number)
+                found = next((n for n in source.nodes if n.node == node.node), None) if source else None
+                if found is not None:
+                    node.duration, node.untimed = found.duration, found.untimed
 
 
 def line_latency(line: LineUse, dependencies: dict[str, set[str]] | None) -> float:
@@ -99,9 +112,9 @@ def _node_use(entry: dict[str, Any]) -> NodeUse:
         if not reused and not entry.get("cached"):
             sent = int(entry.get("model_calls") or 0)
             sent_tokens = {"unknown": list(tokens["unknown"])}
-    duration = max((entry.get("end_time") or 0.0) - (entry.get("start_time") or 0.0), 0.0) + replayed
-    return NodeUse(entry["node"], entry.get("status", ""), duration, reused, int(entry.get("model_calls") or 0),
-                   sent, tokens, sent_tokens, untimed)
+    duration = 0.0 if reused else max((entry.get("end_time") or 0.0) - (entry.get("start_time") or 0.0), 0.0) + replayed
+    return NodeUse(entry["node"], entry.get("status", ""), duration, reused, entry.get("reused_from"),
+                   int(entry.get("model_calls") or 0), sent, tokens, sent_tokens, untimed and not reused)
 
 
 def _sum(items: Iterable[Tokens]) -> Tokens:
