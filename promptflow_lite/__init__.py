@@ -25,6 +25,8 @@ _EXPORTS: dict[str, str] = {
     "load_run": "promptflow_lite.runs.client",
     "evaluate": "promptflow_lite.evaluate",
     "Prompty": "promptflow_lite.flow.prompty",
+    "FlowDocument": "promptflow_lite.flow.document",
+    "init_flow": "promptflow_lite.flow.templates",
     "AsyncPrompty": "promptflow_lite.flow.prompty",
     "OpenAIModelConfiguration": "promptflow_lite.connections.model_config",
     "AzureOpenAIModelConfiguration": "promptflow_lite.connections.model_config",
