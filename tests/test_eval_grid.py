@@ -104,3 +104,32 @@ def test_grid_mistakes_are_named_before_anything_runs(server, tmp_path, make_flo
     assert pfl("run", "create", "--flow", flow, "--data", data, "--variant", "${rewrite.plain},${rewrite.short}") == 1
     assert "names two variants of node 'rewrite'" in capsys.readouterr().err
     assert server.stats["requests"] == 0
+
+
+def test_a_grid_started_in_the_background_races_as_on_the_command_line(tmp_path, monkeypatch):
+    import time
+
+    import yaml
+
+    from promptflow_lite.evaluate.background import FAILED, SUCCEEDED, start_evaluation
+    from promptflow_lite.evaluate.evaluators import parse_evaluators, parse_mapping_overrides
+    from promptflow_lite.evaluate.session import EvaluationPlan, choose_variants
+    from tests._grid_flow import RULES
+
+    monkeypatch.setenv("PREP_LOG", str(tmp_path / "prep.log"))
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(RULES))
+    flow, data = write_grid_flow(tmp_path / "words"), write_words(tmp_path / "data.jsonl", 60)
+    specs = parse_evaluators(["exact_match"])
+    plan = EvaluationPlan(flow=flow, data=data, evaluators=specs, variants=choose_variants(flow, None, grid=True),
+                          evaluator_mapping=parse_mapping_overrides([EXACT[-1]], specs), name="bgrid",
+                          halving=True, slice_by=["topic"])
+    job = start_evaluation(plan, evaluator_args=["exact_match"], scripted_llm=tmp_path / "rules.yaml")
+    assert job.runs[:2] == ["bgrid_rewrite_plain_answer_casual_round1",
+                            "bgrid_rewrite_plain_answer_casual_round1_exact_match"]  # the first round's runs
+    deadline = time.monotonic() + 300
+    while job.state not in (SUCCEEDED, FAILED):
+        assert time.monotonic() < deadline, job.log[-2000:]
+        time.sleep(0.2)
+    assert job.state == SUCCEEDED, job.log[-2000:]
+    assert job.result["best"]["variant"] == BEST and len(job.result["grid"]["combinations"]) == 6
+    assert job.result["halving"]["rounds"][0]["lines"] == 20 and job.result["slices"]["columns"][0]["column"] == "topic"
