@@ -124,3 +124,19 @@ def test_slices_come_from_the_data(make_flow, tmp_path, capsys):
     data = topic_data(tmp_path / "data.jsonl", seed=1, lines=20)
     assert main(["eval", "--flow", str(flow), "--data", str(data), *EXACT, "--slice-by", "${run.outputs.answer}"]) == 1
     assert "slices come from the data; write ${data.COLUMN} or COLUMN" in capsys.readouterr().err
+
+
+def test_one_variant_gets_its_metrics_per_slice_without_comparisons(make_flow, tmp_path, capsys):
+    flow = judge_flow(make_flow, {"c": 0.1}, {}, 0.9, 0.6, "single")
+    data = topic_data(tmp_path / "data.jsonl", seed=5, lines=90)
+    result = evaluate(flow, data, tmp_path, "--variants", "old", "--slice-by", "topic", "--report",
+                      str(tmp_path / "report.html"))
+    out = capsys.readouterr().out
+    block = out[out.index("By topic: exact_match.passed"):]
+    header = block.splitlines()[2].split()
+    assert header == ["topic", "n", "variant", "exact_match.passed", "CI"]  # nothing to compare with
+    assert "slice tests" not in out
+    means = {c["slice"]: c["mean"] for c in result["slices"]["columns"][0]["cells"]}
+    assert means["c"] < 0.3 < 0.7 < means["a"]
+    html = (tmp_path / "report.html").read_text()
+    assert "exact_match.passed by topic (95% CI)" in html and "slice tests" not in html

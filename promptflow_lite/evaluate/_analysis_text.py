@@ -123,9 +123,12 @@ def slice_section(analysis, report) -> str:
     found = analysis.slices
     alpha = 1 - found.confidence
     blocks = []
+    compared = len(report.variants) > 1  # one variant: its metrics per slice, nothing to compare
+    blank = ["", "", "", ""] if compared else []
     for column in found.columns:
         for metric in report.metrics:
-            header = [f"{column.column}", "n", "variant", metric, "CI", "diff vs baseline", "CI", "p_holm", "verdict"]
+            header = [f"{column.column}", "n", "variant", metric, "CI"]
+            header += ["diff vs baseline", "CI", "p_holm", "verdict"] if compared else []
             rows = []
             for label, lines in column.slices.items():
                 first = True
@@ -137,7 +140,7 @@ def slice_section(analysis, report) -> str:
                     row = [label if first else "", str(len(lines)) if first else "", variant, format_number(e.mean),
                            format_interval(e.low, e.high)]
                     row += ([format_number(c.diff_mean, True), format_interval(c.low, c.high, True),
-                             format_p(cell.p_holm), cell.verdict(alpha)] if c is not None else ["", "", "", ""])
+                             format_p(cell.p_holm), cell.verdict(alpha)] if c is not None else blank)
                     rows.append(row)
                     first = False
             blocks.append(f"By {column.column}{' (quartiles)' if column.binned else ''}: {metric}\n\n"
@@ -152,9 +155,11 @@ def slice_section(analysis, report) -> str:
                 text = f"{flag.variant} shows no difference overall on {flag.metric} but is {flag.verdict}"
             lines.append(_wrap(f"  ! {text} where {flag.column} = {flag.slice}: {format_number(c.diff_mean, True)} "
                                f"{format_interval(c.low, c.high, True)}, p_holm {format_p(flag.p_holm)}"))
-    else:
+    elif compared:
         lines = [_wrap(f"No slice changes a verdict (Holm-adjusted over {found.tests} slice tests).")]
-    return "\n\n".join(blocks + ["\n".join(lines)])
+    else:
+        lines = []
+    return "\n\n".join(blocks + (["\n".join(lines)] if lines else []))
 
 
 def drop_text(drop) -> str:

@@ -3,7 +3,8 @@
 ``metrics``: each variant's mean and CI per metric; ``forest``: each variant's paired difference
 against the baseline with its CI and verdict; ``pareto``: quality, cost (or tokens) and p95 latency
 per variant with its place on the front; ``slices``: each variant's mean and CI per metric and slice,
-with the slice's flag. Long-form records, ready for Vega-Lite, Altair or ``st.bar_chart``.
+with the slice's flag. Long-form records, ready for Vega-Lite, Altair or ``st.bar_chart``;
+:func:`.chart_figures.draw_figures` draws them as SVG.
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def chart_data(result: Any) -> dict[str, list[dict[str, Any]]]:
         for column in analysis.slices.columns:
             for (label, variant, metric), cell in column.cells.items():
                 e = cell.estimate
-                data["slices"].append({"column": column.column, "slice": label, "metric": metric, "variant": variant,
-                                       "n": e.n, "mean": _num(e.mean), "low": _num(e.low), "high": _num(e.high),
+                data["slices"].append({"column": column.column, "binned": column.binned, "slice": label,
+                                       "metric": metric, "variant": variant, "n": e.n, "mean": _num(e.mean), "low": _num(e.low), "high": _num(e.high),
                                        "diff": _num(cell.versus.diff_mean) if cell.versus else None,
                                        "p_holm": _num(cell.p_holm),
                                        "flag": flagged.get((column.column, label, variant, metric))})

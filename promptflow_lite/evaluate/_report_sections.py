@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from promptflow_lite.evaluate import _svg
 from promptflow_lite.evaluate._analysis_text import drop_text, format_seconds
 from promptflow_lite.evaluate._chart_data import chart_data
+from promptflow_lite.evaluate.chart_figures import draw_figures
 from promptflow_lite.evaluate.text_table import format_interval, format_number, format_p
 
 TEMPLATE = r"""
@@ -46,7 +46,7 @@ confidence interval. Green: better, red: worse, grey: no detectable difference.<
 {% for s in slices %}<h3>By {{ s.column }}: {{ s.metric }}</h3>
 <div class="charts"><figure>{{ s.chart|safe }}</figure></div>{% endfor %}
 {% if flags %}<ul class="flags">{% for f in flags %}<li class="worse">{{ f }}</li>{% endfor %}</ul>
-{% else %}<p>{{ no_flags }}</p>{% endif %}{% endif %}
+{% elif no_flags %}<p>{{ no_flags }}</p>{% endif %}{% endif %}
 """
 
 
@@ -58,24 +58,19 @@ def render_sections(result: Any) -> str:
     data = chart_data(result)
     env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     level = f"{report.confidence:.0%}"
+    figures = draw_figures(data, report.confidence)
     context: dict[str, Any] = {
         "best": _best(analysis, report) if analysis and analysis.best and len(report.variants) > 1 else None,
-        "level": level,
-        "metric_charts": [_svg.interval_chart([r for r in data["metrics"] if r["metric"] == m],
-                                              f"{m}: mean per variant ({level} CI)") for m in report.metrics],
-        "forest_charts": [_svg.interval_chart([r for r in data["forest"] if r["metric"] == m],
-                                              f"{m}: difference against {report.baseline} ({level} CI)", zero=True,
-                                              key="diff")
-                          for m in report.metrics if any(r["metric"] == m for r in data["forest"])],
+        "level": level, "metric_charts": figures.metrics, "forest_charts": figures.forest,
         "rounds": [], "race_note": "", "costs": [], "pareto": "", "priced": False, "primary": "",
         "cost_note": "", "currency": "", "slices": [], "flags": [], "no_flags": "",
     }
     if analysis is not None and analysis.race is not None:
         context.update(_race(analysis))
     if analysis is not None and analysis.costs is not None and len(report.variants) > 1:
-        context.update(_costs(analysis, data))
+        context.update(_costs(analysis), pareto=figures.pareto)
     if analysis is not None and analysis.slices is not None:
-        context.update(_slices(analysis, data, report))
+        context.update(_slices(analysis, compared=len(report.variants) > 1), slices=figures.slices)
     return env.from_string(TEMPLATE).render(**context)
 
 
@@ -106,7 +101,7 @@ def _race(analysis) -> dict[str, Any]:
     return {"rounds": rounds, "race_note": note}
 
 
-def _costs(analysis, data) -> dict[str, Any]:
+def _costs(analysis) -> dict[str, Any]:
     costs = analysis.costs
     prices = costs.prices
     rows = []
@@ -122,19 +117,11 @@ def _costs(analysis, data) -> dict[str, Any]:
             f"(blue; point size = p95 latency; numbers as in the table). Tokens count as the flow would spend "
             f"them on its own; latency = the longest chain of node durations per line.")
     return {"costs": rows, "priced": prices is not None, "primary": analysis.primary or "quality", "cost_note": note,
-            "currency": prices.currency if prices else "",
-            "pareto": _svg.pareto_chart(data["pareto"], f"Quality against {axis}")}
+            "currency": prices.currency if prices else ""}
 
 
-def _slices(analysis, data, report) -> dict[str, Any]:
+def _slices(analysis, compared: bool) -> dict[str, Any]:
     found = analysis.slices
-    charts = []
-    for column in found.columns:
-        for metric in report.metrics:
-            rows = [r for r in data["slices"] if r["column"] == column.column and r["metric"] == metric]
-            title = f"{metric} by {column.column}{' (quartiles)' if column.binned else ''} ({report.confidence:.0%} CI)"
-            charts.append({"column": column.column, "metric": metric,
-                           "chart": _svg.slice_chart(rows, report.variants, title)})
     flags = []
     for f in found.flags:
         c = f.versus
@@ -143,5 +130,5 @@ def _slices(analysis, data, report) -> dict[str, Any]:
         flags.append(f"{f.variant} {change} on {f.metric} where {f.column} = {f.slice}: "
                      f"{format_number(c.diff_mean, True)} {format_interval(c.low, c.high, True)}, "
                      f"p_holm {format_p(f.p_holm)}")
-    return {"slices": charts, "flags": flags,
-            "no_flags": f"No slice changes a verdict (Holm-adjusted over {found.tests} slice tests)."}
+    none = f"No slice changes a verdict (Holm-adjusted over {found.tests} slice tests)." if compared else ""
+    return {"flags": flags, "no_flags": none}
