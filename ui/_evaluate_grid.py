@@ -25,7 +25,7 @@ def grid_variants(flow: Path, selectors: list[str | None]) -> tuple[list[str | N
                      key="evaluate_grid", help="pfl eval --grid: node A × node B × …, labelled node=variant; "
                                                "nodes upstream of the variants run once per line"):
         return None
-    left, right = st.columns([3, 1])
+    left, right = st.columns([2, 1])
     picked = left.multiselect("Node variants in the grid", options, default=options, key="evaluate_grid_variants")
     if not picked:
         raise UserError("Choose at least one variant for the grid.")
