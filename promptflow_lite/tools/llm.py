@@ -56,6 +56,22 @@ def _cached(req: ModelRequest, call: ModelCall) -> dict | None:
     return found[0]
 
 
+async def _cached_or_claimed(req: ModelRequest, call: ModelCall, stack: ExitStack) -> dict | None:
+    """The cached answer, if any; else, when an identical request is in flight, its answer once it has one;
+    else None, and ``req`` is claimed until ``stack`` closes (identical requests wait for it)."""
+    data = _cached(req, call)
+    cache = active_cache()
+    if data is not None or cache is None or req.stream:
+        return data
+    key = _key(req)
+    while not await cache.claim(key):
+        data = _cached(req, call)
+        if data is not None:
+            return data
+    stack.callback(cache.release, key)
+    return None
+
+
 def _store(req: ModelRequest, data: dict, started: float) -> None:
     cache = active_cache()
     if cache is not None:
@@ -146,7 +162,7 @@ async def invoke_async(req: ModelRequest) -> Any:
 
     with ExitStack() as stack:
         call = stack.enter_context(_record(req))
-        data = _cached(req, call)
+        data = await _cached_or_claimed(req, call, stack)
         if data is not None:
             return _finish(req, call, data)
         create = _method(async_client(req.endpoint), req)

@@ -7,6 +7,9 @@ the response JSON, with how long the request took (so a replayed answer can say 
 have taken live). Only successful non-stream responses are stored. The cache is off unless a
 caller enables it for the current context (``with use_cache(LLMCache()): ...``); batch runs do.
 Storage: SQLite in WAL mode at ``PFL_HOME/cache/llm.sqlite``, safe for several processes.
+Identical requests in flight at once in one event loop are sent once: the others wait for the first
+and take its answer from the cache (:meth:`LLMCache.claim`), so a batch with repeated inputs pays for
+each distinct request once whatever its concurrency.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class LLMCache:
         self.misses = 0
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self._flights: dict[tuple[int, str], Any] = {}  # (event loop, key) → future of the request in flight
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
@@ -88,6 +92,27 @@ class LLMCache:
             self._connect().execute(
                 "INSERT OR REPLACE INTO responses (key, api, model, response, created) VALUES (?, ?, ?, ?, ?)",
                 (key, api, model, text, time.time()))
+
+    async def claim(self, key: str) -> bool:
+        """True: no identical request is in flight in this event loop, the caller sends it and then calls
+        :meth:`release`. False: one was, and it has ended (look ``key`` up again; claim again if it failed)."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        flight = self._flights.get((id(loop), key))
+        if flight is not None:
+            await asyncio.shield(flight)  # a cancelled waiter leaves the sender alone
+            return False
+        self._flights[(id(loop), key)] = loop.create_future()
+        return True
+
+    def release(self, key: str) -> None:
+        """The claimed request for ``key`` has ended (answer stored, or failed): its waiters go on."""
+        import asyncio
+
+        flight = self._flights.pop((id(asyncio.get_running_loop()), key), None)
+        if flight is not None and not flight.done():
+            flight.set_result(None)
 
     def stats(self) -> dict[str, Any]:
         """Entries, size and per-model counts of the file; hits/misses of this object."""
