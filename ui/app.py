@@ -1,4 +1,4 @@
-"""The Streamlit entry of ``pfl ui``: page config, the sidebar and navigation over ``pages/``."""
+"""The Streamlit entry of ``pfl ui``: page config, the sidebar and navigation over ``views/``."""
 
 import streamlit as st
 
