@@ -1,5 +1,6 @@
 """Shared fixtures: every test gets its own PFL_HOME; ``make_flow`` writes a flow folder; ``pfl_json``
-reads a command's JSON; ``collector`` receives OTLP traces."""
+reads a command's JSON; ``openai_connection`` points a connection at a scripted server; ``collector``
+receives OTLP traces."""
 
 from __future__ import annotations
 
@@ -49,6 +50,21 @@ def pfl_json(capsys):
         return json.loads(capsys.readouterr().out)
 
     return call
+
+
+@pytest.fixture
+def openai_connection(tmp_path, monkeypatch):
+    """``openai_connection(server, api_key)``: the connection ``open_ai_connection`` to a scripted ``server``, found
+    by the CLI and ``Client`` through PROMPTFLOW_CONNECTIONS (promptflow's execution format); returns the file."""
+
+    def point(server, api_key: str = "sk-test") -> Path:
+        file = tmp_path / "connections.json"
+        file.write_text(json.dumps({"open_ai_connection": {
+            "type": "OpenAIConnection", "value": {"api_key": api_key, "base_url": server.base_url}}}))
+        monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(file))
+        return file
+
+    return point
 
 
 @pytest.fixture(autouse=True)

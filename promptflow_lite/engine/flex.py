@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from promptflow_lite.engine.capture import captured_output
+from promptflow_lite.engine.deadline import within
 from promptflow_lite.engine.flex_entry import (
     EntryInput, FlexYaml, create_entry, entry_inputs, entry_name, import_entry, load_flex_yaml, output_names,
 )
@@ -118,7 +119,7 @@ class ScriptFlow(Flow):
             result.inputs = self.resolve_inputs(dict(inputs), line_number)
             call = self._run_entry(result, stream, echo)
             with working_directory():
-                output = await (asyncio.wait_for(call, timeout) if timeout else call)
+                output = await within(call, timeout)
             result.outputs = result.node_runs[self.func_name].output
             if not stream:
                 ensure_serializable(result.outputs)

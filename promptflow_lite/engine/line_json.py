@@ -84,3 +84,22 @@ def encode_line(result: LineResult) -> EncodedLine:
             encoded = EncodedLine(mask_secrets(_lenient(entry), tokens=False), False)
         result.encoded = encoded
     return encoded
+
+
+def decode_line(encoded: EncodedLine) -> LineResult:
+    """The ``LineResult`` whose ``encode_line`` is ``encoded`` (a line finished in another process):
+    its status, inputs, outputs or error, aggregation inputs, trace id and node runs; encoding it
+    again gives the same text, masked with this process's secrets too."""
+    encoded = EncodedLine(mask_secrets(encoded.text, tokens=False), encoded.plain)
+    entry = json.loads(encoded.text)
+    nodes = {node["node"]: NodeRun(
+        node=node["node"], status=node["status"], inputs=node.get("inputs"), output=node.get("output"),
+        error=node.get("error"), start_time=node.get("start_time") or 0.0, end_time=node.get("end_time") or 0.0,
+        usage=node.get("usage") or {}, cached=bool(node.get("cached")), model_calls=node.get("model_calls") or 0,
+        logs=node.get("logs") or "") for node in entry.get("nodes") or []}
+    result = LineResult(status=entry["status"], inputs=entry.get("inputs") or {}, outputs=entry.get("outputs"),
+                        error=entry.get("error"), node_runs=nodes, line_number=entry.get("line_number"),
+                        start_time=entry.get("start_time") or 0.0, end_time=entry.get("end_time") or 0.0,
+                        aggregation_inputs=entry.get("aggregation_inputs") or {}, trace_id=entry.get("trace_id"))
+    result.encoded = encoded
+    return result

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from promptflow_lite.engine.capture import captured_output
+from promptflow_lite.engine.deadline import within
 from promptflow_lite.engine.nodes import ASYNC, ASYNC_GEN, INLINE, PreparedNode
 from promptflow_lite.engine.results import BYPASSED, CANCELED, COMPLETED, FAILED, LineResult, NodeRun
 from promptflow_lite.errors import LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict
@@ -96,10 +97,7 @@ async def run_line(plan: LinePlan, inputs: dict[str, Any], *, line_number: int |
     tracer = spans.active()
     span = tracer.start_line(plan.flow_name, inputs, attributes or {}) if tracer else None
     try:
-        if timeout:
-            await asyncio.wait_for(state.run(), timeout)
-        else:
-            await state.run()
+        await within(state.run(), timeout)
         outputs = state.outputs()
         if not stream:
             await join_async_generators(outputs)

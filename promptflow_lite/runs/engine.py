@@ -1,9 +1,13 @@
-"""How the lines of a batch run get executed: a small interface and the local engine.
+"""How the lines of a batch run get executed: a small interface, the local engine and the registry of engines.
 
 An engine takes a loaded flow and an iterable of ``LineTask``s, runs them (in any order, with
 any parallelism) and hands each ``LineResult`` to ``on_result`` as soon as it is done. The
 run (folder, journal, aggregation, statuses) stays the caller's business, so another engine
-(e.g. one spreading lines over a Ray cluster) only has to implement ``execute``.
+(e.g. :mod:`.ray_engine`, spreading lines over a Ray cluster) only has to implement ``execute``;
+the ``FlowRecipe`` tells it how to load the same flow in other processes. Engines are found by
+name (``--engine NAME``): the built-in ones in ``ENGINES``, others through the entry-point group
+``promptflow_lite.engines`` (``name = "package.module:EngineClass"``); an engine class makes
+itself from the run's settings with ``from_spec(spec)``.
 """
 
 from __future__ import annotations
@@ -32,12 +36,46 @@ class LineTask:
 
 
 OnResult = Callable[[LineResult], None]
+ENGINES = {"local": "promptflow_lite.runs.engine:LocalEngine", "ray": "promptflow_lite.runs.ray_engine:RayEngine"}
+ENTRY_POINT_GROUP = "promptflow_lite.engines"
+
+
+@dataclass
+class FlowRecipe:
+    """How a run's flow is loaded: ``load()`` gives the flow, here or in another process.
+
+    ``connections`` is a provider, a ``{name: Connection}`` dict or None (the local store);
+    ``resolved`` holds the connections the last ``load()`` fetched (by name), the ones to hand to
+    another process along with the recipe.
+    """
+
+    source: str
+    variant: str | None = None
+    connections: Any = None
+    environment_variables: dict[str, Any] | None = None
+    connection_overrides: dict[str, str] | None = None
+    init: dict[str, Any] | None = None
+    resolved: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def load(self) -> Any:
+        from promptflow_lite.connections.provider import ResolvedConnections
+        from promptflow_lite.engine.flow import connection_provider, load_flow
+
+        connections = ResolvedConnections(connection_provider(self.connections))
+        self.resolved = connections.resolved
+        return load_flow(self.source, variant=self.variant, connections=connections,
+                         environment_variables=self.environment_variables,
+                         connection_overrides=self.connection_overrides, init=self.init)
 
 
 class LineEngine(Protocol):
     async def execute(self, flow: Any, tasks: Iterable[LineTask], on_result: OnResult, *,
-                      line_timeout: float | None = None) -> None:
-        """Run every task; call ``on_result`` once per finished line (in completion order)."""
+                      line_timeout: float | None = None, recipe: FlowRecipe | None = None,
+                      log: Callable[[str], None] | None = None) -> None:
+        """Run every task; call ``on_result`` once per finished line (in completion order).
+
+        ``recipe`` says how ``flow`` was loaded (for engines that run lines in other processes);
+        ``log`` takes messages for the run's log (and the user's terminal)."""
 
 
 class LocalEngine:
@@ -51,8 +89,13 @@ class LocalEngine:
     def __init__(self, max_concurrency: int | None = None):
         self.max_concurrency = resolve_concurrency(max_concurrency)
 
+    @classmethod
+    def from_spec(cls, spec: Any) -> "LocalEngine":
+        return cls(spec.max_concurrency)
+
     async def execute(self, flow: Any, tasks: Iterable[LineTask], on_result: OnResult, *,
-                      line_timeout: float | None = None) -> None:
+                      line_timeout: float | None = None, recipe: FlowRecipe | None = None,
+                      log: Callable[[str], None] | None = None) -> None:
         pending = iter(tasks)
 
         async def worker() -> None:
@@ -98,3 +141,27 @@ def resolve_concurrency(value: int | None) -> int:
         raise UserError(f"The maximum concurrency must be at least 1, not {value}.",
                         hint="pass --max-concurrency 1 or more.")
     return int(value)
+
+
+def engine_class(name: str | None) -> Any:
+    """The engine class registered as ``name`` (None: ``local``); an unknown name is a ``UserError``."""
+    import importlib
+    from importlib.metadata import entry_points
+
+    from promptflow_lite.errors import UserError
+
+    name = (name or "local").strip().lower()
+    target = ENGINES.get(name)
+    if target is None:
+        found = [e for e in entry_points(group=ENTRY_POINT_GROUP) if e.name == name]
+        if not found:
+            known = sorted({*ENGINES, *(e.name for e in entry_points(group=ENTRY_POINT_GROUP))})
+            raise UserError(f"Unknown engine '{name}'.", hint=f"choose one of: {', '.join(known)}.")
+        return found[0].load()
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def engine_for(spec: Any) -> LineEngine:
+    """The engine that runs ``spec``'s lines: ``spec.engine`` made from the spec's settings."""
+    return engine_class(spec.engine).from_spec(spec)
