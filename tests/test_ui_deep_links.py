@@ -26,7 +26,7 @@ def _link(kind: str, home) -> tuple[str, str, str]:
         return f"/compare?{urlencode([('run', VARIANTS[0]), ('run', VARIANTS[1])])}", "/compare", "Lines side by side"
     if kind == "trace":
         trace = list_traces(run=VARIANTS[1], limit=1)[0]["trace_id"]
-        return f"/traces?trace={trace}", "/traces", "Select a span to see its details."
+        return f"/traces?trace={trace}", "/traces", "Tick a span to see its details"
     return "/evaluate", "/evaluate", "Enter the folder of the flow to evaluate."
 
 

@@ -141,6 +141,7 @@ def test_the_compare_page_shows_the_clis_table_and_the_lines_one_variant_won(wor
     assert [list(r) for r in table.itertuples(index=False)] == [
         [cell.replace("cls_", "") if i == 1 else cell for i, cell in enumerate(row)] for row in rows]
     assert "6 better" in texts(app) and app.get("vega_lite_chart")
+    assert app.selectbox(key="compare_baseline").options == ["variant_0", "variant_1"]  # long names differ at the end
     assert len(_frame(app, 1)) == 40
     app.selectbox(key="compare_show").select("variant_1 beat variant_0").run()
     won = _frame(app, 1)
@@ -167,6 +168,7 @@ def test_an_evaluation_started_from_the_page_completes_with_progress_and_the_cli
         time.sleep(1)
         app.run()
     code = texts(app)
+    assert "2 variants · evaluated by `exact_match`" in code
     assert "exact_match.passed  variant_0  0.850  [0.709, 0.929]" in code and "better" in code
     listed = {r["name"] for r in json.loads(pfl(pfl_home, "run", "list", "-o", "json").stdout)}
     assert listed == {f"{name}_variant_0", f"{name}_variant_1", f"{name}_variant_0_exact_match",

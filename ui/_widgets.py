@@ -16,6 +16,7 @@ _CSS = """
 [data-testid="stTextArea"] textarea {font-family: "Source Code Pro", ui-monospace, Menlo, monospace;
   font-size: 0.86rem; line-height: 1.45;}
 div[data-testid="stExpander"] details summary p {font-weight: 600;}
+.st-key-pfl_comparison_table code {font-size: 0.74rem;}
 .pfl-muted {color: #6b7280; font-size: 0.85rem;}
 .pfl-chip {display: inline-block; padding: 0 0.45rem; margin-right: 0.25rem; border-radius: 0.6rem;
   font-size: 0.75rem; background: #eef2f7; color: #374151;}
