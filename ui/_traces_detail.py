@@ -68,11 +68,11 @@ def _span_table(view) -> dict[str, Any]:
                                         "Duration": st.column_config.TextColumn("Duration", width="small"),
                                         "Tokens": count_column("Tokens", width="small"),
                                         "": st.column_config.TextColumn("", width=32)})
-    st.caption("Tick a span to see its details (the trace's first span is shown until then).")
     if event.selection.rows:
         chosen = view.spans[event.selection.rows[0]]
         st.query_params["span"] = chosen["span_id"]  # the address bar can share this span
         return chosen
+    st.caption("Tick a span to see its details (the trace's first span is shown until then).")
     return view.span(st.query_params.get("span") or "") or view.spans[0]
 
 
