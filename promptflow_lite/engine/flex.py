@@ -32,7 +32,8 @@ from promptflow_lite.engine.results import (
     BARE_OUTPUT, COMPLETED, FAILED, AggregationResult, LineResult, NodeRun, sum_usage,
 )
 from promptflow_lite.engine.threads import run_in_thread
-from promptflow_lite.errors import InputError, LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict
+from promptflow_lite.errors import (
+    RAISE_TIMEOUT, InputError, LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict)
 from promptflow_lite.flow.prompty import active_connections
 from promptflow_lite.tools.observe import calls_collector
 from promptflow_lite.tracing import spans
@@ -127,7 +128,7 @@ class ScriptFlow(Flow):
                 result.aggregation_inputs = {BARE_OUTPUT: True}
         except asyncio.TimeoutError:
             _fail(result, LineTimeoutError(f"Line execution timeout after {timeout} seconds.", line=line_number,
-                                           hint="raise --line-timeout or make the flow faster."))
+                                           hint=f"{RAISE_TIMEOUT} or make the flow faster."))
         except Exception as exc:  # the line fails, the caller goes on
             _fail(result, exc)
         result.end_time = time.time()

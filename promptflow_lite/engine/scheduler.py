@@ -25,7 +25,7 @@ from promptflow_lite.engine.capture import captured_output
 from promptflow_lite.engine.deadline import within
 from promptflow_lite.engine.nodes import ASYNC, ASYNC_GEN, INLINE, PreparedNode
 from promptflow_lite.engine.results import BYPASSED, CANCELED, COMPLETED, FAILED, LineResult, NodeRun
-from promptflow_lite.errors import LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict
+from promptflow_lite.errors import RAISE_TIMEOUT, LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict
 from promptflow_lite.flow.reference import InputRef, NodeRef, PropertyError, resolve_property
 from promptflow_lite.tools.observe import calls_collector
 from promptflow_lite.tracing import spans
@@ -113,7 +113,7 @@ async def run_line(plan: LinePlan, inputs: dict[str, Any], *, line_number: int |
     except asyncio.TimeoutError:
         state.cancel_running()
         _fail(result, LineTimeoutError(f"Line execution timeout after {timeout} seconds.", line=line_number,
-                                       hint="raise --line-timeout or make the slow node faster."))
+                                       hint=f"{RAISE_TIMEOUT} or make the slow node faster."))
     except PflError as exc:
         _fail(result, exc)
     except Exception as exc:  # a bug of ours: report it, do not sink the run

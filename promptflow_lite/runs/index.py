@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from promptflow_lite.masking import mask_secrets
-from promptflow_lite.runs.errors import RunExistsError
+from promptflow_lite.runs.errors import RunExistsError, RunStoreError
 
 MIGRATIONS = [
     """
@@ -85,6 +85,10 @@ _MASKED_COLUMNS = ("display_name", "description", "tags", "properties", "error")
 RUNNING_STATES = ("Preparing", "Running")
 
 
+class RunIndexUnavailable(RunStoreError, sqlite3.OperationalError):
+    """The run index cannot be opened: a clear error for the user, a database error for code that tolerates one."""
+
+
 class RunIndex:
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -96,11 +100,23 @@ class RunIndex:
         try:
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA busy_timeout = 30000")
-            db.execute("PRAGMA journal_mode = WAL")
-            self._migrate(db)
-            yield db
+            try:
+                db.execute("PRAGMA journal_mode = WAL")
+                self._migrate(db)
+            except sqlite3.OperationalError as exc:  # e.g. a full disk: no room for the write-ahead log
+                raise self._unavailable("open", exc) from exc
+            try:
+                yield db
+            except RunIndexUnavailable:
+                raise
+            except sqlite3.OperationalError as exc:  # e.g. a full disk mid-write: the same clear error
+                raise self._unavailable("write", exc) from exc
         finally:
             db.close()
+
+    def _unavailable(self, doing: str, exc: sqlite3.OperationalError) -> "RunIndexUnavailable":
+        return RunIndexUnavailable(f"Cannot {doing} the run index ({exc}).", file=str(self.path),
+                                   hint="free disk space (and check that PFL_HOME is writable).")
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         (version,) = db.execute("PRAGMA user_version").fetchone()
