@@ -25,13 +25,20 @@ def show(name: str) -> None:
     st.title(job.name)
     settings = job.settings
     st.markdown(f"{STATE_BADGES[job.state]} · started {moment(job.started)} · flow `{settings.get('flow')}` · "
-                f"{len(settings.get('variants') or [])} variant(s) × {settings.get('repeats', 1)} · evaluators "
-                + ", ".join(f"`{e}`" for e in settings.get("evaluators") or []))
+                + _plan(settings))
     if job.state == RUNNING:
         _live(job.name)
     else:
         _bars(job)
         _outcome(job)
+
+
+def _plan(settings: dict[str, Any]) -> str:
+    """What the evaluation runs, in words: "2 variants × 3 repeats · evaluated by `exact_match`"."""
+    variants, repeats = len(settings.get("variants") or []) or 1, settings.get("repeats") or 1
+    evaluators = settings.get("evaluators") or []
+    plan = f"{variants} variant{'s' if variants > 1 else ''}" + (f" × {repeats} repeats" if repeats > 1 else "")
+    return plan + (" · evaluated by " + ", ".join(f"`{e}`" for e in evaluators) if evaluators else "")
 
 
 @st.fragment(run_every=1.0)
@@ -74,7 +81,8 @@ def _line_text(run: dict[str, Any]) -> str:
 def _outcome(job: EvaluationJob) -> None:
     if job.output.strip():
         st.subheader("Comparison", divider="gray")
-        st.code(job.output.rstrip(), language=None)
+        with st.container(key="pfl_comparison_table"):  # a smaller font: the CLI's table fits at 1280 px
+            st.code(job.output.rstrip(), language=None)
         result = job.result or {}
         bases = [runs["base"][0] for runs in (result.get("runs") or {}).values() if runs.get("base")]
         if len(bases) >= 2:
