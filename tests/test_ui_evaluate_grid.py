@@ -23,7 +23,7 @@ def test_a_grid_started_from_the_page_races_slices_costs_and_draws_its_charts(pf
     monkeypatch.chdir(ROOT)
     app = AppTest.from_file(str(APP), default_timeout=120)
     app.run()
-    app.switch_page("pages/evaluate.py").run()
+    app.switch_page("views/evaluate.py").run()
     app.text_input(key="evaluate_flow").input(str(FLOW)).run()
     assert not app.exception, app.exception
     app.toggle(key="evaluate_grid").set_value(True).run()
