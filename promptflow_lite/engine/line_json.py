@@ -55,10 +55,15 @@ def dumps(value: Any) -> str:
 
 
 def node_entry(run: NodeRun) -> dict[str, Any]:
-    """A node run as kept in the journal."""
-    return {"node": run.node, "status": run.status, "inputs": run.inputs, "output": run.output, "error": run.error,
-            "start_time": run.start_time, "end_time": run.end_time, "usage": run.usage, "cached": run.cached,
-            "model_calls": run.model_calls, "logs": run.logs}
+    """A node run as kept in the journal (``models`` and ``reused_from`` only when there are any)."""
+    entry = {"node": run.node, "status": run.status, "inputs": run.inputs, "output": run.output, "error": run.error,
+             "start_time": run.start_time, "end_time": run.end_time, "usage": run.usage, "cached": run.cached,
+             "model_calls": run.model_calls, "logs": run.logs}
+    if run.models:
+        entry["models"] = run.models
+    if run.reused_from:
+        entry["reused_from"] = run.reused_from
+    return entry
 
 
 def line_entry(result: LineResult) -> dict[str, Any]:

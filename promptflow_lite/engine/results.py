@@ -31,16 +31,28 @@ class NodeRun:
     cached: bool = False  # every model call of the node was answered from the cache
     model_calls: int = 0
     logs: str = ""
+    # per model (deployment) the node called: {"calls": n, "cached": k, "prompt_tokens": p, "completion_tokens": c,
+    # "cached_seconds": s} (s: how long the cached answers' requests took when they were made)
+    models: dict[str, dict[str, int]] = field(default_factory=dict)
+    reused_from: str | None = None  # the run whose result of this node on this line was taken (engine.node_reuse)
 
     @property
     def duration(self) -> float:
         return max(self.end_time - self.start_time, 0.0)
 
     def record_model_calls(self, calls: list) -> None:
-        """Count the node's model calls (``tools.observe.ModelCall``): usage, cached."""
+        """Count the node's model calls (``tools.observe.ModelCall``): usage, cached, and both per model."""
         self.model_calls = len(calls)
         self.usage = sum_usage(c.usage for c in calls)
         self.cached = all(c.cached for c in calls)
+        for call in calls:
+            counts = self.models.setdefault(str(call.request.get("model") or "unknown"), {"calls": 0, "cached": 0})
+            counts["calls"] += 1
+            counts["cached"] += int(call.cached)
+            if call.cached and call.replayed_seconds:
+                counts["cached_seconds"] = round(counts.get("cached_seconds", 0) + call.replayed_seconds, 4)
+            for key, value in sum_usage([call.usage]).items():
+                counts[key] = counts.get(key, 0) + value
 
 
 @dataclass

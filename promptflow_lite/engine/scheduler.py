@@ -23,6 +23,7 @@ from typing import Any
 
 from promptflow_lite.engine.capture import captured_output
 from promptflow_lite.engine.deadline import within
+from promptflow_lite.engine.node_reuse import active_reuse
 from promptflow_lite.engine.nodes import ASYNC, ASYNC_GEN, INLINE, PreparedNode
 from promptflow_lite.engine.results import BYPASSED, CANCELED, COMPLETED, FAILED, LineResult, NodeRun
 from promptflow_lite.errors import RAISE_TIMEOUT, LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict
@@ -134,7 +135,8 @@ def _fail(result: LineResult, exc: BaseException) -> None:
 
 
 class _LineState:
-    __slots__ = ("plan", "inputs", "result", "values", "bypassed", "pending", "running", "stream", "echo", "read")
+    __slots__ = ("plan", "inputs", "result", "values", "bypassed", "pending", "running", "stream", "echo", "read",
+                 "reuse")
 
     def __init__(self, plan: LinePlan, inputs, result: LineResult, stream: bool, echo):
         self.plan, self.inputs, self.result = plan, inputs, result
@@ -144,6 +146,7 @@ class _LineState:
         self.running: dict[asyncio.Task, PreparedNode] = {}
         self.stream, self.echo = stream, echo
         self.read: dict[int, tuple[AsyncIterator, asyncio.Task]] = {}  # id(stream) -> (stream, its chunks)
+        self.reuse = active_reuse.get()  # None unless an evaluation of variant combinations installed one
 
     async def run(self) -> None:
         ready = list(self.plan.roots)
@@ -155,6 +158,8 @@ class _LineState:
                     self.values[node.name] = None
                     self.result.node_runs[node.name] = NodeRun(node.name, BYPASSED, start_time=time.time(),
                                                                end_time=time.time())
+                    ready.extend(self._release(node))
+                elif self.reuse is not None and self._reused(node):
                     ready.extend(self._release(node))
                 elif not ready and not self.running:
                     await self._run_node(node)  # the only runnable node: no task needed
@@ -252,6 +257,19 @@ class _LineState:
         return value if read is None else (chunk for chunk in read[1].result())
 
     # execution ----------------------------------------------------------------------------
+    def _reused(self, node: PreparedNode) -> bool:
+        """Take the node's result from the reuse hook, if it has one for this line (its span takes no time)."""
+        run = self.reuse.lookup(node.name, self.result.line_number)
+        if run is None:
+            return False
+        self.result.node_runs[node.name] = run
+        self.values[node.name] = run.output
+        tracer = spans.active()
+        span = tracer.start_node(node.name, node.spec.type or "python", run.inputs or {}) if tracer else None
+        if span is not None:
+            tracer.end_node(span, run)
+        return True
+
     async def _run_node(self, node: PreparedNode) -> None:
         run = NodeRun(node.name, "Running", start_time=time.time())
         self.result.node_runs[node.name] = run
@@ -293,6 +311,8 @@ class _LineState:
                 run.record_model_calls(calls)
             if span is not None:
                 tracer.end_node(span, run)
+        if self.reuse is not None:
+            self.reuse.store(node.name, self.result.line_number, run)
 
     # results ------------------------------------------------------------------------------
     def outputs(self) -> dict[str, Any]:

@@ -20,13 +20,14 @@ Line = tuple[int, dict[str, Any]]
 def prepare_lines(spec: RunSpec, flow: Any, log: RunLog, get_run: Callable[[str], Run]) -> Iterable[Line]:
     """``(line_number, inputs)`` for every line, in line order; warnings (hidden columns, dropped lines) go to
     ``log``. With data alone the lines are streamed from the data file (iterating them reads it again)."""
-    if spec.data and not spec.run:
+    streaming = bool(spec.data and not spec.run and spec.lines is None)  # a sample (--lines) is mapped in memory
+    if streaming:
         streamed = _streamed(spec, flow, log)
         if streamed is not None:
             return streamed
     sources, labels, origins = {}, {}, {}
     if spec.data:
-        sources["data"] = load_data(spec.data, warn=None if not spec.run else log.warning)
+        sources["data"] = load_data(spec.data, warn=None if streaming else log.warning)  # streaming: warned already
         origins["data"] = str(spec.data)
     if spec.run:
         base = _usable_base_run(spec.run, get_run)
@@ -38,8 +39,13 @@ def prepare_lines(spec: RunSpec, flow: Any, log: RunLog, get_run: Callable[[str]
     if not spec.column_mapping:
         log.info("No column mapping given: every flow input without a default reads the data column "
                  "of the same name.")
-    return map_lines(flow.inputs, sources, spec.column_mapping, warn=log.warning, source_labels=labels,
-                     origins=origins)
+    lines = map_lines(flow.inputs, sources, spec.column_mapping, warn=log.warning, source_labels=labels,
+                      origins=origins, only=None if spec.lines is None else set(spec.lines))
+    beyond = sorted(n for n in set(spec.lines or ()) if not 0 <= n < len(sources.get("data", ())))
+    if spec.data and beyond:
+        log.warning(f"{len(beyond)} requested line(s) are not in the data ({len(sources['data'])} lines, numbered "
+                    f"from 0): {', '.join(map(str, beyond[:20]))}{', ...' if len(beyond) > 20 else ''}.")
+    return lines
 
 
 def _streamed(spec: RunSpec, flow: Any, log: RunLog) -> StreamedLines | None:

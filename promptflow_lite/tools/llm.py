@@ -48,15 +48,34 @@ def _cached(req: ModelRequest, call: ModelCall) -> dict | None:
     cache = active_cache()
     if cache is None or req.stream:
         return None
-    data = cache.get(_key(req))
-    call.cached = data is not None
-    return data
+    found = cache.lookup(_key(req))
+    if found is None:
+        return None
+    call.cached = True
+    call.replayed_seconds = found[1]
+    return found[0]
 
 
-def _store(req: ModelRequest, data: dict) -> None:
+async def _cached_or_claimed(req: ModelRequest, call: ModelCall, stack: ExitStack) -> dict | None:
+    """The cached answer, if any; else, when an identical request is in flight, its answer once it has one;
+    else None, and ``req`` is claimed until ``stack`` closes (identical requests wait for it)."""
+    data = _cached(req, call)
+    cache = active_cache()
+    if data is not None or cache is None or req.stream:
+        return data
+    key = _key(req)
+    while not await cache.claim(key):
+        data = _cached(req, call)
+        if data is not None:
+            return data
+    stack.callback(cache.release, key)
+    return None
+
+
+def _store(req: ModelRequest, data: dict, started: float) -> None:
     cache = active_cache()
     if cache is not None:
-        cache.put(_key(req), data, api=req.api, model=req.model)
+        cache.put(_key(req), data, api=req.api, model=req.model, seconds=time.monotonic() - started)
 
 
 _PATHS = {CHAT: "/chat/completions", COMPLETION: "/completions", EMBEDDING: "/embeddings"}
@@ -147,7 +166,7 @@ async def invoke_async(req: ModelRequest) -> Any:
 
     with ExitStack() as stack:
         call = stack.enter_context(_record(req))
-        data = _cached(req, call)
+        data = await _cached_or_claimed(req, call, stack)
         if data is not None:
             return _finish(req, call, data)
         create = _method(async_client(req.endpoint), req)
@@ -164,7 +183,7 @@ async def invoke_async(req: ModelRequest) -> Any:
             raise _failure(req, exc, call, started) from exc
         if req.stream:
             return _async_deltas(req, result, call, stack.pop_all())
-        _store(req, result)
+        _store(req, result, started)
         return _finish(req, call, result)
 
 
@@ -208,7 +227,7 @@ def invoke_sync(req: ModelRequest) -> Any:
             raise _failure(req, exc, call, started) from exc
         if req.stream:
             return _sync_deltas(req, result, call, stack.pop_all())
-        _store(req, result)
+        _store(req, result, started)
         return _finish(req, call, result)
 
 
