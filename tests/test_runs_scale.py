@@ -21,9 +21,9 @@ from promptflow_lite.runs.store import RunFolder
 GOLDEN = Path(__file__).parent / "fixtures" / "finalize_0_1"
 
 
-def test_finalisation_writes_the_files_of_earlier_releases_byte_for_byte(tmp_path):
+def test_finalisation_writes_the_same_files_as_the_in_memory_one_byte_for_byte(tmp_path):
     """``before/`` is an unfinished run folder (a shuffled journal with a line run twice, a damaged record, a torn
-    tail; lines never run; a stale artifact file); ``expected/`` is what release 0.1's in-memory finalisation made
+    tail; lines never run; a stale artifact file); ``expected/`` is what the in-memory finalisation (main at 8186f74) made
     of it. The streamed finalisation writes the same bytes."""
     folder = tmp_path / "run"
     shutil.copytree(GOLDEN / "before", folder)
