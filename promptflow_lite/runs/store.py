@@ -229,6 +229,7 @@ class LineFile:
     def __init__(self, path: Path, *, data: bool = False, framed: bool = False):
         self.path, self._data, self._framed = path, data, framed
         self._temporary = path.with_name(path.name + ".tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)  # e.g. flow_outputs/ of a folder copied without empty dirs
         self._handle = open(self._temporary, "wb", buffering=1 << 16)
 
     def write(self, text: str) -> None:
