@@ -39,5 +39,5 @@ def tracing_off_after_test():
     yield
     import sys
 
-    if "promptflow_lite.tracing.setup" in sys.modules:
-        sys.modules["promptflow_lite.tracing.setup"].disable_tracing()
+    if "promptflow_lite.tracing._setup" in sys.modules:
+        sys.modules["promptflow_lite.tracing._setup"].disable_tracing()

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from promptflow_lite.tools.chat import (
+from promptflow_lite.tools._chat import (
     ChatAPIFunctionRoleInvalidFormat, ChatAPIInvalidRole, ChatAPIToolRoleInvalidFormat, ChatInputList, Escaper,
     convert_to_chat_list, parse_chat,
 )
-from promptflow_lite.tools.llm_params import build_messages
-from promptflow_lite.tools.multimedia import Image
-from promptflow_lite.tools.template import render_prompt
+from promptflow_lite.tools._llm_params import build_messages
+from promptflow_lite.tools._multimedia import Image
+from promptflow_lite.tools._template import render_prompt
 
 
 def test_role_lines_split_messages_and_content_is_stripped():

@@ -189,7 +189,7 @@ def test_chat_history_without_default_starts_empty(make_flow, capsys):
 
 
 def test_offline_mode_needs_no_key_in_the_environment(tmp_path, monkeypatch, capsys):
-    from promptflow_lite.testing import offline
+    from promptflow_lite.testing import _offline as offline
 
     connections = {"open_ai_connection": {"type": "OpenAIConnection", "value": {
         "api_key": "${env:PFL_TEST_UNSET_KEY}", "base_url": "https://api.openai.com/v1"}}}

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from promptflow_lite.cli.main import main
-from promptflow_lite.evaluate.builtin import evaluator_path
-from promptflow_lite.evaluate.run_lines import read_run_lines
-from promptflow_lite.runs.client import Client
+from promptflow_lite.evaluate._builtin import evaluator_path
+from promptflow_lite.evaluate._run_lines import read_run_lines
+from promptflow_lite.runs._client import Client
 
 WORDS = ["apple", "pear", "plum", "fig", "kiwi", "lime", "date", "melon", "grape", "peach",
          "mango", "guava", "lemon", "olive", "berry", "cherry", "quince", "papaya", "banana", "orange"]

@@ -8,14 +8,14 @@ from xml.etree import ElementTree
 import pytest
 
 from promptflow_lite.errors import UserError
-from promptflow_lite.evaluate.builtin import evaluator_path
-from promptflow_lite.evaluate.comparison import compare
-from promptflow_lite.evaluate.evaluators import (
+from promptflow_lite.evaluate._builtin import evaluator_path
+from promptflow_lite.evaluate._comparison import compare
+from promptflow_lite.evaluate._evaluators import (
     EvaluatorSpec, input_mapping, parse_evaluator, parse_evaluators, parse_mapping_overrides,
 )
-from promptflow_lite.evaluate.gates import check, parse_gates, resolve_metric
-from promptflow_lite.evaluate.junit import junit_xml
-from promptflow_lite.evaluate.text_table import format_report
+from promptflow_lite.evaluate._gates import check, parse_gates, resolve_metric
+from promptflow_lite.evaluate._junit import junit_xml
+from promptflow_lite.evaluate._text_table import format_report
 
 
 def single(values):

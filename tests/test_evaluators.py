@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from promptflow_lite.connections.types import OpenAIConnection
-from promptflow_lite.engine.flow import load_flow, run_sync
+from promptflow_lite.connections._types import OpenAIConnection
+from promptflow_lite.engine._flow import load_flow, run_sync
 from promptflow_lite.errors import UserError
-from promptflow_lite.evaluate.builtin import builtin_names, evaluator_path, evaluators_root
+from promptflow_lite.evaluate._builtin import builtin_names, evaluator_path, evaluators_root
 from promptflow_lite.testing import ScriptedServer
 
 JUDGES = ["coherence", "fluency", "groundedness", "relevance", "similarity"]
@@ -59,7 +59,7 @@ def test_an_unknown_evaluator_name_lists_the_builtin_ones():
 
 def test_shared_helpers_are_one_file_included_by_each_evaluator():
     """aggregate.py and parse_score.py live once in _shared/ and reach each folder as additional includes."""
-    from promptflow_lite.flow.loader import load_dag
+    from promptflow_lite.flow._loader import load_dag
 
     root = evaluators_root().resolve()
     assert not list(root.glob("[!_]*/aggregate.py")) and not list(root.glob("[!_]*/parse_score.py"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from promptflow_lite.engine.flow import FlowRunError, load_flow, run_sync
+from promptflow_lite.engine._flow import FlowRunError, load_flow, run_sync
 
 HEADER = "from promptflow.core import tool\n"
 
@@ -313,7 +313,7 @@ def test_many_lines_share_one_loaded_flow(make_flow):
 def test_cheap_sync_tools_move_onto_the_loop_and_blocking_ones_go_back(make_flow, monkeypatch):
     import threading
 
-    from promptflow_lite.engine import dispatch
+    from promptflow_lite.engine import _dispatch as dispatch
 
     monkeypatch.setattr(dispatch, "INLINE_BELOW", 0.02)  # a loaded CI machine can stretch a no-op past 0.5 ms
 

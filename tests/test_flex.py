@@ -8,9 +8,9 @@ import json
 import pytest
 
 from promptflow_lite.cli.main import main
-from promptflow_lite.connections.model_config import AzureOpenAIModelConfiguration
-from promptflow_lite.connections.types import OpenAIConnection
-from promptflow_lite.engine.flow import FlowRunError, load_flow, run_sync
+from promptflow_lite.connections._model_config import AzureOpenAIModelConfiguration
+from promptflow_lite.connections._types import OpenAIConnection
+from promptflow_lite.engine._flow import FlowRunError, load_flow, run_sync
 from promptflow_lite.errors import FlowLoadError, UserError
 from promptflow_lite.testing import Rule, ScriptedServer
 
@@ -344,7 +344,7 @@ def test_bad_entries_name_the_file_and_the_fix(make_flow):
 
 
 def test_flex_lines_are_traced(make_flow):
-    from promptflow_lite.tracing import spans
+    from promptflow_lite.engine import _hooks as spans
 
     events = []
 
@@ -442,7 +442,7 @@ def test_environment_variables_timeout_and_entry_without_yaml(make_flow, monkeyp
     line = flow.run({"name": "Ada", "delay": 5}, timeout=0.2)
     assert line.status == "Failed" and "timeout after 0.2 seconds" in line.error["message"]
 
-    from promptflow_lite.engine.flex import FlexFlow
+    from promptflow_lite.engine._flex import FlexFlow
 
     direct = FlexFlow.from_entry("slow:greet", folder, environment_variables={"GREETING": "hi"})
     assert direct(name="Bo") == {"output": "hi Bo"}
@@ -469,7 +469,7 @@ def test_run_and_test_a_bare_module_function_entry(tmp_path, monkeypatch, capsys
 
 
 def test_a_bare_entry_gets_one_generated_flow_file_per_entry_and_code_folder(tmp_path):
-    from promptflow_lite.flow.loader import entry_flow_file
+    from promptflow_lite.flow._loader import entry_flow_file
 
     (tmp_path / "a").mkdir()
     first, again = entry_flow_file("shout:shout", tmp_path), entry_flow_file("shout:shout", tmp_path)

@@ -8,16 +8,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from promptflow_lite.connections.types import (
+from promptflow_lite.connections._types import (
     AzureOpenAIConnection, CustomConnection, OpenAIConnection, ServerlessConnection,
 )
 from promptflow_lite.errors import LLMError, UserError
 from promptflow_lite.testing import ScriptedServer
-from promptflow_lite.tools import builtin, llm
-from promptflow_lite.tools.llm_client import InvalidConnectionType, async_client, close_async_clients, resolve_endpoint
-from promptflow_lite.tools.llm_node import make_llm_caller
-from promptflow_lite.tools.llm_params import ChatAPIInvalidTools, FunctionCallNotSupportedInStreamMode
-from promptflow_lite.tools.observe import calls_collector
+from promptflow_lite.tools import _builtin as builtin, _llm as llm
+from promptflow_lite.tools._llm_client import InvalidConnectionType, async_client, close_async_clients, resolve_endpoint
+from promptflow_lite.tools._llm_node import make_llm_caller
+from promptflow_lite.tools._llm_params import ChatAPIInvalidTools, FunctionCallNotSupportedInStreamMode
+from promptflow_lite.tools._observe import calls_collector
 
 PROMPT = "# system:\nYou are a geography bot.\n# user:\nWhat is the capital of {{country}}?\n"
 RULES = [
@@ -276,8 +276,8 @@ def test_llm_node_caller(server):
 
 
 def test_prepared_requests_can_return_the_whole_response(server):
-    from promptflow_lite.tools.llm import invoke_sync
-    from promptflow_lite.tools.llm_params import CHAT, ModelRequest
+    from promptflow_lite.tools._llm import invoke_sync
+    from promptflow_lite.tools._llm_params import CHAT, ModelRequest
 
     request = ModelRequest(CHAT, resolve_endpoint(openai_conn(server)),
                            {"model": "gpt-4o", "messages": [{"role": "user", "content": "capital of Benin"}], "n": 2},

@@ -8,12 +8,12 @@ import json
 import pytest
 
 from promptflow_lite.cli.main import main as pfl
-from promptflow_lite.connections.types import OpenAIConnection
+from promptflow_lite.connections._types import OpenAIConnection
 from promptflow_lite.errors import LLMError
 from promptflow_lite.testing import ScriptedServer
-from promptflow_lite.tools import builtin, llm
-from promptflow_lite.tools.llm_cache import LLMCache, cache_key, current_repeat, default_cache_path, use_cache
-from promptflow_lite.tools.observe import calls_collector
+from promptflow_lite.tools import _builtin as builtin, _llm as llm
+from promptflow_lite.tools._llm_cache import LLMCache, cache_key, current_repeat, default_cache_path, use_cache
+from promptflow_lite.tools._observe import calls_collector
 
 PROMPT = "user:\nWhat is the capital of {{country}}?"
 

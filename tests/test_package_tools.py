@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from promptflow_lite.engine.flow import load_flow
+from promptflow_lite.engine._flow import load_flow
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def third_party_tool(tmp_path, monkeypatch):
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-tools\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[package_tools]\nmy_tools = my_tools:list_package_tools\n")
     monkeypatch.syspath_prepend(str(site))
-    from promptflow_lite.tools.package import _entry_point_tools
+    from promptflow_lite.tools._package import _entry_point_tools
 
     _entry_point_tools.cache_clear()
     yield

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from promptflow_lite.cli.main import main
-from promptflow_lite.connections.types import AzureOpenAIConnection, OpenAIConnection
+from promptflow_lite.connections._types import AzureOpenAIConnection, OpenAIConnection
 from promptflow_lite.errors import InputError, UserError
-from promptflow_lite.flow.prompty import AsyncPrompty, InvalidOutputKeyError, Prompty
-from promptflow_lite.flow.prompty_file import PromptyFormatError
+from promptflow_lite.engine._prompty import AsyncPrompty, InvalidOutputKeyError, Prompty
+from promptflow_lite.flow._prompty_file import PromptyFormatError
 from promptflow_lite.testing import Rule, ScriptedServer, ToolCall
 
 BASIC = """\
@@ -239,7 +239,7 @@ def test_env_and_file_references_and_an_azure_endpoint(server, tmp_path, monkeyp
 
 
 def test_model_configuration_objects_and_connections_as_overrides(server, tmp_path):
-    from promptflow_lite.connections.model_config import AzureOpenAIModelConfiguration, OpenAIModelConfiguration
+    from promptflow_lite.connections._model_config import AzureOpenAIModelConfiguration, OpenAIModelConfiguration
 
     path = write(tmp_path, "basic.prompty", BASIC)
     config = AzureOpenAIModelConfiguration(azure_deployment="dep-1", azure_endpoint=server.url, api_key="k")
@@ -345,7 +345,7 @@ def test_cli_flow_test_errors_say_what_to_fix(server, tmp_path, capsys):
 
 
 def test_prompty_flow_lines_are_independent_and_typed(server, tmp_path):
-    from promptflow_lite.engine.flow import load_flow, run_sync
+    from promptflow_lite.engine._flow import load_flow, run_sync
 
     flow = load_flow(write(tmp_path, "basic.prompty", BASIC))
     assert flow.kind == "prompty" and flow.output_names == ["output"]
@@ -368,13 +368,13 @@ def test_compat_import_gives_the_same_class():
         from promptflow.core import AsyncPrompty as CompatAsyncPrompty
         from promptflow.core import AzureOpenAIModelConfiguration, Prompty as CompatPrompty
     assert CompatPrompty is Prompty and CompatAsyncPrompty is AsyncPrompty
-    assert AzureOpenAIModelConfiguration.__module__ == "promptflow_lite.connections.model_config"
+    assert AzureOpenAIModelConfiguration.__module__ == "promptflow_lite.connections._model_config"
 
 
 def test_prompty_as_the_source_of_an_llm_node(server, tmp_path):
-    from promptflow_lite.connections.provider import DictConnectionProvider
-    from promptflow_lite.engine.flow import run_sync
-    from promptflow_lite.engine.prompty_flow import prompty_llm_caller
+    from promptflow_lite.connections._provider import DictConnectionProvider
+    from promptflow_lite.engine._flow import run_sync
+    from promptflow_lite.engine._prompty_flow import prompty_llm_caller
 
     path = write(tmp_path, "basic.prompty", BASIC)
     conns = DictConnectionProvider({

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from promptflow_lite.cli.main import main as pfl
-from promptflow_lite.runs.data import columns, load_data
-from promptflow_lite.runs.errors import DataError, EmptyInputsData
+from promptflow_lite.runs._data import columns, load_data
+from promptflow_lite.runs._errors import DataError, EmptyInputsData
 
 ROWS = [{"q": "a", "n": 1, "date": "2024-01-02", "tags": ["x"]}, {"q": "b", "n": 2.5, "date": "2024-02-03", "tags": []}]
 

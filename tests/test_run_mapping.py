@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from promptflow_lite.cli.main import main as pfl
-from promptflow_lite.runs.errors import InputMappingError
-from promptflow_lite.runs.mapping import effective_mapping, map_lines
+from promptflow_lite.runs._errors import InputMappingError
+from promptflow_lite.runs._mapping import effective_mapping, map_lines
 
 
 def spec(default=None):

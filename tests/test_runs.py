@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from promptflow_lite.cli.main import main as pfl
-from promptflow_lite.runs.client import Client
+from promptflow_lite.runs._client import Client
 
 HEADER = "from promptflow.core import tool, log_metric\n"
 SQUARE_FLOW = {
@@ -461,7 +461,7 @@ def test_stream_echoes_the_log_live(square, tmp_path, capsys):
 
 
 def test_progress_bar_counts_done_and_failed_lines(capsys):
-    from promptflow_lite.runs.progress import Progress
+    from promptflow_lite.runs._progress import Progress
 
     progress = Progress(3, name="demo", enabled=True)
     for ok in (True, False, True):

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from promptflow_lite.cli.main import main as pfl
-from promptflow_lite.connections.types import OpenAIConnection
-from promptflow_lite.runs.client import Client
+from promptflow_lite.connections._types import OpenAIConnection
+from promptflow_lite.runs._client import Client
 from promptflow_lite.testing import ScriptedServer
 
 RULES = [

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from promptflow_lite.serve import ServerThread, create_app
-from promptflow_lite.serve.client import ScoreClient, ScoreError
+from promptflow_lite.serve._client import ScoreClient, ScoreError
 
 ECHO_FLOW = {
     "flow.dag.yaml": """

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from promptflow_lite.serve.client import ScoreClient
+from promptflow_lite.serve._client import ScoreClient
 from promptflow_lite.testing import Rule, ScriptedServer
 
 PFL = [sys.executable, "-m", "promptflow_lite.cli.main"]

@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from promptflow_lite.connections.types import OpenAIConnection
+from promptflow_lite.connections._types import OpenAIConnection
 from promptflow_lite.serve import ServerThread, create_app
-from promptflow_lite.serve.client import ScoreClient, ScoreError
+from promptflow_lite.serve._client import ScoreClient, ScoreError
 from promptflow_lite.testing import Rule, ScriptedServer
 
 CHAT_FLOW = {
@@ -124,7 +124,7 @@ def test_fifty_requests_overlap_on_one_loaded_flow(chat, llm):
 
 
 def test_traceparent_continues_the_callers_trace(make_flow, llm):
-    from promptflow_lite.tracing.store import TraceStore
+    from promptflow_lite.tracing._store import TraceStore
 
     connections = {"open_ai_connection": OpenAIConnection(api_key="x", base_url=llm.base_url)}
     with ServerThread(create_app(make_flow(CHAT_FLOW), connections=connections)) as server:
@@ -140,7 +140,7 @@ def test_traceparent_continues_the_callers_trace(make_flow, llm):
 
 
 def test_feedback_is_recorded_in_the_callers_trace(make_flow, llm):
-    from promptflow_lite.tracing.store import TraceStore
+    from promptflow_lite.tracing._store import TraceStore
 
     connections = {"open_ai_connection": OpenAIConnection(api_key="x", base_url=llm.base_url)}
     with ServerThread(create_app(make_flow(CHAT_FLOW), connections=connections)) as server:

@@ -21,7 +21,7 @@ from promptflow_lite.evaluate.stats import (
     paired_difference,
     proportion_ci,
 )
-from promptflow_lite.evaluate.stats.paired import sign_flip_p_value
+from promptflow_lite.evaluate.stats._paired import sign_flip_p_value
 
 # ---------------------------------------------------------------- known answers
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from promptflow_lite.tools.builtin import render_jinja_template, render_template_jinja2
-from promptflow_lite.tools.template import (
+from promptflow_lite.tools._builtin import render_jinja_template, render_template_jinja2
+from promptflow_lite.tools._template import (
     JinjaTemplateError, PromptResult, image_variables, make_prompt_renderer, place_images_on_own_lines,
     render_prompt, render_template, template_variables,
 )

@@ -8,8 +8,8 @@ import urllib.request
 import pytest
 
 from promptflow_lite.cli.main import main as pfl
-from promptflow_lite.connections.types import OpenAIConnection
-from promptflow_lite.engine.flow import load_flow, run_sync
+from promptflow_lite.connections._types import OpenAIConnection
+from promptflow_lite.engine._flow import load_flow, run_sync
 from promptflow_lite.testing import ScriptedServer
 from promptflow_lite.tracing import disable_tracing, enable_tracing, get_trace, get_traces
 
@@ -197,7 +197,7 @@ def test_a_streamed_llm_span_ends_when_the_stream_is_consumed(make_flow, server,
 
 
 def test_a_single_node_test_is_a_trace_of_the_node_and_its_model_call(make_flow, server, tracing):
-    from promptflow_lite.engine.flow_test import run_flow_test
+    from promptflow_lite.engine._flow_test import run_flow_test
 
     connections = {"open_ai_connection": OpenAIConnection(api_key=SECRET, base_url=server.base_url,
                                                           name="open_ai_connection")}

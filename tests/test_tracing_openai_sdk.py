@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from promptflow_lite.cli.main import main as pfl
-from promptflow_lite.engine.flow import load_flow, run_sync
+from promptflow_lite.engine._flow import load_flow, run_sync
 from promptflow_lite.testing import ScriptedServer
 from promptflow_lite.tracing import disable_tracing, enable_tracing, get_trace, get_traces
 
@@ -170,7 +170,7 @@ def test_patching_is_idempotent_reversible_and_off_with_tracing_off(monkeypatch)
 
 
 def test_our_llm_tools_are_not_counted_twice(make_flow, server, tracing):
-    from promptflow_lite.connections.types import OpenAIConnection
+    from promptflow_lite.connections._types import OpenAIConnection
 
     flow = make_flow({"ask.jinja2": "# user:\n{{question}}\n", "flow.dag.yaml": """
         inputs:

@@ -60,9 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
-    from promptflow_lite.connections.files import load_connection_file
-    from promptflow_lite.connections.store import ConnectionStore
-    from promptflow_lite.connections.values import fill_secrets
+    from promptflow_lite.connections._files import load_connection_file
+    from promptflow_lite.connections._store import ConnectionStore
+    from promptflow_lite.connections._values import fill_secrets
 
     conn = load_connection_file(args.file, overrides=parse_key_values(args.overrides, "--set"), name=args.name)
     conn = fill_secrets(conn, prompt=_secret_prompt(conn.name))
@@ -74,9 +74,9 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _update(args: argparse.Namespace) -> int:
-    from promptflow_lite.connections.files import apply_overrides, connection_from_dict, read_connection_file
-    from promptflow_lite.connections.store import ConnectionStore
-    from promptflow_lite.connections.values import fill_secrets
+    from promptflow_lite.connections._files import apply_overrides, connection_from_dict, read_connection_file
+    from promptflow_lite.connections._store import ConnectionStore
+    from promptflow_lite.connections._values import fill_secrets
 
     store = ConnectionStore()
     existing = store.get(args.name, resolve_env=False)
@@ -89,14 +89,14 @@ def _update(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from promptflow_lite.connections.store import ConnectionStore
+    from promptflow_lite.connections._store import ConnectionStore
 
     print_json(ConnectionStore().get(args.name, with_secrets=False, resolve_env=False).to_dict())
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
-    from promptflow_lite.connections.store import ConnectionStore
+    from promptflow_lite.connections._store import ConnectionStore
 
     connections = ConnectionStore().list()
     if args.output == "json":
@@ -110,7 +110,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _delete(args: argparse.Namespace) -> int:
-    from promptflow_lite.connections.store import ConnectionStore
+    from promptflow_lite.connections._store import ConnectionStore
 
     if not args.yes:
         if not sys.stdin.isatty():

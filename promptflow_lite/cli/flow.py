@@ -64,7 +64,7 @@ def read_inputs(pairs: list[str], file: str | None) -> dict[str, Any]:
 def read_init(items: list[str]) -> dict[str, Any]:
     """``--init k=v ...`` or ``--init FILE.json|.yaml``."""
     if len(items) == 1 and "=" not in items[0]:
-        from promptflow_lite.flow.loader import read_yaml
+        from promptflow_lite.flow._loader import read_yaml
 
         data = read_yaml(Path(items[0]))
         if not isinstance(data, dict):
@@ -74,7 +74,7 @@ def read_init(items: list[str]) -> dict[str, Any]:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from promptflow_lite.engine.flow_test import run_flow_test
+    from promptflow_lite.engine._flow_test import run_flow_test
 
     inputs = read_inputs(args.inputs, args.inputs_file)
     env = parse_key_values(args.environment_variables, "--environment-variables")
@@ -117,13 +117,13 @@ def _print_text(outcome) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from promptflow_lite.flow.loader import flow_kind, load_dag, resolve_flow_path
-    from promptflow_lite.flow.validate import find_problems
+    from promptflow_lite.flow._loader import flow_kind, load_dag, resolve_flow_path
+    from promptflow_lite.flow._validate import find_problems
     from promptflow_lite.errors import FlowValidationError
 
     file, _ = resolve_flow_path(args.source)
     if flow_kind(file) != "dag":
-        from promptflow_lite.engine.flow import load_flow
+        from promptflow_lite.engine._flow import load_flow
 
         load_flow(file)  # flex / prompty: loading is the check
         problems = []

@@ -122,14 +122,14 @@ def _run_name(args: argparse.Namespace) -> str:
 
 
 def _client():
-    from promptflow_lite.runs.client import Client
+    from promptflow_lite.runs._client import Client
 
     return Client()
 
 
 # create / resume ----------------------------------------------------------------------------
 def _create(args: argparse.Namespace) -> int:
-    from promptflow_lite.runs.spec import RunSpec, load_run
+    from promptflow_lite.runs._spec import RunSpec, load_run
 
     if args.file and args.flow:
         raise UserError("--file and --flow cannot be used together.", hint="put flow: in the run.yml, or drop -f.")
@@ -172,8 +172,8 @@ def _init(items: list[str] | None) -> dict[str, Any] | None:
 
 def _report(run, allow_failures: bool) -> int:
     """Print the summary; the exit code says whether every line succeeded."""
-    from promptflow_lite.runs import model
-    from promptflow_lite.runs.progress import summary
+    from promptflow_lite.runs import _model as model
+    from promptflow_lite.runs._progress import summary
 
     print(summary(run))
     if run.status == model.COMPLETED:
@@ -213,8 +213,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _show_details(args: argparse.Namespace) -> int:
-    from promptflow_lite.runs.details import detail_rows
-    from promptflow_lite.runs.store import RunFolder
+    from promptflow_lite.runs._details import detail_rows
+    from promptflow_lite.runs._store import RunFolder
 
     run = _client().runs.get(_run_name(args))
     rows = detail_rows(RunFolder(run.output_path), failed_only=args.failed_only, max_results=args.max_results)

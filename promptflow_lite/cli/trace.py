@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from promptflow_lite.tracing.query import list_traces
+    from promptflow_lite.tracing._query import list_traces
 
     traces = list_traces(run=args.run, flow=args.flow, status=args.status, since=args.since, limit=args.max_results)
     if args.output == "json":
@@ -59,7 +59,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from promptflow_lite.tracing.query import get_trace
+    from promptflow_lite.tracing._query import get_trace
 
     trace = get_trace(args.trace_id)
     if args.output == "json":  # the raw spans, depth first, each with its parent_id
@@ -79,7 +79,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _delete(args: argparse.Namespace) -> int:
-    from promptflow_lite.tracing.query import delete_traces
+    from promptflow_lite.tracing._query import delete_traces
 
     count = delete_traces(run=args.run, older_than=args.older_than)
     print(f"Deleted {count} trace{'s' if count != 1 else ''}.")

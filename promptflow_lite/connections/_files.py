@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from promptflow_lite.connections.types import (
+from promptflow_lite.connections._types import (
     CONNECTION_CLASSES, STRONG_TYPE_PREFIX, Connection, CustomConnection, build_connection, connection_class)
 from promptflow_lite.errors import UserError
 

@@ -18,8 +18,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from promptflow_lite.connections.types import AzureOpenAIConnection, Connection, OpenAIConnection
-from promptflow_lite.connections.values import env_reference
+from promptflow_lite.connections._types import AzureOpenAIConnection, Connection, OpenAIConnection
+from promptflow_lite.connections._values import env_reference
 from promptflow_lite.errors import UserError
 
 AZURE_TYPES = ("azure_openai", "azure_open_ai", "AzureOpenAI")

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
 
 from promptflow_lite.connections._errors import connection_not_found
-from promptflow_lite.connections.types import (
+from promptflow_lite.connections._types import (
     CONNECTION_CLASSES, Connection, CustomConnection, connection_class)
-from promptflow_lite.connections.values import apply_env_overrides, resolve_env_references
+from promptflow_lite.connections._values import apply_env_overrides, resolve_env_references
 from promptflow_lite.errors import ConnectionNotFound, UserError
 
 __all__ = ["ConnectionProvider", "DictConnectionProvider", "ChainedConnectionProvider", "default_provider",
@@ -86,7 +86,7 @@ class ChainedConnectionProvider:
 
 def default_provider(*, env_overrides: bool = False) -> ChainedConnectionProvider:
     """Connections from the ``PROMPTFLOW_CONNECTIONS`` JSON file (if set), then the local store."""
-    from promptflow_lite.connections.store import ConnectionStore
+    from promptflow_lite.connections._store import ConnectionStore
 
     providers: list[Any] = []
     file = os.environ.get(CONNECTIONS_FILE_ENV)
@@ -167,7 +167,7 @@ def _entry_to_connection(name: str, entry: Any, source: str) -> Connection:
         raise UserError(f"Connection '{name}' in {source} must be a connection or a mapping, "
                         f"not {type(entry).__name__}.")
     if "value" not in entry:  # the YAML form: {type: open_ai, api_key: ...}
-        from promptflow_lite.connections.files import connection_from_dict
+        from promptflow_lite.connections._files import connection_from_dict
 
         return connection_from_dict({"name": name, **entry}, file=source)
     cls = _entry_class(name, entry, source)

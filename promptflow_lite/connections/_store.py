@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Iterator
 
 from promptflow_lite.connections._errors import EncryptionKeyError, connection_not_found
-from promptflow_lite.connections.encryption import KeyMismatch, SecretCipher
-from promptflow_lite.connections.types import (
+from promptflow_lite.connections._encryption import KeyMismatch, SecretCipher
+from promptflow_lite.connections._types import (
     STRONG_TYPE_PREFIX, Connection, CustomStrongTypeConnection, build_connection)
-from promptflow_lite.connections.values import SCRUBBED, fill_secrets, is_scrubbed, resolve_env_references
+from promptflow_lite.connections._values import SCRUBBED, fill_secrets, is_scrubbed, resolve_env_references
 from promptflow_lite.errors import UserError
 
 DB_FILE = "connections.sqlite"

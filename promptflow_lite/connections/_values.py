@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Callable, Iterator, Mapping
 
-from promptflow_lite.connections.types import Connection, CustomConnection
+from promptflow_lite.connections._types import Connection, CustomConnection
 from promptflow_lite.errors import UserError
 
 SCRUBBED = "******"

@@ -11,13 +11,13 @@ from __future__ import annotations
 import time
 from typing import Any, Iterable
 
-from promptflow_lite.engine.capture import captured_output
-from promptflow_lite.engine.nodes import PreparedNode
-from promptflow_lite.engine.results import BYPASSED, COMPLETED, FAILED, AggregationResult, LineResult, NodeRun
-from promptflow_lite.engine.scheduler import LinePlan, _invoke, user_traceback
+from promptflow_lite.engine._capture import captured_output
+from promptflow_lite.engine._nodes import PreparedNode
+from promptflow_lite.engine._results import BYPASSED, COMPLETED, FAILED, AggregationResult, LineResult, NodeRun
+from promptflow_lite.engine._scheduler import LinePlan, _invoke, user_traceback
 from promptflow_lite.errors import PflError, ToolExecutionError, error_dict
-from promptflow_lite.flow.reference import InputRef, NodeRef, resolve_property
-from promptflow_lite.tools.metrics import metrics_collector
+from promptflow_lite.flow._reference import InputRef, NodeRef, resolve_property
+from promptflow_lite.tools._metrics import metrics_collector
 
 
 async def run_aggregation(plan: LinePlan, lines: Iterable[LineResult], echo=None) -> AggregationResult:

@@ -11,11 +11,11 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from promptflow_lite.engine.flow import Flow, working_directory
-from promptflow_lite.engine.inputs import resolve_inputs
-from promptflow_lite.engine.results import FAILED, AggregationResult, LineResult
+from promptflow_lite.engine._flow import Flow, working_directory
+from promptflow_lite.engine._inputs import resolve_inputs
+from promptflow_lite.engine._results import FAILED, AggregationResult, LineResult
 from promptflow_lite.errors import InvalidFlowOverride, PflError, error_dict
-from promptflow_lite.flow.model import FlowSpec
+from promptflow_lite.flow._model import FlowSpec
 
 
 class DagFlow(Flow):
@@ -34,7 +34,7 @@ class DagFlow(Flow):
     def from_file(cls, file: Path, *, variant: str | None = None, connections: Any = None,
                   environment_variables: dict[str, Any] | None = None,
                   connection_overrides: dict[str, str] | None = None) -> "DagFlow":
-        from promptflow_lite.flow.loader import load_dag
+        from promptflow_lite.flow._loader import load_dag
 
         return cls.from_spec(load_dag(file), variant=variant, connections=connections,
                              environment_variables=environment_variables, connection_overrides=connection_overrides)
@@ -43,11 +43,11 @@ class DagFlow(Flow):
     def from_spec(cls, spec: FlowSpec, *, variant: str | None = None, connections: Any = None,
                   environment_variables: dict[str, Any] | None = None,
                   connection_overrides: dict[str, str] | None = None) -> "DagFlow":
-        from promptflow_lite.engine.nodes import prepare_node
-        from promptflow_lite.engine.scheduler import LinePlan
-        from promptflow_lite.flow.includes import materialize
-        from promptflow_lite.flow.validate import ensure_valid, topological_order
-        from promptflow_lite.flow.variants import apply_variant
+        from promptflow_lite.engine._nodes import prepare_node
+        from promptflow_lite.engine._scheduler import LinePlan
+        from promptflow_lite.flow._includes import materialize
+        from promptflow_lite.flow._validate import ensure_valid, topological_order
+        from promptflow_lite.flow._variants import apply_variant
 
         resolved = apply_variant(spec, variant)
         ensure_valid(resolved)  # only the selected variants matter for running (as in promptflow)
@@ -75,7 +75,7 @@ class DagFlow(Flow):
     async def arun(self, inputs: dict[str, Any], *, line_number: int | None = None, stream: bool = False,
                    timeout: float | None = None, echo=None, chat_mode: bool = False,
                    attributes: dict[str, Any] | None = None) -> LineResult:
-        from promptflow_lite.engine.scheduler import run_line
+        from promptflow_lite.engine._scheduler import run_line
 
         try:
             resolved = resolve_inputs(self.spec, inputs, line_number=line_number, chat_mode=chat_mode)
@@ -85,7 +85,7 @@ class DagFlow(Flow):
                               attributes=attributes)
 
     async def aaggregate(self, lines: Iterable[LineResult], echo=None) -> AggregationResult:
-        from promptflow_lite.engine.aggregation import run_aggregation
+        from promptflow_lite.engine._aggregation import run_aggregation
 
         return await run_aggregation(self.plan, lines, echo=echo)
 
@@ -123,7 +123,7 @@ def apply_environment(spec: FlowSpec, overrides: dict[str, Any] | None, connecti
     merged = {**variables, **(overrides or {})}
     if not merged:
         return
-    from promptflow_lite.connections.provider import resolve_connection_references
+    from promptflow_lite.connections._provider import resolve_connection_references
 
     for key, value in resolve_connection_references(merged, connections).items():
         os.environ[str(key)] = value if isinstance(value, str) else json.dumps(value)

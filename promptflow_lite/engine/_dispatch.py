@@ -16,7 +16,7 @@ import os
 import time
 from typing import Any, Callable
 
-from promptflow_lite.engine.threads import run_in_thread
+from promptflow_lite.engine._threads import run_in_thread
 
 PROBE_CALLS = 8
 INLINE_BELOW = 0.0005

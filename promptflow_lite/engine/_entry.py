@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from promptflow_lite.errors import FlowLoadError, UserError
-from promptflow_lite.flow.model import FlowInput, ValueType
+from promptflow_lite.flow._model import FlowInput, ValueType
 
 ENTRY_PATTERN = re.compile(r"^[a-zA-Z0-9_.]+:[a-zA-Z0-9_]+$")
 _VALUE_TYPES = {t.value for t in ValueType}
@@ -70,8 +70,8 @@ class FlexYaml:
 
 def load_flex_yaml(file: Path, data: dict[str, Any] | None = None) -> FlexYaml:
     """Read and check a flex flow YAML; problems name the file and the fix."""
-    from promptflow_lite.flow.loader import read_yaml
-    from promptflow_lite.flow.prompty_file import resolve_references
+    from promptflow_lite.flow._loader import read_yaml
+    from promptflow_lite.flow._prompty_file import resolve_references
 
     data = read_yaml(file) if data is None else data
     where = str(file)
@@ -113,7 +113,7 @@ def import_entry(entry: str, working_dir: Path, where: str | None = None) -> Any
     """The object ``module:name`` names: ``module`` is ``a/b.py`` under ``working_dir`` if it exists,
     else an importable module (promptflow imports are served by the compatibility layer)."""
     from promptflow_lite._compat import promptflow_alias
-    from promptflow_lite.tools.python_tool import load_module
+    from promptflow_lite.tools._python_tool import load_module
 
     module_name, _, attr = entry.partition(":")
     file = working_dir / (module_name.replace(".", "/") + ".py")
@@ -175,9 +175,9 @@ def resolve_init_kwargs(cls: type, init: dict[str, Any], connections: Any,
     as mappings (maybe naming a connection) become model configuration objects; strings (``--init
     k=v``) for parameters typed int, float, bool, list or dict are converted (promptflow passes
     them on as strings)."""
-    from promptflow_lite.connections.model_config import model_config_class, resolve_model_config
-    from promptflow_lite.connections.types import Connection
-    from promptflow_lite.tools.coercion import param_types, parse_value
+    from promptflow_lite.connections._model_config import model_config_class, resolve_model_config
+    from promptflow_lite.connections._types import Connection
+    from promptflow_lite.tools._coercion import param_types, parse_value
 
     hints = _hints(cls.__init__)
     types = param_types(cls.__init__)
@@ -212,7 +212,7 @@ def _hints(func: Callable[..., Any]) -> dict[str, Any]:
 
 
 def _is_connection_annotation(annotation: Any) -> bool:
-    from promptflow_lite.connections.types import Connection
+    from promptflow_lite.connections._types import Connection
 
     if isinstance(annotation, type):
         return issubclass(annotation, Connection)
@@ -232,7 +232,7 @@ def entry_name(func: Callable[..., Any]) -> str:
 def entry_inputs(func: Callable[..., Any], declared: dict[str, dict[str, Any]]) -> dict[str, EntryInput]:
     """One ``EntryInput`` per named parameter of ``func`` (YAML declarations add types and defaults).
     ``**kwargs`` adds none: as in promptflow, a line's other keys are dropped even then."""
-    from promptflow_lite.tools.coercion import param_types
+    from promptflow_lite.tools._coercion import param_types
 
     signature = inspect.signature(func)
     types = param_types(func)

@@ -21,20 +21,20 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from promptflow_lite.engine.capture import captured_output
-from promptflow_lite.engine.flex_entry import (
+from promptflow_lite.engine._capture import captured_output
+from promptflow_lite.engine._entry import (
     EntryInput, FlexYaml, create_entry, entry_inputs, entry_name, import_entry, load_flex_yaml, output_names,
 )
-from promptflow_lite.engine.flow import Flow, working_directory
-from promptflow_lite.engine.results import (
+from promptflow_lite.engine._flow import Flow, working_directory
+from promptflow_lite.engine._results import (
     BARE_OUTPUT, COMPLETED, FAILED, AggregationResult, LineResult, NodeRun, sum_usage,
 )
-from promptflow_lite.engine.threads import run_in_thread
+from promptflow_lite.engine._threads import run_in_thread
 from promptflow_lite.errors import InputError, LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict
-from promptflow_lite.flow.prompty import active_connections
-from promptflow_lite.tools.coercion import ConversionError, parse_value
-from promptflow_lite.tools.observe import calls_collector
-from promptflow_lite.tracing import spans
+from promptflow_lite.engine._prompty import active_connections
+from promptflow_lite.tools._coercion import ConversionError, parse_value
+from promptflow_lite.tools._observe import calls_collector
+from promptflow_lite.engine import _hooks as spans
 
 AGGREGATE = "__aggregate__"
 
@@ -159,7 +159,7 @@ class ScriptFlow(Flow):
                 except (asyncio.CancelledError, KeyboardInterrupt):
                     raise
                 except Exception as exc:
-                    from promptflow_lite.engine.scheduler import user_traceback
+                    from promptflow_lite.engine._scheduler import user_traceback
 
                     raise ScriptExecutionError(self.func_name, exc, user_traceback(exc)) from exc
         except BaseException as exc:
@@ -195,7 +195,7 @@ class ScriptFlow(Flow):
         result = AggregationResult()
         if self._aggregate is None:
             return result
-        from promptflow_lite.tools.metrics import metrics_collector
+        from promptflow_lite.tools._metrics import metrics_collector
 
         succeeded = sorted((line for line in lines if line.ok), key=lambda line: line.line_number or 0)
         values = [_aggregation_value(line) for line in succeeded]
@@ -217,7 +217,7 @@ class ScriptFlow(Flow):
                 metrics.update(output)
             run.status, run.output = COMPLETED, output
         except Exception as exc:
-            from promptflow_lite.engine.scheduler import user_traceback
+            from promptflow_lite.engine._scheduler import user_traceback
 
             error = ScriptExecutionError(name, exc, user_traceback(exc))
             run.status, run.error = FAILED, error_dict(error)
@@ -257,7 +257,7 @@ class FlexFlow(ScriptFlow):
     @classmethod
     def _create(cls, flex: FlexYaml, connections: Any, environment_variables: dict[str, Any] | None,
                 init: dict[str, Any] | None) -> "FlexFlow":
-        from promptflow_lite.engine.flow import connection_provider
+        from promptflow_lite.engine._flow import connection_provider
 
         provider = connection_provider(connections)
         where = _str(flex.path)
@@ -337,7 +337,7 @@ def _join(stream: Any) -> str:
 
 
 def ensure_serializable(outputs: dict[str, Any]) -> None:
-    from promptflow_lite.engine.scheduler import ensure_serializable
+    from promptflow_lite.engine._scheduler import ensure_serializable
 
     ensure_serializable(outputs)
 
@@ -371,7 +371,7 @@ def _str(path: Path | None) -> str | None:
 def _export_environment(variables: dict[str, Any], connections: Any) -> None:
     """The flow's ``environment_variables`` (``${conn.key}`` resolved) into ``os.environ`` (§1.11)."""
     if variables:
-        from promptflow_lite.connections.provider import resolve_connection_references
+        from promptflow_lite.connections._provider import resolve_connection_references
 
         os.environ.update(resolve_connection_references(variables, connections))
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from promptflow_lite.engine.results import AggregationResult, LineResult
+from promptflow_lite.engine._results import AggregationResult, LineResult
 from promptflow_lite.errors import PflError, UserError
 
 
@@ -108,21 +108,21 @@ def load_flow(source: str | Path, *, variant: str | None = None, connections: An
     the flow's; ``connection_overrides`` are ``{"node.connection": "name", "node.deployment_name": ...}``;
     ``init`` are the init kwargs of a flex flow class.
     """
-    from promptflow_lite.flow.loader import flow_kind, resolve_flow_path
+    from promptflow_lite.flow._loader import flow_kind, resolve_flow_path
 
     file, _ = resolve_flow_path(source)
     kind = flow_kind(file)
     provider = connection_provider(connections)
     if kind == "dag":
-        from promptflow_lite.engine.dag import DagFlow
+        from promptflow_lite.engine._dag import DagFlow
 
         return DagFlow.from_file(file, variant=variant, connections=provider,
                                  environment_variables=environment_variables, connection_overrides=connection_overrides)
     if kind == "flex":
-        from promptflow_lite.engine.flex import FlexFlow
+        from promptflow_lite.engine._flex import FlexFlow
 
         return FlexFlow.from_file(file, connections=provider, environment_variables=environment_variables, init=init)
-    from promptflow_lite.engine.prompty_flow import PromptyFlow
+    from promptflow_lite.engine._prompty_flow import PromptyFlow
 
     return PromptyFlow.from_file(file, connections=provider, init=init)
 
@@ -131,11 +131,11 @@ def load_callable(source: str | Path, *, is_async: bool = False, **kwargs: Any) 
     """promptflow's ``load_flow`` / ``Flow.load`` (``AsyncFlow.load`` with ``is_async``): a prompty
     loads as ``Prompty`` / ``AsyncPrompty`` (``model=...`` and other overrides apply; a call returns
     the answer itself), any other flow as ``load_flow`` does (wrapped in ``AsyncFlow``)."""
-    from promptflow_lite.flow.loader import resolve_flow_path
+    from promptflow_lite.flow._loader import resolve_flow_path
 
     file, _ = resolve_flow_path(source)
     if file.suffix == ".prompty":
-        from promptflow_lite.flow.prompty import AsyncPrompty, Prompty
+        from promptflow_lite.engine._prompty import AsyncPrompty, Prompty
 
         return (AsyncPrompty if is_async else Prompty).load(file, **kwargs)
     flow = load_flow(source, **kwargs)
@@ -147,7 +147,7 @@ def connection_provider(connections: Any):
     if connections is None:
         return _DefaultProvider()
     if isinstance(connections, dict):
-        from promptflow_lite.connections.provider import DictConnectionProvider
+        from promptflow_lite.connections._provider import DictConnectionProvider
 
         return DictConnectionProvider(connections)
     return connections
@@ -161,8 +161,8 @@ class _DefaultProvider:
 
     def _get_provider(self):
         if self._provider is None:
-            from promptflow_lite.connections.provider import default_provider
-            from promptflow_lite.testing.offline import ScriptedConnections, scripted_rules
+            from promptflow_lite.connections._provider import default_provider
+            from promptflow_lite.testing._offline import ScriptedConnections, scripted_rules
 
             self._provider = default_provider()
             if scripted_rules():
@@ -241,8 +241,8 @@ async def _closing_clients(coro):
     finally:
         import sys
 
-        if "promptflow_lite.tools.llm_client" in sys.modules:
-            await sys.modules["promptflow_lite.tools.llm_client"].close_async_clients()
+        if "promptflow_lite.tools._llm_client" in sys.modules:
+            await sys.modules["promptflow_lite.tools._llm_client"].close_async_clients()
 
 
 @contextmanager

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from promptflow_lite.engine.flow import load_flow, run_sync, working_directory
-from promptflow_lite.engine.results import LineResult, NodeRun
+from promptflow_lite.engine._flow import load_flow, run_sync, working_directory
+from promptflow_lite.engine._results import LineResult, NodeRun
 
 
 @dataclass
@@ -91,7 +91,7 @@ async def _as_async(items):
 
 
 def _test_node(flow, node: str, inputs: dict[str, Any]) -> FlowTestOutcome:
-    from promptflow_lite.engine.single_node import run_single_node
+    from promptflow_lite.engine._single_node import run_single_node
     from promptflow_lite.errors import UserError
 
     if flow.kind != "dag":
@@ -109,7 +109,7 @@ def _save(flow, outcome: FlowTestOutcome, variant: str | None) -> None:
     folder = Path(flow.working_dir) / ".promptflow"
     suffix = ""
     if variant:
-        from promptflow_lite.flow.variants import parse_variant
+        from promptflow_lite.flow._variants import parse_variant
 
         suffix = "-" + "-".join(parse_variant(variant))
     try:

@@ -3,8 +3,8 @@
 The engine calls ``start_line``/``end_line`` around each line and ``start_node``/``end_node``
 around each node, in the context the node runs in (so model-call spans nest under it). When
 tracing is off, ``active()`` is None and the engine skips the calls entirely: zero cost.
-A tracing backend installs itself with ``set_backend``: :func:`.setup.enable_tracing` installs
-:class:`.executor.ExecutorSpans`, whose hooks cost about a microsecond per node.
+A tracing backend installs itself with ``set_backend``: :func:`promptflow_lite.tracing._setup.enable_tracing` installs
+:class:`promptflow_lite.tracing._write.executor.ExecutorSpans`, whose hooks cost about a microsecond per node.
 
 ``attributes`` of ``start_line`` become attributes of the line's root span; the store reads
 ``batch_run_id`` and ``line_number`` (the run and line a trace belongs to) and, for evaluation

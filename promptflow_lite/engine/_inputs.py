@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from promptflow_lite.errors import InputError
-from promptflow_lite.tools.coercion import ConversionError, parse_value
+from promptflow_lite.tools._coercion import ConversionError, parse_value
 
 
 def resolve_inputs(spec: "FlowSpec", given: dict[str, Any], *, line_number: int | None = None,

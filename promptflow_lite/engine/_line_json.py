@@ -14,7 +14,7 @@ import json
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from promptflow_lite.engine.results import COMPLETED, LineResult, NodeRun
+from promptflow_lite.engine._results import COMPLETED, LineResult, NodeRun
 
 
 class EncodedLine(NamedTuple):
@@ -23,7 +23,7 @@ class EncodedLine(NamedTuple):
 
 
 def _fallback(value: Any) -> Any:
-    from promptflow_lite.tools.multimedia import Image
+    from promptflow_lite.tools._multimedia import Image
 
     if isinstance(value, Image):
         return value.serialize()

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from promptflow_lite.engine.dispatch import SyncDispatch
+from promptflow_lite.engine._dispatch import SyncDispatch
 from promptflow_lite.errors import ToolLoadError, UserError
-from promptflow_lite.flow.model import FlowSpec, Node
-from promptflow_lite.flow.reference import InputRef, NodeRef, Reference
-from promptflow_lite.tools.coercion import ConversionError, ParamType, convert_literal, param_types
-from promptflow_lite.tools.decorator import tool_info
+from promptflow_lite.flow._model import FlowSpec, Node
+from promptflow_lite.flow._reference import InputRef, NodeRef, Reference
+from promptflow_lite.tools._coercion import ConversionError, ParamType, convert_literal, param_types
+from promptflow_lite.tools._decorator import tool_info
 
 SYNC, ASYNC, ASYNC_GEN, INLINE = "sync", "async", "async_gen", "inline"
 
@@ -113,7 +113,7 @@ def _stream_param(node: Node, func: Callable[..., Any]) -> str | None:
 
 def convert_literals(node: Node, inputs: dict[str, Any], types: dict[str, ParamType], connections: Any) -> dict[str, Any]:
     """Literal node inputs converted for their parameters (§1.6); references are left out."""
-    from promptflow_lite.flow.reference import parse_reference
+    from promptflow_lite.flow._reference import parse_reference
 
     converted = {}
     for key, value in inputs.items():
@@ -135,7 +135,7 @@ def convert_literals(node: Node, inputs: dict[str, Any], types: dict[str, ParamT
 
 def resolve_connection(node: Node, key: str, name: Any, expected: ParamType | None, connections: Any):
     """The connection object named by a literal input, checked against the declared classes."""
-    from promptflow_lite.connections.types import CustomConnection, CustomStrongTypeConnection
+    from promptflow_lite.connections._types import CustomConnection, CustomStrongTypeConnection
 
     conn = connections.get(str(name))
     if expected is None or not expected.connection_classes:
@@ -170,7 +170,7 @@ def _source_file(node: Node, run_dir: Path) -> Path:
 def _python_tool(node: Node, run_dir: Path, connections: Any):
     if node.source is not None and node.source.type == "package":
         return _package_tool(node, connections)
-    from promptflow_lite.tools.python_tool import find_tool, load_module
+    from promptflow_lite.tools._python_tool import find_tool, load_module
 
     file = _source_file(node, run_dir)
     func, provider = find_tool(load_module(file, run_dir), file)
@@ -184,7 +184,7 @@ def _provider_tool(node: Node, method: Callable, provider: type, connections: An
     init_params = {name: p for name, p in inspect.signature(provider.__init__).parameters.items()
                    if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
     init_inputs = {k: v for k, v in node.inputs.items() if k in init_params}
-    from promptflow_lite.flow.reference import parse_reference
+    from promptflow_lite.flow._reference import parse_reference
 
     refs = [k for k, v in init_inputs.items() if parse_reference(v) is not None]
     if refs:
@@ -206,7 +206,7 @@ def _provider_tool(node: Node, method: Callable, provider: type, connections: An
 
 
 def _package_tool(node: Node, connections: Any):
-    from promptflow_lite.tools.package import find_package_tool
+    from promptflow_lite.tools._package import find_package_tool
 
     tool_id = node.source.tool if node.source else None
     found = find_package_tool(tool_id or "")
@@ -217,7 +217,7 @@ def _package_tool(node: Node, connections: Any):
 
 
 def _prompt_tool(node: Node, run_dir: Path):
-    from promptflow_lite.tools.template import make_prompt_renderer
+    from promptflow_lite.tools._template import make_prompt_renderer
 
     file = _source_file(node, run_dir)
     if "template" in node.inputs:
@@ -228,11 +228,11 @@ def _prompt_tool(node: Node, run_dir: Path):
 
 
 def _llm_tool(node: Node, run_dir: Path, connections: Any):
-    from promptflow_lite.tools.llm_node import make_llm_caller
+    from promptflow_lite.tools._llm_node import make_llm_caller
 
     file = _source_file(node, run_dir)
     if file.suffix == ".prompty":
-        from promptflow_lite.engine.prompty_flow import prompty_llm_caller
+        from promptflow_lite.engine._prompty_flow import prompty_llm_caller
 
         func, types = prompty_llm_caller(file, connections, connection=node.connection, api=node.api, node=node.name)
         return func, ASYNC, convert_literals(node, node.inputs, types, connections)
@@ -242,7 +242,7 @@ def _llm_tool(node: Node, run_dir: Path, connections: Any):
 
 
 def _custom_llm_tool(node: Node, run_dir: Path, connections: Any):
-    from promptflow_lite.tools.package import bind_prompt_template
+    from promptflow_lite.tools._package import bind_prompt_template
 
     func, mode, literals = _package_tool(node, connections)
     template = _source_file(node, run_dir).read_text(encoding="utf-8")
@@ -251,7 +251,7 @@ def _custom_llm_tool(node: Node, run_dir: Path, connections: Any):
 
 
 def _is_ref(value: Any) -> bool:
-    from promptflow_lite.flow.reference import is_reference
+    from promptflow_lite.flow._reference import is_reference
 
     return is_reference(value)
 

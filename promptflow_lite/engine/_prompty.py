@@ -9,7 +9,7 @@ messages (role markers typed by users are escaped), ``model.parameters`` go to t
 verbatim, and the answer is shaped like promptflow's: the first choice's text, the message dict
 when the model calls tools, the JSON object (filtered to ``outputs``) when
 ``response_format`` is ``json_object``, a generator of text when ``stream: true``, or the whole
-response with ``model.response: all``. Requests go through :mod:`promptflow_lite.tools.llm`
+response with ``model.response: all``. Requests go through :mod:`promptflow_lite.tools._llm`
 (pooled clients, retries, response cache, model-call records).
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
 
 from promptflow_lite.errors import UserError
-from promptflow_lite.flow.prompty_file import PromptyFile, load_prompty_file
+from promptflow_lite.flow._prompty_file import PromptyFile, load_prompty_file
 
 CHAT_PARAMETERS_TO_MODEL = ("deployment_name",)  # legacy: model.parameters.deployment_name names the model
 
@@ -89,7 +89,7 @@ class Prompty:
     # calling -------------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """The model's answer for keyword ``kwargs`` (see the module docstring for its shape)."""
-        from promptflow_lite.tools.llm import invoke_sync
+        from promptflow_lite.tools._llm import invoke_sync
 
         request, json_mode = self._request(args, kwargs)
         answer = invoke_sync(request)
@@ -119,8 +119,8 @@ class Prompty:
     def connection(self):
         """The connection the prompty calls (resolved once, then reused); unusable ones name the file."""
         if self._connection is None:
-            from promptflow_lite.connections.model_config import to_connection
-            from promptflow_lite.tools.llm_client import InvalidConnectionType, resolve_endpoint
+            from promptflow_lite.connections._model_config import to_connection
+            from promptflow_lite.tools._llm_client import InvalidConnectionType, resolve_endpoint
 
             try:
                 connection = to_connection(self._file.configuration, _provider(self._connections), str(self.path))
@@ -138,7 +138,7 @@ class Prompty:
         return self._connection
 
     def _model_name(self) -> str | None:
-        from promptflow_lite.connections.model_config import model_name
+        from promptflow_lite.connections._model_config import model_name
 
         name = model_name(self._file.configuration)
         if not name:
@@ -148,8 +148,8 @@ class Prompty:
 
     def _prompt(self, inputs: dict[str, Any]) -> Any:
         """The rendered prompt: a string (completion) or the list of chat messages."""
-        from promptflow_lite.tools.llm_params import build_messages
-        from promptflow_lite.tools.template import place_images_on_own_lines, render_template
+        from promptflow_lite.tools._llm_params import build_messages
+        from promptflow_lite.tools._template import place_images_on_own_lines, render_template
 
         template = place_images_on_own_lines(self._file.template)
         try:
@@ -165,8 +165,8 @@ class Prompty:
                  model: str | None = None, connection: Any = None):
         """``(ModelRequest, json_mode)`` for a call with ``kwargs``; ``parameters``, ``model`` and
         ``connection`` override the file's (a DAG node using the prompty sets them)."""
-        from promptflow_lite.tools.llm_client import resolve_endpoint
-        from promptflow_lite.tools.llm_params import (
+        from promptflow_lite.tools._llm_client import resolve_endpoint
+        from promptflow_lite.tools._llm_params import (
             CHAT, COMPLETION, ModelRequest, process_function_call, process_tool_choice, to_bool,
             validate_functions, validate_tools)
 
@@ -243,7 +243,7 @@ class AsyncPrompty(Prompty):
 
     async def acall(self, args: tuple, kwargs: dict[str, Any], **overrides: Any) -> Any:
         """``__call__`` with the overrides of :meth:`_request` (parameters, model, connection)."""
-        from promptflow_lite.tools.llm import invoke_async
+        from promptflow_lite.tools._llm import invoke_async
 
         request, json_mode = self._request(args, kwargs, **overrides)
         answer = await invoke_async(request)
@@ -261,11 +261,11 @@ def _provider(connections: Any) -> Any:
     if connections is None:
         connections = active_connections.get()
     if connections is None:
-        from promptflow_lite.connections.provider import default_provider
+        from promptflow_lite.connections._provider import default_provider
 
         return default_provider()
     if isinstance(connections, dict):
-        from promptflow_lite.connections.provider import DictConnectionProvider
+        from promptflow_lite.connections._provider import DictConnectionProvider
 
         return DictConnectionProvider(connections)
     return connections
@@ -285,7 +285,7 @@ async def _async_text(deltas: AsyncIterator[str]) -> AsyncIterator[str]:
 
 
 def _images_in(value: Any) -> Iterator[Any]:
-    from promptflow_lite.tools.multimedia import Image
+    from promptflow_lite.tools._multimedia import Image
 
     if isinstance(value, Image):
         yield value

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from promptflow_lite.engine.flex import ScriptFlow
-from promptflow_lite.engine.flex_entry import EntryInput
+from promptflow_lite.engine._flex import ScriptFlow
+from promptflow_lite.engine._entry import EntryInput
 from promptflow_lite.errors import InputError
-from promptflow_lite.flow.model import ValueType
+from promptflow_lite.flow._model import ValueType
 
 _CONVERTIBLE = {t.value for t in ValueType} - {"image"}  # image strings are the prompty's to read
 
@@ -27,8 +27,8 @@ class PromptyFlow(ScriptFlow):
         """Load the prompty; ``init`` are ``Prompty.load`` overrides (e.g. ``{"model": {...}}``), as
         promptflow passes a run's init kwargs to a prompty. The connection is resolved now, so a
         missing one fails the load rather than every line."""
-        from promptflow_lite.engine.flow import connection_provider
-        from promptflow_lite.flow.prompty import AsyncPrompty
+        from promptflow_lite.engine._flow import connection_provider
+        from promptflow_lite.engine._prompty import AsyncPrompty
 
         provider = connection_provider(connections)
         prompty = AsyncPrompty.load(file, connections=provider, **dict(init or {}))
@@ -77,10 +77,10 @@ def prompty_llm_caller(file: Path, connections: Any, *, connection: str | None =
     override ``model.parameters``, and every other input is a template input. The node streams
     only when the flow streams.
     """
-    from promptflow_lite.flow.prompty import AsyncPrompty
-    from promptflow_lite.tools.coercion import ParamType, param_types
-    from promptflow_lite.tools.llm import prepare_chat, prepare_completion
-    from promptflow_lite.tools.template import template_variables
+    from promptflow_lite.engine._prompty import AsyncPrompty
+    from promptflow_lite.tools._coercion import ParamType, param_types
+    from promptflow_lite.tools._llm import prepare_chat, prepare_completion
+    from promptflow_lite.tools._template import template_variables
 
     prompty = AsyncPrompty.load(file, connections=connections, **({"model": {"api": api}} if api else {}))
     override = connections.get(connection) if connection else None

@@ -21,13 +21,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from promptflow_lite.engine.capture import captured_output
-from promptflow_lite.engine.nodes import ASYNC, ASYNC_GEN, INLINE, PreparedNode
-from promptflow_lite.engine.results import BYPASSED, CANCELED, COMPLETED, FAILED, LineResult, NodeRun
+from promptflow_lite.engine._capture import captured_output
+from promptflow_lite.engine._nodes import ASYNC, ASYNC_GEN, INLINE, PreparedNode
+from promptflow_lite.engine._results import BYPASSED, CANCELED, COMPLETED, FAILED, LineResult, NodeRun
 from promptflow_lite.errors import LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict
-from promptflow_lite.flow.reference import InputRef, NodeRef, PropertyError, resolve_property
-from promptflow_lite.tools.observe import calls_collector
-from promptflow_lite.tracing import spans
+from promptflow_lite.flow._reference import InputRef, NodeRef, PropertyError, resolve_property
+from promptflow_lite.tools._observe import calls_collector
+from promptflow_lite.engine import _hooks as spans
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 
@@ -344,7 +344,7 @@ async def join_async_generators(outputs: dict[str, Any]) -> dict[str, Any]:
 def ensure_serializable(outputs: dict[str, Any]) -> None:
     import inspect
 
-    from promptflow_lite.tools.multimedia import Image
+    from promptflow_lite.tools._multimedia import Image
 
     def default(value):
         if isinstance(value, Image):

@@ -11,13 +11,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from promptflow_lite.engine.inputs import convert_input
-from promptflow_lite.engine.results import COMPLETED, FAILED, NodeRun
-from promptflow_lite.engine.scheduler import _invoke, user_traceback
+from promptflow_lite.engine._inputs import convert_input
+from promptflow_lite.engine._results import COMPLETED, FAILED, NodeRun
+from promptflow_lite.engine._scheduler import _invoke, user_traceback
 from promptflow_lite.errors import InputError, PflError, ToolExecutionError, UserError, error_dict
-from promptflow_lite.flow.reference import InputRef, NodeRef
-from promptflow_lite.tools.observe import calls_collector
-from promptflow_lite.tracing import spans
+from promptflow_lite.flow._reference import InputRef, NodeRef
+from promptflow_lite.tools._observe import calls_collector
+from promptflow_lite.engine import _hooks as spans
 
 
 async def run_single_node(flow: "DagFlow", node_name: str, given: dict[str, Any]) -> tuple[NodeRun, str | None]:

@@ -11,19 +11,13 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from promptflow_lite._lazy import lazy_exports
 
 _EXPORTS = {
-    "evaluate": "session", "run_evaluation": "session", "EvaluationPlan": "session", "EvaluationResult": "session",
-    "compare": "comparison", "ComparisonReport": "comparison", "compare_runs": "run_compare",
-    "evaluator_path": "builtin", "builtin_names": "builtin",
+    "evaluate": "._session", "run_evaluation": "._session", "EvaluationPlan": "._session",
+    "EvaluationResult": "._session", "compare": "._comparison", "ComparisonReport": "._comparison",
+    "compare_runs": "._run_compare", "evaluator_path": "._builtin", "builtin_names": "._builtin",
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'promptflow_lite.evaluate' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"promptflow_lite.evaluate.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

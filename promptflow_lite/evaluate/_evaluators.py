@@ -1,6 +1,6 @@
 """Evaluators on the command line: ``[ALIAS=]NAME_OR_PATH[:k=v,...]`` and how their inputs get mapped.
 
-An evaluator is a built-in name (see :mod:`.builtin`) or the path of any evaluation flow. Its
+An evaluator is a built-in name (see :mod:`._builtin`) or the path of any evaluation flow. Its
 inputs are mapped, in order of preference, from: ``--evaluator-mapping ALIAS.input=VALUE``, the
 ``:k=v`` parameters (literals), a base-run output of the same name, a data column of the same
 name, and - for ``answer`` only - the base run's single output. Inputs with a default may stay
@@ -31,7 +31,7 @@ class EvaluatorSpec:
 
 def parse_evaluator(text: str) -> EvaluatorSpec:
     """``"f1_score"``, ``"contains:substring=Paris,case_sensitive=true"``, ``"acc=./my_eval"`` → a spec."""
-    from promptflow_lite.evaluate.builtin import builtin_names, evaluator_path
+    from promptflow_lite.evaluate._builtin import builtin_names, evaluator_path
 
     raw = text.strip()
     if Path(raw).expanduser().exists():
@@ -99,12 +99,12 @@ def parse_mapping_overrides(items: Iterable[str] | None, specs: Sequence[Evaluat
 
 def flow_inputs(path: Path) -> dict[str, bool]:
     """Input name → whether it has a default, for any flow kind."""
-    from promptflow_lite.flow.loader import flow_kind, load_dag, resolve_flow_path
+    from promptflow_lite.flow._loader import flow_kind, load_dag, resolve_flow_path
 
     file, _ = resolve_flow_path(path)
     if flow_kind(file) == "dag":
         return {name: spec.has_default for name, spec in load_dag(file).inputs.items()}
-    from promptflow_lite.engine.flow import load_flow
+    from promptflow_lite.engine._flow import load_flow
 
     return {name: getattr(spec, "has_default", False) for name, spec in load_flow(file).inputs.items()}
 

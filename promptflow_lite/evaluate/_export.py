@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from promptflow_lite.evaluate.session import EvaluationResult
+from promptflow_lite.evaluate._session import EvaluationResult
 
 
 def result_json(result: EvaluationResult) -> dict[str, Any]:

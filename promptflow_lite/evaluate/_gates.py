@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from promptflow_lite.errors import UserError
-from promptflow_lite.evaluate.comparison import ComparisonReport
-from promptflow_lite.evaluate.stats.paired import WORSE
+from promptflow_lite.evaluate._comparison import ComparisonReport
+from promptflow_lite.evaluate.stats._paired import WORSE
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ import math
 from typing import Sequence
 from xml.etree import ElementTree as ET
 
-from promptflow_lite.evaluate.comparison import ComparisonReport
-from promptflow_lite.evaluate.gates import Check
-from promptflow_lite.evaluate.text_table import format_interval, format_number, format_p
+from promptflow_lite.evaluate._comparison import ComparisonReport
+from promptflow_lite.evaluate._gates import Check
+from promptflow_lite.evaluate._text_table import format_interval, format_number, format_p
 
 
 def junit_xml(report: ComparisonReport, checks: Sequence[Check], suite: str = "pfl eval") -> str:

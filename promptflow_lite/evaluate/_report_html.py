@@ -12,8 +12,8 @@ import math
 from datetime import datetime
 from typing import Any, Sequence
 
-from promptflow_lite.evaluate.session import EvaluationResult
-from promptflow_lite.evaluate.text_table import comparison_rows, notes
+from promptflow_lite.evaluate._session import EvaluationResult
+from promptflow_lite.evaluate._text_table import comparison_rows, notes
 
 MAX_LINES = 2000  # lines shown side by side; the metric table always covers every line
 

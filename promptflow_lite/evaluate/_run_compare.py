@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from promptflow_lite.errors import UserError
-from promptflow_lite.evaluate.comparison import ComparisonReport, compare
-from promptflow_lite.evaluate.gates import resolve_metric
-from promptflow_lite.evaluate.run_lines import RunLines, metric_columns, read_run_lines, score
+from promptflow_lite.evaluate._comparison import ComparisonReport, compare
+from promptflow_lite.evaluate._gates import resolve_metric
+from promptflow_lite.evaluate._run_lines import RunLines, metric_columns, read_run_lines, score
 
 USABLE = ("Completed", "CompletedWithErrors")
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from promptflow_lite.errors import UserError
-from promptflow_lite.evaluate.comparison import ComparisonReport, compare
-from promptflow_lite.evaluate.evaluators import EvaluatorSpec, flow_inputs, input_mapping
-from promptflow_lite.evaluate.gates import Check, Gate, check, resolve_metric
-from promptflow_lite.evaluate.run_lines import RunLines, metric_columns, read_run_lines, score
+from promptflow_lite.evaluate._comparison import ComparisonReport, compare
+from promptflow_lite.evaluate._evaluators import EvaluatorSpec, flow_inputs, input_mapping
+from promptflow_lite.evaluate._gates import Check, Gate, check, resolve_metric
+from promptflow_lite.evaluate._run_lines import RunLines, metric_columns, read_run_lines, score
 
 Echo = Callable[[str], None]
 
@@ -72,7 +72,7 @@ class EvaluationResult:
 
 def variant_labels(selectors: Sequence[str | None]) -> list[str]:
     """Short names: the variant id when unique, else ``node.variant_id``; ``default`` for no variant."""
-    from promptflow_lite.flow.variants import parse_variant
+    from promptflow_lite.flow._variants import parse_variant
 
     parsed = [parse_variant(s) if s else None for s in selectors]
     ids = [p[1] for p in parsed if p]
@@ -81,8 +81,8 @@ def variant_labels(selectors: Sequence[str | None]) -> list[str]:
 
 def choose_variants(flow: Path, wanted: str | None) -> list[str | None]:
     """``--variants``: ``all`` (default), or a comma list of ids / ``node.id`` / ``${node.id}`` selectors."""
-    from promptflow_lite.flow.loader import flow_kind, load_dag, resolve_flow_path
-    from promptflow_lite.flow.variants import all_variant_ids
+    from promptflow_lite.flow._loader import flow_kind, load_dag, resolve_flow_path
+    from promptflow_lite.flow._variants import all_variant_ids
 
     file, _ = resolve_flow_path(flow)
     selectors = all_variant_ids(load_dag(file)) if flow_kind(file) == "dag" else []
@@ -105,12 +105,12 @@ def choose_variants(flow: Path, wanted: str | None) -> list[str | None]:
 
 
 def flow_output_names(flow: Path) -> list[str]:
-    from promptflow_lite.flow.loader import flow_kind, load_dag, resolve_flow_path
+    from promptflow_lite.flow._loader import flow_kind, load_dag, resolve_flow_path
 
     file, _ = resolve_flow_path(flow)
     if flow_kind(file) == "dag":
         return list(load_dag(file).outputs)
-    from promptflow_lite.engine.flow import load_flow
+    from promptflow_lite.engine._flow import load_flow
 
     return list(load_flow(file).output_names)
 
@@ -123,8 +123,8 @@ def evaluate(flow: str | Path, data: str | Path, evaluators: Sequence[str], *, v
     >>> result = evaluate("flows/qa", "qa.jsonl", ["exact_match", "contains:substring=Paris"], repeats=2)
     >>> print(result.report); result.passed
     """
-    from promptflow_lite.evaluate.evaluators import parse_evaluators, parse_mapping_overrides
-    from promptflow_lite.evaluate.gates import parse_gates
+    from promptflow_lite.evaluate._evaluators import parse_evaluators, parse_mapping_overrides
+    from promptflow_lite.evaluate._gates import parse_gates
 
     specs = parse_evaluators(evaluators)
     plan = EvaluationPlan(flow=Path(flow), data=Path(data), evaluators=specs,
@@ -136,10 +136,10 @@ def evaluate(flow: str | Path, data: str | Path, evaluators: Sequence[str], *, v
 
 def run_evaluation(plan: EvaluationPlan, client: Any = None, echo: Echo | None = None) -> EvaluationResult:
     """Run the plan; mappings and metric names are checked before the first run starts."""
-    from promptflow_lite.runs.data import columns, load_data
+    from promptflow_lite.runs._data import columns, load_data
 
     if client is None:
-        from promptflow_lite.runs.client import Client
+        from promptflow_lite.runs._client import Client
 
         client = Client()
     echo = echo or (lambda message: None)
@@ -228,7 +228,7 @@ def _evaluate(client, plan: EvaluationPlan, spec: EvaluatorSpec, base: Any, mapp
 
 
 def _logged_metrics(client, name: str) -> dict[str, Any]:
-    from promptflow_lite.runs.errors import InvalidRunStatusError
+    from promptflow_lite.runs._errors import InvalidRunStatusError
 
     try:
         return dict(client.get_metrics(name) or {})
@@ -238,8 +238,8 @@ def _logged_metrics(client, name: str) -> dict[str, Any]:
 
 def score_outputs(flow: Path) -> list[str]:
     """The outputs a DAG flow declares as ``int``, ``double`` or ``bool``: metrics even if no line has a value."""
-    from promptflow_lite.flow.loader import flow_kind, load_dag, resolve_flow_path
-    from promptflow_lite.flow.model import ValueType
+    from promptflow_lite.flow._loader import flow_kind, load_dag, resolve_flow_path
+    from promptflow_lite.flow._model import ValueType
 
     file, _ = resolve_flow_path(flow)
     if flow_kind(file) != "dag":
@@ -291,7 +291,7 @@ def split_connection_overrides(plan: EvaluationPlan) -> dict[str | None, dict[st
 
 
 def _node_names(path: Path) -> set[str]:
-    from promptflow_lite.flow.loader import flow_kind, load_dag, resolve_flow_path
+    from promptflow_lite.flow._loader import flow_kind, load_dag, resolve_flow_path
 
     file, _ = resolve_flow_path(path)
     return {node.name for node in load_dag(file).nodes} if flow_kind(file) == "dag" else set()
@@ -308,7 +308,7 @@ def _baseline_label(baseline: str | None, labels: list[str], selectors: Sequence
 
 
 def _session_name(flow: Path) -> str:
-    from promptflow_lite.runs.model import sanitize_name
+    from promptflow_lite.runs._model import sanitize_name
 
     folder = Path(flow).resolve()
     folder = folder.parent if folder.is_file() else folder

@@ -6,7 +6,7 @@ import math
 import textwrap
 from typing import Sequence
 
-from promptflow_lite.evaluate.comparison import ComparisonReport
+from promptflow_lite.evaluate._comparison import ComparisonReport
 
 
 def format_number(value: float, signed: bool = False) -> str:

@@ -112,7 +112,7 @@ def flow_kind(file: Path, data: Any = None) -> str:
 
 def load_dag(path: str | Path) -> "FlowSpec":
     """Load a ``flow.dag.yaml`` (folder or file) into a located ``FlowSpec``."""
-    from promptflow_lite.flow.model import FlowSpec
+    from promptflow_lite.flow._model import FlowSpec
 
     file, working_dir = resolve_flow_path(path, allow_prompty_dir=False)
     data = read_yaml(file)
@@ -123,7 +123,7 @@ def parse_dag(data: Any, file: Path | None = None) -> "FlowSpec":
     """Build a ``FlowSpec`` from parsed YAML, reporting every structural problem at once."""
     from pydantic import ValidationError
 
-    from promptflow_lite.flow.model import FlowSpec
+    from promptflow_lite.flow._model import FlowSpec
 
     where = str(file) if file else None
     if data is None:

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from promptflow_lite.flow.reference import NodeRef, Reference, parse_reference
+from promptflow_lite.flow._reference import NodeRef, Reference, parse_reference
 
 
 class ValueType(str, Enum):

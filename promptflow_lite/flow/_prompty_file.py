@@ -143,7 +143,7 @@ class PromptyFile:
         match = _IMAGE_STRING.match(value) if isinstance(value, str) else None
         if not match:
             return value
-        from promptflow_lite.tools.multimedia import to_image
+        from promptflow_lite.tools._multimedia import to_image
 
         subtype, kind, content = match.groups()
         try:
@@ -299,7 +299,7 @@ def _check_model(model: Any, path: Path) -> None:
         if isinstance(configuration, dict) and not configuration.get("connection"):
             model["configuration"] = {**configuration, "connection": model["connection"]}
         model.pop("connection")
-    from promptflow_lite.connections.model_config import check_configuration
+    from promptflow_lite.connections._model_config import check_configuration
 
     check_configuration(model.get("configuration"), str(path))
 

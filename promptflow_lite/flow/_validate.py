@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from promptflow_lite.errors import FlowLoadError, FlowValidationError, ToolLoadError, ValidationProblem
-from promptflow_lite.flow.includes import locate_source, materialize
-from promptflow_lite.flow.model import FlowSpec, Node
-from promptflow_lite.flow.reference import InputRef, NodeRef, Reference
-from promptflow_lite.flow.variants import InvalidVariant, apply_variant
+from promptflow_lite.flow._includes import locate_source, materialize
+from promptflow_lite.flow._model import FlowSpec, Node
+from promptflow_lite.flow._reference import InputRef, NodeRef, Reference
+from promptflow_lite.flow._variants import InvalidVariant, apply_variant
 
 NODE_TYPES = ("python", "llm", "prompt", "custom_llm")
 
@@ -156,7 +156,7 @@ def _tool_problems(node: Node, run_dir: Path) -> list[ValidationProblem]:
     if node.type != "python" or source is None or source.type == "package" or not source.path:
         return []
     path = run_dir / source.path
-    from promptflow_lite.tools.python_tool import find_tool, load_module
+    from promptflow_lite.tools._python_tool import find_tool, load_module
 
     try:
         find_tool(load_module(path, run_dir), path)

@@ -60,7 +60,7 @@ def variant_choices(spec: "FlowSpec", variant: str | None = None) -> dict[str, s
 
 def apply_variant(spec: "FlowSpec", variant: str | None = None) -> "FlowSpec":
     """A copy of ``spec`` whose ``use_variants`` nodes are replaced by the chosen variants."""
-    from promptflow_lite.flow.model import Node
+    from promptflow_lite.flow._model import Node
 
     choices = variant_choices(spec, variant)
     if not choices:

@@ -1,6 +1,6 @@
 """The Python API of batch runs; also what ``from promptflow.client import PFClient`` gives flow code.
 
-    from promptflow_lite.runs.client import Client
+    from promptflow_lite.runs._client import Client
     client = Client()
     run = client.run(flow="flows/qa", data="data.jsonl", column_mapping={"question": "${data.q}"})
     run.status, run.metrics
@@ -23,10 +23,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from promptflow_lite.runs import model
-from promptflow_lite.runs.errors import InvalidRunStatusError
-from promptflow_lite.runs.model import Run
-from promptflow_lite.runs.spec import RunSpec, connection_overrides, load_run
+from promptflow_lite.runs import _model as model
+from promptflow_lite.runs._errors import InvalidRunStatusError
+from promptflow_lite.runs._model import Run
+from promptflow_lite.runs._spec import RunSpec, connection_overrides, load_run
 
 @contextmanager
 def _traced() -> Iterator[None]:
@@ -47,7 +47,7 @@ class Client:
     def __init__(self, home: str | Path | None = None, *, connection_provider: Any = None, progress: bool | None = None,
                  engine: Any = None, **_promptflow_options: Any):
         from promptflow_lite.home import pfl_home
-        from promptflow_lite.runs.runner import Runner
+        from promptflow_lite.runs._runner import Runner
 
         self.home = Path(home).expanduser() if home else pfl_home()
         self._connections = connection_provider
@@ -96,8 +96,8 @@ class Client:
     def get_details(self, run: Any, failed_only: bool = False, max_results: int | None = None,
                     all_results: bool = False):
         """A pandas DataFrame, one row per line: ``inputs.*``, ``outputs.*``, status, error, cached, trace_id."""
-        from promptflow_lite.runs.details import detail_frame
-        from promptflow_lite.runs.store import RunFolder
+        from promptflow_lite.runs._details import detail_frame
+        from promptflow_lite.runs._store import RunFolder
 
         found = self.runs.get(run)
         return detail_frame(RunFolder(found.output_path), failed_only=failed_only,
@@ -113,7 +113,7 @@ class Client:
 
     def visualize(self, runs: Any, html_path: str | Path | None = None) -> Path:
         """Write an HTML report of ``runs`` (one run or several) and return its path."""
-        from promptflow_lite.runs.visualize import write_html
+        from promptflow_lite.runs._visualize import write_html
 
         found = [self.runs.get(r) for r in (runs if isinstance(runs, (list, tuple)) else [runs])]
         if html_path is None:
@@ -130,7 +130,7 @@ class Client:
 
     @staticmethod
     def _streamed(run: Run) -> Run:
-        from promptflow_lite.runs.progress import summary
+        from promptflow_lite.runs._progress import summary
 
         print(summary(run), file=sys.stderr)
         if run.status in (model.FAILED, model.CANCELED):

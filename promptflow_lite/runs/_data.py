@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from promptflow_lite.runs.errors import DataError, EmptyInputsData
+from promptflow_lite.runs._errors import DataError, EmptyInputsData
 
 Row = dict[str, Any]
 Warn = Callable[[str], None]

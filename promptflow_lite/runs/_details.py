@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from promptflow_lite.engine.results import COMPLETED, FAILED
-from promptflow_lite.runs.records import error_code, error_message
-from promptflow_lite.runs.store import RunFolder
+from promptflow_lite.engine._results import COMPLETED, FAILED
+from promptflow_lite.runs._records import error_code, error_message
+from promptflow_lite.runs._store import RunFolder
 
 NOT_STARTED = "NotStarted"
 

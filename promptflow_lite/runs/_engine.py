@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol
 
-from promptflow_lite.engine.results import LineResult
+from promptflow_lite.engine._results import LineResult
 
 # Lines in flight. LLM-bound lines spend ~99 % of their time waiting on the network (a 200 ms
 # call costs ~1-3 ms of CPU here), so 64 keeps one core busy without flooding an endpoint;

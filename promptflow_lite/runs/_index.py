@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from promptflow_lite.runs.errors import RunExistsError
+from promptflow_lite.runs._errors import RunExistsError
 
 MIGRATIONS = [
     """

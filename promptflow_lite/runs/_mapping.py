@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Mapping
 
-from promptflow_lite.runs.errors import InputMappingError
+from promptflow_lite.runs._errors import InputMappingError
 
 LINE_NUMBER = "line_number"
 _REFERENCE = re.compile(r"^\$\{([^{}]+)\}$")

@@ -86,7 +86,7 @@ def default_run_name(flow_path: str | Path, variant: str | None, kind: str = "da
         return sanitize_name(f"{folder}_{stamp}")
     variant_id = "variant_0"
     if variant:
-        from promptflow_lite.flow.variants import parse_variant
+        from promptflow_lite.flow._variants import parse_variant
 
         variant_id = parse_variant(variant)[1]
     return sanitize_name(f"{folder}_{variant_id}_{stamp}")

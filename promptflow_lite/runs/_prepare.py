@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from promptflow_lite.runs import model
-from promptflow_lite.runs.data import load_data
-from promptflow_lite.runs.errors import InvalidRunStatusError
-from promptflow_lite.runs.log import RunLog
-from promptflow_lite.runs.mapping import map_lines
-from promptflow_lite.runs.model import Run
-from promptflow_lite.runs.spec import RunSpec
-from promptflow_lite.runs.store import RunFolder
+from promptflow_lite.runs import _model as model
+from promptflow_lite.runs._data import load_data
+from promptflow_lite.runs._errors import InvalidRunStatusError
+from promptflow_lite.runs._log import RunLog
+from promptflow_lite.runs._mapping import map_lines
+from promptflow_lite.runs._model import Run
+from promptflow_lite.runs._spec import RunSpec
+from promptflow_lite.runs._store import RunFolder
 
 Line = tuple[int, dict[str, Any]]
 

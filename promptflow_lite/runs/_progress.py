@@ -6,7 +6,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from promptflow_lite.runs.model import Run
+    from promptflow_lite.runs._model import Run
 
 
 class Progress:

@@ -6,7 +6,7 @@ runs - enough to show details, resume a run and rebuild everything else. ``line_
 ``node_record`` turn entries into promptflow's ``flow_artifacts`` / ``node_artifacts`` shapes
 (``run_info`` with FlowRunInfo / RunInfo fields), so tools that read promptflow run folders keep
 working. Values that JSON cannot hold are stored as their ``repr``. The entries and their encoding
-live in :mod:`promptflow_lite.engine.line_json`, shared with tracing (each line is encoded once).
+live in :mod:`promptflow_lite.engine._line_json`, shared with tracing (each line is encoded once).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from promptflow_lite.engine.line_json import dumps, line_entry, node_entry  # noqa: F401 (re-exported)
-from promptflow_lite.engine.results import LineResult
+from promptflow_lite.engine._line_json import dumps, line_entry, node_entry  # noqa: F401 (re-exported)
+from promptflow_lite.engine._results import LineResult
 
 
 def jsonable(value: Any) -> Any:

@@ -17,18 +17,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from promptflow_lite.engine.results import COMPLETED, LineResult
+from promptflow_lite.engine._results import COMPLETED, LineResult
 from promptflow_lite.errors import PflError, UserError, error_dict
-from promptflow_lite.runs import model
-from promptflow_lite.runs.engine import DEFAULT_LINE_TIMEOUT, LineEngine, LineTask, LocalEngine
-from promptflow_lite.runs.errors import InvalidRunStatusError, RunExistsError, RunNotFoundError
-from promptflow_lite.runs.index import RunIndex
-from promptflow_lite.runs.log import RunLog
-from promptflow_lite.runs.model import Run
-from promptflow_lite.runs.prepare import prepare_lines
-from promptflow_lite.runs.records import bulk_error, error_message, result_from_journal
-from promptflow_lite.runs.spec import RunSpec, unmask_environment
-from promptflow_lite.runs.store import RunFolder
+from promptflow_lite.runs import _model as model
+from promptflow_lite.runs._engine import DEFAULT_LINE_TIMEOUT, LineEngine, LineTask, LocalEngine
+from promptflow_lite.runs._errors import InvalidRunStatusError, RunExistsError, RunNotFoundError
+from promptflow_lite.runs._index import RunIndex
+from promptflow_lite.runs._log import RunLog
+from promptflow_lite.runs._model import Run
+from promptflow_lite.runs._prepare import prepare_lines
+from promptflow_lite.runs._records import bulk_error, error_message, result_from_journal
+from promptflow_lite.runs._spec import RunSpec, unmask_environment
+from promptflow_lite.runs._store import RunFolder
 
 EngineFactory = Callable[[RunSpec], LineEngine]
 POLL_SECONDS = 0.5  # how often a running run saves progress and checks for a cancel request
@@ -178,7 +178,7 @@ class Runner:
         return self._execute(context, flow, lines, _reused(journal, outputs))
 
     def _load_flow(self, context: _Context):
-        from promptflow_lite.engine.flow import load_flow
+        from promptflow_lite.engine._flow import load_flow
 
         spec = context.spec
         source = spec.flow
@@ -198,8 +198,8 @@ class Runner:
     # executing ----------------------------------------------------------------------------
     def _execute(self, context: _Context, flow, lines: list[tuple[int, dict[str, Any]]],
                  reused: dict[int, LineResult]) -> Run:
-        from promptflow_lite.engine.flow import run_sync, working_directory
-        from promptflow_lite.runs.progress import Progress
+        from promptflow_lite.engine._flow import run_sync, working_directory
+        from promptflow_lite.runs._progress import Progress
 
         name, spec, folder, log = context.name, context.spec, context.folder, context.log
         context.total, context.completed = len(lines), len(reused)
@@ -226,7 +226,7 @@ class Runner:
 
     async def _run(self, context: _Context, flow, todo, reused: dict[int, LineResult]):
         """Execute ``todo`` then aggregate; returns ``(canceled, aggregation)``."""
-        from promptflow_lite.tools.llm_cache import LLMCache, use_cache
+        from promptflow_lite.tools._llm_cache import LLMCache, use_cache
 
         spec = context.spec
         cache = LLMCache(self.home / "cache" / "llm.sqlite") if spec.use_cache else None
@@ -367,7 +367,7 @@ def _attributes(name: str, base: str | None, line_number: int) -> dict[str, Any]
 
 def _checked(spec: RunSpec) -> RunSpec:
     """Settings errors surface before anything is created."""
-    from promptflow_lite.runs.engine import resolve_concurrency
+    from promptflow_lite.runs._engine import resolve_concurrency
 
     resolve_concurrency(spec.max_concurrency)
     if spec.line_timeout is not None and spec.line_timeout <= 0:
@@ -380,7 +380,7 @@ def _checked(spec: RunSpec) -> RunSpec:
 
 def _absolute(spec: RunSpec) -> RunSpec:
     """Paths made absolute; a ``module:function`` entry becomes a flex flow file for the current folder."""
-    from promptflow_lite.flow.loader import resolve_flow_path
+    from promptflow_lite.flow._loader import resolve_flow_path
 
     data = spec.data
     if data and "://" not in data:
@@ -392,7 +392,7 @@ def _absolute(spec: RunSpec) -> RunSpec:
 
 
 def _flow_kind(flow: str) -> tuple[Path, str]:
-    from promptflow_lite.flow.loader import flow_kind, resolve_flow_path
+    from promptflow_lite.flow._loader import flow_kind, resolve_flow_path
 
     file, _ = resolve_flow_path(flow)
     return file, flow_kind(file)

@@ -59,7 +59,7 @@ class RunSpec:
             return None
         variant_id = "variant_0"
         if self.variant and kind == "dag":
-            from promptflow_lite.flow.variants import parse_variant
+            from promptflow_lite.flow._variants import parse_variant
 
             variant_id = parse_variant(self.variant)[1]
         return (self.display_name.replace("${variant_id}", variant_id).replace("${run}", self.run or "")
@@ -96,7 +96,7 @@ def unmask_environment(stored: dict[str, Any] | None, given: dict[str, Any] | No
 
 def load_run(source: str | Path) -> RunSpec:
     """A ``run.yml`` (promptflow's run schema) as a ``RunSpec``; paths are relative to the file."""
-    from promptflow_lite.flow.loader import read_yaml
+    from promptflow_lite.flow._loader import read_yaml
 
     path = Path(source).expanduser()
     if not path.is_file():
@@ -162,7 +162,7 @@ def _environment(value: Any, base: Path, path: Path) -> dict[str, str] | None:
 def _init(value: Any, base: Path, path: Path) -> dict[str, Any] | None:
     if value is None or isinstance(value, dict):
         return value
-    from promptflow_lite.flow.loader import read_yaml
+    from promptflow_lite.flow._loader import read_yaml
 
     data = read_yaml(Path(_local(value, base)))
     if not isinstance(data, dict):

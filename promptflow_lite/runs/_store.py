@@ -18,9 +18,9 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from promptflow_lite.engine.line_json import encode_line
-from promptflow_lite.engine.results import COMPLETED, AggregationResult, LineResult
-from promptflow_lite.runs.records import dumps, line_record, node_entry, node_record
+from promptflow_lite.engine._line_json import encode_line
+from promptflow_lite.engine._results import COMPLETED, AggregationResult, LineResult
+from promptflow_lite.runs._records import dumps, line_record, node_entry, node_record
 
 LINE_NUMBER = "line_number"
 WIDTH = 9

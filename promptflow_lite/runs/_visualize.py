@@ -12,9 +12,9 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-from promptflow_lite.runs.details import detail_rows
-from promptflow_lite.runs.model import Run
-from promptflow_lite.runs.store import RunFolder
+from promptflow_lite.runs._details import detail_rows
+from promptflow_lite.runs._model import Run
+from promptflow_lite.runs._store import RunFolder
 
 MAX_LINES = 2000  # per run in the per-line table; the file stays openable for big runs
 MAX_CELL = 400  # characters shown per cell

@@ -1,7 +1,15 @@
 """A flow as an HTTP endpoint (promptflow's ``pf flow serve``): ``/score``, ``/swagger.json``, ``/health``,
-``/version``, ``/feedback``, with server-sent-event streaming. Needs the ``serve`` extra (FastAPI, uvicorn)."""
+``/version``, ``/feedback``, with server-sent-event streaming. Needs the ``serve`` extra (FastAPI, uvicorn),
+except ``ScoreClient``, a stdlib client for a served flow."""
 
-from promptflow_lite.serve.app import app_for_flow, create_app
-from promptflow_lite.serve.server import ServerThread, serve_flow
+from __future__ import annotations
 
-__all__ = ["create_app", "app_for_flow", "serve_flow", "ServerThread"]
+from promptflow_lite._lazy import lazy_exports
+
+_EXPORTS = {
+    "create_app": "._app", "app_for_flow": "._app", "serve_flow": "._server", "ServerThread": "._server",
+    "ScoreClient": "._client", "ScoreError": "._client",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -21,12 +21,12 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from promptflow_lite._version import __version__
-from promptflow_lite.serve.flow_info import FlowInfo
-from promptflow_lite.serve.requests import (
+from promptflow_lite.serve._flow_info import FlowInfo
+from promptflow_lite.serve._requests import (
     BadRequest, NotAcceptable, accepted_types, check_acceptable, read_inputs, request_id)
-from promptflow_lite.serve.responses import (
+from promptflow_lite.serve._responses import (
     OutputSelection, encode, error_body, error_status, exception_body, is_stream, joined, sse_events)
-from promptflow_lite.tracing.setup import continue_trace, tracing_enabled
+from promptflow_lite.tracing._setup import continue_trace, tracing_enabled
 
 INCLUDED_FIELDS_ENV = "PROMPTFLOW_RESPONSE_INCLUDED_FIELDS"
 _JSON = "application/json"
@@ -42,7 +42,7 @@ def create_app(source: str | Path, *, variant: str | None = None, environment_va
     overrides. ``tracing`` switches tracing on while the app runs (unless ``PFL_TRACING=off``);
     a W3C ``traceparent`` header makes a request's spans part of the caller's trace.
     """
-    from promptflow_lite.engine.flow import load_flow
+    from promptflow_lite.engine._flow import load_flow
 
     flow = load_flow(source, variant=variant, environment_variables=environment_variables, init=init,
                      connections=serving_connections() if connections is None else connections)
@@ -79,8 +79,8 @@ def _without_fastapi_telemetry(fastapi_class: type) -> dict[str, Any]:
 def serving_connections():
     """The local store and ``PROMPTFLOW_CONNECTIONS`` with ``<CONN_NAME>_<KEY>`` env overrides
     (answered by the scripted server in ``pfl --scripted-llm`` offline mode)."""
-    from promptflow_lite.connections.provider import default_provider
-    from promptflow_lite.testing.offline import ScriptedConnections, scripted_rules
+    from promptflow_lite.connections._provider import default_provider
+    from promptflow_lite.testing._offline import ScriptedConnections, scripted_rules
 
     provider = default_provider(env_overrides=True)
     rules = scripted_rules()
@@ -91,7 +91,7 @@ class FlowEndpoint:
     """The request handlers of one loaded flow; everything per-flow is computed here, once."""
 
     def __init__(self, flow: Any):
-        from promptflow_lite.serve.swagger import build_swagger
+        from promptflow_lite.serve._swagger import build_swagger
 
         self.flow = flow
         self.info = FlowInfo.of(flow)
@@ -136,7 +136,7 @@ class FlowEndpoint:
         return await self.flow.arun(inputs, stream=stream, attributes=attributes)
 
     async def feedback(self, request: Request) -> Response:
-        from promptflow_lite.serve.feedback import record_feedback
+        from promptflow_lite.serve._feedback import record_feedback
 
         body = (await request.body()).decode("utf-8", "replace")
         flatten = request.query_params.get("flatten", "false").lower() == "true"
@@ -192,14 +192,14 @@ def _included_fields() -> frozenset[str] | None:
 def _lifespan(collection: str, tracing: bool):
     @asynccontextmanager
     async def lifespan(app):
-        from promptflow_lite.tracing.setup import disable_tracing, enable_tracing, flush_tracing
+        from promptflow_lite.tracing._setup import disable_tracing, enable_tracing, flush_tracing
 
         started = tracing and not tracing_enabled() and enable_tracing(collection)
         try:
             yield
         finally:
-            if "promptflow_lite.tools.llm_client" in sys.modules:  # pooled on this loop: they die with it
-                await sys.modules["promptflow_lite.tools.llm_client"].close_async_clients()
+            if "promptflow_lite.tools._llm_client" in sys.modules:  # pooled on this loop: they die with it
+                await sys.modules["promptflow_lite.tools._llm_client"].close_async_clients()
             if started:
                 flush_tracing(10)
                 disable_tracing()

@@ -18,7 +18,7 @@ def record_feedback(body: str, headers: Mapping[str, str], *, flatten: bool = Fa
     from opentelemetry import baggage
     from opentelemetry.baggage.propagation import W3CBaggagePropagator
 
-    from promptflow_lite.tracing.setup import continue_trace, tracer
+    from promptflow_lite.tracing._setup import continue_trace, tracer
 
     otel_tracer = tracer()
     if otel_tracer is None:

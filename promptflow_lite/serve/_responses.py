@@ -17,7 +17,7 @@ def encode(value: Any) -> bytes:
 
 
 def _json_default(value: Any) -> Any:
-    from promptflow_lite.tools.multimedia import Image
+    from promptflow_lite.tools._multimedia import Image
 
     if isinstance(value, Image):
         return {f"data:{value._mime_type};base64": value.to_base64()}
@@ -74,7 +74,7 @@ class OutputSelection:
 
 async def joined(outputs: dict[str, Any]) -> dict[str, Any]:
     """``outputs`` with every stream consumed into a string (sync ones in the tools' thread pool)."""
-    from promptflow_lite.engine.threads import run_in_thread
+    from promptflow_lite.engine._threads import run_in_thread
 
     for key, value in outputs.items():
         if inspect.isasyncgen(value) or isinstance(value, AsyncIterator):
@@ -118,7 +118,7 @@ async def _chunks(stream: Any) -> AsyncIterator[Any]:
         async for piece in stream:
             yield piece
         return
-    from promptflow_lite.engine.threads import run_in_thread
+    from promptflow_lite.engine._threads import run_in_thread
 
     while True:  # a sync generator may block (a tool reading a socket): each step runs off the loop
         piece = await run_in_thread(_next, stream=stream)

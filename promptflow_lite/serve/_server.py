@@ -19,7 +19,7 @@ from typing import Any, Callable
 from promptflow_lite.errors import UserError
 
 OPTIONS_ENV = "PFL_SERVE_OPTIONS"  # how worker processes learn what to load (--workers N)
-_FACTORY = "promptflow_lite.serve.server:app_from_environment"
+_FACTORY = "promptflow_lite.serve._server:app_from_environment"
 
 
 def serve_flow(source: str | Path, *, host: str = "127.0.0.1", port: int = 8080, variant: str | None = None,
@@ -31,7 +31,7 @@ def serve_flow(source: str | Path, *, host: str = "127.0.0.1", port: int = 8080,
     The flow is loaded once per process and the working directory becomes the flow's folder (as
     promptflow does). ``workers`` > 1 runs that many processes on one port.
     """
-    from promptflow_lite.serve.app import create_app
+    from promptflow_lite.serve._app import create_app
 
     options = {"source": str(Path(source).resolve()), "variant": variant,
                "environment_variables": environment_variables, "init": init}
@@ -77,7 +77,7 @@ def _serve_workers(url: str, workers: int, access_log: bool, ready: Callable[[],
 
 def app_from_environment():
     """The app factory of each ``--workers`` process (options in ``PFL_SERVE_OPTIONS``)."""
-    from promptflow_lite.serve.app import create_app
+    from promptflow_lite.serve._app import create_app
 
     app = create_app(**json.loads(os.environ[OPTIONS_ENV]))
     enter_flow_folder(app.state.flow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from promptflow_lite.serve.flow_info import FlowInfo
+from promptflow_lite.serve._flow_info import FlowInfo
 
 _TYPES = {"int": "integer", "double": "number", "bool": "boolean", "string": "string", "list": "array",
           "object": "object", "image": "object"}

@@ -11,10 +11,10 @@ streaming, latency and fault injection::
 
 from __future__ import annotations
 
-from promptflow_lite.testing.app import FAULT_KINDS, ScriptedApp
-from promptflow_lite.testing.embeddings import embed
-from promptflow_lite.testing.rules import Rule, ToolCall, load_rules, scripted_answer
-from promptflow_lite.testing.server import ScriptedServer
+from promptflow_lite.testing._app import FAULT_KINDS, ScriptedApp
+from promptflow_lite.testing._embeddings import embed
+from promptflow_lite.testing._rules import Rule, ToolCall, load_rules, scripted_answer
+from promptflow_lite.testing._server import ScriptedServer
 
 __all__ = ["FAULT_KINDS", "Rule", "ScriptedApp", "ScriptedServer", "ToolCall", "embed", "load_rules",
            "scripted_answer"]

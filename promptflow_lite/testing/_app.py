@@ -1,7 +1,7 @@
 """The scripted OpenAI API: routing, API keys, latency, fault injection, rules and introspection.
 
 :class:`ScriptedApp` turns one HTTP request into one reply; it knows nothing of sockets or
-threads (see :mod:`promptflow_lite.testing.server`). Its settings (``latency``, ``fail_rate``,
+threads (see :mod:`promptflow_lite.testing._server`). Its settings (``latency``, ``fail_rate``,
 ``fail_kinds``, ``retry_after``, ``hang_seconds``, ``api_key``, ``rules``) are plain attributes,
 read on every request, so tests may change them while the server runs.
 """
@@ -17,10 +17,10 @@ from collections import Counter, deque
 from typing import Any, AsyncIterator, Callable, Iterable
 
 from promptflow_lite.errors import UserError
-from promptflow_lite.testing import responses as r
-from promptflow_lite.testing.embeddings import embed, encode_base64
-from promptflow_lite.testing.http import DROP, Reply, Request, Response, Stream
-from promptflow_lite.testing.rules import Answer, Hit, RuleSet, RulesSource, load_rules, scripted_answer
+from promptflow_lite.testing import _responses as r
+from promptflow_lite.testing._embeddings import embed, encode_base64
+from promptflow_lite.testing._http import DROP, Reply, Request, Response, Stream
+from promptflow_lite.testing._rules import Answer, Hit, RuleSet, RulesSource, load_rules, scripted_answer
 
 FAULT_KINDS = ("429", "500", "timeout", "drop", "malformed")
 MODELS = ["gpt-4o", "gpt-4o-mini", "gpt-35-turbo", "gpt-35-turbo-instruct", "text-embedding-3-small",

@@ -30,7 +30,7 @@ def _shared_server(rules: str):
     global _server
     with _lock:
         if _server is None:
-            from promptflow_lite.testing.server import ScriptedServer
+            from promptflow_lite.testing._server import ScriptedServer
 
             _server = ScriptedServer(rules=rules).start()
             print(f"Offline mode: LLM connections answer from the scripted server at {_server.base_url} "
@@ -46,8 +46,8 @@ class ScriptedConnections:
         self._inner = inner
 
     def get(self, name: str):
-        from promptflow_lite.connections.types import OpenAIConnection
-        from promptflow_lite.connections.values import unset_env_kept
+        from promptflow_lite.connections._types import OpenAIConnection
+        from promptflow_lite.connections._values import unset_env_kept
         from promptflow_lite.errors import ConnectionNotFound
 
         try:

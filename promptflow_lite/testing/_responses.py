@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Any, Iterator
 
-from promptflow_lite.testing.rules import Answer
+from promptflow_lite.testing._rules import Answer
 
 FINGERPRINT = "fp_scripted"
 ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_error",

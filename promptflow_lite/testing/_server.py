@@ -16,8 +16,8 @@ import threading
 from typing import Callable
 
 from promptflow_lite.errors import UserError
-from promptflow_lite.testing.app import ScriptedApp
-from promptflow_lite.testing.http import HttpServer
+from promptflow_lite.testing._app import ScriptedApp
+from promptflow_lite.testing._http import HttpServer
 
 
 class ScriptedServer(ScriptedApp):

@@ -3,7 +3,7 @@
 Each tool is a plain sync function (flow code calls ``promptflow.tools.openai.chat(...)``
 directly) with an async twin in :data:`ASYNC_TWINS` that executors prefer, so a batch overlaps
 its HTTP waits. :data:`BUILTIN_TOOLS` maps tool ids to functions; :data:`LLM_APIS` maps
-``(provider, api)`` to the function a ``type: llm`` node runs (see :mod:`.llm_node`). :class:`AzureOpenAI` / :class:`OpenAI` are promptflow's provider classes.
+``(provider, api)`` to the function a ``type: llm`` node runs (see :mod:`._llm_node`). :class:`AzureOpenAI` / :class:`OpenAI` are promptflow's provider classes.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import inspect
 from typing import Any, Callable
 
 from promptflow_lite._compat.contracts import PromptTemplate
-from promptflow_lite.connections.types import AzureOpenAIConnection, OpenAIConnection, ServerlessConnection
+from promptflow_lite.connections._types import AzureOpenAIConnection, OpenAIConnection, ServerlessConnection
 from promptflow_lite.errors import UserError
-from promptflow_lite.tools import chat as _chat
-from promptflow_lite.tools.decorator import ToolProvider, tool
-from promptflow_lite.tools.llm import api_args, twins
-from promptflow_lite.tools.llm_client import AZURE, OPENAI, InvalidConnectionType
-from promptflow_lite.tools.llm_params import ModelRequest, chat_request, completion_request, embedding_request
-from promptflow_lite.tools.template import PromptResult, render_prompt, render_with_escapes
+from promptflow_lite.tools import _chat
+from promptflow_lite.tools._decorator import ToolProvider, tool
+from promptflow_lite.tools._llm import api_args, twins
+from promptflow_lite.tools._llm_client import AZURE, OPENAI, InvalidConnectionType
+from promptflow_lite.tools._llm_params import ModelRequest, chat_request, completion_request, embedding_request
+from promptflow_lite.tools._template import PromptResult, render_prompt, render_with_escapes
 
 
 class NodeInputValidationError(UserError):

@@ -12,7 +12,7 @@ import json
 import typing
 from typing import Any, Callable
 
-from promptflow_lite.connections.types import Connection
+from promptflow_lite.connections._types import Connection
 
 _TRUE, _FALSE = ("true",), ("false",)
 
@@ -52,7 +52,7 @@ def parse_value(value: Any, value_type: str) -> Any:
                     return value
             return value
         if value_type == "image":
-            from promptflow_lite.tools.multimedia import to_image
+            from promptflow_lite.tools._multimedia import to_image
 
             return to_image(value)
     except (ValueError, TypeError) as exc:

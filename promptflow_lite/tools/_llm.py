@@ -1,13 +1,13 @@
 """LLM calls - chat, completion, embedding - over the ``openai`` SDK, async first, with sync twins.
 
 ``await chat(connection, prompt, ..., **template_variables)`` renders the jinja ``prompt``,
-parses it into messages (§2.6), calls the endpoint of ``connection`` (see :mod:`.llm_client`)
-with retries (:mod:`.retry`) and returns the answer's content - or the message dict when
+parses it into messages (§2.6), calls the endpoint of ``connection`` (see :mod:`._llm_client`)
+with retries (:mod:`._retry`) and returns the answer's content - or the message dict when
 ``tools``/``functions`` were given, or an async generator of text deltas when ``stream=True``.
 ``chat_sync`` & co. behave the same for blocking code (worker threads, user tools).
 
-Every HTTP request is recorded with :func:`.observe.model_call`; when a response cache is
-active (:mod:`.llm_cache`) a hit answers without any HTTP request.
+Every HTTP request is recorded with :func:`._observe.model_call`; when a response cache is
+active (:mod:`._llm_cache`) a hit answers without any HTTP request.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ import typing
 from contextlib import ExitStack
 from typing import Any, AsyncIterator, Callable, Iterator
 
-from promptflow_lite.tools.llm_cache import active_cache, cache_key, current_repeat
-from promptflow_lite.tools.llm_client import async_client, sync_client
-from promptflow_lite.tools.llm_params import (
+from promptflow_lite.tools._llm_cache import active_cache, cache_key, current_repeat
+from promptflow_lite.tools._llm_client import async_client, sync_client
+from promptflow_lite.tools._llm_params import (
     CHAT, COMPLETION, EMBEDDING, ModelRequest, chat_request, completion_request, embedding_request,
 )
-from promptflow_lite.tools.observe import ModelCall, model_call, record_chunk, record_response
-from promptflow_lite.tools.retry import MalformedResponse, final_error, retry_options
+from promptflow_lite.tools._observe import ModelCall, model_call, record_chunk, record_response
+from promptflow_lite.tools._retry import MalformedResponse, final_error, retry_options
 
 
 # ---------------------------------------------------------------------------------------------

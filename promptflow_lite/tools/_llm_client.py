@@ -11,7 +11,7 @@ Provider comes from the connection class, as in promptflow (§1.6, §3.1):
 - ``ServerlessConnection`` → ``OpenAI`` client at ``api_base + "/v1"`` (unless already suffixed).
 
 Clients are created once per (event loop, endpoint, key, version, timeout) and reused by every
-line; the SDK's own retries are off (``max_retries=0``) because :mod:`.retry` retries.
+line; the SDK's own retries are off (``max_retries=0``) because :mod:`._retry` retries.
 Timeout per HTTP attempt: env ``PFL_LLM_TIMEOUT`` (seconds, default 60).
 """
 
@@ -24,9 +24,9 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptflow_lite.connections.types import AzureOpenAIConnection, OpenAIConnection, ServerlessConnection
+from promptflow_lite.connections._types import AzureOpenAIConnection, OpenAIConnection, ServerlessConnection
 from promptflow_lite.errors import UserError
-from promptflow_lite.tools.observe import RECORDED
+from promptflow_lite.tools._observe import RECORDED
 
 AZURE, OPENAI = "AzureOpenAI", "OpenAI"
 
@@ -150,7 +150,7 @@ def async_client(endpoint: Endpoint) -> Any:
 
 
 def _ours(client: Any) -> Any:
-    """Mark a client whose calls :mod:`.llm` records itself, so that tracing of the SDK skips them."""
+    """Mark a client whose calls :mod:`._llm` records itself, so that tracing of the SDK skips them."""
     setattr(client, RECORDED, True)
     return client
 

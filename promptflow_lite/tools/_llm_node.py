@@ -1,7 +1,7 @@
 """A ``type: llm`` node made callable (FLOW_FORMAT §1.6, §2.7).
 
 The provider comes from the connection's class, never from the node's ``provider`` key; the
-API is ``{provider}.{api}`` from :data:`.builtin.LLM_APIS`; the template file is the prompt (a node
+API is ``{provider}.{api}`` from :data:`._builtin.LLM_APIS`; the template file is the prompt (a node
 input named ``prompt`` replaces it) and the other node inputs are API arguments or template variables.
 """
 
@@ -10,11 +10,11 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable
 
-from promptflow_lite.tools.builtin import (
+from promptflow_lite.tools._builtin import (
     ASYNC_TWINS, LLM_APIS, APINotFound, NodeInputValidationError, api_parameters, llm_provider,
 )
-from promptflow_lite.tools.coercion import ParamType, param_types
-from promptflow_lite.tools.template import check_template, template_variables
+from promptflow_lite.tools._coercion import ParamType, param_types
+from promptflow_lite.tools._template import check_template, template_variables
 
 
 def make_llm_caller(connection: Any, api: str, template: str,

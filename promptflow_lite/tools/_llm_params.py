@@ -4,7 +4,7 @@ Quirks kept: ``stop``, ``logit_bias``, ``response_format`` and ``user`` are sent
 truthy; ``max_tokens`` only when not None and not ``"inf"`` (cast to int); ``seed`` and the
 penalties only when not None; ``tools`` win over the deprecated ``functions``; AzureOpenAI
 validates tools and defaults ``tool_choice`` to ``"auto"``, sends ``n`` and turns list
-template variables into newline-joined :class:`~.chat.ChatInputList`. promptflow sends
+template variables into newline-joined :class:`~._chat.ChatInputList`. promptflow sends
 ``null``/``{}``/``""`` for unset completion options; they are left out here (same meaning).
 """
 
@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from promptflow_lite.errors import UserError
-from promptflow_lite.tools.chat import Escaper, convert_to_chat_list, parse_chat
-from promptflow_lite.tools.llm_client import AZURE, Endpoint, resolve_endpoint
-from promptflow_lite.tools.template import render_template, render_with_escapes
+from promptflow_lite.tools._chat import Escaper, convert_to_chat_list, parse_chat
+from promptflow_lite.tools._llm_client import AZURE, Endpoint, resolve_endpoint
+from promptflow_lite.tools._template import render_template, render_with_escapes
 
 CHAT, COMPLETION, EMBEDDING = "chat", "completion", "embedding"
 

@@ -31,7 +31,7 @@ class PackageTool:
 
 def find_package_tool(tool_id: str) -> PackageTool:
     """The tool for ``tool_id``; unknown ids raise an error listing the available ones."""
-    from promptflow_lite.tools.builtin import ASYNC_TWINS, BUILTIN_TOOLS
+    from promptflow_lite.tools._builtin import ASYNC_TWINS, BUILTIN_TOOLS
 
     if tool_id in BUILTIN_TOOLS:
         func = BUILTIN_TOOLS[tool_id]
@@ -96,7 +96,7 @@ def bind_prompt_template(func: Callable[..., Any], template: str) -> Callable[..
         raise ToolLoadError("The package tool has no PromptTemplate parameter to bind the template file to.",
                             hint="use `type: python` for tools that take no prompt template.")
     bound = functools.partial(func, **{param: template})
-    from promptflow_lite.tools.decorator import TOOL_ATTR
+    from promptflow_lite.tools._decorator import TOOL_ATTR
 
     info = getattr(func, TOOL_ATTR, None) or getattr(getattr(func, "__func__", None), TOOL_ATTR, None)
     if info is not None:

@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from promptflow_lite.errors import ToolLoadError
-from promptflow_lite.tools.decorator import ToolProvider, is_tool
+from promptflow_lite.tools._decorator import ToolProvider, is_tool
 
 
 def load_module(file: Path, working_dir: Path) -> ModuleType:

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any, Callable
 
 from promptflow_lite.errors import UserError
-from promptflow_lite.tools.chat import Escaper
+from promptflow_lite.tools._chat import Escaper
 
 _IMAGE_MARKER = re.compile(r"\!\[(\s*image\s*)\]\(\{\{(\s*[^\s{}]+\s*)\}\}\)")
 _IMAGE_INPUT = re.compile(r"\!\[(\s*image\s*)\]\(\{\{\s*([^{}]+)\s*\}\}\)")

@@ -18,7 +18,7 @@ import sys
 import traceback
 from typing import Any, Callable, Mapping, TypeVar
 
-from promptflow_lite.tracing import setup
+from promptflow_lite.tracing import _setup as setup
 
 F = TypeVar("F", bound=Callable[..., Any])
 _CANCELLED = "Execution cancelled."
@@ -116,7 +116,7 @@ class _Spec:
         whether that parent is one of our spans (if not, the span is a root in the store)."""
         from opentelemetry import context
 
-        from promptflow_lite.tracing.context import parent_context, parent_is_ours
+        from promptflow_lite.tracing._context import parent_context, parent_is_ours
 
         return parent_context() or context.get_current(), parent_is_ours()
 
@@ -135,8 +135,8 @@ class _Spec:
         return values
 
     def start(self, tracer: Any, parent: tuple[Any, bool], args: tuple, kwargs: dict):
-        from promptflow_lite.tracing.context import ROOT_ATTRIBUTE
-        from promptflow_lite.tracing.serialize import to_json
+        from promptflow_lite.tracing._context import ROOT_ATTRIBUTE
+        from promptflow_lite.tracing._serialize import to_json
 
         context, ours = parent
         attributes = {"framework": "promptflow", "span_type": self.span_type, "function": self.name,
@@ -147,7 +147,7 @@ class _Spec:
 
 
 def _active(span: Any):
-    from promptflow_lite.tracing.context import activated
+    from promptflow_lite.tracing._context import activated
 
     return activated(span)
 
@@ -165,7 +165,7 @@ def _finish(tracer: Any, spec: _Spec, span: Any, result: Any) -> Any:
 def _close(span: Any, output: Any, iterated: bool = False) -> None:
     from opentelemetry.trace import Status, StatusCode
 
-    from promptflow_lite.tracing.serialize import to_json
+    from promptflow_lite.tracing._serialize import to_json
 
     attributes = {"output": to_json(output)}
     if iterated:
@@ -178,7 +178,7 @@ def _close(span: Any, output: Any, iterated: bool = False) -> None:
 def _fail(span: Any, exc: BaseException) -> None:
     from opentelemetry.trace import Status, StatusCode
 
-    from promptflow_lite.tracing.serialize import to_text
+    from promptflow_lite.tracing._serialize import to_text
 
     cancelled = isinstance(exc, (KeyboardInterrupt, GeneratorExit)) or type(exc).__name__ == "CancelledError"
     span.add_event("exception", {"exception.type": type(exc).__name__, "exception.message": to_text(exc),

@@ -1,6 +1,6 @@
 """Which span is the parent right now.
 
-The executor's line and node spans are recorded cheaply (see :mod:`.executor`) and are not put
+The executor's line and node spans are recorded cheaply (see :mod:`promptflow_lite.tracing._write.executor`) and are not put
 in OpenTelemetry's context: that costs more than a pure-python node. Instead the running line
 sits in ``current_holder`` (and knows its running node); model-call spans and ``@trace`` spans
 ask :func:`current_parent`, which prefers that holder and falls back to OpenTelemetry's

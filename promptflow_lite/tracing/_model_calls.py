@@ -1,10 +1,10 @@
 """A span per LLM / embedding request, with OpenTelemetry GenAI attributes and promptflow's.
 
-Registered as a :class:`~promptflow_lite.tools.observe.ModelCallListener`: ``on_start`` opens an
+Registered as a :class:`~promptflow_lite.tools._observe.ModelCallListener`: ``on_start`` opens an
 SDK span under the running node (or ``@trace`` function), ``on_end`` records the response,
 token usage and errors and closes it. A streamed call ends when its stream is consumed, so
 its span covers the whole stream. Requests never carry credentials (the tools keep them in the
-client), and every rendered value goes through :mod:`.serialize`.
+client), and every rendered value goes through :mod:`._serialize`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import traceback
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
-from promptflow_lite.tracing.context import ROOT_ATTRIBUTE, parent_context, parent_is_ours
-from promptflow_lite.tracing.serialize import remember_secret, to_json, to_text
-from promptflow_lite.tracing.names import cumulative_attributes
+from promptflow_lite.tracing._context import ROOT_ATTRIBUTE, parent_context, parent_is_ours
+from promptflow_lite.tracing._serialize import remember_secret, to_json, to_text
+from promptflow_lite.tracing._names import cumulative_attributes
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
@@ -37,7 +37,7 @@ _REQUEST_PARAMS = {
 
 
 class ModelCallSpans:
-    """Turns :class:`~promptflow_lite.tools.observe.ModelCall` records into spans."""
+    """Turns :class:`~promptflow_lite.tools._observe.ModelCall` records into spans."""
 
     def __init__(self, tracer: Callable[[], Tracer]):
         self.tracer = tracer  # made on first use

@@ -1,7 +1,7 @@
 """Model calls made with the OpenAI SDK in user code become spans (promptflow's ``inject_openai_api``).
 
 While tracing is on, ``create`` of the SDK's chat completions, completions and embeddings
-resources (sync and async) reports each call with :func:`~promptflow_lite.tools.observe.model_call`:
+resources (sync and async) reports each call with :func:`~promptflow_lite.tools._observe.model_call`:
 an LLM / Embedding span under the running node, whose tokens count in the node's and line's. A
 streamed call's record ends when its stream is consumed. Calls pass through unchanged (same
 result, same exceptions). Clients marked ``observe.RECORDED`` (our LLM tools', which record their
@@ -24,7 +24,7 @@ from contextlib import ExitStack
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from promptflow_lite.tools.observe import RECORDED, ModelCall, model_call, record_chunk, record_response
+from promptflow_lite.tools._observe import RECORDED, ModelCall, model_call, record_chunk, record_response
 
 _TARGETS = {  # module → (resource class, api) pairs
     "openai.resources.chat.completions": (("Completions", "chat"), ("AsyncCompletions", "chat")),

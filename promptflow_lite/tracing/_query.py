@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from promptflow_lite.errors import UserError
-from promptflow_lite.tracing.names import COMPLETION, PROMPT, TOTAL
-from promptflow_lite.tracing.store import TraceStore, expand_span_row
+from promptflow_lite.tracing._names import COMPLETION, PROMPT, TOTAL
+from promptflow_lite.tracing._store import TraceStore, expand_span_row
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -154,7 +154,7 @@ def to_epoch(value: Any) -> float | None:
 
 
 def _store(path: str | Path | None) -> TraceStore:
-    from promptflow_lite.tracing.setup import flush_tracing
+    from promptflow_lite.tracing._setup import flush_tracing
 
     flush_tracing()
     return TraceStore(path)

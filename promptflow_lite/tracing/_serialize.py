@@ -21,7 +21,7 @@ import os
 import re
 from typing import Any
 
-from promptflow_lite.connections.types import Connection
+from promptflow_lite.connections._types import Connection
 
 REDACTED = "***"
 MAX_ITEMS = 1000

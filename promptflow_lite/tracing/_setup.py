@@ -70,7 +70,7 @@ def enable_tracing(collection: str | None = None, *, resource_attributes: Mappin
     global _state
     if tracing_switched_off():
         return False
-    from promptflow_lite.tracing.store import default_path
+    from promptflow_lite.tracing._store import default_path
 
     path = None
     if store:
@@ -99,15 +99,15 @@ def _build(key: tuple, path: Path | None, collection: str | None,
     import uuid
 
     from promptflow_lite._version import __version__
-    from promptflow_lite.tools import observe
-    from promptflow_lite.tracing import spans
-    from promptflow_lite.tracing.context import load_configured_provider
-    from promptflow_lite.tracing.executor import ExecutorSpans
-    from promptflow_lite.tracing.model_calls import ModelCallSpans
-    from promptflow_lite.tracing.openai_sdk import instrument
-    from promptflow_lite.tracing.serialize import max_chars, remember_environment_secrets
-    from promptflow_lite.tracing.sink import FrameSink
-    from promptflow_lite.tracing.store import TraceStore
+    from promptflow_lite.tools import _observe as observe
+    from promptflow_lite.engine import _hooks as spans
+    from promptflow_lite.tracing._context import load_configured_provider
+    from promptflow_lite.tracing._write.executor import ExecutorSpans
+    from promptflow_lite.tracing._model_calls import ModelCallSpans
+    from promptflow_lite.tracing._openai_sdk import instrument
+    from promptflow_lite.tracing._serialize import max_chars, remember_environment_secrets
+    from promptflow_lite.tracing._write.sink import FrameSink
+    from promptflow_lite.tracing._store import TraceStore
 
     attributes: dict[str, Any] = {"framework": "promptflow", "pfl.version": __version__}
     if not os.environ.get("OTEL_SERVICE_NAME"):
@@ -154,10 +154,10 @@ def _sdk(state: _Tracing) -> _Sdk:
             from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
             from promptflow_lite._version import __version__
-            from promptflow_lite.tracing.context import SCOPE_NAME
-            from promptflow_lite.tracing.ids import time_ordered_id_generator
-            from promptflow_lite.tracing.sqlite_exporter import SqliteSpanExporter
-            from promptflow_lite.tracing.tokens import TokenRollup
+            from promptflow_lite.tracing._context import SCOPE_NAME
+            from promptflow_lite.tracing._ids import time_ordered_id_generator
+            from promptflow_lite.tracing._sqlite_exporter import SqliteSpanExporter
+            from promptflow_lite.tracing._tokens import TokenRollup
 
             rollup = TokenRollup()
             provider = TracerProvider(resource=Resource.create(state.resource_attributes),
@@ -176,14 +176,14 @@ def _sdk(state: _Tracing) -> _Sdk:
 
 def _local_writer(state: _Tracing) -> Any:
     """The writer used in this process when no writer process runs: exports OTLP through the SDK."""
-    from promptflow_lite.tracing.writer import TraceWriter
+    from promptflow_lite.tracing._write.writer import TraceWriter
 
     if not otlp_endpoint():
         return TraceWriter(state.store)
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
     from promptflow_lite._version import __version__
-    from promptflow_lite.tracing.context import SCOPE_NAME
+    from promptflow_lite.tracing._context import SCOPE_NAME
 
     provider = _sdk(state).provider
     return TraceWriter(state.store, [provider], provider.resource, InstrumentationScope(SCOPE_NAME, __version__))
@@ -207,9 +207,9 @@ def disable_tracing() -> None:
     with _lock:
         if _state is None:
             return
-        from promptflow_lite.tools import observe
-        from promptflow_lite.tracing import spans
-        from promptflow_lite.tracing.openai_sdk import uninstrument
+        from promptflow_lite.tools import _observe as observe
+        from promptflow_lite.engine import _hooks as spans
+        from promptflow_lite.tracing._openai_sdk import uninstrument
 
         state, _state = _state, None
         if spans.active() is state.executor:
@@ -261,7 +261,7 @@ def continue_trace(headers: Mapping[str, str] | None) -> Iterator[None]:
     from opentelemetry import context
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-    from promptflow_lite.tracing.context import current_holder
+    from promptflow_lite.tracing._context import current_holder
 
     carrier = {str(k).lower(): v for k, v in (headers or {}).items()}
     token = context.attach(TraceContextTextMapPropagator().extract(carrier))

@@ -1,4 +1,4 @@
-"""An OpenTelemetry span exporter into the local trace store (:mod:`.store`).
+"""An OpenTelemetry span exporter into the local trace store (:mod:`._store`).
 
 It runs in the ``BatchSpanProcessor``'s worker thread: spans arrive in batches and are written
 in one transaction, never on the hot path. A root span (no parent, or a remote parent from a
@@ -16,9 +16,9 @@ from typing import Any, Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from promptflow_lite.tracing.context import ROOT_ATTRIBUTE
-from promptflow_lite.tracing.ids import span_hex, trace_hex
-from promptflow_lite.tracing.store import TraceStore, line_run_row
+from promptflow_lite.tracing._context import ROOT_ATTRIBUTE
+from promptflow_lite.tracing._ids import span_hex, trace_hex
+from promptflow_lite.tracing._store import TraceStore, line_run_row
 
 _log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The local trace store: one SQLite file (``PFL_HOME/traces.sqlite``), two tables.
 
 ``spans`` holds spans (attributes and events as JSON text). A flow line's span row also carries
-its node spans in ``children`` (a JSON list; see :mod:`.line_spans`): one row per line instead
+its node spans in ``children`` (a JSON list; see :mod:`promptflow_lite.tracing._write.line_spans`): one row per line instead
 of one per node keeps tracing cheap. ``line_runs`` holds one row per trace root - a flow line,
 a served request, a ``@trace`` entry point - with what a trace list shows: flow, run, line
 number, status, times, token counts, inputs/outputs and the base run line an evaluation line
@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from promptflow_lite.tracing.names import COMPLETION, LINE_STATUS, NODE_STATUS, PROMPT, TOTAL
+from promptflow_lite.tracing._names import COMPLETION, LINE_STATUS, NODE_STATUS, PROMPT, TOTAL
 
 SCHEMA_VERSION = 1
 SPAN_COLUMNS = ("trace_id", "span_id", "parent_id", "name", "span_type", "kind", "start_time", "end_time",

@@ -13,7 +13,7 @@ from typing import Mapping
 
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from promptflow_lite.tracing.names import CUMULATIVE
+from promptflow_lite.tracing._names import CUMULATIVE
 
 
 class TokenRollup(SpanProcessor):

@@ -16,7 +16,7 @@ import numpy as np
 from promptflow_lite.errors import UserError
 
 from ._values import as_values, check_confidence, check_resamples, chunks, to_dict
-from .intervals import NAN, bootstrap_mean, is_binary, proportion_ci
+from ._intervals import NAN, bootstrap_mean, is_binary, proportion_ci
 
 BETTER, WORSE, NO_DIFFERENCE = "better", "worse", "no detectable difference"
 #: Up to this many non-zero differences the sign-flip test enumerates all 2**n sign patterns.

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._values import as_values, to_dict
-from .intervals import Estimate, bootstrap_mean, is_binary, proportion_ci
+from ._intervals import Estimate, bootstrap_mean, is_binary, proportion_ci
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,11 @@ only note what the line's ``LineResult`` cannot tell: ids, the parent, which nod
 and their types. A node gets no object or context variable of its own: it is known by the
 model-call list the engine sets for it (``tools.observe.calls_collector``), and its span id is
 made when something nests under it (a model call, a ``@trace`` function: see
-:mod:`.context`), else by the writer. ``end_line`` turns the line into one frame
+:mod:`promptflow_lite.tracing._context`), else by the writer. ``end_line`` turns the line into one frame
 (:mod:`.frames`: the hooks' header and the line's journal text, encoded once for the run
 journal and the trace) and hands it to a :class:`.sink.FrameSink`, whose writer process
 renders and stores it (:mod:`.writer`). Model-call and ``@trace`` spans are ordinary SDK spans
-whose parent is found through :mod:`.context`.
+whose parent is found through :mod:`promptflow_lite.tracing._context`.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ import os
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from promptflow_lite.connections.types import Connection
-from promptflow_lite.tools.observe import calls_collector
-from promptflow_lite.tracing.context import (
+from promptflow_lite.connections._types import Connection
+from promptflow_lite.tools._observe import calls_collector
+from promptflow_lite.tracing._context import (
     attach, current_holder, current_parent, detach, local_span_context, otel_in_use, reset_holder,
 )
-from promptflow_lite.tracing.frames import line_frame, node_frame
-from promptflow_lite.tracing.ids import new_span_id, new_trace_id, trace_hex
-from promptflow_lite.tracing.names import cumulative_attributes
-from promptflow_lite.tracing.serialize import remember_connection
+from promptflow_lite.tracing._write.frames import line_frame, node_frame
+from promptflow_lite.tracing._ids import new_span_id, new_trace_id, trace_hex
+from promptflow_lite.tracing._names import cumulative_attributes
+from promptflow_lite.tracing._serialize import remember_connection
 
 if TYPE_CHECKING:
     from opentelemetry.trace import SpanContext
@@ -104,7 +104,7 @@ class _Attached:
 
 
 class ExecutorSpans:
-    """The engine's tracing backend (:class:`~promptflow_lite.tracing.spans.TracingBackend`).
+    """The engine's tracing backend (:class:`~promptflow_lite.engine._hooks.TracingBackend`).
 
     ``sink`` (a :class:`.sink.FrameSink`) takes the finished lines; ``rollup`` adds a line's
     tokens to an enclosing ``@trace`` span; ``collection`` groups the traces in the store.

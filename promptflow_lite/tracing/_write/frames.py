@@ -2,7 +2,7 @@
 
 The hooks only note ids (:mod:`.executor`); a finished line becomes one ``LINE`` frame, the
 JSON array ``[header, entry]`` where ``entry`` is the line's journal text
-(:func:`promptflow_lite.engine.line_json.encode_line`, shared with the run journal: the line is
+(:func:`promptflow_lite.engine._line_json.encode_line`, shared with the run journal: the line is
 encoded once) and ``header`` is ``LineHeader`` below. The writer (:mod:`.writer`, in its own
 process or a thread) decodes it and renders the spans. Other frames: ``NODE`` (a node traced
 outside any line), ``SECRET`` (a value to blank from now on; sent before any frame that could
@@ -19,9 +19,9 @@ import struct
 import types
 from typing import Any, NamedTuple
 
-from promptflow_lite.engine.line_json import encode_line, line_entry, node_entry
-from promptflow_lite.tracing.ids import span_hex, trace_hex
-from promptflow_lite.tracing.serialize import dumps, dumps_any, to_json
+from promptflow_lite.engine._line_json import encode_line, line_entry, node_entry
+from promptflow_lite.tracing._ids import span_hex, trace_hex
+from promptflow_lite.tracing._serialize import dumps, dumps_any, to_json
 
 LINE, NODE, SECRET, FLUSH, CONFIG = b"LNSFC"
 _HEAD = struct.Struct("<BI")

@@ -17,12 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptflow_lite.engine.results import sum_usage
-from promptflow_lite.tracing.frames import LineHeader, NodeHeader
-from promptflow_lite.tracing.ids import new_span_id, span_hex
-from promptflow_lite.tracing.names import LINE_STATUS, cumulative_attributes
-from promptflow_lite.tracing.serialize import dumps, to_json, to_text
-from promptflow_lite.tracing.store import CANCELLED, expand_span_row, line_run_row, node_span
+from promptflow_lite.engine._results import sum_usage
+from promptflow_lite.tracing._write.frames import LineHeader, NodeHeader
+from promptflow_lite.tracing._ids import new_span_id, span_hex
+from promptflow_lite.tracing._names import LINE_STATUS, cumulative_attributes
+from promptflow_lite.tracing._serialize import dumps, to_json, to_text
+from promptflow_lite.tracing._store import CANCELLED, expand_span_row, line_run_row, node_span
 
 
 @dataclass

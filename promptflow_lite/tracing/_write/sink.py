@@ -19,8 +19,8 @@ import threading
 from collections import deque
 from typing import Any, Callable
 
-from promptflow_lite.tracing.frames import config_frame, flush_frame, secret_frame, unpack
-from promptflow_lite.tracing.serialize import secret_count, secrets_since
+from promptflow_lite.tracing._write.frames import config_frame, flush_frame, secret_frame, unpack
+from promptflow_lite.tracing._serialize import secret_count, secrets_since
 
 _log = logging.getLogger(__name__)
 _INTERVAL = 0.1  # seconds between batches when frames trickle in
@@ -28,7 +28,7 @@ _WAKE_BYTES = 256 * 1024  # a backlog this large wakes the pump at once
 _BATCH_BYTES = 4 * 1024 * 1024  # at most this much per write (per transaction without a writer process)
 _START_TIMEOUT = 30.0
 _BOOT = ("import sys; del sys.path[0]; sys.path.append(sys.argv[1]); "  # not the current folder: user files
-         "from promptflow_lite.tracing.writer import main; main()")
+         "from promptflow_lite.tracing._write.writer import main; main()")
 
 
 class FrameSink:

@@ -1,5 +1,5 @@
 """The trace writer: decodes frames (:mod:`.frames`), renders the spans (:mod:`.line_spans`) and
-stores them (:mod:`.store`), one transaction per batch; with OTLP configured, exports them too.
+stores them (:mod:`promptflow_lite.tracing._store`), one transaction per batch; with OTLP configured, exports them too.
 
 It normally runs in a process of its own (:func:`main`, started by :mod:`.sink`), so rendering
 and SQLite never hold the traced program's GIL; when that process cannot start, the same
@@ -15,16 +15,16 @@ import logging
 import os
 from typing import Any, Iterable, Sequence
 
-from promptflow_lite.tracing.frames import FLUSH, LINE, NODE, SECRET, LineHeader, NodeHeader, decode, unpack
-from promptflow_lite.tracing.line_spans import lone_node_rows, readable_spans, render_line, store_rows
-from promptflow_lite.tracing.serialize import remember_secret
+from promptflow_lite.tracing._write.frames import FLUSH, LINE, NODE, SECRET, LineHeader, NodeHeader, decode, unpack
+from promptflow_lite.tracing._write.line_spans import lone_node_rows, readable_spans, render_line, store_rows
+from promptflow_lite.tracing._serialize import remember_secret
 
 _log = logging.getLogger(__name__)
 READY = 0
 
 
 class TraceWriter:
-    """Writes frames to ``store`` (a :class:`~.store.TraceStore`, or None) and to ``sinks``
+    """Writes frames to ``store`` (a :class:`~promptflow_lite.tracing._store.TraceStore`, or None) and to ``sinks``
     (OpenTelemetry span processors, e.g. OTLP) with ``resource`` and ``scope``."""
 
     def __init__(self, store: Any = None, sinks: Iterable[Any] = (), resource: Any = None, scope: Any = None):
@@ -113,8 +113,8 @@ def _configured(config: dict[str, Any]) -> TraceWriter:
     """The writer described by the ``CONFIG`` frame: ``store`` (path or None), ``otlp`` (export
     too, to the endpoint in the environment), ``resource`` (attributes), ``batch`` (OTLP batching),
     ``max_chars``."""
-    from promptflow_lite.tracing.serialize import set_max_chars
-    from promptflow_lite.tracing.store import TraceStore
+    from promptflow_lite.tracing._serialize import set_max_chars
+    from promptflow_lite.tracing._store import TraceStore
 
     set_max_chars(config["max_chars"])
     store = TraceStore(config["store"]) if config.get("store") else None
@@ -126,7 +126,7 @@ def _configured(config: dict[str, Any]) -> TraceWriter:
         from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
         from promptflow_lite._version import __version__
-        from promptflow_lite.tracing.context import SCOPE_NAME
+        from promptflow_lite.tracing._context import SCOPE_NAME
 
         resource = Resource.create(config["resource"])  # as the traced process's tracer provider makes it
         scope = InstrumentationScope(SCOPE_NAME, __version__)

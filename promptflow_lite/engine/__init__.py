@@ -1,0 +1,18 @@
+"""How a flow *runs*: ``load_flow(path)`` gives a ``Flow``; ``await flow.arun(inputs)`` runs one line
+(a ``LineResult``), ``await flow.aaggregate(lines)`` the aggregation step. ``run_flow_test`` is
+``pfl flow test`` as a call; ``Prompty`` / ``AsyncPrompty`` call a ``.prompty`` file."""
+
+from __future__ import annotations
+
+from promptflow_lite._lazy import lazy_exports
+
+_EXPORTS = {
+    "load_flow": "._flow", "load_callable": "._flow", "Flow": "._flow", "AsyncFlow": "._flow",
+    "FlowRunError": "._flow", "run_sync": "._flow",
+    "LineResult": "._results", "NodeRun": "._results", "AggregationResult": "._results",
+    "run_flow_test": "._flow_test", "FlowTestOutcome": "._flow_test",
+    "Prompty": "._prompty", "AsyncPrompty": "._prompty",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
