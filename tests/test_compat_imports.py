@@ -47,7 +47,7 @@ nodes:
 
 
 def test_promptflow_imports_work_without_promptflow(make_flow):
-    from promptflow_lite.engine._flow import load_flow
+    from promptflow_lite.engine import load_flow
 
     folder = make_flow({"flow.dag.yaml": FLOW, "uses.py": USES_EVERYTHING})
     out = load_flow(folder)(x="hi")["out"]
@@ -65,7 +65,7 @@ def test_real_promptflow_side_by_side_is_left_alone(make_flow, tmp_path):
         sys.path.insert(0, {str(fake.parent)!r})
         import promptflow
         assert promptflow.REAL
-        from promptflow_lite.engine._flow import load_flow
+        from promptflow_lite.engine import load_flow
         out = load_flow({str(folder)!r})(x="hi")["out"]
         assert out.startswith("hi|UserErrorException"), out
         import promptflow as again
@@ -78,7 +78,7 @@ def test_real_promptflow_side_by_side_is_left_alone(make_flow, tmp_path):
 
 
 def test_unknown_promptflow_name_gives_a_clear_error(make_flow):
-    from promptflow_lite.engine._flow import load_flow
+    from promptflow_lite.engine import load_flow
 
     code = "from promptflow.core import tool, DoesNotExist\n@tool\ndef f():\n    return 1\n"
     folder = make_flow({"flow.dag.yaml": FLOW.replace("x: ${inputs.x}", "{}"), "uses.py": code})

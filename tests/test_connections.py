@@ -416,7 +416,7 @@ def test_resolve_connection_references_in_environment_variables():
 
 
 def test_flow_environment_variables_read_a_stored_connection(tmp_path, capsys, make_flow):
-    from promptflow_lite.engine._flow import load_flow
+    from promptflow_lite.engine import load_flow
 
     pfl(capsys, "connection", "create", "-f", str(write(tmp_path / "c.yaml", OPENAI_YAML)))
     folder = make_flow({

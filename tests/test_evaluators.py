@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from promptflow_lite.connections._types import OpenAIConnection
-from promptflow_lite.engine._flow import load_flow, run_sync
+from promptflow_lite.engine import load_flow, run_sync
 from promptflow_lite.errors import UserError
 from promptflow_lite.evaluate._builtin import builtin_names, evaluator_path, evaluators_root
 from promptflow_lite.testing import ScriptedServer

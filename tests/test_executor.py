@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from promptflow_lite.engine._flow import FlowRunError, load_flow, run_sync
+from promptflow_lite.engine import FlowRunError, load_flow, run_sync
 
 HEADER = "from promptflow.core import tool\n"
 

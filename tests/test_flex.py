@@ -10,7 +10,7 @@ import pytest
 from promptflow_lite.cli.main import main
 from promptflow_lite.connections._model_config import AzureOpenAIModelConfiguration
 from promptflow_lite.connections._types import OpenAIConnection
-from promptflow_lite.engine._flow import FlowRunError, load_flow, run_sync
+from promptflow_lite.engine import FlowRunError, load_flow, run_sync
 from promptflow_lite.errors import FlowLoadError, UserError
 from promptflow_lite.testing import Rule, ScriptedServer
 

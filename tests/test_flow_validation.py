@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from promptflow_lite.cli.main import main
-from promptflow_lite.engine._flow import load_flow
+from promptflow_lite.engine import load_flow
 from promptflow_lite.errors import FlowLoadError, FlowValidationError, UserError
 
 TOOL = """

@@ -12,7 +12,7 @@ import pytest
 
 from promptflow_lite.cli.main import main as pfl
 from promptflow_lite.connections._types import OpenAIConnection
-from promptflow_lite.engine._flow import load_flow, run_sync
+from promptflow_lite.engine import load_flow, run_sync
 from promptflow_lite.serve import ServerThread, create_app
 from promptflow_lite.serve._client import ScoreClient
 from promptflow_lite.testing import ScriptedServer

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from promptflow_lite.engine._flow import load_flow
+from promptflow_lite.engine import load_flow
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ import pytest
 
 from promptflow_lite.cli.main import main
 from promptflow_lite.connections._types import AzureOpenAIConnection, OpenAIConnection
-from promptflow_lite.errors import InputError, UserError
 from promptflow_lite.engine._prompty import AsyncPrompty, InvalidOutputKeyError, Prompty
+from promptflow_lite.errors import InputError, UserError
 from promptflow_lite.flow._prompty_file import PromptyFormatError
 from promptflow_lite.testing import Rule, ScriptedServer, ToolCall
 
@@ -345,7 +345,7 @@ def test_cli_flow_test_errors_say_what_to_fix(server, tmp_path, capsys):
 
 
 def test_prompty_flow_lines_are_independent_and_typed(server, tmp_path):
-    from promptflow_lite.engine._flow import load_flow, run_sync
+    from promptflow_lite.engine import load_flow, run_sync
 
     flow = load_flow(write(tmp_path, "basic.prompty", BASIC))
     assert flow.kind == "prompty" and flow.output_names == ["output"]
@@ -366,15 +366,16 @@ def test_compat_import_gives_the_same_class():
 
     with promptflow_alias():
         from promptflow.core import AsyncPrompty as CompatAsyncPrompty
-        from promptflow.core import AzureOpenAIModelConfiguration, Prompty as CompatPrompty
+        from promptflow.core import AzureOpenAIModelConfiguration
+        from promptflow.core import Prompty as CompatPrompty
     assert CompatPrompty is Prompty and CompatAsyncPrompty is AsyncPrompty
     assert AzureOpenAIModelConfiguration.__module__ == "promptflow_lite.connections._model_config"
 
 
 def test_prompty_as_the_source_of_an_llm_node(server, tmp_path):
     from promptflow_lite.connections._provider import DictConnectionProvider
-    from promptflow_lite.engine._flow import run_sync
-    from promptflow_lite.engine._prompty_flow import prompty_llm_caller
+    from promptflow_lite.engine import run_sync
+    from promptflow_lite.engine._prompty_node import prompty_llm_caller
 
     path = write(tmp_path, "basic.prompty", BASIC)
     conns = DictConnectionProvider({

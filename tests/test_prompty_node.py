@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from promptflow_lite.connections._types import AzureOpenAIConnection, OpenAIConnection
-from promptflow_lite.engine._flow import load_flow
+from promptflow_lite.engine import load_flow
 from promptflow_lite.testing import ScriptedServer
 
 PROMPTY = """---

@@ -8,11 +8,17 @@ import pytest
 
 from promptflow_lite.cli.main import main as pfl
 from promptflow_lite.connections._types import CustomConnection
-from promptflow_lite.engine._flow import load_flow
-from promptflow_lite.tracing import (
-    delete_traces, disable_tracing, enable_tracing, get_trace, get_traces, list_traces, start_trace,
-)
 from promptflow_lite.engine import _hooks as engine_hooks
+from promptflow_lite.engine import load_flow
+from promptflow_lite.tracing import (
+    delete_traces,
+    disable_tracing,
+    enable_tracing,
+    get_trace,
+    get_traces,
+    list_traces,
+    start_trace,
+)
 
 HEADER = "from promptflow.core import tool\n"
 CHAIN = {

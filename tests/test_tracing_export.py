@@ -12,13 +12,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
 )
 
-from promptflow_lite.engine._flow import load_flow
+from promptflow_lite.engine import load_flow
 from promptflow_lite.runs._client import Client
 from promptflow_lite.tracing import (
-    continue_trace, disable_tracing, enable_tracing, flush_tracing, get_trace, get_traces, list_traces,
+    continue_trace,
+    disable_tracing,
+    enable_tracing,
+    flush_tracing,
+    get_trace,
+    get_traces,
+    list_traces,
 )
 
 CHAIN = {
@@ -212,7 +219,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from promptflow_lite.engine._flow import load_flow
+from promptflow_lite.engine import load_flow
 from promptflow_lite.tracing import enable_tracing, get_trace
 
 exported = InMemorySpanExporter()
@@ -248,7 +255,7 @@ def test_opentelemetry_instrumentation_in_a_node_nests_under_it(make_flow, tmp_p
 
 WRITER = """
 import sys
-from promptflow_lite.engine._flow import load_flow
+from promptflow_lite.engine import load_flow
 from promptflow_lite.tracing import enable_tracing, flush_tracing
 
 folder, process, lines, flush = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "flush"

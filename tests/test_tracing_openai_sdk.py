@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from promptflow_lite.cli.main import main as pfl
-from promptflow_lite.engine._flow import load_flow, run_sync
+from promptflow_lite.engine import load_flow, run_sync
 from promptflow_lite.testing import ScriptedServer
 from promptflow_lite.tracing import disable_tracing, enable_tracing, get_trace, get_traces
 

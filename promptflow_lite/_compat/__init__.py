@@ -37,9 +37,9 @@ _TOOL = {"tool": f"{_DEC}:tool", "ToolProvider": f"{_DEC}:ToolProvider"}
 _METRIC = {"log_metric": f"{_MET}:log_metric", "log_flow_metric": f"{_MET}:log_flow_metric"}
 _UI = {name: f"{_C}:{name}" for name in ("InputSetting", "DynamicList", "FlowContext", "ToolType")}
 _FLOWS = {
-    "load_flow": "promptflow_lite.engine._flow:load_callable",
-    "Flow": "promptflow_lite.engine._flow:Flow",
-    "AsyncFlow": "promptflow_lite.engine._flow:AsyncFlow",
+    "load_flow": "promptflow_lite.engine:load_callable",
+    "Flow": "promptflow_lite.engine:Flow",
+    "AsyncFlow": "promptflow_lite.engine:AsyncFlow",
     "Prompty": f"{_PROMPTY}:Prompty",
     "AsyncPrompty": f"{_PROMPTY}:AsyncPrompty",
     "ModelConfiguration": f"{_MODEL_CONFIG}:ModelConfiguration",

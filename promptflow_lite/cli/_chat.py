@@ -16,7 +16,9 @@ from promptflow_lite.errors import UserError
 def chat_loop(source: str, *, variant: str | None = None, environment_variables: dict[str, Any] | None = None,
               init: dict[str, Any] | None = None, read=input, write=sys.stdout) -> int:
     """Read questions until EOF / "exit"; print each answer. Returns the exit code."""
-    from promptflow_lite.engine._flow import load_flow, run_sync, working_directory
+    from promptflow_lite.engine._flow import working_directory
+    from promptflow_lite.engine._load import load_flow
+    from promptflow_lite.engine._sync import run_sync
 
     flow = load_flow(source, variant=variant, environment_variables=environment_variables, init=init)
     spec = getattr(flow, "spec", None)

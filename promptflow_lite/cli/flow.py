@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from promptflow_lite.cli._common import parse_key_values, print_json
+from promptflow_lite.cli._common import parse_key_values, print_json, read_init
 from promptflow_lite.cli.serve import register_serve
 from promptflow_lite.errors import UserError
 
@@ -61,18 +61,6 @@ def read_inputs(pairs: list[str], file: str | None) -> dict[str, Any]:
     return inputs
 
 
-def read_init(items: list[str]) -> dict[str, Any]:
-    """``--init k=v ...`` or ``--init FILE.json|.yaml``."""
-    if len(items) == 1 and "=" not in items[0]:
-        from promptflow_lite.flow._loader import read_yaml
-
-        data = read_yaml(Path(items[0]))
-        if not isinstance(data, dict):
-            raise UserError("The init file must hold a mapping of init arguments.", file=items[0])
-        return data
-    return parse_key_values(items, "--init")
-
-
 def _test(args: argparse.Namespace) -> int:
     from promptflow_lite.engine._flow_test import run_flow_test
 
@@ -117,21 +105,9 @@ def _print_text(outcome) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from promptflow_lite.flow._loader import flow_kind, load_dag, resolve_flow_path
-    from promptflow_lite.flow._validate import find_problems
-    from promptflow_lite.errors import FlowValidationError
+    from promptflow_lite.engine import validate_flow
 
-    file, _ = resolve_flow_path(args.source)
-    if flow_kind(file) != "dag":
-        from promptflow_lite.engine._flow import load_flow
-
-        load_flow(file)  # flex / prompty: loading is the check
-        problems = []
-    else:
-        try:
-            problems = find_problems(load_dag(file), check_tools=True)
-        except FlowValidationError as exc:
-            problems = exc.problems
+    file, problems = validate_flow(args.source)
     if args.output == "json":
         print_json({"valid": not problems, "flow": str(file),
                     "problems": [{"message": p.message, "node": p.node, "hint": p.hint} for p in problems]})

@@ -165,7 +165,7 @@ def _resume(args: argparse.Namespace) -> int:
 def _init(items: list[str] | None) -> dict[str, Any] | None:
     if not items:
         return None
-    from promptflow_lite.cli.flow import read_init
+    from promptflow_lite.cli._common import read_init
 
     return read_init(items)
 

@@ -31,8 +31,7 @@ def register_serve(flow_commands: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from promptflow_lite.cli._common import parse_key_values
-    from promptflow_lite.cli.flow import read_init
+    from promptflow_lite.cli._common import parse_key_values, read_init
     from promptflow_lite.errors import UserError
 
     if args.workers < 1:

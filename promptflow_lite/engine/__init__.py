@@ -7,11 +7,11 @@ from __future__ import annotations
 from promptflow_lite._lazy import lazy_exports
 
 _EXPORTS = {
-    "load_flow": "._flow", "load_callable": "._flow", "Flow": "._flow", "AsyncFlow": "._flow",
-    "FlowRunError": "._flow", "run_sync": "._flow",
+    "load_flow": "._load", "load_callable": "._load", "Flow": "._load", "AsyncFlow": "._load",
+    "FlowRunError": "._flow", "run_sync": "._sync",
     "LineResult": "._results", "NodeRun": "._results", "AggregationResult": "._results",
     "run_flow_test": "._flow_test", "FlowTestOutcome": "._flow_test",
-    "Prompty": "._prompty", "AsyncPrompty": "._prompty",
+    "Prompty": "._prompty", "AsyncPrompty": "._prompty", "validate_flow": "._validate",
 }
 
 __all__ = sorted(_EXPORTS)

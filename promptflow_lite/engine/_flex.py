@@ -21,20 +21,25 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from promptflow_lite.engine import _hooks as spans
 from promptflow_lite.engine._capture import captured_output
-from promptflow_lite.engine._entry import (
-    EntryInput, FlexYaml, create_entry, entry_inputs, entry_name, import_entry, load_flex_yaml, output_names,
-)
+from promptflow_lite.engine._entry import create_entry, entry_inputs, entry_name, import_entry, output_names
 from promptflow_lite.engine._flow import Flow, working_directory
+from promptflow_lite.engine._prompty import active_connections
 from promptflow_lite.engine._results import (
-    BARE_OUTPUT, COMPLETED, FAILED, AggregationResult, LineResult, NodeRun, sum_usage,
+    BARE_OUTPUT,
+    COMPLETED,
+    FAILED,
+    AggregationResult,
+    LineResult,
+    NodeRun,
+    sum_usage,
 )
 from promptflow_lite.engine._threads import run_in_thread
 from promptflow_lite.errors import InputError, LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict
-from promptflow_lite.engine._prompty import active_connections
+from promptflow_lite.flow._flex import FlexYaml, load_flex_yaml
 from promptflow_lite.tools._coercion import ConversionError, parse_value
 from promptflow_lite.tools._observe import calls_collector
-from promptflow_lite.engine import _hooks as spans
 
 AGGREGATE = "__aggregate__"
 
@@ -257,7 +262,7 @@ class FlexFlow(ScriptFlow):
     @classmethod
     def _create(cls, flex: FlexYaml, connections: Any, environment_variables: dict[str, Any] | None,
                 init: dict[str, Any] | None) -> "FlexFlow":
-        from promptflow_lite.engine._flow import connection_provider
+        from promptflow_lite.engine._connections import connection_provider
 
         provider = connection_provider(connections)
         where = _str(flex.path)

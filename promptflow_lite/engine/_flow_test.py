@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from promptflow_lite.engine._flow import load_flow, run_sync, working_directory
+from promptflow_lite.engine._flow import working_directory
+from promptflow_lite.engine._load import load_flow
 from promptflow_lite.engine._results import LineResult, NodeRun
+from promptflow_lite.engine._sync import run_sync
 
 
 @dataclass

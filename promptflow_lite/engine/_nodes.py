@@ -232,7 +232,7 @@ def _llm_tool(node: Node, run_dir: Path, connections: Any):
 
     file = _source_file(node, run_dir)
     if file.suffix == ".prompty":
-        from promptflow_lite.engine._prompty_flow import prompty_llm_caller
+        from promptflow_lite.engine._prompty_node import prompty_llm_caller
 
         func, types = prompty_llm_caller(file, connections, connection=node.connection, api=node.api, node=node.name)
         return func, ASYNC, convert_literals(node, node.inputs, types, connections)

@@ -16,14 +16,18 @@ response with ``model.response: all``. Requests go through :mod:`promptflow_lite
 from __future__ import annotations
 
 import json
+import re
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
 
-from promptflow_lite.errors import UserError
+from promptflow_lite.errors import InputError, UserError
+from promptflow_lite.flow._model import ValueType
 from promptflow_lite.flow._prompty_file import PromptyFile, load_prompty_file
 
 CHAT_PARAMETERS_TO_MODEL = ("deployment_name",)  # legacy: model.parameters.deployment_name names the model
+CONVERTIBLE = {t.value for t in ValueType} - {"image"}  # input types converted from text (images: see _inputs)
+_IMAGE_STRING = re.compile(r"^data:image/(.*);(path|base64|url):\s*(.*)$", re.S)
 
 active_connections: ContextVar[Any] = ContextVar("pfl_active_connections", default=None)
 """The connections of the flow running in this context (the engine sets it), so a prompty loaded by
@@ -101,13 +105,13 @@ class Prompty:
         """The prompt that would be sent: the rendered text (completion) or ``str(messages)`` (chat)."""
         if args:
             raise UserError("Prompty can only be rendered with keyword arguments.", file=str(self.path))
-        return str(self._prompt(self._file.resolve_inputs(kwargs)))
+        return str(self._prompt(self._inputs(kwargs)))
 
     def estimate_token_count(self, *args: Any, **kwargs: Any) -> int:
         """Prompt tokens plus ``max_tokens`` (tiktoken when installed, else about 4 characters a token)."""
         if args:
             raise UserError("Prompty can only be rendered with keyword arguments.", file=str(self.path))
-        prompt = self._prompt(self._file.resolve_inputs(kwargs))
+        prompt = self._prompt(self._inputs(kwargs))
         max_tokens = self._file.parameters.get("max_tokens")
         if max_tokens is not None and not isinstance(max_tokens, int):
             raise UserError("Max_token needs to be integer.", file=str(self.path))
@@ -146,6 +150,24 @@ class Prompty:
             name = next((params[k] for k in CHAT_PARAMETERS_TO_MODEL + ("model",) if params.get(k)), None)
         return name
 
+    def _inputs(self, given: dict[str, Any]) -> dict[str, Any]:
+        """The file's template inputs for a call (``PromptyFile.resolve_inputs``); strings of the form
+        ``data:image/<type>;(path|url|base64):<value>`` become images (paths relative to the file)."""
+        return {k: self._image_or_value(v) for k, v in self._file.resolve_inputs(given).items()}
+
+    def _image_or_value(self, value: Any) -> Any:
+        match = _IMAGE_STRING.match(value) if isinstance(value, str) else None
+        if not match:
+            return value
+        from promptflow_lite.tools._multimedia import to_image
+
+        subtype, kind, content = match.groups()
+        try:
+            return to_image({f"data:image/{subtype};{kind}": content}, self.path.parent)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"Cannot read the image '{value[:80]}': {exc}.", file=str(self.path),
+                             hint="paths are relative to the prompty's folder.") from None
+
     def _prompt(self, inputs: dict[str, Any]) -> Any:
         """The rendered prompt: a string (completion) or the list of chat messages."""
         from promptflow_lite.tools._llm_params import build_messages
@@ -167,13 +189,20 @@ class Prompty:
         ``connection`` override the file's (a DAG node using the prompty sets them)."""
         from promptflow_lite.tools._llm_client import resolve_endpoint
         from promptflow_lite.tools._llm_params import (
-            CHAT, COMPLETION, ModelRequest, process_function_call, process_tool_choice, to_bool,
-            validate_functions, validate_tools)
+            CHAT,
+            COMPLETION,
+            ModelRequest,
+            process_function_call,
+            process_tool_choice,
+            to_bool,
+            validate_functions,
+            validate_tools,
+        )
 
         if args:
             raise UserError("Prompty can only be called with keyword arguments.", file=str(self.path),
                             hint="call it as prompty(question=...).")
-        inputs = self._file.resolve_inputs({k: v for k, v in kwargs.items() if k != "timeout"})
+        inputs = self._inputs({k: v for k, v in kwargs.items() if k != "timeout"})
         prompt = self._prompt(inputs)
         params = {**self._file.parameters, **(parameters or {})}
         for legacy in CHAT_PARAMETERS_TO_MODEL:

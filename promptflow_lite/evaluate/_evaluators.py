@@ -104,7 +104,7 @@ def flow_inputs(path: Path) -> dict[str, bool]:
     file, _ = resolve_flow_path(path)
     if flow_kind(file) == "dag":
         return {name: spec.has_default for name, spec in load_dag(file).inputs.items()}
-    from promptflow_lite.engine._flow import load_flow
+    from promptflow_lite.engine._load import load_flow
 
     return {name: getattr(spec, "has_default", False) for name, spec in load_flow(file).inputs.items()}
 

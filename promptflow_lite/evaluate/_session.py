@@ -110,7 +110,7 @@ def flow_output_names(flow: Path) -> list[str]:
     file, _ = resolve_flow_path(flow)
     if flow_kind(file) == "dag":
         return list(load_dag(file).outputs)
-    from promptflow_lite.engine._flow import load_flow
+    from promptflow_lite.engine._load import load_flow
 
     return list(load_flow(file).output_names)
 

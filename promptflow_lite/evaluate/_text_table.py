@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import textwrap
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from promptflow_lite.evaluate._comparison import ComparisonReport
+if TYPE_CHECKING:  # the report's own __str__ uses this module
+    from promptflow_lite.evaluate._comparison import ComparisonReport
 
 
 def format_number(value: float, signed: bool = False) -> str:

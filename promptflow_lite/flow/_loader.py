@@ -20,12 +20,12 @@ DAG_FILES = ("flow.dag.yaml", "flow.dag.yml")
 FLEX_FILES = ("flow.flex.yaml", "flow.flex.yml")
 
 
-_ENTRY = re.compile(r"^[A-Za-z0-9_.]+:[A-Za-z0-9_]+$")
+ENTRY_PATTERN = re.compile(r"^[A-Za-z0-9_.]+:[A-Za-z0-9_]+$")  # module:function
 
 
 def resolve_flow_path(path: str | Path, *, allow_prompty_dir: bool = True) -> tuple[Path, Path]:
     """``(flow_file, working_dir)`` for a folder or file a user named, or a ``module:function`` entry."""
-    if isinstance(path, str) and _ENTRY.match(path) and not Path(path).exists():
+    if isinstance(path, str) and ENTRY_PATTERN.match(path) and not Path(path).exists():
         return entry_flow_file(path, Path.cwd()), Path.cwd().resolve()
     path = Path(path).expanduser()
     if path.is_dir():

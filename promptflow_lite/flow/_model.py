@@ -31,6 +31,15 @@ class ValueType(str, Enum):
     FILE_PATH = "file_path"
     ASSISTANT_DEFINITION = "assistant_definition"
 
+    @classmethod
+    def from_value(cls, value: Any) -> "ValueType":
+        """The type of a sample value, as promptflow's ``ValueType.from_value`` (bool before int)."""
+        for kind, python_type in ((cls.BOOL, bool), (cls.INT, int), (cls.DOUBLE, float), (cls.STRING, str),
+                                  (cls.LIST, list)):
+            if isinstance(value, python_type):
+                return kind
+        return cls.OBJECT
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)

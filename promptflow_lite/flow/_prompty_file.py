@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from promptflow_lite.errors import FlowLoadError, InputError, UserError
+from promptflow_lite.flow._model import ValueType
 
 # The front matter is fenced by the first two lines made of dashes (promptflow's pattern, but the
 # first closing fence ends it, so a markdown rule in the template body is not taken for the fence).
 _FRONT_MATTER = re.compile(r"^-{3,}[ \t]*\n(.*?)^-{3,}[ \t]*(?:\n|\Z)(.*)", re.S | re.M)
 _REFERENCE = re.compile(r"^\$\{(\w+):(.*)\}$", re.S)
-_IMAGE_STRING = re.compile(r"^data:image/(.*);(path|base64|url):\s*(.*)$", re.S)
 MODEL_KEYS = ("api", "configuration", "parameters", "response")
 _LEGACY_MODEL_KEYS = ("connection",)  # promptflow 1.x previews: model.connection instead of configuration
 
@@ -114,11 +114,10 @@ class PromptyFile:
         if inputs:
             return {name: (spec if isinstance(spec, dict) else {"type": "string", "default": spec})
                     for name, spec in inputs.items()}
-        return {name: {"type": value_type(value)} for name, value in self.sample_inputs().items()}
+        return {name: {"type": ValueType.from_value(value).value} for name, value in self.sample_inputs().items()}
 
     def resolve_inputs(self, given: dict[str, Any]) -> dict[str, Any]:
-        """Template inputs for a call: the sample when ``given`` is empty, then defaults; strings
-        of the form ``data:image/<type>;(path|url|base64):<value>`` become images. Inputs not in
+        """Template inputs for a call: the sample when ``given`` is empty, then defaults. Inputs not in
         the signature are dropped, as in promptflow - unless the prompty declares no inputs and no
         sample at all: then every given input reaches the template (promptflow would drop them)."""
         if not given and self.sample:
@@ -137,39 +136,11 @@ class PromptyFile:
                 f"Missing required inputs: {missing}.", file=str(self.path),
                 hint=f"pass {', '.join(missing)} (e.g. --inputs {missing[0]}=...), or give "
                      f"{'it' if len(missing) == 1 else 'them'} a default under `inputs:`.")
-        return {k: self._image_or_value(v) for k, v in resolved.items()}
-
-    def _image_or_value(self, value: Any) -> Any:
-        match = _IMAGE_STRING.match(value) if isinstance(value, str) else None
-        if not match:
-            return value
-        from promptflow_lite.tools._multimedia import to_image
-
-        subtype, kind, content = match.groups()
-        try:
-            return to_image({f"data:image/{subtype};{kind}": content}, self.path.parent)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"Cannot read the image '{value[:80]}': {exc}.", file=str(self.path),
-                             hint="paths are relative to the prompty's folder.") from None
+        return resolved
 
     def _relative(self, name: str) -> Path:
         path = Path(name)
         return path if path.is_absolute() else self.path.parent / path
-
-
-def value_type(value: Any) -> str:
-    """promptflow's ``ValueType.from_value`` name for a sample value."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "double"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "list"
-    return "object"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,4 +282,4 @@ def _check_inputs(inputs: Any, path: Path) -> None:
 
 
 __all__ = ["PromptyFile", "PromptyFormatError", "MissingRequiredInputError", "InvalidSampleError",
-           "load_prompty_file", "parse_prompty", "merge", "resolve_references", "value_type"]
+           "load_prompty_file", "parse_prompty", "merge", "resolve_references"]

@@ -8,8 +8,9 @@ node and says how to fix it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
-from promptflow_lite.errors import FlowLoadError, FlowValidationError, ToolLoadError, ValidationProblem
+from promptflow_lite.errors import FlowLoadError, FlowValidationError, ValidationProblem
 from promptflow_lite.flow._includes import locate_source, materialize
 from promptflow_lite.flow._model import FlowSpec, Node
 from promptflow_lite.flow._reference import InputRef, NodeRef, Reference
@@ -24,11 +25,13 @@ def ensure_valid(spec: FlowSpec, *, check_files: bool = True) -> None:
         raise FlowValidationError(problems, file=_file(spec))
 
 
-def find_problems(spec: FlowSpec, *, check_files: bool = True, check_tools: bool = False) -> list[ValidationProblem]:
+def find_problems(spec: FlowSpec, *, check_files: bool = True,
+                  check_tool: Callable[[Node, Path], list[ValidationProblem]] | None = None) -> list[ValidationProblem]:
     """All problems of the flow with default variants, plus those of every variant node.
 
-    ``check_tools`` also loads each python node's file (running the user's code) to check that it
-    defines exactly one tool, as ``pfl flow validate`` does; a flow load checks that by itself."""
+    ``check_tool(node, run_dir)`` also checks each node without other problems where the flow runs
+    from (the includes merged in): the engine's check loads a python node's file, running the user's
+    code, as ``pfl flow validate`` does; a flow load checks that by itself."""
     problems: list[ValidationProblem] = []
     try:
         resolved = apply_variant(spec)
@@ -46,7 +49,7 @@ def find_problems(spec: FlowSpec, *, check_files: bool = True, check_tools: bool
             except Exception as exc:  # pydantic error inside a variant
                 problems.append(ValidationProblem(f"Invalid variant '{variant_id}': {exc}", file=file, node=name))
     run_dir = None
-    if check_tools:
+    if check_tool is not None:
         try:
             run_dir = materialize(resolved)  # where the flow runs from: the includes merged in
         except FlowLoadError as exc:
@@ -55,7 +58,7 @@ def find_problems(spec: FlowSpec, *, check_files: bool = True, check_tools: bool
     for node in checked:
         found = _node_problems(node, resolved, nodes, file, check_files)
         if run_dir is not None and not found:
-            found = _tool_problems(node, run_dir)
+            found = check_tool(node, run_dir)
         for problem in found:
             if str(problem) not in seen:
                 seen.add(str(problem))
@@ -148,20 +151,6 @@ def _source_problems(node: Node, spec: FlowSpec, file, check_files: bool) -> lis
     if check_files and locate_source(spec, source.path) is None:
         return [ValidationProblem(f"Source file '{source.path}' does not exist.", file=file, node=node.name,
                                   hint=f"create it next to the flow file ({spec.working_dir}) or fix the path.")]
-    return []
-
-
-def _tool_problems(node: Node, run_dir: Path) -> list[ValidationProblem]:
-    source = node.source
-    if node.type != "python" or source is None or source.type == "package" or not source.path:
-        return []
-    path = run_dir / source.path
-    from promptflow_lite.tools._python_tool import find_tool, load_module
-
-    try:
-        find_tool(load_module(path, run_dir), path)
-    except ToolLoadError as exc:
-        return [ValidationProblem(exc.message, file=exc.file, node=node.name, hint=exc.hint)]
     return []
 
 

@@ -178,7 +178,7 @@ class Runner:
         return self._execute(context, flow, lines, _reused(journal, outputs))
 
     def _load_flow(self, context: _Context):
-        from promptflow_lite.engine._flow import load_flow
+        from promptflow_lite.engine._load import load_flow
 
         spec = context.spec
         source = spec.flow
@@ -198,7 +198,8 @@ class Runner:
     # executing ----------------------------------------------------------------------------
     def _execute(self, context: _Context, flow, lines: list[tuple[int, dict[str, Any]]],
                  reused: dict[int, LineResult]) -> Run:
-        from promptflow_lite.engine._flow import run_sync, working_directory
+        from promptflow_lite.engine._flow import working_directory
+        from promptflow_lite.engine._sync import run_sync
         from promptflow_lite.runs._progress import Progress
 
         name, spec, folder, log = context.name, context.spec, context.folder, context.log

@@ -23,9 +23,23 @@ from starlette.responses import Response, StreamingResponse
 from promptflow_lite._version import __version__
 from promptflow_lite.serve._flow_info import FlowInfo
 from promptflow_lite.serve._requests import (
-    BadRequest, NotAcceptable, accepted_types, check_acceptable, read_inputs, request_id)
+    BadRequest,
+    NotAcceptable,
+    accepted_types,
+    check_acceptable,
+    read_inputs,
+    request_id,
+)
 from promptflow_lite.serve._responses import (
-    OutputSelection, encode, error_body, error_status, exception_body, is_stream, joined, sse_events)
+    OutputSelection,
+    encode,
+    error_body,
+    error_status,
+    exception_body,
+    is_stream,
+    joined,
+    sse_events,
+)
 from promptflow_lite.tracing._setup import continue_trace, tracing_enabled
 
 INCLUDED_FIELDS_ENV = "PROMPTFLOW_RESPONSE_INCLUDED_FIELDS"
@@ -42,7 +56,7 @@ def create_app(source: str | Path, *, variant: str | None = None, environment_va
     overrides. ``tracing`` switches tracing on while the app runs (unless ``PFL_TRACING=off``);
     a W3C ``traceparent`` header makes a request's spans part of the caller's trace.
     """
-    from promptflow_lite.engine._flow import load_flow
+    from promptflow_lite.engine._load import load_flow
 
     flow = load_flow(source, variant=variant, environment_variables=environment_variables, init=init,
                      connections=serving_connections() if connections is None else connections)

@@ -13,6 +13,7 @@ import typing
 from typing import Any, Callable
 
 from promptflow_lite.connections._types import Connection
+from promptflow_lite.flow._model import ValueType
 
 _TRUE, _FALSE = ("true",), ("false",)
 
@@ -109,7 +110,7 @@ def param_types(func: Callable[..., Any]) -> dict[str, ParamType]:
 
 def _param_type(annotation: Any, default: Any) -> ParamType:
     if annotation is inspect.Parameter.empty:
-        return ParamType(_type_of_value(default) if default is not inspect.Parameter.empty else "object")
+        return ParamType(ValueType.from_value(default).value if default is not inspect.Parameter.empty else "object")
     if isinstance(annotation, str):
         return ParamType(_type_of_name(annotation), annotation=annotation)
     candidates = _union_members(annotation)
@@ -157,20 +158,6 @@ def _type_of_name(name: str) -> str:
     base = inner.split("[")[0].lower()
     return {"bool": "bool", "int": "int", "float": "double", "str": "string", "list": "list", "dict": "object",
             "image": "image", "prompttemplate": "prompt_template", "secret": "string"}.get(base, "object")
-
-
-def _type_of_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "double"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "list"
-    return "object"
 
 
 def convert_literal(value: Any, expected: ParamType | None) -> Any:

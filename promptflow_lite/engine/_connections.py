@@ -1,0 +1,43 @@
+"""The connections a flow runs with: a provider (``get(name)``) from what a caller passed.
+
+By default the local store and ``PROMPTFLOW_CONNECTIONS``, opened only when a connection is
+needed; in offline mode (``pfl --scripted-llm``), every LLM connection points at the scripted server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def connection_provider(connections: Any):
+    """A provider with ``get(name)`` from None (local store + env), a dict, or a provider."""
+    if connections is None:
+        return _DefaultProvider()
+    if isinstance(connections, dict):
+        from promptflow_lite.connections._provider import DictConnectionProvider
+
+        return DictConnectionProvider(connections)
+    return connections
+
+
+class _DefaultProvider:
+    """The local store (+ ``PROMPTFLOW_CONNECTIONS``), opened only if a connection is needed."""
+
+    def __init__(self) -> None:
+        self._provider = None
+
+    def _get_provider(self):
+        if self._provider is None:
+            from promptflow_lite.connections._provider import default_provider
+            from promptflow_lite.testing._offline import ScriptedConnections, scripted_rules
+
+            self._provider = default_provider()
+            if scripted_rules():
+                self._provider = ScriptedConnections(scripted_rules(), self._provider)
+        return self._provider
+
+    def get(self, name: str):
+        return self._get_provider().get(name)
+
+    def names(self) -> list[str]:
+        return self._get_provider().names()
