@@ -9,13 +9,14 @@ made meanwhile become the run's metrics. A failing aggregation node never fails 
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any, Iterable
 
-from promptflow_lite.engine._capture import captured_output
+from promptflow_lite.engine._invoke import run_node
 from promptflow_lite.engine._nodes import PreparedNode
-from promptflow_lite.engine._results import BYPASSED, COMPLETED, FAILED, AggregationResult, LineResult, NodeRun
-from promptflow_lite.engine._scheduler import LinePlan, _invoke, user_traceback
-from promptflow_lite.errors import PflError, ToolExecutionError, error_dict
+from promptflow_lite.engine._results import BYPASSED, FAILED, RUNNING, AggregationResult, LineResult, NodeRun
+from promptflow_lite.engine._scheduler import LinePlan
+from promptflow_lite.errors import error_dict
 from promptflow_lite.flow._reference import InputRef, NodeRef, resolve_property
 from promptflow_lite.tools._metrics import metrics_collector
 
@@ -31,31 +32,21 @@ async def run_aggregation(plan: LinePlan, lines: Iterable[LineResult], echo=None
     token = metrics_collector.set(result.metrics)
     try:
         for node in plan.aggregation_nodes:  # already in dependency order
-            run = NodeRun(node.name, "Running", start_time=time.time())
+            run = NodeRun(node.name, RUNNING, start_time=time.time())
             result.node_runs[node.name] = run
             try:
-                with captured_output(echo) as logs:
-                    if _skip(node, plan, succeeded, values, skipped):
-                        run.status = BYPASSED
-                        skipped.add(node.name)
-                        continue
-                    kwargs = _kwargs(node, plan, succeeded, values)
-                    run.inputs = kwargs
-                    try:
-                        output = await _invoke(node, kwargs)
-                    except PflError:
-                        raise
-                    except Exception as exc:
-                        raise ToolExecutionError(node.name, exc, user_traceback(exc)) from exc
-                run.status, run.output = COMPLETED, output
-                values[node.name] = output
+                if _skip(node, plan, succeeded, values, skipped):
+                    run.status, run.end_time = BYPASSED, time.time()
+                    skipped.add(node.name)
+                    continue
+                values[node.name] = await run_node(
+                    run, node.spec.type or "python", partial(_kwargs, node, plan, succeeded, values), node.invoke,
+                    echo=echo, traced=False)  # no span: the step runs after the lines' traces have ended
             except Exception as exc:
-                run.status, run.error = FAILED, error_dict(exc)
+                if run.status != FAILED:  # failed before the node ran (its activate condition)
+                    run.status, run.error, run.end_time = FAILED, error_dict(exc), time.time()
                 result.error, result.failed_node = run.error, node.name
                 break
-            finally:
-                run.end_time = time.time()
-                run.logs = logs.getvalue() if "logs" in locals() else ""
     finally:
         metrics_collector.reset(token)
     return result

@@ -18,28 +18,24 @@ import dataclasses
 import inspect
 import os
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from promptflow_lite.engine import _hooks as spans
-from promptflow_lite.engine._capture import captured_output
+from promptflow_lite.engine import _hooks as hooks
 from promptflow_lite.engine._entry import create_entry, entry_inputs, entry_name, import_entry, output_names
 from promptflow_lite.engine._flow import Flow, working_directory
+from promptflow_lite.engine._invoke import run_node
+from promptflow_lite.engine._outputs import ensure_serializable, join_generators
 from promptflow_lite.engine._prompty import active_connections
 from promptflow_lite.engine._results import (
-    BARE_OUTPUT,
-    COMPLETED,
-    FAILED,
-    AggregationResult,
-    LineResult,
-    NodeRun,
-    sum_usage,
+    BARE_OUTPUT, COMPLETED, FAILED, RUNNING, AggregationResult, LineResult, NodeRun,
 )
 from promptflow_lite.engine._threads import run_in_thread
-from promptflow_lite.errors import InputError, LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict
+from promptflow_lite.errors import InputError, LineTimeoutError, ToolExecutionError, UserError, error_dict
 from promptflow_lite.flow._flex import FlexYaml, load_flex_yaml
 from promptflow_lite.tools._coercion import ConversionError, parse_value
-from promptflow_lite.tools._observe import calls_collector
+from promptflow_lite.tools._metrics import metrics_collector
 
 AGGREGATE = "__aggregate__"
 
@@ -122,7 +118,7 @@ class ScriptFlow(Flow):
                    timeout: float | None = None, echo=None, attributes: dict[str, Any] | None = None,
                    **_: Any) -> LineResult:
         result = LineResult(status=COMPLETED, inputs=dict(inputs), line_number=line_number, start_time=time.time())
-        tracer = spans.active()
+        tracer = hooks.active()
         span = tracer.start_line(self.name, dict(inputs), attributes or {}) if tracer else None
         try:
             result.inputs = self.resolve_inputs(dict(inputs), line_number)
@@ -145,53 +141,20 @@ class ScriptFlow(Flow):
 
     async def _run_entry(self, result: LineResult, stream: bool, echo) -> Any:
         """Call the entry as one node-like run (for logs, token counts and its trace span)."""
-        run = NodeRun(self.func_name, "Running", inputs=dict(result.inputs), start_time=time.time())
+        run = NodeRun(self.func_name, RUNNING, start_time=time.time())
         result.node_runs[self.func_name] = run
-        calls: list = []
-        token = calls_collector.set(calls)
-        connections_token = active_connections.set(self.connections)
-        tracer, span = spans.active(), None
+        output = await run_node(run, self.kind, lambda: result.inputs, partial(self._call, stream), echo=echo,
+                                error=ScriptExecutionError, locate=False)
+        run.output = to_output_dict(output)
+        return output
+
+    async def _call(self, stream: bool, inputs: dict[str, Any]) -> Any:
+        token = active_connections.set(self.connections)  # for prompties the flow's code loads
         try:
-            with captured_output(echo) as logs:
-                if tracer:
-                    span = tracer.start_node(self.func_name, self.kind, run.inputs)
-                try:
-                    output = await self._invoke(result.inputs)
-                    if not stream:
-                        output = await join_generators(output)
-                except PflError:
-                    raise
-                except (asyncio.CancelledError, KeyboardInterrupt):
-                    raise
-                except Exception as exc:
-                    from promptflow_lite.engine._scheduler import user_traceback
-
-                    raise ScriptExecutionError(self.func_name, exc, user_traceback(exc)) from exc
-        except BaseException as exc:
-            run.status = "Canceled" if isinstance(exc, asyncio.CancelledError) else FAILED
-            run.error = error_dict(exc) if run.status == FAILED else None
-            raise
-        else:
-            run.status, run.output = COMPLETED, to_output_dict(output)
-            return output
+            output = await _called(self.func, self._is_async, inputs)
+            return output if stream else await join_generators(output)
         finally:
-            run.end_time = time.time()
-            run.logs = logs.getvalue() if "logs" in locals() else ""
-            calls_collector.reset(token)
-            active_connections.reset(connections_token)
-            if calls:
-                run.model_calls = len(calls)
-                run.usage = sum_usage(c.usage for c in calls)
-                run.cached = all(c.cached for c in calls)
-            if span is not None:
-                tracer.end_node(span, run)
-
-    async def _invoke(self, inputs: dict[str, Any]) -> Any:
-        if self._is_async:
-            output = self.func(**inputs)
-        else:
-            output = await run_in_thread(self.func, **inputs)
-        return await output if inspect.isawaitable(output) else output
+            active_connections.reset(token)
 
     # aggregation -------------------------------------------------------------------------
     async def aaggregate(self, lines: Iterable[LineResult], echo=None) -> AggregationResult:
@@ -200,38 +163,23 @@ class ScriptFlow(Flow):
         result = AggregationResult()
         if self._aggregate is None:
             return result
-        from promptflow_lite.tools._metrics import metrics_collector
-
         succeeded = sorted((line for line in lines if line.ok), key=lambda line: line.line_number or 0)
         values = [_aggregation_value(line) for line in succeeded]
         name = f"{self.func_name}.{AGGREGATE}"
-        run = NodeRun(AGGREGATE, "Running", inputs={"line_results": values}, start_time=time.time())
+        run = NodeRun(AGGREGATE, RUNNING, start_time=time.time())
         result.node_runs[AGGREGATE] = run
-        metrics: dict[str, Any] = {}
-        token = metrics_collector.set(metrics)
+        token = metrics_collector.set(result.metrics)
         try:
-            with captured_output(echo) as logs:
-                kwargs = {_only_param(self._aggregate): values}
-                if _is_async(self._aggregate):
-                    output = self._aggregate(**kwargs)
-                else:
-                    output = await run_in_thread(self._aggregate, **kwargs)
-                if inspect.isawaitable(output):
-                    output = await output
+            output = await run_node(run, AGGREGATE, lambda: {_only_param(self._aggregate): values},
+                                    partial(_called, self._aggregate, _is_async(self._aggregate)), echo=echo,
+                                    error=lambda _, exc, tb: ScriptExecutionError(name, exc, tb), locate=False,
+                                    traced=False)
             if isinstance(output, dict):
-                metrics.update(output)
-            run.status, run.output = COMPLETED, output
-        except Exception as exc:
-            from promptflow_lite.engine._scheduler import user_traceback
-
-            error = ScriptExecutionError(name, exc, user_traceback(exc))
-            run.status, run.error = FAILED, error_dict(error)
-            result.error, result.failed_node, metrics = run.error, AGGREGATE, {}
+                result.metrics.update(output)
+        except Exception:
+            result.error, result.failed_node, result.metrics = run.error, AGGREGATE, {}
         finally:
             metrics_collector.reset(token)
-            run.end_time = time.time()
-            run.logs = logs.getvalue() if "logs" in locals() else ""
-        result.metrics = metrics
         return result
 
 
@@ -313,40 +261,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _is_stream(value: Any) -> bool:
-    return inspect.isgenerator(value) or (
-        hasattr(value, "__next__") and hasattr(value, "__iter__")
-        and not isinstance(value, (str, bytes, dict, list, tuple)))
-
-
-async def join_generators(value: Any) -> Any:
-    """Generators (sync ones consumed in the thread pool) joined into strings: the value itself, the
-    values of a dict, or the fields of a dataclass."""
-    if inspect.isasyncgen(value):
-        return "".join([str(piece) async for piece in value])
-    if _is_stream(value):
-        return await run_in_thread(_join, stream=value)
-    if isinstance(value, dict):
-        return {k: await join_generators(v) if _is_stream(v) or inspect.isasyncgen(v) else v
-                for k, v in value.items()}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for f in dataclasses.fields(value):
-            item = getattr(value, f.name)
-            if _is_stream(item) or inspect.isasyncgen(item):
-                setattr(value, f.name, await join_generators(item))
-    return value
-
-
-def _join(stream: Any) -> str:
-    return "".join(str(piece) for piece in stream)
-
-
-def ensure_serializable(outputs: dict[str, Any]) -> None:
-    from promptflow_lite.engine._scheduler import ensure_serializable
-
-    ensure_serializable(outputs)
-
-
 # ---------------------------------------------------------------------------------------------
 
 
@@ -355,6 +269,12 @@ def _aggregation_value(line: LineResult) -> Any:
     if line.bare_output:
         return outputs.get("output")
     return AttrDict(outputs)
+
+
+async def _called(func: Callable[..., Any], is_async: bool, kwargs: dict[str, Any]) -> Any:
+    """``func(**kwargs)``: an async function on the loop, a sync one in the thread pool."""
+    output = func(**kwargs) if is_async else await run_in_thread(func, **kwargs)
+    return await output if inspect.isawaitable(output) else output
 
 
 def _is_async(func: Callable[..., Any]) -> bool:
@@ -381,4 +301,4 @@ def _export_environment(variables: dict[str, Any], connections: Any) -> None:
         os.environ.update(resolve_connection_references(variables, connections))
 
 
-__all__ = ["FlexFlow", "ScriptFlow", "ScriptExecutionError", "AttrDict", "to_output_dict", "join_generators"]
+__all__ = ["FlexFlow", "ScriptFlow", "ScriptExecutionError", "AttrDict", "to_output_dict"]

@@ -28,12 +28,12 @@ class FlowTestOutcome:
     line: LineResult | None = None
     node_run: NodeRun | None = None
     streamed: bool = False  # the outputs were already written to ``stream_to``
-    node_trace_id: str | None = None
 
     @property
     def trace_id(self) -> str | None:
         """The trace of the tested line (or node); None when tracing is off."""
-        return self.line.trace_id if self.line is not None else self.node_trace_id
+        run = self.line if self.line is not None else self.node_run
+        return run.trace_id if run is not None else None
 
 
 def run_flow_test(source: str | Path, inputs: dict[str, Any], *, node: str | None = None, variant: str | None = None,
@@ -48,7 +48,7 @@ def run_flow_test(source: str | Path, inputs: dict[str, Any], *, node: str | Non
                      environment_variables=environment_variables, init=init)
     with working_directory(getattr(flow, "run_dir", flow.working_dir)):
         if node:
-            return _test_node(flow, node, inputs)
+            return _test_node(flow, node, inputs, echo)
         outcome = run_sync(_run(flow, inputs, stream_to, echo))
     _save(flow, outcome, variant)
     return outcome
@@ -92,16 +92,16 @@ async def _as_async(items):
         yield item
 
 
-def _test_node(flow, node: str, inputs: dict[str, Any]) -> FlowTestOutcome:
+def _test_node(flow, node: str, inputs: dict[str, Any], echo) -> FlowTestOutcome:
     from promptflow_lite.engine._single_node import run_single_node
     from promptflow_lite.errors import UserError
 
     if flow.kind != "dag":
         raise UserError("--node only applies to DAG flows.", hint="drop --node for flex and prompty flows.")
-    run, trace_id = run_sync(run_single_node(flow, node, inputs))
+    run = run_sync(run_single_node(flow, node, inputs, echo))
     if run.error:
-        return FlowTestOutcome(False, error=run.error, node_run=run, node_trace_id=trace_id)
-    return FlowTestOutcome(True, outputs=run.output, node_run=run, node_trace_id=trace_id)
+        return FlowTestOutcome(False, error=run.error, node_run=run)
+    return FlowTestOutcome(True, outputs=run.output, node_run=run)
 
 
 def _save(flow, outcome: FlowTestOutcome, variant: str | None) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from promptflow_lite.engine._dispatch import SyncDispatch
 from promptflow_lite.errors import ToolLoadError, UserError
@@ -45,6 +45,15 @@ class PreparedNode:
     def __post_init__(self) -> None:
         if self.mode == SYNC and self.dispatch is None:
             self.dispatch = SyncDispatch(self.func)
+
+    def invoke(self, kwargs: dict[str, Any]) -> Awaitable[Any]:
+        """Call the tool with ``kwargs``: async tools on the loop, sync ones as ``dispatch`` decides."""
+        mode = self.mode
+        if mode == ASYNC:
+            return self.func(**kwargs)
+        if mode == ASYNC_GEN or mode == INLINE:
+            return _ready(self.func(**kwargs))
+        return self.dispatch.call(kwargs)
 
     @property
     def aggregation(self) -> bool:
@@ -81,6 +90,10 @@ def prepare_node(node: Node, spec: FlowSpec, run_dir: Path, connections: Any) ->
         with_default=frozenset(with_default), deps=frozenset(node.node_dependencies()),
         stream_param=_stream_param(node, func), escape_inputs=escape,
     )
+
+
+async def _ready(value: Any) -> Any:
+    return value
 
 
 def _mode(func: Callable[..., Any]) -> str:

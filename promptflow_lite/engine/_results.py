@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-COMPLETED, FAILED, BYPASSED, CANCELED = "Completed", "Failed", "Bypassed", "Canceled"
+RUNNING, COMPLETED, FAILED, BYPASSED, CANCELED = "Running", "Completed", "Failed", "Bypassed", "Canceled"
 
 # Marker in LineResult.aggregation_inputs (persisted with the line): the flow returned one bare
 # value (flex/prompty), stored as {"output": value}; serving and __aggregate__ unwrap it.
@@ -31,6 +31,7 @@ class NodeRun:
     cached: bool = False  # every model call of the node was answered from the cache
     model_calls: int = 0
     logs: str = ""
+    trace_id: str | None = None  # the node's own trace, when it was traced outside any line
 
     @property
     def duration(self) -> float:

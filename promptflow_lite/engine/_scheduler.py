@@ -14,30 +14,22 @@ async tool is passed as is, as promptflow does.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-import traceback
 from collections.abc import AsyncIterator
-from pathlib import Path
+from functools import partial
 from typing import Any
 
-from promptflow_lite.engine._capture import captured_output
-from promptflow_lite.engine._nodes import ASYNC, ASYNC_GEN, INLINE, PreparedNode
-from promptflow_lite.engine._results import BYPASSED, CANCELED, COMPLETED, FAILED, LineResult, NodeRun
-from promptflow_lite.errors import LineTimeoutError, PflError, ToolExecutionError, UserError, error_dict
+from promptflow_lite.engine import _hooks as hooks
+from promptflow_lite.engine._invoke import ESCAPE_KEY, run_node
+from promptflow_lite.engine._nodes import ASYNC, ASYNC_GEN, PreparedNode
+from promptflow_lite.engine._outputs import ensure_serializable, join_generators
+from promptflow_lite.engine._results import BYPASSED, CANCELED, COMPLETED, FAILED, RUNNING, LineResult, NodeRun
+from promptflow_lite.errors import LineTimeoutError, PflError, UserError, error_dict
 from promptflow_lite.flow._reference import InputRef, NodeRef, PropertyError, resolve_property
-from promptflow_lite.tools._observe import calls_collector
-from promptflow_lite.engine import _hooks as spans
-
-_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 
 
 class InvalidReferenceProperty(UserError):
     """A reference's property path does not exist in the referenced output."""
-
-
-class OutputNotSerializable(UserError):
-    """A flow output cannot be stored as JSON."""
 
 
 class LinePlan:
@@ -93,19 +85,20 @@ async def run_line(plan: LinePlan, inputs: dict[str, Any], *, line_number: int |
     """
     result = LineResult(status=COMPLETED, inputs=inputs, line_number=line_number, start_time=time.time())
     state = _LineState(plan, inputs, result, stream, echo)
-    tracer = spans.active()
+    tracer = hooks.active()
     span = tracer.start_line(plan.flow_name, inputs, attributes or {}) if tracer else None
     try:
         if timeout:
             await asyncio.wait_for(state.run(), timeout)
         else:
             await state.run()
-        outputs = state.outputs()
-        if not stream:
-            await join_async_generators(outputs)
+        outputs, aggregation_inputs = state.outputs(), state.aggregation_inputs()
+        if not stream:  # streamed outputs stay generators for the caller to read
+            outputs = await join_generators(outputs)
             ensure_serializable(outputs)
-        result.outputs = outputs
-        result.aggregation_inputs = state.aggregation_inputs()
+            if aggregation_inputs:
+                aggregation_inputs = await join_generators(aggregation_inputs)
+        result.outputs, result.aggregation_inputs = outputs, aggregation_inputs
     except asyncio.TimeoutError:
         state.cancel_running()
         _fail(result, LineTimeoutError(f"Line execution timeout after {timeout} seconds.", line=line_number,
@@ -217,7 +210,7 @@ class _LineState:
                 continue
             kwargs[key] = self._value(ref, node.name)
         if node.escape_inputs:
-            kwargs["_inputs_to_escape"] = list(node.escape_inputs)
+            kwargs[ESCAPE_KEY] = list(node.escape_inputs)
         if node.name in self.plan.streamable:
             kwargs[node.stream_param] = self.stream
         return kwargs
@@ -246,46 +239,19 @@ class _LineState:
 
     # execution ----------------------------------------------------------------------------
     async def _run_node(self, node: PreparedNode) -> None:
-        run = NodeRun(node.name, "Running", start_time=time.time())
+        run = NodeRun(node.name, RUNNING, start_time=time.time())
         self.result.node_runs[node.name] = run
-        calls: list = []
-        token = calls_collector.set(calls)
-        tracer, span = spans.active(), None
-        try:
-            with captured_output(self.echo) as logs:
-                kwargs = self._kwargs(node)
-                run.inputs = {k: v for k, v in kwargs.items() if k != "_inputs_to_escape"}
-                if tracer:
-                    span = tracer.start_node(node.name, node.spec.type or "python", run.inputs)
-                try:
-                    streams = self._stream_keys(node, kwargs)
-                    if streams:  # rare: no coroutine for the common case (per-node hot path)
-                        kwargs = await self._sync_streams(kwargs, streams)
-                    output = await _invoke(node, kwargs)
-                except PflError as exc:
-                    exc.locate(node=node.name)
-                    raise
-                except (asyncio.CancelledError, KeyboardInterrupt):
-                    raise
-                except Exception as exc:
-                    raise ToolExecutionError(node.name, exc, user_traceback(exc)) from exc
-        except BaseException as exc:
-            run.status = CANCELED if isinstance(exc, asyncio.CancelledError) else FAILED
-            if run.status == FAILED:
-                run.error = error_dict(exc)
-            raise
-        else:
-            run.status = COMPLETED
-            run.output = output
-            self.values[node.name] = output
-        finally:
-            run.end_time = time.time()
-            run.logs = logs.getvalue() if "logs" in locals() else ""
-            calls_collector.reset(token)
-            if calls:
-                run.record_model_calls(calls)
-            if span is not None:
-                tracer.end_node(span, run)
+        self.values[node.name] = await run_node(run, node.spec.type or "python", partial(self._kwargs, node),
+                                                partial(self._call, node), echo=self.echo)
+
+    def _call(self, node: PreparedNode, kwargs: dict[str, Any]):
+        streams = self._stream_keys(node, kwargs)
+        if streams:  # rare: no coroutine of its own for the common case (per-node hot path)
+            return self._call_with_streams(node, kwargs, streams)
+        return node.invoke(kwargs)
+
+    async def _call_with_streams(self, node: PreparedNode, kwargs: dict[str, Any], streams: list[str]) -> Any:
+        return await node.invoke(await self._sync_streams(kwargs, streams))
 
     # results ------------------------------------------------------------------------------
     def outputs(self) -> dict[str, Any]:
@@ -293,8 +259,6 @@ class _LineState:
         for name, ref in self.plan.outputs.items():
             if isinstance(ref, NodeRef):
                 value = self._replayed(self._value(ref, output=name))  # None for a bypassed node, as in promptflow
-                if not self.stream:
-                    value = _join_if_generator(value)
             elif isinstance(ref, InputRef):
                 value = self.inputs.get(ref.name)
             else:
@@ -305,66 +269,9 @@ class _LineState:
     def aggregation_inputs(self) -> dict[str, Any]:
         captured = {}
         for key, ref in self.plan.aggregation_refs:
-            captured[key] = None if ref.node in self.bypassed else _join_if_generator(self._replayed(self._value(ref)))
+            captured[key] = None if ref.node in self.bypassed else self._replayed(self._value(ref))
         return captured
-
-
-async def _invoke(node: PreparedNode, kwargs: dict[str, Any]) -> Any:
-    mode = node.mode
-    if mode == ASYNC:
-        return await node.func(**kwargs)
-    if mode == ASYNC_GEN or mode == INLINE:
-        return node.func(**kwargs)
-    return await node.dispatch.call(kwargs)
 
 
 async def _chunks(stream: AsyncIterator) -> list:
     return [chunk async for chunk in stream]
-
-
-def _join_if_generator(value: Any) -> Any:
-    import inspect
-
-    if inspect.isgenerator(value) or (hasattr(value, "__next__") and hasattr(value, "__iter__")
-                                      and not isinstance(value, (str, bytes, dict, list))):
-        return "".join(str(x) for x in value)
-    return value
-
-
-async def join_async_generators(outputs: dict[str, Any]) -> dict[str, Any]:
-    """Consume async-generator outputs into strings (when the caller did not ask to stream)."""
-    import inspect
-
-    for key, value in outputs.items():
-        if inspect.isasyncgen(value):
-            outputs[key] = "".join([str(x) async for x in value])
-    return outputs
-
-
-def ensure_serializable(outputs: dict[str, Any]) -> None:
-    import inspect
-
-    from promptflow_lite.tools._multimedia import Image
-
-    def default(value):
-        if isinstance(value, Image):
-            return value.serialize()
-        if inspect.isasyncgen(value):
-            return "<async generator>"
-        raise TypeError(type(value).__name__)
-
-    try:
-        json.dumps(outputs, default=default)
-    except (TypeError, ValueError) as exc:
-        raise OutputNotSerializable(f"The flow output is not JSON serializable ({exc}).",
-                                    hint="return plain values (str, number, list, dict) from the nodes that feed "
-                                         "the flow outputs.") from None
-
-
-def user_traceback(exc: BaseException) -> str:
-    """The traceback of ``exc`` limited to frames of user code (not promptflow_lite, not asyncio)."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not f.filename.startswith(_PACKAGE_DIR) and "/asyncio/" not in f.filename
-              and "/concurrent/" not in f.filename]
-    lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
-    return "Traceback (most recent call last):\n" + "".join(lines)

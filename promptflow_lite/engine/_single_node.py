@@ -12,47 +12,35 @@ import time
 from typing import Any
 
 from promptflow_lite.engine._inputs import convert_input
-from promptflow_lite.engine._results import COMPLETED, FAILED, NodeRun
-from promptflow_lite.engine._scheduler import _invoke, user_traceback
-from promptflow_lite.errors import InputError, PflError, ToolExecutionError, UserError, error_dict
+from promptflow_lite.engine._invoke import run_node
+from promptflow_lite.engine._results import RUNNING, NodeRun
+from promptflow_lite.errors import InputError, UserError
 from promptflow_lite.flow._reference import InputRef, NodeRef
-from promptflow_lite.tools._observe import calls_collector
-from promptflow_lite.engine import _hooks as spans
 
 
-async def run_single_node(flow: "DagFlow", node_name: str, given: dict[str, Any]) -> tuple[NodeRun, str | None]:
-    """Run ``node_name`` with ``given`` inputs: the ``NodeRun`` (output or error) and its trace id."""
+async def run_single_node(flow: "DagFlow", node_name: str, given: dict[str, Any], echo: Any = None) -> NodeRun:
+    """Run ``node_name`` with ``given`` inputs: its ``NodeRun`` (output or error; ``trace_id`` when
+    traced). ``echo`` also receives what the node prints."""
     nodes = {n.name: n for n in flow.plan.line_nodes + flow.plan.aggregation_nodes}
     node = nodes.get(node_name)
     if node is None:
         raise UserError(f"Node '{node_name}' is not in the flow.", hint=f"nodes: {', '.join(nodes)}.")
-    run = NodeRun(node.name, "Running", start_time=time.time())
-    tracer, span, calls = spans.active(), None, []
-    token = calls_collector.set(calls)
-    try:
+
+    def inputs() -> dict[str, Any]:
         kwargs = dict(node.literals)
         for key, ref in node.refs.items():
             kwargs[key] = _value(flow, node.name, key, ref, given)
             from_aggregation = isinstance(ref, NodeRef) and ref.node in nodes and nodes[ref.node].aggregation
             if node.aggregation and not from_aggregation:
                 kwargs[key] = [kwargs[key]]  # one line's value, as the list aggregation expects
-        run.inputs = kwargs
-        if tracer:
-            span = tracer.start_node(node.name, node.spec.type or "python", kwargs)
-        try:
-            run.output = await _invoke(node, kwargs)
-        except PflError:
-            raise
-        except Exception as exc:
-            raise ToolExecutionError(node.name, exc, user_traceback(exc)) from exc
-        run.status = COMPLETED
-    except Exception as exc:
-        run.status, run.error = FAILED, error_dict(exc)
-    run.end_time = time.time()
-    calls_collector.reset(token)
-    if calls:
-        run.record_model_calls(calls)
-    return run, tracer.end_node(span, run) if span is not None else None
+        return kwargs
+
+    run = NodeRun(node.name, RUNNING, start_time=time.time())
+    try:
+        await run_node(run, node.spec.type or "python", inputs, node.invoke, echo=echo)
+    except Exception:  # recorded in the run
+        pass
+    return run
 
 
 def _value(flow, node: str, key: str, ref, given: dict[str, Any]) -> Any:

@@ -17,16 +17,17 @@ import inspect
 import time
 import typing
 from contextlib import ExitStack
-from typing import Any, AsyncIterator, Callable, Iterator
+from typing import Any, Callable
 
 from promptflow_lite.tools._llm_cache import active_cache, cache_key, current_repeat
 from promptflow_lite.tools._llm_client import async_client, sync_client
 from promptflow_lite.tools._llm_params import (
     CHAT, COMPLETION, EMBEDDING, ModelRequest, chat_request, completion_request, embedding_request,
 )
-from promptflow_lite.tools._observe import ModelCall, model_call, record_chunk, record_response
+from promptflow_lite.tools._observe import (
+    ModelCall, model_call, record_response, recorded_async_stream, recorded_stream,
+)
 from promptflow_lite.tools._retry import MalformedResponse, final_error, retry_options
-
 
 # ---------------------------------------------------------------------------------------------
 # one request, end to end
@@ -144,25 +145,9 @@ async def invoke_async(req: ModelRequest) -> Any:
         except openai.OpenAIError as exc:
             raise _failure(req, exc, call, started) from exc
         if req.stream:
-            return _async_deltas(req, result, call, stack.pop_all())
+            return recorded_async_stream(result, call, stack.pop_all(), texts=True, close=result.close)
         _store(req, result)
         return _finish(req, call, result)
-
-
-async def _async_deltas(req: ModelRequest, stream: Any, call: ModelCall, record: ExitStack) -> AsyncIterator[str]:
-    pieces: list[str] = []
-    with record:
-        try:
-            async for chunk in stream:
-                delta = record_chunk(call, req.api, chunk)
-                if delta is not None:
-                    pieces.append(delta)
-                    yield delta
-        except GeneratorExit:
-            pass  # the consumer stopped early; the record ends with what was received
-        finally:
-            call.response = "".join(pieces)
-            await stream.close()
 
 
 def invoke_sync(req: ModelRequest) -> Any:
@@ -192,25 +177,9 @@ def invoke_sync(req: ModelRequest) -> Any:
         except openai.OpenAIError as exc:
             raise _failure(req, exc, call, started) from exc
         if req.stream:
-            return _sync_deltas(req, result, call, stack.pop_all())
+            return recorded_stream(result, call, stack.pop_all(), texts=True, close=result.close)
         _store(req, result)
         return _finish(req, call, result)
-
-
-def _sync_deltas(req: ModelRequest, stream: Any, call: ModelCall, record: ExitStack) -> Iterator[str]:
-    pieces: list[str] = []
-    with record:
-        try:
-            for chunk in stream:
-                delta = record_chunk(call, req.api, chunk)
-                if delta is not None:
-                    pieces.append(delta)
-                    yield delta
-        except GeneratorExit:
-            pass
-        finally:
-            call.response = "".join(pieces)
-            stream.close()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,10 +9,10 @@ also appended to the list in ``calls_collector`` when the executor has set one f
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol
+from typing import Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Protocol
 
 
 @dataclass
@@ -85,7 +85,7 @@ def record_response(call: ModelCall, data: dict[str, Any]) -> None:
     call.usage = _counts(data.get("usage"))
 
 
-def record_chunk(call: ModelCall, api: str, chunk: Any) -> str | None:
+def record_chunk(call: ModelCall, chunk: Any) -> str | None:
     """The text of one streamed SDK chunk (None: it has no choice); notes its token counts, if any."""
     usage = getattr(chunk, "usage", None)
     if usage is not None:
@@ -93,9 +93,55 @@ def record_chunk(call: ModelCall, api: str, chunk: Any) -> str | None:
     choices = getattr(chunk, "choices", None)
     if not choices:
         return None
-    if api == "completion":
+    if call.api == "completion":
         return getattr(choices[0], "text", None) or ""
     return getattr(getattr(choices[0], "delta", None), "content", None) or ""
+
+
+# A streamed call's record stays open until its stream ends: read to the end, dropped unread (the
+# call ends as one read in part) or failed. The two recorders below are that one loop, written for
+# sync and async iteration (a body cannot serve both); tests/tools/test_stream_parity.py keeps them alike.
+
+def recorded_stream(chunks: Iterable[Any], call: ModelCall, record: ExitStack, *, texts: bool = False,
+                    close: Callable[[], Any] | None = None) -> Iterator[Any]:
+    """Pass ``chunks`` on - or, with ``texts``, the text of each chunk that has one - noting them in
+    ``call``; ``record`` (holding the call's :func:`model_call` block) and ``close`` end with the stream."""
+    pieces: list[str] = []
+    with record:
+        try:
+            for chunk in chunks:
+                text = record_chunk(call, chunk)
+                if text is not None:
+                    pieces.append(text)
+                    if texts:
+                        yield text
+                if not texts:
+                    yield chunk
+        finally:
+            call.response = "".join(pieces)
+            if close is not None:
+                close()
+
+
+async def recorded_async_stream(chunks: AsyncIterable[Any], call: ModelCall, record: ExitStack, *,
+                                texts: bool = False, close: Callable[[], Awaitable[Any]] | None = None
+                                ) -> AsyncIterator[Any]:
+    """:func:`recorded_stream` for an async stream (``close`` is awaited)."""
+    pieces: list[str] = []
+    with record:
+        try:
+            async for chunk in chunks:
+                text = record_chunk(call, chunk)
+                if text is not None:
+                    pieces.append(text)
+                    if texts:
+                        yield text
+                if not texts:
+                    yield chunk
+        finally:
+            call.response = "".join(pieces)
+            if close is not None:
+                await close()
 
 
 def _counts(usage: dict[str, Any] | None) -> dict[str, int]:

@@ -24,7 +24,9 @@ from contextlib import ExitStack
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from promptflow_lite.tools._observe import RECORDED, ModelCall, model_call, record_chunk, record_response
+from promptflow_lite.tools._observe import (
+    RECORDED, ModelCall, model_call, record_response, recorded_async_stream, recorded_stream,
+)
 
 _TARGETS = {  # module → (resource class, api) pairs
     "openai.resources.chat.completions": (("Completions", "chat"), ("AsyncCompletions", "chat")),
@@ -72,7 +74,7 @@ def _traced(create: Callable[..., Any], api: str, is_async: bool) -> Callable[..
                 return await create(self, *args, **kwargs)
             with ExitStack() as stack:
                 call = stack.enter_context(_record(self._client, api, kwargs))
-                return _received(await create(self, *args, **kwargs), call, stack, _async_chunks)
+                return _received(await create(self, *args, **kwargs), call, stack, recorded_async_stream)
         return traced_async
 
     @functools.wraps(create)
@@ -81,7 +83,7 @@ def _traced(create: Callable[..., Any], api: str, is_async: bool) -> Callable[..
             return create(self, *args, **kwargs)
         with ExitStack() as stack:
             call = stack.enter_context(_record(self._client, api, kwargs))
-            return _received(create(self, *args, **kwargs), call, stack, _chunks)
+            return _received(create(self, *args, **kwargs), call, stack, recorded_stream)
     return traced
 
 
@@ -112,32 +114,6 @@ def _received(result: Any, call: ModelCall, record: ExitStack, chunks: Callable[
     except Exception:  # recording must never cost the caller their result
         logging.getLogger(__name__).debug("openai: response not recorded", exc_info=True)
     return result
-
-
-def _chunks(chunks: Iterator[Any], call: ModelCall, record: ExitStack) -> Iterator[Any]:
-    pieces: list[str] = []
-    with record:
-        try:
-            for chunk in chunks:
-                text = record_chunk(call, call.api, chunk)
-                if text is not None:
-                    pieces.append(text)
-                yield chunk
-        finally:
-            call.response = "".join(pieces)
-
-
-async def _async_chunks(chunks: Any, call: ModelCall, record: ExitStack) -> Any:
-    pieces: list[str] = []
-    with record:
-        try:
-            async for chunk in chunks:
-                text = record_chunk(call, call.api, chunk)
-                if text is not None:
-                    pieces.append(text)
-                yield chunk
-        finally:
-            call.response = "".join(pieces)
 
 
 class _PatchOnImport:
