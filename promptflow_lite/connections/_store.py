@@ -1,22 +1,23 @@
 """The local connection store: ``PFL_HOME/connections.sqlite``, secrets encrypted at rest.
 
 One row per connection: its YAML ``type``, ``configs`` as JSON and ``secrets`` as JSON whose
-values are Fernet tokens (key file ``PFL_HOME/.encryption_key``). The database runs in WAL mode
-and every write is one short ``BEGIN IMMEDIATE`` transaction, so several processes can use it at
-once. Listing and showing never decrypt; only ``get(..., with_secrets=True)`` does.
+values are Fernet tokens (key file ``PFL_HOME/.encryption_key``). The database is opened as every
+store is (:mod:`promptflow_lite._sqlite`) and every write is one short ``BEGIN IMMEDIATE``
+transaction, so several processes can use it at once. Listing and showing never decrypt; only
+``get(..., with_secrets=True)`` does.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
 from promptflow_lite.connections._errors import EncryptionKeyError, connection_not_found
+from promptflow_lite._sqlite import Migration, connect, transaction
 from promptflow_lite.connections._encryption import KeyMismatch, SecretCipher
 from promptflow_lite.connections._types import (
     STRONG_TYPE_PREFIX, Connection, CustomStrongTypeConnection, build_connection)
@@ -25,17 +26,18 @@ from promptflow_lite.errors import UserError
 
 DB_FILE = "connections.sqlite"
 KEY_FILE = ".encryption_key"
-SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS connection (
-    name        TEXT PRIMARY KEY,
-    type        TEXT NOT NULL,
-    configs     TEXT NOT NULL,  -- JSON object
-    secrets     TEXT NOT NULL,  -- JSON object: key -> Fernet token (or null)
-    created_at  TEXT NOT NULL,
-    modified_at TEXT NOT NULL
-)
-"""
+MIGRATIONS = [
+    Migration("create the connection table", """
+    CREATE TABLE IF NOT EXISTS connection (
+        name        TEXT PRIMARY KEY,
+        type        TEXT NOT NULL,
+        configs     TEXT NOT NULL,  -- JSON object
+        secrets     TEXT NOT NULL,  -- JSON object: key -> Fernet token (or null)
+        created_at  TEXT NOT NULL,
+        modified_at TEXT NOT NULL
+    )
+    """),
+]
 
 
 class ConnectionStore:
@@ -141,53 +143,16 @@ class ConnectionStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.home.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db = connect(self.path, MIGRATIONS)
         try:
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA busy_timeout = 30000")
-            if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                _migrate(db)
-            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                _use_wal(db)
             yield db
         finally:
             db.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-
-
-def _migrate(db: sqlite3.Connection) -> None:
-    """Create the schema on first use; safe when several processes do it at once."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        db.execute(_SCHEMA)
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
-def _use_wal(db: sqlite3.Connection) -> None:
-    """Switch the database to WAL (persistent). SQLite does not wait for locks here, so we retry."""
-    for _ in range(200):
-        try:
-            if db.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() == "wal":
-                return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-        time.sleep(0.05)
+        with self._connect() as db, transaction(db):
+            yield db
 
 
 def _configs_to_store(conn: Connection) -> dict:

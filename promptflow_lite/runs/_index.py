@@ -2,9 +2,9 @@
 
 The run folder holds the results; the index holds what ``pfl run list/show`` needs without
 opening folders (status, counts, tokens, times, properties) and the control flags another
-process sets (``cancel_requested``). WAL mode and a busy timeout let several processes run
-and list at once; each call opens a short-lived connection. Schema changes are numbered
-migrations tracked by ``PRAGMA user_version``.
+process sets (``cancel_requested``). Several processes run and list at once (WAL, busy timeout:
+:mod:`promptflow_lite._sqlite`); each call opens a short-lived connection. Schema changes are the
+numbered ``MIGRATIONS``.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from promptflow_lite._sqlite import Migration, connect, transaction
 from promptflow_lite.runs._errors import RunExistsError
 
 MIGRATIONS = [
-    """
+    Migration("create the runs table", """
     CREATE TABLE runs (
         name TEXT PRIMARY KEY,
         display_name TEXT,
@@ -53,7 +54,7 @@ MIGRATIONS = [
     );
     CREATE INDEX runs_created_on ON runs (created_on);
     CREATE INDEX runs_flow ON runs (flow_name);
-    """,
+    """),
 ]
 
 _JSON_COLUMNS = ("tags", "properties")
@@ -66,32 +67,11 @@ class RunIndex:
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db = connect(self.path, MIGRATIONS)
         try:
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA busy_timeout = 30000")
-            db.execute("PRAGMA journal_mode = WAL")
-            self._migrate(db)
             yield db
         finally:
             db.close()
-
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        (version,) = db.execute("PRAGMA user_version").fetchone()
-        if version >= len(MIGRATIONS):
-            return
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            (version,) = db.execute("PRAGMA user_version").fetchone()  # another process may have migrated
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in filter(str.strip, script.split(";")):
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number}")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     # writes ------------------------------------------------------------------------------
     def insert(self, row: dict[str, Any]) -> None:
@@ -121,20 +101,13 @@ class RunIndex:
 
     def claim(self, name: str) -> bool:
         """Mark ``name`` Running in this process unless a live process runs it already."""
-        with self.connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                row = db.execute("SELECT status, pid, host FROM runs WHERE name = ?", (name,)).fetchone()
-                if row is None or (row["status"] in RUNNING_STATES and process_alive(row["pid"], row["host"])):
-                    db.execute("ROLLBACK")
-                    return False
-                db.execute("UPDATE runs SET status = 'Running', pid = ?, host = ?, cancel_requested = 0 "
-                           "WHERE name = ?", (os.getpid(), socket.gethostname(), name))
-                db.execute("COMMIT")
-                return True
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self.connect() as db, transaction(db):
+            row = db.execute("SELECT status, pid, host FROM runs WHERE name = ?", (name,)).fetchone()
+            if row is None or (row["status"] in RUNNING_STATES and process_alive(row["pid"], row["host"])):
+                return False
+            db.execute("UPDATE runs SET status = 'Running', pid = ?, host = ?, cancel_requested = 0 "
+                       "WHERE name = ?", (os.getpid(), socket.gethostname(), name))
+            return True
 
     def request_cancel(self, name: str) -> None:
         self.update(name, cancel_requested=1)

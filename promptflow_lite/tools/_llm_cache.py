@@ -5,7 +5,8 @@ URL, API version, api, the full request (model, messages/prompt, all options) an
 index (``--repeats`` asks for several independent answers to the same request). Values are
 the response JSON. Only successful non-stream responses are stored. The cache is off unless a
 caller enables it for the current context (``with use_cache(LLMCache()): ...``); batch runs do.
-Storage: SQLite in WAL mode at ``PFL_HOME/cache/llm.sqlite``, safe for several processes.
+Storage: SQLite at ``PFL_HOME/cache/llm.sqlite``, opened as every store is (:mod:`promptflow_lite._sqlite`:
+WAL, busy timeout, the numbered ``MIGRATIONS``), safe for several processes.
 """
 
 from __future__ import annotations
@@ -20,14 +21,19 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Iterator
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS responses (
-    key TEXT PRIMARY KEY,
-    api TEXT NOT NULL,
-    model TEXT NOT NULL,
-    response TEXT NOT NULL,
-    created REAL NOT NULL
-)"""
+from promptflow_lite._sqlite import Migration, connect
+
+MIGRATIONS = [
+    Migration("create the responses table", """
+    CREATE TABLE IF NOT EXISTS responses (
+        key TEXT PRIMARY KEY,
+        api TEXT NOT NULL,
+        model TEXT NOT NULL,
+        response TEXT NOT NULL,
+        created REAL NOT NULL
+    )
+    """),
+]
 
 
 def default_cache_path() -> Path:
@@ -48,12 +54,7 @@ class LLMCache:
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute(_SCHEMA)
-            self._db = db
+            self._db = connect(self.path, MIGRATIONS, synchronous="NORMAL", check_same_thread=False)
         return self._db
 
     def get(self, key: str) -> dict | None:

@@ -5,8 +5,9 @@ its node spans in ``children`` (a JSON list; see :mod:`promptflow_lite.tracing._
 of one per node keeps tracing cheap. ``line_runs`` holds one row per trace root - a flow line,
 a served request, a ``@trace`` entry point - with what a trace list shows: flow, run, line
 number, status, times, token counts, inputs/outputs and the base run line an evaluation line
-refers to. :func:`expand_span_row` turns a stored row back into span dicts. WAL mode and a busy timeout let several processes write
-at once; writers append in batches inside one ``BEGIN IMMEDIATE`` transaction.
+refers to. :func:`expand_span_row` turns a stored row back into span dicts. Several processes write at
+once (WAL, busy timeout: :mod:`promptflow_lite._sqlite`); writers append in batches inside one
+``BEGIN IMMEDIATE`` transaction. Schema changes are the numbered ``MIGRATIONS``.
 """
 
 from __future__ import annotations
@@ -15,29 +16,29 @@ import json
 import os
 import sqlite3
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from promptflow_lite._sqlite import Migration, connect, transaction
 from promptflow_lite.tracing._names import COMPLETION, LINE_STATUS, NODE_STATUS, PROMPT, TOTAL
 
-SCHEMA_VERSION = 1
 SPAN_COLUMNS = ("trace_id", "span_id", "parent_id", "name", "span_type", "kind", "start_time", "end_time",
                 "status", "status_message", "attributes", "events", "children")
 LINE_COLUMNS = ("trace_id", "root_span_id", "flow", "collection", "kind", "run", "line_number", "status",
                 "start_time", "end_time", "duration", "prompt_tokens", "completion_tokens", "total_tokens",
                 "inputs", "outputs", "error", "referenced_run", "referenced_line_number")
-_SCHEMA = (
-    f"CREATE TABLE IF NOT EXISTS spans ({', '.join(SPAN_COLUMNS)})",
-    "CREATE INDEX IF NOT EXISTS spans_by_trace ON spans(trace_id)",
-    f"CREATE TABLE IF NOT EXISTS line_runs ({', '.join(LINE_COLUMNS)})",
-    "CREATE INDEX IF NOT EXISTS line_runs_by_trace ON line_runs(trace_id)",
-    "CREATE INDEX IF NOT EXISTS line_runs_by_start ON line_runs(start_time)",
-    "CREATE INDEX IF NOT EXISTS line_runs_by_run ON line_runs(run, line_number)",
-    "CREATE INDEX IF NOT EXISTS line_runs_by_reference ON line_runs(referenced_run, referenced_line_number)",
-    f"PRAGMA user_version = {SCHEMA_VERSION}",
-)
+MIGRATIONS = [
+    Migration("create the spans and line_runs tables", f"""
+    CREATE TABLE IF NOT EXISTS spans ({', '.join(SPAN_COLUMNS)});
+    CREATE INDEX IF NOT EXISTS spans_by_trace ON spans(trace_id);
+    CREATE TABLE IF NOT EXISTS line_runs ({', '.join(LINE_COLUMNS)});
+    CREATE INDEX IF NOT EXISTS line_runs_by_trace ON line_runs(trace_id);
+    CREATE INDEX IF NOT EXISTS line_runs_by_start ON line_runs(start_time);
+    CREATE INDEX IF NOT EXISTS line_runs_by_run ON line_runs(run, line_number);
+    CREATE INDEX IF NOT EXISTS line_runs_by_reference ON line_runs(referenced_run, referenced_line_number);
+    """),
+]
 # a node span as stored in its line's ``children`` list; times in epoch microseconds, output
 # only meaningful when status is OK, attributes holds only what is not derived from the fields
 NODE_FIELDS = ("span_id", "name", "node_type", "start_us", "end_us", "status", "status_message", "inputs", "output",
@@ -67,17 +68,8 @@ class TraceStore:
     def _conn(self) -> sqlite3.Connection:
         """This process's connection (a forked child opens its own)."""
         if self._connection is None or self._pid != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout=30000")
-            _retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
-            conn.execute("PRAGMA synchronous=NORMAL")
-            if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                _retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-                conn.execute("COMMIT")
-            self._connection, self._pid = conn, os.getpid()
+            self._connection = connect(self.path, MIGRATIONS, synchronous="NORMAL", check_same_thread=False)
+            self._pid = os.getpid()
         return self._connection
 
     def close(self) -> None:
@@ -88,14 +80,8 @@ class TraceStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        with self._lock:
-            _retry_locked(lambda: self._conn.execute("BEGIN IMMEDIATE"))
-            try:
-                yield
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._lock, transaction(self._conn):
+            yield
 
     # writing ------------------------------------------------------------------------------
     def write(self, spans: Sequence[tuple], line_runs: Sequence[tuple] = ()) -> None:
@@ -262,14 +248,3 @@ def _where(*, run=None, flow=None, status=None, since=None, before=None, trace_i
             clauses.append("referenced_line_number = ?")
             params.append(referenced[1])
     return " AND ".join(clauses), params
-
-
-def _retry_locked(action, attempts: int = 50):
-    """Run ``action``; retry while another process holds a lock the busy handler does not cover."""
-    for attempt in range(attempts):
-        try:
-            return action()
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.05 + 0.01 * attempt)
