@@ -1,8 +1,12 @@
-"""Shared fixtures: every test gets its own PFL_HOME; ``make_flow`` writes a flow folder."""
+"""Shared fixtures: every test gets its own PFL_HOME; ``make_flow`` writes a flow folder; ``collector``
+receives OTLP traces."""
 
 from __future__ import annotations
 
+import gzip
 import textwrap
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -41,3 +45,67 @@ def tracing_off_after_test():
 
     if "promptflow_lite.tracing._setup" in sys.modules:
         sys.modules["promptflow_lite.tracing._setup"].disable_tracing()
+
+
+class Collector(ThreadingHTTPServer):
+    """A minimal OTLP/HTTP trace receiver: decodes ``ExportTraceServiceRequest`` protobufs into
+    ``spans`` (dicts with their ``attributes`` and ``resource`` attributes)."""
+
+    def __init__(self):
+        self.spans: list[dict] = []
+        self.paths: list[str] = []
+        super().__init__(("127.0.0.1", 0), _CollectorHandler)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _CollectorHandler(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest, ExportTraceServiceResponse,
+        )
+
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        for resource_spans in request.resource_spans:
+            resource = {kv.key: _value(kv.value) for kv in resource_spans.resource.attributes}
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    self.server.spans.append({
+                        "trace_id": span.trace_id.hex(), "span_id": span.span_id.hex(),
+                        "parent_id": span.parent_span_id.hex() or None, "name": span.name,
+                        "attributes": {kv.key: _value(kv.value) for kv in span.attributes},
+                        "status": span.status.code, "resource": resource})
+        self.server.paths.append(self.path)
+        reply = ExportTraceServiceResponse().SerializeToString()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, *args):
+        pass
+
+
+def _value(value):
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return [_value(v) for v in value.array_value.values]
+    return getattr(value, kind) if kind else None
+
+
+@pytest.fixture
+def collector():
+    """An OTLP/HTTP receiver on 127.0.0.1 (``collector.endpoint``)."""
+    server = Collector()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()

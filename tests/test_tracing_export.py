@@ -3,18 +3,12 @@ traceparent, batch and evaluation runs, several processes sharing one store."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import subprocess
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
 
 from promptflow_lite.engine import load_flow
 from promptflow_lite.runs._client import Client
@@ -46,64 +40,6 @@ CHAIN = {
 }
 
 
-class Collector(ThreadingHTTPServer):
-    """A minimal OTLP/HTTP trace receiver: decodes ``ExportTraceServiceRequest`` protobufs."""
-
-    def __init__(self):
-        self.spans: list[dict] = []
-        self.paths: list[str] = []
-        super().__init__(("127.0.0.1", 0), _CollectorHandler)
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _CollectorHandler(BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802 (http.server's naming)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        request = ExportTraceServiceRequest()
-        request.ParseFromString(body)
-        for resource_spans in request.resource_spans:
-            resource = {kv.key: _value(kv.value) for kv in resource_spans.resource.attributes}
-            for scope_spans in resource_spans.scope_spans:
-                for span in scope_spans.spans:
-                    self.server.spans.append({
-                        "trace_id": span.trace_id.hex(), "span_id": span.span_id.hex(),
-                        "parent_id": span.parent_span_id.hex() or None, "name": span.name,
-                        "attributes": {kv.key: _value(kv.value) for kv in span.attributes},
-                        "status": span.status.code, "resource": resource})
-        self.server.paths.append(self.path)
-        reply = ExportTraceServiceResponse().SerializeToString()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", str(len(reply)))
-        self.end_headers()
-        self.wfile.write(reply)
-
-    def log_message(self, *args):
-        pass
-
-
-def _value(value):
-    kind = value.WhichOneof("value")
-    if kind == "array_value":
-        return [_value(v) for v in value.array_value.values]
-    return getattr(value, kind) if kind else None
-
-
-@pytest.fixture
-def collector():
-    server = Collector()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
 @pytest.fixture
 def tracing():
     assert enable_tracing()
@@ -111,8 +47,10 @@ def tracing():
     disable_tracing()
 
 
-def test_spans_also_reach_an_otlp_http_receiver(make_flow, collector, monkeypatch):
+@pytest.mark.parametrize("writer", ["process", "thread"])
+def test_spans_also_reach_an_otlp_http_receiver(make_flow, collector, monkeypatch, writer):
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint)
+    monkeypatch.setenv("PFL_TRACE_WRITER", writer)
     assert enable_tracing()
     try:
         flow = load_flow(make_flow(CHAIN, name="chain"))
@@ -133,9 +71,24 @@ def test_spans_also_reach_an_otlp_http_receiver(make_flow, collector, monkeypatc
         assert json.loads(span["attributes"]["inputs"]) == row.inputs
     normalise = next(s for s in received.values() if s["name"] == "normalise")
     assert normalise["parent_id"] == next(s["span_id"] for s in received.values() if s["name"] == "clean")
-    assert normalise["resource"]["service.name"] == "promptflow_lite"
-    # spans written by the writer process and by this one (normalise) come from one service instance
+    # every span, the writer process's and this one's (normalise), lands in the flow's project
+    assert {span["resource"]["openinference.project.name"] for span in received.values()} == {"chain"}
+    assert {span["resource"]["service.name"] for span in received.values()} == {"chain"}
     assert len({span["resource"]["service.instance.id"] for span in received.values()}) == 1
+    # ... with OpenInference kinds and values: the line is a chain, python nodes are tools
+    kinds = {span["name"]: span["attributes"]["openinference.span.kind"] for span in received.values()}
+    assert kinds == {"chain": "CHAIN", "clean": "TOOL", "count": "TOOL", "normalise": "CHAIN"}
+    line = next(s for s in received.values() if s["name"] == "chain" and s["trace_id"] == results[0].trace_id)
+    assert json.loads(line["attributes"]["input.value"]) == {"text": "Some  Words 0"}
+    assert json.loads(line["attributes"]["output.value"]) == {"words": 3, "clean": "some words 0"}
+    assert line["attributes"]["input.mime_type"] == line["attributes"]["output.mime_type"] == "application/json"
+    assert "output" not in line["attributes"]  # a viewer nesting dotted names would lose "output.value" under it
+    clean = next(s for s in received.values() if s["name"] == "clean" and s["parent_id"] == line["span_id"])
+    assert (clean["attributes"]["output.value"], clean["attributes"]["output.mime_type"]) == ("some words 0",
+                                                                                              "text/plain")
+    assert clean["attributes"]["tool.name"] == "clean"
+    # the local store keeps promptflow's names only, one row per span
+    assert "openinference.span.kind" not in stored["attributes"].iloc[0] and stored["span_id"].is_unique
 
 
 def test_a_callers_traceparent_is_continued(make_flow, tracing):
@@ -287,3 +240,86 @@ def test_several_processes_write_one_store(make_flow, tmp_path, pfl_home):
         assert sorted(line["line_number"] for line in lines if line["run"] == f"proc-{p}") == list(range(60))
     spans = get_traces(limit=None)
     assert len(spans) == 4 * 60 * 4 and spans["span_id"].is_unique
+
+
+
+def test_flow_test_collection_names_the_project(make_flow, collector, monkeypatch, capsys):
+    from promptflow_lite.cli.main import main as pfl
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint)
+    folder = make_flow(CHAIN, name="chain")
+    assert pfl(["flow", "test", "--flow", str(folder), "--inputs", "text=a b", "--collection", "my-app"]) == 0
+    trace_id = capsys.readouterr().err.split("Trace: ")[1].split()[0]
+
+    assert get_trace(trace_id)["line_run"]["collection"] == "my-app"
+    sent = [span for span in collector.spans if span["trace_id"] == trace_id]
+    assert len(sent) == 4 and {span["resource"]["openinference.project.name"] for span in sent} == {"my-app"}
+    assert {span["resource"]["service.name"] for span in sent} == {"my-app"}
+
+
+def test_a_project_named_by_the_user_is_kept(make_flow, collector, monkeypatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint)
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "checkout-service")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "openinference.project.name=shop")
+    assert enable_tracing()
+    load_flow(make_flow(CHAIN, name="chain")).run({"text": "a b"})
+    assert flush_tracing()
+
+    assert {span["resource"]["openinference.project.name"] for span in collector.spans} == {"shop"}
+    assert {span["resource"]["service.name"] for span in collector.spans} == {"checkout-service"}
+
+
+@pytest.fixture
+def black_hole():
+    """An endpoint that accepts connections and never answers."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+
+
+@pytest.fixture
+def closed_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"  # nothing listens there now
+
+
+@pytest.fixture
+def not_otlp():
+    """A web server that does not take OTLP (POST): it answers 501."""
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("endpoint, reason", [("closed_port", "connection refused"),
+                                              ("black_hole", "it did not answer within 1 s"),
+                                              ("not_otlp", "it answered HTTP 501 Unsupported method ('POST')")])
+def test_an_unreachable_otlp_endpoint_costs_one_warning(make_flow, tmp_path, request, endpoint, reason):
+    import os
+
+    url = request.getfixturevalue(endpoint)
+    folder = make_flow(CHAIN, name="chain")
+    env = {**os.environ, "PFL_HOME": str(tmp_path / "home"), "OTEL_EXPORTER_OTLP_ENDPOINT": url}
+    done = subprocess.run([sys.executable, "-m", "promptflow_lite.cli.main", "flow", "test", "--flow", str(folder),
+                           "--inputs", "text=Hello  there"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "words: 2" in done.stdout
+    lines = [line for line in done.stderr.splitlines() if not line.startswith("Trace: ")]
+    assert lines == [f"Traces are not sent to the OTLP endpoint {url}/v1/traces: {reason}; "
+                     "they are in the local store (pfl trace list)."]  # no retry messages of the exporter
+    trace_id = done.stderr.split("Trace: ")[1].split()[0]
+    show = subprocess.run([sys.executable, "-m", "promptflow_lite.cli.main", "trace", "show", trace_id],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert show.returncode == 0 and "clean" in show.stdout  # the local store has the trace

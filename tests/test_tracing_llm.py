@@ -11,7 +11,7 @@ from promptflow_lite.cli.main import main as pfl
 from promptflow_lite.connections._types import OpenAIConnection
 from promptflow_lite.engine import load_flow, run_sync
 from promptflow_lite.testing import ScriptedServer
-from promptflow_lite.tracing import disable_tracing, enable_tracing, get_trace, get_traces
+from promptflow_lite.tracing import disable_tracing, enable_tracing, flush_tracing, get_trace, get_traces
 
 SECRET = "sk-secret-123"
 RULES = [{"match": "capital of (\\w+)", "reply": "The capital of \\1 is scripted, and that is all I know."}]
@@ -231,3 +231,88 @@ def test_a_stream_dropped_unread_is_not_an_error_span(make_flow, server, tracing
     gc.collect()  # the unread stream is gone: its model call ends
     [call] = find(get_trace(trace_id)["spans"], "ask")["children"]
     assert (call["status"], call["events"]) == ("OK", [])
+
+
+# what other trace viewers (Arize Phoenix, any OpenInference or GenAI reader) get over OTLP -------------
+ANSWER = "The capital of France is scripted, and that is all I know."
+
+
+@pytest.fixture
+def exported(collector, monkeypatch):
+    """Tracing on with the collection "geography"; spans go to ``collector`` too."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint)
+    assert enable_tracing("geography")
+    yield collector
+    disable_tracing()
+
+
+def test_over_otlp_llm_spans_carry_messages_model_and_tokens(qa, server, exported):
+    result = qa.run({"country": " france "})
+    assert result.ok and result.outputs["answer"] == ANSWER and flush_tracing()
+    [request] = [r for r in server.requests if r["path"].endswith("/chat/completions")]
+    usage = replay(server, request)["usage"]
+
+    spans = {span["name"]: span for span in exported.spans}
+    assert {span["resource"]["openinference.project.name"] for span in spans.values()} == {"geography"}
+    kinds = {name: span["attributes"]["openinference.span.kind"] for name, span in spans.items()}
+    assert kinds == {"qa": "CHAIN", "topic": "TOOL", "question": "PROMPT", "ask": "CHAIN", "embed": "TOOL",
+                     "chat gpt-4o-mini": "LLM", "embeddings text-embedding-3-small": "EMBEDDING"}
+    assert spans["question"]["attributes"]["output.value"] == "What is the capital of France?"
+    assert spans["ask"]["attributes"]["output.value"] == ANSWER
+
+    llm = spans["chat gpt-4o-mini"]["attributes"]
+    assert (llm["llm.model_name"], llm["llm.provider"], llm["llm.system"]) == ("gpt-4o-mini", "openai", "openai")
+    messages = request["body"]["messages"]
+    assert [m["role"] for m in messages] == ["system", "user"]
+    for index, message in enumerate(messages):
+        assert llm[f"llm.input_messages.{index}.message.role"] == message["role"]
+        assert llm[f"llm.input_messages.{index}.message.content"] == message["content"]
+    assert (llm["llm.output_messages.0.message.role"], llm["llm.output_messages.0.message.content"]) == (
+        "assistant", ANSWER)
+    parameters = json.loads(llm["llm.invocation_parameters"])
+    assert parameters == {key: value for key, value in request["body"].items() if key != "messages"}
+    assert (parameters["model"], parameters["temperature"], parameters["max_tokens"]) == ("gpt-4o-mini", 0.2, 50)
+    assert (llm["llm.token_count.prompt"], llm["llm.token_count.completion"], llm["llm.token_count.total"]) == (
+        usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"])
+    assert "llm.token_count.estimated" not in llm
+    # the GenAI semantic conventions' content attributes
+    assert json.loads(llm["gen_ai.input.messages"]) == [
+        {"role": m["role"], "parts": [{"type": "text", "content": m["content"]}]} for m in messages]
+    assert json.loads(llm["gen_ai.output.messages"]) == [
+        {"role": "assistant", "parts": [{"type": "text", "content": ANSWER}], "finish_reason": "stop"}]
+
+    embedding = spans["embeddings text-embedding-3-small"]["attributes"]
+    assert embedding["embedding.model_name"] == "text-embedding-3-small"
+    assert embedding["embedding.embeddings.0.embedding.text"] == "What is the capital of France?"
+    assert embedding["llm.token_count.prompt"] > 0
+    assert SECRET not in json.dumps(exported.spans)
+
+
+def test_a_streamed_call_without_usage_gets_estimated_tokens(make_flow, server, exported, capsys):
+    flow = streaming_flow(make_flow, server)
+
+    async def ask():
+        line = await flow.arun({"question": "What is the capital of Chile?"}, stream=True)
+        return line, "".join([piece async for piece in line.outputs["answer"]])
+
+    line, answer = run_sync(ask())
+    assert flush_tracing()
+    [request] = [r for r in server.requests if r["path"].endswith("/chat/completions")]
+    assert request["body"]["stream"] is True and "stream_options" not in request["body"]  # no usage comes back
+
+    [call] = find(get_trace(line.trace_id)["spans"], "ask")["children"]
+    stored = call["attributes"]
+    assert stored["llm.usage.estimated"] is True  # labelled in the local store
+    prompt, completion = stored["llm.usage.prompt_tokens"], stored["llm.usage.completion_tokens"]
+    assert prompt > len(" ".join(m["content"] for m in request["body"]["messages"]).split())
+    assert completion >= len(answer.split())  # at least one token per streamed word
+    assert stored["llm.usage.total_tokens"] == prompt + completion
+
+    assert pfl(["trace", "show", line.trace_id]) == 0
+    assert f"{prompt + completion} tokens ({prompt} prompt + {completion} completion, estimated)" in \
+        capsys.readouterr().out
+
+    [sent] = [s["attributes"] for s in exported.spans if s["name"] == "chat gpt-4o"]
+    assert sent["llm.token_count.estimated"] is True and sent["llm.token_count.total"] == prompt + completion
+    assert sent["llm.output_messages.0.message.content"] == answer
+    assert (sent["output.value"], sent["output.mime_type"]) == (answer, "text/plain")

@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     test.add_argument("--environment-variables", nargs="*", default=[], metavar="K=V")
     test.add_argument("--init", nargs="*", default=[], metavar="K=V|FILE", help="init kwargs of a flex flow class")
     test.add_argument("--stream", action="store_true", help="stream LLM output (text mode)")
+    test.add_argument("--collection", help="group the trace under this name (default: the flow's name); "
+                                           "OTLP viewers such as Phoenix show it as the project")
     test.set_defaults(func=_test)
 
     validate = commands.add_parser("validate", help="check a flow and report every problem")
@@ -72,7 +74,7 @@ def _test(args: argparse.Namespace) -> int:
         return chat_loop(args.flow, variant=args.variant, environment_variables=env, init=read_init(args.init))
     from promptflow_lite.tracing import enable_tracing, flush_tracing
 
-    traced = enable_tracing()
+    traced = enable_tracing(args.collection)
     streaming = args.stream and args.output == "text" and not args.node
     outcome = run_flow_test(args.flow, inputs, node=args.node, variant=args.variant, environment_variables=env,
                             init=read_init(args.init), stream_to=sys.stdout if streaming else None,

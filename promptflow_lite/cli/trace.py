@@ -112,7 +112,8 @@ def _describe(span: dict[str, Any]) -> str:
     if total:
         prompt = attributes.get("__computed__.cumulative_token_count.prompt", 0)
         completion = attributes.get("__computed__.cumulative_token_count.completion", 0)
-        parts.append(f"{total} tokens ({prompt} prompt + {completion} completion)")
+        estimated = ", estimated" if attributes.get("llm.usage.estimated") else ""
+        parts.append(f"{total} tokens ({prompt} prompt + {completion} completion{estimated})")
     if attributes.get("cached"):
         parts.append("cached")
     if span["status"] == "ERROR" and span["status_message"]:

@@ -2,7 +2,8 @@
 
 A tool wraps each LLM or embedding request in ``with model_call("chat", request) as call:`` and
 fills ``call.response`` / ``call.usage`` (``record_response``, ``record_chunk``) / ``call.cached``
-before leaving the block. Listeners are registered once (tracing registers one); records are
+before leaving the block. A stream that ends without token counts gets estimated ones
+(:mod:`.token_estimate`, ``call.usage_estimated``). Listeners are registered once (tracing registers one); records are
 also appended to the list in ``calls_collector`` when the executor has set one for the running node.
 """
 
@@ -25,6 +26,8 @@ class ModelCall:
     endpoint: str = ""  # base URL (no secrets)
     response: Any = None  # the response as a plain dict (or the joined text of a stream)
     usage: dict[str, int] = field(default_factory=dict)  # prompt_tokens, completion_tokens, total_tokens
+    usage_estimated: bool = False  # a stream without token counts: ``usage`` is an estimate
+    chunks: int = 0  # streamed chunks with content
     cached: bool = False  # answered from the local response cache
     error: BaseException | None = None
     start_time: float = field(default_factory=time.time)
@@ -72,6 +75,8 @@ def model_call(api: str, request: dict[str, Any], *, provider: str = "", endpoin
         raise
     finally:
         call.end_time = time.time()
+        if call.chunks and not call.usage:
+            _estimate(call)
         collector = calls_collector.get()
         if collector is not None:
             collector.append(call)
@@ -94,8 +99,20 @@ def record_chunk(call: ModelCall, chunk: Any) -> str | None:
     if not choices:
         return None
     if call.api == "completion":
-        return getattr(choices[0], "text", None) or ""
-    return getattr(getattr(choices[0], "delta", None), "content", None) or ""
+        text = getattr(choices[0], "text", None) or ""
+    else:
+        text = getattr(getattr(choices[0], "delta", None), "content", None) or ""
+    if text:
+        call.chunks += 1
+    return text
+
+
+def _estimate(call: ModelCall) -> None:
+    from promptflow_lite.tools.token_estimate import estimate_usage
+
+    text = call.response if isinstance(call.response, str) else ""
+    call.usage = estimate_usage(call.api, call.request, text, call.chunks)
+    call.usage_estimated = True
 
 
 # A streamed call's record stays open until its stream ends: read to the end, dropped unread (the

@@ -3,8 +3,10 @@
 Registered as a :class:`~promptflow_lite.tools._observe.ModelCallListener`: ``on_start`` opens an
 SDK span under the running node (or ``@trace`` function), ``on_end`` records the response,
 token usage and errors and closes it. A streamed call ends when its stream is consumed, so
-its span covers the whole stream. Requests never carry credentials (the tools keep them in the
-client), and every rendered value goes through :mod:`._serialize`.
+its span covers the whole stream; when its server sent no token counts, the estimated ones
+(:mod:`~promptflow_lite.tools.token_estimate`) are marked ``llm.usage.estimated``. Requests
+never carry credentials (the tools keep them in the client), and every rendered value goes
+through :mod:`.serialize`.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ class ModelCallSpans:
             attributes["attempts"] = call.attempts
         if call.response is not None:
             attributes.update(_response_attributes(call.api, call.response))
-        attributes.update(_usage_attributes(call.usage))
+        attributes.update(_usage_attributes(call.usage, call.usage_estimated))
         error = call.error
         if error is not None:
             cause = error
@@ -154,10 +156,11 @@ def _without_vectors(response: dict[str, Any]) -> dict[str, Any]:
     return {**response, "data": data}
 
 
-def _usage_attributes(usage: dict[str, Any] | None) -> dict[str, Any]:
+def _usage_attributes(usage: dict[str, Any] | None, estimated: bool = False) -> dict[str, Any]:
+    """Token counts; ``llm.usage.estimated`` marks counts estimated for a stream the server sent none with."""
     if not usage:
         return {}
-    attributes: dict[str, Any] = {}
+    attributes: dict[str, Any] = {"llm.usage.estimated": True} if estimated else {}
     for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
         if isinstance(usage.get(key), (int, float)):
             attributes[f"llm.usage.{key}"] = int(usage[key])

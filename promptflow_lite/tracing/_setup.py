@@ -33,6 +33,8 @@ class _Tracing:
     store_path: Path | None
     store: Any
     resource_attributes: dict[str, Any]
+    user_named: set[str]  # resource attributes naming the project that the user set (see .projects)
+    writer_process: bool = True  # lines are written (and exported) by a writer process
     sdk: _Sdk | None = None  # made on first use: pure-python flows never import the OpenTelemetry SDK
 
 
@@ -40,6 +42,8 @@ class _Tracing:
 class _Sdk:
     provider: Any
     tracer: Any
+    otlp: Any = None  # the OTLP span processor, when configured
+    otlp_exporter: Any = None  # its .otlp.OtlpExporter
 
 
 _state: _Tracing | None = None
@@ -105,13 +109,15 @@ def _build(key: tuple, path: Path | None, collection: str | None,
     from promptflow_lite.tracing._write.executor import ExecutorSpans
     from promptflow_lite.tracing._model_calls import ModelCallSpans
     from promptflow_lite.tracing._openai_sdk import instrument
+    from promptflow_lite.tracing.projects import DEFAULT_PROJECT, SERVICE_NAME, user_named
     from promptflow_lite.tracing._serialize import max_chars, remember_environment_secrets
     from promptflow_lite.tracing._write.sink import FrameSink
     from promptflow_lite.tracing._store import TraceStore
 
+    named = user_named(resource_attributes)
     attributes: dict[str, Any] = {"framework": "promptflow", "pfl.version": __version__}
-    if not os.environ.get("OTEL_SERVICE_NAME"):
-        attributes["service.name"] = "promptflow_lite"
+    if SERVICE_NAME not in named:
+        attributes[SERVICE_NAME] = DEFAULT_PROJECT  # exported spans name their project instead (see .projects)
     if collection:
         attributes["collection"] = collection
     if "service.instance.id" not in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", ""):
@@ -128,10 +134,10 @@ def _build(key: tuple, path: Path | None, collection: str | None,
         else:
             store.close()  # the writer process writes; this process reopens it for its own spans if any
     config = {"store": str(path) if store is not None else None, "otlp": bool(otlp_endpoint()),
-              "resource": attributes, "batch": _BATCH, "max_chars": max_chars()}
-    state = _Tracing(key, None, None, path, store, attributes)
-    sink = FrameSink(config, lambda: _local_writer(state),
-                     use_process=os.environ.get("PFL_TRACE_WRITER", "").strip().lower() != "thread")
+              "resource": attributes, "user_named": sorted(named), "batch": _BATCH, "max_chars": max_chars()}
+    state = _Tracing(key, None, None, path, store, attributes, named)
+    state.writer_process = os.environ.get("PFL_TRACE_WRITER", "").strip().lower() != "thread"
+    sink = FrameSink(config, lambda: _local_writer(state), use_process=state.writer_process)
     sink.start()  # the writer process starts while the flow loads
     state.executor = ExecutorSpans(sink, collection=collection)
     state.listener = ModelCallSpans(lambda: _sdk(state).tracer)
@@ -156,20 +162,26 @@ def _sdk(state: _Tracing) -> _Sdk:
             from promptflow_lite._version import __version__
             from promptflow_lite.tracing._context import SCOPE_NAME
             from promptflow_lite.tracing._ids import time_ordered_id_generator
+            from promptflow_lite.tracing.otlp import OtlpExporter
+            from promptflow_lite.tracing.projects import CollectionStamp, ProjectResources
             from promptflow_lite.tracing._sqlite_exporter import SqliteSpanExporter
             from promptflow_lite.tracing._tokens import TokenRollup
 
             rollup = TokenRollup()
             provider = TracerProvider(resource=Resource.create(state.resource_attributes),
                                       id_generator=time_ordered_id_generator(), shutdown_on_exit=False)
+            provider.add_span_processor(CollectionStamp())
             provider.add_span_processor(rollup)
             if state.store is not None:
                 provider.add_span_processor(BatchSpanProcessor(SqliteSpanExporter(state.store), **_BATCH))
+            otlp = exporter = None
             if otlp_endpoint():
-                from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-                provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(), **_BATCH))
-            state.sdk = _Sdk(provider, provider.get_tracer(SCOPE_NAME, __version__))
+                # with a writer process, it exports the lines and reports an unreachable endpoint
+                exporter = OtlpExporter(ProjectResources(provider.resource, state.user_named),
+                                        stored=state.store is not None, warn=not state.writer_process)
+                otlp = BatchSpanProcessor(exporter, **_BATCH)
+                provider.add_span_processor(otlp)
+            state.sdk = _Sdk(provider, provider.get_tracer(SCOPE_NAME, __version__), otlp, exporter)
             state.executor.rollup = rollup
         return state.sdk
 
@@ -185,8 +197,9 @@ def _local_writer(state: _Tracing) -> Any:
     from promptflow_lite._version import __version__
     from promptflow_lite.tracing._context import SCOPE_NAME
 
-    provider = _sdk(state).provider
-    return TraceWriter(state.store, [provider], provider.resource, InstrumentationScope(SCOPE_NAME, __version__))
+    sdk = _sdk(state)
+    sdk.otlp_exporter.warn = True  # no writer process to report an unreachable endpoint
+    return TraceWriter(state.store, [sdk.otlp], sdk.provider.resource, InstrumentationScope(SCOPE_NAME, __version__))
 
 
 def _unstorable(where: Any, exc: BaseException) -> None:

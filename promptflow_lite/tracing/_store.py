@@ -168,8 +168,8 @@ def expand_span_row(row: Mapping[str, Any]) -> list[dict[str, Any]]:
     span = {key: row[key] for key in ("trace_id", "span_id", "parent_id", "name", "span_type", "kind",
                                       "start_time", "end_time", "status", "status_message")}
     span["duration"] = _duration(row["start_time"], row["end_time"])
-    span["inputs"] = _parse(attributes.get("inputs"))
-    span["output"] = _parse(attributes.get("output"))
+    span["inputs"] = parse_json(attributes.get("inputs"))
+    span["output"] = parse_json(attributes.get("output"))
     span["attributes"] = attributes
     span["events"] = json.loads(row["events"]) if row["events"] else []
     spans = [span]
@@ -195,7 +195,8 @@ def _duration(start: float | None, end: float | None) -> float | None:
     return (end - start) if start and end else None
 
 
-def _parse(text: Any) -> Any:
+def parse_json(text: Any) -> Any:
+    """A JSON text attribute's value (text that is not JSON stays as it is)."""
     if not isinstance(text, str):
         return text
     try:

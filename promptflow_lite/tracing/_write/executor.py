@@ -37,16 +37,18 @@ class LineSpan:
 
     ``nodes`` holds ``(name, node_type, inputs, calls)`` per started node (``calls``: the
     node's model-call list, which tells which node is running); ``node_ids`` the span ids made
-    so far, by position in ``nodes``.
+    so far, by position in ``nodes``; ``collection`` the group its trace belongs to.
     """
 
     __slots__ = ("trace_id", "span_id", "parent", "root", "name", "inputs", "attributes", "nodes", "node_ids",
-                 "token", "otel_token")
+                 "collection", "token", "otel_token")
 
-    def __init__(self, name: str, inputs: dict, attributes: dict, parent: SpanContext | None, root: bool):
+    def __init__(self, name: str, inputs: dict, attributes: dict, parent: SpanContext | None, root: bool,
+                 collection: str | None = None):
         self.trace_id = parent.trace_id if parent is not None else new_trace_id()
         self.span_id = new_span_id()
         self.parent, self.root, self.name, self.inputs, self.attributes = parent, root, name, inputs, attributes
+        self.collection = collection or name
         self.nodes: list[tuple] = []
         self.node_ids: dict[int, int] | None = None
         self.token = self.otel_token = None
@@ -117,7 +119,7 @@ class ExecutorSpans:
     # hot path -----------------------------------------------------------------------------
     def start_line(self, flow_name: str, inputs: dict[str, Any], attributes: dict[str, Any]) -> LineSpan:
         parent, ours = current_parent()
-        line = LineSpan(flow_name, inputs, attributes, parent, not ours)
+        line = LineSpan(flow_name, inputs, attributes, parent, not ours, self.collection)
         line.token = current_holder.set(line)
         if otel_in_use():
             line.otel_token = attach(line.own_context())
@@ -133,7 +135,7 @@ class ExecutorSpans:
             if counts:
                 self.rollup.add(line.parent.span_id, counts)
         result.trace_id = trace_id = trace_hex(line.trace_id)
-        self.sink.send(line_frame(line, result, self.collection))
+        self.sink.send(line_frame(line, result, line.collection))
         return trace_id
 
     def start_node(self, node_name: str, node_type: str, inputs: dict[str, Any]) -> Any:

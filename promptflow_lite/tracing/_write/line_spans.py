@@ -151,6 +151,8 @@ def readable_spans(line: FinishedLine, resource: Any, scope: Any) -> list:
            "children": to_json(line.nodes) if line.nodes else None}
     spans = expand_span_row(row)
     spans[0]["attributes"], spans[0]["events"] = line.attributes, line.events
+    for node in spans[1:]:  # the line's collection names the project of its nodes too (see .projects)
+        node["attributes"]["collection"] = line.attributes.get("collection")
     return [_readable(span, resource, scope, remote_parent=line.parent_is_remote and index == 0)
             for index, span in enumerate(spans)]
 

@@ -111,8 +111,8 @@ def main() -> None:
 
 def _configured(config: dict[str, Any]) -> TraceWriter:
     """The writer described by the ``CONFIG`` frame: ``store`` (path or None), ``otlp`` (export
-    too, to the endpoint in the environment), ``resource`` (attributes), ``batch`` (OTLP batching),
-    ``max_chars``."""
+    too, to the endpoint in the environment), ``resource`` (attributes), ``user_named`` (the
+    project-naming resource attributes the user set), ``batch`` (OTLP batching), ``max_chars``."""
     from promptflow_lite.tracing._serialize import set_max_chars
     from promptflow_lite.tracing._store import TraceStore
 
@@ -120,17 +120,19 @@ def _configured(config: dict[str, Any]) -> TraceWriter:
     store = TraceStore(config["store"]) if config.get("store") else None
     sinks, resource, scope = [], None, None
     if config.get("otlp"):
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
         from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
         from promptflow_lite._version import __version__
         from promptflow_lite.tracing._context import SCOPE_NAME
+        from promptflow_lite.tracing.otlp import OtlpExporter
+        from promptflow_lite.tracing.projects import ProjectResources
 
         resource = Resource.create(config["resource"])  # as the traced process's tracer provider makes it
         scope = InstrumentationScope(SCOPE_NAME, __version__)
-        sinks.append(BatchSpanProcessor(OTLPSpanExporter(), **config["batch"]))
+        exporter = OtlpExporter(ProjectResources(resource, set(config["user_named"])), stored=store is not None)
+        sinks.append(BatchSpanProcessor(exporter, **config["batch"]))
     return TraceWriter(store, sinks, resource, scope)
 
 
