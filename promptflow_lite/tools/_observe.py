@@ -3,7 +3,7 @@
 A tool wraps each LLM or embedding request in ``with model_call("chat", request) as call:`` and
 fills ``call.response`` / ``call.usage`` (``record_response``, ``record_chunk``) / ``call.cached``
 before leaving the block. A stream that ends without token counts gets estimated ones
-(:mod:`.token_estimate`, ``call.usage_estimated``). Listeners are registered once (tracing registers one); records are
+(:mod:`._token_estimate`, ``call.usage_estimated``). Listeners are registered once (tracing registers one); records are
 also appended to the list in ``calls_collector`` when the executor has set one for the running node.
 """
 
@@ -108,7 +108,7 @@ def record_chunk(call: ModelCall, chunk: Any) -> str | None:
 
 
 def _estimate(call: ModelCall) -> None:
-    from promptflow_lite.tools.token_estimate import estimate_usage
+    from promptflow_lite.tools._token_estimate import estimate_usage
 
     text = call.response if isinstance(call.response, str) else ""
     call.usage = estimate_usage(call.api, call.request, text, call.chunks)

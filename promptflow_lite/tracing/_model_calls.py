@@ -4,9 +4,9 @@ Registered as a :class:`~promptflow_lite.tools._observe.ModelCallListener`: ``on
 SDK span under the running node (or ``@trace`` function), ``on_end`` records the response,
 token usage and errors and closes it. A streamed call ends when its stream is consumed, so
 its span covers the whole stream; when its server sent no token counts, the estimated ones
-(:mod:`~promptflow_lite.tools.token_estimate`) are marked ``llm.usage.estimated``. Requests
+(:mod:`~promptflow_lite.tools._token_estimate`) are marked ``llm.usage.estimated``. Requests
 never carry credentials (the tools keep them in the client), and every rendered value goes
-through :mod:`.serialize`.
+through :mod:`._serialize`.
 """
 
 from __future__ import annotations

@@ -28,8 +28,8 @@ from urllib.parse import urlsplit
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from promptflow_lite.tracing.openinference import exported_attributes
-from promptflow_lite.tracing.projects import ProjectResources
+from promptflow_lite.tracing._openinference import exported_attributes
+from promptflow_lite.tracing._projects import ProjectResources
 
 _log = logging.getLogger(__name__)
 PROBE_SECONDS = 1.0

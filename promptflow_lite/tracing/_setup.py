@@ -109,7 +109,7 @@ def _build(key: tuple, path: Path | None, collection: str | None,
     from promptflow_lite.tracing._write.executor import ExecutorSpans
     from promptflow_lite.tracing._model_calls import ModelCallSpans
     from promptflow_lite.tracing._openai_sdk import instrument
-    from promptflow_lite.tracing.projects import DEFAULT_PROJECT, SERVICE_NAME, user_named
+    from promptflow_lite.tracing._projects import DEFAULT_PROJECT, SERVICE_NAME, user_named
     from promptflow_lite.tracing._serialize import max_chars, remember_environment_secrets
     from promptflow_lite.tracing._write.sink import FrameSink
     from promptflow_lite.tracing._store import TraceStore
@@ -162,8 +162,8 @@ def _sdk(state: _Tracing) -> _Sdk:
             from promptflow_lite._version import __version__
             from promptflow_lite.tracing._context import SCOPE_NAME
             from promptflow_lite.tracing._ids import time_ordered_id_generator
-            from promptflow_lite.tracing.otlp import OtlpExporter
-            from promptflow_lite.tracing.projects import CollectionStamp, ProjectResources
+            from promptflow_lite.tracing._otlp import OtlpExporter
+            from promptflow_lite.tracing._projects import CollectionStamp, ProjectResources
             from promptflow_lite.tracing._sqlite_exporter import SqliteSpanExporter
             from promptflow_lite.tracing._tokens import TokenRollup
 

@@ -126,8 +126,8 @@ def _configured(config: dict[str, Any]) -> TraceWriter:
 
         from promptflow_lite._version import __version__
         from promptflow_lite.tracing._context import SCOPE_NAME
-        from promptflow_lite.tracing.otlp import OtlpExporter
-        from promptflow_lite.tracing.projects import ProjectResources
+        from promptflow_lite.tracing._otlp import OtlpExporter
+        from promptflow_lite.tracing._projects import ProjectResources
 
         resource = Resource.create(config["resource"])  # as the traced process's tracer provider makes it
         scope = InstrumentationScope(SCOPE_NAME, __version__)
