@@ -23,6 +23,7 @@ T = TypeVar("T")
 BUSY_TIMEOUT_SECONDS = 30
 _MIGRATIONS_TABLE = ("CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY, name TEXT NOT NULL, "
                      "applied_at TEXT)")
+_HAS_TABLE = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'"
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,10 @@ def connect(path: str | Path, migrations: Sequence[Migration], *, synchronous: s
 
 
 def migrate(db: sqlite3.Connection, migrations: Sequence[Migration]) -> int:
-    """Apply the migrations ``db`` lacks; returns how many it has now (one pragma read when none)."""
+    """Apply the migrations ``db`` lacks and record those applied before they were recorded; returns
+    how many it has now. Two cheap reads when there is nothing to do."""
     current = version(db)
-    if current >= len(migrations):
+    if current >= len(migrations) and db.execute(_HAS_TABLE).fetchone() is not None:
         return current
     with transaction(db):
         applied = version(db)  # another process may have migrated meanwhile

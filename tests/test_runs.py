@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from promptflow_lite.cli.main import main as pfl
+from promptflow_lite.engine._results import LINE_FORMAT
 from promptflow_lite.runs._client import Client
 
 HEADER = "from promptflow.core import tool, log_metric\n"
@@ -136,7 +137,7 @@ def test_run_folder_has_promptflows_layout(square, tmp_path, capsys):
     aggregation = json.loads((folder / "node_artifacts" / "total" / "000000000.jsonl").read_text())
     assert aggregation["line_number"] is None and aggregation["run_info"]["inputs"]["values"] == [9, 1]
     assert json.loads((folder / "metrics.json").read_text()) == {"sum": 10, "count": 2}
-    assert json.loads((folder / "meta.json").read_text()) == {"batch_size": 100}
+    assert json.loads((folder / "meta.json").read_text()) == {"batch_size": 100, "line_format": LINE_FORMAT}
     error = json.loads((folder / "error.json").read_text())
     assert error["additionalInfo"][0]["type"] == "BulkRunErrors"
     assert [e["line_number"] for e in error["additionalInfo"][0]["info"]["errors"]] == [1]

@@ -1,19 +1,34 @@
-"""What running a line produces: per-node records and the line result.
+"""What running a line produces - per-node records and the line result - and its versioned JSON record.
 
-Plain dataclasses, cheap to create (one per node per line) and easy to serialise for the run
-store, traces, serving and the UI. Statuses use promptflow's names.
+Plain dataclasses, cheap to create (one per node per line). ``LineResult.to_json`` /
+``LineResult.from_json`` are the one record of a line that the run journal, the trace writer, the
+UI and the Ray engine read. It carries ``"format": LINE_FORMAT`` (run folders note it in
+``meta.json`` too); a record without one comes from a release before formats were numbered and
+reads as format 1, the same shape. A later format adds an upgrade of the older ones to
+``_UPGRADES``. Statuses use promptflow's names.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Callable, Mapping, NamedTuple
+
+from promptflow_lite.errors import UserError
 
 RUNNING, COMPLETED, FAILED, BYPASSED, CANCELED = "Running", "Completed", "Failed", "Bypassed", "Canceled"
 
 # Marker in LineResult.aggregation_inputs (persisted with the line): the flow returned one bare
 # value (flex/prompty), stored as {"output": value}; serving and __aggregate__ unwrap it.
 BARE_OUTPUT = "primitive_output"
+
+LINE_FORMAT = 1  # the line record's format (key "format"); records without the key are format 1
+_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}  # format n -> n + 1
+
+
+class UnsupportedLineFormat(UserError):
+    """A line record was written by a newer promptflow_lite than this one."""
 
 
 @dataclass
@@ -31,17 +46,36 @@ class NodeRun:
     cached: bool = False  # every model call of the node was answered from the cache
     model_calls: int = 0
     logs: str = ""
-    trace_id: str | None = None  # the node's own trace, when it was traced outside any line
+    trace_id: str | None = None  # the node's own trace, when it was traced outside any line (not recorded)
 
     @property
     def duration(self) -> float:
         return max(self.end_time - self.start_time, 0.0)
 
     def record_model_calls(self, calls: list) -> None:
-        """Count the node's model calls (``tools.observe.ModelCall``): usage, cached."""
+        """Count the node's model calls (``tools._observe.ModelCall``): usage, cached."""
         self.model_calls = len(calls)
         self.usage = sum_usage(c.usage for c in calls)
         self.cached = all(c.cached for c in calls)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The node's part of its line's record."""
+        return {"node": self.node, "status": self.status, "inputs": self.inputs, "output": self.output,
+                "error": self.error, "start_time": self.start_time, "end_time": self.end_time, "usage": self.usage,
+                "cached": self.cached, "model_calls": self.model_calls, "logs": self.logs}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "NodeRun":
+        return cls(node=data["node"], status=data["status"], inputs=data.get("inputs"), output=data.get("output"),
+                   error=data.get("error"), start_time=data.get("start_time") or 0.0,
+                   end_time=data.get("end_time") or 0.0, usage=data.get("usage") or {},
+                   cached=bool(data.get("cached")), model_calls=data.get("model_calls") or 0,
+                   logs=data.get("logs") or "")
+
+
+class _Encoded(NamedTuple):
+    text: str
+    exact: bool  # every value was plain JSON (no repr or other stand-in)
 
 
 @dataclass
@@ -58,9 +92,9 @@ class LineResult:
     end_time: float = 0.0
     aggregation_inputs: dict[str, Any] = field(default_factory=dict)
     trace_id: str | None = None
-    # the line's JSON text, made once when first needed (engine.line_json.encode_line): the run
-    # journal and the trace writer share it, so a result is not changed after its line ended
-    encoded: Any = field(default=None, init=False, repr=False, compare=False)
+    # the record's JSON text, made once when first needed: the run journal and the trace writer share
+    # it, so a result does not change once its line has ended
+    _encoded: _Encoded | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -85,6 +119,62 @@ class LineResult:
         calls = [r for r in self.node_runs.values() if r.model_calls]
         return bool(calls) and all(r.cached for r in calls)
 
+    # the record ---------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The line's record (format ``LINE_FORMAT``): status, inputs, outputs and aggregation inputs
+        (or the error), usage, cache hit, trace id and its node runs."""
+        record = {"format": LINE_FORMAT, "line_number": self.line_number, "status": self.status,
+                  "inputs": self.inputs, "start_time": self.start_time, "end_time": self.end_time,
+                  "usage": self.usage, "cached": self.cached, "trace_id": self.trace_id,
+                  "nodes": [run.to_dict() for run in self.node_runs.values()]}
+        if self.status == COMPLETED:
+            record["outputs"] = self.outputs
+            record["aggregation_inputs"] = self.aggregation_inputs
+        else:
+            record["error"] = self.error
+        return record
+
+    def to_json(self) -> str:
+        """The record as one line of JSON (values JSON cannot hold: see :func:`dumps`), made once."""
+        return self._encode().text
+
+    @property
+    def json_is_exact(self) -> bool:
+        """Whether :meth:`to_json` holds every value exactly (no ``repr`` or other stand-in)."""
+        return self._encode().exact
+
+    def _encode(self) -> _Encoded:
+        encoded = self._encoded
+        if encoded is None:
+            record = self.to_dict()
+            try:
+                encoded = _Encoded(_strict(record), True)
+            except TypeError:  # a value JSON cannot hold
+                encoded = _Encoded(_lenient(record), False)
+            self._encoded = encoded
+        return encoded
+
+    @classmethod
+    def from_json(cls, record: str | Mapping[str, Any]) -> "LineResult":
+        """The line result a record (JSON text or its dict, any format up to ``LINE_FORMAT``) holds."""
+        data = upgraded(json.loads(record) if isinstance(record, str) else record)
+        return cls(status=data["status"], inputs=data.get("inputs") or {}, outputs=data.get("outputs"),
+                   error=data.get("error"), node_runs={n["node"]: NodeRun.from_dict(n) for n in data.get("nodes") or ()},
+                   line_number=data.get("line_number"), start_time=data.get("start_time") or 0.0,
+                   end_time=data.get("end_time") or 0.0, aggregation_inputs=data.get("aggregation_inputs") or {},
+                   trace_id=data.get("trace_id"))
+
+
+def upgraded(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``record`` in format ``LINE_FORMAT``: older formats upgraded, newer ones refused."""
+    number = record.get("format", 1)
+    if number > LINE_FORMAT:
+        raise UnsupportedLineFormat(f"A line record has format {number}; this promptflow_lite reads formats up to "
+                                    f"{LINE_FORMAT}.", hint="upgrade promptflow_lite to read runs made by newer releases.")
+    while number < LINE_FORMAT:
+        record, number = _UPGRADES[number](dict(record)), number + 1
+    return record
+
 
 @dataclass
 class AggregationResult:
@@ -103,3 +193,33 @@ def sum_usage(usages) -> dict[str, int]:
             if isinstance(value, (int, float)):
                 total[key] = total.get(key, 0) + int(value)
     return total
+
+
+# JSON ----------------------------------------------------------------------------------------
+def _fallback(value: Any) -> Any:
+    from promptflow_lite.tools._multimedia import Image
+
+    if isinstance(value, Image):
+        return value.serialize()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "model_dump"):
+        try:
+            return value.model_dump()
+        except Exception:  # noqa: BLE001 - fall through to repr
+            pass
+    return repr(value)
+
+
+_strict = json.JSONEncoder(ensure_ascii=False).encode
+_lenient = json.JSONEncoder(ensure_ascii=False, default=_fallback).encode
+
+
+def dumps(value: Any) -> str:
+    """One line of JSON for any run record: images as promptflow's dicts, numpy values as lists, sets
+    sorted, times in ISO form, anything else JSON cannot hold as its ``repr``."""
+    return _lenient(value)

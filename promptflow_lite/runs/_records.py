@@ -1,12 +1,11 @@
 """Line and node results as the JSON records of a run folder (FLOW_FORMAT §4.6).
 
-``journal_entry`` is what a run writes per finished line (``line_results.jsonl``): status,
-inputs, outputs or error, aggregation inputs, usage, cache hit, trace id and the line's node
-runs - enough to show details, resume a run and rebuild everything else. ``line_record`` /
-``node_record`` turn entries into promptflow's ``flow_artifacts`` / ``node_artifacts`` shapes
-(``run_info`` with FlowRunInfo / RunInfo fields), so tools that read promptflow run folders keep
-working. Values that JSON cannot hold are stored as their ``repr``. The entries and their encoding
-live in :mod:`promptflow_lite.engine._line_json`, shared with tracing (each line is encoded once).
+A run's journal (``line_results.jsonl``) holds one record per finished line, the line result's own
+(``LineResult.to_json``: status, inputs, outputs or error, aggregation inputs, usage, cache hit,
+trace id and the line's node runs) - enough to show details, resume a run and rebuild everything
+else. ``line_record`` / ``node_record`` turn those records into promptflow's ``flow_artifacts`` /
+``node_artifacts`` shapes (``run_info`` with FlowRunInfo / RunInfo fields), so tools that read
+promptflow run folders keep working. Values that JSON cannot hold are stored as their ``repr``.
 """
 
 from __future__ import annotations
@@ -15,8 +14,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from promptflow_lite.engine._line_json import dumps, line_entry, node_entry  # noqa: F401 (re-exported)
-from promptflow_lite.engine._results import LineResult
+from promptflow_lite.engine._results import dumps
 
 
 def jsonable(value: Any) -> Any:
@@ -80,17 +78,6 @@ def node_record(run_name: str, node: dict[str, Any], line_number: int | None) ->
 
 def _duration(start: float | None, end: float | None) -> float:
     return max((end or 0.0) - (start or 0.0), 0.0)
-
-
-journal_entry = line_entry  # what a run writes for a finished line (``line_results.jsonl``)
-
-
-def result_from_journal(entry: dict[str, Any]) -> LineResult:
-    """A line result rebuilt from its journal entry: enough for aggregation and counting."""
-    return LineResult(status=entry["status"], inputs=entry.get("inputs") or {}, error=entry.get("error"),
-                      line_number=entry["line_number"], start_time=entry.get("start_time") or 0.0,
-                      end_time=entry.get("end_time") or 0.0,
-                      aggregation_inputs=entry.get("aggregation_inputs") or {}, trace_id=entry.get("trace_id"))
 
 
 def bulk_error(errors: list[dict[str, Any]], failed: int, total: int) -> dict[str, Any]:

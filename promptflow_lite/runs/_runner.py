@@ -26,7 +26,7 @@ from promptflow_lite.runs._index import RunIndex
 from promptflow_lite.runs._log import RunLog
 from promptflow_lite.runs._model import Run
 from promptflow_lite.runs._prepare import prepare_lines
-from promptflow_lite.runs._records import bulk_error, error_message, result_from_journal
+from promptflow_lite.runs._records import bulk_error, error_message
 from promptflow_lite.runs._spec import RunSpec, unmask_environment
 from promptflow_lite.runs._store import RunFolder
 
@@ -352,7 +352,7 @@ def _reused(journal: dict[int, dict[str, Any]], outputs: dict[int, dict[str, Any
     reused = {}
     for number, entry in journal.items():
         if entry["status"] == COMPLETED:
-            result = result_from_journal(entry)
+            result = LineResult.from_json(entry)
             result.outputs = dict(outputs.get(number, {}))
             reused[number] = result
     return reused

@@ -18,9 +18,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from promptflow_lite.engine._line_json import encode_line
-from promptflow_lite.engine._results import COMPLETED, AggregationResult, LineResult
-from promptflow_lite.runs._records import dumps, line_record, node_entry, node_record
+from promptflow_lite.engine._results import COMPLETED, LINE_FORMAT, AggregationResult, LineResult, dumps, upgraded
+from promptflow_lite.runs._records import line_record, node_record
 
 LINE_NUMBER = "line_number"
 WIDTH = 9
@@ -41,13 +40,14 @@ class RunFolder:
         self.metrics_file = self.path / "metrics.json"
         self.error_file = self.path / "error.json"
         self.log_file = self.path / "logs.txt"
+        self.meta_file = self.path / "meta.json"
         self._journal = None
 
     def create(self) -> "RunFolder":
         self.path.mkdir(parents=True)
         for folder in (self.outputs_file.parent, self.flow_artifacts, self.node_artifacts):
             folder.mkdir()
-        _write_json(self.path / "meta.json", {"batch_size": BATCH_SIZE})
+        _write_json(self.meta_file, {"batch_size": BATCH_SIZE, "line_format": LINE_FORMAT})
         return self
 
     # before the lines ---------------------------------------------------------------------
@@ -80,6 +80,12 @@ class RunFolder:
 
     # while the lines run ------------------------------------------------------------------
     def open(self) -> None:
+        """Start appending line records; meta.json then names their format (``LINE_FORMAT``). A folder
+        written by a newer release is refused (its records may not read back here)."""
+        meta = json.loads(self.meta_file.read_text(encoding="utf-8")) if self.meta_file.is_file() else {}
+        if meta.get("line_format") != LINE_FORMAT:
+            upgraded({"format": meta.get("line_format", 1)})  # raises for a newer format
+            _write_json(self.meta_file, {**meta, "line_format": LINE_FORMAT})
         self._journal = open(self.journal_file, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
     def close(self) -> None:
@@ -88,7 +94,7 @@ class RunFolder:
 
     def record_line(self, result: LineResult) -> None:
         """Persist a finished line: its journal entry marks it done."""
-        _append_text(self._journal, encode_line(result).text)
+        _append_text(self._journal, result.to_json())
 
     # after the lines ----------------------------------------------------------------------
     def record_aggregation(self, run_name: str, aggregation: AggregationResult) -> None:
@@ -96,7 +102,7 @@ class RunFolder:
         for node_run in aggregation.node_runs.values():
             folder = self.node_artifacts / node_run.node
             folder.mkdir(exist_ok=True)
-            _write_text(folder / f"{0:0{WIDTH}d}.jsonl", dumps(node_record(run_name, node_entry(node_run), None)) + "\n")
+            _write_text(folder / f"{0:0{WIDTH}d}.jsonl", dumps(node_record(run_name, node_run.to_dict(), None)) + "\n")
 
     def write_metrics(self, metrics: dict[str, Any]) -> None:
         _write_text(self.metrics_file, json.dumps(metrics, ensure_ascii=False, default=str))
@@ -110,7 +116,7 @@ class RunFolder:
     def finalize(self, run_name: str, mapped: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
         """Rewrite outputs, inputs and journal sorted, one row per line, and the line and node
         records derived from them; returns the journal."""
-        entries = list(_read_lines(self.journal_file))
+        entries = list(_read_records(self.journal_file))
         journal = {entry[LINE_NUMBER]: entry for entry in entries}
         if len(journal) < len(entries):  # a resumed run: keep one entry per line
             _write_lines(self.journal_file, (journal[n] for n in sorted(journal)))
@@ -157,7 +163,7 @@ class RunFolder:
 
     def read_journal(self) -> dict[int, dict[str, Any]]:
         """The last entry of each line (a resumed line may have several)."""
-        return {entry[LINE_NUMBER]: entry for entry in _read_lines(self.journal_file)}
+        return {entry[LINE_NUMBER]: entry for entry in _read_records(self.journal_file)}
 
     def read_outputs(self, journal: dict[int, dict[str, Any]] | None = None) -> dict[int, dict[str, Any]]:
         """The outputs of the completed lines, by line number (without ``line_number``)."""
@@ -173,7 +179,7 @@ class RunFolder:
     def append_reused(self, entries: Iterable[dict[str, Any]]) -> None:
         """Journal lines reused from another run, as if they ran here."""
         for entry in entries:
-            _append(self._journal, entry)
+            _append(self._journal, {"format": LINE_FORMAT, **entry})  # read back upgraded: the current format
 
 
 def _append(handle, row: dict[str, Any]) -> None:
@@ -196,6 +202,11 @@ def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(text)
             except ValueError:
                 continue  # the torn last line of a killed run: that line is simply not done
+
+
+def _read_records(path: Path) -> Iterator[dict[str, Any]]:
+    """The journal's line records, each in format ``LINE_FORMAT`` (older ones upgraded)."""
+    return (upgraded(entry) for entry in _read_lines(path))
 
 
 def _write_lines(path: Path, rows: Iterable[dict[str, Any]]) -> None:

@@ -1,10 +1,9 @@
 """What the executor's hooks hand to the trace writer: length-prefixed frames of JSON bytes.
 
 The hooks only note ids (:mod:`.executor`); a finished line becomes one ``LINE`` frame, the
-JSON array ``[header, entry]`` where ``entry`` is the line's journal text
-(:func:`promptflow_lite.engine._line_json.encode_line`, shared with the run journal: the line is
-encoded once) and ``header`` is ``LineHeader`` below. The writer (:mod:`.writer`, in its own
-process or a thread) decodes it and renders the spans. Other frames: ``NODE`` (a node traced
+JSON array ``[header, entry]`` where ``entry`` is the line's record (``LineResult.to_json``,
+shared with the run journal: the line is encoded once) and ``header`` is ``LineHeader`` below.
+The writer (:mod:`.writer`, in its own process or a thread) decodes it and renders the spans. Other frames: ``NODE`` (a node traced
 outside any line), ``SECRET`` (a value to blank from now on; sent before any frame that could
 hold it), ``FLUSH`` (acknowledge once everything before is stored), ``CONFIG`` (the writer
 process's first frame).
@@ -19,7 +18,6 @@ import struct
 import types
 from typing import Any, NamedTuple
 
-from promptflow_lite.engine._line_json import encode_line, line_entry, node_entry
 from promptflow_lite.tracing._ids import span_hex, trace_hex
 from promptflow_lite.tracing._serialize import dumps, dumps_any, to_json
 
@@ -97,12 +95,11 @@ def _entry_text(result: Any) -> tuple[bool, str]:
     """Whether the line's values are plain JSON, and its entry as JSON text: the journal's text
     when it holds the values exactly, else the values rendered as spans show them."""
     try:
-        encoded = encode_line(result)
-        if encoded.plain:
-            return True, encoded.text
+        if result.json_is_exact:
+            return True, result.to_json()
     except Exception:  # noqa: BLE001 - the journal's problem, not the trace's
         pass
-    return False, dumps_any(line_entry(result))
+    return False, dumps_any(result.to_dict())
 
 
 def node_frame(node: Any, run: Any) -> bytes:
@@ -111,7 +108,7 @@ def node_frame(node: Any, run: Any) -> bytes:
     header = [trace_hex(node.trace_id), span_hex(node.span_id), span_hex(parent.span_id) if parent else None,
               node.root, node.name, node.node_type,
               run.status == "Completed" and isinstance(run.output, _STREAMS)]
-    return pack(NODE, _utf8("[" + dumps(header) + "," + dumps_any(node_entry(run)) + "]"))
+    return pack(NODE, _utf8("[" + dumps(header) + "," + dumps_any(run.to_dict()) + "]"))
 
 
 def secret_frame(secret: str) -> bytes:
