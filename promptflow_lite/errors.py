@@ -128,16 +128,13 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
         category, message = exc.category, str(exc)
     else:
         category, message = "SystemError", f"({type(exc).__name__}) {exc}"
-    inner = exc.inner if isinstance(exc, ToolExecutionError) else None
     data: dict[str, Any] = {
         "code": category,
         "message": message,
         "messageFormat": "",
         "messageParameters": {},
-        "innerError": {"code": type(exc).__name__, "innerError": None},
+        "innerError": _inner_error(exc),
     }
-    if inner is not None:
-        data["innerError"]["innerError"] = {"code": type(inner).__name__, "innerError": None}
     if isinstance(exc, PflError):
         location = {k: v for k, v in (("file", exc.file), ("node", exc.node), ("line", exc.line)) if v is not None}
         if location:
@@ -147,6 +144,22 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
     tb = getattr(exc, "user_traceback", "") or "".join(traceback.format_exception(exc))
     data["debugInfo"] = {"type": type(exc).__name__, "message": str(exc), "stackTrace": tb}
     return data
+
+
+def _inner_error(exc: BaseException) -> dict[str, Any]:
+    """``{"code": <class name>, "innerError": ...}`` down the chain of wrapped exceptions (``exc.inner``)."""
+    inner = getattr(exc, "inner", None) if isinstance(exc, PflError) else None
+    return {"code": type(exc).__name__, "innerError": _inner_error(inner) if inner is not None else None}
+
+
+def error_codes(error: Any) -> list[str]:
+    """Every code of a promptflow error dict, outermost first (``UserError``, ``ToolExecutionError``, ...)."""
+    codes = []
+    while isinstance(error, dict) and len(codes) < 20:
+        if error.get("code"):
+            codes.append(error["code"])
+        error = error.get("innerError")
+    return codes
 
 
 class InvalidFlowOverride(UserError):

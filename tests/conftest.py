@@ -1,9 +1,10 @@
-"""Shared fixtures: every test gets its own PFL_HOME; ``make_flow`` writes a flow folder; ``collector``
-receives OTLP traces."""
+"""Shared fixtures: every test gets its own PFL_HOME; ``make_flow`` writes a flow folder; ``pfl_json``
+reads a command's JSON; ``collector`` receives OTLP traces."""
 
 from __future__ import annotations
 
 import gzip
+import json
 import textwrap
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +36,19 @@ def make_flow(tmp_path):
         return folder
 
     return make
+
+
+@pytest.fixture
+def pfl_json(capsys):
+    """``pfl_json("run", "show", NAME)`` -> the JSON a ``pfl`` command printed (the command must exit 0)."""
+    from promptflow_lite.cli.main import main
+
+    def call(*args: str):
+        capsys.readouterr()
+        assert main(list(args)) == 0
+        return json.loads(capsys.readouterr().out)
+
+    return call
 
 
 @pytest.fixture(autouse=True)

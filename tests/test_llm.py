@@ -408,3 +408,69 @@ def test_refused_connections_give_up_soon_with_the_fix():
     message = str(err.value)
     assert "gave up after 3 attempts" in message and "APIConnectionError" in message
     assert "check the endpoint URL of connection 'offline' and that the server is running" in message
+
+
+# ----------------------------------------------------------------------------- no silent waits
+
+
+@pytest.mark.parametrize("conn, says", [
+    (OpenAIConnection(api_key="k", base_url="my-endpoint", name="mine"),
+     "Connection 'mine': base_url 'my-endpoint' is not an http(s) URL"),
+    (AzureOpenAIConnection(api_key="k", api_base="my-endpoint.openai.azure.com", name="az"),
+     "Connection 'az': api_base 'my-endpoint.openai.azure.com' is not an http(s) URL"),
+    (AzureOpenAIConnection(api_key="k", api_base="${ENV:AZURE_OPENAI_ENDPOINT}", name="az"),
+     "Connection 'az': api_base holds '${ENV:AZURE_OPENAI_ENDPOINT}', a reference that was never resolved"),
+    (OpenAIConnection(api_key="k", base_url="http://${env:LLM_HOST}/v1", name="mine"),
+     "base_url holds 'http://${env:LLM_HOST}/v1'"),
+    (OpenAIConnection(api_key="${ENV:OPENAI_API_KEY}", name="mine"),
+     "Connection 'mine': api_key holds '${ENV:OPENAI_API_KEY}'"),
+])
+def test_an_endpoint_that_cannot_work_fails_before_any_call(conn, says, monkeypatch):
+    monkeypatch.setenv("PFL_LLM_MAX_RETRY_SECONDS", "5")  # without the check, the retries would end in 5 s
+    with pytest.raises(UserError) as err:
+        run(llm.chat(conn, PROMPT, model="m", deployment_name="d", country="X"))
+    assert says in str(err.value) and "Fix:" in str(err.value)
+    with pytest.raises(UserError, match="never resolved|is not an http"):  # a flow using it does not even load
+        make_llm_caller(conn, "chat", PROMPT, node="ask")
+
+
+def test_a_batch_run_with_a_bad_endpoint_fails_at_once_naming_the_connection(make_flow, tmp_path, capsys,
+                                                                               monkeypatch):
+    from promptflow_lite.cli.main import main as pfl
+
+    monkeypatch.setenv("PFL_LLM_MAX_RETRY_SECONDS", "5")
+    flow = make_flow({"ask.jinja2": PROMPT, "flow.dag.yaml": """
+        inputs: {country: {type: string}}
+        outputs: {answer: {type: string, reference: "${ask.output}"}}
+        nodes:
+        - {name: ask, type: llm, source: {type: code, path: ask.jinja2}, connection: gpt, api: chat,
+           inputs: {model: m, country: "${inputs.country}"}}
+        """})
+    connections = tmp_path / "connections.json"
+    connections.write_text(json.dumps({"gpt": {"type": "AzureOpenAIConnection",
+                                               "value": {"api_key": "k", "api_base": "my-endpoint"}}}))
+    monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(connections))
+    (tmp_path / "data.jsonl").write_text('{"country": "Peru"}\n' * 3)
+    assert pfl(["run", "create", "--flow", str(flow), "--data", str(tmp_path / "data.jsonl")]) == 1
+    captured = capsys.readouterr()
+    assert "Connection 'gpt': api_base 'my-endpoint' is not an http(s) URL" in captured.out + captured.err
+    assert "Status:    Failed" in captured.out
+
+
+def test_a_long_retry_is_announced_on_stderr_with_attempt_cause_and_wait(server, monkeypatch, capsys):
+    server.rules = [{"match": "", "status": 503, "error": "The service is overloaded."}]
+    monkeypatch.setenv("PFL_LLM_RETRY_NOTICE_SECONDS", "0")  # announce from the first retry on
+    monkeypatch.setenv("PFL_LLM_MAX_RETRIES", "2")
+    with pytest.raises(LLMError, match="gave up after 3 attempts"):
+        builtin.openai_chat(openai_conn(server), PROMPT, model="gpt-4o", country="X")
+    err = capsys.readouterr().err
+    assert f"LLM request to OpenAI endpoint {server.base_url} (model 'gpt-4o'): attempt 1 failed " \
+           "(HTTP 503 (InternalServerError): The service is overloaded.); retrying in " in err
+    assert err.count("retrying in") == 1  # the same endpoint again within the notice interval: kept quiet
+
+
+def test_a_short_retry_stays_quiet(server, monkeypatch, capsys):
+    monkeypatch.setenv("PFL_LLM_RETRY_NOTICE_SECONDS", "60")
+    answer, [call] = collect(llm.chat(openai_conn(server), "user:\nflaky question", model="m"))
+    assert (answer, call.attempts) == ("finally", 3)
+    assert "retrying" not in capsys.readouterr().err

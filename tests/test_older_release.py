@@ -59,10 +59,19 @@ def test_runs_show_their_lines_metrics_and_records(old_home):
     assert migrations(old_home / "home" / "runs.sqlite") == [(1, 1)]  # made before migrations were recorded
 
 
-def test_a_run_resumes_in_place_adding_records_of_the_current_format(old_home, capsys):
+def test_a_run_resumes_in_place_adding_records_of_the_current_format(old_home, capsys, monkeypatch):
+    from promptflow_lite.testing import _offline as offline
+
     folder = old_home / "home" / "runs" / "cls_v1"
     before = folder.joinpath("line_results.jsonl").read_text().splitlines()
-    code = pfl(["--scripted-llm", "flows/classification/scripted_llm.yaml", "run", "resume", "cls_v1"])
+    # offline, as `pfl --scripted-llm` runs: the stored connection names api.openai.com
+    monkeypatch.setenv(offline.ENV, str(old_home / "flows" / "classification" / "scripted_llm.yaml"))
+    monkeypatch.setattr(offline, "_server", None)
+    try:
+        code = pfl(["run", "resume", "cls_v1"])
+    finally:
+        if offline._server is not None:
+            offline._server.stop()
     assert code == 1 and "1 of 6 lines failed" in capsys.readouterr().err  # line 5 still lacks its text
     records = [json.loads(line) for line in folder.joinpath("line_results.jsonl").read_text().splitlines()]
     assert len(records) == len(before) == 6 and records[-1]["format"] == 1 and records[-1]["line_number"] == 5

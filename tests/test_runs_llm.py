@@ -9,7 +9,7 @@ import pytest
 from promptflow_lite.cli.main import main as pfl
 from promptflow_lite.connections._types import OpenAIConnection
 from promptflow_lite.runs._client import Client
-from promptflow_lite.testing import ScriptedServer
+from promptflow_lite.testing import Rule, ScriptedServer
 
 RULES = [
     {"match": "capital of (\\w+)", "reply": "The capital of \\1 is scripted."},
@@ -185,3 +185,39 @@ def test_prompty_batch_through_the_client(server, tmp_path):
     assert run.status == "Completed" and run.name.startswith("greeter_")
     details = Client().get_details(run)
     assert list(details["outputs.output"]) == ["The capital of France is scripted.", "The capital of Peru is scripted."]
+
+
+DEAD_KEY = Rule(r"later", status=401, error={"message": "Incorrect API key provided: sk-te**st.",
+                                             "type": "invalid_request_error", "code": "invalid_api_key"})
+
+
+def test_a_dead_key_stops_the_run_and_resume_completes_it_after_the_fix(flow, connections, server, tmp_path, capsys):
+    from promptflow_lite.runs._runner import KEY_REJECTIONS_TO_STOP
+
+    server.rules = [DEAD_KEY, *RULES]  # the key "dies" from line 10 on
+    data = tmp_path / "questions.jsonl"
+    data.write_text("".join(json.dumps({"question": f"What is the capital of {COUNTRIES[i % 10]} #{i}"
+                                        f"{' later' if i >= 10 else ''}?"}) + "\n" for i in range(40)))
+    assert pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--name", "dead",
+                "--max-concurrency", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "Status:    Canceled" in out and "The endpoint rejected the key" in out
+    assert server.stats["statuses"] == {200: 10, 401: KEY_REJECTIONS_TO_STOP}  # not one line more was sent
+    pfl(["run", "show", "dead"])
+    run = json.loads(capsys.readouterr().out)
+    assert (run["status"], run["completed_lines"], run["failed_lines"]) == ("Canceled", 10, KEY_REJECTIONS_TO_STOP)
+    assert "fix the key, then `pfl run resume dead`" in run["error"]["message"]
+    assert "check the api_key of connection 'open_ai_connection'" in run["error"]["message"]
+
+    server.rules = RULES  # the key is fixed
+    assert pfl(["run", "resume", "dead", "--max-concurrency", "1"]) == 0
+    assert server.stats["statuses"] == {200: 40, 401: KEY_REJECTIONS_TO_STOP}  # the 10 done lines were not sent again
+    assert [r["status"] for r in details("dead", capsys)] == ["Completed"] * 40
+
+
+def test_a_dead_key_is_not_sent_every_line_at_full_concurrency(flow, connections, server, tmp_path, capsys):
+    server.rules = [Rule(r"", status=403, error="Access denied: this key may not use this model.")]
+    assert pfl(["run", "create", "--flow", str(flow), "--data", str(questions(tmp_path, 400)), "--name", "dead"]) == 1
+    run = json.loads((capsys.readouterr(), pfl(["run", "show", "dead"]), capsys.readouterr().out)[2])
+    assert run["status"] == "Canceled" and run["completed_lines"] == 0
+    assert server.stats["requests"] < 200  # at most the lines already in flight when the third one failed

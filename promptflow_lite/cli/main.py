@@ -50,6 +50,14 @@ def _command(argv: list[str]) -> str | None:
     return None
 
 
+def _printable_output() -> None:
+    """Text that is not valid Unicode (a lone surrogate in data or an error) prints as its \\udXXX escape
+    instead of ending the command (stderr already behaves so)."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(_command(argv))
@@ -61,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         import os
 
         os.environ["PFL_SCRIPTED_LLM"] = os.path.abspath(args.scripted_llm)
+    _printable_output()
     try:
         code = args.func(args)
     except PflError as exc:

@@ -183,7 +183,7 @@ def _report(run, allow_failures: bool) -> int:
     if run.status == model.FAILED and not run.total_lines:
         message = run.error.get("message") if isinstance(run.error, dict) else run.error
         print(f"Error: the run could not start: {message}", file=sys.stderr)
-    elif run.status != model.CANCELED:
+    elif run.failed_lines:
         print(f"{run.failed_lines} of {run.total_lines} lines failed (see `pfl run show-details {run.name} "
               "--failed-only`); pass --allow-failures to exit 0 anyway.", file=sys.stderr)
     return _EXIT_LINES_FAILED

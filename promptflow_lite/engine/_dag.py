@@ -14,7 +14,7 @@ from typing import Any, Iterable
 from promptflow_lite.engine._flow import Flow, working_directory
 from promptflow_lite.engine._inputs import resolve_inputs
 from promptflow_lite.engine._results import FAILED, AggregationResult, LineResult
-from promptflow_lite.errors import InvalidFlowOverride, PflError, error_dict
+from promptflow_lite.errors import InvalidFlowOverride, error_dict
 from promptflow_lite.flow._model import FlowSpec
 
 
@@ -79,7 +79,7 @@ class DagFlow(Flow):
 
         try:
             resolved = resolve_inputs(self.spec, inputs, line_number=line_number, chat_mode=chat_mode)
-        except PflError as exc:
+        except Exception as exc:  # noqa: BLE001 - a bad value fails its line, never the caller
             return LineResult(status=FAILED, inputs=dict(inputs), error=error_dict(exc), line_number=line_number)
         return await run_line(self.plan, resolved, line_number=line_number, stream=stream, timeout=timeout, echo=echo,
                               attributes=attributes)

@@ -31,10 +31,10 @@ from promptflow_lite.engine._prompty import active_connections
 from promptflow_lite.engine._results import (
     BARE_OUTPUT, COMPLETED, FAILED, RUNNING, AggregationResult, LineResult, NodeRun,
 )
+from promptflow_lite.engine._inputs import typed_input
 from promptflow_lite.engine._threads import run_in_thread
 from promptflow_lite.errors import InputError, LineTimeoutError, ToolExecutionError, UserError, error_dict
 from promptflow_lite.flow._flex import FlexYaml, load_flex_yaml
-from promptflow_lite.tools._coercion import ConversionError, parse_value
 from promptflow_lite.tools._metrics import metrics_collector
 
 AGGREGATE = "__aggregate__"
@@ -105,13 +105,8 @@ class ScriptFlow(Flow):
                 if spec.default is not None:
                     resolved[name] = spec.default
                 continue
-            if spec.convert:
-                try:
-                    resolved[name] = parse_value(resolved[name], spec.type.value)
-                except ConversionError as exc:
-                    raise InputError(f"The value for flow input '{name}'{where} does not match the expected type "
-                                     f"'{spec.type.value}': {exc}.", line=line_number,
-                                     hint=f"pass a valid {spec.type.value}.") from None
+            resolved[name] = typed_input(name, spec.type.value, resolved[name], line_number=line_number,
+                                         convert=spec.convert, hint=f"pass a valid {spec.type.value}.")
         return resolved
 
     async def arun(self, inputs: dict[str, Any], *, line_number: int | None = None, stream: bool = False,

@@ -124,7 +124,7 @@ class Prompty:
         """The connection the prompty calls (resolved once, then reused); unusable ones name the file."""
         if self._connection is None:
             from promptflow_lite.connections._model_config import to_connection
-            from promptflow_lite.tools._llm_client import InvalidConnectionType, resolve_endpoint
+            from promptflow_lite.tools._llm_client import InvalidConnectionType, InvalidEndpoint, resolve_endpoint
 
             try:
                 connection = to_connection(self._file.configuration, _provider(self._connections), str(self.path))
@@ -133,6 +133,9 @@ class Prompty:
                 raise
             try:
                 resolve_endpoint(connection)
+            except InvalidEndpoint as exc:  # its own message names the field and the fix
+                exc.locate(file=self.path)
+                raise
             except InvalidConnectionType as exc:
                 raise UserError(f"The model configuration cannot be used: {exc.message}", file=str(self.path),
                                 hint="name a connection under model.configuration.connection, or give azure_endpoint "

@@ -5,6 +5,8 @@ are strings (``keep_default_na=False``, as promptflow), parquet values become pl
 JSON and JSONL are parsed with the standard library, not ``pandas.read_json``: pandas turns
 date-like columns into timestamps and fills absent keys with NaN, and its errors do not say
 which line is broken. Every problem names the file, and the line/column where there is one.
+Bytes that are not UTF-8 do not stop a run: they are read as lone surrogates (``surrogateescape``),
+so only the lines holding them fail, each with a message naming its input.
 """
 
 from __future__ import annotations
@@ -94,6 +96,8 @@ def _read_jsonl(file: Path) -> list[Row]:
             continue
         try:
             value = json.loads(line)
+        except RecursionError:
+            raise _too_deep(file, number) from None
         except json.JSONDecodeError as exc:
             hint = "each line of a .jsonl file must be one complete JSON object."
             if rows == [] and _is_whole_json(text):
@@ -108,10 +112,17 @@ def _read_jsonl(file: Path) -> list[Row]:
     return rows
 
 
+def _too_deep(file: Path, line: int | None = None) -> DataError:
+    from promptflow_lite.tools._coercion import MAX_NESTING
+
+    return DataError("The JSON nests arrays/objects too deeply to be read.", file=str(file), line=line,
+                     hint=f"write flatter JSON (flow inputs may nest up to {MAX_NESTING} levels).")
+
+
 def _is_whole_json(text: str) -> bool:
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return True
 
@@ -119,6 +130,8 @@ def _is_whole_json(text: str) -> bool:
 def _read_json(file: Path) -> list[Row]:
     try:
         data = json.loads(_read_text(file))
+    except RecursionError:
+        raise _too_deep(file) from None
     except json.JSONDecodeError as exc:
         raise DataError(f"Invalid JSON at column {exc.colno}: {exc.msg}.", file=str(file), line=exc.lineno,
                         hint="fix the JSON syntax (a .json data file holds a list of objects).") from None
@@ -151,7 +164,8 @@ def _read_table(file: Path, sep: str) -> list[Row]:
     import pandas as pd
 
     try:
-        frame = pd.read_csv(file, sep=sep, dtype=object, keep_default_na=False)
+        frame = pd.read_csv(file, sep=sep, dtype=object, keep_default_na=False, encoding="utf-8-sig",
+                            encoding_errors="surrogateescape")
     except pd.errors.EmptyDataError:
         return []
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -191,12 +205,12 @@ def plain(value: Any) -> Any:
 
 def _read_text(file: Path) -> str:
     try:
-        return file.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"The file is not UTF-8 text (byte {exc.start}).", file=str(file),
-                        hint="save the data file as UTF-8.") from None
+        data = file.read_bytes()
     except OSError as exc:
         raise DataError(f"Cannot read the file: {exc.strerror}.", file=str(file)) from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError("The file is UTF-16 text, not UTF-8.", file=str(file), hint="save the data file as UTF-8.")
+    return data.decode("utf-8-sig", "surrogateescape")
 
 
 def _resolve_image_paths(value: Any, base: Path) -> Any:

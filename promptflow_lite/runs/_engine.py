@@ -57,9 +57,8 @@ class LocalEngine:
 
         async def worker() -> None:
             for task in pending:  # one shared iterator: each worker takes the next line when free
-                result = await flow.arun(task.inputs, line_number=task.line_number, timeout=line_timeout,
-                                         attributes=task.attributes)
-                on_result(result)
+                on_result(await run_task(flow, task, line_timeout))
+                await asyncio.sleep(0)  # a cancel asked for by on_result stops us before the next line starts
 
         workers = [asyncio.ensure_future(worker()) for _ in range(self.max_concurrency)]
         try:
@@ -69,6 +68,18 @@ class LocalEngine:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             raise
+
+
+async def run_task(flow: Any, task: LineTask, line_timeout: float | None) -> LineResult:
+    """The line's result; should the flow raise instead of reporting a failed line, the line fails alone."""
+    try:
+        return await flow.arun(task.inputs, line_number=task.line_number, timeout=line_timeout,
+                               attributes=task.attributes)
+    except Exception as exc:  # noqa: BLE001 - one line never sinks the run
+        from promptflow_lite.engine._results import FAILED
+        from promptflow_lite.errors import error_dict
+
+        return LineResult(status=FAILED, inputs=dict(task.inputs), error=error_dict(exc), line_number=task.line_number)
 
 
 def resolve_concurrency(value: int | None) -> int:

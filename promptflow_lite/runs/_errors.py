@@ -1,4 +1,4 @@
-"""Errors of batch runs: bad data, bad column mapping, unknown or conflicting runs."""
+"""Errors of batch runs: bad data or column mapping, unknown or conflicting runs, an unwritable run store."""
 
 from __future__ import annotations
 
@@ -27,3 +27,11 @@ class RunNotFoundError(UserError):
 
 class InvalidRunStatusError(UserError):
     """The run is in a status that does not allow the operation (e.g. resuming a running run)."""
+
+
+class RunStoreError(UserError):
+    """The run folder or the run index cannot be written (e.g. the disk is full); finished lines are kept."""
+
+
+class KeyRejectedError(UserError):
+    """The model endpoint refused the run's credentials line after line (HTTP 401/403): the run stopped."""

@@ -19,7 +19,8 @@ class RunLog:
         self.stream = stream
         self._echo = echo
         self.warnings: list[str] = []
-        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        # a lone surrogate a tool printed is written as its \udXXX escape instead of failing the run
+        self._file = open(path, "a", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115 - closed by close()
 
     def info(self, message: str) -> None:
         self._write("INFO", message, echo=self.stream)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sqlite3
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,8 +22,10 @@ from promptflow_lite.engine._results import COMPLETED, LineResult
 from promptflow_lite.errors import PflError, UserError, error_dict
 from promptflow_lite.runs import _model as model
 from promptflow_lite.runs._engine import DEFAULT_LINE_TIMEOUT, LineEngine, LineTask, LocalEngine
-from promptflow_lite.runs._errors import InvalidRunStatusError, RunExistsError, RunNotFoundError
+from promptflow_lite.runs._errors import (
+    InvalidRunStatusError, KeyRejectedError, RunExistsError, RunNotFoundError, RunStoreError)
 from promptflow_lite.runs._index import RunIndex
+from promptflow_lite.runs._journal import JournalWriteError
 from promptflow_lite.runs._log import RunLog
 from promptflow_lite.runs._model import Run
 from promptflow_lite.runs._prepare import prepare_lines
@@ -32,6 +35,7 @@ from promptflow_lite.runs._store import RunFolder
 
 EngineFactory = Callable[[RunSpec], LineEngine]
 POLL_SECONDS = 0.5  # how often a running run saves progress and checks for a cancel request
+KEY_REJECTIONS_TO_STOP = 3  # lines in a row failing with HTTP 401/403 that stop the run: a dead key stays dead
 
 
 @dataclass
@@ -49,7 +53,18 @@ class _Context:
     fresh: dict[int, LineResult] = field(default_factory=dict)  # succeeded lines of this execution, for aggregation
     progress: Any = None
     outcome_from: int | None = None  # index in log.warnings where this execution's own warnings start
+    stop: "_Stop | None" = None  # why the run stopped before its last line, if it did
+    rejected: int = 0  # lines failed with HTTP 401/403 since the last line that succeeded
+    execution: Any = None  # the future running the lines (cancelled to stop the run)
 
+
+@dataclass(frozen=True)
+class _Stop:
+    """A run stopped on purpose: the status it ends with and the error that says why and how to go on."""
+
+    status: str
+    error: dict[str, Any]
+    unwritable: RunStoreError | None = None  # the run folder cannot be written: leave it as it is for the resume
 
 class Runner:
     def __init__(self, home: Path, *, engine: EngineFactory | None = None, progress: bool | None = None):
@@ -118,9 +133,13 @@ class Runner:
             context.log.close()
             raise
         lines = folder.read_inputs()
-        journal = folder.read_journal()
-        reused = _reused(journal, folder.read_outputs())
+        found = folder.scan_journal()
+        journal = {entry["line_number"]: entry for entry in found.entries}
+        reused = _reused(journal, folder.read_outputs(journal))
         context.log.info(f"Resuming run {name}: {len(reused)} of {len(lines)} lines already completed.")
+        if found.damaged:
+            context.log.warning(f"The run journal held {found.damaged} torn or damaged record(s) (a killed process "
+                                "or a full disk); their lines run again.")
         self.index.update(name, ended_on=None, error=None)
         return self._execute(context, flow, lines, reused)
 
@@ -223,7 +242,10 @@ class Runner:
             raise
         folder.close()
         context.progress.close()
-        return self._finish(context, lines, canceled, aggregation, started)
+        try:
+            return self._finish(context, lines, canceled, aggregation, started)
+        except (OSError, sqlite3.Error) as exc:  # e.g. the disk is full
+            raise self._unsaved(context, exc) from exc
 
     async def _run(self, context: _Context, flow, todo, reused: dict[int, LineResult]):
         """Execute ``todo`` then aggregate; returns ``(canceled, aggregation)``."""
@@ -235,8 +257,13 @@ class Runner:
             try:
                 await self._run_lines(context, flow, todo)
                 return False, await self._aggregate(context, flow, reused)
-            except asyncio.CancelledError:  # `pfl run cancel` or Ctrl+C
-                context.log.warning("The run was canceled; the lines finished so far are kept.")
+            except asyncio.CancelledError:  # `pfl run cancel`, Ctrl+C, or a stop decided in _on_result
+                if context.stop is None:
+                    context.log.warning("The run was canceled; the lines finished so far are kept.")
+                return True, None
+            except JournalWriteError as exc:  # e.g. the disk is full: no line may count as done unwritten
+                context.log.error(str(exc))
+                context.stop = _Stop(model.FAILED, error_dict(exc), unwritable=exc)
                 return True, None
             finally:
                 if cache is not None:
@@ -246,7 +273,7 @@ class Runner:
         spec = context.spec
         engine = self._engine(spec)
         tasks = (LineTask(n, inputs, _attributes(context.name, spec.run, n)) for n, inputs in todo)
-        execution = asyncio.ensure_future(engine.execute(
+        execution = context.execution = asyncio.ensure_future(engine.execute(
             flow, tasks, lambda result: self._on_result(context, flow, result),
             line_timeout=spec.line_timeout or DEFAULT_LINE_TIMEOUT))
         watcher = asyncio.ensure_future(self._watch(context, execution))
@@ -279,6 +306,29 @@ class Runner:
             context.log.error(f"Line {result.line_number} failed: {error_message(result.error)}")
         context.cached += int(result.cached)
         context.progress.update(result.ok)
+        self._stop_on_a_dead_key(context, result)
+
+    @staticmethod
+    def _stop_on_a_dead_key(context: _Context, result: LineResult) -> None:
+        """Cancel the run once ``KEY_REJECTIONS_TO_STOP`` lines in a row failed because the endpoint refused
+        the key: every other line would fail the same way (the lines done so far are kept)."""
+        from promptflow_lite.tools._retry import key_rejected
+
+        if result.ok:
+            context.rejected = 0
+            return
+        if not key_rejected(result.error):
+            return
+        context.rejected += 1
+        if context.rejected < KEY_REJECTIONS_TO_STOP or context.stop is not None:
+            return
+        error = KeyRejectedError(
+            f"The endpoint rejected the key: {context.rejected} lines in a row failed with HTTP 401/403, so the run "
+            f"stopped instead of sending its remaining lines. Last error: {error_message(result.error)}",
+            hint=f"fix the key, then `pfl run resume {context.name}` (the lines finished so far are kept).")
+        context.log.warning(str(error))
+        context.stop = _Stop(model.CANCELED, error_dict(error))
+        context.execution.cancel()
 
     async def _watch(self, context: _Context, execution: asyncio.Future) -> None:
         """Save progress to the index and stop the run when ``pfl run cancel`` asked for it."""
@@ -293,6 +343,9 @@ class Runner:
 
     def _finish(self, context: _Context, lines, canceled: bool, aggregation, started: float) -> Run:
         folder, log = context.folder, context.log
+        if context.stop is not None and context.stop.unwritable is not None:  # counts as written; the resume finalizes
+            return self._conclude(context, context.stop.status, started, error=context.stop.error,
+                                  completed=context.completed, failed=context.failed, cached=context.cached)
         errors = []
         if aggregation is not None:
             folder.record_aggregation(context.name, aggregation)
@@ -307,8 +360,12 @@ class Runner:
         completed = len(journal) - len(failed)
         line_errors = [{"line_number": n, "error": e.get("error")} for n, e in failed]
         error = bulk_error(line_errors + errors, len(failed), context.total) if failed or errors else None
+        if context.stop is not None:
+            error = context.stop.error
         folder.write_error(error)
-        if canceled:
+        if context.stop is not None:
+            status = context.stop.status
+        elif canceled:
             status = model.CANCELED
         elif completed == context.total and not errors:
             status = model.COMPLETED
@@ -324,6 +381,20 @@ class Runner:
         return self._conclude(context, status, started, error=error, completed=completed, failed=len(failed),
                               cached=cached, tokens=tokens)
 
+    def _unsaved(self, context: _Context, exc: BaseException) -> RunStoreError:
+        """The error for a run whose results or status cannot be saved; records Failed if the index still can."""
+        error = context.stop.unwritable if context.stop is not None else None
+        if error is None:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            error = RunStoreError(f"Run {context.name} could not save its results ({reason}); the lines in its "
+                                  "journal are kept.", hint=f"free disk space, then `pfl run resume {context.name}`.")
+        try:
+            self.index.update(context.name, status=model.FAILED, error=error_dict(error), pid=None)
+        except sqlite3.Error:
+            pass  # the run shows as NotResponding once this process ends: resumable all the same
+        context.log.close()
+        return error
+
     def _conclude(self, context: _Context, status: str, started: float, *, error=None, completed=None, failed=None,
                   cached=None, tokens=None) -> Run:
         duration = time.time() - started
@@ -332,7 +403,7 @@ class Runner:
         fields = {"status": status, "ended_on": model.now_iso(), "error": error, "pid": None,
                   "duration": (previous.duration or 0.0) + duration, "properties": properties}
         if completed is not None:
-            fields.update(completed_lines=completed, failed_lines=failed, cached_lines=cached, **tokens)
+            fields.update(completed_lines=completed, failed_lines=failed, cached_lines=cached, **(tokens or {}))
         self.index.update(context.name, **fields)
         context.log.info(f"Run {context.name} ended: {status}.")
         context.log.close()

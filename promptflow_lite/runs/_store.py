@@ -1,9 +1,10 @@
 """A run folder on disk, in promptflow's layout (FLOW_FORMAT §4.6), written crash-safely.
 
-While a run executes, each finished line costs one append (and flush): its entry, with its
-outputs and node runs, to ``line_results.jsonl``, our journal. A line counts as done once its
-entry is written, so a process killed with ``kill -9`` loses just the lines in flight, and a
-resume re-executes exactly the lines without a successful entry. ``finalize`` derives the
+While a run executes, each finished line costs one append: its entry, with its outputs and
+node runs, to ``line_results.jsonl``, our journal (:mod:`.journal`: self-checking records, a
+failed write raises). A line counts as done once its record is written whole, so a process
+killed with ``kill -9`` or a full disk loses just the lines in flight, and a resume re-executes
+exactly the lines without a valid successful record. ``finalize`` derives the
 rest from the journal: ``flow_outputs/output.jsonl`` and ``inputs.jsonl`` sorted by line
 number, and promptflow's line and node records:
 ``flow_artifacts/<lo>_<hi>.jsonl`` and ``node_artifacts/<node>/<lo>_<hi>.jsonl``, ``BATCH_SIZE``
@@ -20,6 +21,7 @@ from typing import Any, Iterable, Iterator
 
 from promptflow_lite.engine._results import COMPLETED, LINE_FORMAT, AggregationResult, LineResult, dumps, upgraded
 from promptflow_lite.runs._records import line_record, node_record
+from promptflow_lite.runs._journal import JournalScan, JournalWriter, encode_json, rewrite, scan
 
 LINE_NUMBER = "line_number"
 WIDTH = 9
@@ -41,7 +43,7 @@ class RunFolder:
         self.error_file = self.path / "error.json"
         self.log_file = self.path / "logs.txt"
         self.meta_file = self.path / "meta.json"
-        self._journal = None
+        self._journal: JournalWriter | None = None
 
     def create(self) -> "RunFolder":
         self.path.mkdir(parents=True)
@@ -80,21 +82,21 @@ class RunFolder:
 
     # while the lines run ------------------------------------------------------------------
     def open(self) -> None:
-        """Start appending line records; meta.json then names their format (``LINE_FORMAT``). A folder
+        """Start appending line records (see :mod:`.journal`); meta.json then names their format (``LINE_FORMAT``). A folder
         written by a newer release is refused (its records may not read back here)."""
         meta = json.loads(self.meta_file.read_text(encoding="utf-8")) if self.meta_file.is_file() else {}
         if meta.get("line_format") != LINE_FORMAT:
             upgraded({"format": meta.get("line_format", 1)})  # raises for a newer format
             _write_json(self.meta_file, {**meta, "line_format": LINE_FORMAT})
-        self._journal = open(self.journal_file, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._journal = JournalWriter(self.journal_file, self.path.name)  # cuts off a torn last record
 
     def close(self) -> None:
-        if self._journal is not None and not self._journal.closed:
+        if self._journal is not None:
             self._journal.close()
 
     def record_line(self, result: LineResult) -> None:
-        """Persist a finished line: its journal entry marks it done."""
-        _append_text(self._journal, result.to_json())
+        """Persist a finished line: its journal record marks it done (raises ``JournalWriteError`` if not written)."""
+        self._journal.append(result.to_json(), line_number=result.line_number)
 
     # after the lines ----------------------------------------------------------------------
     def record_aggregation(self, run_name: str, aggregation: AggregationResult) -> None:
@@ -116,10 +118,10 @@ class RunFolder:
     def finalize(self, run_name: str, mapped: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
         """Rewrite outputs, inputs and journal sorted, one row per line, and the line and node
         records derived from them; returns the journal."""
-        entries = list(_read_records(self.journal_file))
-        journal = {entry[LINE_NUMBER]: entry for entry in entries}
-        if len(journal) < len(entries):  # a resumed run: keep one entry per line
-            _write_lines(self.journal_file, (journal[n] for n in sorted(journal)))
+        found = self.scan_journal()
+        journal = {entry[LINE_NUMBER]: entry for entry in found.entries}
+        if len(journal) < len(found.entries) or found.damaged:  # resumed, or damaged records: one entry per line
+            rewrite(self.journal_file, (dumps(journal[n]) for n in sorted(journal)))
         outputs = self.read_outputs(journal)
         ordered = [{LINE_NUMBER: n, **outputs[n]} for n in sorted(outputs)]
         _write_lines(self.outputs_file, ordered)
@@ -162,8 +164,14 @@ class RunFolder:
         return lines
 
     def read_journal(self) -> dict[int, dict[str, Any]]:
-        """The last entry of each line (a resumed line may have several)."""
-        return {entry[LINE_NUMBER]: entry for entry in _read_records(self.journal_file)}
+        """The last valid entry of each line (a resumed line may have several)."""
+        return {entry[LINE_NUMBER]: entry for entry in self.scan_journal().entries}
+
+    def scan_journal(self) -> JournalScan:
+        """The journal's valid entries in file order, and how many records are torn or damaged."""
+        found = scan(self.journal_file)
+        found.entries = [upgraded(entry) for entry in found.entries]
+        return found
 
     def read_outputs(self, journal: dict[int, dict[str, Any]] | None = None) -> dict[int, dict[str, Any]]:
         """The outputs of the completed lines, by line number (without ``line_number``)."""
@@ -179,16 +187,7 @@ class RunFolder:
     def append_reused(self, entries: Iterable[dict[str, Any]]) -> None:
         """Journal lines reused from another run, as if they ran here."""
         for entry in entries:
-            _append(self._journal, {"format": LINE_FORMAT, **entry})  # read back upgraded: the current format
-
-
-def _append(handle, row: dict[str, Any]) -> None:
-    _append_text(handle, dumps(row))
-
-
-def _append_text(handle, text: str) -> None:
-    handle.write(text + "\n")  # one write per line: a crash leaves at most a torn last line
-    handle.flush()
+            self._journal.append(dumps({"format": LINE_FORMAT, **entry}), line_number=entry[LINE_NUMBER])  # upgraded
 
 
 def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
@@ -198,15 +197,7 @@ def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
         for text in handle:
             if not text.strip():
                 continue
-            try:
-                yield json.loads(text)
-            except ValueError:
-                continue  # the torn last line of a killed run: that line is simply not done
-
-
-def _read_records(path: Path) -> Iterator[dict[str, Any]]:
-    """The journal's line records, each in format ``LINE_FORMAT`` (older ones upgraded)."""
-    return (upgraded(entry) for entry in _read_lines(path))
+            yield json.loads(text)
 
 
 def _write_lines(path: Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -220,5 +211,5 @@ def _write_json(path: Path, data: Any) -> None:
 def _write_text(path: Path, text: str) -> None:
     """Atomic replace: readers (and a crash) see the old file or the new one, never half of it."""
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
+    temporary.write_bytes(encode_json(text))
     os.replace(temporary, path)

@@ -9,6 +9,7 @@ import json
 from typing import Any, Mapping
 
 from promptflow_lite.errors import UserError
+from promptflow_lite.tools._coercion import MAX_NESTING
 
 EVENT_STREAM = "text/event-stream"
 _JSON_TYPES = frozenset({"application/json", "application/*", "*/*"})
@@ -16,6 +17,10 @@ _JSON_TYPES = frozenset({"application/json", "application/*", "*/*"})
 
 class BadRequest(UserError):
     """The request cannot be turned into flow inputs (answered with 400)."""
+
+
+class JsonTooDeep(BadRequest):
+    """The JSON body nests deeper than the parser goes."""
 
 
 class JsonPayloadRequiredForMultipleInputFields(BadRequest):
@@ -57,7 +62,7 @@ def _parse_body(body: bytes, inputs: Mapping[str, Any]) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        data = json.loads(body)
+        data = _loads(body)
     except ValueError:
         data, is_json = body.decode("utf-8", "replace"), False
     else:
@@ -74,10 +79,19 @@ def _parse_body(body: bytes, inputs: Mapping[str, Any]) -> dict[str, Any]:
 
 def _object_or_nothing(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body) if body.strip() else None
+        data = _loads(body) if body.strip() else None
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _loads(body: bytes) -> Any:
+    """The JSON of ``body`` (``ValueError`` when it is not JSON); nesting past the parser's depth is a 400."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise JsonTooDeep("The request body nests JSON arrays/objects too deeply to be read.",
+                          hint=f"send flatter JSON (flow inputs may nest up to {MAX_NESTING} levels).") from None
 
 
 def accepted_types(accept: str | None) -> frozenset[str]:

@@ -13,7 +13,8 @@ from promptflow_lite.errors import error_dict
 
 def encode(value: Any) -> bytes:
     """Compact UTF-8 JSON; images become promptflow's base64 dicts."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default).encode()
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    return text.encode("utf-8", "backslashreplace")  # a lone surrogate as its \udXXX escape: the same JSON value
 
 
 def _json_default(value: Any) -> Any:

@@ -22,6 +22,39 @@ class ConversionError(ValueError):
     """A value does not match its declared type."""
 
 
+MAX_NESTING = 100  # lists/dicts inside each other: deeper values would overflow the stack of JSON, jinja...
+
+
+class UnusableValue(ConversionError):
+    """A value no flow can take: text with a lone surrogate (not Unicode, so it cannot be sent, stored or
+    printed as UTF-8), or lists/dicts nested deeper than ``MAX_NESTING``."""
+
+
+def check_value(value: Any) -> None:
+    """Raise :class:`UnusableValue` when a string in ``value`` (nested in lists and dicts too) is not valid
+    Unicode - a lone surrogate from a broken ``\\uXXXX`` escape, or a byte that was not UTF-8 - or when
+    ``value`` nests more than ``MAX_NESTING`` levels."""
+    pending = [(value, 0)]
+    while pending:  # not recursive: a deeply nested value must not overflow the stack here either
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                _check_encodable(item)
+        elif isinstance(item, (dict, list, tuple)):
+            if depth >= MAX_NESTING:
+                raise UnusableValue(f"it nests lists/objects more than {MAX_NESTING} levels deep")
+            children = [*item, *item.values()] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+
+
+def _check_encodable(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UnusableValue(f"its text holds a lone surrogate {text[exc.start]!r} at character {exc.start} (a "
+                            "broken \\uXXXX escape, or bytes that are not UTF-8), which is not Unicode") from None
+
+
 def parse_value(value: Any, value_type: str) -> Any:
     """Convert ``value`` to ``value_type`` (``int``, ``double``, ``bool``, ``string``, ``list``, ``object``...)."""
     if value is None:
@@ -56,8 +89,9 @@ def parse_value(value: Any, value_type: str) -> Any:
             from promptflow_lite.tools._multimedia import to_image
 
             return to_image(value)
-    except (ValueError, TypeError) as exc:
-        raise ConversionError(f"value {_short(value)} is not of type {value_type}") from exc
+    except (ValueError, TypeError, ArithmeticError, RecursionError) as exc:  # e.g. int(1e400), deep JSON
+        why = f" ({exc})" if isinstance(exc, (ArithmeticError, RecursionError)) else ""
+        raise ConversionError(f"value {_short(value)} is not of type {value_type}{why}") from exc
     return value
 
 
@@ -72,7 +106,7 @@ def _parse_bool(value: Any) -> bool:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = repr(value[:100] if isinstance(value, str) else value)  # a huge string is not copied whole
     return text if len(text) <= 80 else text[:77] + "..."
 
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import copy
 import inspect
+import json
 import time
 import typing
-from contextlib import ExitStack
-from typing import Any, Callable
+from contextlib import ExitStack, contextmanager
+from typing import Any, Callable, Iterator
 
 from promptflow_lite.tools._llm_cache import active_cache, cache_key, current_repeat
 from promptflow_lite.tools._llm_client import async_client, sync_client
@@ -27,7 +28,8 @@ from promptflow_lite.tools._llm_params import (
 from promptflow_lite.tools._observe import (
     ModelCall, model_call, record_response, recorded_async_stream, recorded_stream,
 )
-from promptflow_lite.tools._retry import MalformedResponse, final_error, retry_options
+from promptflow_lite.tools._retry import MalformedResponse, UnsendableRequest, final_error, retry_options
+
 
 # ---------------------------------------------------------------------------------------------
 # one request, end to end
@@ -112,10 +114,28 @@ def _sdk_message(message: dict) -> dict:
     return ChatCompletionMessage.model_validate(message).model_dump()
 
 
+def _where(req: ModelRequest) -> str:
+    return f"{req.endpoint.provider} endpoint {req.endpoint.display_url}"
+
+
 def _failure(req: ModelRequest, exc: BaseException, call: ModelCall, started: float):
-    endpoint = req.endpoint
-    return final_error(exc, where=f"{endpoint.provider} endpoint {endpoint.display_url}", model=req.model,
-                       connection=endpoint.connection_label, attempts=call.attempts, started=started)
+    return final_error(exc, where=_where(req), model=req.model, connection=req.endpoint.connection_label,
+                       attempts=call.attempts, started=started)
+
+
+@contextmanager
+def _sending(req: ModelRequest) -> Iterator[None]:
+    """One attempt: a body that is not JSON is a malformed response (retried); a request that cannot be
+    encoded (NaN/Infinity, a lone surrogate) never left the process, so retrying cannot help."""
+    try:
+        yield
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MalformedResponse(str(exc)) from exc
+    except ValueError as exc:
+        raise UnsendableRequest(
+            f"LLM request to {_where(req)} (model '{req.model}') cannot be sent: {exc}.",
+            hint="a value in the prompt or the node's inputs cannot be sent as JSON (NaN or Infinity, text with a "
+                 "lone surrogate); fix the data or the node inputs.") from None
 
 
 async def invoke_async(req: ModelRequest) -> Any:
@@ -131,14 +151,10 @@ async def invoke_async(req: ModelRequest) -> Any:
         create = _method(async_client(req.endpoint), req)
         started = time.monotonic()
         try:
-            async for attempt in AsyncRetrying(**retry_options()):
-                with attempt:
+            async for attempt in AsyncRetrying(**retry_options(_where(req), req.model)):
+                with attempt, _sending(req):
                     call.attempts += 1
-                    try:
-                        raw = await create()
-                    except ValueError as exc:  # body that is not JSON
-                        raise MalformedResponse(str(exc)) from exc
-                    result = _checked(req, raw)
+                    result = _checked(req, await create())
         except RetryError as exc:
             last = exc.last_attempt.exception()
             raise _failure(req, last, call, started) from last
@@ -163,14 +179,10 @@ def invoke_sync(req: ModelRequest) -> Any:
         create = _method(sync_client(req.endpoint), req)
         started = time.monotonic()
         try:
-            for attempt in Retrying(**retry_options()):
-                with attempt:
+            for attempt in Retrying(**retry_options(_where(req), req.model)):
+                with attempt, _sending(req):
                     call.attempts += 1
-                    try:
-                        raw = create()
-                    except ValueError as exc:
-                        raise MalformedResponse(str(exc)) from exc
-                    result = _checked(req, raw)
+                    result = _checked(req, create())
         except RetryError as exc:
             last = exc.last_attempt.exception()
             raise _failure(req, last, call, started) from last

@@ -10,7 +10,10 @@ Provider comes from the connection class, as in promptflow (§1.6, §3.1):
 - ``OpenAIConnection`` → ``OpenAI`` client (``base_url``, ``organization``).
 - ``ServerlessConnection`` → ``OpenAI`` client at ``api_base + "/v1"`` (unless already suffixed).
 
-Clients are created once per (event loop, endpoint, key, version, timeout) and reused by every
+An endpoint is checked before any call (:func:`check_endpoint`): a URL that is not ``http(s)://host``
+or a ``${...}`` placeholder left unresolved in the URL, key or organization is an immediate error
+naming the connection and field - the HTTP client would fail each attempt and the retries would
+wait minutes. Clients are created once per (event loop, endpoint, key, version, timeout) and reused by every
 line; the SDK's own retries are off (``max_retries=0``) because :mod:`._retry` retries.
 Timeout per HTTP attempt: env ``PFL_LLM_TIMEOUT`` (seconds, default 60).
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -33,6 +37,11 @@ AZURE, OPENAI = "AzureOpenAI", "OpenAI"
 
 class InvalidConnectionType(UserError):
     """The connection cannot be used for LLM calls."""
+
+
+class InvalidEndpoint(UserError):
+    """A connection's endpoint URL, key or organization cannot be what the user meant (not a URL, an
+    unresolved ``${...}`` placeholder)."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,57 @@ def timeout_seconds() -> float:
 
 
 def resolve_endpoint(connection: Any) -> Endpoint:
-    """The :class:`Endpoint` of an LLM connection; other connection types are a clear error."""
+    """The checked :class:`Endpoint` of an LLM connection; other connection types are a clear error."""
+    endpoint = _endpoint(connection)
+    check_endpoint(endpoint)
+    return endpoint
+
+
+_PLACEHOLDER = re.compile(r"\$\{[^}]*\}?")
+
+
+def check_endpoint(endpoint: Endpoint) -> None:
+    """Raise :class:`InvalidEndpoint` for an unresolved ``${...}`` in the URL, key or organization, or
+    a URL that is not ``http(s)://host...``."""
+    url_field = "base_url" if endpoint.flavour == OPENAI else "api_base"
+    for field_name, value, secret in ((url_field, endpoint.url, False), ("api_key", endpoint.api_key, True),
+                                      ("organization", endpoint.organization, False)):
+        found = _PLACEHOLDER.search(value) if isinstance(value, str) else None
+        if found:
+            shown = found.group(0) if secret else value
+            variable = found.group(0).strip("${}").split(":", 1)[-1] or "VAR"
+            raise InvalidEndpoint(
+                f"{_label(endpoint)}: {field_name} holds '{shown}', a reference that was never "
+                "resolved.", hint=f"write it as the whole value ${{env:{variable}}} (lower-case 'env') and set "
+                                  f"{variable}, or store the value itself{_update(endpoint, field_name)}.")
+    if endpoint.url is not None and not _is_http_url(endpoint.url):
+        raise InvalidEndpoint(
+            f"{_label(endpoint)}: {url_field} '{endpoint.url[:200]}' is not an http(s) URL.",
+            hint="give the endpoint's full URL, e.g. https://<resource>.openai.azure.com/ (Azure OpenAI) or "
+                 f"http://localhost:8000/v1 (an OpenAI-compatible server){_update(endpoint, url_field)}.")
+
+
+def _is_http_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. a malformed IPv6 host or port
+        return False
+
+
+def _label(endpoint: Endpoint) -> str:
+    return f"Connection '{endpoint.connection_name}'" if endpoint.connection_name else "The model configuration"
+
+
+def _update(endpoint: Endpoint, field_name: str) -> str:
+    if not endpoint.connection_name:
+        return ""
+    return f": `pfl connection update -n {endpoint.connection_name} --set {field_name}=...`"
+
+
+def _endpoint(connection: Any) -> Endpoint:
     name = getattr(connection, "name", None) or ""
     if isinstance(connection, AzureOpenAIConnection):
         api_base = connection.api_base

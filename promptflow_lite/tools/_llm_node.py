@@ -25,6 +25,7 @@ def make_llm_caller(connection: Any, api: str, template: str,
     with the API's parameters are rejected as promptflow does. Call it with the node's inputs.
     """
     provider = llm_provider(connection)
+    _check_endpoint(connection, node)
     if (provider, api) not in LLM_APIS:
         raise APINotFound(f"The API '{provider}.{api}' is not found.", node=node,
                           hint="set `api: chat` or `api: completion` on the node.")
@@ -45,3 +46,16 @@ def make_llm_caller(connection: Any, api: str, template: str,
     call_llm.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     types = {k: v for k, v in param_types(sync_func).items() if k not in ("connection", "prompt")}
     return call_llm, types
+
+
+def _check_endpoint(connection: Any, node: str | None) -> None:
+    """A bad endpoint URL or an unresolved placeholder fails the flow's load, before any line is sent
+    (a missing key stays an error of the call, as in promptflow)."""
+    from promptflow_lite.tools._llm_client import InvalidConnectionType, InvalidEndpoint, resolve_endpoint
+
+    try:
+        resolve_endpoint(connection)
+    except InvalidConnectionType:
+        pass
+    except InvalidEndpoint as exc:
+        raise exc.locate(node=node) from None

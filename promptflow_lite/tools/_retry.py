@@ -6,20 +6,27 @@ Waits honour ``Retry-After`` / ``retry-after-ms`` (capped at 60 s), else exponen
 with jitter (``PFL_LLM_BACKOFF_SECONDS``, default 0.5 s, doubling, capped at 20 s). Gives up after ``PFL_LLM_MAX_RETRY_SECONDS``
 (default 120) of total time or ``PFL_LLM_MAX_RETRIES`` retries (default 10), whichever comes
 first. 400/401/403/404 fail at once. promptflow retries up to 100 times with up to 60 s
-waits; the time budget keeps a dead endpoint from stalling a run for an hour.
+waits; the time budget keeps a dead endpoint from stalling a run for an hour. Once a request has
+been retried for ``PFL_LLM_RETRY_NOTICE_SECONDS`` (default 5 s), its retries are announced on
+stderr - attempt, cause, next wait - at most once per endpoint every ``NOTICE_INTERVAL`` seconds
+(many lines retry at once when an endpoint struggles).
 """
 
 from __future__ import annotations
 
 import email.utils
 import os
+import sys
+import threading
 import time
 from typing import Any
 
-from promptflow_lite.errors import LLMError
+from promptflow_lite.errors import LLMError, error_codes
 
 RETRY_AFTER_CAP = 60.0
 LIMITED_TRIES = 3  # consecutive 422 / connection-refused failures tolerated
+NOTICE_INTERVAL = 5.0  # seconds between two retry notices about the same endpoint
+KEY_REJECTED = frozenset({"AuthenticationError", "PermissionDeniedError"})  # the openai SDK's 401 / 403
 
 
 class WrappedOpenAIError(LLMError):
@@ -30,8 +37,17 @@ class ExceedMaxRetryTimes(LLMError):
     """Retryable errors kept coming until the retry budget ran out."""
 
 
+class UnsendableRequest(LLMError):
+    """The request cannot be encoded (a value JSON cannot carry): it never reached the endpoint."""
+
+
 class MalformedResponse(Exception):
     """The endpoint answered 2xx with a body that is not the expected JSON."""
+
+
+def key_rejected(error: dict[str, Any] | None) -> bool:
+    """Whether an error dict (of a line or node) says the endpoint refused the credentials (HTTP 401/403)."""
+    return not KEY_REJECTED.isdisjoint(error_codes(error))
 
 
 def max_retries() -> int:
@@ -114,16 +130,45 @@ def _wait(state: Any) -> float:
     return wait_exponential_jitter(multiplier=start, max=20, jitter=start)(state)
 
 
-def retry_options() -> dict[str, Any]:
-    """Keyword arguments for ``tenacity.Retrying`` / ``AsyncRetrying`` (fresh per request)."""
+def retry_options(where: str = "the endpoint", model: str = "") -> dict[str, Any]:
+    """Keyword arguments for ``tenacity.Retrying`` / ``AsyncRetrying`` (fresh per request); ``where``
+    and ``model`` name the request in retry notices."""
     from tenacity import retry_if_exception, stop_after_attempt, stop_any, stop_before_delay
 
     return {
         "retry": retry_if_exception(is_retryable),
         "wait": _wait,
         "stop": stop_any(stop_after_attempt(max_retries() + 1), stop_before_delay(max_retry_seconds()), _Limited()),
+        "before_sleep": _RetryNotice(where, model),
         "reraise": False,
     }
+
+
+def notice_after_seconds() -> float:
+    return float(os.environ.get("PFL_LLM_RETRY_NOTICE_SECONDS") or 5)
+
+
+class _RetryNotice:
+    """tenacity's ``before_sleep``: say on stderr that a request has been retrying for a while."""
+
+    _last: dict[str, float] = {}  # endpoint -> when it was last announced (shared: many lines retry at once)
+    _lock = threading.Lock()
+
+    def __init__(self, where: str, model: str):
+        self.where, self.model = where, model
+
+    def __call__(self, state: Any) -> None:
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        if (state.seconds_since_start or 0.0) + wait < notice_after_seconds():
+            return
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(self.where, -NOTICE_INTERVAL) < NOTICE_INTERVAL:
+                return
+            self._last[self.where] = now
+        model = f" (model '{self.model}')" if self.model else ""
+        print(f"LLM request to {self.where}{model}: attempt {state.attempt_number} failed "
+              f"({describe(state.outcome.exception())}); retrying in {wait:.1f} s.", file=sys.stderr, flush=True)
 
 
 def describe(exc: BaseException) -> str:
@@ -153,6 +198,13 @@ def _short(value: Any, limit: int = 500) -> str:
 def final_error(exc: BaseException, *, where: str, model: str, connection: str, attempts: int,
                 started: float) -> LLMError:
     """The user-facing error for a request that failed for good."""
+    error = _final_error(exc, where=where, model=model, connection=connection, attempts=attempts, started=started)
+    error.inner = exc  # error dicts name the SDK's error class too (AuthenticationError...)
+    return error
+
+
+def _final_error(exc: BaseException, *, where: str, model: str, connection: str, attempts: int,
+                 started: float) -> LLMError:
     status = status_of(exc)
     answer = describe(exc)
     if is_retryable(exc):

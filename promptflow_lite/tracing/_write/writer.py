@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from typing import Any, Iterable, Sequence
 
 from promptflow_lite.tracing._write.frames import FLUSH, LINE, NODE, SECRET, LineHeader, NodeHeader, decode, unpack
@@ -29,6 +30,7 @@ class TraceWriter:
 
     def __init__(self, store: Any = None, sinks: Iterable[Any] = (), resource: Any = None, scope: Any = None):
         self.store, self.sinks, self.resource, self.scope = store, list(sinks), resource, scope
+        self.lost = 0  # spans that could not be stored or exported
 
     def write(self, frames: Sequence[tuple[int, bytes]]) -> list[int]:
         """Store what ``frames`` hold; returns the numbers of their ``FLUSH`` frames (now done).
@@ -64,8 +66,11 @@ class TraceWriter:
             if flushed:
                 for sink in self.sinks:
                     sink.force_flush()
-        except Exception:  # noqa: BLE001 - e.g. a full disk
-            _log.warning("promptflow_lite could not record %d traced lines", len(span_rows), exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - e.g. a full disk
+            if not self.lost:  # say it once, with the cause; a traceback only for what is not a storage problem
+                _log.warning("promptflow_lite could not record traced lines (%s); later traces may be missing too",
+                             exc, exc_info=not isinstance(exc, (OSError, sqlite3.Error)))
+            self.lost += len(span_rows) or 1
         return flushed
 
     def close(self) -> None:
