@@ -141,6 +141,23 @@ def test_set_overrides_fields_and_name(tmp_path, capsys):
     assert ConnectionStore().names() == ["second"]
 
 
+def test_unquoted_dates_and_numbers_in_a_connection_file_are_kept_as_written(tmp_path, capsys):
+    file = write(tmp_path / "azure.yaml", """\
+        name: my_azure
+        type: azure_open_ai
+        api_key: 12345
+        api_base: https://example.openai.azure.com/
+        api_version: 2024-02-01
+    """)
+    code, out, err = pfl(capsys, "connection", "create", "-f", str(file))
+    assert code == 0, err
+    assert json.loads(out)["api_version"] == "2024-02-01"
+    conn = ConnectionStore().get("my_azure")
+    assert (conn.api_version, conn.api_key) == ("2024-02-01", "12345")
+    custom = write(tmp_path / "custom.yaml", "name: c\ntype: custom\nconfigs:\n  since: 2024-02-01T10:00:00\n")
+    assert load_connection_file(custom).configs["since"] == "2024-02-01T10:00:00"
+
+
 def test_unknown_field_is_an_error_naming_the_file_field_and_valid_ones(tmp_path, capsys):
     file = write(tmp_path / "bad.yaml", OPENAI_YAML + "api_bsae: http://typo\n")
     code, out, err = pfl(capsys, "connection", "create", "-f", str(file))

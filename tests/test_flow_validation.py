@@ -146,3 +146,79 @@ def test_cli_validate_loads_python_tools_like_promptflow(make_flow, capsys):
     err = capsys.readouterr().err
     assert "2 problem(s)" in err and "'nope'" in err
     assert "helpers.py, node 'b': No tool found" in err and "@tool" in err
+
+
+FLEX_APP = """
+from pathlib import Path
+from promptflow.core import AzureOpenAIModelConfiguration, Prompty
+
+class App:
+    def __init__(self, model_config: AzureOpenAIModelConfiguration, retries: int = 1):
+        raise RuntimeError("validation must not create the class")
+
+    def __call__(self, question: str) -> str:
+        return question
+
+    def __aggregate__(self, line_results):
+        return {}
+"""
+
+PROMPTY_NEEDING_A_KEY = """---
+name: ask
+model:
+  api: chat
+  configuration:
+    type: azure_openai
+    azure_deployment: gpt-4o
+    azure_endpoint: ${env:PFL_TEST_UNSET_ENDPOINT}
+    api_key: ${env:PFL_TEST_UNSET_KEY}
+inputs:
+  question:
+    type: string
+---
+user:
+{{question}}
+"""
+
+
+def validate(capsys, *args: str) -> tuple[int, dict]:
+    code = main(["flow", "validate", *args, "--output", "json"])
+    import json
+
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_cli_validate_checks_a_flex_flow_without_creating_it(make_flow, capsys, tmp_path):
+    folder = make_flow({"flow.flex.yaml": "entry: app:App\n", "app.py": FLEX_APP})
+    assert validate(capsys, "--source", str(folder)) == (0, {"valid": True, "flow": str(folder / "flow.flex.yaml"),
+                                                            "problems": []})
+    init = tmp_path / "init.json"
+    init.write_text('{"model_config": {"connection": "not_stored", "azure_deployment": "gpt-4o"}}')
+    assert validate(capsys, "--source", str(folder), "--init", str(init))[0] == 0
+
+
+def test_cli_validate_reports_a_flex_flows_structure_and_init_problems(make_flow, capsys):
+    folder = make_flow({"flow.flex.yaml": "entry: app:App\ninputs:\n  topic:\n    type: string\n",
+                        "app.py": FLEX_APP.replace("line_results)", "line_results, extra)")})
+    code, report = validate(capsys, "--source", str(folder), "--init", "retries=many", "colour=red")
+    messages = [p["message"] for p in report["problems"]]
+    assert code == 1 and len(messages) == 5, messages
+    assert "--init gives 'colour', which App.__init__ does not take." in messages
+    assert "App.__init__ needs model_config, which --init does not give." in messages
+    assert any("'retries' is not a valid int" in m for m in messages)
+    assert "`inputs:` declares 'topic', which App.__call__ does not take." in messages
+    assert "The __aggregate__ method should have only one parameter." in messages
+
+
+def test_cli_validate_checks_a_prompty_without_its_credentials(make_flow, capsys, monkeypatch):
+    monkeypatch.delenv("PFL_TEST_UNSET_ENDPOINT", raising=False)
+    monkeypatch.delenv("PFL_TEST_UNSET_KEY", raising=False)
+    folder = make_flow({"ask.prompty": PROMPTY_NEEDING_A_KEY,
+                        "broken.prompty": PROMPTY_NEEDING_A_KEY.replace("azure_openai", "anthropic")
+                                                                .replace("{{question}}", "{{question}")})
+    assert validate(capsys, "--source", str(folder / "ask.prompty"))[0] == 0
+    code, report = validate(capsys, "--source", str(folder / "broken.prompty"))
+    messages = [p["message"] for p in report["problems"]]
+    assert code == 1 and len(messages) == 2, messages
+    assert "model.configuration has type 'anthropic' and names no connection." in messages
+    assert any("Failed to render jinja template" in m for m in messages)

@@ -500,6 +500,22 @@ def test_bad_settings_are_rejected_before_a_run_is_made(square, tmp_path, capsys
     assert json.loads(capsys.readouterr().out) == []
 
 
+def test_a_run_that_cannot_start_for_missing_data_or_base_run_is_not_recorded(square, tmp_path, capsys, pfl_home):
+    data = str(data_file(tmp_path, [{"x": 1}]))
+    assert pfl(["run", "create", "--flow", str(square), "--data", str(tmp_path / "missing.jsonl")]) == 1
+    assert "missing.jsonl: The data path does not exist" in capsys.readouterr().err
+    assert pfl(["run", "create", "--flow", str(square), "--data", data, "--run", "no_such_base"]) == 1
+    assert "Run 'no_such_base' does not exist" in capsys.readouterr().err
+    assert pfl(["run", "create", "--flow", str(square), "--data", data, "--name", "base",
+                "--column-mapping", "x=${data.missing_column}"]) == 1  # recorded, but Failed: not a base run
+    assert pfl(["run", "create", "--flow", str(square), "--data", data, "--run", "base"]) == 1
+    assert "Base run 'base' is Failed" in capsys.readouterr().err
+    with pytest.raises(Exception, match="The data path does not exist"):
+        Client().run(flow=square, data=tmp_path / "missing.jsonl", name="api")
+    assert [r.name for r in Client().runs.list()] == ["base"]
+    assert [p.name for p in (pfl_home / "runs").iterdir()] == ["base"]
+
+
 def test_delete_asks_first(square, tmp_path, capsys, monkeypatch):
     pfl(["run", "create", "--flow", str(square), "--data", str(data_file(tmp_path, [{"x": 1}])), "--name", "keep"])
     monkeypatch.setattr("builtins.input", lambda prompt: "n")

@@ -240,7 +240,8 @@ def test_resume_refuses_a_running_run_and_a_run_that_never_started(slow, tmp_pat
     finally:
         process.kill()
         process.wait()
-    pfl(["run", "create", "--flow", str(slow), "--data", str(tmp_path / "missing.jsonl"), "--name", "never"])
+    pfl(["run", "create", "--flow", str(slow), "--data", str(data), "--name", "never",
+         "--column-mapping", "x=${data.missing_column}"])
     capsys.readouterr()
     assert pfl(["run", "resume", "never"]) == 1
     assert "never started" in capsys.readouterr().err

@@ -37,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     validate = commands.add_parser("validate", help="check a flow and report every problem")
     validate.add_argument("--source", "--flow", dest="source", required=True, help="flow folder or file")
     validate.add_argument("--output", "-o", choices=["json", "text"], default="text")
+    validate.add_argument("--init", nargs="*", default=[], metavar="K=V|FILE",
+                          help="init kwargs of a flex flow class to check too (nothing is instantiated)")
     validate.set_defaults(func=_validate)
 
     register_serve(commands)
@@ -109,7 +111,7 @@ def _print_text(outcome) -> None:
 def _validate(args: argparse.Namespace) -> int:
     from promptflow_lite.engine import validate_flow
 
-    file, problems = validate_flow(args.source)
+    file, problems = validate_flow(args.source, init=read_init(args.init))
     if args.output == "json":
         print_json({"valid": not problems, "flow": str(file),
                     "problems": [{"message": p.message, "node": p.node, "hint": p.hint} for p in problems]})

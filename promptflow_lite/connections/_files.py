@@ -48,7 +48,7 @@ def read_connection_file(path: str | Path) -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_text_dates_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise UserError(f"The connection file is not valid YAML: {getattr(exc, 'problem', exc)}.", file=str(path),
@@ -57,6 +57,19 @@ def read_connection_file(path: str | Path) -> dict[str, Any]:
         raise UserError("A connection file must hold a mapping with at least `name` and `type`.", file=str(path),
                         hint="see `pfl connection create --help` for an example.")
     return data
+
+
+def _text_dates_loader() -> type:
+    """PyYAML's SafeLoader without timestamps: ``api_version: 2024-02-01`` stays the text written."""
+    import yaml
+
+    timestamp = "tag:yaml.org,2002:timestamp"
+
+    class TextDatesLoader(yaml.SafeLoader):
+        yaml_implicit_resolvers = {first: [(tag, regexp) for tag, regexp in resolvers if tag != timestamp]
+                                   for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+    return TextDatesLoader
 
 
 def parse_dotenv(text: str, *, file: str | None = None) -> dict[str, str]:
@@ -117,8 +130,8 @@ def connection_from_dict(data: Mapping[str, Any], *, file: str | None = None) ->
     if required:
         raise UserError(f"Connection '{name}' of type {cls.TYPE} needs `{required[0]}`.", file=file,
                         hint=f"add `{required[0]}: ...` to the file or pass --set {required[0]}=VALUE.")
-    configs = {k: v for k, v in fields.items() if k not in cls.SECRETS}
-    secrets = {k: fields.get(k) for k in cls.SECRETS}
+    configs = {k: _text(v) for k, v in fields.items() if k not in cls.SECRETS}
+    secrets = {k: _text(fields.get(k)) for k in cls.SECRETS}
     return build_connection(cls.TYPE, name=name, configs=configs, secrets=secrets)
 
 
@@ -140,7 +153,7 @@ def _custom(name: str, fields: dict[str, Any], file: str | None) -> Connection:
 
 
 def _text(value: Any) -> Any:
-    """Custom values are strings in promptflow; numbers and booleans from YAML become their text."""
+    """Connection values are strings in promptflow; numbers, booleans and dates from YAML become their text."""
     return value if value is None or isinstance(value, str) else str(value)
 
 

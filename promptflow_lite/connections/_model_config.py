@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from promptflow_lite.connections._provider import as_provided, get_connection
 from promptflow_lite.connections._types import AzureOpenAIConnection, Connection, OpenAIConnection
 from promptflow_lite.connections._values import env_reference
 from promptflow_lite.errors import UserError
@@ -127,6 +128,16 @@ def model_config_class(annotation: Any) -> type[ModelConfiguration] | None:
 def resolve_model_config(value: Any, cls: type[ModelConfiguration], connections: Any,
                          *, param: str = "model_config") -> ModelConfiguration:
     """``value`` (a dict or a ``cls`` instance) as a ready ``cls``; a named connection is expanded."""
+    value = parse_model_config(value, cls, param=param)
+    if not value.connection:  # type: ignore[attr-defined]
+        return value
+    name = value.connection  # type: ignore[attr-defined]
+    connection = get_connection(name, connections, kind=connection_class_of(cls.TYPE))
+    return cls.from_connection(connection, value.model_name)
+
+
+def parse_model_config(value: Any, cls: type[ModelConfiguration], *, param: str = "model_config") -> Any:
+    """``value`` (a dict or a ``cls`` instance) as a ``cls`` instance, its connection not fetched yet."""
     if isinstance(value, dict):
         try:
             value = cls(**value)
@@ -138,10 +149,14 @@ def resolve_model_config(value: Any, cls: type[ModelConfiguration], connections:
         raise InvalidModelConfiguration(
             f"Model config value is not an instance of {cls.__name__}, got {type(value).__name__}.",
             hint=f"pass '{param}' as a mapping such as {{connection: my_connection, {cls.MODEL_FIELD}: ...}}.")
-    if not value.connection:  # type: ignore[attr-defined]
-        return value
-    connection = connections.get(value.connection)  # type: ignore[attr-defined]
-    return cls.from_connection(connection, value.model_name)
+    return value
+
+
+def connection_class_of(configuration_type: Any) -> type[Connection] | None:
+    """The connection class a configuration ``type`` (``azure_openai`` / ``openai``) calls, if known."""
+    if configuration_type in AZURE_TYPES:
+        return AzureOpenAIConnection
+    return OpenAIConnection if configuration_type in OPENAI_TYPES else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,26 +195,25 @@ def to_connection(configuration: Any, connections: Any, where: str | None = None
     if isinstance(configuration, Connection):
         return configuration
     if isinstance(configuration, ModelConfiguration):
-        if configuration.connection:  # type: ignore[attr-defined]
-            return connections.get(configuration.connection)  # type: ignore[attr-defined]
         kind, values = configuration.TYPE, dataclasses.asdict(configuration)  # type: ignore[call-overload]
+        named = configuration.connection  # type: ignore[attr-defined]
     elif isinstance(configuration, dict):
         named = configuration.get("connection")
         if isinstance(named, Connection):
             return named
-        if named:
-            return connections.get(str(named))
         values = {k: v for k, v in configuration.items() if k != "type"}
         kind = configuration.get("type")
     else:
         raise InvalidModelConfiguration(
             f"model.configuration must be a mapping or a model configuration, not {type(configuration).__name__}.",
             file=where, hint="write `configuration: {type: openai, model: ..., connection: ...}`.")
+    if named:
+        return get_connection(str(named), connections, kind=connection_class_of(kind))
     values = {k: _from_env(v) for k, v in values.items()}
     if kind in AZURE_TYPES:
-        return _azure_connection(values)
+        return as_provided(_azure_connection(values), connections)
     if kind in OPENAI_TYPES:
-        return _openai_connection(values)
+        return as_provided(_openai_connection(values), connections)
     raise InvalidModelConfiguration(
         f"Not Support connection type {kind} for model.configuration. "
         "Connection type should be in [azure_openai, openai].", file=where,
@@ -232,4 +246,4 @@ def _openai_connection(values: dict[str, Any]) -> OpenAIConnection:
 
 __all__ = ["ModelConfiguration", "AzureOpenAIModelConfiguration", "OpenAIModelConfiguration",
            "MODEL_CONFIG_CLASSES", "InvalidModelConfiguration", "model_config_class", "resolve_model_config",
-           "model_name", "check_configuration", "to_connection"]
+           "parse_model_config", "connection_class_of", "model_name", "check_configuration", "to_connection"]

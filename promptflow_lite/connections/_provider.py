@@ -22,8 +22,9 @@ from promptflow_lite.connections._types import (
 from promptflow_lite.connections._values import apply_env_overrides, resolve_env_references
 from promptflow_lite.errors import ConnectionNotFound, UserError
 
-__all__ = ["ConnectionProvider", "DictConnectionProvider", "ChainedConnectionProvider", "default_provider",
-           "get_connection", "apply_env_overrides", "resolve_connection_references"]
+__all__ = ["ConnectionProvider", "StandInProvider", "DictConnectionProvider", "ChainedConnectionProvider",
+           "default_provider", "get_connection", "as_provided", "apply_env_overrides",
+           "resolve_connection_references"]
 
 CONNECTIONS_FILE_ENV = "PROMPTFLOW_CONNECTIONS"
 _REFERENCE = re.compile(r"^\$\{([^.]+)\.([^.]+)}$")
@@ -34,6 +35,25 @@ class ConnectionProvider(Protocol):
     def get(self, name: str) -> Connection: ...
 
     def names(self) -> list[str]: ...
+
+
+class StandInProvider:
+    """A provider that answers every model endpoint itself (offline mode: ``promptflow_lite.testing._offline``).
+
+    ``get(name, kind)`` stands in for a connection that does not exist with one of class ``kind``, the
+    class the caller will use it as (an Azure-style node gets an ``AzureOpenAIConnection``);
+    ``redirect(conn)`` points a connection built from inline settings (a prompty's
+    ``model.configuration``) at the same endpoint.
+    """
+
+    def get(self, name: str, kind: type[Connection] | None = None) -> Connection:
+        raise NotImplementedError
+
+    def names(self) -> list[str]:
+        raise NotImplementedError
+
+    def redirect(self, conn: Connection) -> Connection:
+        return conn
 
 
 class DictConnectionProvider:
@@ -111,18 +131,27 @@ def load_connections_json(path: str | Path) -> DictConnectionProvider:
     return DictConnectionProvider(data, source=f"{CONNECTIONS_FILE_ENV} file {path}")
 
 
-def get_connection(name: str, provider: Any = None) -> Connection:
+def get_connection(name: str, provider: Any = None, *, kind: type[Connection] | None = None) -> Connection:
     """The connection ``name`` from ``provider`` (default: ``default_provider()``).
 
-    Not found → ``ConnectionNotFound`` listing the known names and how to create the connection.
+    ``kind`` is the connection class the caller needs: a :class:`StandInProvider` (offline mode)
+    stands in for a missing name with one of that class. Not found → ``ConnectionNotFound``
+    listing the known names and how to create the connection.
     """
     provider = default_provider() if provider is None else provider
     try:
+        if isinstance(provider, StandInProvider):
+            return provider.get(name, kind)
         return provider.get(name)
     except ConnectionNotFound:
         raise
     except KeyError:
         raise connection_not_found(name, provider.names(), _describe(provider)) from None
+
+
+def as_provided(conn: Connection, provider: Any) -> Connection:
+    """A connection built from inline settings, as ``provider`` would hand it out (offline: redirected)."""
+    return provider.redirect(conn) if isinstance(provider, StandInProvider) else conn
 
 
 def resolve_connection_references(env_vars: Mapping[str, Any], provider: Any) -> dict[str, str]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from promptflow_lite.connections._provider import StandInProvider, as_provided, get_connection
+
 
 def connection_provider(connections: Any):
     """A provider with ``get(name)`` from None (local store + env), a dict, or a provider."""
@@ -20,8 +22,9 @@ def connection_provider(connections: Any):
     return connections
 
 
-class _DefaultProvider:
-    """The local store (+ ``PROMPTFLOW_CONNECTIONS``), opened only if a connection is needed."""
+class _DefaultProvider(StandInProvider):
+    """The local store (+ ``PROMPTFLOW_CONNECTIONS``), opened only if a connection is needed;
+    in offline mode (``pfl --scripted-llm``) the scripted server stands in for every endpoint."""
 
     def __init__(self) -> None:
         self._provider = None
@@ -36,8 +39,11 @@ class _DefaultProvider:
                 self._provider = ScriptedConnections(scripted_rules(), self._provider)
         return self._provider
 
-    def get(self, name: str):
-        return self._get_provider().get(name)
+    def get(self, name: str, kind: Any = None):
+        return get_connection(name, self._get_provider(), kind=kind)
 
     def names(self) -> list[str]:
         return self._get_provider().names()
+
+    def redirect(self, conn: Any) -> Any:
+        return as_provided(conn, self._get_provider())

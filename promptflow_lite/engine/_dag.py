@@ -21,8 +21,9 @@ from promptflow_lite.flow._model import FlowSpec
 class DagFlow(Flow):
     kind = "dag"
 
-    def __init__(self, spec: FlowSpec, run_dir: Path, plan, variant: str | None):
+    def __init__(self, spec: FlowSpec, run_dir: Path, plan, variant: str | None, connections: Any = None):
         self.spec = spec
+        self.connections = connections  # also the connections of prompties its python nodes load
         self.run_dir = run_dir
         self.plan = plan
         self.variant = variant
@@ -57,7 +58,7 @@ class DagFlow(Flow):
         apply_environment(resolved, environment_variables, connections)
         with working_directory(run_dir):
             nodes = [prepare_node(node, resolved, run_dir, connections) for node in topological_order(resolved.nodes)]
-        return cls(resolved, run_dir, LinePlan(resolved, nodes), variant)
+        return cls(resolved, run_dir, LinePlan(resolved, nodes), variant, connections)
 
     # interface ---------------------------------------------------------------------------
     @property
@@ -76,18 +77,22 @@ class DagFlow(Flow):
                    timeout: float | None = None, echo=None, chat_mode: bool = False,
                    attributes: dict[str, Any] | None = None) -> LineResult:
         from promptflow_lite.engine._scheduler import run_line
+        from promptflow_lite.engine._prompty import connections_in_use
 
         try:
             resolved = resolve_inputs(self.spec, inputs, line_number=line_number, chat_mode=chat_mode)
         except Exception as exc:  # noqa: BLE001 - a bad value fails its line, never the caller
             return LineResult(status=FAILED, inputs=dict(inputs), error=error_dict(exc), line_number=line_number)
-        return await run_line(self.plan, resolved, line_number=line_number, stream=stream, timeout=timeout, echo=echo,
-                              attributes=attributes)
+        with connections_in_use(self.connections), working_directory():
+            return await run_line(self.plan, resolved, line_number=line_number, stream=stream, timeout=timeout,
+                                  echo=echo, attributes=attributes)
 
     async def aaggregate(self, lines: Iterable[LineResult], echo=None) -> AggregationResult:
         from promptflow_lite.engine._aggregation import run_aggregation
+        from promptflow_lite.engine._prompty import connections_in_use
 
-        return await run_aggregation(self.plan, lines, echo=echo)
+        with connections_in_use(self.connections), working_directory():
+            return await run_aggregation(self.plan, lines, echo=echo)
 
     def node_names(self) -> list[str]:
         return [n.name for n in self.plan.line_nodes + self.plan.aggregation_nodes]

@@ -85,11 +85,15 @@ def create_entry(target: Any, init: dict[str, Any], declared_init: dict[str, dic
             f"({type(exc).__name__}) {exc}", file=where,
             hint="pass init arguments with --init key=value (or --init init.json), `init:` in run.yml, or "
                  "`sample: {init: ...}` in the flow file.") from exc
-    aggregate = getattr(instance, "__aggregate__", None)
+    check_aggregate(getattr(instance, "__aggregate__", None), where)
+    return instance.__call__, instance
+
+
+def check_aggregate(aggregate: Callable[..., Any] | None, where: str | None = None) -> None:
+    """``InvalidAggregationFunction`` unless ``aggregate`` (the bound ``__aggregate__``, if any) takes one argument."""
     if aggregate is not None and len(inspect.signature(aggregate).parameters) != 1:
         raise InvalidAggregationFunction("The __aggregate__ method should have only one parameter.", file=where,
                                          hint="define `def __aggregate__(self, line_results): ...`.")
-    return instance.__call__, instance
 
 
 def resolve_init_kwargs(cls: type, init: dict[str, Any], connections: Any,
@@ -98,13 +102,35 @@ def resolve_init_kwargs(cls: type, init: dict[str, Any], connections: Any,
     as mappings (maybe naming a connection) become model configuration objects; strings (``--init
     k=v``) for parameters typed int, float, bool, list or dict are converted (promptflow passes
     them on as strings)."""
-    from promptflow_lite.connections._model_config import model_config_class, resolve_model_config
+    from promptflow_lite.connections._model_config import resolve_model_config
+    from promptflow_lite.connections._provider import get_connection
     from promptflow_lite.connections._types import Connection
-    from promptflow_lite.tools._coercion import param_types, parse_value
+    from promptflow_lite.tools._coercion import parse_value
+
+    resolved = dict(init)
+    for name, value, kind, detail in classify_init(cls, init, declared):
+        if kind == MODEL_CONFIG:
+            resolved[name] = resolve_model_config(value, detail, connections, param=name)
+        elif kind == CONNECTION and not isinstance(value, Connection):
+            resolved[name] = get_connection(str(value), connections, kind=detail)
+        elif kind == CONVERTED:
+            resolved[name] = parse_value(value, detail)
+    return resolved
+
+
+MODEL_CONFIG, CONNECTION, CONVERTED = "model_config", "connection", "converted"
+_CONVERTED_INIT_TYPES = ("int", "double", "bool", "list", "object")
+
+
+def classify_init(cls: type, init: dict[str, Any], declared: dict[str, dict[str, Any]] | None = None):
+    """``(name, value, kind, detail)`` for each init argument given (not None) that needs resolving:
+    ``MODEL_CONFIG`` (detail: the model configuration class), ``CONNECTION`` (the annotated
+    connection class, if known) or ``CONVERTED`` (a string for a typed parameter; the value type)."""
+    from promptflow_lite.connections._model_config import model_config_class
+    from promptflow_lite.tools._coercion import param_types
 
     hints = _hints(cls.__init__)
     types = param_types(cls.__init__)
-    resolved = dict(init)
     for name, param in inspect.signature(cls.__init__).parameters.items():
         value = init.get(name)
         if value is None:
@@ -112,19 +138,14 @@ def resolve_init_kwargs(cls: type, init: dict[str, Any], connections: Any,
         annotation = hints.get(name, param.annotation)
         config_cls = model_config_class(annotation)
         if config_cls is not None:
-            resolved[name] = resolve_model_config(value, config_cls, connections, param=name)
+            yield name, value, MODEL_CONFIG, config_cls
         elif _is_connection_annotation(annotation):
-            if not isinstance(value, Connection):
-                resolved[name] = connections.get(str(value))
+            yield name, value, CONNECTION, _connection_class(annotation)
         elif isinstance(value, str):
             declared_type = ((declared or {}).get(name) or {}).get("type")
             value_type = declared_type or (types[name].value_type if annotation is not param.empty else None)
             if value_type in _CONVERTED_INIT_TYPES:
-                resolved[name] = parse_value(value, value_type)
-    return resolved
-
-
-_CONVERTED_INIT_TYPES = ("int", "double", "bool", "list", "object")
+                yield name, value, CONVERTED, value_type
 
 
 def _hints(func: Callable[..., Any]) -> dict[str, Any]:
@@ -141,6 +162,17 @@ def _is_connection_annotation(annotation: Any) -> bool:
         return issubclass(annotation, Connection)
     name = str(annotation).rsplit(".", 1)[-1]
     return name.endswith("Connection")
+
+
+def _connection_class(annotation: Any) -> type | None:
+    from promptflow_lite.connections._types import connection_class
+
+    if isinstance(annotation, type):
+        return annotation
+    try:
+        return connection_class(str(annotation).rsplit(".", 1)[-1])
+    except ValueError:
+        return None
 
 
 def entry_name(func: Callable[..., Any]) -> str:
@@ -205,5 +237,6 @@ def output_names(func: Callable[..., Any], declared: dict[str, Any]) -> list[str
     return ["output"]
 
 
-__all__ = ["FlowEntryInitializationError", "InvalidAggregationFunction", "import_entry", "create_entry", "resolve_init_kwargs", "entry_inputs", "entry_name",
-           "output_names"]
+__all__ = ["FlowEntryInitializationError", "InvalidAggregationFunction", "import_entry", "create_entry",
+           "check_aggregate", "resolve_init_kwargs", "classify_init", "MODEL_CONFIG", "CONNECTION", "CONVERTED",
+           "entry_inputs", "entry_name", "output_names"]

@@ -118,7 +118,8 @@ class ScriptFlow(Flow):
         try:
             result.inputs = self.resolve_inputs(dict(inputs), line_number)
             call = self._run_entry(result, stream, echo)
-            output = await (asyncio.wait_for(call, timeout) if timeout else call)
+            with working_directory():
+                output = await (asyncio.wait_for(call, timeout) if timeout else call)
             result.outputs = result.node_runs[self.func_name].output
             if not stream:
                 ensure_serializable(result.outputs)

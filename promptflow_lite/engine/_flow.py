@@ -8,6 +8,7 @@ derive from :class:`Flow`; ``._load`` loads them.
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Iterator
@@ -73,17 +74,53 @@ class Flow:
         return result.outputs or {}
 
 
+class _SharedCwd:
+    """The process's one working directory, shared by the flows running on its threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.holders = 0
+        self.restore: str | None = None
+
+    def enter(self, folder: Path | None) -> None:
+        with self.lock:
+            if self.holders == 0 and folder is not None:
+                try:
+                    self.restore = os.getcwd()
+                except OSError:  # the cwd was deleted: nothing to go back to
+                    self.restore = None
+                os.chdir(folder)
+            self.holders += 1
+
+    def leave(self) -> None:
+        with self.lock:
+            self.holders -= 1
+            if self.holders == 0 and self.restore is not None:
+                restore, self.restore = self.restore, None
+                try:
+                    os.chdir(restore)
+                except OSError:
+                    pass
+
+
+_cwd = _SharedCwd()
+
+
 @contextmanager
-def working_directory(path: Path) -> Iterator[None]:
-    """Run with ``path`` as the process cwd (promptflow runs flows from their folder)."""
-    previous = os.getcwd()
-    os.chdir(path)
+def working_directory(folder: Path | None = None) -> Iterator[None]:
+    """While this block runs no other flow moves the process's cwd; it is ``folder`` if no flow held it.
+
+    promptflow runs a flow from its folder, so tools may open files by relative path. There is one
+    cwd per process and nodes run on threads, so only the outermost flow moves it (back when the last
+    flow leaves): a flow loaded or run inside or beside it (``load_flow("sub")(...)`` in a python
+    node) leaves it alone and resolves its own files against its own folder. Without ``folder`` the
+    block only holds the cwd where it is (every line does, so a sub-flow never moves it).
+    """
+    _cwd.enter(folder)
     try:
         yield
     finally:
-        os.chdir(previous)
-
-
+        _cwd.leave()
 
 
 __all__ = ["Flow", "FlowRunError", "working_directory"]

@@ -148,12 +148,13 @@ def convert_literals(node: Node, inputs: dict[str, Any], types: dict[str, ParamT
 
 def resolve_connection(node: Node, key: str, name: Any, expected: ParamType | None, connections: Any):
     """The connection object named by a literal input, checked against the declared classes."""
+    from promptflow_lite.connections._provider import get_connection
     from promptflow_lite.connections._types import CustomConnection, CustomStrongTypeConnection
 
-    conn = connections.get(str(name))
-    if expected is None or not expected.connection_classes:
+    allowed = expected.connection_classes if expected is not None else ()
+    conn = get_connection(str(name), connections, kind=connection_kind(node, allowed))
+    if not allowed:
         return conn
-    allowed = expected.connection_classes
     if isinstance(conn, allowed):
         return conn
     strong = [c for c in allowed if issubclass(c, CustomStrongTypeConnection)]
@@ -163,6 +164,26 @@ def resolve_connection(node: Node, key: str, name: Any, expected: ParamType | No
     raise NodeInputError(f"Input '{key}' names connection '{name}' of type {type(conn).__name__}, "
                          f"but the tool expects {names}.", node=node.name,
                          hint=f"use a connection of type {names}.")
+
+
+def connection_kind(node: Node, allowed: tuple[type, ...] = ()) -> type | None:
+    """The connection class a node's shape asks for, among ``allowed`` (a tool's annotation) if given:
+    ``provider: AzureOpenAI`` or a ``deployment_name`` input → Azure OpenAI, ``provider: OpenAI`` or a
+    ``model`` input → OpenAI. Offline mode stands in for a missing connection with one of this class."""
+    from promptflow_lite.connections._types import (
+        AzureOpenAIConnection, Connection, OpenAIConnection, ServerlessConnection)
+
+    by_provider = {"azureopenai": AzureOpenAIConnection, "openai": OpenAIConnection,
+                   "serverless": ServerlessConnection}
+    shaped = by_provider.get(str(node.provider or "").replace("_", "").lower())
+    if shaped is None and node.inputs.get("deployment_name"):
+        shaped = AzureOpenAIConnection
+    elif shaped is None and node.inputs.get("model"):
+        shaped = OpenAIConnection
+    concrete = [c for c in allowed if c is not Connection]
+    if not concrete or (shaped is not None and issubclass(shaped, tuple(concrete))):
+        return shaped
+    return concrete[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,9 +268,12 @@ def _llm_tool(node: Node, run_dir: Path, connections: Any):
     if file.suffix == ".prompty":
         from promptflow_lite.engine._prompty_node import prompty_llm_caller
 
-        func, types = prompty_llm_caller(file, connections, connection=node.connection, api=node.api, node=node.name)
+        func, types = prompty_llm_caller(file, connections, connection=node.connection, api=node.api, node=node.name,
+                                         kind=connection_kind(node))
         return func, ASYNC, convert_literals(node, node.inputs, types, connections)
-    conn = connections.get(node.connection)
+    from promptflow_lite.connections._provider import get_connection
+
+    conn = get_connection(node.connection, connections, kind=connection_kind(node))
     func, types = make_llm_caller(conn, node.api or "chat", file.read_text(encoding="utf-8"), node=node.name)
     return func, ASYNC, convert_literals(node, node.inputs, types, connections)
 

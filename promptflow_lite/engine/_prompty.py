@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
@@ -32,6 +33,16 @@ _IMAGE_STRING = re.compile(r"^data:image/(.*);(path|base64|url):\s*(.*)$", re.S)
 active_connections: ContextVar[Any] = ContextVar("pfl_active_connections", default=None)
 """The connections of the flow running in this context (the engine sets it), so a prompty loaded by
 flow code without ``connections=`` finds the same connections as the flow (offline mode, serving)."""
+
+
+@contextmanager
+def connections_in_use(connections: Any) -> Iterator[None]:
+    """Within this block, prompties loaded without ``connections=`` use ``connections``."""
+    token = active_connections.set(connections)
+    try:
+        yield
+    finally:
+        active_connections.reset(token)
 
 
 class InvalidOutputKeyError(UserError):
@@ -374,4 +385,4 @@ def count_tokens(prompt: Any, model: str) -> int:
 
 
 __all__ = ["Prompty", "AsyncPrompty", "InvalidOutputKeyError", "PromptyAnswerError", "active_connections",
-           "count_tokens"]
+           "connections_in_use", "count_tokens"]

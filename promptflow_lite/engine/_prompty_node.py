@@ -11,7 +11,7 @@ _MODEL_INPUTS = ("deployment_name", "model")
 
 
 def prompty_llm_caller(file: Path, connections: Any, *, connection: str | None = None, api: str | None = None,
-                       node: str | None = None) -> tuple[Callable[..., Any], dict[str, Any]]:
+                       node: str | None = None, kind: type | None = None) -> tuple[Callable[..., Any], dict[str, Any]]:
     """An async callable for a ``type: llm`` node whose ``source.path`` is a ``.prompty``, and the
     types of its parameters (for literal node inputs).
 
@@ -21,12 +21,18 @@ def prompty_llm_caller(file: Path, connections: Any, *, connection: str | None =
     override ``model.parameters``, and every other input is a template input. The node streams
     only when the flow streams.
     """
+    from promptflow_lite.connections._model_config import connection_class_of
+    from promptflow_lite.connections._provider import get_connection
     from promptflow_lite.tools._coercion import ParamType, param_types
     from promptflow_lite.tools._llm import prepare_chat, prepare_completion
     from promptflow_lite.tools._template import template_variables
 
     prompty = AsyncPrompty.load(file, connections=connections, **({"model": {"api": api}} if api else {}))
-    override = connections.get(connection) if connection else None
+    override = None
+    if connection:  # offline, a missing one stands in as ``kind`` (the node's shape) or the prompty's type
+        configuration = prompty.file.configuration
+        kind = kind or connection_class_of(configuration.get("type") if isinstance(configuration, dict) else None)
+        override = get_connection(connection, connections, kind=kind)
     if override is None:
         prompty.connection()  # fail at load, naming the file, when the prompty's connection is missing
     prepare = prepare_completion if prompty.file.api == "completion" else prepare_chat

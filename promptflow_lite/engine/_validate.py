@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from promptflow_lite.errors import FlowValidationError, ToolLoadError, ValidationProblem
+from promptflow_lite.errors import FlowValidationError, ToolLoadError, UserError, ValidationProblem
 from promptflow_lite.flow._model import Node
 
 
-def validate_flow(source: str | Path) -> tuple[Path, list[ValidationProblem]]:
+def validate_flow(source: str | Path, init: dict[str, Any] | None = None) -> tuple[Path, list[ValidationProblem]]:
     """The flow file ``source`` names and its problems (none: valid). A DAG is checked as a whole,
-    each python node's file loaded (running its code) to check it defines one tool; a flex flow or
-    a prompty is loaded, which checks it (a problem raises)."""
+    each python node's file loaded (running its code) to check it defines one tool; a flex flow or a
+    prompty is checked without running it (:mod:`._flow_check`), with the init arguments ``init``."""
     from promptflow_lite.flow._loader import flow_kind, load_dag, resolve_flow_path
     from promptflow_lite.flow._validate import find_problems
 
     file, _ = resolve_flow_path(source)
     if flow_kind(file) != "dag":
-        from promptflow_lite.engine._load import load_flow
+        from promptflow_lite.engine._flow_check import script_flow_problems
 
-        load_flow(file)
-        return file, []
+        return file, script_flow_problems(file, init)
+    if init:
+        raise UserError("--init applies to flex flows and prompties; this is a DAG flow.", file=str(file),
+                        hint="drop --init.")
     try:
         return file, find_problems(load_dag(file), check_tool=tool_problems)
     except FlowValidationError as exc:

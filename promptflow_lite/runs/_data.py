@@ -29,10 +29,7 @@ def load_data(path: str | Path, warn: Warn | None = None) -> list[Row]:
     Raises ``DataError`` for a missing path or a malformed file, ``EmptyInputsData`` when there
     are no rows at all. ``warn`` receives notes about files in a folder that were skipped.
     """
-    source = Path(path).expanduser()
-    if not source.exists():
-        raise DataError("The data path does not exist.", file=str(source),
-                        hint="check the --data path (relative paths are relative to the current folder).")
+    source = check_data_path(path)
     if source.is_dir():
         rows = []
         for file in _data_files(source):
@@ -43,6 +40,15 @@ def load_data(path: str | Path, warn: Warn | None = None) -> list[Row]:
         raise EmptyInputsData("The data has no rows.", file=str(source),
                               hint="add at least one line of data (a .jsonl file holds one JSON object per line).")
     return rows
+
+
+def check_data_path(path: str | Path) -> Path:
+    """The data path, expanded; ``DataError`` when it does not exist."""
+    source = Path(path).expanduser()
+    if not source.exists():
+        raise DataError("The data path does not exist.", file=str(source),
+                        hint="check the --data path (relative paths are relative to the current folder).")
+    return source
 
 
 def columns(rows: Iterable[Row]) -> list[str]:

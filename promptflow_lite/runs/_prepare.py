@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from promptflow_lite.runs import _model as model
-from promptflow_lite.runs._data import load_data
+from promptflow_lite.runs._data import check_data_path, load_data
 from promptflow_lite.runs._errors import InvalidRunStatusError
 from promptflow_lite.runs._log import RunLog
 from promptflow_lite.runs._mapping import map_lines
@@ -24,10 +24,7 @@ def prepare_lines(spec: RunSpec, flow: Any, log: RunLog, get_run: Callable[[str]
         sources["data"] = load_data(spec.data, warn=log.warning)
         origins["data"] = str(spec.data)
     if spec.run:
-        base = get_run(spec.run)
-        if base.status not in (model.COMPLETED, model.COMPLETED_WITH_ERRORS):
-            raise InvalidRunStatusError(f"Base run '{base.name}' is {base.status}; an evaluation needs a "
-                                        "completed base run.", hint=f"resume it: `pfl run resume {base.name}`.")
+        base = _usable_base_run(spec.run, get_run)
         folder = RunFolder(base.output_path)
         sources["run.outputs"] = [{"line_number": n, **row} for n, row in sorted(folder.read_outputs().items())]
         sources["run.inputs"] = base_inputs(base, folder, log)
@@ -38,6 +35,23 @@ def prepare_lines(spec: RunSpec, flow: Any, log: RunLog, get_run: Callable[[str]
                  "of the same name.")
     return map_lines(flow.inputs, sources, spec.column_mapping, warn=log.warning, source_labels=labels,
                      origins=origins)
+
+
+def check_sources(spec: RunSpec, get_run: Callable[[str], Run]) -> None:
+    """The data path and the base run exist and the base run is complete: a run failing this is
+    never recorded (the error says what to fix; nothing was started)."""
+    if spec.data and "://" not in str(spec.data):
+        check_data_path(spec.data)
+    if spec.run:
+        _usable_base_run(spec.run, get_run)
+
+
+def _usable_base_run(name: str, get_run: Callable[[str], Run]) -> Run:
+    base = get_run(name)
+    if base.status not in (model.COMPLETED, model.COMPLETED_WITH_ERRORS):
+        raise InvalidRunStatusError(f"Base run '{base.name}' is {base.status}; an evaluation needs a "
+                                    "completed base run.", hint=f"resume it: `pfl run resume {base.name}`.")
+    return base
 
 
 def base_inputs(base: Run, folder: RunFolder, log: RunLog) -> list[dict[str, Any]]:

@@ -28,7 +28,7 @@ from promptflow_lite.runs._index import RunIndex
 from promptflow_lite.runs._journal import JournalWriteError
 from promptflow_lite.runs._log import RunLog
 from promptflow_lite.runs._model import Run
-from promptflow_lite.runs._prepare import prepare_lines
+from promptflow_lite.runs._prepare import check_sources, prepare_lines
 from promptflow_lite.runs._records import bulk_error, error_message
 from promptflow_lite.runs._spec import RunSpec, unmask_environment
 from promptflow_lite.runs._store import RunFolder
@@ -92,6 +92,7 @@ class Runner:
             raise UserError("Either data or a base run must be given.",
                             hint="pass --data FILE, --run BASE_RUN, or --resume-from RUN.")
         spec = _absolute(_checked(spec))
+        check_sources(spec, self.get)
         flow_file, kind = _flow_kind(spec.flow)
         context = self._start(spec, model.default_run_name(flow_file, spec.variant, kind), kind)
         try:

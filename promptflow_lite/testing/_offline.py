@@ -2,8 +2,9 @@
 
 Useful to try a flow, a batch run or an evaluation without keys or network (the README's
 quickstart does this) and for CI smoke tests. The server starts once per process on
-127.0.0.1; connections keep their names and types but point at it, and connection names that
-do not exist yet are answered by an ``OpenAIConnection`` to the same server.
+127.0.0.1; connections keep their names and types but point at it, connection names that do
+not exist yet are answered by a connection of the class the node needs (Azure OpenAI for a node
+with a ``deployment_name``...), and prompties' inline model configurations are redirected too.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import os
 import sys
 import threading
 from typing import Any
+
+from promptflow_lite.connections._provider import StandInProvider
 
 ENV = "PFL_SCRIPTED_LLM"
 # The key sent offline; traces blank it as a secret, so it must not be a word answers contain.
@@ -38,15 +41,18 @@ def _shared_server(rules: str):
     return _server
 
 
-class ScriptedConnections:
-    """A connection provider whose model endpoints all point at the scripted server."""
+class ScriptedConnections(StandInProvider):
+    """A connection provider whose model endpoints all point at the scripted server.
+
+    A name that is not stored is answered by a connection of the class the caller needs
+    (``kind``: an Azure-style node gets an ``AzureOpenAIConnection``; default ``OpenAIConnection``).
+    """
 
     def __init__(self, rules: str, inner: Any):
         self._server = _shared_server(rules)
         self._inner = inner
 
-    def get(self, name: str):
-        from promptflow_lite.connections._types import OpenAIConnection
+    def get(self, name: str, kind: Any = None):
         from promptflow_lite.connections._values import unset_env_kept
         from promptflow_lite.errors import ConnectionNotFound
 
@@ -54,11 +60,23 @@ class ScriptedConnections:
             with unset_env_kept():  # e.g. api_key: ${env:OPENAI_API_KEY} needs no key offline
                 conn = self._inner.get(name)
         except ConnectionNotFound:
-            return OpenAIConnection(api_key=KEY, base_url=self._server.base_url, name=name)
+            return stand_in(name, kind, self._server)
         return redirect(conn, self._server)
 
     def names(self) -> list[str]:
         return self._inner.names()
+
+    def redirect(self, conn: Any) -> Any:
+        return redirect(conn, self._server)
+
+
+def stand_in(name: str, kind: Any, server: Any) -> Any:
+    """A connection of class ``kind`` (default ``OpenAIConnection``) named ``name``, calling the scripted ``server``."""
+    from promptflow_lite.connections._types import Connection, OpenAIConnection
+
+    if not (isinstance(kind, type) and issubclass(kind, Connection)) or kind is Connection:
+        kind = OpenAIConnection
+    return redirect(kind(name=name), server)
 
 
 def redirect(conn: Any, server: Any) -> Any:
