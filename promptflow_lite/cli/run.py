@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--max-concurrency", type=int, metavar="N",
                         help="lines in flight at once (default 64, or env PFL_MAX_CONCURRENCY)")
     create.add_argument("--line-timeout", type=float, metavar="SECONDS", help="per-line timeout (default 600)")
+    create.add_argument("--engine", metavar="NAME",
+                        help="what runs the lines: local (default) or an installed engine (entry points "
+                             "'promptflow_lite.engines')")
     create.add_argument("--environment-variables", nargs="+", action="extend", metavar="K=V")
     create.add_argument("--connections", nargs="+", action="extend", metavar="NODE.FIELD=VALUE",
                         help="e.g. summarize.connection=my_openai summarize.deployment_name=gpt-4o")
@@ -139,7 +142,7 @@ def _create(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {
         "flow": args.flow, "data": args.data, "run": args.run, "variant": args.variant, "name": args.name,
         "display_name": args.display_name, "description": args.description, "max_concurrency": args.max_concurrency,
-        "line_timeout": args.line_timeout, "resume_from": args.resume_from,
+        "line_timeout": args.line_timeout, "resume_from": args.resume_from, "engine": args.engine,
         "column_mapping": {**(spec.column_mapping or {}),
                            **parse_key_values(args.column_mapping, "--column-mapping")} or None,
         "tags": parse_key_values(args.tags, "--tags") or None,

@@ -13,7 +13,8 @@ from promptflow_lite._lazy import lazy_exports
 
 _EXPORTS = {
     "Client": "._client", "PFClient": "._client", "Run": "._model", "RunSpec": "._spec", "load_run": "._spec",
-    "LineEngine": "._engine", "LineTask": "._engine", "LocalEngine": "._engine",
+    "LineEngine": "._engine", "LineTask": "._engine", "LocalEngine": "._engine", "register_engine": "._engine",
+    "make_engine": "._engine",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -61,7 +61,7 @@ class Client:
             connection_overrides: dict[str, str] | None = None, max_concurrency: int | None = None,
             line_timeout: float | None = None, resume_from: Any = None, use_cache: bool | None = None,
             repeat_index: int | None = None, init: dict[str, Any] | None = None, stream: bool | None = None,
-            properties: dict[str, Any] | None = None, **_ignored: Any) -> Run:
+            properties: dict[str, Any] | None = None, engine: str | None = None, **_ignored: Any) -> Run:
         """Execute a batch run of ``flow`` over ``data`` (and/or base run ``run``) and return it when done.
 
         ``column_mapping`` maps flow inputs to ``${data.col}``, ``${run.outputs.col}``, ``${run.inputs.col}`` or
@@ -69,6 +69,7 @@ class Client:
         ``{node: {"connection": name, "deployment_name": d}}`` overrides (same as ``connection_overrides``).
         ``use_cache`` (default True) answers repeated LLM requests from the local cache; ``repeat_index``
         (default 0) keys independent samples of the same request. ``resume_from`` makes a new run reusing another run's completed lines.
+        ``engine`` names what runs the lines (default ``local``; see ``runs.register_engine``).
         """
         base = flow if isinstance(flow, RunSpec) else RunSpec()
         providers, overrides = _split_connections(connections)
@@ -79,7 +80,7 @@ class Client:
             environment_variables=environment_variables, connections=providers or self._connections,
             connection_overrides={**(overrides or {}), **(connection_overrides or {})} or None,
             max_concurrency=max_concurrency, line_timeout=line_timeout, resume_from=_name(resume_from), init=init,
-            properties=properties, use_cache=use_cache, repeat_index=repeat_index, stream=stream)
+            properties=properties, use_cache=use_cache, repeat_index=repeat_index, stream=stream, engine=engine)
         with _traced():
             result = self._runner.create(spec)
         return self._streamed(result) if spec.stream else result

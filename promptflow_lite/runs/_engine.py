@@ -1,9 +1,11 @@
-"""How the lines of a batch run get executed: a small interface and the local engine.
+"""How the lines of a batch run get executed: a small interface, the local engine and the registry.
 
 An engine takes a loaded flow and an iterable of ``LineTask``s, runs them (in any order, with
 any parallelism) and hands each ``LineResult`` to ``on_result`` as soon as it is done. The
 run (folder, journal, aggregation, statuses) stays the caller's business, so another engine
-(e.g. one spreading lines over a Ray cluster) only has to implement ``execute``.
+(e.g. one spreading lines over a Ray cluster) only has to implement ``execute``. Engines are
+found by name in ``ENGINES``: ``local``, then what installed packages register in the entry-point
+group ``promptflow_lite.engines`` (a class or function taking ``max_concurrency``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol
 
+from promptflow_lite._registry import Registry
 from promptflow_lite.engine._results import LineResult
 
 # Lines in flight. LLM-bound lines spend ~99 % of their time waiting on the network (a 200 ms
@@ -80,6 +83,20 @@ async def run_task(flow: Any, task: LineTask, line_timeout: float | None) -> Lin
         from promptflow_lite.errors import error_dict
 
         return LineResult(status=FAILED, inputs=dict(task.inputs), error=error_dict(exc), line_number=task.line_number)
+
+
+ENGINES: Registry[Callable[..., LineEngine]] = Registry("engine", "promptflow_lite.engines",
+                                                      builtins=lambda: {"local": LocalEngine})
+
+
+def make_engine(name: str | None = None, max_concurrency: int | None = None) -> LineEngine:
+    """The engine ``name`` (default ``local``) for a run with at most ``max_concurrency`` lines in flight."""
+    return ENGINES.get(name or "local")(max_concurrency=max_concurrency)
+
+
+def register_engine(name: str, factory: Callable[..., LineEngine]) -> None:
+    """Make ``factory(max_concurrency=...)`` the engine ``name`` in this process (``--engine name``)."""
+    ENGINES.register(name, factory)
 
 
 def resolve_concurrency(value: int | None) -> int:

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from promptflow_lite.engine._results import COMPLETED, LineResult
 from promptflow_lite.errors import PflError, UserError, error_dict
 from promptflow_lite.runs import _model as model
-from promptflow_lite.runs._engine import DEFAULT_LINE_TIMEOUT, LineEngine, LineTask, LocalEngine
+from promptflow_lite.runs._engine import DEFAULT_LINE_TIMEOUT, LineEngine, LineTask, make_engine
 from promptflow_lite.runs._errors import (
     InvalidRunStatusError, KeyRejectedError, RunExistsError, RunNotFoundError, RunStoreError)
 from promptflow_lite.runs._index import RunIndex
@@ -71,7 +71,7 @@ class Runner:
         self.home = Path(home)
         self.runs_dir = self.home / "runs"
         self.index = RunIndex(self.home / "runs.sqlite")
-        self._engine = engine or (lambda spec: LocalEngine(spec.max_concurrency))
+        self._engine = engine or (lambda spec: make_engine(spec.engine, spec.max_concurrency))
         self._progress = progress
 
     # public -------------------------------------------------------------------------------
@@ -440,9 +440,11 @@ def _attributes(name: str, base: str | None, line_number: int) -> dict[str, Any]
 
 def _checked(spec: RunSpec) -> RunSpec:
     """Settings errors surface before anything is created."""
-    from promptflow_lite.runs._engine import resolve_concurrency
+    from promptflow_lite.runs._engine import ENGINES, resolve_concurrency
 
     resolve_concurrency(spec.max_concurrency)
+    if spec.engine:
+        ENGINES.get(spec.engine)  # an unknown name is an error listing the known ones
     if spec.line_timeout is not None and spec.line_timeout <= 0:
         raise UserError(f"The line timeout must be positive, not {spec.line_timeout}.",
                         hint="pass --line-timeout SECONDS, e.g. 600.")

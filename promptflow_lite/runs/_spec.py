@@ -19,7 +19,7 @@ from promptflow_lite.errors import UserError
 MASK = "******"
 _SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL", re.I)
 _STORED = ("flow", "data", "run", "column_mapping", "variant", "environment_variables", "connection_overrides", "init",
-           "max_concurrency", "line_timeout", "use_cache", "repeat_index", "resume_from")
+           "max_concurrency", "line_timeout", "use_cache", "repeat_index", "resume_from", "engine")
 _RUN_YML_KEYS = {"$schema", "name", "display_name", "description", "tags", "properties", "flow", "data",
                  "column_mapping", "run", "variant", "environment_variables", "connections", "init",
                  "runtime", "resources", "identity", "type", "code"}
@@ -42,6 +42,7 @@ class RunSpec:
     connection_overrides: dict[str, str] | None = None  # {"node.connection": "name", "node.deployment_name": ...}
     init: dict[str, Any] | None = None
     max_concurrency: int | None = None
+    engine: str | None = None  # a name in runs._engine.ENGINES (None: local)
     line_timeout: float | None = None
     use_cache: bool = True
     repeat_index: int = 0
