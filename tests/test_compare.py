@@ -7,7 +7,7 @@ import json
 import pytest
 
 from promptflow_lite.cli.main import main
-from promptflow_lite.evaluate._builtin import evaluator_path
+from promptflow_lite.evaluate._registry import evaluator_path
 from promptflow_lite.evaluate._run_lines import read_run_lines
 from promptflow_lite.runs._client import Client
 

@@ -8,7 +8,7 @@ from xml.etree import ElementTree
 import pytest
 
 from promptflow_lite.errors import UserError
-from promptflow_lite.evaluate._builtin import evaluator_path
+from promptflow_lite.evaluate._registry import evaluator_path
 from promptflow_lite.evaluate._comparison import compare
 from promptflow_lite.evaluate._evaluators import (
     EvaluatorSpec, input_mapping, parse_evaluator, parse_evaluators, parse_mapping_overrides,

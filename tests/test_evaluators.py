@@ -10,7 +10,7 @@ import pytest
 from promptflow_lite.connections._types import OpenAIConnection
 from promptflow_lite.engine import load_flow, run_sync
 from promptflow_lite.errors import UserError
-from promptflow_lite.evaluate._builtin import builtin_names, evaluator_path, evaluators_root
+from promptflow_lite.evaluate._registry import builtin_names, evaluator_path, evaluators_root
 from promptflow_lite.testing import ScriptedServer
 
 JUDGES = ["coherence", "fluency", "groundedness", "relevance", "similarity"]

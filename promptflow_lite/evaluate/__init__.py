@@ -6,7 +6,7 @@
     result.passed               # False when a gate failed
 
 ``compare`` does the statistics on plain per-line scores, ``compare_runs`` on existing runs,
-``evaluator_path`` finds a built-in evaluator flow. Names resolve lazily (numpy loads on first use).
+``evaluator_path`` finds an evaluator flow by name (built-in, installed or registered). Names resolve lazily (numpy loads on first use).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from promptflow_lite._lazy import lazy_exports
 _EXPORTS = {
     "evaluate": "._session", "run_evaluation": "._session", "EvaluationPlan": "._session",
     "EvaluationResult": "._session", "compare": "._comparison", "ComparisonReport": "._comparison",
-    "compare_runs": "._run_compare", "evaluator_path": "._builtin", "builtin_names": "._builtin",
+    "compare_runs": "._run_compare", "evaluator_path": "._registry", "builtin_names": "._registry",
+    "evaluator_names": "._registry", "register_evaluator": "._registry",
 }
 
 __all__ = sorted(_EXPORTS)

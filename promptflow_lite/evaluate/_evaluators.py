@@ -1,6 +1,6 @@
 """Evaluators on the command line: ``[ALIAS=]NAME_OR_PATH[:k=v,...]`` and how their inputs get mapped.
 
-An evaluator is a built-in name (see :mod:`._builtin`) or the path of any evaluation flow. Its
+An evaluator is a name (see :mod:`._registry`: built-in or installed) or the path of any evaluation flow. Its
 inputs are mapped, in order of preference, from: ``--evaluator-mapping ALIAS.input=VALUE``, the
 ``:k=v`` parameters (literals), a base-run output of the same name, a data column of the same
 name, and - for ``answer`` only - the base run's single output. Inputs with a default may stay
@@ -31,7 +31,7 @@ class EvaluatorSpec:
 
 def parse_evaluator(text: str) -> EvaluatorSpec:
     """``"f1_score"``, ``"contains:substring=Paris,case_sensitive=true"``, ``"acc=./my_eval"`` → a spec."""
-    from promptflow_lite.evaluate._builtin import builtin_names, evaluator_path
+    from promptflow_lite.evaluate._registry import evaluator_path
 
     raw = text.strip()
     if Path(raw).expanduser().exists():
@@ -46,11 +46,11 @@ def parse_evaluator(text: str) -> EvaluatorSpec:
     path = Path(target).expanduser()
     if path.exists():
         path = path.resolve()
-    elif target in builtin_names() or "/" not in target and "\\" not in target:
-        path = evaluator_path(target)
+        alias = alias or path.name
+    elif "/" not in target and "\\" not in target:
+        path, alias = evaluator_path(target), alias or target  # a name: built-in, installed or registered
     else:
         raise UserError(f"Evaluator flow '{target}' does not exist.", hint="check the path, or use a built-in name.")
-    alias = alias or path.name
     if not _ALIAS.match(alias):
         raise UserError(f"Evaluator name '{alias}' cannot name metrics.",
                         hint="give it a simple name: --evaluator NAME=PATH (letters, digits, _ and -).")
