@@ -379,7 +379,7 @@ def test_flex_lines_are_traced(make_flow):
 # the example flows in flows/
 
 
-REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

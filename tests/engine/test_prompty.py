@@ -422,7 +422,7 @@ def test_the_pre_1_0_model_connection_form_still_works(server, tmp_path):
 
 
 def test_example_prompty_flow(tmp_path, monkeypatch, capsys):
-    folder = Path(__file__).resolve().parents[1] / "flows" / "prompty_basic"
+    folder = Path(__file__).resolve().parents[2] / "flows" / "prompty_basic"
     with ScriptedServer(rules=str(folder / "scripted_llm.yaml")) as srv:
         data = {"open_ai_connection": {"type": "OpenAIConnection", "value": {"api_key": "k",
                                                                               "base_url": srv.base_url}}}

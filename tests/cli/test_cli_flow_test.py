@@ -12,7 +12,7 @@ import pytest
 from promptflow_lite.cli.main import main
 from promptflow_lite.testing import ScriptedServer
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CLASSIFICATION = REPO / "flows" / "classification"
 CHAT = REPO / "flows" / "chat_basic"
 
