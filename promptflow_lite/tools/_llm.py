@@ -138,60 +138,70 @@ def _sending(req: ModelRequest) -> Iterator[None]:
                  "lone surrogate); fix the data or the node inputs.") from None
 
 
+def _begin(req: ModelRequest, stack: ExitStack) -> tuple[ModelCall, dict | None]:
+    """Open the call's record (kept open by ``stack``) and look the request up in the cache."""
+    call = stack.enter_context(_record(req))
+    return call, _cached(req, call)
+
+
+@contextmanager
+def _failures(req: ModelRequest, call: ModelCall) -> Iterator[None]:
+    """What is left after the retries becomes one error naming the endpoint, model and attempts."""
+    import openai
+    from tenacity import RetryError
+
+    started = time.monotonic()
+    try:
+        yield
+    except RetryError as exc:
+        last = exc.last_attempt.exception()
+        raise _failure(req, last, call, started) from last
+    except openai.OpenAIError as exc:
+        raise _failure(req, exc, call, started) from exc
+
+
+def _answer(req: ModelRequest, call: ModelCall, result: Any, stack: ExitStack, recorder: Callable[..., Any]) -> Any:
+    """A stream keeps the record open until it is read (``recorder``); an answer is cached and shaped."""
+    if req.stream:
+        return recorder(result, call, stack.pop_all(), texts=True, close=result.close)
+    _store(req, result)
+    return _finish(req, call, result)
+
+
+# The two ways to send differ only where one awaits: tests/tools/test_async_parity.py keeps them alike.
+
 async def invoke_async(req: ModelRequest) -> Any:
     """Send ``req`` (or answer it from the cache) and shape the result."""
-    import openai
-    from tenacity import AsyncRetrying, RetryError
+    from tenacity import AsyncRetrying
 
     with ExitStack() as stack:
-        call = stack.enter_context(_record(req))
-        data = _cached(req, call)
+        call, data = _begin(req, stack)
         if data is not None:
             return _finish(req, call, data)
         create = _method(async_client(req.endpoint), req)
-        started = time.monotonic()
-        try:
+        with _failures(req, call):
             async for attempt in AsyncRetrying(**retry_options(_where(req), req.model)):
                 with attempt, _sending(req):
                     call.attempts += 1
                     result = _checked(req, await create())
-        except RetryError as exc:
-            last = exc.last_attempt.exception()
-            raise _failure(req, last, call, started) from last
-        except openai.OpenAIError as exc:
-            raise _failure(req, exc, call, started) from exc
-        if req.stream:
-            return recorded_async_stream(result, call, stack.pop_all(), texts=True, close=result.close)
-        _store(req, result)
-        return _finish(req, call, result)
+        return _answer(req, call, result, stack, recorded_async_stream)
 
 
 def invoke_sync(req: ModelRequest) -> Any:
     """Blocking twin of :func:`invoke_async`."""
-    import openai
-    from tenacity import RetryError, Retrying
+    from tenacity import Retrying
 
     with ExitStack() as stack:
-        call = stack.enter_context(_record(req))
-        data = _cached(req, call)
+        call, data = _begin(req, stack)
         if data is not None:
             return _finish(req, call, data)
         create = _method(sync_client(req.endpoint), req)
-        started = time.monotonic()
-        try:
+        with _failures(req, call):
             for attempt in Retrying(**retry_options(_where(req), req.model)):
                 with attempt, _sending(req):
                     call.attempts += 1
                     result = _checked(req, create())
-        except RetryError as exc:
-            last = exc.last_attempt.exception()
-            raise _failure(req, last, call, started) from last
-        except openai.OpenAIError as exc:
-            raise _failure(req, exc, call, started) from exc
-        if req.stream:
-            return recorded_stream(result, call, stack.pop_all(), texts=True, close=result.close)
-        _store(req, result)
-        return _finish(req, call, result)
+        return _answer(req, call, result, stack, recorded_stream)
 
 
 # ---------------------------------------------------------------------------------------------

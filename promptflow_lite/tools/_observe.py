@@ -117,7 +117,7 @@ def _estimate(call: ModelCall) -> None:
 
 # A streamed call's record stays open until its stream ends: read to the end, dropped unread (the
 # call ends as one read in part) or failed. The two recorders below are that one loop, written for
-# sync and async iteration (a body cannot serve both); tests/tools/test_stream_parity.py keeps them alike.
+# sync and async iteration (a body cannot serve both); tests/tools/test_async_parity.py keeps them alike.
 
 def recorded_stream(chunks: Iterable[Any], call: ModelCall, record: ExitStack, *, texts: bool = False,
                     close: Callable[[], Any] | None = None) -> Iterator[Any]:

@@ -1,6 +1,7 @@
-"""Sync/async parity of streamed model calls: the twin recorders in ``tools/_observe.py`` (our LLM tools'
-``chat_sync`` / ``chat``, and OpenAI SDK calls made by user code while tracing patches the SDK) must
-yield the same pieces and leave the same model-call record, read to the end or dropped early."""
+"""Sync/async parity of model calls: the twin senders in ``tools/_llm.py`` (``chat_sync`` / ``chat``...)
+and stream recorders in ``tools/_observe.py`` (also used for OpenAI SDK calls made by user code while
+tracing patches the SDK) must give the same answers and errors and leave the same model-call record:
+answered, cached, retried, refused, streamed to the end or dropped early."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from promptflow_lite.tools._observe import calls_collector
 from promptflow_lite.tracing._openai_sdk import instrument, uninstrument
 
 PROMPT = "# user:\nWhat is the capital of {{country}}?\n"
-RULES = [{"match": "capital of (\\w+)", "reply": "The capital of \\1 is a long scripted answer."}]
+RULES = [{"match": "capital of (\\w+)", "reply": "The capital of \\1 is a long scripted answer."},
+         {"match": "flaky", "reply": "finally", "fail_first": 2},
+         {"match": "forbidden", "status": 403, "error": "Your key may not use this model."}]
 MESSAGES = [{"role": "user", "content": "What is the capital of Peru?"}]
 
 
@@ -27,8 +30,11 @@ def server():
 
 
 def record(call) -> dict:
-    """What a model-call record says, without times."""
-    return {"api": call.api, "request": call.request, "response": call.response, "usage": call.usage,
+    """What a model-call record says, without times (nor the server's response id and time)."""
+    response = call.response
+    if isinstance(response, dict):
+        response = {k: v for k, v in response.items() if k not in ("id", "created")}
+    return {"api": call.api, "request": call.request, "response": response, "usage": call.usage,
             "cached": call.cached, "error": type(call.error).__name__ if call.error else None,
             "attempts": call.attempts, "ended": call.end_time is not None}
 
@@ -48,6 +54,44 @@ def async_run(read):
         calls_collector.set(calls)
         return await read(), [record(c) for c in calls]
     return asyncio.run(main())
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch):
+    monkeypatch.setenv("PFL_LLM_BACKOFF_SECONDS", "0.01")
+
+
+def outcome(run, read):
+    """What a call gave (its answer or its error's type and message) and the records it left."""
+    try:
+        answer, calls = run(read)
+        return answer, calls
+    except Exception as exc:  # noqa: BLE001 - the error is what is compared
+        return (type(exc).__name__, str(exc)), None
+
+
+@pytest.mark.parametrize("question", ["What is the capital of Peru?", "Is it flaky?", "Say something forbidden."])
+def test_llm_tool_answers_retries_and_refusals_alike(server, question, pfl_home):
+    from promptflow_lite.tools import LLMCache, use_cache
+
+    conn = OpenAIConnection(api_key="sk-test", base_url=server.base_url, name="c")
+
+    def sync_read():
+        return llm.chat_sync(conn, "# user:\n{{question}}\n", model="gpt-4o", question=question)
+
+    async def async_read():
+        return await llm.chat(conn, "# user:\n{{question}}\n", model="gpt-4o", question=question)
+
+    sync_side = outcome(sync_run, sync_read)
+    server.reset()  # flaky fails its first two requests again
+    assert outcome(async_run, async_read) == sync_side
+    with use_cache(LLMCache(pfl_home / "cache.sqlite")):
+        stored = outcome(sync_run, sync_read)  # answered by the server, then stored
+        assert outcome(sync_run, sync_read) == outcome(async_run, async_read)  # both from the cache
+    if "forbidden" in question:
+        assert sync_side[0][0].endswith("Error") and "403" in sync_side[0][1] and "may not use this model" in sync_side[0][1]
+    else:
+        assert sync_side[1][0]["attempts"] == (3 if "flaky" in question else 1) and stored[1][0]["cached"] is False
 
 
 def test_llm_tool_streams_the_same_deltas_and_record(server):
