@@ -1,5 +1,6 @@
-"""Shared fixtures: every test gets its own PFL_HOME; ``make_flow`` writes a flow folder; ``pfl_json``
-reads a command's JSON; ``collector`` receives OTLP traces."""
+"""Shared fixtures: every test gets its own PFL_HOME; ``make_flow`` writes a flow folder; ``pfl_json`` /
+``flow_test_json`` read a command's JSON; ``scripted_connections`` points the flows' connections at a
+scripted server; ``collector`` receives OTLP traces."""
 
 from __future__ import annotations
 
@@ -49,6 +50,35 @@ def pfl_json(capsys):
         return json.loads(capsys.readouterr().out)
 
     return call
+
+
+@pytest.fixture
+def flow_test_json(pfl_json):
+    """``flow_test_json("--flow", FOLDER, "--inputs", "x=1")`` -> the outputs ``pfl flow test`` printed."""
+    return lambda *args: pfl_json("flow", "test", *map(str, args), "--output", "json")
+
+
+@pytest.fixture
+def scripted_connections(tmp_path, monkeypatch):
+    """``scripted_connections(server, api_key="sk-test")``: the connections ``open_ai_connection`` and
+    ``azure_open_ai_connection`` point at a scripted server, through ``PROMPTFLOW_CONNECTIONS``
+    (promptflow's execution format); returns the connections file."""
+
+    def use(server, api_key: str = "sk-test") -> Path:
+        data = {
+            "open_ai_connection": {"type": "OpenAIConnection", "module": "promptflow.connections",
+                                   "value": {"api_key": api_key, "base_url": server.base_url},
+                                   "secret_keys": ["api_key"]},
+            "azure_open_ai_connection": {"type": "AzureOpenAIConnection", "module": "promptflow.connections",
+                                         "value": {"api_key": api_key, "api_base": server.url, "api_type": "azure",
+                                                   "api_version": "2024-02-01"}, "secret_keys": ["api_key"]},
+        }
+        path = tmp_path / "connections.json"
+        path.write_text(json.dumps(data))
+        monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(path))
+        return path
+
+    return use
 
 
 @pytest.fixture(autouse=True)

@@ -17,66 +17,47 @@ CLASSIFICATION = REPO / "flows" / "classification"
 CHAT = REPO / "flows" / "chat_basic"
 
 
-def connections_file(tmp_path: Path, server: ScriptedServer, api_key: str = "sk-test") -> Path:
-    """A promptflow-format connections file (env PROMPTFLOW_CONNECTIONS) pointing at ``server``."""
-    data = {
-        "open_ai_connection": {"type": "OpenAIConnection", "module": "promptflow.connections",
-                               "value": {"api_key": api_key, "base_url": server.base_url}, "secret_keys": ["api_key"]},
-        "azure_open_ai_connection": {"type": "AzureOpenAIConnection", "module": "promptflow.connections",
-                                     "value": {"api_key": api_key, "api_base": server.url, "api_type": "azure",
-                                               "api_version": "2024-02-01"}, "secret_keys": ["api_key"]},
-    }
-    path = tmp_path / "connections.json"
-    path.write_text(json.dumps(data))
-    return path
-
-
 @pytest.fixture
-def server(tmp_path, monkeypatch):
+def server(scripted_connections, monkeypatch):
     with ScriptedServer(rules=str(CLASSIFICATION / "scripted_llm.yaml")) as srv:
-        monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(connections_file(tmp_path, srv)))
+        scripted_connections(srv)
         monkeypatch.setenv("PFL_LLM_BACKOFF_SECONDS", "0.01")
         yield srv
 
 
-def run_json(capsys, *args: str) -> dict:
-    assert main(["flow", "test", *args, "--output", "json"]) == 0
-    return json.loads(capsys.readouterr().out)
-
-
-def test_classification_variants_and_activate_branch(server, capsys):
-    out = run_json(capsys, "--flow", str(CLASSIFICATION), "--inputs", "text=The app crashes on start")
+def test_classification_variants_and_activate_branch(server, capsys, flow_test_json):
+    out = flow_test_json("--flow", str(CLASSIFICATION), "--inputs", "text=The app crashes on start")
     assert out == {"category": "bug", "priority": "high", "summary": "bug ticket (priority: high)"}
-    zero_shot = run_json(capsys, "--flow", str(CLASSIFICATION), "--inputs", "text=Please refund my order")
+    zero_shot = flow_test_json("--flow", str(CLASSIFICATION), "--inputs", "text=Please refund my order")
     assert zero_shot["category"] == "other" and zero_shot["priority"] == "n/a"  # triage bypassed
-    few_shot = run_json(capsys, "--flow", str(CLASSIFICATION), "--inputs", "text=Please refund my order",
+    few_shot = flow_test_json("--flow", str(CLASSIFICATION), "--inputs", "text=Please refund my order",
                         "--variant", "${classify.variant_1}")
     assert few_shot["category"] == "billing"
 
 
-def test_chat_flow_uses_history(server, capsys, tmp_path):
+def test_chat_flow_uses_history(server, capsys, tmp_path, flow_test_json):
     inputs = tmp_path / "inputs.json"
     inputs.write_text(json.dumps({"question": "And how do I run it?", "chat_history": [
         {"inputs": {"question": "What is promptflow_lite?"}, "outputs": {"answer": "A runner."}}]}))
     server.rules = str(CHAT / "scripted_llm.yaml")
-    out = run_json(capsys, "--flow", str(CHAT), "--inputs-file", str(inputs))
+    out = flow_test_json("--flow", str(CHAT), "--inputs-file", str(inputs))
     assert out == {"answer": "Run `pfl flow test --flow flows/chat_basic --interactive`."}
     sent = server.requests[-1]["body"]["messages"]
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
     assert sent[2]["content"] == "A runner."
 
 
-def test_transient_faults_are_retried(server, capsys):
+def test_transient_faults_are_retried(server, capsys, flow_test_json):
     server.fail_rate = 0.3
     server.fail_kinds = ("429", "500")
     for text in ("The app crashes", "Refund please", "Add dark mode", "Hello there", "Upload fails"):
-        run_json(capsys, "--flow", str(CLASSIFICATION), "--inputs", f"text={text}")
+        flow_test_json("--flow", str(CLASSIFICATION), "--inputs", f"text={text}")
     assert server.stats["faults"], "the server should have injected faults"
 
 
-def test_permanent_401_fails_fast_with_a_clear_message(tmp_path, monkeypatch, capsys):
+def test_permanent_401_fails_fast_with_a_clear_message(scripted_connections, monkeypatch, capsys):
     with ScriptedServer(api_key="the-right-key") as srv:
-        monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(connections_file(tmp_path, srv, api_key="wrong")))
+        scripted_connections(srv, api_key="wrong")
         code = main(["flow", "test", "--flow", str(CLASSIFICATION), "--inputs", "text=hi", "--output", "json"])
         requests = srv.stats["requests"]
     captured = capsys.readouterr()
@@ -98,8 +79,8 @@ def test_failure_prints_type_node_and_message_on_stderr(make_flow, capsys):
     assert "ToolExecutionError" in captured.err and "'boom'" in captured.err and "KeyError" in captured.err
 
 
-def test_node_test_with_reference_inputs(server, capsys):
-    out = run_json(capsys, "--flow", str(CLASSIFICATION), "--node", "parse_category",
+def test_node_test_with_reference_inputs(server, capsys, flow_test_json):
+    out = flow_test_json("--flow", str(CLASSIFICATION), "--node", "parse_category",
                    "--inputs", "answer=It is a Billing question.")
     assert out == "billing"
 
@@ -177,7 +158,7 @@ def test_stream_prints_the_answer_as_it_arrives(server, capsys):
     assert server.requests[-1]["body"].get("stream") is True
 
 
-def test_chat_history_without_default_starts_empty(make_flow, capsys):
+def test_chat_history_without_default_starts_empty(make_flow, capsys, flow_test_json):
     folder = make_flow({
         "flow.dag.yaml": "inputs:\n  question:\n    type: string\n    is_chat_input: true\n  chat_history:\n"
         "    type: list\noutputs:\n  answer:\n    reference: ${turns.output}\n    is_chat_output: true\nnodes:\n"
@@ -185,10 +166,10 @@ def test_chat_history_without_default_starts_empty(make_flow, capsys):
         "    history: ${inputs.chat_history}\n",
         "turns.py": "from promptflow.core import tool\n@tool\ndef turns(history: list):\n    return len(history)\n",
     })
-    assert run_json(capsys, "--flow", str(folder), "--inputs", "question=hi") == {"answer": 0}  # as pf flow test
+    assert flow_test_json("--flow", str(folder), "--inputs", "question=hi") == {"answer": 0}  # as pf flow test
 
 
-def test_offline_mode_needs_no_key_in_the_environment(tmp_path, monkeypatch, capsys):
+def test_offline_mode_needs_no_key_in_the_environment(tmp_path, monkeypatch, capsys, flow_test_json):
     from promptflow_lite.testing import _offline as offline
 
     connections = {"open_ai_connection": {"type": "OpenAIConnection", "value": {
@@ -199,7 +180,7 @@ def test_offline_mode_needs_no_key_in_the_environment(tmp_path, monkeypatch, cap
     monkeypatch.setenv(offline.ENV, str(CHAT / "scripted_llm.yaml"))  # what `pfl --scripted-llm RULES` sets
     monkeypatch.setattr(offline, "_server", None)
     try:
-        out = run_json(capsys, "--flow", str(CHAT), "--inputs", "question=What is promptflow_lite?")
+        out = flow_test_json("--flow", str(CHAT), "--inputs", "question=What is promptflow_lite?")
         assert out == {"answer": "A light, fast runner for promptflow flows."}
         assert main(["flow", "test", "--flow", str(CHAT), "--inputs", "question=Hello"]) == 0
     finally:

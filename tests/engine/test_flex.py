@@ -83,11 +83,6 @@ CLASS_FLOW = {
 }
 
 
-def run_json(capsys, *args: str) -> dict:
-    assert main(["flow", "test", *args, "--output", "json"]) == 0
-    return json.loads(capsys.readouterr().out)
-
-
 def test_function_entry_output_forms(make_flow):
     flow = load_flow(make_flow(FUNCTION_FLOW))
     assert flow.kind == "flex"
@@ -106,12 +101,12 @@ def test_streaming_keeps_the_generator(make_flow):
     assert line.ok and "".join(line.outputs["output"]) == "a b "
 
 
-def test_inputs_come_from_the_signature_and_cli_strings_are_converted(make_flow, capsys):
+def test_inputs_come_from_the_signature_and_cli_strings_are_converted(make_flow, capsys, flow_test_json):
     folder = make_flow(FUNCTION_FLOW)
     flow = load_flow(folder)
     assert {k: (v.type.value, v.has_default, v.default) for k, v in flow.inputs.items()} == {
         "text": ("string", False, None), "mode": ("string", True, "dict"), "times": ("int", True, 1)}
-    assert run_json(capsys, "--flow", str(folder), "--inputs", "text=ab", "times=3") == {"echo": "ababab"}
+    assert flow_test_json("--flow", str(folder), "--inputs", "text=ab", "times=3") == {"echo": "ababab"}
 
 
 def test_user_errors_name_the_function_and_keep_the_traceback(make_flow):
@@ -182,9 +177,9 @@ def test_failing_aggregate_reports_without_failing(make_flow):
     assert "(ZeroDivisionError) no metrics today" in result.error["message"]
 
 
-def test_cli_init_arguments_and_metrics(make_flow, capsys, tmp_path):
+def test_cli_init_arguments_and_metrics(make_flow, capsys, tmp_path, flow_test_json):
     folder = make_flow(CLASS_FLOW)
-    assert run_json(capsys, "--flow", str(folder), "--inputs", "answer=ok", "--init", "prefix=>",
+    assert flow_test_json("--flow", str(folder), "--inputs", "answer=ok", "--init", "prefix=>",
                     "threshold=2") == {"label": ">ok", "long": True}
     init_file = tmp_path / "init.json"
     init_file.write_text(json.dumps({"prefix": "#"}))
@@ -383,17 +378,14 @@ REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def scripted(tmp_path, monkeypatch):
+def scripted(scripted_connections):
     """Start the scripted server with a flow's rules; connections come from PROMPTFLOW_CONNECTIONS."""
     servers = []
 
     def start(rules) -> ScriptedServer:
         server = ScriptedServer(rules=str(rules)).start()
         servers.append(server)
-        data = {"open_ai_connection": {"type": "OpenAIConnection",
-                                       "value": {"api_key": "sk-test", "base_url": server.base_url}}}
-        (tmp_path / "connections.json").write_text(json.dumps(data))
-        monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(tmp_path / "connections.json"))
+        scripted_connections(server)
         return server
 
     yield start
@@ -401,21 +393,21 @@ def scripted(tmp_path, monkeypatch):
         server.stop()
 
 
-def test_example_flex_function_flow(scripted, capsys):
+def test_example_flex_function_flow(scripted, capsys, flow_test_json):
     folder = REPO / "flows" / "flex_function"
     server = scripted(folder / "scripted_llm.yaml")
-    assert run_json(capsys, "--flow", str(folder)) == {
+    assert flow_test_json("--flow", str(folder)) == {
         "summary": "Build LLM apps as flows; flex flows are plain Python.", "words_in": 17, "words_out": 10}
     assert server.requests[-1]["body"]["messages"][0]["content"].endswith("at most 12 words.")
     for row in (folder / "data.jsonl").read_text().splitlines():
         assert load_flow(folder).run(json.loads(row)).ok
 
 
-def test_example_flex_class_flow(capsys):
+def test_example_flex_class_flow(capsys, flow_test_json):
     folder = REPO / "flows" / "flex_class"
-    assert run_json(capsys, "--flow", str(folder), "--inputs", "answer=paris", "ground_truth=Paris") == {
+    assert flow_test_json("--flow", str(folder), "--inputs", "answer=paris", "ground_truth=Paris") == {
         "exact_match": True, "f1": 1.0}
-    assert run_json(capsys, "--flow", str(folder), "--inputs", "answer=paris", "ground_truth=Paris",
+    assert flow_test_json("--flow", str(folder), "--inputs", "answer=paris", "ground_truth=Paris",
                     "--init", "ignore_case=false") == {"exact_match": False, "f1": 0.0}
     flow = load_flow(folder)
     lines = [flow.run(json.loads(row), line_number=i)

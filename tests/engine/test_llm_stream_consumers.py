@@ -6,7 +6,6 @@ promptflow's LLM tools stream a sync generator, so downstream python tools (sync
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
@@ -127,11 +126,8 @@ def test_the_streamed_llm_span_ends_with_the_joined_text(make_flow, connections,
     assert call["output"] == ANSWER and call["attributes"]["output_type"] == "iterated"
 
 
-def test_flow_test_with_stream_prints_the_outputs(make_flow, server, tmp_path, monkeypatch, capsys):
-    connections = {"open_ai_connection": {"type": "OpenAIConnection",
-                                          "value": {"api_key": "sk-x", "base_url": server.base_url}}}
-    (tmp_path / "connections.json").write_text(json.dumps(connections), encoding="utf-8")
-    monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(tmp_path / "connections.json"))
+def test_flow_test_with_stream_prints_the_outputs(make_flow, server, scripted_connections, capsys):
+    scripted_connections(server)
     folder = make_flow(CONSUMERS)
     assert pfl(["flow", "test", "--flow", str(folder), "--stream",
                 "--inputs", "question=What is the capital of Chile?"]) == 0

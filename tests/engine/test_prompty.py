@@ -89,12 +89,9 @@ RULES = [
 
 
 @pytest.fixture
-def server(tmp_path, monkeypatch):
+def server(scripted_connections, monkeypatch):
     with ScriptedServer(rules=RULES) as srv:
-        data = {"open_ai_connection": {"type": "OpenAIConnection", "value": {"api_key": "sk-test",
-                                                                              "base_url": srv.base_url}}}
-        (tmp_path / "connections.json").write_text(json.dumps(data))
-        monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(tmp_path / "connections.json"))
+        scripted_connections(srv)
         monkeypatch.setenv("PFL_LLM_BACKOFF_SECONDS", "0.01")
         yield srv
 
@@ -318,22 +315,17 @@ def test_template_errors_name_the_file(server, tmp_path):
 # as a flow: pfl flow test, load_flow
 
 
-def run_json(capsys, *args: str) -> dict:
-    assert main(["flow", "test", *args, "--output", "json"]) == 0
-    return json.loads(capsys.readouterr().out)
-
-
-def test_cli_flow_test_on_a_prompty_file_and_folder(server, tmp_path, capsys):
+def test_cli_flow_test_on_a_prompty_file_and_folder(server, tmp_path, capsys, flow_test_json):
     path = write(tmp_path, "basic.prompty", BASIC)
-    assert run_json(capsys, "--flow", str(path)) == {"output": "Probably the Pope."}  # sample inputs
+    assert flow_test_json("--flow", str(path)) == {"output": "Probably the Pope."}  # sample inputs
     history = json.dumps([{"role": "user", "content": "Tell a joke"}])
-    out = run_json(capsys, "--flow", str(tmp_path), "--inputs", "question=again", f"chat_history={history}")
+    out = flow_test_json("--flow", str(tmp_path), "--inputs", "question=again", f"chat_history={history}")
     assert out == {"output": "Knock knock. Who is there? A scripted joke."}
 
 
-def test_cli_flow_test_json_mode_prints_the_dict(server, tmp_path, capsys):
+def test_cli_flow_test_json_mode_prints_the_dict(server, tmp_path, capsys, flow_test_json):
     path = write(tmp_path, "json.prompty", JSON_PROMPTY)
-    assert run_json(capsys, "--flow", str(path), "--inputs", "question=capital of Chile?") == {
+    assert flow_test_json("--flow", str(path), "--inputs", "question=capital of Chile?") == {
         "name": "geo", "answer": "The capital of Chile is scripted."}
 
 
@@ -421,14 +413,11 @@ def test_the_pre_1_0_model_connection_form_still_works(server, tmp_path):
     assert last_body(server)["model"] == "gpt-35-turbo" and "deployment_name" not in last_body(server)
 
 
-def test_example_prompty_flow(tmp_path, monkeypatch, capsys):
+def test_example_prompty_flow(scripted_connections, flow_test_json):
     folder = Path(__file__).resolve().parents[2] / "flows" / "prompty_basic"
     with ScriptedServer(rules=str(folder / "scripted_llm.yaml")) as srv:
-        data = {"open_ai_connection": {"type": "OpenAIConnection", "value": {"api_key": "k",
-                                                                              "base_url": srv.base_url}}}
-        (tmp_path / "connections.json").write_text(json.dumps(data))
-        monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(tmp_path / "connections.json"))
-        assert run_json(capsys, "--flow", str(folder)) == {
+        scripted_connections(srv)
+        assert flow_test_json("--flow", str(folder)) == {
             "output": "A prompt with its model settings in YAML front matter, runnable on its own."}
         rows = [json.loads(line) for line in (folder / "data.jsonl").read_text().splitlines()]
         answers = [Prompty.load(folder / "answer.prompty")(**row) for row in rows]

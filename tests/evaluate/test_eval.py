@@ -51,14 +51,10 @@ RULES = [{"match": r"Reply with exactly the word asked for\.\s+user: Repeat the 
 
 
 @pytest.fixture
-def server(tmp_path, monkeypatch):
+def server(scripted_connections):
     """A scripted server behind the connection ``open_ai_connection`` (via PROMPTFLOW_CONNECTIONS)."""
     with ScriptedServer(rules=RULES) as running:
-        file = tmp_path / "connections.json"
-        file.write_text(json.dumps({"open_ai_connection": {
-            "type": "OpenAIConnection", "module": "promptflow.connections",
-            "value": {"api_key": "test-key", "base_url": running.base_url}, "secret_keys": ["api_key"]}}))
-        monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(file))
+        scripted_connections(running, api_key="test-key")
         yield running
 
 

@@ -53,13 +53,9 @@ def server():
 
 
 @pytest.fixture
-def connections(server, tmp_path, monkeypatch):
+def connections(server, scripted_connections):
     """The CLI finds the connection through PROMPTFLOW_CONNECTIONS (promptflow's execution format)."""
-    file = tmp_path / "connections.json"
-    file.write_text(json.dumps({"open_ai_connection": {
-        "type": "OpenAIConnection", "value": {"api_key": "sk-test", "base_url": server.base_url}}}))
-    monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(file))
-    return file
+    return scripted_connections(server)
 
 
 @pytest.fixture
