@@ -19,13 +19,13 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 _C = "promptflow_lite._compat.contracts"
-_CONN = "promptflow_lite.connections._types"
-_DEC = "promptflow_lite.tools._decorator"
-_MET = "promptflow_lite.tools._metrics"
-_TRACE = "promptflow_lite.tracing._api"
+_CONN = "promptflow_lite.connections"
+_DEC = "promptflow_lite.tools"
+_MET = "promptflow_lite.tools"
+_TRACE = "promptflow_lite.tracing"
 _BUILTIN = "promptflow_lite.tools._builtin"
-_MODEL_CONFIG = "promptflow_lite.connections._model_config"
-_PROMPTY = "promptflow_lite.engine._prompty"
+_MODEL_CONFIG = "promptflow_lite.connections"
+_PROMPTY = "promptflow_lite.engine"
 
 _CONNECTIONS = {name: f"{_CONN}:{name}" for name in (
     "Connection", "OpenAIConnection", "AzureOpenAIConnection", "CustomConnection", "CustomStrongTypeConnection",
@@ -46,8 +46,8 @@ _FLOWS = {
     "OpenAIModelConfiguration": f"{_MODEL_CONFIG}:OpenAIModelConfiguration",
     "AzureOpenAIModelConfiguration": f"{_MODEL_CONFIG}:AzureOpenAIModelConfiguration",
 }
-_CLIENT = {"PFClient": "promptflow_lite.runs._client:Client", "load_flow": _FLOWS["load_flow"],
-           "load_run": "promptflow_lite.runs._client:load_run"}
+_CLIENT = {"PFClient": "promptflow_lite.runs:Client", "load_flow": _FLOWS["load_flow"],
+           "load_run": "promptflow_lite.runs:load_run"}
 
 NAMESPACES: dict[str, dict[str, str]] = {
     "promptflow": {**_TOOL, **_METRIC, **_CLIENT, "trace": f"{_TRACE}:trace", "start_trace": f"{_TRACE}:start_trace"},
@@ -59,8 +59,8 @@ NAMESPACES: dict[str, dict[str, str]] = {
     "promptflow.entities": {**_CONNECTIONS, **_UI},
     "promptflow.client": dict(_CLIENT),
     "promptflow.contracts": {},
-    "promptflow.contracts.multimedia": {"Image": "promptflow_lite.tools._multimedia:Image",
-                                        "PFBytes": "promptflow_lite.tools._multimedia:Image"},
+    "promptflow.contracts.multimedia": {"Image": "promptflow_lite.tools:Image",
+                                        "PFBytes": "promptflow_lite.tools:Image"},
     "promptflow.contracts.types": {name: f"{_C}:{name}" for name in (
         "PromptTemplate", "FilePath", "AssistantDefinition")} | {"Secret": f"{_CONN}:Secret"},
     "promptflow.contracts.tool": {"ToolType": f"{_C}:ToolType", "InputSetting": f"{_C}:InputSetting"},
