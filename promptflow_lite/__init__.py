@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "Run": ".runs",
     "load_run": ".runs",
     "evaluate": ".evaluate",
+    "mask_secrets": ".masking",
     "OpenAIModelConfiguration": ".connections",
     "AzureOpenAIModelConfiguration": ".connections",
     "Secret": ".connections",

@@ -3,12 +3,16 @@
 Every error raised on purpose by promptflow_lite derives from :class:`PflError`. ``UserError``
 means the flow, data or configuration must change; ``SystemError`` means we failed. The
 ``to_dict`` form follows promptflow's error dicts, so tools reading ``error.json`` keep working.
+Messages, hints and stack traces are masked (:mod:`.masking`): an endpoint echoing a key in its
+error never puts that key in an error.
 """
 
 from __future__ import annotations
 
 import traceback
 from typing import Any
+
+from promptflow_lite.masking import mask_secrets, register_environment
 
 
 class PflError(Exception):
@@ -29,8 +33,8 @@ class PflError(Exception):
         node: str | None = None,
         line: int | None = None,
     ):
-        self.message = message
-        self.hint = hint
+        self.message = mask_secrets(message)
+        self.hint = mask_secrets(hint) if hint else hint
         self.file = str(file) if file is not None else None
         self.node = node
         self.line = line
@@ -123,11 +127,12 @@ class LLMError(UserError):
 
 
 def error_dict(exc: BaseException) -> dict[str, Any]:
-    """Promptflow-shaped error dict for any exception (``code``, ``message``, ``innerError``...)."""
+    """Promptflow-shaped error dict for any exception (``code``, ``message``, ``innerError``...), secrets masked."""
+    register_environment()  # flow code may have loaded a key into the environment (``load_dotenv()``)
     if isinstance(exc, PflError):
-        category, message = exc.category, str(exc)
+        category, message = exc.category, mask_secrets(str(exc))
     else:
-        category, message = "SystemError", f"({type(exc).__name__}) {exc}"
+        category, message = "SystemError", mask_secrets(f"({type(exc).__name__}) {exc}")
     data: dict[str, Any] = {
         "code": category,
         "message": message,
@@ -142,7 +147,7 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
         if exc.hint:
             data["hint"] = exc.hint
     tb = getattr(exc, "user_traceback", "") or "".join(traceback.format_exception(exc))
-    data["debugInfo"] = {"type": type(exc).__name__, "message": str(exc), "stackTrace": tb}
+    data["debugInfo"] = {"type": type(exc).__name__, "message": mask_secrets(str(exc)), "stackTrace": mask_secrets(tb)}
     return data
 
 

@@ -20,7 +20,7 @@ PACKAGE = Path(promptflow_lite.__file__).parent
 
 # lowest first: a module may import its own layer and the layers before it, never a later one
 LAYERS = [
-    {"_version", "_lazy", "_registry", "_sqlite", "errors", "home"},
+    {"_version", "_lazy", "_registry", "_sqlite", "errors", "home", "masking"},
     {"_compat", "connections"},
     {"flow"},
     {"tools", "testing"},

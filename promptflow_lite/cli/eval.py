@@ -109,7 +109,9 @@ def _write_outputs(args: argparse.Namespace, result, echo) -> None:
 
 
 def _write(path: str, text: str, echo, what: str) -> None:
+    from promptflow_lite.masking import mask_secrets
+
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    target.write_text(mask_secrets(text), encoding="utf-8")
     echo(f"{what} written to {target}")

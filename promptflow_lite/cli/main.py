@@ -3,7 +3,8 @@
 A command module defines ``register(subparsers)`` which adds its parser and sets
 ``func=handler`` on it; the handler takes the parsed ``argparse.Namespace`` and returns an
 exit code (``None`` means 0). Modules import heavy libraries inside handlers only, so
-``pfl --help`` stays fast.
+``pfl --help`` stays fast. Whatever a command prints, on stdout or stderr, tracebacks included, is
+masked (:func:`~promptflow_lite.masking.mask_secrets`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 
 from promptflow_lite._version import __version__
 from promptflow_lite.errors import PflError
+from promptflow_lite.masking import masked_output
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -70,13 +72,18 @@ def main(argv: list[str] | None = None) -> int:
 
         os.environ["PFL_SCRIPTED_LLM"] = os.path.abspath(args.scripted_llm)
     _printable_output()
+    with masked_output():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code = args.func(args)
     except PflError as exc:
-        if args.debug:
-            raise
-        print(f"Error ({exc.code}): {exc}", file=sys.stderr)
-        return 1
+        if not args.debug:
+            print(f"Error ({exc.code}): {exc}", file=sys.stderr)
+            return 1
+        return _traceback()
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
@@ -85,7 +92,17 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit-time flush must not fail too
         return 141  # 128 + SIGPIPE, as other command-line tools
+    except Exception:  # a bug
+        return _traceback()
     return int(code or 0)
+
+
+def _traceback() -> int:
+    """Print the exception being handled, as Python would (on the masked stderr)."""
+    import traceback
+
+    traceback.print_exc()
+    return 1
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--fail-kinds", default="429,500", metavar="KINDS",
                        help="comma-separated: 429, 500, timeout, drop, malformed (default 429,500)")
     serve.add_argument("--api-key", metavar="K", help="reject requests without this key (401)")
+    serve.add_argument("--echo-key", choices=("full", "elided"),
+                       help="end every error message with the request's key, whole or elided (as some endpoints do)")
     serve.add_argument("--seed", type=int, default=0, help="seed of the fault injection (default 0)")
     serve.set_defaults(func=_serve)
 
@@ -28,7 +30,7 @@ def _serve(args: argparse.Namespace) -> int:
     from promptflow_lite.testing import ScriptedServer
 
     server = ScriptedServer(rules=args.rules, latency=args.latency_ms / 1000, fail_rate=args.fail_rate,
-                            fail_kinds=args.fail_kinds, api_key=args.api_key, seed=args.seed,
+                            fail_kinds=args.fail_kinds, api_key=args.api_key, echo_key=args.echo_key, seed=args.seed,
                             host=args.host, port=args.port)
     server.serve_forever(lambda base_url: print(f"Scripted OpenAI server listening on {base_url}", flush=True))
     return 0

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from promptflow_lite.connections._types import (
     CONNECTION_CLASSES, STRONG_TYPE_PREFIX, Connection, CustomConnection, build_connection, connection_class)
 from promptflow_lite.errors import UserError
+from promptflow_lite.masking import register_named
 
 STRONG_TYPE_FIELDS = ("custom_type", "module", "package", "package_version")
 # accepted and ignored: the schema URL and what `pf connection show` prints besides the fields
@@ -91,6 +92,14 @@ def parse_dotenv(text: str, *, file: str | None = None) -> dict[str, str]:
             value = value.split(" #", 1)[0].rstrip()
         pairs[key] = value
     return pairs
+
+
+def register_dotenv_secrets(path: str | Path) -> None:
+    """Register for masking the values of a ``.env`` file named like secrets (flow code may load it)."""
+    try:
+        register_named(parse_dotenv(Path(path).read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, UserError):  # none, or not ours to judge
+        pass
 
 
 def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

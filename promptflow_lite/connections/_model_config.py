@@ -22,6 +22,7 @@ from promptflow_lite.connections._provider import as_provided, get_connection
 from promptflow_lite.connections._types import AzureOpenAIConnection, Connection, OpenAIConnection
 from promptflow_lite.connections._values import env_reference
 from promptflow_lite.errors import UserError
+from promptflow_lite.masking import register_secret
 
 AZURE_TYPES = ("azure_openai", "azure_open_ai", "AzureOpenAI")
 OPENAI_TYPES = ("openai", "open_ai", "OpenAI")
@@ -73,6 +74,7 @@ class AzureOpenAIModelConfiguration(ModelConfiguration):
 
     def __post_init__(self) -> None:
         self._check_exclusive("azure_endpoint", "api_key", "api_version")
+        register_secret(self.api_key)
 
     @classmethod
     def from_connection(cls, connection: Connection, azure_deployment: str) -> "AzureOpenAIModelConfiguration":
@@ -98,6 +100,7 @@ class OpenAIModelConfiguration(ModelConfiguration):
 
     def __post_init__(self) -> None:
         self._check_exclusive("base_url", "api_key", "organization")
+        register_secret(self.api_key)
 
     @classmethod
     def from_connection(cls, connection: Connection, model: str) -> "OpenAIModelConfiguration":

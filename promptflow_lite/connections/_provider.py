@@ -21,6 +21,7 @@ from promptflow_lite.connections._types import (
     CONNECTION_CLASSES, Connection, CustomConnection, connection_class)
 from promptflow_lite.connections._values import apply_env_overrides, resolve_env_references
 from promptflow_lite.errors import ConnectionNotFound, UserError
+from promptflow_lite.masking import register_named
 
 __all__ = ["ConnectionProvider", "StandInProvider", "DictConnectionProvider", "ChainedConnectionProvider",
            "default_provider", "get_connection", "as_provided", "apply_env_overrides",
@@ -158,7 +159,8 @@ def resolve_connection_references(env_vars: Mapping[str, Any], provider: Any) ->
     """Flow ``environment_variables`` as strings, each ``${conn.key}`` replaced by that connection field.
 
     An unknown connection raises ``ConnectionNotFound``; an unknown key leaves the value as written;
-    dict and list values become JSON, None an empty string, anything else ``str()``.
+    dict and list values become JSON, None an empty string, anything else ``str()``. Values named
+    like secrets (``OPENAI_API_KEY``) are registered for masking.
     """
     resolved: dict[str, str] = {}
     for key, value in env_vars.items():
@@ -168,6 +170,7 @@ def resolve_connection_references(env_vars: Mapping[str, Any], provider: Any) ->
             if match.group(2) in conn:
                 value = conn[match.group(2)]
         resolved[str(key)] = _env_text(value)
+    register_named(resolved)
     return resolved
 
 

@@ -2,7 +2,8 @@
 
 A connection holds ``configs`` (plain settings) and ``secrets`` (keys); both are reachable as
 attributes (``conn.api_key``), by item (``conn["api_base"]``) and through the mapping protocol
-(``dict(conn)``, ``**conn``), as flow code written for promptflow expects.
+(``dict(conn)``, ``**conn``), as flow code written for promptflow expects. A connection's secret
+values are registered for masking (:mod:`promptflow_lite.masking`) as soon as it is built.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import re
 from typing import Any, ClassVar
 
+from promptflow_lite.masking import register_connection, register_secret
 
 STRONG_TYPE_PREFIX = "promptflow.connection."
 """Configs ``promptflow.connection.custom_type|module|package|package_version`` mark a stored strong type."""
@@ -42,6 +44,7 @@ class Connection:
             (self.secrets if key in self.SECRETS else self.configs)[key] = value
         for key in self.SECRETS:
             self.secrets.setdefault(key, None)
+        register_connection(self)
 
     @property
     def type(self) -> str:
@@ -61,6 +64,7 @@ class Connection:
             self.__dict__[key] = value
         elif key in self.secrets or key in self.SECRETS:
             self.secrets[key] = value
+            register_secret(value)
         else:
             self.configs[key] = value
 

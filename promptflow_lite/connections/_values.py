@@ -3,7 +3,7 @@
 Secret placeholders follow promptflow (FLOW_FORMAT §3.2): ``"<user-input>"`` asks the user in the
 CLI (and is an error in the API); an empty, all-``*`` or ``"<no-change>"`` value keeps the stored
 secret on update. ``${env:VAR}`` is stored as written and read from the environment only when
-the connection is fetched for use.
+the connection is fetched for use (a secret read so is registered for masking).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Callable, Iterator, Mapping
 
 from promptflow_lite.connections._types import Connection, CustomConnection
 from promptflow_lite.errors import UserError
+from promptflow_lite.masking import register_connection
 
 SCRUBBED = "******"
 USER_INPUT = "<user-input>"
@@ -131,6 +132,7 @@ def resolve_env_references(conn: Connection, *, secrets: bool = True,
                 hint=f"set {var} in the environment, or store the value itself with "
                      f"`pfl connection update -n {conn.name} --set {set_key(conn, key, secret=is_secret)}=VALUE`.")
         (resolved.secrets if is_secret else resolved.configs)[key] = environ[var]
+    register_connection(resolved)
     return resolved
 
 

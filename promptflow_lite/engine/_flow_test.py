@@ -1,7 +1,7 @@
 """``pfl flow test`` as a library call: one line (or one node), plus aggregation over it.
 
 Results are also written where promptflow writes them (``<flow>/.promptflow/flow.output.json``,
-``flow.detail.json``, ``flow.metrics.json``) so existing tooling keeps finding them.
+``flow.detail.json``, ``flow.metrics.json``) so existing tooling keeps finding them, secrets masked.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import Any, TextIO
 
 from promptflow_lite.engine._flow import working_directory
 from promptflow_lite.engine._load import load_flow
-from promptflow_lite.engine._results import LineResult, NodeRun
 from promptflow_lite.engine._sync import run_sync
+from promptflow_lite.engine._results import LineResult, NodeRun
+from promptflow_lite.masking import mask_secrets
 
 
 @dataclass
@@ -132,7 +133,7 @@ def _jsonable(value: Any) -> bool:
 
 
 def _dump(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    return mask_secrets(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 def _line_dict(line: LineResult) -> dict[str, Any]:

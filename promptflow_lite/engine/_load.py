@@ -42,9 +42,11 @@ def load_flow(source: str | Path, *, variant: str | None = None, connections: An
     the flow's; ``connection_overrides`` are ``{"node.connection": "name", "node.deployment_name": ...}``;
     ``init`` are the init kwargs of a flex flow class.
     """
+    from promptflow_lite.connections._files import register_dotenv_secrets
     from promptflow_lite.flow._loader import flow_kind, resolve_flow_path
 
     file, _ = resolve_flow_path(source)
+    register_dotenv_secrets(file.parent / ".env")
     kind = flow_kind(file)
     provider = connection_provider(connections)
     if kind == "dag":

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Callable, Mapping, NamedTuple
 
 from promptflow_lite.errors import UserError
+from promptflow_lite.masking import mask_secrets
 
 RUNNING, COMPLETED, FAILED, BYPASSED, CANCELED = "Running", "Completed", "Failed", "Bypassed", "Canceled"
 
@@ -135,7 +136,8 @@ class LineResult:
         return record
 
     def to_json(self) -> str:
-        """The record as one line of JSON (values JSON cannot hold: see :func:`dumps`), made once."""
+        """The record as one line of JSON (values JSON cannot hold: see :func:`dumps`), made once and
+        masked (:func:`~promptflow_lite.masking.mask_secrets`): no known secret is written."""
         return self._encode().text
 
     @property
@@ -148,9 +150,9 @@ class LineResult:
         if encoded is None:
             record = self.to_dict()
             try:
-                encoded = _Encoded(_strict(record), True)
+                encoded = _Encoded(mask_secrets(_strict(record), tokens=False), True)
             except TypeError:  # a value JSON cannot hold
-                encoded = _Encoded(_lenient(record), False)
+                encoded = _Encoded(mask_secrets(_lenient(record), tokens=False), False)
             self._encoded = encoded
         return encoded
 

@@ -4,7 +4,8 @@ The run folder holds the results; the index holds what ``pfl run list/show`` nee
 opening folders (status, counts, tokens, times, properties) and the control flags another
 process sets (``cancel_requested``). Several processes run and list at once (WAL, busy timeout:
 :mod:`promptflow_lite._sqlite`); each call opens a short-lived connection. Schema changes are the
-numbered ``MIGRATIONS``.
+numbered ``MIGRATIONS``. Free text (errors, properties, descriptions) is masked before it is stored
+(:func:`~promptflow_lite.masking.mask_secrets`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from promptflow_lite._sqlite import Migration, connect, transaction
+from promptflow_lite.masking import mask_secrets
 from promptflow_lite.runs._errors import RunExistsError
 
 MIGRATIONS = [
@@ -58,6 +60,7 @@ MIGRATIONS = [
 ]
 
 _JSON_COLUMNS = ("tags", "properties")
+_MASKED_COLUMNS = ("display_name", "description", "tags", "properties", "error")  # free text (not names, paths)
 RUNNING_STATES = ("Preparing", "Running")
 
 
@@ -167,6 +170,9 @@ def _encode(fields: dict[str, Any]) -> dict[str, Any]:
             encoded[key] = json.dumps(encoded[key] or {}, ensure_ascii=False, default=str)
     if "error" in encoded and isinstance(encoded["error"], dict):
         encoded["error"] = json.dumps(encoded["error"], ensure_ascii=False, default=str)
+    for key in _MASKED_COLUMNS:
+        if isinstance(encoded.get(key), str):
+            encoded[key] = mask_secrets(encoded[key])
     return encoded
 
 

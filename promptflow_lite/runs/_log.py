@@ -1,7 +1,8 @@
 """A run's ``logs.txt``: run events, warnings and what the flow's tools printed, line by line.
 
 Warnings are loud: they also go to stderr (and are kept in ``warnings`` for the run record).
-With ``stream`` every message is echoed to stderr as it is written.
+With ``stream`` every message is echoed to stderr as it is written. Messages are masked
+(:func:`~promptflow_lite.masking.mask_secrets`), in the file and on stderr.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, TextIO
+
+from promptflow_lite.masking import mask_secrets
 
 
 class RunLog:
@@ -30,7 +33,7 @@ class RunLog:
         self._write("INFO", message, echo=True)
 
     def warning(self, message: str) -> None:
-        self.warnings.append(message)
+        self.warnings.append(mask_secrets(message))
         self._write("WARNING", message, echo=True)
 
     def error(self, message: str) -> None:
@@ -49,6 +52,7 @@ class RunLog:
             self._file.close()
 
     def _write(self, level: str, message: str, *, echo: bool) -> None:
+        message = mask_secrets(message)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S %z")
         if not self._file.closed:
             self._file.write(f"{stamp} {os.getpid():>7} {level:<8} {message}\n")

@@ -30,7 +30,7 @@ from promptflow_lite.runs._log import RunLog
 from promptflow_lite.runs._model import Run
 from promptflow_lite.runs._prepare import check_sources, prepare_lines
 from promptflow_lite.runs._records import bulk_error, error_message
-from promptflow_lite.runs._spec import RunSpec, unmask_environment
+from promptflow_lite.runs._spec import RunSpec, check_resumable, unmask_environment
 from promptflow_lite.runs._store import RunFolder
 
 EngineFactory = Callable[[RunSpec], LineEngine]
@@ -121,7 +121,7 @@ class Runner:
                                         hint="fix the problem and create a new run.")
         if run.status == model.COMPLETED:
             return run
-        spec = _checked(RunSpec.from_stored(run.properties).merged(
+        spec = _checked(check_resumable(RunSpec.from_stored(run.properties), name).merged(
             connections=connections, max_concurrency=max_concurrency, line_timeout=line_timeout, stream=stream))
         spec.environment_variables = unmask_environment(spec.environment_variables, environment_variables)
         if not self.index.claim(name):
@@ -173,7 +173,7 @@ class Runner:
         old = RunFolder(source.output_path)
         if not old.inputs_file.is_file():
             raise InvalidRunStatusError(f"Run '{source.name}' never started, so there is nothing to resume from.")
-        base = RunSpec.from_stored(source.properties)
+        base = check_resumable(RunSpec.from_stored(source.properties), source.name)
         spec = base.merged(**{k: getattr(spec, k) for k in (
             "name", "display_name", "description", "tags", "connections", "max_concurrency", "line_timeout",
             "stream")}, resume_from=source.name)

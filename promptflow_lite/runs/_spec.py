@@ -1,8 +1,9 @@
 """``RunSpec``: what to run — from ``pfl run create`` flags, ``Client.run`` arguments or a ``run.yml``.
 
 A spec is also what a run remembers (``properties`` in the index) so that ``resume`` and
-``--resume-from`` can run it again. Environment variables whose name looks secret (KEY, TOKEN,
-SECRET, PASSWORD...) are stored masked; a resume takes them from the environment again.
+``--resume-from`` can run it again. Environment variables and ``init`` fields whose name says
+secret (:func:`~promptflow_lite.masking.is_secret_name`) are stored masked; a resume takes the
+variables from the environment again, and refuses an ``init`` whose secret was masked.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from promptflow_lite.errors import UserError
+from promptflow_lite.masking import is_secret_name, register_named
 
 MASK = "******"
-_SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL", re.I)
 _STORED = ("flow", "data", "run", "column_mapping", "variant", "environment_variables", "connection_overrides", "init",
            "max_concurrency", "line_timeout", "use_cache", "repeat_index", "resume_from", "engine")
 _RUN_YML_KEYS = {"$schema", "name", "display_name", "description", "tags", "properties", "flow", "data",
@@ -70,14 +71,49 @@ class RunSpec:
         """The spec as run properties (JSON, secrets masked)."""
         data = {key: getattr(self, key) for key in _STORED}
         if self.environment_variables:
-            data["environment_variables"] = {k: (MASK if _SECRET_NAME.search(k) else v)
-                                             for k, v in self.environment_variables.items()}
+            data["environment_variables"] = _masked(self.environment_variables)
+        if self.init:
+            data["init"] = _masked(self.init)
         return data
 
     @classmethod
     def from_stored(cls, properties: dict[str, Any]) -> "RunSpec":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in properties.items() if k in known and k in _STORED})
+
+
+def _masked(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with every field named like a secret (nested ones too) replaced by ``MASK``,
+    unless it refers to an environment variable (``${env:VAR}``)."""
+    masked = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            value = _masked(value)
+        elif value and isinstance(value, str) and is_secret_name(str(key)) and not value.startswith("${"):
+            value = MASK
+        masked[key] = value
+    return masked
+
+
+def check_resumable(spec: RunSpec, run_name: str) -> RunSpec:
+    """``spec`` of run ``run_name`` as stored, unless its ``init`` lost a secret to masking."""
+    masked = _masked_fields(spec.init or {})
+    if masked:
+        raise UserError(f"Run '{run_name}' was created with a secret in init ({', '.join(masked)}), which runs never "
+                        "store, so it cannot run again.",
+                        hint="create the run again with the secret given through a connection "
+                             "({connection: NAME} in the model configuration) or as '${env:VAR}'.")
+    return spec
+
+
+def _masked_fields(values: dict[str, Any], prefix: str = "") -> list[str]:
+    found = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            found += _masked_fields(value, f"{prefix}{key}.")
+        elif value == MASK:
+            found.append(f"{prefix}{key}")
+    return found
 
 
 def unmask_environment(stored: dict[str, Any] | None, given: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -175,7 +211,7 @@ def read_dotenv(path: Path) -> dict[str, str]:
     """``KEY=VALUE`` lines (``#`` comments, optional ``export`` and quotes)."""
     if not path.is_file():
         raise UserError("The environment variables file does not exist.", file=str(path))
-    values = {}
+    values: dict[str, str] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -184,4 +220,5 @@ def read_dotenv(path: Path) -> dict[str, str]:
         if not sep:
             raise UserError("Expected KEY=VALUE.", file=str(path), line=number)
         values[key.strip()] = value.strip().strip("'\"")
+    register_named(values)
     return values

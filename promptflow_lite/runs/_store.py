@@ -8,7 +8,10 @@ exactly the lines without a valid successful record. ``finalize`` derives the
 rest from the journal: ``flow_outputs/output.jsonl`` and ``inputs.jsonl`` sorted by line
 number, and promptflow's line and node records:
 ``flow_artifacts/<lo>_<hi>.jsonl`` and ``node_artifacts/<node>/<lo>_<hi>.jsonl``, ``BATCH_SIZE``
-lines per file (promptflow's readers load every file of those folders).
+lines per file (promptflow's readers load every file of those folders). Nothing written holds a
+known secret (:func:`~promptflow_lite.masking.mask_secrets`): journal lines are masked when encoded
+(the files derived from them need no second pass), every other file as it is written, and the
+snapshot's text files (a ``.env`` too) as they are copied.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from promptflow_lite.engine._results import COMPLETED, LINE_FORMAT, AggregationResult, LineResult, dumps, upgraded
+from promptflow_lite.masking import mask_secrets
 from promptflow_lite.runs._records import line_record, node_record
 from promptflow_lite.runs._journal import JournalScan, JournalWriter, encode_json, rewrite, scan
 
@@ -57,7 +61,8 @@ class RunFolder:
         """Copy the flow folder; a DAG's flow file is replaced by the variant-resolved flow."""
         source = Path(getattr(flow, "run_dir", None) or flow.working_dir)
         shutil.rmtree(self.snapshot, ignore_errors=True)
-        shutil.copytree(source, self.snapshot, ignore=self._ignore, symlinks=True)
+        shutil.copytree(source, self.snapshot, ignore=self._ignore, symlinks=True,
+                        copy_function=_copy_masked)
         spec = getattr(flow, "spec", None)
         if flow.kind == "dag" and spec is not None and spec.path is not None:
             import yaml
@@ -67,7 +72,7 @@ class RunFolder:
                 if "reduce" in node:  # the model's alias; promptflow's documented key is `aggregation`
                     node["aggregation"] = node.pop("reduce")
             text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-            (self.snapshot / Path(spec.path).name).write_text(text, encoding="utf-8")
+            _write_text(self.snapshot / Path(spec.path).name, text)
 
     def _ignore(self, folder: str, names: list[str]) -> set[str]:
         skipped = {n for n in names if n in _IGNORED}
@@ -78,7 +83,7 @@ class RunFolder:
         return skipped
 
     def write_inputs(self, lines: Iterable[tuple[int, dict[str, Any]]]) -> None:
-        _write_lines(self.inputs_file, ({**inputs, LINE_NUMBER: n} for n, inputs in lines))
+        _write_lines(self.inputs_file, ({**inputs, LINE_NUMBER: n} for n, inputs in lines), data=True)
 
     # while the lines run ------------------------------------------------------------------
     def open(self) -> None:
@@ -124,8 +129,8 @@ class RunFolder:
             rewrite(self.journal_file, (dumps(journal[n]) for n in sorted(journal)))
         outputs = self.read_outputs(journal)
         ordered = [{LINE_NUMBER: n, **outputs[n]} for n in sorted(outputs)]
-        _write_lines(self.outputs_file, ordered)
-        _write_lines(self.legacy_outputs_file, ({**outputs[n], LINE_NUMBER: n} for n in sorted(outputs)))
+        _write_lines(self.outputs_file, ordered, masked=True)
+        _write_lines(self.legacy_outputs_file, ({**outputs[n], LINE_NUMBER: n} for n in sorted(outputs)), masked=True)
         inputs = {n: {**values, **(journal.get(n, {}).get("inputs") or {})} for n, values in mapped.items()}
         self.write_inputs(sorted(inputs.items()))
         self._write_artifacts(run_name, [journal[n] for n in sorted(journal)])
@@ -142,7 +147,7 @@ class RunFolder:
         for chunk, rows in chunks.items():
             name = f"{chunk * BATCH_SIZE:0{WIDTH}d}_{chunk * BATCH_SIZE + BATCH_SIZE - 1:0{WIDTH}d}.jsonl"
             self.flow_artifacts.mkdir(exist_ok=True)
-            _write_lines(self.flow_artifacts / name, (line_record(run_name, row) for row in rows))
+            _write_lines(self.flow_artifacts / name, (line_record(run_name, row) for row in rows), masked=True)
             by_node: dict[str, list[dict[str, Any]]] = {}
             for row in rows:
                 for node in row.get("nodes") or []:
@@ -150,7 +155,7 @@ class RunFolder:
             for node_name, records in by_node.items():
                 folder = self.node_artifacts / node_name
                 folder.mkdir(parents=True, exist_ok=True)
-                _write_lines(folder / name, records)
+                _write_lines(folder / name, records, masked=True)
 
     def _node_folders(self) -> list[Path]:
         return [f for f in self.node_artifacts.iterdir() if f.is_dir()] if self.node_artifacts.is_dir() else []
@@ -200,16 +205,40 @@ def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
             yield json.loads(text)
 
 
-def _write_lines(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    _write_text(path, "".join(dumps(row) + "\n" for row in rows))
+def _write_lines(path: Path, rows: Iterable[dict[str, Any]], *, data: bool = False, masked: bool = False) -> None:
+    _write_text(path, "".join(dumps(row) + "\n" for row in rows), data=data, masked=masked)
 
 
 def _write_json(path: Path, data: Any) -> None:
     _write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Atomic replace: readers (and a crash) see the old file or the new one, never half of it."""
+def _write_text(path: Path, text: str, *, data: bool = False, masked: bool = False) -> None:
+    """Atomic replace: readers (and a crash) see the old file or the new one, never half of it.
+
+    ``text`` is masked first; ``data`` (the lines' values, which resume reads back) for known secrets
+    only; ``masked``: not at all, the text comes from the journal, masked already.
+    """
+    if not masked:
+        text = mask_secrets(text, tokens=not data)
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_bytes(encode_json(text))
     os.replace(temporary, path)
+
+
+_MASKED_COPY_BYTES = 4 * 1024 * 1024  # larger files (data, models) are copied as they are
+
+
+def _copy_masked(source: str, target: str) -> str:
+    """``shutil.copy2``, except that a text file holding a known secret is copied masked (known secrets
+    only: a token pattern must not touch code that builds a header)."""
+    if os.path.getsize(source) <= _MASKED_COPY_BYTES:
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            text = None
+        if text is not None and (masked := mask_secrets(text, tokens=False)) != text:
+            Path(target).write_text(masked, encoding="utf-8")
+            shutil.copystat(source, target)
+            return target
+    return shutil.copy2(source, target)

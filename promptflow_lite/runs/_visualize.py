@@ -2,7 +2,8 @@
 
 Metrics side by side, then per run a summary, the failed lines with their errors and the
 per-line table. No server, no external assets, no JavaScript needed to read it. Every value
-that comes from a user (inputs, outputs, errors, names) is HTML-escaped by jinja2's autoescape.
+that comes from a user (inputs, outputs, errors, names) is HTML-escaped by jinja2's autoescape,
+and the page is masked (:func:`~promptflow_lite.masking.mask_secrets`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
+from promptflow_lite.masking import mask_secrets
 from promptflow_lite.runs._details import detail_rows
 from promptflow_lite.runs._model import Run
 from promptflow_lite.runs._store import RunFolder
@@ -85,7 +87,7 @@ def render_html(runs: Sequence[Run]) -> str:
     for view in views:
         metric_names.update(dict.fromkeys(view["metrics_shown"]))
     title = "Run " + runs[0].name if len(runs) == 1 else f"{len(runs)} runs: " + ", ".join(r.name for r in runs)
-    return env.from_string(_TEMPLATE).render(title=title, runs=views, metric_names=list(metric_names))
+    return mask_secrets(env.from_string(_TEMPLATE).render(title=title, runs=views, metric_names=list(metric_names)))
 
 
 def write_html(runs: Sequence[Run], html_path: str | Path) -> Path:

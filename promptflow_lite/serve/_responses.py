@@ -1,4 +1,8 @@
-"""Writing a ``/score`` answer: which outputs, JSON bytes, error bodies, server-sent events (FLOW_FORMAT §7.2-7.3)."""
+"""Writing a ``/score`` answer: which outputs, JSON bytes, error bodies, server-sent events (FLOW_FORMAT §7.2-7.3).
+
+Every answer is encoded by :func:`encode`, which masks known secrets (an endpoint's error echoing a key;
+error messages are masked in full when made, see :func:`promptflow_lite.errors.error_dict`).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,13 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, AsyncIterable
 
 from promptflow_lite.errors import error_dict
+from promptflow_lite.masking import mask_secrets
 
 
 def encode(value: Any) -> bytes:
-    """Compact UTF-8 JSON; images become promptflow's base64 dicts."""
+    """Compact UTF-8 JSON, secrets masked; images become promptflow's base64 dicts."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    text = mask_secrets(text, tokens=False)
     return text.encode("utf-8", "backslashreplace")  # a lone surrogate as its \udXXX escape: the same JSON value
 
 

@@ -76,8 +76,14 @@ def _serve_workers(url: str, workers: int, access_log: bool, ready: Callable[[],
 
 
 def app_from_environment():
-    """The app factory of each ``--workers`` process (options in ``PFL_SERVE_OPTIONS``)."""
+    """The app factory of each ``--workers`` process (options in ``PFL_SERVE_OPTIONS``); what the
+    process prints is masked, as in the ``pfl`` process that started it."""
+    import sys
+
+    from promptflow_lite.masking import MaskedStream
     from promptflow_lite.serve._app import create_app
+
+    sys.stdout, sys.stderr = MaskedStream(sys.stdout), MaskedStream(sys.stderr)
 
     app = create_app(**json.loads(os.environ[OPTIONS_ENV]))
     enter_flow_folder(app.state.flow)

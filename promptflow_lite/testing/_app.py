@@ -2,8 +2,8 @@
 
 :class:`ScriptedApp` turns one HTTP request into one reply; it knows nothing of sockets or
 threads (see :mod:`promptflow_lite.testing._server`). Its settings (``latency``, ``fail_rate``,
-``fail_kinds``, ``retry_after``, ``hang_seconds``, ``api_key``, ``rules``) are plain attributes,
-read on every request, so tests may change them while the server runs.
+``fail_kinds``, ``retry_after``, ``hang_seconds``, ``api_key``, ``echo_key``, ``rules``) are plain
+attributes, read on every request, so tests may change them while the server runs.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from promptflow_lite.testing._http import DROP, Reply, Request, Response, Stream
 from promptflow_lite.testing._rules import Answer, Hit, RuleSet, RulesSource, load_rules, scripted_answer
 
 FAULT_KINDS = ("429", "500", "timeout", "drop", "malformed")
+ECHO_KINDS = ("full", "elided")  # how an error message shows the request's key (as careless endpoints do)
 MODELS = ["gpt-4o", "gpt-4o-mini", "gpt-35-turbo", "gpt-35-turbo-instruct", "text-embedding-3-small",
           "text-embedding-ada-002"]
 API_ROUTE = re.compile(r"^(?:/v1|/openai/deployments/(?P<deployment>[^/]+))?/(?P<endpoint>chat/completions|"
@@ -43,13 +44,14 @@ class ScriptedApp:
     def __init__(self, rules: RulesSource = None, *, latency: float = 0.0, fail_rate: float = 0.0,
                  fail_kinds: Iterable[str] | str = ("429", "500"), retry_after: float = 0.05,
                  api_key: str | None = None, seed: int = 0, hang_seconds: float = 30.0,
-                 max_recorded: int = 1000):
+                 max_recorded: int = 1000, echo_key: str | None = None):
         self.rules = rules
         self.latency = latency
         self.fail_rate = fail_rate
         self.fail_kinds = fail_kinds
         self.retry_after = retry_after
         self.api_key = api_key
+        self.echo_key = echo_key
         self.seed = seed
         self.hang_seconds = hang_seconds
         self._lock = threading.Lock()
@@ -88,6 +90,18 @@ class ScriptedApp:
             raise UserError(f"Unknown fault kinds {unknown or kinds}.", hint="choose from " + ", ".join(FAULT_KINDS))
         self._fail_kinds = kinds
 
+    @property
+    def echo_key(self) -> str | None:
+        """``"full"`` / ``"elided"``: every error message ends with the key the request sent, whole or as
+        OpenAI's 401 shows it (first 8 characters, ``*``, last 4); None: never."""
+        return self._echo_key
+
+    @echo_key.setter
+    def echo_key(self, kind: str | None) -> None:
+        if kind not in (None, *ECHO_KINDS):
+            raise UserError(f"Unknown echo_key {kind!r}.", hint="choose from " + ", ".join(ECHO_KINDS))
+        self._echo_key = kind
+
     # ------------------------------------------------------------ introspection
 
     @property
@@ -120,6 +134,8 @@ class ScriptedApp:
             reply = await self._route(request, body)
         finally:
             self._count(in_flight=-1)
+        if self._echo_key and isinstance(reply, Response) and reply.status >= 400:
+            reply = _with_key(reply, _shown_key(_given_key(request.headers), self._echo_key))
         if reply is not DROP:
             self._count(status=reply.status)
         return reply
@@ -155,11 +171,7 @@ class ScriptedApp:
         return reply
 
     def _authorized(self, headers: dict[str, str]) -> bool:
-        if not self.api_key:
-            return True
-        bearer = headers.get("authorization", "")
-        given = bearer[7:].strip() if bearer.lower().startswith("bearer ") else headers.get("api-key")
-        return given == self.api_key
+        return not self.api_key or _given_key(headers) == self.api_key
 
     def _roll_fault(self) -> str | None:
         with self._lock:
@@ -279,6 +291,26 @@ class ScriptedApp:
             stats["max_in_flight"] = max(stats["max_in_flight"], stats["in_flight"])
             if status is not None:
                 stats["statuses"][status] += 1
+
+
+def _given_key(headers: dict[str, str]) -> str:
+    bearer = headers.get("authorization", "")
+    return bearer[7:].strip() if bearer.lower().startswith("bearer ") else headers.get("api-key", "")
+
+
+def _shown_key(key: str, kind: str) -> str:
+    return key if kind == "full" else key[:8] + "*" * max(len(key) - 12, 3) + key[-4:]
+
+
+def _with_key(reply: Response, shown: str) -> Response:
+    """An error reply whose message ends with the request's key."""
+    body = json.loads(reply.body)
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        error["message"] = f"{str(error.get('message') or '').rstrip('.')}. API key provided: {shown}."
+        reply = Response(reply.status, json.dumps(body, separators=(",", ":")).encode(), reply.headers,
+                         reply.content_type)
+    return reply
 
 
 def _require(body: dict, name: str, kind: type) -> Any:

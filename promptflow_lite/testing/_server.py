@@ -24,7 +24,8 @@ class ScriptedServer(ScriptedApp):
     """A :class:`ScriptedApp` listening on ``host:port`` (``port=0``: a free port, see :attr:`url`).
 
     Takes the app's settings (``rules``, ``latency``, ``fail_rate``, ``fail_kinds``, ``retry_after``,
-    ``api_key``, ``seed``, ``hang_seconds``); use it as a context manager or call :meth:`start`/:meth:`stop`.
+    ``api_key``, ``echo_key``, ``seed``, ``hang_seconds``); use it as a context manager or call
+    :meth:`start`/:meth:`stop`.
     """
 
     def __init__(self, rules=None, *, host: str = "127.0.0.1", port: int = 0, **settings):

@@ -30,6 +30,7 @@ from typing import Any
 
 from promptflow_lite.connections._types import AzureOpenAIConnection, OpenAIConnection, ServerlessConnection
 from promptflow_lite.errors import UserError
+from promptflow_lite.masking import register_secret
 from promptflow_lite.tools._observe import RECORDED
 
 AZURE, OPENAI = "AzureOpenAI", "OpenAI"
@@ -55,6 +56,9 @@ class Endpoint:
     organization: str | None = None
     connection_name: str = ""
     flavour: str = OPENAI  # which promptflow tool semantics apply: the connection's kind
+
+    def __post_init__(self) -> None:
+        register_secret(self.api_key)  # an endpoint may echo it in an error
 
     @property
     def display_url(self) -> str:

@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 from promptflow_lite.errors import LLMError, error_codes
+from promptflow_lite.masking import mask_secrets
 
 RETRY_AFTER_CAP = 60.0
 LIMITED_TRIES = 3  # consecutive 422 / connection-refused failures tolerated
@@ -176,7 +177,7 @@ def describe(exc: BaseException) -> str:
     status = status_of(exc)
     if status is None:
         if isinstance(exc, MalformedResponse):
-            return f"malformed response: {exc}"
+            return f"malformed response: {_short(exc)}"
         return f"{type(exc).__name__}: {_short(exc)}"
     return f"HTTP {status} ({type(exc).__name__}): {_server_message(exc)}"
 
@@ -191,7 +192,8 @@ def _server_message(exc: BaseException) -> str:
 
 
 def _short(value: Any, limit: int = 500) -> str:
-    text = str(value)
+    """The server's text, secrets masked (some echo the key), then cut."""
+    text = mask_secrets(str(value))
     return text if len(text) <= limit else text[:limit] + "..."
 
 

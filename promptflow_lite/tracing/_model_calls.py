@@ -16,8 +16,9 @@ import traceback
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
+from promptflow_lite.masking import register_secrets
 from promptflow_lite.tracing._context import ROOT_ATTRIBUTE, parent_context, parent_is_ours
-from promptflow_lite.tracing._serialize import remember_secret, to_json, to_text
+from promptflow_lite.tracing._serialize import to_json, to_text
 from promptflow_lite.tracing._names import cumulative_attributes
 
 if TYPE_CHECKING:
@@ -47,8 +48,7 @@ class ModelCallSpans:
     def on_start(self, call: Any) -> None:
         from opentelemetry.trace import SpanKind
 
-        for secret in call.secrets:
-            remember_secret(secret)  # e.g. a server echoing the key in an error message
+        register_secrets(call.secrets)  # e.g. a server echoing the key in an error message
         model = str(call.request.get("model") or "")
         span_type, operation, function = _APIS.get(call.api, ("LLM", call.api, call.api))
         attributes = {"framework": "promptflow", "span_type": span_type, "function": function,

@@ -3,10 +3,11 @@
 Span attributes hold ``inputs`` / ``output`` as JSON text (promptflow's format). Rendering is
 cheap for the common case (strings and small dicts) and safe for the rest:
 
-- connection objects become ``"<OpenAIConnection name=x>"``; their secret values are remembered
-  and blanked wherever they would otherwise appear (error messages, logs);
+- connection objects become ``"<OpenAIConnection name=x>"``; their secret values are registered
+  with :mod:`promptflow_lite.masking`, whose ``mask_secrets`` every rendered text goes through
+  (known secrets, ``Bearer <token>``... become ``***``);
 - dict entries whose key names a credential (``api_key``, ``Authorization``, ``password``...)
-  are replaced by ``"***"``; ``Bearer <token>`` becomes ``Bearer ***``;
+  are replaced by ``"***"``;
 - strings longer than ``PFL_TRACE_MAX_CHARS`` (default 10 000) and lists longer than 1 000
   items are cut and end with a visible ``[truncated: ...]`` marker, never dropped silently.
 """
@@ -18,23 +19,14 @@ import enum
 import inspect
 import json
 import os
-import re
 from typing import Any
 
 from promptflow_lite.connections._types import Connection
+from promptflow_lite.masking import REDACTED, is_secret_name, mask_secrets, register_connection
 
-REDACTED = "***"
 MAX_ITEMS = 1000
 MAX_DEPTH = 16
 _SCALARS = (int, float, bool, type(None))
-_SECRET_KEY = re.compile(
-    r"api[-_]?key|authorization|password|passwd|secret|access[-_]?token$|refresh[-_]?token$|auth[-_]?token$"
-    r"|subscription[-_]?key|credential|(^|[-_])token$|^key$", re.IGNORECASE)
-_BEARER = re.compile(r"(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}")
-_MIN_SECRET_LEN = 6
-
-_known_secrets: set[str] = set()
-_secret_log: list[str] = []  # _known_secrets in the order learned (a writer process is told the new ones)
 
 
 def max_chars() -> int:
@@ -56,58 +48,6 @@ def truncation_marker(total: int) -> str:
     return f"… [truncated: {total} chars]"
 
 
-def is_secret_key(name: str) -> bool:
-    """Whether a mapping key names a credential (``api_key``, ``Authorization``...)."""
-    known = _key_verdicts.get(name)
-    if known is None:
-        known = bool(_SECRET_KEY.search(name))
-        if len(_key_verdicts) < 10_000:
-            _key_verdicts[name] = known
-    return known
-
-
-_key_verdicts: dict[str, bool] = {}
-
-
-def remember_secret(value: Any) -> None:
-    """Blank ``value`` wherever it would appear in a span from now on."""
-    if isinstance(value, str) and len(value) >= _MIN_SECRET_LEN and value not in _known_secrets:
-        _known_secrets.add(value)
-        _secret_log.append(value)
-
-
-def secret_count() -> int:
-    """How many secrets this process has remembered."""
-    return len(_secret_log)
-
-
-def secrets_since(count: int) -> list[str]:
-    """The secrets remembered after the first ``count``."""
-    return _secret_log[count:]
-
-
-def remember_connection(connection: Any) -> None:
-    for value in (getattr(connection, "secrets", None) or {}).values():
-        remember_secret(value)
-
-
-def remember_environment_secrets() -> None:
-    """Environment variables named like credentials (``OPENAI_API_KEY``...) are secrets too."""
-    for name, value in os.environ.items():
-        if is_secret_key(name):
-            remember_secret(value)
-
-
-def scrub(text: str) -> str:
-    """``text`` without known secret values and bearer tokens."""
-    for secret in _known_secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    if "Bearer " in text or "Basic " in text:
-        text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-    return text
-
-
 def to_json(value: Any) -> str:
     """``value`` as JSON text for a span attribute (see module doc).
 
@@ -125,9 +65,7 @@ def to_json(value: Any) -> str:
             text = _encode(_clean(value, 0))
             if len(text) > _MAX_TOTAL_FACTOR * _max_chars:
                 text = _encode(text[:_max_chars] + truncation_marker(len(text)))
-    if _known_secrets or "Bearer " in text or "Basic " in text:
-        text = scrub(text)
-    return text
+    return mask_secrets(text)
 
 
 def _make_encoder():
@@ -168,10 +106,10 @@ _MAX_TOTAL_FACTOR = 20
 
 
 def _may_name_secret(text: str) -> bool:
-    """Whether ``text`` may hold a key matched by ``_SECRET_KEY`` (whose token names end in "token")."""
+    """Whether ``text`` may hold a key that :func:`~promptflow_lite.masking.is_secret_name` matches."""
     low = text.lower()
     return "key" in low or "authoriz" in low or "passw" in low or "secret" in low or 'token"' in low \
-        or "credential" in low
+        or "credential" in low or ("conn" in low and "str" in low)
 
 
 def to_text(value: Any) -> str:
@@ -179,7 +117,7 @@ def to_text(value: Any) -> str:
     text = value if isinstance(value, str) else str(value)
     if len(text) > _max_chars:
         text = _cut(text)
-    return scrub(text)
+    return mask_secrets(text)
 
 
 def is_connection(value: Any) -> bool:
@@ -187,7 +125,7 @@ def is_connection(value: Any) -> bool:
 
 
 def render_connection(connection: Any) -> str:
-    remember_connection(connection)
+    register_connection(connection)
     return f"<{type(connection).__name__} name={connection.name}>"
 
 
@@ -211,7 +149,7 @@ def _clean(value: Any, depth: int) -> Any:
                 cleaned["…"] = f"[truncated: {len(value)} items]"
                 break
             key = key if isinstance(key, str) else str(key)
-            if item and is_secret_key(key) and not isinstance(item, (dict, list, tuple)):
+            if item and is_secret_name(key) and not isinstance(item, (dict, list, tuple)):
                 cleaned[key] = REDACTED
             else:
                 cleaned[key] = _clean(item, depth + 1)

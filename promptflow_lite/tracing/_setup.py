@@ -109,8 +109,9 @@ def _build(key: tuple, path: Path | None, collection: str | None,
     from promptflow_lite.tracing._write.executor import ExecutorSpans
     from promptflow_lite.tracing._model_calls import ModelCallSpans
     from promptflow_lite.tracing._openai_sdk import instrument
+    from promptflow_lite.masking import register_environment
     from promptflow_lite.tracing._projects import DEFAULT_PROJECT, SERVICE_NAME, user_named
-    from promptflow_lite.tracing._serialize import max_chars, remember_environment_secrets
+    from promptflow_lite.tracing._serialize import max_chars
     from promptflow_lite.tracing._write.sink import FrameSink
     from promptflow_lite.tracing._store import TraceStore
 
@@ -144,7 +145,7 @@ def _build(key: tuple, path: Path | None, collection: str | None,
     if otlp_endpoint():
         _sdk(state)  # the OTLP exporter belongs to the SDK's span processors
     load_configured_provider()
-    remember_environment_secrets()
+    register_environment()
     observe.add_listener(state.listener)
     spans.set_backend(state.executor)
     instrument()  # OpenAI SDK calls in user code are model calls too

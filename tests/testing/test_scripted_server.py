@@ -332,6 +332,28 @@ def test_api_key_is_required_when_set_and_never_recorded(server):
     assert server.requests[-1]["headers"]["api-key"] == "<redacted>"
 
 
+def test_echo_key_puts_the_requests_key_in_every_error_message(server):
+    key = "sk-echo-0123456789abcdefXYZ"
+    server.api_key, server.echo_key = "sk-right", "full"
+    wrong = openai.OpenAI(base_url=server.base_url, api_key=key, max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as caught:
+        ask(wrong, "hi")
+    assert caught.value.body["message"].endswith(f"API key provided: {key}.") and key in str(caught.value)
+
+    server.echo_key = "elided"  # as OpenAI's 401 shows a key: first 8 characters, stars, last 4
+    with pytest.raises(openai.AuthenticationError) as caught:
+        ask(wrong, "hi")
+    assert caught.value.body["message"].endswith("API key provided: sk-echo-" + "*" * 15 + "fXYZ.")
+
+    server.api_key, server.fail_rate, server.fail_kinds = key, 1.0, "500"  # the right key, echoed by a 500
+    azure = openai.AzureOpenAI(azure_endpoint=server.url, api_version="2024-02-01", api_key=key, max_retries=0)
+    with pytest.raises(openai.InternalServerError) as caught:
+        azure.chat.completions.create(model="d", messages=[{"role": "user", "content": "hi"}])
+    assert "Sorry about that" in caught.value.body["message"] and "sk-echo-*" in caught.value.body["message"]
+    with pytest.raises(UserError, match="echo_key"):
+        server.echo_key = "some"
+
+
 def test_requests_are_recorded_and_reset(server, client):
     ask(client, "capital of Iran", temperature=0)
     (request,) = server.requests

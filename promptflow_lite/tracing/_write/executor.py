@@ -19,6 +19,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from promptflow_lite.connections._types import Connection
+from promptflow_lite.masking import register_connection
 from promptflow_lite.tools._observe import calls_collector
 from promptflow_lite.tracing._context import (
     attach, current_holder, current_parent, detach, local_span_context, otel_in_use, reset_holder,
@@ -26,7 +27,6 @@ from promptflow_lite.tracing._context import (
 from promptflow_lite.tracing._write.frames import line_frame, node_frame
 from promptflow_lite.tracing._ids import new_span_id, new_trace_id, trace_hex
 from promptflow_lite.tracing._names import cumulative_attributes
-from promptflow_lite.tracing._serialize import remember_connection
 
 if TYPE_CHECKING:
     from opentelemetry.trace import SpanContext
@@ -74,7 +74,7 @@ class LineSpan:
             ids[index] = new_span_id()
             for value in self.nodes[index][2].values():
                 if isinstance(value, Connection):
-                    remember_connection(value)  # before a span nested under the node could echo a key
+                    register_connection(value)  # before a span nested under the node could echo a key
         return ids[index]
 
 
@@ -90,7 +90,7 @@ class NodeSpan:
         self.trace_id = self.parent.trace_id if self.parent is not None else new_trace_id()
         for value in inputs.values():
             if isinstance(value, Connection):
-                remember_connection(value)
+                register_connection(value)
 
     def span_context(self) -> SpanContext:
         return local_span_context(self.trace_id, self.span_id)

@@ -19,8 +19,8 @@ import threading
 from collections import deque
 from typing import Any, Callable
 
+from promptflow_lite.masking import secret_count, secrets_since
 from promptflow_lite.tracing._write.frames import config_frame, flush_frame, secret_frame, unpack
-from promptflow_lite.tracing._serialize import secret_count, secrets_since
 
 _log = logging.getLogger(__name__)
 _INTERVAL = 0.1  # seconds between batches when frames trickle in

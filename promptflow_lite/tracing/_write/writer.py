@@ -16,9 +16,9 @@ import os
 import sqlite3
 from typing import Any, Iterable, Sequence
 
+from promptflow_lite.masking import register_secret
 from promptflow_lite.tracing._write.frames import FLUSH, LINE, NODE, SECRET, LineHeader, NodeHeader, decode, unpack
 from promptflow_lite.tracing._write.line_spans import lone_node_rows, readable_spans, render_line, store_rows
-from promptflow_lite.tracing._serialize import remember_secret
 
 _log = logging.getLogger(__name__)
 READY = 0
@@ -50,7 +50,7 @@ class TraceWriter:
                     if self.store is not None:
                         _add(span_rows, line_rows, lone_node_rows(NodeHeader(*header), run))
                 elif kind == SECRET:
-                    remember_secret(body.decode("utf-8", "surrogatepass"))
+                    register_secret(body.decode("utf-8", "surrogatepass"))
                 elif kind == FLUSH:
                     flushed.append(int.from_bytes(body, "little"))
             except Exception:  # noqa: BLE001 - one bad line must not lose the others
