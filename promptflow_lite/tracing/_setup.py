@@ -104,7 +104,7 @@ def _build(key: tuple, path: Path | None, collection: str | None,
 
     from promptflow_lite._version import __version__
     from promptflow_lite.tools import _observe as observe
-    from promptflow_lite.engine import _hooks as spans
+    from promptflow_lite.engine import _hooks as hooks
     from promptflow_lite.tracing._context import load_configured_provider
     from promptflow_lite.tracing._write.executor import ExecutorSpans
     from promptflow_lite.tracing._model_calls import ModelCallSpans
@@ -147,7 +147,7 @@ def _build(key: tuple, path: Path | None, collection: str | None,
     load_configured_provider()
     register_environment()
     observe.add_listener(state.listener)
-    spans.set_backend(state.executor)
+    hooks.set_backend(state.executor)
     instrument()  # OpenAI SDK calls in user code are model calls too
     return state
 
@@ -222,12 +222,12 @@ def disable_tracing() -> None:
         if _state is None:
             return
         from promptflow_lite.tools import _observe as observe
-        from promptflow_lite.engine import _hooks as spans
+        from promptflow_lite.engine import _hooks as hooks
         from promptflow_lite.tracing._openai_sdk import uninstrument
 
         state, _state = _state, None
-        if spans.active() is state.executor:
-            spans.set_backend(None)
+        if hooks.active() is state.executor:
+            hooks.set_backend(None)
         observe.remove_listener(state.listener)
         uninstrument()
         state.executor.shutdown()
