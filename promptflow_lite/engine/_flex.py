@@ -34,7 +34,7 @@ from promptflow_lite.engine._results import (
 from promptflow_lite.engine._inputs import typed_input
 from promptflow_lite.engine._threads import run_in_thread
 from promptflow_lite.errors import InputError, LineTimeoutError, ToolExecutionError, UserError, error_dict
-from promptflow_lite.flow._flex import FlexYaml, load_flex_yaml
+from promptflow_lite.flow._flex import EntryInput, FlexYaml, load_flex_yaml
 from promptflow_lite.tools._metrics import metrics_collector
 
 AGGREGATE = "__aggregate__"
