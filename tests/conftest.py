@@ -91,6 +91,24 @@ def tracing_off_after_test():
         sys.modules["promptflow_lite.tracing._setup"].disable_tracing()
 
 
+@pytest.fixture
+def serve():
+    """``serve(flow_dir, **create_app_kwargs)`` → a client of the flow served over real HTTP on a free port."""
+    from promptflow_lite.serve import ServerThread, create_app
+    from promptflow_lite.serve._client import ScoreClient
+
+    servers = []
+
+    def start(source, **kwargs) -> ScoreClient:
+        server = ServerThread(create_app(source, **kwargs)).start()
+        servers.append(server)
+        return ScoreClient(server.url)
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
 class Collector(ThreadingHTTPServer):
     """A minimal OTLP/HTTP trace receiver: decodes ``ExportTraceServiceRequest`` protobufs into
     ``spans`` (dicts with their ``attributes`` and ``resource`` attributes)."""
@@ -153,3 +171,4 @@ def collector():
     yield server
     server.shutdown()
     server.server_close()
+

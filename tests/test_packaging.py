@@ -18,6 +18,8 @@ except ImportError:  # Python 3.10: pytest depends on tomli there
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "promptflow_lite"
 EVALUATORS = ROOT / "evaluators"
+UI = ROOT / "ui"
+MAPPED = {"promptflow_lite.evaluators", "promptflow_lite.ui"}  # folders at the top of the checkout
 CLASSIFICATION = ROOT / "flows" / "classification"
 
 
@@ -29,7 +31,7 @@ def test_every_package_folder_is_a_listed_regular_package():
     declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     folders = {p.parent for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts}
     names = {".".join(folder.relative_to(ROOT).parts) for folder in folders}
-    assert names | {"promptflow_lite.evaluators"} == declared, "pyproject.toml [tool.setuptools] packages"
+    assert names | MAPPED == declared, "pyproject.toml [tool.setuptools] packages"
     assert [str(f) for f in folders if not (f / "__init__.py").is_file()] == []
 
 
@@ -66,6 +68,7 @@ def test_the_wheel_holds_every_module_and_runs_the_main_job_outside_the_checkout
     shipped = set(zipfile.ZipFile(wheel).namelist())
     expected = {p.relative_to(ROOT).as_posix() for p in _source_files(PACKAGE)}
     expected |= {"promptflow_lite/evaluators/" + p.relative_to(EVALUATORS).as_posix() for p in _source_files(EVALUATORS)}
+    expected |= {"promptflow_lite/ui/" + p.relative_to(UI).as_posix() for p in _source_files(UI) if p.suffix == ".py"}
     assert sorted(expected - shipped) == []
 
     python = _fresh_venv(tmp_path, wheel)

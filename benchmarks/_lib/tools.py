@@ -141,7 +141,7 @@ class PromptflowLite(Tool):
         return [self._python, "-c", "import promptflow_lite"]
 
     def serve_command(self, flow: Path, port: int) -> list[str] | None:
-        probe = subprocess.run([self._python, "-c", "import fastapi, uvicorn"], capture_output=True, text=True)
+        probe = subprocess.run([self._python, "-c", "import starlette, uvicorn, prometheus_client"], capture_output=True, text=True)
         if probe.returncode != 0:
             return None  # the serve extra is not installed
         return self.cli() + ["flow", "serve", "--source", str(flow), "--host", "127.0.0.1", "--port", str(port)]

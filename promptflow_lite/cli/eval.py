@@ -58,6 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--connections", nargs="+", action="extend", metavar="[EVALUATOR.]NODE.FIELD=VALUE",
                         help="e.g. classify.connection=my_openai judge.connection=judge_conn")
     parser.add_argument("--environment-variables", nargs="+", action="extend", metavar="K=V")
+    parser.add_argument("--name", metavar="NAME",
+                        help="prefix of the run names: NAME_<variant>[_<evaluator>] (default: <flow>_eval_<time>)")
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the table")
     parser.set_defaults(func=_eval)
 
@@ -78,7 +80,7 @@ def _eval(args: argparse.Namespace) -> int:
         environment_variables=parse_key_values(args.environment_variables, "--environment-variables") or None,
         max_concurrency=args.max_concurrency, use_cache=not args.no_cache, confidence=args.confidence,
         lower_is_better=args.lower_is_better, gates=gates.parse_gates(args.fail_under),
-        fail_if_worse=args.fail_if_worse)
+        fail_if_worse=args.fail_if_worse, name=args.name)
     echo = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     result = run_evaluation(plan, echo=echo)
     print(format_report(result.report))

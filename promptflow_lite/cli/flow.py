@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from promptflow_lite.cli._common import parse_key_values, print_json, read_init
-from promptflow_lite.cli.serve import register_serve
+from promptflow_lite.cli.serve import register_build, register_serve
 from promptflow_lite.errors import UserError
 
 ORDER = 10
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    flow = sub.add_parser("flow", help="test, validate and serve flows")
+    flow = sub.add_parser("flow", help="test, validate, serve and build flows")
     commands = flow.add_subparsers(dest="flow_command", metavar="COMMAND")
 
     test = commands.add_parser("test", help="run one line of a flow (or one node) and print its outputs")
@@ -42,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     validate.set_defaults(func=_validate)
 
     register_serve(commands)
+    register_build(commands)
 
 
 def read_inputs(pairs: list[str], file: str | None) -> dict[str, Any]:

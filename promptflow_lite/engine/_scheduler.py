@@ -99,6 +99,12 @@ async def run_line(plan: LinePlan, inputs: dict[str, Any], *, line_number: int |
             if aggregation_inputs:
                 aggregation_inputs = await join_generators(aggregation_inputs)
         result.outputs, result.aggregation_inputs = outputs, aggregation_inputs
+    except asyncio.CancelledError:  # the caller gave up (a served client left): stop the nodes too
+        state.cancel_running()
+        result.status, result.end_time = CANCELED, time.time()
+        if span is not None:
+            tracer.end_line(span, result)
+        raise
     except asyncio.TimeoutError:
         state.cancel_running()
         _fail(result, LineTimeoutError(f"Line execution timeout after {timeout} seconds.", line=line_number,

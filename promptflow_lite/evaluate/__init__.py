@@ -5,8 +5,10 @@
     print(result.report)        # means with CIs, paired differences, verdicts
     result.passed               # False when a gate failed
 
-``compare`` does the statistics on plain per-line scores, ``compare_runs`` on existing runs,
-``evaluator_path`` finds an evaluator flow by name (built-in, installed or registered). Names resolve lazily (numpy loads on first use).
+``compare`` does the statistics on plain per-line scores, ``compare_runs`` on existing runs (``compare_lines``
+also puts each line side by side), ``start_evaluation`` runs ``pfl eval`` in the background,
+``evaluator_path`` finds an evaluator flow by name (built-in, installed or registered). Names resolve
+lazily (numpy loads on first use).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ _EXPORTS = {
     "EvaluationResult": "._session", "compare": "._comparison", "ComparisonReport": "._comparison",
     "compare_runs": "._run_compare", "evaluator_path": "._registry", "builtin_names": "._registry",
     "evaluator_names": "._registry", "register_evaluator": "._registry",
+    "compare_lines": ".line_compare", "start_evaluation": ".background",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -109,9 +109,9 @@ def flow_inputs(path: Path) -> dict[str, bool]:
     return {name: getattr(spec, "has_default", False) for name, spec in load_flow(file).inputs.items()}
 
 
-def input_mapping(spec: EvaluatorSpec, run_outputs: Sequence[str], data_columns: Sequence[str],
-                  overrides: dict[str, str] | None = None) -> dict[str, str]:
-    """The column mapping of ``spec``'s evaluation run over a base run with ``run_outputs``."""
+def suggested_mapping(spec: EvaluatorSpec, run_outputs: Sequence[str], data_columns: Sequence[str],
+                      overrides: dict[str, str] | None = None) -> dict[str, str | None]:
+    """Every input of ``spec`` → where it would be read from (None: nowhere; fine when it has a default)."""
     inputs = flow_inputs(spec.path)
     overrides = overrides or {}
     for source, names in (("parameter", spec.params), ("--evaluator-mapping", overrides)):
@@ -119,8 +119,8 @@ def input_mapping(spec: EvaluatorSpec, run_outputs: Sequence[str], data_columns:
         if unknown:
             raise UserError(f"Evaluator '{spec.alias}' has no input {', '.join(map(repr, unknown))} ({source}).",
                             file=str(spec.path), hint=f"its inputs are: {', '.join(inputs) or 'none'}.")
-    mapping: dict[str, str] = {}
-    for name, has_default in inputs.items():
+    mapping: dict[str, str | None] = {}
+    for name in inputs:
         if name in overrides:
             mapping[name] = overrides[name]
         elif name in spec.params:
@@ -131,7 +131,20 @@ def input_mapping(spec: EvaluatorSpec, run_outputs: Sequence[str], data_columns:
             mapping[name] = f"${{data.{name}}}"
         elif name == "answer" and len(run_outputs) == 1:
             mapping[name] = f"${{run.outputs.{run_outputs[0]}}}"
-        elif not has_default:
+        else:
+            mapping[name] = None
+    return mapping
+
+
+def input_mapping(spec: EvaluatorSpec, run_outputs: Sequence[str], data_columns: Sequence[str],
+                  overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """The column mapping of ``spec``'s evaluation run over a base run with ``run_outputs``."""
+    inputs = flow_inputs(spec.path)
+    mapping = {}
+    for name, value in suggested_mapping(spec, run_outputs, data_columns, overrides).items():
+        if value is not None:
+            mapping[name] = value
+        elif not inputs[name]:
             raise UserError(
                 f"Evaluator '{spec.alias}' needs input '{name}', but neither the flow's outputs "
                 f"({', '.join(run_outputs) or 'none'}) nor the data columns ({', '.join(data_columns) or 'none'}) "

@@ -25,6 +25,7 @@ class RunColumns:
     name: str
     total_lines: int
     columns: dict[str, tuple[RunLines, str]]
+    lines: RunLines | None = None  # the run's own lines (outputs, errors, inputs)
 
 
 def run_columns(client: Any, name: str) -> RunColumns:
@@ -42,17 +43,27 @@ def run_columns(client: Any, name: str) -> RunColumns:
         seen_flows.add(flow)
         lines = read_run_lines(client, evaluation)
         columns.update({f"{flow}.{column}": (lines, column) for column in metric_columns([lines])})
-    return RunColumns(run.name, int(run.total_lines or 0), columns)
+    return RunColumns(run.name, int(run.total_lines or 0), columns, own)
 
 
 def compare_runs(client: Any, names: Sequence[str], metrics: Sequence[str] = (), baseline: str | None = None,
                  confidence: float = 0.95, lower_is_better: Sequence[str] = ()) -> ComparisonReport:
     """Compare runs ``names`` (the first is the baseline unless ``baseline``) on ``metrics`` (default: all shared)."""
+    return compare_columns(read_columns(client, names), metrics, baseline, confidence, lower_is_better)
+
+
+def read_columns(client: Any, names: Sequence[str]) -> list[RunColumns]:
+    """The metric columns of each run to compare (two or more distinct runs)."""
     if len(names) < 2:
         raise UserError("Give at least two runs to compare.", hint="e.g. `pfl run compare run_a run_b`.")
     if len(set(names)) != len(names):
         raise UserError("A run is named twice.", hint="name each run once.")
-    runs = [run_columns(client, name) for name in names]
+    return [run_columns(client, name) for name in names]
+
+
+def compare_columns(runs: list[RunColumns], metrics: Sequence[str] = (), baseline: str | None = None,
+                    confidence: float = 0.95, lower_is_better: Sequence[str] = ()) -> ComparisonReport:
+    """:func:`compare_runs` on columns already read by :func:`read_columns`."""
     totals = {run.total_lines for run in runs}
     if len(totals) > 1:
         sizes = ", ".join(f"{run.name}: {run.total_lines}" for run in runs)

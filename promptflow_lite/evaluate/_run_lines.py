@@ -13,11 +13,12 @@ from typing import Any, Iterable
 
 @dataclass
 class RunLines:
-    """The outputs of a run's completed lines and the error message of its failed lines."""
+    """The outputs of a run's completed lines, the error message of its failed lines, every line's inputs."""
 
     name: str
     outputs: dict[int, dict[str, Any]] = field(default_factory=dict)
     errors: dict[int, str] = field(default_factory=dict)
+    inputs: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def value(self, line: int, column: str) -> Any:
         return (self.outputs.get(line) or {}).get(column)
@@ -29,8 +30,10 @@ def read_run_lines(client: Any, run: Any) -> RunLines:
     name = getattr(run, "name", run)
     lines = RunLines(str(name))
     output_columns = [c for c in frame.columns if c.startswith("outputs.")]
+    input_columns = [c for c in frame.columns if c.startswith("inputs.")]
     for record in frame.to_dict(orient="records"):
         number = int(record["line_number"])
+        lines.inputs[number] = {c[len("inputs."):]: _plain(record[c]) for c in input_columns}
         status = record.get("status", "Completed")
         if status not in (None, "Completed"):
             lines.errors[number] = _error_text(record.get("error")) or str(status)
@@ -90,3 +93,22 @@ def _error_text(error: Any) -> str:
     if error is None or (isinstance(error, float) and math.isnan(error)):
         return ""
     return str(error)
+
+
+def evaluation_scores(evaluations: Iterable[dict[str, Any]], line_numbers: Iterable[int], *,
+                      home: Any = None) -> dict[int, dict[str, Any]]:
+    """Per line, the numeric and boolean outputs of a run's evaluation runs, named ``<flow>.<column>``.
+
+    ``evaluations``: ``{"name", "flow"}`` records (``runs.listing.get_run_row(...)["evaluations"]``);
+    only the given lines are read, through each evaluation run's line index.
+    """
+    from promptflow_lite.runs.lines import line_entries
+
+    numbers = list(line_numbers)
+    scores: dict[int, dict[str, Any]] = {number: {} for number in numbers}
+    for evaluation in evaluations:
+        for number, entry in line_entries(evaluation["name"], numbers, home=home).items():
+            for column, value in (entry.get("outputs") or {}).items():
+                if is_score(value) and number in scores:
+                    scores[number][f"{evaluation['flow']}.{column}"] = value
+    return scores

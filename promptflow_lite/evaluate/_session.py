@@ -42,6 +42,7 @@ class EvaluationPlan:
     lower_is_better: Sequence[str] = ()
     gates: Sequence[Gate] = ()  # --fail-under
     fail_if_worse: bool = False
+    name: str | None = None  # prefix of the run names (default: <flow folder>_eval_<timestamp>)
 
 
 @dataclass
@@ -134,39 +135,68 @@ def evaluate(flow: str | Path, data: str | Path, evaluators: Sequence[str], *, v
     return run_evaluation(plan, client=client, echo=echo)
 
 
-def run_evaluation(plan: EvaluationPlan, client: Any = None, echo: Echo | None = None) -> EvaluationResult:
-    """Run the plan; mappings and metric names are checked before the first run starts."""
+@dataclass
+class PreparedEvaluation:
+    """A checked plan: the data, every mapping, and the names its runs will get (base, then evaluations)."""
+
+    data: list[dict[str, Any]]
+    flow_mapping: dict[str, Any]
+    mappings: dict[str, dict[str, str]]  # evaluator alias → its column mapping
+    overrides: dict[str | None, dict[str, str]]
+    labels: list[str]
+    baseline: str | None
+    session: str
+
+    def run_name(self, label: str, repeat: int, repeats: int, evaluator: str | None = None) -> str:
+        name = f"{self.session}_{label}{f'_r{repeat}' if repeats > 1 else ''}"
+        return (f"{name}_{evaluator}" if evaluator else name).replace(".", "_")
+
+    def run_names(self, plan: EvaluationPlan) -> list[str]:
+        """Every run the evaluation makes, in the order it makes them."""
+        return [name for label in self.labels for repeat in range(plan.repeats)
+                for name in [self.run_name(label, repeat, plan.repeats)]
+                + [self.run_name(label, repeat, plan.repeats, spec.alias) for spec in plan.evaluators]]
+
+
+def prepare_evaluation(plan: EvaluationPlan) -> PreparedEvaluation:
+    """Check the plan without running anything: data, mappings, metric names, baseline, connections."""
     from promptflow_lite.runs._data import columns, load_data
 
-    if client is None:
-        from promptflow_lite.runs._client import Client
-
-        client = Client()
-    echo = echo or (lambda message: None)
     if plan.repeats < 1:
         raise UserError(f"--repeats must be at least 1, got {plan.repeats}.")
     if not plan.evaluators:
         raise UserError("No evaluator given.", hint="add --evaluator NAME, e.g. --evaluator exact_match.")
     data = load_data(plan.data)
     flow_mapping = base_mapping(plan.flow, columns(data), plan.column_mapping)
-    if flow_mapping:
-        echo("flow inputs: " + ", ".join(f"{k}={v}" for k, v in flow_mapping.items()))
     outputs = flow_output_names(plan.flow)
     mappings = {spec.alias: input_mapping(spec, outputs, columns(data), plan.evaluator_mapping.get(spec.alias))
                 for spec in plan.evaluators}
-    for spec in plan.evaluators:
-        echo(f"evaluator {spec.alias}: " + ", ".join(f"{k}={v}" for k, v in mappings[spec.alias].items()))
     _check_metric_names(plan)
     overrides = split_connection_overrides(plan)
     labels = variant_labels(plan.variants)
     baseline = _baseline_label(plan.baseline, labels, plan.variants)
-    session = _session_name(plan.flow)
+    return PreparedEvaluation(data, flow_mapping, mappings, overrides, labels, baseline,
+                              _session_name(plan.flow, plan.name))
+
+
+def run_evaluation(plan: EvaluationPlan, client: Any = None, echo: Echo | None = None) -> EvaluationResult:
+    """Run the plan; mappings and metric names are checked before the first run starts."""
+    if client is None:
+        from promptflow_lite.runs._client import Client
+
+        client = Client()
+    echo = echo or (lambda message: None)
+    prepared = prepare_evaluation(plan)
+    data, flow_mapping, mappings, overrides = prepared.data, prepared.flow_mapping, prepared.mappings, prepared.overrides
+    if flow_mapping:
+        echo("flow inputs: " + ", ".join(f"{k}={v}" for k, v in flow_mapping.items()))
+    for spec in plan.evaluators:
+        echo(f"evaluator {spec.alias}: " + ", ".join(f"{k}={v}" for k, v in mappings[spec.alias].items()))
     results = []
-    for label, selector in zip(labels, plan.variants):
+    for label, selector in zip(prepared.labels, plan.variants):
         runs = VariantRuns(label, selector)
         for repeat in range(plan.repeats):
-            suffix = f"_r{repeat}" if plan.repeats > 1 else ""
-            name = f"{session}_{label}{suffix}".replace(".", "_")
+            name = prepared.run_name(label, repeat, plan.repeats)
             echo(f"running {label}{f' (repeat {repeat + 1}/{plan.repeats})' if plan.repeats > 1 else ''}: run {name}")
             base = client.run(plan.flow, data=str(plan.data), column_mapping=flow_mapping, variant=selector,
                               name=name,
@@ -175,7 +205,7 @@ def run_evaluation(plan: EvaluationPlan, client: Any = None, echo: Echo | None =
                               use_cache=plan.use_cache, repeat_index=repeat)
             runs.base.append(_succeeded_lines(client, base))
             for spec in plan.evaluators:
-                evaluation_name = f"{name}_{spec.alias}".replace(".", "_")
+                evaluation_name = prepared.run_name(label, repeat, plan.repeats, spec.alias)
                 lines = _evaluate(client, plan, spec, base, mappings[spec.alias], evaluation_name,
                                   overrides.get(spec.alias))
                 runs.evaluations.setdefault(spec.alias, []).append(lines)
@@ -185,7 +215,7 @@ def run_evaluation(plan: EvaluationPlan, client: Any = None, echo: Echo | None =
     declared = {spec.alias: score_outputs(spec.path) for spec in plan.evaluators}
     scores, sources = line_scores(results, len(data), declared)
     lower = [resolve_metric(name, list(sources)) for name in plan.lower_is_better]
-    report = compare(scores, baseline, plan.confidence, lower_is_better=lower, n_lines=len(data))
+    report = compare(scores, prepared.baseline, plan.confidence, lower_is_better=lower, n_lines=len(data))
     checks = check(report, plan.gates, plan.fail_if_worse)
     return EvaluationResult(plan, data, results, report, sources, checks)
 
@@ -307,8 +337,11 @@ def _baseline_label(baseline: str | None, labels: list[str], selectors: Sequence
                     hint=f"choose one of: {', '.join(labels)}.")
 
 
-def _session_name(flow: Path) -> str:
-    from promptflow_lite.runs._model import sanitize_name
+def _session_name(flow: Path, name: str | None = None) -> str:
+    from promptflow_lite.runs._model import check_name, sanitize_name
+
+    if name:
+        return check_name(name)
 
     folder = Path(flow).resolve()
     folder = folder.parent if folder.is_file() else folder

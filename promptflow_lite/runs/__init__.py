@@ -4,7 +4,9 @@
 ``run.yml``. Modules, in the order data flows through them: ``_spec`` (what to run), ``_data``
 (reading data files), ``_mapping`` and ``_prepare`` (lines of flow inputs), ``_engine`` (executing
 lines), ``_records``/``_store``/``_index``/``_log`` (the run folder, the run index, logs.txt),
-``_runner`` (one run from start to end, resume), ``_progress``, ``_details``, ``_visualize``.
+``_runner`` (one run from start to end, resume), ``_progress``, ``_details``, ``_visualize``; for
+browsing: ``_listing`` (the run list), ``_lines`` (a run's lines a page at a time), ``_examples``
+(add a traced line to a dataset).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ _EXPORTS = {
     "Client": "._client", "PFClient": "._client", "Run": "._model", "RunSpec": "._spec", "load_run": "._spec",
     "LineEngine": "._engine", "LineTask": "._engine", "LocalEngine": "._engine", "register_engine": "._engine",
     "make_engine": "._engine",
+    "list_runs": ".listing", "get_run_row": ".listing", "line_page": ".lines", "add_to_dataset": ".examples",
 }
 
 __all__ = sorted(_EXPORTS)

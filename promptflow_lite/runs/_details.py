@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from promptflow_lite.engine._results import COMPLETED, FAILED
-from promptflow_lite.runs._records import error_code, error_message
+from promptflow_lite.runs._records import entry_duration, error_code, error_message
 from promptflow_lite.runs._store import RunFolder
 
 NOT_STARTED = "NotStarted"
@@ -34,7 +34,7 @@ def detail_rows(folder: RunFolder, *, failed_only: bool = False, max_results: in
         row.update({f"outputs.{k}": (produced or {}).get(k) for k in output_names})
         error = (entry or {}).get("error")
         row.update({"status": status, "error": error_message(error) or None, "error_code": error_code(error) or None,
-                    "cached": bool((entry or {}).get("cached")), "duration": _duration(entry),
+                    "cached": bool((entry or {}).get("cached")), "duration": entry_duration(entry),
                     "trace_id": (entry or {}).get("trace_id")})
         rows.append(row)
         if max_results and len(rows) >= max_results:
@@ -58,9 +58,3 @@ def _output_names(outputs: dict[int, dict[str, Any]]) -> list[str]:
     for row in outputs.values():
         names.update(dict.fromkeys(k for k in row if k != "line_number"))
     return list(names)
-
-
-def _duration(entry: dict[str, Any] | None) -> float | None:
-    if not entry or not entry.get("end_time") or not entry.get("start_time"):
-        return None
-    return round(entry["end_time"] - entry["start_time"], 6)

@@ -57,9 +57,29 @@ MIGRATIONS = [
     CREATE INDEX runs_created_on ON runs (created_on);
     CREATE INDEX runs_flow ON runs (flow_name);
     """),
+    Migration("run metrics, runs by base run, and the line index", """
+    ALTER TABLE runs ADD COLUMN metrics TEXT;
+    CREATE INDEX runs_base ON runs (run);
+    CREATE TABLE run_lines (
+        run TEXT NOT NULL,
+        line_number INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        byte_offset INTEGER NOT NULL,
+        byte_length INTEGER NOT NULL,
+        PRIMARY KEY (run, line_number)
+    ) WITHOUT ROWID;
+    CREATE INDEX run_lines_status ON run_lines (run, status, line_number);
+    CREATE TABLE run_journals (
+        run TEXT PRIMARY KEY,
+        inode INTEGER NOT NULL,
+        indexed_bytes INTEGER NOT NULL,
+        tail BLOB
+    );
+    """),
 ]
 
 _JSON_COLUMNS = ("tags", "properties")
+_NULLABLE_JSON = ("metrics", "error")
 _MASKED_COLUMNS = ("display_name", "description", "tags", "properties", "error")  # free text (not names, paths)
 RUNNING_STATES = ("Preparing", "Running")
 
@@ -100,7 +120,10 @@ class RunIndex:
 
     def delete(self, name: str) -> None:
         with self.connect() as db:
-            db.execute("DELETE FROM runs WHERE name = ?", (name,))
+            db.execute("BEGIN IMMEDIATE")
+            for table, column in (("runs", "name"), ("run_lines", "run"), ("run_journals", "run")):
+                db.execute(f"DELETE FROM {table} WHERE {column} = ?", (name,))
+            db.execute("COMMIT")
 
     def claim(self, name: str) -> bool:
         """Mark ``name`` Running in this process unless a live process runs it already."""
@@ -124,7 +147,7 @@ class RunIndex:
     def get(self, name: str) -> dict[str, Any] | None:
         with self.connect() as db:
             row = db.execute("SELECT * FROM runs WHERE name = ?", (name,)).fetchone()
-        return _decode(row) if row is not None else None
+        return decode_row(row) if row is not None else None
 
     def list(self, *, flow: str | None = None, status: str | None = None, archived: bool | None = False,
              max_results: int | None = 50) -> list[dict[str, Any]]:
@@ -138,7 +161,7 @@ class RunIndex:
             params.append(int(archived))
         sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_on DESC"
         with self.connect() as db:
-            rows = [_decode(r) for r in db.execute(sql, params)]
+            rows = [decode_row(r) for r in db.execute(sql, params)]
         if status:  # on the effective status (a dead "Running" run is NotResponding)
             rows = [r for r in rows if r["status"].lower() == status.lower()]
         return rows[:max_results] if max_results else rows
@@ -168,23 +191,26 @@ def _encode(fields: dict[str, Any]) -> dict[str, Any]:
     for key in _JSON_COLUMNS:
         if key in encoded and not isinstance(encoded[key], str):
             encoded[key] = json.dumps(encoded[key] or {}, ensure_ascii=False, default=str)
-    if "error" in encoded and isinstance(encoded["error"], dict):
-        encoded["error"] = json.dumps(encoded["error"], ensure_ascii=False, default=str)
+    for key in _NULLABLE_JSON:
+        if isinstance(encoded.get(key), dict):
+            encoded[key] = json.dumps(encoded[key], ensure_ascii=False, default=str)
     for key in _MASKED_COLUMNS:
         if isinstance(encoded.get(key), str):
             encoded[key] = mask_secrets(encoded[key])
     return encoded
 
 
-def _decode(row: sqlite3.Row) -> dict[str, Any]:
+def decode_row(row: sqlite3.Row) -> dict[str, Any]:
+    """An index row as a dict: JSON columns decoded, a dead ``Running`` run ``NotResponding``."""
     data = dict(row)
     for key in _JSON_COLUMNS:
         data[key] = json.loads(data[key] or "{}")
-    if data.get("error"):
-        try:
-            data["error"] = json.loads(data["error"])
-        except ValueError:
-            pass
+    for key in _NULLABLE_JSON:
+        if data.get(key):
+            try:
+                data[key] = json.loads(data[key])
+            except ValueError:
+                pass
     if data["status"] in RUNNING_STATES and not process_alive(data.get("pid"), data.get("host")):
         data["status"] = "NotResponding"
     return data

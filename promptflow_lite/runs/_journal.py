@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from promptflow_lite.runs._errors import RunStoreError
 JOURNAL_FORMAT = 2
 _PREFIX = b'{"_crc32":"'
 _HEAD = len(_PREFIX) + 8 + 2  # prefix, 8 hex digits, '",'
+_LINE_STATUS = re.compile(rb'^\{"line_number":\s*(\d+),\s*"status":\s*"(\w+)"')
 
 
 class JournalWriteError(RunStoreError):
@@ -61,6 +63,27 @@ def unframe(record: bytes) -> dict[str, Any] | None:
     except ValueError:  # includes bad UTF-8
         return None
     return entry if _is_entry(entry) else None
+
+
+def record_head(record: bytes) -> tuple[int, str] | None:
+    """``(line_number, status)`` of one record (without its newline), None when it is torn or damaged.
+
+    For a format 2 record the checksum is verified and only the start of the JSON read, which makes
+    indexing a large journal cheap; anything else goes through :func:`unframe`.
+    """
+    if record.startswith(_PREFIX):
+        body = b"{" + record[_HEAD:]
+        try:
+            whole = record[_HEAD - 2:_HEAD] == b'",' and int(record[len(_PREFIX):_HEAD - 2], 16) == zlib.crc32(body)
+        except ValueError:
+            return None
+        if not whole:
+            return None
+        found = _LINE_STATUS.match(body)
+        if found is not None:
+            return int(found[1]), found[2].decode()
+    entry = unframe(record)
+    return (entry["line_number"], entry["status"]) if entry is not None else None
 
 
 def _is_entry(entry: Any) -> bool:

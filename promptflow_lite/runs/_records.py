@@ -80,6 +80,13 @@ def _duration(start: float | None, end: float | None) -> float:
     return max((end or 0.0) - (start or 0.0), 0.0)
 
 
+def entry_duration(entry: dict[str, Any] | None) -> float | None:
+    """Seconds a journal entry's line took (None when it has no times)."""
+    if not entry or not entry.get("end_time") or not entry.get("start_time"):
+        return None
+    return round(entry["end_time"] - entry["start_time"], 6)
+
+
 def bulk_error(errors: list[dict[str, Any]], failed: int, total: int) -> dict[str, Any]:
     """``error.json`` in promptflow's BulkRunException shape (line errors and aggregation failures)."""
     first = next((e["error"] for e in errors if e.get("error")), {}) or {}

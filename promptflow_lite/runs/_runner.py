@@ -354,8 +354,10 @@ class Runner:
             if aggregation.error:
                 log.error(f"Aggregation node '{aggregation.failed_node}' failed: {error_message(aggregation.error)}")
                 errors.append({"error": aggregation.error, "aggregation_node_name": aggregation.failed_node})
+        metrics = None
         if not canceled:
-            folder.write_metrics(aggregation.metrics if aggregation is not None else {})
+            metrics = aggregation.metrics if aggregation is not None else {}
+            folder.write_metrics(metrics)
         journal = folder.finalize(context.name, dict(lines))
         failed = [(n, e) for n, e in sorted(journal.items()) if e["status"] != COMPLETED]
         completed = len(journal) - len(failed)
@@ -380,7 +382,7 @@ class Runner:
         cached = sum(1 for e in journal.values() if e.get("cached"))
         tokens = _sum_tokens(journal.values())
         return self._conclude(context, status, started, error=error, completed=completed, failed=len(failed),
-                              cached=cached, tokens=tokens)
+                              cached=cached, tokens=tokens, metrics=metrics)
 
     def _unsaved(self, context: _Context, exc: BaseException) -> RunStoreError:
         """The error for a run whose results or status cannot be saved; records Failed if the index still can."""
@@ -397,7 +399,7 @@ class Runner:
         return error
 
     def _conclude(self, context: _Context, status: str, started: float, *, error=None, completed=None, failed=None,
-                  cached=None, tokens=None) -> Run:
+                  cached=None, tokens=None, metrics=None) -> Run:
         duration = time.time() - started
         previous = self.get(context.name)
         properties = {**previous.properties, **_warnings(previous, context)}
@@ -405,6 +407,8 @@ class Runner:
                   "duration": (previous.duration or 0.0) + duration, "properties": properties}
         if completed is not None:
             fields.update(completed_lines=completed, failed_lines=failed, cached_lines=cached, **(tokens or {}))
+        if metrics is not None:  # the run list shows them without opening the folder
+            fields["metrics"] = _jsonable_metrics(metrics)
         self.index.update(context.name, **fields)
         context.log.info(f"Run {context.name} ended: {status}.")
         context.log.close()
@@ -417,6 +421,13 @@ def _warnings(previous: Run, context: _Context) -> dict[str, list[str]]:
     mark = len(logged) if context.outcome_from is None else context.outcome_from
     setup = list(dict.fromkeys(previous.properties.get("setup_warnings", []) + logged[:mark]))
     return {"setup_warnings": setup, "warnings": setup + logged[mark:]}
+
+
+def _jsonable_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Metrics as ``metrics.json`` holds them (numpy numbers and the like as plain JSON)."""
+    import json
+
+    return json.loads(json.dumps(metrics, ensure_ascii=False, default=str))
 
 
 def _reused(journal: dict[int, dict[str, Any]], outputs: dict[int, dict[str, Any]]) -> dict[int, LineResult]:

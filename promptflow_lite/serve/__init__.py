@@ -1,13 +1,16 @@
-"""A flow as an HTTP endpoint (promptflow's ``pf flow serve``): ``/score``, ``/swagger.json``, ``/health``,
-``/version``, ``/feedback``, with server-sent-event streaming. Needs the ``serve`` extra (FastAPI, uvicorn),
-except ``ScoreClient``, a stdlib client for a served flow."""
+"""Flows as HTTP endpoints (promptflow's ``pf flow serve``): ``/score`` (JSON or server-sent events),
+``/swagger.json``, ``/feedback``, ``/health``, ``/version``, ``/metrics`` and a try-it page ``/``; an
+API key and limits (:class:`ServeSettings`); several flows under ``/flows/<name>/``; ``build_flow``
+for ``pfl flow build``. Needs the ``serve`` extra (Starlette, uvicorn, prometheus-client), except
+``ScoreClient``, a stdlib client for a served flow."""
 
 from __future__ import annotations
 
 from promptflow_lite._lazy import lazy_exports
 
 _EXPORTS = {
-    "create_app": "._app", "app_for_flow": "._app", "serve_flow": "._server", "ServerThread": "._server",
+    "create_app": "._app", "app_for_flow": "._app", "app_for_flows": "._app", "serve_flow": "._server",
+    "ServerThread": "._server", "ServeSettings": ".settings", "api_key_from_env": ".settings",
     "ScoreClient": "._client", "ScoreError": "._client",
 }
 

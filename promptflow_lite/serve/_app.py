@@ -1,93 +1,88 @@
-"""``create_app(source)``: a flow as an ASGI (FastAPI) app, loaded once, serving requests concurrently.
+"""``create_app(source)``: one or several flows as an ASGI (Starlette) app, loaded once, serving requests concurrently.
 
 Every request runs ``await flow.arun(...)`` on the server's event loop (sync tools go to the
 engine's thread pool), so one process overlaps many slow model calls without a thread per
-request or a lock. Routes are plain Starlette endpoints: no per-request validation layer
-between the socket and the flow.
+request. One flow answers on promptflow's paths (``/score``, ``/swagger.json``, ``/feedback``);
+several answer on ``/flows/<name>/...``. ``/health``, ``/version``, ``/metrics`` and the
+try-it page ``/`` are the server's.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import logging
 import os
+import re
 import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response
 
 from promptflow_lite._version import __version__
-from promptflow_lite.serve._flow_info import FlowInfo
-from promptflow_lite.serve._requests import (
-    BadRequest,
-    NotAcceptable,
-    accepted_types,
-    check_acceptable,
-    read_inputs,
-    request_id,
-)
-from promptflow_lite.serve._responses import (
-    OutputSelection,
-    encode,
-    error_body,
-    error_status,
-    exception_body,
-    is_stream,
-    joined,
-    sse_events,
-)
-from promptflow_lite.tracing._setup import continue_trace, tracing_enabled
-
-INCLUDED_FIELDS_ENV = "PROMPTFLOW_RESPONSE_INCLUDED_FIELDS"
-_JSON = "application/json"
-_log = logging.getLogger(__name__)
+from promptflow_lite.errors import UserError
+from promptflow_lite.serve.endpoint import JSON, FlowEndpoint
+from promptflow_lite.serve.limits import LineGate
+from promptflow_lite.serve._responses import encode
+from promptflow_lite.serve.settings import ServeSettings
+from promptflow_lite.tracing._setup import tracing_enabled
 
 
-def create_app(source: str | Path, *, variant: str | None = None, environment_variables: dict[str, Any] | None = None,
-               init: dict[str, Any] | None = None, connections: Any = None, tracing: bool = True):
-    """Load the flow at ``source`` once and return a FastAPI app serving it (FLOW_FORMAT §7.2).
+
+def create_app(source: str | Path | Sequence[str | Path], *, variant: str | None = None,
+               environment_variables: dict[str, Any] | None = None, init: dict[str, Any] | None = None,
+               connections: Any = None, tracing: bool = True, settings: ServeSettings | None = None):
+    """Load the flow(s) at ``source`` (a path, or a list of paths) once and return the app serving them.
 
     ``connections`` is a provider or ``{name: Connection}``; by default the local store and
     ``PROMPTFLOW_CONNECTIONS``, with promptflow serving's ``<CONN_NAME>_<KEY>`` environment
     overrides. ``tracing`` switches tracing on while the app runs (unless ``PFL_TRACING=off``);
     a W3C ``traceparent`` header makes a request's spans part of the caller's trace.
+    ``settings``: API key and limits (:class:`ServeSettings`).
     """
     from promptflow_lite.engine._load import load_flow
 
-    flow = load_flow(source, variant=variant, environment_variables=environment_variables, init=init,
-                     connections=serving_connections() if connections is None else connections)
-    return app_for_flow(flow, tracing=tracing)
+    sources = [source] if isinstance(source, (str, Path)) else list(source)
+    provider = serving_connections() if connections is None else connections
+    flows = [load_flow(s, variant=variant, environment_variables=environment_variables, init=init,
+                       connections=provider) for s in sources]
+    return app_for_flows(flows, tracing=tracing, settings=settings)
 
 
-def app_for_flow(flow: Any, *, tracing: bool = True):
+def app_for_flow(flow: Any, *, tracing: bool = True, settings: ServeSettings | None = None):
     """The app serving an already loaded ``flow``."""
-    from fastapi import FastAPI
+    return app_for_flows([flow], tracing=tracing, settings=settings)
 
-    endpoint = FlowEndpoint(flow)
-    app = FastAPI(title=f"Promptflow[{endpoint.info.name}] API", version=__version__, docs_url=None,
-                  redoc_url=None, openapi_url=None, lifespan=_lifespan(endpoint.info.name, tracing),
-                  **_without_fastapi_telemetry(FastAPI))
-    app.state.flow, app.state.endpoint = flow, endpoint
-    app.add_route("/score", endpoint.score, methods=["POST"])
-    app.add_route("/feedback", endpoint.feedback, methods=["POST"])
-    app.add_route("/swagger.json", endpoint.swagger, methods=["GET"])
-    app.add_route("/health", endpoint.health, methods=["GET"])
-    app.add_route("/version", endpoint.version, methods=["GET"])
+
+def app_for_flows(flows: Sequence[Any], *, tracing: bool = True, settings: ServeSettings | None = None):
+    """The app serving already loaded ``flows`` (one: promptflow's paths; several: ``/flows/<name>/``)."""
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+
+    from promptflow_lite.serve.metrics import ServeMetrics
+
+    settings = settings or ServeSettings()
+    gate = LineGate(settings.max_concurrency, settings.waiting_room, settings.queue_seconds)
+    metrics = ServeMetrics()
+    endpoints = [FlowEndpoint(flow, settings, gate, metrics) for flow in flows]
+    if len(endpoints) > 1:
+        _name_uniquely(endpoints)
+    server = ServerRoutes(endpoints, metrics)
+    middleware = []
+    if settings.api_key:
+        from promptflow_lite.serve.auth import BearerAuth
+
+        middleware.append(Middleware(BearerAuth, api_key=settings.api_key, page=server.page_for_browser,
+                                     refused=server.count_refusal))
+        from promptflow_lite.masking import register_secret
+
+        register_secret(settings.api_key)  # never in a span, a log or an answer, whatever a flow does with it
+    collection = endpoints[0].info.name if len(endpoints) == 1 else None
+    app = Starlette(routes=server.routes(), middleware=middleware, lifespan=_lifespan(collection, tracing))
+    app.state.flows, app.state.flow, app.state.endpoints = list(flows), flows[0], endpoints
+    app.state.settings, app.state.metrics = settings, metrics
     return app
-
-
-def _without_fastapi_telemetry(fastapi_class: type) -> dict[str, Any]:
-    """Newer FastAPI versions trace requests themselves; our spans are the flow's (and cost less)."""
-    import inspect
-
-    if "telemetry" not in inspect.signature(fastapi_class).parameters:
-        return {}
-    return {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
-                          "auto_configure": False}}
 
 
 def serving_connections():
@@ -101,67 +96,47 @@ def serving_connections():
     return ScriptedConnections(rules, provider) if rules else provider
 
 
-class FlowEndpoint:
-    """The request handlers of one loaded flow; everything per-flow is computed here, once."""
+def _name_uniquely(endpoints: list[FlowEndpoint]) -> None:
+    """URL-safe names for ``/flows/<name>/``; two flows of one name are an error."""
+    seen: dict[str, Any] = {}
+    for endpoint in endpoints:
+        endpoint.name = re.sub(r"[^A-Za-z0-9_.-]+", "-", endpoint.info.name).strip("-.") or "flow"
+        if endpoint.name in seen:
+            raise UserError(f"Two flows are named '{endpoint.name}': {seen[endpoint.name]} and {endpoint.info.folder}.",
+                            hint="serve flows with distinct names (the folder name, or the prompty's name).")
+        seen[endpoint.name] = endpoint.info.folder
 
-    def __init__(self, flow: Any):
-        from promptflow_lite.serve._swagger import build_swagger
 
-        self.flow = flow
-        self.info = FlowInfo.of(flow)
-        included = _included_fields()
-        self.selection = OutputSelection(self.info.evaluation_only, included)
-        hidden = [n for n in self.info.outputs if n not in included] if included is not None \
-            else self.info.evaluation_only
-        self._swagger = encode(build_swagger(self.info, hidden))
+class ServerRoutes:
+    """The routes of a server: each flow's, and the server's own (health, version, metrics, page)."""
+
+    def __init__(self, endpoints: list[FlowEndpoint], metrics: Any):
+        self.endpoints, self.metrics = endpoints, metrics
+        self.single = len(endpoints) == 1
         self._health = encode({"status": "Healthy", "version": __version__})
 
-    async def score(self, request: Request) -> Response:
-        headers = request.headers
-        rid = request_id(headers) or _new_request_id()
-        try:
-            stream = check_acceptable(accepted_types(headers.get("accept")))
-            inputs = read_inputs(await request.body(), self.info.inputs, self.info.chat_history)
-            result = await self._run(inputs, stream, headers, rid)
-            if not result.ok:
-                return _json(error_body(result.error), error_status(result.error), rid)
-            outputs = self.selection.apply(result.outputs or {})
-            if stream:
-                return StreamingResponse(sse_events(outputs), media_type="text/event-stream",
-                                         headers={"x-request-id": rid, "cache-control": "no-cache"})
-            if any(is_stream(v) for v in outputs.values()):
-                outputs = await joined(dict(outputs))
-            if result.bare_output:  # a flex entry returned a non-dict: answer the bare value (§7.3)
-                return _json(outputs.get("output"), 200, rid)
-            return _json(outputs, 200, rid)
-        except NotAcceptable as exc:
-            return _json(exception_body(exc), 406, rid)
-        except BadRequest as exc:
-            return _json(exception_body(exc), 400, rid)
-        except Exception as exc:  # a bug of ours or an unserializable output: still a JSON answer
-            _log.exception("Request %s failed", rid)
-            return _json(exception_body(exc), 500, rid)
+    def routes(self) -> list:
+        from starlette.routing import Route
 
-    async def _run(self, inputs: dict[str, Any], stream: bool, headers: Any, rid: str):
-        attributes = {"served": True, "request_id": rid}
-        if "traceparent" in headers and tracing_enabled():
-            with continue_trace(headers):
-                return await self.flow.arun(inputs, stream=stream, attributes=attributes)
-        return await self.flow.arun(inputs, stream=stream, attributes=attributes)
-
-    async def feedback(self, request: Request) -> Response:
-        from promptflow_lite.serve._feedback import record_feedback
-
-        body = (await request.body()).decode("utf-8", "replace")
-        flatten = request.query_params.get("flatten", "false").lower() == "true"
-        record_feedback(body, request.headers, flatten=flatten)
-        return _json({"status": "Feedback received."}, 200, request_id(request.headers))
-
-    async def swagger(self, request: Request) -> Response:
-        return Response(self._swagger, media_type=_JSON)
+        routes = [Route("/health", self.health, methods=["GET"]), Route("/version", self.version, methods=["GET"]),
+                  Route("/metrics", self.metrics_text, methods=["GET"]), Route("/", self.page, methods=["GET"])]
+        if self.single:
+            endpoint = self.endpoints[0]
+            return routes + [Route("/score", endpoint.score, methods=["POST"]),
+                             Route("/feedback", endpoint.feedback, methods=["POST"]),
+                             Route("/swagger.json", endpoint.swagger, methods=["GET"])]
+        routes.append(Route("/swagger.json", self.swagger, methods=["GET"]))
+        for endpoint in self.endpoints:
+            base = f"/flows/{endpoint.name}"
+            routes += [Route(f"{base}/score", endpoint.score, methods=["POST"]),
+                       Route(f"{base}/feedback", endpoint.feedback, methods=["POST"]),
+                       Route(f"{base}/swagger.json", endpoint.swagger, methods=["GET"]),
+                       Route(f"{base}/", self.page, methods=["GET"]),
+                       Route(base, self.to_page, methods=["GET"])]
+        return routes
 
     async def health(self, request: Request) -> Response:
-        return Response(self._health, media_type=_JSON)
+        return Response(self._health, media_type=JSON)
 
     async def version(self, request: Request) -> Response:
         build_info = os.environ.get("BUILD_INFO", "")
@@ -169,41 +144,55 @@ class FlowEndpoint:
             version = json.loads(build_info)["build_number"]
         except (ValueError, TypeError, KeyError):
             version = __version__
-        return _json({"status": "Healthy", "build_info": build_info, "version": version}, 200, None)
+        return Response(encode({"status": "Healthy", "build_info": build_info, "version": version}), media_type=JSON)
+
+    async def metrics_text(self, request: Request) -> Response:
+        body, content_type = self.metrics.exposition()
+        return Response(body, headers={"content-type": content_type})
+
+    async def swagger(self, request: Request) -> Response:
+        """Several flows: one OpenAPI document with every flow's paths under ``/flows/<name>/``."""
+        paths: dict[str, Any] = {}
+        for endpoint in self.endpoints:
+            for path, spec in endpoint.swagger_doc["paths"].items():
+                paths[f"/flows/{endpoint.name}{path}"] = spec
+        first = self.endpoints[0].swagger_doc
+        return Response(encode({"openapi": "3.0.0", "info": {
+            "title": "promptflow_lite API", "version": "1.0.0", "x-flows": [e.name for e in self.endpoints]},
+            "components": first["components"], "security": first["security"], "paths": paths}), media_type=JSON)
+
+    async def page(self, request: Request) -> Response:
+        from promptflow_lite.serve.page import page_html
+
+        return Response(page_html(), media_type="text/html; charset=utf-8", headers={"cache-control": "no-store"})
+
+    async def to_page(self, request: Request) -> Response:
+        return RedirectResponse(request.url.path + "/")
+
+    def count_refusal(self, scope: dict) -> None:
+        """A scoring request refused for its key counts as a 401 of its flow."""
+        path = scope["path"]
+        for endpoint in self.endpoints:
+            if path == ("/score" if self.single else f"/flows/{endpoint.name}/score"):
+                self.metrics.answered(endpoint.name, 401, 0.0)
+
+    def page_for_browser(self, scope: dict) -> bytes | None:
+        """The try-it page for a browser that navigates to a page without the key (it asks for it)."""
+        if scope["method"] != "GET" or not _is_page(scope["path"]):
+            return None
+        accept = next((v for k, v in scope["headers"] if k == b"accept"), b"")
+        if b"text/html" not in accept:
+            return None
+        from promptflow_lite.serve.page import page_html
+
+        return page_html()
 
 
-_ids = itertools.count(1)
-_ID_PREFIX = os.urandom(8).hex()
+def _is_page(path: str) -> bool:
+    return path == "/" or (path.startswith("/flows/") and path.endswith("/") and path.count("/") == 3)
 
 
-def _new_request_id() -> str:
-    """A unique id for a request that brought none (random per process, then a counter: no syscall)."""
-    return f"{_ID_PREFIX}{next(_ids):016x}"
-
-
-def _json(data: Any, status: int, rid: str | None) -> Response:
-    return Response(encode(data), status_code=status, media_type=_JSON,
-                    headers={"x-request-id": rid} if rid else None)
-
-
-def _included_fields() -> frozenset[str] | None:
-    """``PROMPTFLOW_RESPONSE_INCLUDED_FIELDS``: a JSON list of the outputs to return, if set."""
-    raw = os.environ.get(INCLUDED_FIELDS_ENV, "").strip()
-    if not raw:
-        return None
-    from promptflow_lite.errors import UserError
-
-    try:
-        fields = json.loads(raw)
-    except ValueError:
-        fields = None
-    if not isinstance(fields, list):
-        raise UserError(f"{INCLUDED_FIELDS_ENV} must be a JSON list of output names, got {raw!r}.",
-                        hint=f'e.g. {INCLUDED_FIELDS_ENV}=\'["answer"]\', or unset it.')
-    return frozenset(str(f) for f in fields)
-
-
-def _lifespan(collection: str, tracing: bool):
+def _lifespan(collection: str | None, tracing: bool):
     @asynccontextmanager
     async def lifespan(app):
         from promptflow_lite.tracing._setup import disable_tracing, enable_tracing, flush_tracing

@@ -18,9 +18,11 @@ _JSON_TYPES = frozenset({"application/json", "application/*", "*/*"})
 class BadRequest(UserError):
     """The request cannot be turned into flow inputs (answered with 400)."""
 
+    status = 400
+
 
 class JsonTooDeep(BadRequest):
-    """The JSON body nests deeper than the parser goes."""
+    """The JSON body nests deeper than the server accepts (or the parser goes)."""
 
 
 class JsonPayloadRequiredForMultipleInputFields(BadRequest):
@@ -34,19 +36,23 @@ class MissingRequiredFlowInput(BadRequest):
 class NotAcceptable(UserError):
     """The client accepts neither JSON nor server-sent events (answered with 406)."""
 
+    status = 406
 
-def read_inputs(body: bytes, inputs: Mapping[str, Any], chat_history: str | None = None) -> dict[str, Any]:
+
+def read_inputs(body: bytes, inputs: Mapping[str, Any], chat_history: str | None = None,
+                max_depth: int = MAX_NESTING) -> dict[str, Any]:
     """The flow inputs a request ``body`` gives, checked against the flow's ``inputs`` definitions.
 
     A JSON object gives the inputs by name. A body that is not a JSON object is the value of the
     flow's only input (raw text when it is not JSON at all, as promptflow does); with several
     inputs it is an error. An empty body gives no inputs (defaults apply). A flow that declares no
     inputs gets a JSON object as is (a flex entry taking ``**kwargs``) and ignores any other body.
-    Inputs without a default must be present, except the chat history (``[]``).
+    Inputs without a default must be present, except the chat history (``[]``). JSON nested
+    deeper than ``max_depth`` is refused.
     """
     if not inputs:
-        return _object_or_nothing(body)
-    data = _parse_body(body, inputs)
+        return _object_or_nothing(body, max_depth)
+    data = _parse_body(body, inputs, max_depth)
     missing = [name for name, definition in inputs.items()
                if name not in data and not definition.has_default and name != chat_history]
     if missing:
@@ -58,12 +64,12 @@ def read_inputs(body: bytes, inputs: Mapping[str, Any], chat_history: str | None
     return data
 
 
-def _parse_body(body: bytes, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _parse_body(body: bytes, inputs: Mapping[str, Any], max_depth: int) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        data = _loads(body)
-    except ValueError:
+        data = parse_json(body, max_depth)
+    except _NotJson:
         data, is_json = body.decode("utf-8", "replace"), False
     else:
         if isinstance(data, dict):
@@ -77,21 +83,44 @@ def _parse_body(body: bytes, inputs: Mapping[str, Any]) -> dict[str, Any]:
         hint="send a JSON object of inputs by name, e.g. " + json.dumps({name: "..." for name in inputs}) + ".")
 
 
-def _object_or_nothing(body: bytes) -> dict[str, Any]:
+def _object_or_nothing(body: bytes, max_depth: int) -> dict[str, Any]:
     try:
-        data = _loads(body) if body.strip() else None
-    except ValueError:
+        data = parse_json(body, max_depth) if body.strip() else None
+    except _NotJson:
         return {}
     return data if isinstance(data, dict) else {}
 
 
-def _loads(body: bytes) -> Any:
-    """The JSON of ``body`` (``ValueError`` when it is not JSON); nesting past the parser's depth is a 400."""
+class _NotJson(ValueError):
+    """The body is not JSON at all (it may still be raw text for a single input)."""
+
+
+def parse_json(body: bytes, max_depth: int) -> Any:
+    """``body`` as JSON nesting at most ``max_depth`` arrays/objects (:class:`JsonTooDeep` otherwise),
+    or ``_NotJson``. Values are checked later, against the flow inputs that take them."""
     try:
-        return json.loads(body)
+        data = json.loads(body)
     except RecursionError:
         raise JsonTooDeep("The request body nests JSON arrays/objects too deeply to be read.",
-                          hint=f"send flatter JSON (flow inputs may nest up to {MAX_NESTING} levels).") from None
+                          hint=f"send flatter JSON (at most {max_depth} levels).") from None
+    except ValueError:
+        raise _NotJson() from None
+    _check_depth(data, max_depth)
+    return data
+
+
+def _check_depth(data: Any, max_depth: int) -> None:
+    """Iterative (no recursion to exhaust): any part of the body counts, not only the flow inputs."""
+    level, depth = [data], 0
+    while level:
+        containers = [v for v in level if isinstance(v, (dict, list))]
+        if not containers:
+            return
+        depth += 1
+        if depth > max_depth:
+            raise JsonTooDeep(f"The request body nests JSON arrays/objects more than {max_depth} levels deep.",
+                              hint="send flatter JSON.")
+        level = [v for c in containers for v in (c.values() if isinstance(c, dict) else c)]
 
 
 def accepted_types(accept: str | None) -> frozenset[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, AsyncIterable
 
@@ -51,8 +52,11 @@ def _codes(inner: Any) -> dict[str, Any] | None:
 
 
 def error_status(error: dict[str, Any] | None) -> int:
-    """400 for a user error, 500 otherwise."""
-    return 400 if (error or {}).get("code") == "UserError" else 500
+    """504 for a line that ran out of time, 400 for another user error, 500 otherwise."""
+    error = error or {}
+    if (error.get("innerError") or {}).get("code") == "LineTimeoutError":
+        return 504
+    return 400 if error.get("code") == "UserError" else 500
 
 
 def exception_body(exc: BaseException) -> dict[str, Any]:
@@ -100,17 +104,23 @@ def event(data: Any) -> bytes:
     return b"data: " + encode(data) + b"\n\n"
 
 
-async def sse_events(outputs: dict[str, Any]) -> AsyncIterable[bytes]:
+async def sse_events(outputs: dict[str, Any], deadline: float | None = None) -> AsyncIterable[bytes]:
     """promptflow's event stream: ``{non-stream outputs}`` first (if any), then ``{"<output>": "<chunk>"}``
-    per chunk; several stream outputs follow one another. A failure mid-stream ends the stream
-    with ``{"error": {...}}``; a client that goes away closes the model streams."""
+    per chunk; several stream outputs follow one another. A failure mid-stream (or passing ``deadline``,
+    a ``time.monotonic()`` value) ends the stream with ``{"error": {...}}``; a client that goes away
+    closes the model streams."""
     streams = [(k, v) for k, v in outputs.items() if is_stream(v)]
     fixed = {k: v for k, v in outputs.items() if not is_stream(v)}
     try:
         if fixed:
             yield event(fixed)
         for name, stream in streams:
-            async for piece in _chunks(stream):
+            chunks = _chunks(stream)
+            while True:
+                try:
+                    piece = await _next_chunk(chunks, deadline)
+                except StopAsyncIteration:
+                    break
                 yield event({name: piece})
                 await asyncio.sleep(0)  # buffered chunks: let other requests (and a disconnect) be seen
     except Exception as exc:  # the client has the head of the answer already: tell it why it stops
@@ -118,6 +128,21 @@ async def sse_events(outputs: dict[str, Any]) -> AsyncIterable[bytes]:
     finally:
         for _, stream in streams:
             await _close(stream)
+
+
+async def _next_chunk(chunks: AsyncIterator[Any], deadline: float | None) -> Any:
+    if deadline is None:
+        return await chunks.__anext__()
+    remaining = deadline - time.monotonic()
+    try:
+        if remaining <= 0:
+            raise asyncio.TimeoutError()
+        return await asyncio.wait_for(chunks.__anext__(), remaining)
+    except asyncio.TimeoutError:
+        from promptflow_lite.serve.errors import LineTimedOut
+
+        raise LineTimedOut("The streamed answer ran past the server's --timeout and was cut.",
+                           hint="ask for less, or raise --timeout.") from None
 
 
 async def _chunks(stream: Any) -> AsyncIterator[Any]:

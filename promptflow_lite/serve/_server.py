@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from promptflow_lite.errors import UserError
 
@@ -22,36 +22,57 @@ OPTIONS_ENV = "PFL_SERVE_OPTIONS"  # how worker processes learn what to load (--
 _FACTORY = "promptflow_lite.serve._server:app_from_environment"
 
 
-def serve_flow(source: str | Path, *, host: str = "127.0.0.1", port: int = 8080, variant: str | None = None,
-               environment_variables: dict[str, Any] | None = None, init: dict[str, Any] | None = None,
-               workers: int = 1, access_log: bool = False,
-               on_ready: Callable[[str], None] | None = None) -> None:
-    """Serve the flow at ``source`` until SIGINT or SIGTERM; ``on_ready(url)`` once it answers.
+def serve_flow(source: str | Path | Sequence[str | Path], *, host: str = "127.0.0.1", port: int = 8080,
+               variant: str | None = None, environment_variables: dict[str, Any] | None = None,
+               init: dict[str, Any] | None = None, workers: int = 1, access_log: bool = False,
+               on_ready: Callable[[str], None] | None = None, settings: Any = None,
+               api_key_env: str | None = None) -> None:
+    """Serve the flow at ``source`` (or several flows) until SIGINT or SIGTERM; ``on_ready(url)`` once it answers.
 
-    The flow is loaded once per process and the working directory becomes the flow's folder (as
-    promptflow does). ``workers`` > 1 runs that many processes on one port.
+    Each flow is loaded once per process; with one flow the working directory becomes its folder
+    (as promptflow does). ``workers`` > 1 runs that many processes on one port; they read the API
+    key from the environment (``api_key_env``, else ``PFL_SERVE_API_KEY``), never from their options.
     """
+    from dataclasses import asdict
+
     from promptflow_lite.serve._app import create_app
 
-    options = {"source": str(Path(source).resolve()), "variant": variant,
+    sources = [str(Path(s).resolve()) for s in ([source] if isinstance(source, (str, Path)) else source)]
+    options = {"source": sources[0] if len(sources) == 1 else sources, "variant": variant,
                "environment_variables": environment_variables, "init": init}
-    app = create_app(**options)  # loaded here too with workers: a broken flow fails before any fork
-    enter_flow_folder(app.state.flow)
+    app = create_app(**options, settings=settings)  # loaded here too with workers: a broken flow fails before any fork
+    enter_flow_folder(app)
     sock = bind_socket(host, port)
     url = http_url(host, sock.getsockname()[1])
     ready = (lambda: on_ready(url)) if on_ready else None
     if workers > 1:
         sock.close()  # uvicorn's supervisor binds the port again and shares it with the workers
-        os.environ[OPTIONS_ENV] = json.dumps(options)
+        guard = {k: v for k, v in asdict(settings).items() if k != "api_key"} if settings is not None else None
+        os.environ[OPTIONS_ENV] = json.dumps({**options, "settings": guard, "api_key_env": api_key_env})
+        _share_metrics_between_workers()
         _serve_workers(url, workers, access_log, ready)
     else:
         _serve_app(app, sock, access_log, ready)
 
 
+def _share_metrics_between_workers() -> None:
+    """Workers count into files of one folder, so ``/metrics`` of any worker tells about all of them."""
+    from promptflow_lite.serve.metrics import MULTIPROCESS_ENV
+
+    if not os.environ.get(MULTIPROCESS_ENV):
+        import atexit
+        import shutil
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="pfl-metrics-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        os.environ[MULTIPROCESS_ENV] = folder
+
+
 def _serve_app(app: Any, sock: socket.socket, access_log: bool, ready: Callable[[], None] | None) -> None:
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=access_log, lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=access_log, lifespan="on", ws="none"))
     previous = {sig: signal.signal(sig, lambda signum, frame: None)  # uvicorn re-raises the signal it stopped
                 for sig in (signal.SIGINT, signal.SIGTERM)}          # on: we have stopped, nothing more to do
     if ready:
@@ -71,7 +92,7 @@ def _serve_workers(url: str, workers: int, access_log: bool, ready: Callable[[],
     parts = urlsplit(url)
     if ready:
         _when(lambda: _answers(parts.hostname, parts.port), ready)
-    uvicorn.run(_FACTORY, factory=True, host=parts.hostname, port=parts.port, workers=workers,
+    uvicorn.run(_FACTORY, factory=True, host=parts.hostname, port=parts.port, workers=workers, ws="none",
                 log_level="warning", access_log=access_log)
 
 
@@ -82,16 +103,23 @@ def app_from_environment():
 
     from promptflow_lite.masking import MaskedStream
     from promptflow_lite.serve._app import create_app
+    from promptflow_lite.serve.settings import ServeSettings, api_key_from_env
 
     sys.stdout, sys.stderr = MaskedStream(sys.stdout), MaskedStream(sys.stderr)
 
-    app = create_app(**json.loads(os.environ[OPTIONS_ENV]))
-    enter_flow_folder(app.state.flow)
+    options = json.loads(os.environ[OPTIONS_ENV])
+    guard, key_env = options.pop("settings", None), options.pop("api_key_env", None)
+    settings = ServeSettings(**(guard or {}), api_key=api_key_from_env(key_env))
+    app = create_app(**options, settings=settings)
+    enter_flow_folder(app)
     return app
 
 
-def enter_flow_folder(flow: Any) -> None:
-    """Make the flow's folder the working directory, so tools find their relative files."""
+def enter_flow_folder(app: Any) -> None:
+    """With one flow, make its folder the working directory, so tools find their relative files."""
+    if len(app.state.flows) != 1:
+        return
+    flow = app.state.flow
     folder = getattr(flow, "run_dir", None) or flow.working_dir
     os.environ["PROMPTFLOW_PROJECT_PATH"] = str(folder)
     os.chdir(folder)
@@ -156,7 +184,7 @@ class ServerThread:
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, **uvicorn_options: Any):
         self.app, self.host, self.port = app, host, port
-        self._options = {"log_level": "warning", "access_log": False, "lifespan": "on", "log_config": None,
+        self._options = {"log_level": "warning", "access_log": False, "lifespan": "on", "log_config": None, "ws": "none",
                          **uvicorn_options}
         self._server: Any = None
         self._thread: threading.Thread | None = None

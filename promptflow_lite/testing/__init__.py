@@ -11,10 +11,12 @@ streaming, latency and fault injection::
 
 from __future__ import annotations
 
-from promptflow_lite.testing._app import FAULT_KINDS, ScriptedApp
-from promptflow_lite.testing._embeddings import embed
-from promptflow_lite.testing._rules import Rule, ToolCall, load_rules, scripted_answer
-from promptflow_lite.testing._server import ScriptedServer
+from promptflow_lite._lazy import lazy_exports
 
-__all__ = ["FAULT_KINDS", "Rule", "ScriptedApp", "ScriptedServer", "ToolCall", "embed", "load_rules",
-           "scripted_answer"]
+# loaded on first use, so that `testing._offline` (checked by every flow load and server) does not
+# bring the server and its rules into processes that never use them
+_EXPORTS = {"FAULT_KINDS": "._app", "ScriptedApp": "._app", "embed": "._embeddings", "Rule": "._rules",
+            "ToolCall": "._rules", "load_rules": "._rules", "scripted_answer": "._rules", "ScriptedServer": "._server"}
+
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

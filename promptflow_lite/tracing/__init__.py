@@ -16,7 +16,8 @@ _EXPORTS = {
     "continue_trace": "._setup", "tracing_enabled": "._setup",
     "trace": "._api", "start_trace": "._api",
     "list_traces": "._query", "get_traces": "._query", "get_trace": "._query", "delete_traces": "._query",
-    "TraceNotFound": "._query",
+    "TraceNotFound": "._query", "count_traces": "._query", "trace_filters": "._query",
+    "trace_view": ".view",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -26,18 +26,42 @@ class TraceNotFound(UserError):
 
 
 def list_traces(run: str | None = None, flow: str | None = None, status: str | None = None, since: Any = None,
-                limit: int | None = 100, *, path: str | Path | None = None) -> list[dict[str, Any]]:
+                limit: int | None = 100, *, until: Any = None, text: str | None = None, offset: int = 0,
+                path: str | Path | None = None) -> list[dict[str, Any]]:
     """Line runs (one per trace), newest first: ``trace_id, flow, run, line_number, status, start_time,
     end_time, duration, prompt_tokens, completion_tokens, total_tokens, inputs, outputs, error...``.
 
-    ``since`` is an age (``"1h"``, ``"7d"``), a date or datetime (``"2026-11-01"``), or epoch seconds.
+    ``since`` / ``until`` are ages (``"1h"``, ``"7d"``), dates or datetimes (``"2026-11-01"``), or epoch
+    seconds; ``text`` keeps traces whose inputs, outputs or error contain it (case-insensitive for
+    ASCII); ``offset`` skips that many of the newest (paging).
     """
     store = _store(path)
     try:
-        rows = store.line_runs(run=run, flow=flow, status=status, since=to_epoch(since), limit=limit)
+        rows = store.line_runs(run=run, flow=flow, status=status, since=to_epoch(since), until=to_epoch(until),
+                               text=text or None, limit=limit, offset=offset)
     finally:
         store.close()
     return [_line_run(row) for row in rows]
+
+
+def count_traces(run: str | None = None, flow: str | None = None, status: str | None = None, since: Any = None,
+                 *, until: Any = None, text: str | None = None, path: str | Path | None = None) -> int:
+    """How many traces :func:`list_traces` would list without a limit."""
+    store = _store(path)
+    try:
+        return store.count_line_runs(run=run, flow=flow, status=status, since=to_epoch(since),
+                                     before=to_epoch(until), text=text or None)
+    finally:
+        store.close()
+
+
+def trace_filters(*, path: str | Path | None = None, limit: int = 200) -> dict[str, list[str]]:
+    """The runs and flows that have traces, most recently traced first (choices for a filter)."""
+    store = _store(path)
+    try:
+        return {"runs": store.recent_values("run", limit), "flows": store.recent_values("flow", limit)}
+    finally:
+        store.close()
 
 
 def get_traces(run: str | None = None, flow: str | None = None, status: str | None = None, since: Any = None,

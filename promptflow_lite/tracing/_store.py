@@ -38,6 +38,10 @@ MIGRATIONS = [
     CREATE INDEX IF NOT EXISTS line_runs_by_run ON line_runs(run, line_number);
     CREATE INDEX IF NOT EXISTS line_runs_by_reference ON line_runs(referenced_run, referenced_line_number);
     """),
+    Migration("list traces by run or flow, newest first, from one index range", """
+    CREATE INDEX IF NOT EXISTS line_runs_by_run_start ON line_runs(run, start_time);
+    CREATE INDEX IF NOT EXISTS line_runs_by_flow_start ON line_runs(flow, start_time);
+    """),
 ]
 # a node span as stored in its line's ``children`` list; times in epoch microseconds, output
 # only meaningful when status is OK, attributes holds only what is not derived from the fields
@@ -105,15 +109,29 @@ class TraceStore:
 
     # reading ------------------------------------------------------------------------------
     def line_runs(self, *, run: str | None = None, flow: str | None = None, status: str | None = None,
-                  since: float | None = None, trace_ids: Iterable[str] | None = None,
-                  referenced: tuple[str, int | None] | None = None, limit: int | None = 100) -> list[dict[str, Any]]:
-        """Line runs, newest first, matching every filter given."""
-        where, params = _where(run=run, flow=flow, status=status, since=since, trace_ids=trace_ids,
-                               referenced=referenced)
+                  since: float | None = None, until: float | None = None, text: str | None = None,
+                  trace_ids: Iterable[str] | None = None, referenced: tuple[str, int | None] | None = None,
+                  limit: int | None = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Line runs, newest first, matching every filter given (``text``: in inputs, outputs or error)."""
+        where, params = _where(run=run, flow=flow, status=status, since=since, before=until, text=text,
+                               trace_ids=trace_ids, referenced=referenced)
         sql = f"SELECT * FROM line_runs WHERE {where} ORDER BY start_time DESC"
         if limit:
-            sql += f" LIMIT {int(limit)}"
+            sql += f" LIMIT {int(limit)} OFFSET {max(int(offset), 0)}"
         return self._query(sql, params)
+
+    def count_line_runs(self, **filters: Any) -> int:
+        """How many line runs match ``filters`` (those of :meth:`line_runs`)."""
+        where, params = _where(**filters)
+        return self._query(f"SELECT COUNT(*) AS n FROM line_runs WHERE {where}", params)[0]["n"]
+
+    def recent_values(self, column: str, limit: int = 200) -> list[str]:
+        """Distinct values of ``column`` (``run`` or ``flow``), the most recently traced first."""
+        if column not in ("run", "flow"):
+            raise ValueError(column)
+        rows = self._query(f"SELECT {column} AS value, MAX(start_time) AS latest FROM line_runs "
+                           f"WHERE {column} IS NOT NULL GROUP BY {column} ORDER BY latest DESC LIMIT ?", [limit])
+        return [row["value"] for row in rows]
 
     def spans(self, trace_ids: Iterable[str]) -> list[dict[str, Any]]:
         """Every span of these traces, in start order."""
@@ -222,7 +240,7 @@ def _insert(conn: sqlite3.Connection, table: str, width: int, rows: Sequence[tup
                      [value for row in chunk for value in row])
 
 
-def _where(*, run=None, flow=None, status=None, since=None, before=None, trace_ids=None,
+def _where(*, run=None, flow=None, status=None, since=None, before=None, text=None, trace_ids=None,
            referenced=None) -> tuple[str, list[Any]]:
     clauses, params = ["1=1"], []
     for column, value in (("run", run), ("flow", flow)):
@@ -238,6 +256,10 @@ def _where(*, run=None, flow=None, status=None, since=None, before=None, trace_i
     if before is not None:
         clauses.append("start_time < ?")
         params.append(before)
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        clauses.append("(inputs LIKE ? ESCAPE '\\' OR outputs LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\')")
+        params += [pattern] * 3
     if trace_ids is not None:
         ids = list(trace_ids)
         clauses.append(f"trace_id IN ({', '.join('?' * len(ids)) or 'NULL'})")

@@ -7,8 +7,7 @@ import threading
 
 import pytest
 
-from promptflow_lite.serve import ServerThread, create_app
-from promptflow_lite.serve._client import ScoreClient, ScoreError
+from promptflow_lite.serve._client import ScoreError
 
 ECHO_FLOW = {
     "flow.dag.yaml": """
@@ -60,21 +59,6 @@ ECHO_FLOW = {
             return len(text)
     """,
 }
-
-
-@pytest.fixture
-def serve():
-    """``serve(flow_dir, **create_app_kwargs)`` → a client of the flow served on a free port."""
-    servers = []
-
-    def start(source, **kwargs) -> ScoreClient:
-        server = ServerThread(create_app(source, **kwargs)).start()
-        servers.append(server)
-        return ScoreClient(server.url)
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def test_score_returns_outputs_without_evaluation_only_ones(make_flow, serve):
