@@ -1,6 +1,6 @@
 """The package's layers run one way and no modules import each other (ARCHITECTURE.md, "Layers, checked").
 
-An AST walk over ``promptflow_lite/`` collects every ``import`` / ``from ... import`` - module-level and
+An AST walk over ``promptflow_lite/`` (and ``ui/``, which ships as ``promptflow_lite.ui``) collects every ``import`` / ``from ... import`` - module-level and
 inside functions (lazy imports) alike - and fails on an import of a higher layer or on any import
 cycle. Imports under ``if TYPE_CHECKING:`` never run: they count for the direction of layers, not
 for cycles. Names that faces resolve from strings (``_lazy.lazy_exports`` tables, the ``promptflow``
@@ -17,6 +17,7 @@ from pathlib import Path
 import promptflow_lite
 
 PACKAGE = Path(promptflow_lite.__file__).parent
+MAPPED = {"promptflow_lite.ui": PACKAGE.parent / "ui"}  # folders the wheel maps into the package
 
 # lowest first: a module may import its own layer and the layers before it, never a later one
 LAYERS = [
@@ -44,11 +45,12 @@ class Import:
 
 def modules() -> dict[str, Path]:
     found = {}
-    for path in PACKAGE.rglob("*.py"):
-        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts.pop()
-        found[".".join(parts)] = path
+    for prefix, folder in [("promptflow_lite", PACKAGE), *MAPPED.items()]:
+        for path in folder.rglob("*.py"):
+            parts = prefix.split(".") + list(path.relative_to(folder).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            found[".".join(parts)] = path
     return found
 
 

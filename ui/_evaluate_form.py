@@ -184,7 +184,7 @@ def _options(flow: Path) -> dict[str, Any]:
 
 
 def _start(flow, data, specs, texts, chosen, baseline, flow_mapping, evaluator_mapping, options) -> None:
-    from promptflow_lite.evaluate.background import start_evaluation
+    from promptflow_lite.evaluate._background import start_evaluation
     from promptflow_lite.evaluate._session import EvaluationPlan
 
     scripted = options.pop("scripted_llm")

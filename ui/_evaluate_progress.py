@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from promptflow_lite.evaluate.background import (FAILED, GATES_FAILED, INTERRUPTED, RUNNING, SUCCEEDED,
+from promptflow_lite.evaluate._background import (FAILED, GATES_FAILED, INTERRUPTED, RUNNING, SUCCEEDED,
                                                  EvaluationJob, get_evaluation, job_runs, list_evaluations)
 from promptflow_lite.ui._runs_common import (link, moment, page_url, progress_bar, short_names,
                                              status_text)

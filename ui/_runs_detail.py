@@ -7,8 +7,8 @@ from typing import Any
 import streamlit as st
 
 from promptflow_lite.evaluate._run_lines import evaluation_scores
-from promptflow_lite.runs.lines import line_page
-from promptflow_lite.runs.listing import USABLE, get_run_row
+from promptflow_lite.runs._lines import line_page
+from promptflow_lite.runs._listing import USABLE, get_run_row
 from promptflow_lite.ui._runs_common import (count, count_column, current_page, duration, go_to, json_block, link,
                                              moment, number, page_url, pager, preview, progress_bar, stat_cards,
                                              status_badge, status_label, status_text, styled)

@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from promptflow_lite.runs.listing import list_runs, run_flows
+from promptflow_lite.runs._listing import list_runs, run_flows
 from promptflow_lite.ui._runs_common import (count, count_column, current_page, duration, go_to, link, moment,
                                              page_url, pager, status_label, status_text, styled)
 

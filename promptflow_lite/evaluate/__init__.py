@@ -20,7 +20,7 @@ _EXPORTS = {
     "EvaluationResult": "._session", "compare": "._comparison", "ComparisonReport": "._comparison",
     "compare_runs": "._run_compare", "evaluator_path": "._registry", "builtin_names": "._registry",
     "evaluator_names": "._registry", "register_evaluator": "._registry",
-    "compare_lines": ".line_compare", "start_evaluation": ".background",
+    "compare_lines": "._line_compare", "start_evaluation": "._background",
 }
 
 __all__ = sorted(_EXPORTS)

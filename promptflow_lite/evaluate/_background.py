@@ -101,7 +101,7 @@ def start_evaluation(plan: EvaluationPlan, *, evaluator_args: Sequence[str], scr
     job = EvaluationJob(prepared.session, folder, command, prepared.run_names(plan), time.time(), settings=settings)
     _save(job)
     environment = {**os.environ, "PFL_HOME": str(root.parent)}
-    process = subprocess.Popen([sys.executable, "-m", "promptflow_lite.evaluate.background", str(folder)],
+    process = subprocess.Popen([sys.executable, "-m", "promptflow_lite.evaluate._background", str(folder)],
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True, env=environment, cwd=str(Path.cwd()))
     _CHILDREN[process.pid] = process
@@ -128,7 +128,7 @@ def list_evaluations(*, home: str | Path | None = None, limit: int = 50) -> list
 def job_runs(job: EvaluationJob, *, home: str | Path | None = None) -> list[dict[str, Any]]:
     """The job's runs in order: a run-list row each (status, lines done...), or ``{"name", "status": None}``
     for one not started yet."""
-    from promptflow_lite.runs.listing import get_run_row
+    from promptflow_lite.runs._listing import get_run_row
 
     return [get_run_row(name, home=home) or {"name": name, "status": None} for name in job.runs]
 

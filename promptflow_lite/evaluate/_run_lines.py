@@ -102,7 +102,7 @@ def evaluation_scores(evaluations: Iterable[dict[str, Any]], line_numbers: Itera
     ``evaluations``: ``{"name", "flow"}`` records (``runs.listing.get_run_row(...)["evaluations"]``);
     only the given lines are read, through each evaluation run's line index.
     """
-    from promptflow_lite.runs.lines import line_entries
+    from promptflow_lite.runs._lines import line_entries
 
     numbers = list(line_numbers)
     scores: dict[int, dict[str, Any]] = {number: {} for number in numbers}

@@ -17,7 +17,7 @@ _EXPORTS = {
     "Client": "._client", "PFClient": "._client", "Run": "._model", "RunSpec": "._spec", "load_run": "._spec",
     "LineEngine": "._engine", "LineTask": "._engine", "LocalEngine": "._engine", "register_engine": "._engine",
     "make_engine": "._engine",
-    "list_runs": ".listing", "get_run_row": ".listing", "line_page": ".lines", "add_to_dataset": ".examples",
+    "list_runs": "._listing", "get_run_row": "._listing", "line_page": "._lines", "add_to_dataset": "._examples",
 }
 
 __all__ = sorted(_EXPORTS)

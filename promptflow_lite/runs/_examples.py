@@ -31,7 +31,7 @@ class Example:
 
 def traced_example(trace_id: str, *, trace_path: str | Path | None = None) -> dict[str, Any]:
     """``{"inputs": ..., "outputs": ..., "run": ..., "line_number": ...}`` of a traced line (its root span)."""
-    from promptflow_lite.tracing.view import trace_view
+    from promptflow_lite.tracing._view import trace_view
 
     view = trace_view(trace_id, path=trace_path)
     line = view.line_run or {}

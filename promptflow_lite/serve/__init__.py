@@ -10,7 +10,7 @@ from promptflow_lite._lazy import lazy_exports
 
 _EXPORTS = {
     "create_app": "._app", "app_for_flow": "._app", "app_for_flows": "._app", "serve_flow": "._server",
-    "ServerThread": "._server", "ServeSettings": ".settings", "api_key_from_env": ".settings",
+    "ServerThread": "._server", "ServeSettings": "._settings", "api_key_from_env": "._settings",
     "ScoreClient": "._client", "ScoreError": "._client",
 }
 

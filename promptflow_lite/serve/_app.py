@@ -22,10 +22,10 @@ from starlette.responses import RedirectResponse, Response
 
 from promptflow_lite._version import __version__
 from promptflow_lite.errors import UserError
-from promptflow_lite.serve.endpoint import JSON, FlowEndpoint
-from promptflow_lite.serve.limits import LineGate
+from promptflow_lite.serve._endpoint import JSON, FlowEndpoint
+from promptflow_lite.serve._limits import LineGate
 from promptflow_lite.serve._responses import encode
-from promptflow_lite.serve.settings import ServeSettings
+from promptflow_lite.serve._settings import ServeSettings
 from promptflow_lite.tracing._setup import tracing_enabled
 
 
@@ -60,7 +60,7 @@ def app_for_flows(flows: Sequence[Any], *, tracing: bool = True, settings: Serve
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
 
-    from promptflow_lite.serve.metrics import ServeMetrics
+    from promptflow_lite.serve._metrics import ServeMetrics
 
     settings = settings or ServeSettings()
     gate = LineGate(settings.max_concurrency, settings.waiting_room, settings.queue_seconds)
@@ -71,7 +71,7 @@ def app_for_flows(flows: Sequence[Any], *, tracing: bool = True, settings: Serve
     server = ServerRoutes(endpoints, metrics)
     middleware = []
     if settings.api_key:
-        from promptflow_lite.serve.auth import BearerAuth
+        from promptflow_lite.serve._auth import BearerAuth
 
         middleware.append(Middleware(BearerAuth, api_key=settings.api_key, page=server.page_for_browser,
                                      refused=server.count_refusal))
@@ -162,7 +162,7 @@ class ServerRoutes:
             "components": first["components"], "security": first["security"], "paths": paths}), media_type=JSON)
 
     async def page(self, request: Request) -> Response:
-        from promptflow_lite.serve.page import page_html
+        from promptflow_lite.serve._page import page_html
 
         return Response(page_html(), media_type="text/html; charset=utf-8", headers={"cache-control": "no-store"})
 
@@ -183,7 +183,7 @@ class ServerRoutes:
         accept = next((v for k, v in scope["headers"] if k == b"accept"), b"")
         if b"text/html" not in accept:
             return None
-        from promptflow_lite.serve.page import page_html
+        from promptflow_lite.serve._page import page_html
 
         return page_html()
 

@@ -7,7 +7,7 @@ import ipaddress
 import logging
 from typing import Any, Callable
 
-from promptflow_lite.serve.errors import Unauthorized
+from promptflow_lite.serve._errors import Unauthorized
 from promptflow_lite.serve._responses import encode, exception_body
 
 OPEN_PATHS = frozenset({"/health"})

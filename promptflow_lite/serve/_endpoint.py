@@ -18,13 +18,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from promptflow_lite.serve.errors import ClientGone, status_of
+from promptflow_lite.serve._errors import ClientGone, status_of
 from promptflow_lite.serve._flow_info import FlowInfo
-from promptflow_lite.serve.limits import LineGate, check_media_type, read_body
+from promptflow_lite.serve._limits import LineGate, check_media_type, read_body
 from promptflow_lite.serve._requests import accepted_types, check_acceptable, read_inputs, request_id
 from promptflow_lite.serve._responses import (
     OutputSelection, encode, error_body, error_status, exception_body, is_stream, joined, sse_events)
-from promptflow_lite.serve.settings import ServeSettings
+from promptflow_lite.serve._settings import ServeSettings
 from promptflow_lite.tracing._setup import continue_trace, tracing_enabled
 
 INCLUDED_FIELDS_ENV = "PROMPTFLOW_RESPONSE_INCLUDED_FIELDS"

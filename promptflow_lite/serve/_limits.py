@@ -8,7 +8,7 @@ import time
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Mapping
 
-from promptflow_lite.serve.errors import PayloadTooLarge, ServerBusy, UnsupportedMediaType
+from promptflow_lite.serve._errors import PayloadTooLarge, ServerBusy, UnsupportedMediaType
 
 # media types whose body is read as JSON or raw text; form-encoded only for `curl --data '{...}'` (see check_media_type)
 _READABLE = frozenset({"application/json", "text/plain", "application/x-www-form-urlencoded"})

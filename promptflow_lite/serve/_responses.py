@@ -139,7 +139,7 @@ async def _next_chunk(chunks: AsyncIterator[Any], deadline: float | None) -> Any
             raise asyncio.TimeoutError()
         return await asyncio.wait_for(chunks.__anext__(), remaining)
     except asyncio.TimeoutError:
-        from promptflow_lite.serve.errors import LineTimedOut
+        from promptflow_lite.serve._errors import LineTimedOut
 
         raise LineTimedOut("The streamed answer ran past the server's --timeout and was cut.",
                            hint="ask for less, or raise --timeout.") from None

@@ -57,7 +57,7 @@ def serve_flow(source: str | Path | Sequence[str | Path], *, host: str = "127.0.
 
 def _share_metrics_between_workers() -> None:
     """Workers count into files of one folder, so ``/metrics`` of any worker tells about all of them."""
-    from promptflow_lite.serve.metrics import MULTIPROCESS_ENV
+    from promptflow_lite.serve._metrics import MULTIPROCESS_ENV
 
     if not os.environ.get(MULTIPROCESS_ENV):
         import atexit
@@ -103,7 +103,7 @@ def app_from_environment():
 
     from promptflow_lite.masking import MaskedStream
     from promptflow_lite.serve._app import create_app
-    from promptflow_lite.serve.settings import ServeSettings, api_key_from_env
+    from promptflow_lite.serve._settings import ServeSettings, api_key_from_env
 
     sys.stdout, sys.stderr = MaskedStream(sys.stdout), MaskedStream(sys.stderr)
 

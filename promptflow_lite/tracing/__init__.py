@@ -17,7 +17,7 @@ _EXPORTS = {
     "trace": "._api", "start_trace": "._api",
     "list_traces": "._query", "get_traces": "._query", "get_trace": "._query", "delete_traces": "._query",
     "TraceNotFound": "._query", "count_traces": "._query", "trace_filters": "._query",
-    "trace_view": ".view",
+    "trace_view": "._view",
 }
 
 __all__ = sorted(_EXPORTS)

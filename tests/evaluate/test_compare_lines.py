@@ -8,7 +8,7 @@ import pytest
 from _runs_world import CLASSIFICATION, VARIANTS, pfl, runs_world, world_home  # noqa: F401 (fixtures)
 
 from promptflow_lite.errors import UserError
-from promptflow_lite.evaluate.line_compare import compare_lines
+from promptflow_lite.evaluate._line_compare import compare_lines
 from promptflow_lite.runs._client import Client
 
 METRIC = "exact_match.passed"

@@ -16,7 +16,7 @@ from pathlib import Path
 from promptflow_lite.serve._client import ScoreClient
 from promptflow_lite.testing import Rule, ScriptedServer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PFL = [sys.executable, "-m", "promptflow_lite.cli.main"]
 SECRET = "sk-the-real-secret-5f2a9c"
 FLOW = {

@@ -14,8 +14,8 @@ from _runs_world import (EVALUATIONS, FLAKY, FLAKY_FAILED, FLAKY_LINES, VARIANTS
                          make_gated_flow, run_main_job, runs_world, world_home)  # noqa: F401 (fixtures)
 
 from promptflow_lite.runs._errors import RunNotFoundError
-from promptflow_lite.runs.lines import line_page
-from promptflow_lite.runs.listing import get_run_row, list_runs, run_flows
+from promptflow_lite.runs._lines import line_page
+from promptflow_lite.runs._listing import get_run_row, list_runs, run_flows
 
 
 def cli_json(home, *args):

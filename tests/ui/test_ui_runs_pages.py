@@ -13,10 +13,10 @@ from _runs_world import (CLASSIFICATION, EVALUATIONS, FLAKY, FLAKY_FAILED, VARIA
 from streamlit.testing.v1 import AppTest
 
 from promptflow_lite.evaluate._text_table import comparison_rows
-from promptflow_lite.runs.lines import line_page
+from promptflow_lite.runs._lines import line_page
 from promptflow_lite.tracing import list_traces, trace_view
 
-APP = Path(__file__).resolve().parents[1] / "ui" / "app.py"
+APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 
 
 def open_page(page: str, **params: str) -> AppTest:

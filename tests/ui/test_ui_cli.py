@@ -14,7 +14,7 @@ from pathlib import Path
 
 from _ui_server import UiProcess, chromium_page, running_ui, wait_until_idle
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLASSIFICATION = ROOT / "flows" / "classification"
 
 

@@ -13,7 +13,7 @@ import pytest
 from _runs_world import CLASSIFICATION, RULES, make_gated_flow, pfl
 
 from promptflow_lite.errors import UserError
-from promptflow_lite.evaluate.background import (FAILED, INTERRUPTED, RUNNING, SUCCEEDED, get_evaluation, job_runs,
+from promptflow_lite.evaluate._background import (FAILED, INTERRUPTED, RUNNING, SUCCEEDED, get_evaluation, job_runs,
                                                  list_evaluations, start_evaluation)
 from promptflow_lite.evaluate._evaluators import parse_evaluators, parse_mapping_overrides
 from promptflow_lite.evaluate._session import EvaluationPlan, choose_variants

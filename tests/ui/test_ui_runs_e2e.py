@@ -12,7 +12,7 @@ import time
 from _runs_world import CLASSIFICATION, pfl, run_main_job
 from _ui_server import chromium_page, running_ui, wait_until_idle
 
-from promptflow_lite.runs.lines import line_page
+from promptflow_lite.runs._lines import line_page
 
 HEADER, ROW = 35, 35  # pixels of a dataframe's header and rows
 

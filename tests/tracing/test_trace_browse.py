@@ -11,8 +11,8 @@ from _runs_world import (FLAKY, FLAKY_FAILED, VARIANTS, make_flaky_flow, pfl, ru
                          world_home)
 
 from promptflow_lite.runs._errors import DataError
-from promptflow_lite.runs.examples import add_to_dataset, append_example, traced_example
-from promptflow_lite.runs.lines import line_page
+from promptflow_lite.runs._examples import add_to_dataset, append_example, traced_example
+from promptflow_lite.runs._lines import line_page
 from promptflow_lite.testing._offline import KEY
 from promptflow_lite.tracing import TraceNotFound, count_traces, list_traces, trace_filters, trace_view
 
