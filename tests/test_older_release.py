@@ -56,7 +56,8 @@ def test_runs_show_their_lines_metrics_and_records(old_home):
     first = LineResult.from_json(next(line for line in journal if '"Completed"' in line))
     assert first.ok and first.outputs["category"] == "bug" and "classify" in first.node_runs
     assert first.usage["total_tokens"] > 0 and first.node_runs["classify"].model_calls == 1
-    assert migrations(old_home / "home" / "runs.sqlite") == [(1, 1)]  # made before migrations were recorded
+    # its schema is migration 1, made before migrations were recorded; migration 2 is applied on opening
+    assert migrations(old_home / "home" / "runs.sqlite") == [(1, 1), (2, 0)]
 
 
 def test_a_run_resumes_in_place_adding_records_of_the_current_format(old_home, capsys, monkeypatch):
@@ -94,7 +95,7 @@ def test_traces_list_show_and_take_new_spans(old_home, make_flow):
         """, "echo.py": "from promptflow.core import tool\n\n@tool\ndef echo(x: str) -> str:\n    return x\n"})
     assert pfl(["flow", "test", "--flow", str(flow), "--inputs", "x=new"]) == 0
     assert [line["flow"] for line in list_traces(limit=10)][0] == "flow"
-    assert migrations(old_home / "home" / "traces.sqlite") == [(1, 1)]
+    assert migrations(old_home / "home" / "traces.sqlite") == [(1, 1), (2, 0)]
 
 
 def test_the_connection_and_the_llm_cache_read_back(old_home):
