@@ -22,6 +22,8 @@ _EXPORTS: dict[str, str] = {
     "NodeRun": ".engine",
     "Prompty": ".engine",
     "AsyncPrompty": ".engine",
+    "FlowDocument": ".flow",
+    "init_flow": ".flow",
     "Client": ".runs",
     "PFClient": ".runs",
     "Run": ".runs",

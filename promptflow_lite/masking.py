@@ -122,6 +122,15 @@ def register_environment() -> None:
                 register_secret(value)
 
 
+def forget_secrets() -> None:
+    """Forget every registered secret (a test, or a long-lived process whose credentials changed)."""
+    global _known
+    with _lock:
+        _known = _Known()
+        _log.clear()
+        _environment_seen.clear()
+
+
 def secret_count() -> int:
     """How many secrets this process has registered."""
     return len(_log)

@@ -91,6 +91,16 @@ def tracing_off_after_test():
         sys.modules["promptflow_lite.tracing._setup"].disable_tracing()
 
 
+@pytest.fixture(autouse=True)
+def secrets_forgotten_after_test():
+    """Known secrets are per process: one test's keys must not mask another test's text."""
+    yield
+    import sys
+
+    if "promptflow_lite.masking" in sys.modules:
+        sys.modules["promptflow_lite.masking"].forget_secrets()
+
+
 @pytest.fixture
 def serve():
     """``serve(flow_dir, **create_app_kwargs)`` → a client of the flow served over real HTTP on a free port."""

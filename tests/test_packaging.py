@@ -29,7 +29,8 @@ def _source_files(folder: Path) -> list[Path]:
 
 def test_every_package_folder_is_a_listed_regular_package():
     declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    folders = {p.parent for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts}
+    folders = {p.parent for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts
+               and "_templates" not in p.parts}  # flow templates (pfl flow init) are data
     names = {".".join(folder.relative_to(ROOT).parts) for folder in folders}
     assert names | MAPPED == declared, "pyproject.toml [tool.setuptools] packages"
     assert [str(f) for f in folders if not (f / "__init__.py").is_file()] == []
@@ -90,3 +91,23 @@ def test_the_wheel_holds_every_module_and_runs_the_main_job_outside_the_checkout
                          cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600)
     assert job.returncode == 0, job.stderr
     assert "exact_match.passed  variant_0" in job.stdout and "variant_1" in job.stdout
+
+
+def test_pfl_ui_serves_the_app_from_the_wheel(tmp_path):
+    """`pip install promptflow_lite[ui]` from a wheel: pfl ui starts, answers and shows the editor's pages."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _ui_server import chromium_page, running_ui, wait_until_idle
+
+    python = _fresh_venv(tmp_path, _build_wheel(tmp_path))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    where = subprocess.run([str(python), "-c", "import promptflow_lite.ui as ui; print(ui.APP)"], cwd=elsewhere,
+                           capture_output=True, text=True, timeout=120)
+    assert Path(where.stdout.strip()).is_relative_to(python.parent.parent), where.stdout + where.stderr
+    with running_ui(["--flow", str(CLASSIFICATION)], pfl=[str(python.parent / "pfl")], cwd=elsewhere) as ui, \
+            chromium_page() as page:
+        page.goto(ui.url)
+        wait_until_idle(page)
+        page.get_by_role("heading", name="classification").wait_for()
+        canvas = page.frame_locator('[data-testid="stCustomComponentV1"]').first
+        canvas.locator('.react-flow__node[data-id="classify"]').wait_for(state="attached")

@@ -1,7 +1,8 @@
 """What every page of the app shares: the page list, the current flow, the sidebar and cross-page links.
 
 Cross-page links carry query parameters, so any page can be opened on one thing:
-``/editor?flow=PATH`` (a flow folder), ``/runs?run=NAME``, ``/compare?run=A&run=B``, ``/traces?trace=ID``.
+``/?flow=PATH`` (the editor, the default page, on a flow folder), ``/runs?run=NAME``, ``/compare?run=A&run=B``,
+``/traces?trace=ID``.
 From Python: ``page_link("traces", "Open trace", trace=trace_id)``; a page reads its parameter with
 ``st.query_params.get("trace")``.
 """

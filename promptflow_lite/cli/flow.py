@@ -16,7 +16,7 @@ ORDER = 10
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    flow = sub.add_parser("flow", help="test, validate, serve and build flows")
+    flow = sub.add_parser("flow", help="create, test, validate, serve and build flows")
     commands = flow.add_subparsers(dest="flow_command", metavar="COMMAND")
 
     test = commands.add_parser("test", help="run one line of a flow (or one node) and print its outputs")
@@ -40,6 +40,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     validate.add_argument("--init", nargs="*", default=[], metavar="K=V|FILE",
                           help="init kwargs of a flex flow class to check too (nothing is instantiated)")
     validate.set_defaults(func=_validate)
+
+    init = commands.add_parser("init", help="create a new flow from a template (standard, chat, evaluation)")
+    init.add_argument("--flow", required=True, help="folder to create the flow in (created if needed)")
+    init.add_argument("--type", dest="flow_type", choices=["standard", "chat", "evaluation"], default="standard",
+                      help="template (standard)")
+    init.add_argument("--connection", help="chat flows: the LLM connection name (open_ai_connection)")
+    init.add_argument("--deployment", help="chat flows: the model / deployment name (gpt-4o-mini)")
+    init.add_argument("--yes", "-y", action="store_true", help="accepted for promptflow compatibility")
+    init.set_defaults(func=_init)
 
     register_serve(commands)
     register_build(commands)
@@ -107,6 +116,15 @@ def _print_text(outcome) -> None:
         print(f"{key}: {shown}")
     if outcome.metrics:
         print("metrics: " + json.dumps(outcome.metrics, ensure_ascii=False, default=str))
+
+
+def _init(args: argparse.Namespace) -> int:
+    from promptflow_lite.flow.templates import init_flow
+
+    files = init_flow(args.flow, args.flow_type, connection=args.connection, deployment=args.deployment)
+    print(f"Created a new flow ({args.flow_type}) in {Path(args.flow)}: {', '.join(f.name for f in files)}.")
+    print(f"Try it: pfl flow test --flow {args.flow}" + (" --interactive" if args.flow_type == "chat" else ""))
+    return 0
 
 
 def _validate(args: argparse.Namespace) -> int:

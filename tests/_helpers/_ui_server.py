@@ -66,8 +66,8 @@ def chromium_page(width: int = 1500, height: int = 1000):
             browser.close()
 
 
-def wait_until_idle(page) -> None:
-    """Wait until Streamlit has finished running the script (its status widget is gone)."""
-    page.wait_for_selector('[data-testid="stApp"]')
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+def wait_until_idle(page, settle_ms: int = 400) -> None:
+    """Wait until Streamlit has finished the script run an interaction started (as Streamlit's own e2e tests do)."""
+    page.wait_for_timeout(settle_ms)  # the rerun request reaches the server
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=120_000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)

@@ -1,18 +1,13 @@
-"""Flow editor: open a flow and see its DAG (the full editor grows here)."""
+"""Flow editor: open or create a flow, see its DAG, edit nodes, inputs, outputs and variants, validate,
+save (byte-faithful) and test it."""
 
 import streamlit as st
 
+from promptflow_lite.ui import _editor_page as page
 from promptflow_lite.ui import _shell
+from promptflow_lite.ui._widgets import page_style
 
-st.title("Flow editor")
-flow = _shell.current_flow()
-path = st.text_input("Flow folder", value=str(flow or ""), key="flow_path")
-if path and path != str(flow or ""):
-    _shell.set_flow(path)
-    st.rerun()
-if flow is not None:
-    from promptflow_lite.flow._loader import load_dag
-
-    spec = load_dag(flow)
-    for node in spec.nodes:
-        st.write(f"**{node.name}** · {node.type}")
+page_style()
+folder = page.flow_picker(_shell.current_flow())
+if folder is not None:
+    page.editor(folder)
