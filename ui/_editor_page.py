@@ -8,9 +8,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from promptflow_lite.flow import editing
-from promptflow_lite.flow.document import FlowChangedOnDisk, FlowDocument
-from promptflow_lite.flow.graph import INPUTS, OUTPUTS, flow_graph
+from promptflow_lite.flow import _editing as editing
+from promptflow_lite.flow._document import FlowChangedOnDisk, FlowDocument
+from promptflow_lite.flow._graph import INPUTS, OUTPUTS, flow_graph
 from promptflow_lite.ui import _canvas, _inspector, _shell, _testpanel
 from promptflow_lite.ui import _editor_state as state
 from promptflow_lite.ui._widgets import error_text
@@ -61,7 +61,7 @@ def flow_picker(current: Path | None) -> Path | None:
 
 
 def _new_flow() -> None:
-    from promptflow_lite.flow.templates import FLOW_TYPES, init_flow
+    from promptflow_lite.flow._new_flow import FLOW_TYPES, init_flow
 
     kind = st.radio("Template", FLOW_TYPES, horizontal=True, key="pfl_new_type",
                     captions=["prompt + python", "chat with an LLM", "judge lines + metrics"])

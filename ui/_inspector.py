@@ -7,9 +7,9 @@ from typing import Any
 
 import streamlit as st
 
-from promptflow_lite.flow import editing
-from promptflow_lite.flow.document import FlowDocument, plain
-from promptflow_lite.flow.graph import INPUTS, OUTPUTS
+from promptflow_lite.flow import _editing as editing
+from promptflow_lite.flow._document import FlowDocument, plain
+from promptflow_lite.flow._graph import INPUTS, OUTPUTS
 from promptflow_lite.flow._model import ValueType
 from promptflow_lite.flow._reference import is_reference
 from promptflow_lite.ui import _editor_state as state

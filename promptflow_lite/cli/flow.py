@@ -119,7 +119,7 @@ def _print_text(outcome) -> None:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from promptflow_lite.flow.templates import init_flow
+    from promptflow_lite.flow._new_flow import init_flow
 
     files = init_flow(args.flow, args.flow_type, connection=args.connection, deployment=args.deployment)
     print(f"Created a new flow ({args.flow_type}) in {Path(args.flow)}: {', '.join(f.name for f in files)}.")

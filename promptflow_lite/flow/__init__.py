@@ -1,7 +1,8 @@
 """What a flow *is*: models, loading, references, variants and validation (no execution).
 
 ``load_dag(path)`` parses a ``flow.dag.yaml`` into a ``FlowSpec``; ``find_problems`` lists every
-problem of one; ``resolve_flow_path`` / ``flow_kind`` tell what a path names."""
+problem of one; ``resolve_flow_path`` / ``flow_kind`` tell what a path names; ``FlowDocument`` edits
+a flow file keeping its comments and layout (the editor); ``init_flow`` makes a new flow from a template."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ _EXPORTS = {
     "find_problems": "._validate", "ensure_valid": "._validate",
     "apply_variant": "._variants", "parse_variant": "._variants",
     "PromptyFile": "._prompty_file", "load_prompty_file": "._prompty_file",
+    "FlowDocument": "._document", "init_flow": "._new_flow",
 }
 
 __all__ = sorted(_EXPORTS)

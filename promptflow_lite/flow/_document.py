@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from promptflow_lite.errors import FlowLoadError, FlowValidationError, UserError, ValidationProblem
-from promptflow_lite.flow.yaml_text import YamlSyntaxError, YamlText
+from promptflow_lite.flow._yaml_text import YamlSyntaxError, YamlText
 
 
 class FlowChangedOnDisk(UserError):

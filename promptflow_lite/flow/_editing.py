@@ -13,7 +13,7 @@ import re
 from typing import Any, Iterator
 
 from promptflow_lite.errors import UserError
-from promptflow_lite.flow.document import FlowDocument
+from promptflow_lite.flow._document import FlowDocument
 from promptflow_lite.flow._reference import InputRef, NodeRef, parse_reference
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

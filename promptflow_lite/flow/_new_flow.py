@@ -41,8 +41,8 @@ def init_flow(folder: str | Path, flow_type: str = "standard", *, connection: st
 
 
 def _point_chat_at(folder: Path, connection: str | None, deployment: str | None) -> None:
-    from promptflow_lite.flow import editing
-    from promptflow_lite.flow.document import FlowDocument
+    from promptflow_lite.flow import _editing as editing
+    from promptflow_lite.flow._document import FlowDocument
 
     doc = FlowDocument(folder)
     if connection:

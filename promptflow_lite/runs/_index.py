@@ -119,11 +119,9 @@ class RunIndex:
             db.execute(f"UPDATE runs SET {assignments} WHERE name = ?", [*fields.values(), name])
 
     def delete(self, name: str) -> None:
-        with self.connect() as db:
-            db.execute("BEGIN IMMEDIATE")
+        with self.connect() as db, transaction(db):
             for table, column in (("runs", "name"), ("run_lines", "run"), ("run_journals", "run")):
                 db.execute(f"DELETE FROM {table} WHERE {column} = ?", (name,))
-            db.execute("COMMIT")
 
     def claim(self, name: str) -> bool:
         """Mark ``name`` Running in this process unless a live process runs it already."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from promptflow_lite._sqlite import transaction
 from promptflow_lite.runs._errors import RunNotFoundError
 from promptflow_lite.runs._index import RunIndex
 from promptflow_lite.runs._records import entry_duration, error_code, error_message
@@ -129,8 +130,7 @@ def refresh(db: sqlite3.Connection, run: str, journal: Path) -> None:
     state = db.execute("SELECT inode, indexed_bytes, tail FROM run_journals WHERE run = ?", (run,)).fetchone()
     if state is not None and state["inode"] == stat.st_ino and state["indexed_bytes"] == stat.st_size:
         return  # nothing new (the common case: a finished run)
-    db.execute("BEGIN IMMEDIATE")  # one indexer at a time; runs wait for it (busy timeout)
-    try:
+    with transaction(db):  # one indexer at a time; runs wait for it (busy timeout)
         state = db.execute("SELECT inode, indexed_bytes, tail FROM run_journals WHERE run = ?", (run,)).fetchone()
         with open(journal, "rb") as handle:
             start = _resume_point(handle, state, os.fstat(handle.fileno()))
@@ -142,10 +142,6 @@ def refresh(db: sqlite3.Connection, run: str, journal: Path) -> None:
         db.executemany("INSERT OR REPLACE INTO run_lines VALUES (?, ?, ?, ?, ?)", rows)
         db.execute("INSERT OR REPLACE INTO run_journals VALUES (?, ?, ?, ?)",
                    (run, os.stat(journal).st_ino, end, tail))
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
 
 
 def _resume_point(handle, state: sqlite3.Row | None, stat: os.stat_result) -> int:

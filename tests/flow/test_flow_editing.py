@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from promptflow_lite.errors import UserError
-from promptflow_lite.flow import editing
-from promptflow_lite.flow.document import FlowDocument
-from promptflow_lite.flow.graph import INPUTS, OUTPUTS, flow_graph
+from promptflow_lite.flow import _editing as editing
+from promptflow_lite.flow._document import FlowDocument
+from promptflow_lite.flow._graph import INPUTS, OUTPUTS, flow_graph
 from promptflow_lite.flow._validate import find_problems
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PFL = [sys.executable, "-m", "promptflow_lite.cli.main"]
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from promptflow_lite.flow import editing
-from promptflow_lite.flow.document import FlowChangedOnDisk, FlowDocument, plain
+from promptflow_lite.flow import _editing as editing
+from promptflow_lite.flow._document import FlowChangedOnDisk, FlowDocument, plain
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FLOW_FILES = sorted([*ROOT.glob("flows/*/flow.dag.yaml"), *ROOT.glob("evaluators/*/flow.dag.yaml"),
                      *ROOT.glob("tests/compat/flows/*/flow.dag.yaml"),
                      *ROOT.glob("tests/fixtures/promptflow_examples/*.flow.dag.yaml")])
@@ -35,7 +35,7 @@ def _changed_lines(before: str, after: str) -> list[str]:
 
 def test_the_fixtures_cover_mixed_indentation():
     """At least one flow a plain ruamel load+dump would re-indent (so the tests below mean something)."""
-    from promptflow_lite.flow.yaml_text import YamlText
+    from promptflow_lite.flow._yaml_text import YamlText
 
     reindented = [p for p in FLOW_FILES if YamlText(p.read_text()).dump() != p.read_text()]
     assert len(reindented) >= 9

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 expect.set_options(timeout=60_000)  # a loaded machine reruns slowly
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PFL = [sys.executable, "-m", "promptflow_lite.cli.main"]
 MARK = "If the ticket mentions PINEAPPLE, the category is billing."
 
