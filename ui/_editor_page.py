@@ -181,11 +181,12 @@ def _save_bar(doc: FlowDocument) -> None:
 
 def _check_tools(doc: FlowDocument) -> None:
     """After a save, what only ``pfl flow validate`` finds (it loads each python tool, running its code)."""
+    from promptflow_lite.engine._validate import tool_problems
     from promptflow_lite.flow._validate import find_problems
 
     shown = {str(p) for p in doc.problems()}
     try:
-        found = find_problems(doc.spec(), check_tools=True)
+        found = find_problems(doc.spec(), check_tool=tool_problems)
     except Exception as exc:  # noqa: BLE001
         state.message("warning", error_text(exc))
         return
