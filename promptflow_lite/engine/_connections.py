@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from promptflow_lite.connections._provider import StandInProvider, as_provided, get_connection
+from promptflow_lite.connections._provider import (
+    DictConnectionProvider, StandInProvider, as_provided, default_provider, get_connection,
+)
 
 
 def connection_provider(connections: Any):
@@ -16,8 +18,6 @@ def connection_provider(connections: Any):
     if connections is None:
         return _DefaultProvider()
     if isinstance(connections, dict):
-        from promptflow_lite.connections._provider import DictConnectionProvider
-
         return DictConnectionProvider(connections)
     return connections
 
@@ -31,7 +31,6 @@ class _DefaultProvider(StandInProvider):
 
     def _get_provider(self):
         if self._provider is None:
-            from promptflow_lite.connections._provider import default_provider
             from promptflow_lite.testing._offline import ScriptedConnections, scripted_rules
 
             self._provider = default_provider()
