@@ -1,7 +1,8 @@
 """Named extension points: a dict of what promptflow_lite ships, plus what installed packages offer
 through an entry-point group (``importlib.metadata``), so a backend or a third-party package plugs in
 without editing the core. Engines (``promptflow_lite.engines``) and evaluators
-(``promptflow_lite.evaluators``) are registries.
+(``promptflow_lite.evaluators``) are registries. A shipped entry may itself be an ``EntryPoint``
+(``"package.module:attribute"``): it is imported only when asked for, like an installed one.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class Registry(Generic[T]):
         found = self._registered.get(name)
         if found is None:
             found = self._known_builtins().get(name)
+            if isinstance(found, metadata.EntryPoint):
+                found = self._loaded(found)
         if found is None:
             entry_point = next((ep for ep in self._entry_points() if ep.name == name), None)
             if entry_point is not None:

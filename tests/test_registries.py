@@ -13,7 +13,7 @@ import pytest
 from promptflow_lite.cli.main import main as pfl
 from promptflow_lite.errors import UserError
 from promptflow_lite.evaluate import evaluator_names, evaluator_path
-from promptflow_lite.runs import Client, make_engine
+from promptflow_lite.runs import Client, RunSpec, engine_for
 
 ENGINE = '''
 import asyncio
@@ -27,7 +27,11 @@ class SerialEngine:
     def __init__(self, max_concurrency=None):
         self.max_concurrency = max_concurrency
 
-    async def execute(self, flow, tasks, on_result, *, line_timeout=None):
+    @classmethod
+    def from_spec(cls, spec):
+        return cls(spec.max_concurrency)
+
+    async def execute(self, flow, tasks, on_result, *, line_timeout=None, recipe=None, log=None):
         SerialEngine.runs.append(self.max_concurrency)
         for task in tasks:
             on_result(await flow.arun(task.inputs, line_number=task.line_number, timeout=line_timeout,
@@ -82,7 +86,7 @@ def test_an_installed_engine_runs_a_batch_by_name(installed, make_flow, tmp_path
     assert list(Client().get_details(run)["outputs.length"]) == [4, 5]
     engines = importlib.import_module("pfl_extras.engines")
     assert engines.SerialEngine.runs == [3]
-    assert type(make_engine()).__name__ == "LocalEngine"
+    assert type(engine_for(RunSpec())).__name__ == "LocalEngine"
 
 
 def test_an_unknown_engine_is_refused_before_the_run_starts(make_flow, tmp_path, capsys):

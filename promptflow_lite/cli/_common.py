@@ -1,7 +1,8 @@
-"""Helpers shared by command modules: ``k=v`` and ``--init`` parsing, JSON printing."""
+"""Helpers shared by command modules: ``k=v`` and ``--init`` parsing, JSON printing, the engine flags."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -36,3 +37,28 @@ def read_init(items: list[str]) -> dict[str, Any]:
             raise UserError("The init file must hold a mapping of init arguments.", file=items[0])
         return data
     return parse_key_values(items, "--init")
+
+
+def add_engine_flags(parser: argparse.ArgumentParser, default_help: str = "local") -> None:
+    """``--engine``, ``--ray-address``, ``--ray-actors`` (read back with :func:`engine_options`)."""
+    parser.add_argument("--engine", metavar="local|ray|NAME",
+                        help=f"where lines run: local (this process), ray (a Ray cluster, needs the [ray] extra) or "
+                             f"an engine an installed package registers ('promptflow_lite.engines'); "
+                             f"default: {default_help}")
+    parser.add_argument("--ray-address", metavar="local|auto|HOST:PORT|ray://HOST:PORT",
+                        help="--engine ray: local starts a private cluster on 127.0.0.1 (default, unless RAY_ADDRESS "
+                             "is set); auto joins the cluster `ray start` runs here")
+    parser.add_argument("--ray-actors", type=int, metavar="N",
+                        help="--engine ray: workers, one CPU each (default: the cluster's CPUs); "
+                             "--max-concurrency applies per worker. A Ray flag alone implies --engine ray")
+
+
+def engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The engine flags as ``Client`` keywords (None where not given); a Ray flag alone means ``--engine ray``."""
+    engine = args.engine
+    if args.ray_address is not None or args.ray_actors is not None:
+        if (engine or "ray").strip().lower() != "ray":
+            raise UserError(f"--ray-address and --ray-actors apply to the Ray engine, not to '{engine}'.",
+                            hint="drop them, or pass --engine ray.")
+        engine = "ray"
+    return {"engine": engine, "ray_address": args.ray_address, "ray_actors": args.ray_actors}

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from promptflow_lite.cli._common import parse_key_values
+from promptflow_lite.cli._common import add_engine_flags, engine_options, parse_key_values
 
 ORDER = 30
 
@@ -60,6 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--environment-variables", nargs="+", action="extend", metavar="K=V")
     parser.add_argument("--name", metavar="NAME",
                         help="prefix of the run names: NAME_<variant>[_<evaluator>] (default: <flow>_eval_<time>)")
+    add_engine_flags(parser)
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the table")
     parser.set_defaults(func=_eval)
 
@@ -82,7 +83,7 @@ def _eval(args: argparse.Namespace) -> int:
         lower_is_better=args.lower_is_better, gates=gates.parse_gates(args.fail_under),
         fail_if_worse=args.fail_if_worse, name=args.name)
     echo = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
-    result = run_evaluation(plan, echo=echo)
+    result = run_evaluation(plan, client=_client(args), echo=echo)
     print(format_report(result.report))
     _write_outputs(args, result, echo)
     failed = [c for c in result.checks if not c.passed]
@@ -91,6 +92,13 @@ def _eval(args: argparse.Namespace) -> int:
     if plan.gates or plan.fail_if_worse:
         print(f"{len(result.checks) - len(failed)} of {len(result.checks)} checks passed.", file=sys.stderr)
     return 0 if result.passed else 1
+
+
+def _client(args: argparse.Namespace):
+    """The client every run of the evaluation goes through (on the chosen engine)."""
+    from promptflow_lite.runs import Client
+
+    return Client(**engine_options(args))
 
 
 def _write_outputs(args: argparse.Namespace, result, echo) -> None:

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from promptflow_lite.cli._common import parse_key_values, print_json
+from promptflow_lite.cli._common import add_engine_flags, engine_options, parse_key_values, print_json
 from promptflow_lite.errors import UserError
 
 ORDER = 20
@@ -34,14 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--max-concurrency", type=int, metavar="N",
                         help="lines in flight at once (default 64, or env PFL_MAX_CONCURRENCY)")
     create.add_argument("--line-timeout", type=float, metavar="SECONDS", help="per-line timeout (default 600)")
-    create.add_argument("--engine", metavar="NAME",
-                        help="what runs the lines: local (default) or an installed engine (entry points "
-                             "'promptflow_lite.engines')")
     create.add_argument("--environment-variables", nargs="+", action="extend", metavar="K=V")
     create.add_argument("--connections", nargs="+", action="extend", metavar="NODE.FIELD=VALUE",
                         help="e.g. summarize.connection=my_openai summarize.deployment_name=gpt-4o")
     create.add_argument("--init", nargs="+", action="extend", metavar="K=V|FILE", help="init kwargs of a flex flow")
     create.add_argument("--repeat-index", type=int, default=None, help=argparse.SUPPRESS)
+    add_engine_flags(create)
     _execution_flags(create)
     create.add_argument("--no-cache", action="store_true", help="do not answer LLM requests from the response cache")
     create.set_defaults(func=_create)
@@ -52,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     resume.add_argument("--line-timeout", type=float, metavar="SECONDS")
     resume.add_argument("--environment-variables", nargs="+", action="extend", metavar="K=V",
                         help="values for secret variables, which runs do not store")
+    add_engine_flags(resume, default_help="the run's")
     _execution_flags(resume)
     resume.set_defaults(func=_resume)
 
@@ -142,13 +141,14 @@ def _create(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {
         "flow": args.flow, "data": args.data, "run": args.run, "variant": args.variant, "name": args.name,
         "display_name": args.display_name, "description": args.description, "max_concurrency": args.max_concurrency,
-        "line_timeout": args.line_timeout, "resume_from": args.resume_from, "engine": args.engine,
+        "line_timeout": args.line_timeout, "resume_from": args.resume_from,
         "column_mapping": {**(spec.column_mapping or {}),
                            **parse_key_values(args.column_mapping, "--column-mapping")} or None,
         "tags": parse_key_values(args.tags, "--tags") or None,
         "environment_variables": parse_key_values(args.environment_variables, "--environment-variables") or None,
         "connection_overrides": parse_key_values(args.connections, "--connections") or None,
         "init": _init(args.init), "repeat_index": args.repeat_index, "stream": args.stream or None,
+        **engine_options(args),
     }
     spec = spec.merged(**overrides)
     spec.use_cache = not args.no_cache
@@ -161,7 +161,7 @@ def _resume(args: argparse.Namespace) -> int:
     run = _client().resume(_run_name(args), max_concurrency=args.max_concurrency, line_timeout=args.line_timeout,
                            environment_variables=parse_key_values(args.environment_variables,
                                                                   "--environment-variables") or None,
-                           stream=args.stream)
+                           stream=args.stream, **engine_options(args))
     return _report(run, args.allow_failures)
 
 

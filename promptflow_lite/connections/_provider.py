@@ -24,7 +24,7 @@ from promptflow_lite.errors import ConnectionNotFound, UserError
 from promptflow_lite.masking import register_named
 
 __all__ = ["ConnectionProvider", "StandInProvider", "DictConnectionProvider", "ChainedConnectionProvider",
-           "default_provider", "get_connection", "as_provided", "apply_env_overrides",
+           "ResolvedConnections", "default_provider", "get_connection", "as_provided", "apply_env_overrides",
            "resolve_connection_references"]
 
 CONNECTIONS_FILE_ENV = "PROMPTFLOW_CONNECTIONS"
@@ -103,6 +103,31 @@ class ChainedConnectionProvider:
 
     def names(self) -> list[str]:
         return sorted({name for provider in self.providers for name in provider.names()})
+
+
+class ResolvedConnections(StandInProvider):
+    """The connections a flow resolved: ``known`` ones (by name) first, else ``inner``'s (stand-ins and
+    redirects included); each one handed out is kept by name in ``resolved``. A run's driver records what
+    its flow used this way, and another process (a Ray worker) gets exactly those as ``known``."""
+
+    def __init__(self, inner: Any, known: Mapping[str, Connection] | None = None):
+        self.inner = inner
+        self.known = dict(known or {})
+        self.resolved: dict[str, Connection] = {}
+
+    def get(self, name: str, kind: type[Connection] | None = None) -> Connection:
+        conn = self.known.get(name) if isinstance(name, str) else None
+        if conn is None:
+            conn = get_connection(name, self.inner, kind=kind)
+        if isinstance(name, str) and isinstance(conn, Connection):
+            self.resolved[name] = conn
+        return conn
+
+    def names(self) -> list[str]:
+        return sorted({*self.known, *self.inner.names()})
+
+    def redirect(self, conn: Connection) -> Connection:
+        return as_provided(conn, self.inner)
 
 
 def default_provider(*, env_overrides: bool = False) -> ChainedConnectionProvider:

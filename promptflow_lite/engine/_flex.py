@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from promptflow_lite.engine import _hooks as hooks
+from promptflow_lite.engine._deadline import within
 from promptflow_lite.engine._entry import create_entry, entry_inputs, entry_name, import_entry, output_names
 from promptflow_lite.engine._flow import Flow, working_directory
 from promptflow_lite.engine._invoke import run_node
@@ -119,7 +120,7 @@ class ScriptFlow(Flow):
             result.inputs = self.resolve_inputs(dict(inputs), line_number)
             call = self._run_entry(result, stream, echo)
             with working_directory():
-                output = await (asyncio.wait_for(call, timeout) if timeout else call)
+                output = await within(call, timeout)
             result.outputs = result.node_runs[self.func_name].output
             if not stream:
                 ensure_serializable(result.outputs)

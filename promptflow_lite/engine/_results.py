@@ -157,14 +157,23 @@ class LineResult:
         return encoded
 
     @classmethod
-    def from_json(cls, record: str | Mapping[str, Any]) -> "LineResult":
-        """The line result a record (JSON text or its dict, any format up to ``LINE_FORMAT``) holds."""
-        data = upgraded(json.loads(record) if isinstance(record, str) else record)
-        return cls(status=data["status"], inputs=data.get("inputs") or {}, outputs=data.get("outputs"),
-                   error=data.get("error"), node_runs={n["node"]: NodeRun.from_dict(n) for n in data.get("nodes") or ()},
-                   line_number=data.get("line_number"), start_time=data.get("start_time") or 0.0,
-                   end_time=data.get("end_time") or 0.0, aggregation_inputs=data.get("aggregation_inputs") or {},
-                   trace_id=data.get("trace_id"))
+    def from_json(cls, record: str | Mapping[str, Any], *, exact: bool | None = None) -> "LineResult":
+        """The line result a record (JSON text or its dict, any format up to ``LINE_FORMAT``) holds.
+
+        With ``exact`` (what :attr:`json_is_exact` said where the text was made, e.g. in another
+        process), a record in this format keeps its text, masked with this process's secrets too, as
+        the result's :meth:`to_json`: it is not encoded again."""
+        text = mask_secrets(record, tokens=False) if exact is not None and isinstance(record, str) else None
+        raw = json.loads(text or record) if isinstance(record, str) else record
+        data = upgraded(raw)
+        result = cls(status=data["status"], inputs=data.get("inputs") or {}, outputs=data.get("outputs"),
+                     error=data.get("error"), node_runs={n["node"]: NodeRun.from_dict(n) for n in data.get("nodes") or ()},
+                     line_number=data.get("line_number"), start_time=data.get("start_time") or 0.0,
+                     end_time=data.get("end_time") or 0.0, aggregation_inputs=data.get("aggregation_inputs") or {},
+                     trace_id=data.get("trace_id"))
+        if text is not None and raw.get("format") == LINE_FORMAT:
+            result._encoded = _Encoded(text, exact)
+        return result
 
 
 def upgraded(record: Mapping[str, Any]) -> Mapping[str, Any]:

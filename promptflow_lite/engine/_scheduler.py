@@ -20,6 +20,7 @@ from functools import partial
 from typing import Any
 
 from promptflow_lite.engine import _hooks as hooks
+from promptflow_lite.engine._deadline import within
 from promptflow_lite.engine._invoke import ESCAPE_KEY, run_node
 from promptflow_lite.engine._nodes import ASYNC, ASYNC_GEN, PreparedNode
 from promptflow_lite.engine._outputs import ensure_serializable, join_generators
@@ -88,10 +89,7 @@ async def run_line(plan: LinePlan, inputs: dict[str, Any], *, line_number: int |
     tracer = hooks.active()
     span = tracer.start_line(plan.flow_name, inputs, attributes or {}) if tracer else None
     try:
-        if timeout:
-            await asyncio.wait_for(state.run(), timeout)
-        else:
-            await state.run()
+        await within(state.run(), timeout)
         outputs, aggregation_inputs = state.outputs(), state.aggregation_inputs()
         if not stream:  # streamed outputs stay generators for the caller to read
             outputs = await join_generators(outputs)

@@ -3,7 +3,9 @@
 promptflow copies every include to the root of a temporary copy of the flow folder, under its
 base name, and runs from there. ``locate_source`` finds a file the same way without copying;
 ``materialize`` builds that copy when the flow has includes (only then); it is removed when the
-process exits.
+process exits. A copy made that way (a run's snapshot, the flow a Ray worker receives) already holds
+its includes: one that cannot be found where the flow says but is in the folder under its base name
+is taken from there.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ def materialize(spec: "FlowSpec") -> Path:
     shutil.copytree(spec.working_dir, target, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns(".promptflow", "__pycache__", ".runs"))
     for name, path in includes.items():
+        if not path.exists() and (spec.working_dir / name).exists():
+            continue  # merged in already: the flow is itself such a copy
         if not path.exists():
             raise FlowLoadError(f"Unable to find additional include '{path}'.", file=str(spec.path),
                                 hint="fix the path under additional_includes (relative to the flow folder).")

@@ -11,7 +11,8 @@
 
 ``Client.run`` executes the run to its end and returns a ``Run`` whose ``status`` says how it
 went (``Completed``, ``CompletedWithErrors``, ``Failed``, ``Canceled``); with ``stream=True`` the
-log is echoed and a ``Failed``/``Canceled`` run raises, as promptflow does.
+log is echoed and a ``Failed``/``Canceled`` run raises, as promptflow does. ``engine="ray"`` (on
+``Client(...)`` for all its runs, or on one ``run``) spreads the lines over a Ray cluster.
 """
 
 from __future__ import annotations
@@ -42,16 +43,21 @@ def _traced() -> Iterator[None]:
 
 
 class Client:
-    """Runs under ``home`` (default: ``PFL_HOME``). ``connection_provider`` is the default for ``connections``."""
+    """Runs under ``home`` (default: ``PFL_HOME``). ``connection_provider`` is the default for ``connections``;
+    ``engine`` (``"local"``, ``"ray"``...), ``ray_address`` and ``ray_actors`` are the defaults of ``run``
+    (``engine`` may also be a callable making a ``LineEngine`` from a ``RunSpec``)."""
 
     def __init__(self, home: str | Path | None = None, *, connection_provider: Any = None, progress: bool | None = None,
-                 engine: Any = None, **_promptflow_options: Any):
+                 engine: Any = None, ray_address: str | None = None, ray_actors: int | None = None,
+                 **_promptflow_options: Any):
         from promptflow_lite.home import pfl_home
         from promptflow_lite.runs._runner import Runner
 
         self.home = Path(home).expanduser() if home else pfl_home()
         self._connections = connection_provider
-        self._runner = Runner(self.home, engine=engine, progress=progress)
+        named = engine is None or isinstance(engine, str)
+        self._engine = {"engine": engine if named else None, "ray_address": ray_address, "ray_actors": ray_actors}
+        self._runner = Runner(self.home, engine=None if named else engine, progress=progress)
         self.runs = RunOperations(self)
 
     def run(self, flow: str | Path | RunSpec | None = None, data: str | Path | None = None, run: Any = None,
@@ -61,7 +67,8 @@ class Client:
             connection_overrides: dict[str, str] | None = None, max_concurrency: int | None = None,
             line_timeout: float | None = None, resume_from: Any = None, use_cache: bool | None = None,
             repeat_index: int | None = None, init: dict[str, Any] | None = None, stream: bool | None = None,
-            properties: dict[str, Any] | None = None, engine: str | None = None, **_ignored: Any) -> Run:
+            properties: dict[str, Any] | None = None, engine: str | None = None, ray_address: str | None = None,
+            ray_actors: int | None = None, **_ignored: Any) -> Run:
         """Execute a batch run of ``flow`` over ``data`` (and/or base run ``run``) and return it when done.
 
         ``column_mapping`` maps flow inputs to ``${data.col}``, ``${run.outputs.col}``, ``${run.inputs.col}`` or
@@ -69,7 +76,8 @@ class Client:
         ``{node: {"connection": name, "deployment_name": d}}`` overrides (same as ``connection_overrides``).
         ``use_cache`` (default True) answers repeated LLM requests from the local cache; ``repeat_index``
         (default 0) keys independent samples of the same request. ``resume_from`` makes a new run reusing another run's completed lines.
-        ``engine`` names what runs the lines (default ``local``; see ``runs.register_engine``).
+        ``engine="ray"`` runs the lines on a Ray cluster (or names another registered engine, see ``runs.register_engine``): ``ray_address`` ``"local"`` (default: a private cluster on
+        this machine), ``"auto"``, ``"HOST:PORT"`` or ``"ray://HOST:PORT"``; ``ray_actors`` workers (default: one per CPU).
         """
         base = flow if isinstance(flow, RunSpec) else RunSpec()
         providers, overrides = _split_connections(connections)
@@ -80,19 +88,28 @@ class Client:
             environment_variables=environment_variables, connections=providers or self._connections,
             connection_overrides={**(overrides or {}), **(connection_overrides or {})} or None,
             max_concurrency=max_concurrency, line_timeout=line_timeout, resume_from=_name(resume_from), init=init,
-            properties=properties, use_cache=use_cache, repeat_index=repeat_index, stream=stream, engine=engine)
+            properties=properties, use_cache=use_cache, repeat_index=repeat_index, stream=stream,
+            **self._engine_options(engine, ray_address, ray_actors))
         with _traced():
             result = self._runner.create(spec)
         return self._streamed(result) if spec.stream else result
 
     def resume(self, name: Any, *, connections: Any = None, environment_variables: dict[str, Any] | None = None,
-               max_concurrency: int | None = None, line_timeout: float | None = None, stream: bool = False) -> Run:
-        """Complete run ``name`` in place (its missing and failed lines), then aggregate over all lines again."""
+               max_concurrency: int | None = None, line_timeout: float | None = None, stream: bool = False,
+               engine: str | None = None, ray_address: str | None = None, ray_actors: int | None = None) -> Run:
+        """Complete run ``name`` in place (its missing and failed lines), then aggregate over all lines again.
+        The run's engine settings apply unless given here."""
         with _traced():
             result = self._runner.resume(_name(name), connections=connections or self._connections,
                                          environment_variables=environment_variables, max_concurrency=max_concurrency,
-                                         line_timeout=line_timeout, stream=stream)
+                                         line_timeout=line_timeout, stream=stream,
+                                         **self._engine_options(engine, ray_address, ray_actors))
         return self._streamed(result) if stream else result
+
+    def _engine_options(self, engine: str | None, ray_address: str | None, ray_actors: int | None) -> dict[str, Any]:
+        """The engine settings of one call, the client's where the call gives none."""
+        given = {"engine": engine, "ray_address": ray_address, "ray_actors": ray_actors}
+        return {key: value if value is not None else self._engine[key] for key, value in given.items()}
 
     def get_details(self, run: Any, failed_only: bool = False, max_results: int | None = None,
                     all_results: bool = False):

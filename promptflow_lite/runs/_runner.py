@@ -21,7 +21,7 @@ from typing import Any, Callable
 from promptflow_lite.engine._results import COMPLETED, LineResult
 from promptflow_lite.errors import PflError, UserError, error_dict
 from promptflow_lite.runs import _model as model
-from promptflow_lite.runs._engine import DEFAULT_LINE_TIMEOUT, LineEngine, LineTask, make_engine
+from promptflow_lite.runs._engine import DEFAULT_LINE_TIMEOUT, EngineFactory, FlowRecipe, LineTask, engine_for
 from promptflow_lite.runs._errors import (
     InvalidRunStatusError, KeyRejectedError, RunExistsError, RunNotFoundError, RunStoreError)
 from promptflow_lite.runs._index import RunIndex
@@ -33,7 +33,6 @@ from promptflow_lite.runs._records import bulk_error, error_message
 from promptflow_lite.runs._spec import RunSpec, check_resumable, unmask_environment
 from promptflow_lite.runs._store import RunFolder
 
-EngineFactory = Callable[[RunSpec], LineEngine]
 POLL_SECONDS = 0.5  # how often a running run saves progress and checks for a cancel request
 KEY_REJECTIONS_TO_STOP = 3  # lines in a row failing with HTTP 401/403 that stop the run: a dead key stays dead
 
@@ -56,6 +55,7 @@ class _Context:
     stop: "_Stop | None" = None  # why the run stopped before its last line, if it did
     rejected: int = 0  # lines failed with HTTP 401/403 since the last line that succeeded
     execution: Any = None  # the future running the lines (cancelled to stop the run)
+    recipe: FlowRecipe | None = None  # how the flow was loaded (engines load it again elsewhere)
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class Runner:
         self.home = Path(home)
         self.runs_dir = self.home / "runs"
         self.index = RunIndex(self.home / "runs.sqlite")
-        self._engine = engine or (lambda spec: make_engine(spec.engine, spec.max_concurrency))
+        self._engine = engine or engine_for
         self._progress = progress
 
     # public -------------------------------------------------------------------------------
@@ -109,7 +109,8 @@ class Runner:
 
     def resume(self, name: str, *, connections: Any = None, environment_variables: dict[str, Any] | None = None,
                max_concurrency: int | None = None, line_timeout: float | None = None,
-               stream: bool = False) -> Run:
+               stream: bool = False, engine: str | None = None, ray_address: str | None = None,
+               ray_actors: int | None = None) -> Run:
         """Complete run ``name`` in place: execute its missing and failed lines, then aggregate again."""
         run = self.get(name)
         if run.status in (model.RUNNING, model.PREPARING):
@@ -122,7 +123,8 @@ class Runner:
         if run.status == model.COMPLETED:
             return run
         spec = _checked(check_resumable(RunSpec.from_stored(run.properties), name).merged(
-            connections=connections, max_concurrency=max_concurrency, line_timeout=line_timeout, stream=stream))
+            connections=connections, max_concurrency=max_concurrency, line_timeout=line_timeout, stream=stream,
+            engine=engine, ray_address=ray_address, ray_actors=ray_actors))
         spec.environment_variables = unmask_environment(spec.environment_variables, environment_variables)
         if not self.index.claim(name):
             raise InvalidRunStatusError(f"Run '{name}' was just claimed by another process.")
@@ -176,7 +178,7 @@ class Runner:
         base = check_resumable(RunSpec.from_stored(source.properties), source.name)
         spec = base.merged(**{k: getattr(spec, k) for k in (
             "name", "display_name", "description", "tags", "connections", "max_concurrency", "line_timeout",
-            "stream")}, resume_from=source.name)
+            "stream", "engine", "ray_address", "ray_actors")}, resume_from=source.name)
         spec = _checked(spec)
         spec.environment_variables = unmask_environment(base.environment_variables, None)
         spec.use_cache, spec.repeat_index = base.use_cache, base.repeat_index
@@ -198,16 +200,15 @@ class Runner:
         return self._execute(context, flow, lines, _reused(journal, outputs))
 
     def _load_flow(self, context: _Context):
-        from promptflow_lite.engine._load import load_flow
-
         spec = context.spec
         source = spec.flow
         if not Path(source).exists() and context.folder.snapshot.is_dir():
             context.log.warning(f"The flow {source} is gone; running the run's snapshot instead.")
             source, spec = str(context.folder.snapshot), replace(spec, variant=None)  # the snapshot is resolved
-        return load_flow(source, variant=spec.variant, connections=spec.connections,
-                         environment_variables=spec.environment_variables,
-                         connection_overrides=spec.connection_overrides, init=spec.init)
+        context.recipe = FlowRecipe(source, variant=spec.variant, connections=spec.connections,
+                                    environment_variables=spec.environment_variables,
+                                    connection_overrides=spec.connection_overrides, init=spec.init)
+        return context.recipe.load()
 
     def _fail_to_start(self, context: _Context, exc: BaseException) -> Run:
         error = error_dict(exc)
@@ -276,7 +277,7 @@ class Runner:
         tasks = (LineTask(n, inputs, _attributes(context.name, spec.run, n)) for n, inputs in todo)
         execution = context.execution = asyncio.ensure_future(engine.execute(
             flow, tasks, lambda result: self._on_result(context, flow, result),
-            line_timeout=spec.line_timeout or DEFAULT_LINE_TIMEOUT))
+            line_timeout=spec.line_timeout or DEFAULT_LINE_TIMEOUT, recipe=context.recipe, log=context.log.notice))
         watcher = asyncio.ensure_future(self._watch(context, execution))
         try:
             await execution
@@ -451,11 +452,11 @@ def _attributes(name: str, base: str | None, line_number: int) -> dict[str, Any]
 
 def _checked(spec: RunSpec) -> RunSpec:
     """Settings errors surface before anything is created."""
-    from promptflow_lite.runs._engine import ENGINES, resolve_concurrency
+    from promptflow_lite.runs._engine import resolve_concurrency
 
     resolve_concurrency(spec.max_concurrency)
     if spec.engine:
-        ENGINES.get(spec.engine)  # an unknown name is an error listing the known ones
+        engine_for(spec)  # an unknown engine, or one that is not installed, stops here
     if spec.line_timeout is not None and spec.line_timeout <= 0:
         raise UserError(f"The line timeout must be positive, not {spec.line_timeout}.",
                         hint="pass --line-timeout SECONDS, e.g. 600.")

@@ -20,7 +20,8 @@ from promptflow_lite.masking import is_secret_name, register_named
 
 MASK = "******"
 _STORED = ("flow", "data", "run", "column_mapping", "variant", "environment_variables", "connection_overrides", "init",
-           "max_concurrency", "line_timeout", "use_cache", "repeat_index", "resume_from", "engine")
+           "max_concurrency", "line_timeout", "use_cache", "repeat_index", "resume_from", "engine", "ray_address",
+           "ray_actors")
 _RUN_YML_KEYS = {"$schema", "name", "display_name", "description", "tags", "properties", "flow", "data",
                  "column_mapping", "run", "variant", "environment_variables", "connections", "init",
                  "runtime", "resources", "identity", "type", "code"}
@@ -43,11 +44,13 @@ class RunSpec:
     connection_overrides: dict[str, str] | None = None  # {"node.connection": "name", "node.deployment_name": ...}
     init: dict[str, Any] | None = None
     max_concurrency: int | None = None
-    engine: str | None = None  # a name in runs._engine.ENGINES (None: local)
     line_timeout: float | None = None
     use_cache: bool = True
     repeat_index: int = 0
     resume_from: str | None = None
+    engine: str | None = None  # a name in runs._engine.ENGINES: local (None), ray, or one a package registers
+    ray_address: str | None = None  # --engine ray: local (a private cluster), auto, HOST:PORT or ray://HOST:PORT
+    ray_actors: int | None = None  # --engine ray: workers (one CPU each; default: the cluster's CPUs)
     stream: bool = False
     notes: list[str] = field(default_factory=list)  # warnings found while reading a run.yml
 

@@ -75,12 +75,7 @@ class RunFolder:
             _write_text(self.snapshot / Path(spec.path).name, text)
 
     def _ignore(self, folder: str, names: list[str]) -> set[str]:
-        skipped = {n for n in names if n in _IGNORED}
-        for name in names:  # never copy the run store into itself
-            candidate = (Path(folder) / name).resolve()
-            if candidate == self.path.resolve() or candidate in self.path.resolve().parents:
-                skipped.add(name)
-        return skipped
+        return ignored_names(folder, names, self.path)
 
     def write_inputs(self, lines: Iterable[tuple[int, dict[str, Any]]]) -> None:
         _write_lines(self.inputs_file, ({**inputs, LINE_NUMBER: n} for n, inputs in lines), data=True)
@@ -193,6 +188,18 @@ class RunFolder:
         """Journal lines reused from another run, as if they ran here."""
         for entry in entries:
             self._journal.append(dumps({"format": LINE_FORMAT, **entry}), line_number=entry[LINE_NUMBER])  # upgraded
+
+
+def ignored_names(folder: str | Path, names: Iterable[str], keep_out: Path) -> set[str]:
+    """The ``names`` in ``folder`` that a copy of a flow folder leaves out: caches, version control,
+    virtual environments, and ``keep_out`` (e.g. the run store: never copied into itself)."""
+    keep_out = Path(keep_out).resolve()
+    skipped = {n for n in names if n in _IGNORED}
+    for name in names:
+        candidate = (Path(folder) / name).resolve()
+        if candidate == keep_out or candidate in keep_out.parents:
+            skipped.add(name)
+    return skipped
 
 
 def _read_lines(path: Path) -> Iterator[dict[str, Any]]:

@@ -5,7 +5,8 @@ When on, spans go to the local store ``PFL_HOME/traces.sqlite`` and, when
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is set, over OTLP/HTTP
 too. We use our own ``TracerProvider``; the global one stays the user's (``start_trace`` sets
 ours as global only when none is set). ``flush_tracing()`` before exit writes what is pending
-(an exit handler does it too).
+(an exit handler does it too). A worker process running a driver's lines (the Ray engine) traces
+into a relay instead (``start_relay``); the driver hands what it relays to ``replay`` (:mod:`.relay`).
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ class _Tracing:
     user_named: set[str]  # resource attributes naming the project that the user set (see .projects)
     writer_process: bool = True  # lines are written (and exported) by a writer process
     sdk: _Sdk | None = None  # made on first use: pure-python flows never import the OpenTelemetry SDK
+    relay: Any = None  # a .relay.Relay: a worker keeps its spans for the driver instead of storing them
 
 
 @dataclass
 class _Sdk:
     provider: Any
     tracer: Any
+    processors: list  # the span processors, in order (spans replayed from workers go through them)
     otlp: Any = None  # the OTLP span processor, when configured
     otlp_exporter: Any = None  # its .otlp.OtlpExporter
 
@@ -99,7 +102,7 @@ def enable_tracing(collection: str | None = None, *, resource_attributes: Mappin
 
 
 def _build(key: tuple, path: Path | None, collection: str | None,
-           resource_attributes: Mapping[str, Any]) -> _Tracing | None:
+           resource_attributes: Mapping[str, Any], relay: Any = None) -> _Tracing | None:
     import uuid
 
     from promptflow_lite._version import __version__
@@ -136,13 +139,16 @@ def _build(key: tuple, path: Path | None, collection: str | None,
             store.close()  # the writer process writes; this process reopens it for its own spans if any
     config = {"store": str(path) if store is not None else None, "otlp": bool(otlp_endpoint()),
               "resource": attributes, "user_named": sorted(named), "batch": _BATCH, "max_chars": max_chars()}
-    state = _Tracing(key, None, None, path, store, attributes, named)
+    state = _Tracing(key, None, None, path, store, attributes, named, relay=relay)
     state.writer_process = os.environ.get("PFL_TRACE_WRITER", "").strip().lower() != "thread"
-    sink = FrameSink(config, lambda: _local_writer(state), use_process=state.writer_process)
-    sink.start()  # the writer process starts while the flow loads
+    if relay is None:
+        sink = FrameSink(config, lambda: _local_writer(state), use_process=state.writer_process)
+        sink.start()  # the writer process starts while the flow loads
+    else:
+        sink = relay.sink
     state.executor = ExecutorSpans(sink, collection=collection)
     state.listener = ModelCallSpans(lambda: _sdk(state).tracer)
-    if otlp_endpoint():
+    if _exports_otlp(state):
         _sdk(state)  # the OTLP exporter belongs to the SDK's span processors
     load_configured_provider()
     register_environment()
@@ -171,20 +177,86 @@ def _sdk(state: _Tracing) -> _Sdk:
             rollup = TokenRollup()
             provider = TracerProvider(resource=Resource.create(state.resource_attributes),
                                       id_generator=time_ordered_id_generator(), shutdown_on_exit=False)
-            provider.add_span_processor(CollectionStamp())
-            provider.add_span_processor(rollup)
+            processors = [CollectionStamp(), rollup]
             if state.store is not None:
-                provider.add_span_processor(BatchSpanProcessor(SqliteSpanExporter(state.store), **_BATCH))
+                processors.append(BatchSpanProcessor(SqliteSpanExporter(state.store), **_BATCH))
+            if state.relay is not None:
+                processors.append(state.relay.collector)
             otlp = exporter = None
-            if otlp_endpoint():
+            if _exports_otlp(state):
                 # with a writer process, it exports the lines and reports an unreachable endpoint
                 exporter = OtlpExporter(ProjectResources(provider.resource, state.user_named),
                                         stored=state.store is not None, warn=not state.writer_process)
                 otlp = BatchSpanProcessor(exporter, **_BATCH)
-                provider.add_span_processor(otlp)
-            state.sdk = _Sdk(provider, provider.get_tracer(SCOPE_NAME, __version__), otlp, exporter)
+                processors.append(otlp)
+            for processor in processors:
+                provider.add_span_processor(processor)
+            state.sdk = _Sdk(provider, provider.get_tracer(SCOPE_NAME, __version__), processors, otlp, exporter)
             state.executor.rollup = rollup
         return state.sdk
+
+
+def _exports_otlp(state: _Tracing) -> bool:
+    """Whether this process exports over OTLP (a worker relays to its driver, which exports)."""
+    return state.relay is None and bool(otlp_endpoint())
+
+
+def start_relay(collection: str | None = None) -> Any:
+    """Trace this (worker) process into a :class:`.relay.Relay`, whose batches the driver replays (``replay``);
+    replaces any tracing set up before. ``collection`` groups the traces, as in ``enable_tracing``."""
+    global _state
+    from promptflow_lite.tracing._write.relay import Relay
+
+    relay = Relay()
+    with _lock:
+        disable_tracing()
+        _state = _build(("relay", id(relay)), None, collection, {}, relay=relay)
+    return relay
+
+
+def relay_settings() -> dict[str, Any] | None:
+    """What a worker running this process's lines needs to trace them for it (:func:`start_relay`): the
+    collection and the current span (trace id, span id, whether it is ours) they nest under; None when off."""
+    state = _state
+    if state is None:
+        return None
+    from promptflow_lite.tracing._context import current_parent
+
+    context, ours = current_parent()
+    parent = (context.trace_id, context.span_id, ours) if context is not None else None
+    return {"collection": state.executor.collection, "parent": parent}
+
+
+def roll_up(span_id: int, usage: Mapping[str, Any]) -> None:
+    """Add a line's token ``usage`` to this process's open span ``span_id`` (a worker's line under it)."""
+    state = _state
+    rollup = state.executor.rollup if state is not None else None
+    if rollup is not None:
+        from promptflow_lite.tracing._names import cumulative_attributes
+
+        counts = cumulative_attributes(usage)
+        if counts:
+            rollup.add(span_id, counts)
+
+
+def replay(batch: Any) -> None:
+    """Send what a worker relayed (a :class:`.relay.TraceBatch`, or the plain pair) through this process's
+    tracing: frames to the writer, spans to the span processors (the store, OTLP, token roll-up). Dropped when
+    tracing is off."""
+    state = _state
+    if state is None:
+        return
+    frames, spans = batch
+    for frame in frames:
+        state.executor.sink.send(frame)
+    if spans:
+        from promptflow_lite.tracing._write.relay import span_from_record
+
+        sdk = _sdk(state)
+        for record in spans:
+            span = span_from_record(record, sdk.provider.resource)
+            for processor in sdk.processors:
+                processor.on_end(span)
 
 
 def _local_writer(state: _Tracing) -> Any:

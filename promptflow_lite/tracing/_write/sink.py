@@ -57,10 +57,7 @@ class FrameSink:
     def send(self, frame: bytes) -> None:
         if self._thread is None:
             self.start()
-        if secret_count() != self._secrets:  # the writer must know a secret before a frame may hold it
-            for secret in secrets_since(self._secrets):
-                self._frames.append(secret_frame(secret))
-                self._secrets += 1
+        self._secrets = add_secret_frames(self._frames, self._secrets)
         self._frames.append(frame)
         self._backlog += len(frame)
         if self._backlog > _WAKE_BYTES:
@@ -144,6 +141,16 @@ class FrameSink:
             channel.kill()
             local = self._channel = _Local(self._local_writer())
             return local
+
+
+def add_secret_frames(frames: Any, known: int) -> int:
+    """Append a ``SECRET`` frame to ``frames`` for each secret remembered since the first ``known``;
+    returns how many are known now. The writer must know a secret before a frame may hold it."""
+    if secret_count() != known:
+        for secret in secrets_since(known):
+            frames.append(secret_frame(secret))
+            known += 1
+    return known
 
 
 class _Local:
