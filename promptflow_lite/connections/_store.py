@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import ContextManager, Iterator
 
 from promptflow_lite.connections._errors import EncryptionKeyError, connection_not_found
 from promptflow_lite._sqlite import Migration, connect, transaction
@@ -141,13 +141,9 @@ class ConnectionStore:
                 hint=f"restore the original key file, or re-create the connection: "
                      f"`pfl connection delete -n {name} -y` then `pfl connection create -f <file>`.") from None
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = connect(self.path, MIGRATIONS)
-        try:
-            yield db
-        finally:
-            db.close()
+    def _connect(self) -> ContextManager[sqlite3.Connection]:
+        """The database, opened (and migrated) for a ``with`` block that closes it."""
+        return closing(connect(self.path, MIGRATIONS))
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

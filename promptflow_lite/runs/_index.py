@@ -14,9 +14,9 @@ import json
 import os
 import socket
 import sqlite3
-from contextlib import contextmanager
+from contextlib import closing
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, ContextManager
 
 from promptflow_lite._sqlite import Migration, connect, transaction
 from promptflow_lite.masking import mask_secrets
@@ -88,13 +88,9 @@ class RunIndex:
     def __init__(self, path: Path):
         self.path = Path(path)
 
-    @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        db = connect(self.path, MIGRATIONS)
-        try:
-            yield db
-        finally:
-            db.close()
+    def connect(self) -> ContextManager[sqlite3.Connection]:
+        """The database, opened (and migrated) for a ``with`` block that closes it."""
+        return closing(connect(self.path, MIGRATIONS))
 
     # writes ------------------------------------------------------------------------------
     def insert(self, row: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from promptflow_lite.engine._results import COMPLETED, LineResult
 from promptflow_lite.errors import PflError, UserError, error_dict

@@ -117,25 +117,39 @@ def _estimate(call: ModelCall) -> None:
 
 # A streamed call's record stays open until its stream ends: read to the end, dropped unread (the
 # call ends as one read in part) or failed. The two recorders below are that one loop, written for
-# sync and async iteration (a body cannot serve both); tests/tools/test_async_parity.py keeps them alike.
+# sync and async iteration (a body cannot serve both) around one :class:`_StreamNotes`;
+# tests/tools/test_async_parity.py keeps them alike.
+
+class _StreamNotes:
+    """What a recorder notes of a stream: each chunk's text in ``call``; what to pass on."""
+
+    def __init__(self, call: ModelCall, texts: bool):
+        self.call, self.texts, self.pieces = call, texts, []
+
+    def take(self, chunk: Any) -> tuple:
+        """What to pass on for ``chunk``: the chunk itself, or with ``texts`` its text if it has one."""
+        text = record_chunk(self.call, chunk)
+        if text is not None:
+            self.pieces.append(text)
+        if not self.texts:
+            return (chunk,)
+        return (text,) if text is not None else ()
+
+    def end(self) -> None:
+        self.call.response = "".join(self.pieces)
+
 
 def recorded_stream(chunks: Iterable[Any], call: ModelCall, record: ExitStack, *, texts: bool = False,
                     close: Callable[[], Any] | None = None) -> Iterator[Any]:
     """Pass ``chunks`` on - or, with ``texts``, the text of each chunk that has one - noting them in
     ``call``; ``record`` (holding the call's :func:`model_call` block) and ``close`` end with the stream."""
-    pieces: list[str] = []
+    notes = _StreamNotes(call, texts)
     with record:
         try:
             for chunk in chunks:
-                text = record_chunk(call, chunk)
-                if text is not None:
-                    pieces.append(text)
-                    if texts:
-                        yield text
-                if not texts:
-                    yield chunk
+                yield from notes.take(chunk)
         finally:
-            call.response = "".join(pieces)
+            notes.end()
             if close is not None:
                 close()
 
@@ -144,19 +158,14 @@ async def recorded_async_stream(chunks: AsyncIterable[Any], call: ModelCall, rec
                                 texts: bool = False, close: Callable[[], Awaitable[Any]] | None = None
                                 ) -> AsyncIterator[Any]:
     """:func:`recorded_stream` for an async stream (``close`` is awaited)."""
-    pieces: list[str] = []
+    notes = _StreamNotes(call, texts)
     with record:
         try:
             async for chunk in chunks:
-                text = record_chunk(call, chunk)
-                if text is not None:
-                    pieces.append(text)
-                    if texts:
-                        yield text
-                if not texts:
-                    yield chunk
+                for item in notes.take(chunk):
+                    yield item
         finally:
-            call.response = "".join(pieces)
+            notes.end()
             if close is not None:
                 await close()
 
