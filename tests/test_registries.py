@@ -111,3 +111,26 @@ def test_pfl_eval_uses_an_installed_evaluator(installed, make_flow, tmp_path, ca
     assert pfl(["eval", "--flow", str(flow), "--data", str(data), "-e", "answer_length",
                 "--evaluator-mapping", "answer_length.answer=${data.answer}", "--quiet"]) == 0
     assert "answer_length.length" in capsys.readouterr().out
+
+
+def test_a_process_registers_an_engine_function_and_the_known_names_are_listed(make_flow, tmp_path, monkeypatch,
+                                                                              capsys):
+    from promptflow_lite.runs import LocalEngine, register_engine
+    from promptflow_lite.runs._engine import ENGINES
+
+    monkeypatch.setattr(ENGINES, "_registered", {})  # this test's registration ends with it
+    made = []
+
+    def one_at_a_time(spec):
+        made.append(spec.name)
+        return LocalEngine(1)
+
+    register_engine("one_at_a_time", one_at_a_time)
+    data = tmp_path / "data.jsonl"
+    data.write_text('{"answer": "four"}\n{"answer": "seven"}\n')
+    run = Client().run(flow=make_flow(EVALUATOR_FLOW), data=data, engine="one_at_a_time", name="one")
+    assert run.status == "Completed" and "one" in made
+    assert run.properties["engine"] == "one_at_a_time"
+    assert pfl(["run", "create", "--flow", str(make_flow(EVALUATOR_FLOW)), "--data", str(data),
+                "--engine", "warp", "--name", "never"]) == 1
+    assert "use one of local, one_at_a_time, ray" in capsys.readouterr().err

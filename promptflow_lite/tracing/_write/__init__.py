@@ -10,4 +10,6 @@ the spans (:mod:`.line_spans`) and writes one row per line in one transaction pe
 core. Measured with ``benchmarks/run.py --suite tracing``: tracing on costs about 7 % of the
 throughput of the 5,000-line chain. Model-call and ``@trace`` spans are rare and go through the SDK
 (``tracing._model_calls``, ``tracing._api``); the read side is ``tracing._store`` / ``tracing._query``.
+A worker running another process's lines (the Ray engine) keeps its frames and spans in a relay
+(:mod:`.relay`) instead, which its driver replays into its own sink.
 """
