@@ -122,6 +122,9 @@ class LineTimeoutError(UserError):
     """A line took longer than the line timeout."""
 
 
+RAISE_TIMEOUT = "raise the line timeout (pfl run: --line-timeout, pfl flow serve: --timeout)"
+
+
 class LLMError(UserError):
     """An LLM call failed for good (after retries, or with a non-retryable status)."""
 

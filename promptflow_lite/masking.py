@@ -102,8 +102,32 @@ def register_secrets(values: Iterable[Any]) -> None:
 
 
 def register_connection(connection: Any) -> None:
-    """Hide the secret fields of a connection (``api_key``...)."""
+    """Hide the secret fields of a connection (``api_key``...) and the credentials in its URLs."""
     register_secrets((getattr(connection, "secrets", None) or {}).values())
+    for value in (getattr(connection, "configs", None) or {}).values():
+        register_url(value)
+
+
+_URL_SECRET_PARAMETERS = ("code", "sig")  # Azure Functions' key, a SAS signature: names that do not say secret
+
+
+def register_url(value: Any) -> None:
+    """Hide the credentials a URL carries: the password of ``scheme://user:password@host`` and the values of
+    query parameters named like secrets (``?api-key=``, ``?code=``, ``?sig=``...)."""
+    if not isinstance(value, str) or "://" not in value or ("@" not in value and "=" not in value):
+        return
+    from urllib.parse import unquote_plus, urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+        password = parts.password
+    except ValueError:  # not a URL after all
+        return
+    if password:
+        register_secrets((password, unquote_plus(password)))
+    for name, _, item in (pair.partition("=") for pair in parts.query.split("&")):
+        if is_secret_name(unquote_plus(name)) or name.lower() in _URL_SECRET_PARAMETERS:
+            register_secrets((item, unquote_plus(item)))
 
 
 def register_named(values: Mapping[str, Any]) -> None:

@@ -92,6 +92,14 @@ def test_a_connection_registers_its_secrets_when_built():
     assert mask_secrets(later) == "***"
 
 
+def test_credentials_in_an_endpoint_url_are_secrets_of_the_connection():
+    password, code = "pw-" + secrets.token_hex(8), "fn-" + secrets.token_hex(10)
+    url = f"https://svc:{password}@gw.example.com/v1?api-version=2024-02-01&code={code}"
+    OpenAIConnection(name="behind_a_gateway", api_key="sk-" + secrets.token_hex(8), base_url=url)
+    shown = mask_secrets(f"LLM request to {url} failed", tokens=False)
+    assert shown == "LLM request to https://svc:***@gw.example.com/v1?api-version=2024-02-01&code=*** failed"
+
+
 def test_environment_variables_named_like_secrets_are_registered(monkeypatch):
     token, plain = "tok-" + secrets.token_hex(8), "plain-" + secrets.token_hex(8)
     monkeypatch.setenv("MY_SERVICE_TOKEN", token)

@@ -254,3 +254,30 @@ def test_retry_notices_of_a_library_call_never_reveal_the_key(make_flow, monkeyp
     assert "retrying in" in logs and "API key provided: ***" in logs
     assert not line.ok and "API key provided: ***" in line.error["message"]
     assert key[:12] not in logs + printed.err + printed.out + json.dumps(line.error)
+
+
+def test_credentials_in_an_endpoint_url_never_show(make_flow, pfl_home, capsys):
+    """A gateway's URL may carry a password or a ``?code=`` key: each message names the endpoint, never them."""
+    from promptflow_lite.cli.main import main as pfl
+
+    password, code = "url-pw-" + secrets.token_hex(10), "fn-code-" + secrets.token_hex(10)
+    with ScriptedServer() as server:
+        url = server.base_url.replace("http://", f"http://svc:{password}@") + f"?code={code}"
+        flow = make_flow({"ask.prompty": f"""
+            ---
+            name: ask
+            model:
+              api: chat
+              configuration: {{type: openai, base_url: "{url}", api_key: sk-any-key-0000}}
+              parameters: {{model: gpt-4o-mini}}
+            inputs: {{question: {{type: string}}}}
+            ---
+            user:
+            {{{{question}}}}
+        """})
+        assert pfl(["flow", "test", "--flow", str(flow / "ask.prompty"), "--inputs", "question=Hi?"]) == 1
+    printed = capsys.readouterr()
+    assert "svc:***@" in printed.err
+    texts = [printed.out, printed.err] + [p.read_text(errors="replace") for p in pfl_home.rglob("*") if p.is_file()]
+    texts += [p.read_text(errors="replace") for p in (flow / ".promptflow").rglob("*") if p.is_file()]
+    assert not [text for text in texts if password in text or code in text]

@@ -64,7 +64,7 @@ def read_inputs(pairs: list[str], file: str | None) -> dict[str, Any]:
         except OSError as exc:
             raise UserError(f"Cannot read inputs file: {exc.strerror}.", file=file) from None
         try:
-            data = json.loads(text) if path.suffix != ".jsonl" else json.loads(text.strip().splitlines()[0])
+            data = json.loads(text) if path.suffix != ".jsonl" else json.loads(text.strip().split("\n")[0])
         except (ValueError, IndexError) as exc:
             raise UserError(f"The inputs file is not valid JSON: {exc}.", file=file,
                             hint="write one JSON object of input values.") from None

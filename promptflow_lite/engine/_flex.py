@@ -34,7 +34,8 @@ from promptflow_lite.engine._results import (
 )
 from promptflow_lite.engine._inputs import typed_input
 from promptflow_lite.engine._threads import run_in_thread
-from promptflow_lite.errors import InputError, LineTimeoutError, ToolExecutionError, UserError, error_dict
+from promptflow_lite.errors import (
+    RAISE_TIMEOUT, InputError, LineTimeoutError, ToolExecutionError, UserError, error_dict)
 from promptflow_lite.flow._flex import EntryInput, FlexYaml, load_flex_yaml
 from promptflow_lite.tools._metrics import metrics_collector
 
@@ -128,7 +129,7 @@ class ScriptFlow(Flow):
                 result.aggregation_inputs = {BARE_OUTPUT: True}
         except asyncio.TimeoutError:
             _fail(result, LineTimeoutError(f"Line execution timeout after {timeout} seconds.", line=line_number,
-                                           hint="raise --line-timeout or make the flow faster."))
+                                           hint=f"{RAISE_TIMEOUT} or make the flow faster."))
         except Exception as exc:  # the line fails, the caller goes on
             _fail(result, exc)
         result.end_time = time.time()

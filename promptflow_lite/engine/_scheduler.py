@@ -25,7 +25,7 @@ from promptflow_lite.engine._invoke import ESCAPE_KEY, run_node
 from promptflow_lite.engine._nodes import ASYNC, ASYNC_GEN, PreparedNode
 from promptflow_lite.engine._outputs import ensure_serializable, join_generators
 from promptflow_lite.engine._results import BYPASSED, CANCELED, COMPLETED, FAILED, RUNNING, LineResult, NodeRun
-from promptflow_lite.errors import LineTimeoutError, PflError, UserError, error_dict
+from promptflow_lite.errors import RAISE_TIMEOUT, LineTimeoutError, PflError, UserError, error_dict
 from promptflow_lite.flow._reference import InputRef, NodeRef, PropertyError, resolve_property
 
 
@@ -106,7 +106,7 @@ async def run_line(plan: LinePlan, inputs: dict[str, Any], *, line_number: int |
     except asyncio.TimeoutError:
         state.cancel_running()
         _fail(result, LineTimeoutError(f"Line execution timeout after {timeout} seconds.", line=line_number,
-                                       hint="raise --line-timeout or make the slow node faster."))
+                                       hint=f"{RAISE_TIMEOUT} or make the slow node faster."))
     except PflError as exc:
         _fail(result, exc)
     except Exception as exc:  # a bug of ours: report it, do not sink the run

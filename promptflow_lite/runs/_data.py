@@ -12,15 +12,18 @@ so only the lines holding them fail, each with a message naming its input.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from promptflow_lite.runs._errors import DataError, EmptyInputsData
+from promptflow_lite.tools._coercion import load_json
 
 Row = dict[str, Any]
 Warn = Callable[[str], None]
 
 SUPPORTED = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # not str.splitlines(): JSON strings may hold U+2028, U+2029, U+0085
 
 
 def load_data(path: str | Path, warn: Warn | None = None) -> list[Row]:
@@ -97,11 +100,12 @@ def _read_in_folder(file: Path, warn: Warn | None) -> list[Row]:
 def _read_jsonl(file: Path) -> list[Row]:
     text = _read_text(file)
     rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_LINE_BREAK.split(text), start=1):
+        line = line.removeprefix("\ufeff")  # each of several files joined end to end may start with a BOM
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = load_json(line)
         except RecursionError:
             raise _too_deep(file, number) from None
         except json.JSONDecodeError as exc:
@@ -127,7 +131,7 @@ def _too_deep(file: Path, line: int | None = None) -> DataError:
 
 def _is_whole_json(text: str) -> bool:
     try:
-        json.loads(text)
+        load_json(text)
     except (ValueError, RecursionError):
         return False
     return True
@@ -135,7 +139,7 @@ def _is_whole_json(text: str) -> bool:
 
 def _read_json(file: Path) -> list[Row]:
     try:
-        data = json.loads(_read_text(file))
+        data = load_json(_read_text(file))
     except RecursionError:
         raise _too_deep(file) from None
     except json.JSONDecodeError as exc:

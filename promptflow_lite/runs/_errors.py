@@ -33,5 +33,15 @@ class RunStoreError(UserError):
     """The run folder or the run index cannot be written (e.g. the disk is full); finished lines are kept."""
 
 
+def unwritable(run: str, what: str, exc: BaseException, *, file: object = None,
+               kind: type[RunStoreError] = RunStoreError) -> RunStoreError:
+    """The error that stops run ``run`` when ``what`` cannot be written (``exc``, e.g. a full disk): one message
+    and one way on (``pfl run resume``), whichever file failed first."""
+    reason = getattr(exc, "strerror", None) or str(exc.__cause__ or exc)  # the OS's or SQLite's own words
+    return kind(f"Cannot write {what} ({reason}); the run stops here, the lines finished so far are kept.",
+                file=str(file or getattr(exc, "filename", None) or "") or None,
+                hint=f"free disk space (or raise the file size limit), then `pfl run resume {run}`.")
+
+
 class KeyRejectedError(UserError):
     """The model endpoint refused the run's credentials line after line (HTTP 401/403): the run stopped."""

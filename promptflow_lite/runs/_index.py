@@ -14,13 +14,13 @@ import json
 import os
 import socket
 import sqlite3
-from contextlib import closing
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ContextManager
+from typing import Any, Iterator
 
 from promptflow_lite._sqlite import Migration, connect, transaction
 from promptflow_lite.masking import mask_secrets
-from promptflow_lite.runs._errors import RunExistsError
+from promptflow_lite.runs._errors import RunExistsError, RunStoreError
 
 MIGRATIONS = [
     Migration("create the runs table", """
@@ -84,13 +84,34 @@ _MASKED_COLUMNS = ("display_name", "description", "tags", "properties", "error")
 RUNNING_STATES = ("Preparing", "Running")
 
 
+class RunIndexUnavailable(RunStoreError, sqlite3.OperationalError):
+    """The run index cannot be opened: a clear error for the user, a database error for code that tolerates one."""
+
+
 class RunIndex:
     def __init__(self, path: Path):
         self.path = Path(path)
 
-    def connect(self) -> ContextManager[sqlite3.Connection]:
-        """The database, opened (and migrated) for a ``with`` block that closes it."""
-        return closing(connect(self.path, MIGRATIONS))
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """The database, opened (and migrated) for a ``with`` block that closes it; an SQLite error
+        (e.g. a full disk) is a :class:`RunIndexUnavailable`."""
+        try:
+            db = connect(self.path, MIGRATIONS)
+        except sqlite3.OperationalError as exc:  # e.g. a full disk: no room for the write-ahead log
+            raise self._unavailable("open", exc) from exc
+        try:
+            yield db
+        except RunIndexUnavailable:
+            raise
+        except sqlite3.OperationalError as exc:  # e.g. a full disk mid-write: the same clear error
+            raise self._unavailable("write", exc) from exc
+        finally:
+            db.close()
+
+    def _unavailable(self, doing: str, exc: sqlite3.OperationalError) -> "RunIndexUnavailable":
+        return RunIndexUnavailable(f"Cannot {doing} the run index ({exc}).", file=str(self.path),
+                                   hint="free disk space (and check that PFL_HOME is writable).")
 
     # writes ------------------------------------------------------------------------------
     def insert(self, row: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from promptflow_lite.runs._errors import RunStoreError
+from promptflow_lite.runs._errors import RunStoreError, unwritable
 
 JOURNAL_FORMAT = 2
 _PREFIX = b'{"_crc32":"'
@@ -145,11 +145,8 @@ class JournalWriter:
         except OSError as exc:
             self._cut_back()
             what = f"line {line_number}'s result" if line_number is not None else "a line's result"
-            raise JournalWriteError(
-                f"Cannot write {what} to the run journal ({exc.strerror or exc}); the run stops here, the lines "
-                "finished so far are kept.", file=str(self.path),
-                hint=f"free disk space (or raise the file size limit), then `pfl run resume {self.run_name}`.",
-            ) from exc
+            raise unwritable(self.run_name, f"{what} to the run journal", exc, file=self.path,
+                             kind=JournalWriteError) from exc
         self._size += written
 
     def _cut_back(self) -> None:

@@ -49,16 +49,27 @@ class RunLog:
 
     def close(self) -> None:
         if not self._file.closed:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError:
+                pass  # what it could not write is lost; it is closed all the same
 
     def _write(self, level: str, message: str, *, echo: bool) -> None:
         message = mask_secrets(message)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S %z")
         if not self._file.closed:
-            self._file.write(f"{stamp} {os.getpid():>7} {level:<8} {message}\n")
-            self._file.flush()
+            try:
+                self._file.write(f"{stamp} {os.getpid():>7} {level:<8} {message}\n")
+                self._file.flush()
+            except OSError as exc:  # e.g. a full disk: the journal, not the log, is the record of the lines
+                self.close()
+                self._echo_line("WARNING", f"Cannot write the run log {self.path} ({exc.strerror or exc}); "
+                                           "its messages from here on are not kept.")
         if echo:
-            stream = self._echo or sys.stderr
-            prefix = "" if level == "INFO" else f"{level}: "
-            stream.write(f"{prefix}{message}\n")
-            stream.flush()
+            self._echo_line(level, message)
+
+    def _echo_line(self, level: str, message: str) -> None:
+        stream = self._echo or sys.stderr
+        prefix = "" if level == "INFO" else f"{level}: "
+        stream.write(f"{prefix}{message}\n")
+        stream.flush()

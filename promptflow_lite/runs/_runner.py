@@ -23,7 +23,7 @@ from promptflow_lite.errors import PflError, UserError, error_dict
 from promptflow_lite.runs import _model as model
 from promptflow_lite.runs._engine import DEFAULT_LINE_TIMEOUT, EngineFactory, FlowRecipe, LineTask, engine_for
 from promptflow_lite.runs._errors import (
-    InvalidRunStatusError, KeyRejectedError, RunExistsError, RunNotFoundError, RunStoreError)
+    InvalidRunStatusError, KeyRejectedError, RunExistsError, RunNotFoundError, RunStoreError, unwritable)
 from promptflow_lite.runs._index import RunIndex
 from promptflow_lite.runs._journal import JournalWriteError
 from promptflow_lite.runs._log import RunLog
@@ -103,8 +103,10 @@ class Runner:
         except Exception as exc:
             self._fail_to_start(context, exc)
             raise
-        context.folder.write_snapshot(flow)
-        context.folder.write_inputs(lines)
+        try:
+            context.folder.write_start(flow, lines)
+        except OSError as exc:
+            return self._fail_unwritable(context, exc)
         return self._execute(context, flow, lines, {})
 
     def resume(self, name: str, *, connections: Any = None, environment_variables: dict[str, Any] | None = None,
@@ -189,8 +191,10 @@ class Runner:
         except PflError as exc:
             return self._fail_to_start(context, exc)
         lines = old.read_inputs()
-        context.folder.write_snapshot(flow)
-        context.folder.write_inputs(lines)
+        try:
+            context.folder.write_start(flow, lines)
+        except OSError as exc:
+            return self._fail_unwritable(context, exc)
         journal = {n: e for n, e in old.read_journal().items() if e["status"] == COMPLETED}
         outputs = old.read_outputs()
         context.folder.open()
@@ -213,8 +217,18 @@ class Runner:
     def _fail_to_start(self, context: _Context, exc: BaseException) -> Run:
         error = error_dict(exc)
         context.log.error(f"The run could not start: {error['message']}")
-        context.folder.write_error(error)
+        try:
+            context.folder.write_error(error)
+        except OSError:
+            pass  # e.g. a full disk: the index holds the error too
         return self._conclude(context, model.FAILED, time.time(), error=error)
+
+    def _fail_unwritable(self, context: _Context, exc: OSError) -> Run:
+        """A run that cannot write its snapshot or inputs (e.g. the disk is full) fails before its first line."""
+        return self._fail_to_start(context, RunStoreError(
+            f"Run {context.name} could not write its files ({exc.strerror or exc}); no line ran.",
+            file=exc.filename, hint=f"free disk space, then create the run again (`pfl run delete {context.name}` "
+                                    "removes this one)."))
 
     # executing ----------------------------------------------------------------------------
     def _execute(self, context: _Context, flow, lines: list[tuple[int, dict[str, Any]]],
@@ -264,8 +278,7 @@ class Runner:
                     context.log.warning("The run was canceled; the lines finished so far are kept.")
                 return True, None
             except JournalWriteError as exc:  # e.g. the disk is full: no line may count as done unwritten
-                context.log.error(str(exc))
-                context.stop = _Stop(model.FAILED, error_dict(exc), unwritable=exc)
+                _stop_unwritable(context, exc)
                 return True, None
             finally:
                 if cache is not None:
@@ -338,8 +351,13 @@ class Runner:
             await asyncio.sleep(POLL_SECONDS)
             fields = {"completed_lines": context.completed, "failed_lines": context.failed,
                       "cached_lines": context.cached}
-            await asyncio.to_thread(self.index.update, context.name, **fields)
-            if await asyncio.to_thread(self.index.cancel_requested, context.name):
+            try:
+                await asyncio.to_thread(self.index.update, context.name, **fields)
+                canceled = await asyncio.to_thread(self.index.cancel_requested, context.name)
+            except (OSError, sqlite3.Error) as exc:  # e.g. the disk is full: the same stop as a journal write
+                _stop_unwritable(context, unwritable(context.name, "the run's progress", exc, file=self.index.path))
+                canceled = True
+            if canceled:
                 execution.cancel()
                 return
 
@@ -389,9 +407,7 @@ class Runner:
         """The error for a run whose results or status cannot be saved; records Failed if the index still can."""
         error = context.stop.unwritable if context.stop is not None else None
         if error is None:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            error = RunStoreError(f"Run {context.name} could not save its results ({reason}); the lines in its "
-                                  "journal are kept.", hint=f"free disk space, then `pfl run resume {context.name}`.")
+            error = unwritable(context.name, "the run's results", exc)
         try:
             self.index.update(context.name, status=model.FAILED, error=error_dict(error), pid=None)
         except sqlite3.Error:
@@ -414,6 +430,13 @@ class Runner:
         context.log.info(f"Run {context.name} ended: {status}.")
         context.log.close()
         return self.get(context.name)
+
+
+def _stop_unwritable(context: _Context, error: RunStoreError) -> None:
+    """Stop the run because its files or index cannot be written: Failed, resumable, whatever failed first."""
+    if context.stop is None or context.stop.unwritable is None:
+        context.log.error(str(error))
+        context.stop = _Stop(model.FAILED, error_dict(error), unwritable=error)
 
 
 def _warnings(previous: Run, context: _Context) -> dict[str, list[str]]:

@@ -57,12 +57,25 @@ class RunFolder:
         return self
 
     # before the lines ---------------------------------------------------------------------
+    def write_start(self, flow: Any, lines: Iterable[tuple[int, dict[str, Any]]]) -> None:
+        """The snapshot and the inputs a run writes before its first line; when one cannot be written (a full
+        disk), neither is left behind and the ``OSError`` is raised."""
+        try:
+            self.write_snapshot(flow)
+            self.write_inputs(lines)
+        except OSError:
+            shutil.rmtree(self.snapshot, ignore_errors=True)
+            self.inputs_file.unlink(missing_ok=True)
+            raise
+
     def write_snapshot(self, flow: Any) -> None:
         """Copy the flow folder; a DAG's flow file is replaced by the variant-resolved flow."""
         source = Path(getattr(flow, "run_dir", None) or flow.working_dir)
         shutil.rmtree(self.snapshot, ignore_errors=True)
-        shutil.copytree(source, self.snapshot, ignore=self._ignore, symlinks=True,
-                        copy_function=_copy_masked)
+        try:
+            shutil.copytree(source, self.snapshot, ignore=self._ignore, symlinks=True, copy_function=_copy_masked)
+        except _CopyFailed as failed:  # the first file that failed (copytree would go on, then list them all)
+            raise failed.error from None
         spec = getattr(flow, "spec", None)
         if flow.kind == "dag" and spec is not None and spec.path is not None:
             import yaml
@@ -229,16 +242,35 @@ def _write_text(path: Path, text: str, *, data: bool = False, masked: bool = Fal
     if not masked:
         text = mask_secrets(text, tokens=not data)
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(encode_json(text))
+    try:
+        temporary.write_bytes(encode_json(text))
+    except OSError:
+        temporary.unlink(missing_ok=True)  # a full disk gets its space back
+        raise
     os.replace(temporary, path)
 
 
 _MASKED_COPY_BYTES = 4 * 1024 * 1024  # larger files (data, models) are copied as they are
 
 
+class _CopyFailed(Exception):
+    """A file of the snapshot could not be copied: ``error`` says why (not an ``OSError``, so ``copytree`` stops)."""
+
+    def __init__(self, error: OSError):
+        super().__init__(str(error))
+        self.error = error
+
+
 def _copy_masked(source: str, target: str) -> str:
     """``shutil.copy2``, except that a text file holding a known secret is copied masked (known secrets
     only: a token pattern must not touch code that builds a header)."""
+    try:
+        return _copy_masked_or_fail(source, target)
+    except OSError as exc:
+        raise _CopyFailed(exc) from exc
+
+
+def _copy_masked_or_fail(source: str, target: str) -> str:
     if os.path.getsize(source) <= _MASKED_COPY_BYTES:
         try:
             text = Path(source).read_text(encoding="utf-8")

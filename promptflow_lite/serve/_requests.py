@@ -9,7 +9,7 @@ import json
 from typing import Any, Mapping
 
 from promptflow_lite.errors import UserError
-from promptflow_lite.tools._coercion import MAX_NESTING
+from promptflow_lite.tools._coercion import MAX_NESTING, load_json
 
 EVENT_STREAM = "text/event-stream"
 _JSON_TYPES = frozenset({"application/json", "application/*", "*/*"})
@@ -99,7 +99,7 @@ def parse_json(body: bytes, max_depth: int) -> Any:
     """``body`` as JSON nesting at most ``max_depth`` arrays/objects (:class:`JsonTooDeep` otherwise),
     or ``_NotJson``. Values are checked later, against the flow inputs that take them."""
     try:
-        data = json.loads(body)
+        data = load_json(body)
     except RecursionError:
         raise JsonTooDeep("The request body nests JSON arrays/objects too deeply to be read.",
                           hint=f"send flatter JSON (at most {max_depth} levels).") from None

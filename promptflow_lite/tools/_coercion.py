@@ -55,6 +55,25 @@ def _check_encodable(text: str) -> None:
                             "broken \\uXXXX escape, or bytes that are not UTF-8), which is not Unicode") from None
 
 
+def load_json(text: str | bytes) -> Any:
+    """``json.loads(text)``, except that an integer literal longer than Python converts (over 4,300
+    digits) reads as its digits (a string), so it fails only the input that takes it (an ``int`` input:
+    "not of type int") instead of the whole file or request. Raises ``ValueError`` as ``json.loads``."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        return json.loads(text, parse_int=_int_or_digits)
+
+
+def _int_or_digits(digits: str) -> int | str:
+    try:
+        return int(digits)
+    except ValueError:
+        return digits
+
+
 def parse_value(value: Any, value_type: str) -> Any:
     """Convert ``value`` to ``value_type`` (``int``, ``double``, ``bool``, ``string``, ``list``, ``object``...)."""
     if value is None:

@@ -126,16 +126,20 @@ def _failure(req: ModelRequest, exc: BaseException, call: ModelCall, started: fl
 @contextmanager
 def _sending(req: ModelRequest) -> Iterator[None]:
     """One attempt: a body that is not JSON is a malformed response (retried); a request that cannot be
-    encoded (NaN/Infinity, a lone surrogate) never left the process, so retrying cannot help."""
+    encoded (NaN/Infinity, a lone surrogate) or that the HTTP client refuses (credentials in the URL) never
+    left the process, so retrying cannot help."""
     try:
         yield
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise MalformedResponse(str(exc)) from exc
     except ValueError as exc:
-        raise UnsendableRequest(
-            f"LLM request to {_where(req)} (model '{req.model}') cannot be sent: {exc}.",
-            hint="a value in the prompt or the node's inputs cannot be sent as JSON (NaN or Infinity, text with a "
-                 "lone surrogate); fix the data or the node inputs.") from None
+        if isinstance(exc, UnicodeEncodeError) or "JSON" in str(exc):
+            hint = ("a value in the prompt or the node's inputs cannot be sent as JSON (NaN or Infinity, text with a "
+                    "lone surrogate); fix the data or the node inputs.")
+        else:
+            hint = f"check the endpoint URL and the key of {req.endpoint.connection_label}."
+        raise UnsendableRequest(f"LLM request to {_where(req)} (model '{req.model}') cannot be sent: "
+                                f"{str(exc).rstrip('.')}.", hint=hint) from None
 
 
 def _begin(req: ModelRequest, stack: ExitStack) -> tuple[ModelCall, dict | None]:

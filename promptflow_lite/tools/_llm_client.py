@@ -10,9 +10,9 @@ Provider comes from the connection class, as in promptflow (§1.6, §3.1):
 - ``OpenAIConnection`` → ``OpenAI`` client (``base_url``, ``organization``).
 - ``ServerlessConnection`` → ``OpenAI`` client at ``api_base + "/v1"`` (unless already suffixed).
 
-An endpoint is checked before any call (:func:`check_endpoint`): a URL that is not ``http(s)://host``
-or a ``${...}`` placeholder left unresolved in the URL, key or organization is an immediate error
-naming the connection and field - the HTTP client would fail each attempt and the retries would
+An endpoint is checked before any call (:func:`check_endpoint`): a URL that is not ``http(s)://host``, a
+key holding a line break, or a ``${...}`` placeholder left unresolved in the URL, key or organization is an
+immediate error naming the connection and field - the HTTP client would fail each attempt and the retries would
 wait minutes. Clients are created once per (event loop, endpoint, key, version, timeout) and reused by every
 line; the SDK's own retries are off (``max_retries=0``) because :mod:`._retry` retries.
 Timeout per HTTP attempt: env ``PFL_LLM_TIMEOUT`` (seconds, default 60).
@@ -30,7 +30,7 @@ from typing import Any
 
 from promptflow_lite.connections._types import AzureOpenAIConnection, OpenAIConnection, ServerlessConnection
 from promptflow_lite.errors import UserError
-from promptflow_lite.masking import register_secret
+from promptflow_lite.masking import register_secret, register_url
 from promptflow_lite.tools._observe import RECORDED
 
 AZURE, OPENAI = "AzureOpenAI", "OpenAI"
@@ -59,6 +59,7 @@ class Endpoint:
 
     def __post_init__(self) -> None:
         register_secret(self.api_key)  # an endpoint may echo it in an error
+        register_url(self.url)  # every message names the endpoint: never with the credentials a URL may hold
 
     @property
     def display_url(self) -> str:
@@ -81,6 +82,7 @@ def resolve_endpoint(connection: Any) -> Endpoint:
 
 
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def check_endpoint(endpoint: Endpoint) -> None:
@@ -97,6 +99,11 @@ def check_endpoint(endpoint: Endpoint) -> None:
                 f"{_label(endpoint)}: {field_name} holds '{shown}', a reference that was never "
                 "resolved.", hint=f"write it as the whole value ${{env:{variable}}} (lower-case 'env') and set "
                                   f"{variable}, or store the value itself{_update(endpoint, field_name)}.")
+    if isinstance(endpoint.api_key, str) and _CONTROL.search(endpoint.api_key):
+        raise InvalidEndpoint(
+            f"{_label(endpoint)}: api_key holds a line break or another control character, which an HTTP header "
+            "cannot carry (a key read from a file with its newline?).",
+            hint=f"store the key without it{_update(endpoint, 'api_key')}.")
     if endpoint.url is not None and not _is_http_url(endpoint.url):
         raise InvalidEndpoint(
             f"{_label(endpoint)}: {url_field} '{endpoint.url[:200]}' is not an http(s) URL.",

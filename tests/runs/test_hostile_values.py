@@ -56,6 +56,7 @@ JSONL_HOSTILE = [
     ("n", '"0x1F"'), ("n", '"-5e-400x"'), ("n", '"' + "7" * 100_000 + '"'),
     ("s", '"\\ud800"'), ("s", '"a\\udfffb"'), ("s", '"\\udc80"'), ("s", '["ok", "\\ud83d"]'), ("s", DEEP),
     ("s", '{"key\\ud800": 1}'), ("s", '"x' + "\\ud800" * 3 + '"'),
+    ("n", "-" + "9" * 5000),  # an integer literal longer than Python converts (4300 digits)
 ]
 CSV_HOSTILE = [  # (column, raw bytes of the cell)
     ("n", b"1e400"), ("n", b"-1e400"), ("n", b"Infinity"), ("n", b"-inf"), ("n", b"NaN"), ("n", b"abc"),
@@ -179,6 +180,7 @@ def llm_endpoint(make_flow, monkeypatch):
     (b'{"question": "hi", "count": 1e400}', "'count'"),
     (b'{"question": "hi", "count": Infinity}', "'count'"),
     (b'{"question": "hi", "count": "' + b"9" * 5000 + b'"}', "'count'"),
+    (b'{"question": "hi", "count": ' + b"9" * 5000 + b"}", "'count'"),  # a bare literal, too long for Python
     (b'{"question": ["a", {"b": "\\udfff"}]}', "lone surrogate"),
     (b'{"question": "hi", "context": ' + DEEP.encode() + b"}", "more than 100 levels"),
     (b'{"question": "hi", "context": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "too deeply"),

@@ -25,6 +25,19 @@ def test_jsonl_values_keep_their_json_types(tmp_path):
     assert type(rows[0]["n"]) is int and rows[0]["date"] == "2024-01-02"
 
 
+def test_jsonl_files_joined_end_to_end_keep_each_file_s_byte_order_mark_out_of_the_data(tmp_path):
+    parts = ["\ufeff" + json.dumps(row) + "\r\n" for row in ROWS]  # two files saved by Windows tools, concatenated
+    file = tmp_path / "d.jsonl"
+    file.write_bytes("".join(parts).encode("utf-8"))
+    assert load_data(file) == ROWS
+
+
+def test_jsonl_text_may_hold_the_separators_json_allows_unescaped(tmp_path):
+    rows = [{"q": "line\u2028separator"}, {"q": "paragraph\u2029separator, next line\x85"}, {"q": "c"}]
+    file = write(tmp_path / "d.jsonl", "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    assert load_data(file) == rows
+
+
 def test_absent_keys_stay_absent_instead_of_nan(tmp_path):
     file = write(tmp_path / "d.jsonl", '{"q": "a", "extra": 1}\n{"q": "b"}\n')
     assert load_data(file) == [{"q": "a", "extra": 1}, {"q": "b"}]

@@ -20,16 +20,38 @@ FLOW = {
     "work.py": (
         "import os\n"
         "from promptflow.core import tool\n"
+        "from disk import fill_at\n"
         "@tool\n"
         "def work(i: int) -> str:\n"
-        "    print(f'running {i}')\n"
+        "    for _ in range(int(os.environ.get('ECHO', '1'))):\n"
+        "        print(f'running {i}')\n"
+        "    fill_at(i)\n"
         "    if i % 5 == 2 and os.path.exists('broken'):\n"
         "        raise RuntimeError(f'line {i} is broken')\n"
         "    return f'{i:05d}' + 'x' * int(os.environ.get('PAD', '0'))\n"),
+    "disk.py": (
+        '"""The disk fills at FILL_DISK=POINT@LINE (a line number, or "aggregation"): from then on the run\'s\n'
+        'process cannot grow a file past a size limit (the kernel fails the write, EFBIG), so POINT is the\n'
+        'first of its files to fail."""\n'
+        "import glob, os, resource, time\n"
+        "def fill_at(i):\n"
+        "    point, _, line = os.environ.get('FILL_DISK', '').partition('@')\n"
+        "    if not point or str(i) != line:\n"
+        "        return\n"
+        "    limit = 1\n"
+        "    if point == 'logs.txt':  # room for a few more journal records, none for the (bigger) log\n"
+        "        journal, = glob.glob(os.path.join(os.environ['PFL_HOME'], 'runs', '*', 'line_results.jsonl'))\n"
+        "        limit = os.path.getsize(journal) + 8192\n"
+        "    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))\n"
+        "    if point == 'runs.sqlite':\n"
+        "        time.sleep(5)  # the run saves its progress to the index (every 0.5 s) before this line ends\n"
+        "                       # (PFL_INLINE_SYNC_TOOLS=0: on a thread, not on the run's event loop)\n"),
     "stats.py": (
         "from promptflow.core import tool, log_metric\n"
+        "from disk import fill_at\n"
         "@tool\n"
         "def stats(values: list) -> dict:\n"
+        "    fill_at('aggregation')\n"
         "    numbers = [int(v[:5]) for v in values]\n"
         "    log_metric('count', len(numbers))\n"
         "    log_metric('sum', sum(numbers))\n"
@@ -188,33 +210,92 @@ def small_disk(tmp_path: Path, megabytes: int):
             subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
-def pfl_process(home: Path, preexec, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PFL_HOME": str(home), "PAD": "1500"}
+def pfl_process(home: Path, preexec, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PFL_HOME": str(home), "PAD": "1500", **(env or {})}
     return subprocess.run([sys.executable, "-m", "promptflow_lite.cli.main", *args], env=env, preexec_fn=preexec,
                           capture_output=True, text=True, timeout=600)
 
 
-def test_a_full_disk_stops_the_run_and_the_resume_completes_it_exactly(flow, tmp_path, pfl_json, monkeypatch):
-    lines = 2000  # ~7 MB of journal with 1.5 kB outputs: cannot fit in 3 MB
+@pytest.mark.parametrize("point, at", [("line_results.jsonl", 120), ("logs.txt", 120), ("runs.sqlite", 120),
+                                       ("flow_outputs", "aggregation")])
+def test_a_full_disk_stops_the_run_whichever_file_fails_first_and_the_resume_completes_it(point, at, flow, tmp_path,
+                                                                                          pfl_json, monkeypatch):
+    lines, echo = 200, {"ECHO": "50", "PAD": "0"}  # the log grows faster than the journal (for "logs.txt")
     data = data_file(tmp_path, lines)
-    monkeypatch.setenv("PAD", "1500")
+    monkeypatch.setenv("ECHO", echo["ECHO"])
     assert pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--name", "roomy"]) == 0
     expected = pfl_json("run", "show-metrics", "roomy")
+    home = tmp_path / "home"
 
-    with small_disk(tmp_path, 3) as (home, preexec, grow, mounted):
+    full = pfl_process(home, None, "run", "create", "--flow", str(flow), "--data", str(data), "--name", "full",
+                       "--max-concurrency", "1",  # no other line in flight writes when the disk fills at line 120
+                       env={**echo, "FILL_DISK": f"{point}@{at}", "PFL_INLINE_SYNC_TOOLS": "0"})
+    said = full.stdout + full.stderr  # the summary (stdout), or the error when the index is full too (stderr)
+    assert full.returncode == 1, said
+    reason = "disk I/O error" if point == "runs.sqlite" else "File too large"  # SQLite's words for it, or the OS's
+    assert f"({reason}); the run stops here" in said and "pfl run resume full" in said, said
+    assert "Traceback" not in full.stderr and "lines failed" not in said, full.stderr
+    if point == "logs.txt":
+        assert "Cannot write the run log" in full.stderr
+    if point == "runs.sqlite":
+        assert "Cannot write the run's progress" in said
+    if point == "flow_outputs":  # every line is in the journal; what is derived from it waits for the resume
+        assert "Cannot write the run's results" in said
+    journal = (home / "runs" / "full" / "line_results.jsonl").read_bytes()
+    assert journal.endswith(b"\n")  # a failed record was cut back off: no torn tail
+    recorded = journal.count(b"\n")
+    assert recorded == lines if at == "aggregation" else 0 < recorded < lines
+
+    resumed = pfl_process(home, None, "run", "resume", "full", env=echo)
+    assert resumed.returncode == 0, resumed.stderr
+    monkeypatch.setenv("PFL_HOME", str(home))
+    assert_complete("full", lines, expected, pfl_json)
+
+
+def test_a_run_log_that_cannot_be_written_costs_its_messages_never_the_run(flow, tmp_path, uninterrupted, pfl_json,
+                                                                           capsys):
+    folder = interrupted_run(flow, tmp_path, pfl_json, "unlogged")
+    (folder / "logs.txt").unlink()
+    (folder / "logs.txt").symlink_to("/dev/full")  # every write fails with ENOSPC, as on a full disk
+
+    assert pfl(["run", "resume", "unlogged"]) == 0
+    err = capsys.readouterr().err
+    assert "Cannot write the run log" in err and "No space left on device" in err and "Traceback" not in err
+    assert_complete("unlogged", LINES, uninterrupted, pfl_json)
+
+
+def test_a_disk_too_small_for_the_run_s_files_fails_it_clearly_before_any_line(flow, tmp_path, pfl_json,
+                                                                               monkeypatch):
+    (flow / "weights.bin").write_bytes(os.urandom(2 * 1024 * 1024))  # the snapshot cannot fit in 1 MB
+    data = data_file(tmp_path)
+    with small_disk(tmp_path, 1) as (home, preexec, grow, mounted):
         full = pfl_process(home, preexec, "run", "create", "--flow", str(flow), "--data", str(data), "--name", "full")
-        assert full.returncode == 1
         reason = "No space left on device" if mounted else "File too large"
-        said = full.stdout + full.stderr  # the summary (stdout), or the error when the index is full too (stderr)
-        assert f"({reason}); the run stops here" in said and "pfl run resume full" in said
-        assert "Traceback" not in full.stderr and "lines failed" not in said
-        journal = home / "runs" / "full" / "line_results.jsonl"
-        written = journal.read_bytes()
-        assert written.endswith(b"\n")  # the failed record was cut back off: no torn tail
-        assert 0 < written.count(b"\n") < lines
-
+        assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr
+        assert f"could not write its files ({reason}); no line ran" in full.stderr
+        assert "free disk space" in full.stderr
         grow()
-        resumed = pfl_process(home, preexec, "run", "resume", "full")
-        assert resumed.returncode == 0, resumed.stderr
         monkeypatch.setenv("PFL_HOME", str(home))
-        assert_complete("full", lines, expected, pfl_json)
+        run = pfl_json("run", "show", "full")
+        assert run["status"] == "Failed" and "no line ran" in run["error"]["message"]
+        assert not (home / "runs" / "full" / "snapshot").exists()  # the space it took is given back
+        assert pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--name", "again"]) == 0
+
+
+def test_listing_runs_on_a_full_disk_says_so_without_a_traceback(flow, tmp_path):
+    with small_disk(tmp_path, 1) as (home, preexec, grow, mounted):
+        data = data_file(tmp_path, 3)
+        assert pfl_process(home, preexec, "run", "create", "--flow", str(flow), "--data", str(data)).returncode == 0
+        if mounted:
+            with pytest.raises(OSError), open(home / "filler", "wb") as filler:
+                while True:
+                    filler.write(b"x" * 65536)
+                    filler.flush()
+
+        def tiny_file_limit():
+            if not mounted:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+
+        listed = pfl_process(home, tiny_file_limit, "run", "list")
+        assert listed.returncode == 1 and "Traceback" not in listed.stderr, listed.stderr
+        assert "runs.sqlite" in listed.stderr and "free disk space" in listed.stderr

@@ -213,14 +213,16 @@ _ONE_CALL_FLOW = {
 
 
 def test_a_line_past_the_timeout_is_cancelled_with_504(make_flow, llm):
-    with ServerThread(llm_app(make_flow, llm, timeout=0.5)) as server:
+    with ServerThread(llm_app(make_flow, llm, timeout=3)) as server:
         client = ScoreClient(server.url, timeout=60)
+        assert client.score({"question": "quick"}) == {"answer": "agreed"}  # the first line imports the client: warm
 
         status, _, body = client.request("POST", "/score", {"question": "a slow one"})
 
         assert status == 504 and body["error"]["innerError"]["code"] == "LineTimeoutError"
+        assert "pfl flow serve: --timeout" in body["error"]["message"]  # the option that raises it here
         assert client.score({"question": "quick"}) == {"answer": "agreed"}  # alive
-    assert llm.stats["paths"]["/v1/chat/completions"] == 3  # the slow call, then both calls of the quick line
+    assert llm.stats["paths"]["/v1/chat/completions"] == 5  # both calls of each quick line, the slow line's first
 
 
 def test_a_client_that_leaves_cancels_its_line(make_flow, llm):

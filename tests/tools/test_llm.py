@@ -424,14 +424,25 @@ def test_refused_connections_give_up_soon_with_the_fix():
      "base_url holds 'http://${env:LLM_HOST}/v1'"),
     (OpenAIConnection(api_key="${ENV:OPENAI_API_KEY}", name="mine"),
      "Connection 'mine': api_key holds '${ENV:OPENAI_API_KEY}'"),
+    (OpenAIConnection(api_key="sk-pasted-with-its-line-break\n", base_url="http://127.0.0.1:9/v1", name="mine"),
+     "Connection 'mine': api_key holds a line break or another control character"),
 ])
 def test_an_endpoint_that_cannot_work_fails_before_any_call(conn, says, monkeypatch):
     monkeypatch.setenv("PFL_LLM_MAX_RETRY_SECONDS", "5")  # without the check, the retries would end in 5 s
     with pytest.raises(UserError) as err:
         run(llm.chat(conn, PROMPT, model="m", deployment_name="d", country="X"))
     assert says in str(err.value) and "Fix:" in str(err.value)
-    with pytest.raises(UserError, match="never resolved|is not an http"):  # a flow using it does not even load
+    with pytest.raises(UserError, match="never resolved|is not an http|control character"):  # nor loads a flow
         make_llm_caller(conn, "chat", PROMPT, node="ask")
+
+
+def test_a_request_the_http_client_refuses_is_not_blamed_on_the_data(server):
+    gateway = server.base_url.replace("http://", "http://svc:gateway-password@")  # the client will not send it
+    with pytest.raises(LLMError) as err:
+        run(llm.chat(OpenAIConnection(api_key="k", base_url=gateway, name="gw"), PROMPT, model="m", country="X"))
+    message = str(err.value)
+    assert "cannot be sent" in message and "NaN" not in message
+    assert "check the endpoint URL and the key of connection 'gw'" in message
 
 
 def test_a_batch_run_with_a_bad_endpoint_fails_at_once_naming_the_connection(make_flow, tmp_path, capsys,
