@@ -20,6 +20,9 @@ def pfl_home(tmp_path_factory, monkeypatch) -> Path:
     home = tmp_path_factory.mktemp("pfl_home")
     monkeypatch.setenv("PFL_HOME", str(home))
     monkeypatch.delenv("PROMPTFLOW_CONNECTIONS", raising=False)
+    for variable in ("PFL_SCRIPTED_LLM", "OPENAI_BASE_URL", "OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT",
+                     "AZURE_OPENAI_API_KEY"):  # offline mode sets them for its process; no real endpoint in tests
+        monkeypatch.delenv(variable, raising=False)
     return home
 
 

@@ -90,7 +90,15 @@ def test_the_wheel_holds_every_module_and_runs_the_main_job_outside_the_checkout
                           "--evaluator-mapping", "exact_match.answer=${run.outputs.category}"],
                          cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600)
     assert job.returncode == 0, job.stderr
-    assert "exact_match.passed  variant_0" in job.stdout and "variant_1" in job.stdout
+    assert "exact_match.passed" in job.stdout and "variant_1" in job.stdout
+
+    # a plain script that imports promptflow's names runs on the installed wheel (promptflow_lite-promptflow.pth)
+    assert "promptflow_lite-promptflow.pth" in shipped
+    script = subprocess.run([str(python), "-c", "from promptflow.client import PFClient\n"
+                             "from promptflow.core import tool\nprint(PFClient.__module__)"],
+                            cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120)
+    assert script.returncode == 0, script.stderr
+    assert script.stdout.strip() == "promptflow_lite.runs._client"
 
 
 def test_pfl_ui_serves_the_app_from_the_wheel(tmp_path):

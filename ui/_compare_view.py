@@ -7,8 +7,9 @@ from typing import Any
 
 import streamlit as st
 
+from promptflow_lite.evaluate._explain import glossary, reading_note, verdicts
 from promptflow_lite.evaluate._line_compare import BETTER, SAME, WORSE, LineComparison, compare_lines
-from promptflow_lite.evaluate._text_table import comparison_rows, notes
+from promptflow_lite.evaluate._text_table import comparison_rows
 from promptflow_lite.runs._listing import get_run_row, list_runs
 from promptflow_lite.ui._compare_chart import metric_chart
 from promptflow_lite.ui._runs_common import current_page, json_block, link, number, pager, preview, short_names
@@ -84,8 +85,12 @@ def _statistics(compared: LineComparison, labels: dict[str, str]) -> None:
 
     style = frame.style.map(paint, subset=[verdict]) if verdict else frame.style
     st.dataframe(style, hide_index=True, width="stretch")
-    for note in notes(report):
-        st.caption(note)
+    for sentence in verdicts(report):  # one plain sentence per verdict, as `pfl run compare` prints
+        st.markdown(sentence)
+    st.caption(reading_note(report, explain_hint=False))
+    with st.expander("How the statistics are computed"):
+        for note in glossary(report):
+            st.caption(note)
     for (run, metric), pair in report.paired.items():
         c = pair.comparison
         st.markdown(f"**{labels[run]}** vs {labels[pair.baseline]} on `{metric}`: "

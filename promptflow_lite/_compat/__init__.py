@@ -24,6 +24,7 @@ _DEC = "promptflow_lite.tools"
 _MET = "promptflow_lite.tools"
 _TRACE = "promptflow_lite.tracing"
 _BUILTIN = "promptflow_lite.tools._builtin"
+_VISION = "promptflow_lite.tools._vision"
 _MODEL_CONFIG = "promptflow_lite.connections"
 _PROMPTY = "promptflow_lite.engine"
 
@@ -48,28 +49,46 @@ _FLOWS = {
 }
 _CLIENT = {"PFClient": "promptflow_lite.runs:Client", "load_flow": _FLOWS["load_flow"],
            "load_run": "promptflow_lite.runs:load_run"}
+_ENTITIES = {**_CONNECTIONS, **_UI, "Run": "promptflow_lite.runs._spec:RunRequest"}
+_CORE_FLOW = {name: _FLOWS[name] for name in ("Flow", "AsyncFlow", "Prompty", "AsyncPrompty")}
+_OPERATION_CONTEXT = {"OperationContext": f"{_C}:OperationContext"}
 
 NAMESPACES: dict[str, dict[str, str]] = {
     "promptflow": {**_TOOL, **_METRIC, **_CLIENT, "trace": f"{_TRACE}:trace", "start_trace": f"{_TRACE}:start_trace"},
     "promptflow.core": {**_TOOL, **_METRIC, **_FLOWS},
     "promptflow._core": {**_TOOL},
-    "promptflow._core.tool": {**_TOOL, **_UI},
+    "promptflow._core.tool": {**_TOOL, **_UI, "GeneratedBy": f"{_C}:GeneratedBy"},
     "promptflow._core.metric_logger": {**_METRIC},
     "promptflow.connections": dict(_CONNECTIONS),
-    "promptflow.entities": {**_CONNECTIONS, **_UI},
+    "promptflow.entities": dict(_ENTITIES),
     "promptflow.client": dict(_CLIENT),
+    "promptflow._sdk": {},
+    "promptflow._sdk.entities": dict(_ENTITIES),
+    "promptflow._sdk.entities._connection": dict(_CONNECTIONS),
+    "promptflow._sdk._pf_client": {"PFClient": _CLIENT["PFClient"]},
+    "promptflow._sdk._load_functions": {"load_flow": _FLOWS["load_flow"], "load_run": _CLIENT["load_run"]},
+    "promptflow.core._flow": dict(_CORE_FLOW),
+    "promptflow.core._model_configuration": {name: _FLOWS[name] for name in (
+        "ModelConfiguration", "OpenAIModelConfiguration", "AzureOpenAIModelConfiguration")},
+    "promptflow._internal": {**_TOOL, "is_tool": "promptflow_lite.tools._decorator:is_tool",
+                             "get_logger": f"{_C}:get_logger", **_OPERATION_CONTEXT},
+    "promptflow._constants": {"ConnectionType": f"{_C}:ConnectionType"},
+    "promptflow._core.operation_context": dict(_OPERATION_CONTEXT),
     "promptflow.contracts": {},
     "promptflow.contracts.multimedia": {"Image": "promptflow_lite.tools:Image",
-                                        "PFBytes": "promptflow_lite.tools:Image"},
+                                        "PFBytes": "promptflow_lite.tools._multimedia:PFBytes",
+                                        "Text": "promptflow_lite.tools._multimedia:Text"},
     "promptflow.contracts.types": {name: f"{_C}:{name}" for name in (
         "PromptTemplate", "FilePath", "AssistantDefinition")} | {"Secret": f"{_CONN}:Secret"},
-    "promptflow.contracts.tool": {"ToolType": f"{_C}:ToolType", "InputSetting": f"{_C}:InputSetting"},
+    "promptflow.contracts.tool": {"ToolType": f"{_C}:ToolType", "InputSetting": f"{_C}:InputSetting",
+                                  "ValueType": "promptflow_lite.flow._model:ValueType"},
     "promptflow.tracing": {"trace": f"{_TRACE}:trace", "start_trace": f"{_TRACE}:start_trace",
                            "ThreadPoolExecutorWithContext": f"{_C}:ThreadPoolExecutorWithContext"},
-    "promptflow.tracing._operation_context": {"OperationContext": f"{_C}:OperationContext"},
+    "promptflow.tracing._operation_context": dict(_OPERATION_CONTEXT),
     "promptflow.exceptions": dict(_EXCEPTIONS),
     "promptflow._utils": {},
-    "promptflow._utils.logger_utils": {"get_logger": f"{_C}:get_logger"},
+    "promptflow._utils.logger_utils": {"get_logger": f"{_C}:get_logger", **{name: f"{_C}:{name}" for name in (
+        "logger", "flow_logger", "bulk_logger")}},
     "promptflow.tools": {},
     "promptflow.tools.common": {"parse_chat": f"{_BUILTIN}:parse_chat",
                                 "render_jinja_template": f"{_BUILTIN}:render_jinja_template"},
@@ -78,7 +97,26 @@ NAMESPACES: dict[str, dict[str, str]] = {
     "promptflow.tools.aoai": {"chat": f"{_BUILTIN}:aoai_chat", "completion": f"{_BUILTIN}:aoai_completion",
                              "AzureOpenAI": f"{_BUILTIN}:AzureOpenAI"},
     "promptflow.tools.llm": {"llm": f"{_BUILTIN}:llm"},
+    "promptflow.tools.openai_gpt4v": {"OpenAI": f"{_VISION}:OpenAI"},
+    "promptflow.tools.aoai_gpt4v": {"AzureOpenAI": f"{_VISION}:AzureOpenAI"},
+    "promptflow.tools.llm_vision": {"llm_vision": f"{_VISION}:llm_vision"},
     "promptflow.tools.embedding": {"embedding": f"{_BUILTIN}:embedding"},
+    "promptflow.tools.exception": {
+        "InvalidConnectionType": "promptflow_lite.tools._llm_client:InvalidConnectionType",
+        "FunctionCallNotSupportedInStreamMode": "promptflow_lite.tools._llm_params:FunctionCallNotSupportedInStreamMode",
+        "ChatAPIInvalidRole": "promptflow_lite.tools._chat:ChatAPIInvalidRole",
+        "JinjaTemplateError": "promptflow_lite.tools._template:JinjaTemplateError",
+        "LLMError": "promptflow_lite.errors:LLMError",
+        "WrappedOpenAIError": "promptflow_lite.tools._retry:WrappedOpenAIError",
+        "ExceedMaxRetryTimes": "promptflow_lite.tools._retry:ExceedMaxRetryTimes",
+        **{name: f"promptflow_lite._compat.tool_errors:{name}" for name in (
+            "ToolValidationError", "ChatAPIInvalidFunctions", "ChatAPIInvalidTools", "ChatAPIFunctionRoleInvalidFormat",
+            "ChatAPIToolRoleInvalidFormat", "ListDeploymentsError", "ParseConnectionError",
+            "AzureContentSafetyInputValueError", "AzureContentSafetySystemError", "SerpAPIUserError",
+            "SerpAPISystemError", "OpenModelLLMUserError", "OpenModelLLMOnlineEndpointError",
+            "OpenModelLLMKeyValidationError")},
+        "ErrorTarget": f"{_C}:ErrorTarget", "UserErrorException": f"{_C}:UserErrorException",
+        "SystemErrorException": f"{_C}:SystemErrorException"},
     "promptflow.tools.template_rendering": {"render_template_jinja2": f"{_BUILTIN}:render_template_jinja2"},
 }
 
@@ -115,6 +153,7 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
 
 
 _finder = _AliasFinder()
+_STARTUP_FINDER = "PromptflowLiteStartup"  # the class name of the .pth file's finder (promptflow_lite._build)
 _lock = threading.RLock()
 _depth = 0
 _saved: dict[str, Any] = {}
@@ -130,9 +169,17 @@ _real: list[bool] = []
 def real_promptflow_installed() -> bool:
     """True when a genuine ``promptflow`` package is importable in this environment."""
     if not _real:
-        finders = [f for f in sys.meta_path if f is not _finder]
+        finders = [f for f in sys.meta_path if f is not _finder and type(f).__name__ != _STARTUP_FINDER]
         _real.append(any(getattr(f, "find_spec", None) and f.find_spec("promptflow", None) for f in finders))
     return _real[0]
+
+
+def find_spec_at_startup(fullname: str, path: Any = None, target: Any = None):
+    """Asked by the start-up finder of ``promptflow_lite-promptflow.pth`` (see ``promptflow_lite._build``)
+    for a ``promptflow`` module no other finder provides: from now on the alias serves it."""
+    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != _STARTUP_FINDER]
+    install_fallback()
+    return _finder.find_spec(fullname, path, target)
 
 
 def install_fallback() -> None:

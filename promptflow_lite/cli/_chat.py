@@ -7,6 +7,7 @@ the shape promptflow's chat templates iterate over. Streamed answers print as th
 from __future__ import annotations
 
 import inspect
+import json
 import sys
 from typing import Any
 
@@ -14,8 +15,9 @@ from promptflow_lite.errors import UserError
 
 
 def chat_loop(source: str, *, variant: str | None = None, environment_variables: dict[str, Any] | None = None,
-              init: dict[str, Any] | None = None, read=input, write=sys.stdout) -> int:
-    """Read questions until EOF / "exit"; print each answer. Returns the exit code."""
+              init: dict[str, Any] | None = None, read=input, write=sys.stdout, verbose: bool = False) -> int:
+    """Read questions until EOF / "exit"; print each answer (and, ``verbose``, every node's output).
+    Returns the exit code."""
     from promptflow_lite.engine._flow import working_directory
     from promptflow_lite.engine._load import load_flow
     from promptflow_lite.engine._sync import run_sync
@@ -46,6 +48,9 @@ def chat_loop(source: str, *, variant: str | None = None, environment_variables:
                 write.write(f"Error: {result.error.get('message')}\n")
                 continue
             history.append({"inputs": {chat_input: question}, "outputs": result.outputs})
+            if verbose:
+                for name, run in result.node_runs.items():
+                    write.write(f"  {name}: {_brief(run.output)}\n")
     return 0
 
 
@@ -72,3 +77,9 @@ async def _turn(flow, inputs: dict[str, Any], chat_output: str | None, write):
             write.write(str(value))
     write.write("\n")
     return result
+
+
+def _brief(value: Any, width: int = 200) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,4 +1,5 @@
-"""Helpers shared by command modules: ``k=v`` and ``--init`` parsing, JSON printing, the engine flags."""
+"""Helpers shared by command modules: ``k=v`` and ``--init`` parsing, JSON printing, the NAME argument, the engine
+flags."""
 
 from __future__ import annotations
 
@@ -37,6 +38,20 @@ def read_init(items: list[str]) -> dict[str, Any]:
             raise UserError("The init file must hold a mapping of init arguments.", file=items[0])
         return data
     return parse_key_values(items, "--init")
+
+
+def add_name_argument(parser: argparse.ArgumentParser) -> None:
+    """``NAME`` as a positional argument or, as promptflow's scripts type it, ``-n/--name NAME``."""
+    parser.add_argument("name", nargs="?", metavar="NAME")
+    parser.add_argument("-n", "--name", dest="name_option", help=argparse.SUPPRESS)
+
+
+def given_name(args: argparse.Namespace, example: str) -> str:
+    """The NAME given either way; a missing one is a clear error showing ``example``."""
+    name = args.name or args.name_option
+    if not name:
+        raise UserError("No name given.", hint=f"pass it, e.g. `{example}`.")
+    return name
 
 
 def add_engine_flags(parser: argparse.ArgumentParser, default_help: str = "local") -> None:

@@ -23,6 +23,7 @@ def register_compare(run_commands: argparse._SubParsersAction) -> None:
                         help="columns where a decrease is an improvement (e.g. latency)")
     parser.add_argument("--confidence", type=float, default=0.95, help="confidence level of intervals (0.95)")
     parser.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    parser.add_argument("--explain", action="store_true", help="also say how the statistics are computed")
     parser.set_defaults(func=_compare)
 
 
@@ -36,7 +37,7 @@ def _compare(args: argparse.Namespace) -> int:
 
         print_json(report.to_dict())
     else:
-        from promptflow_lite.evaluate._text_table import format_report
+        from promptflow_lite.evaluate._explain import format_report
 
-        print(format_report(report))
+        print(format_report(report, explain=args.explain))
     return 0

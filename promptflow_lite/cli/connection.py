@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from promptflow_lite.cli._common import parse_key_values, print_json
+from promptflow_lite.cli._common import add_name_argument, given_name, parse_key_values, print_json
 from promptflow_lite.errors import UserError
 
 ORDER = 40
@@ -40,21 +40,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     update = commands.add_parser("update", help="change fields of a stored connection",
                                  description="Masked secrets ('', '******', '<no-change>') keep the stored value.")
-    update.add_argument("--name", "-n", required=True)
+    add_name_argument(update)
     update.add_argument("--file", "-f", help="a full definition to store under this name")
     update.add_argument("--set", dest="overrides", **overrides)
     update.set_defaults(func=_update)
 
     show = commands.add_parser("show", help="print a connection as JSON, secrets masked")
-    show.add_argument("--name", "-n", required=True)
+    add_name_argument(show)
     show.set_defaults(func=_show)
 
     listing = commands.add_parser("list", help="list connections, secrets masked")
     listing.add_argument("--output", "-o", choices=["json", "table"], default="json")
+    listing.add_argument("-r", "--max-results", type=int, metavar="N", help="at most N connections (default: all)")
+    listing.add_argument("--all-results", action="store_true", help="every connection (the default)")
     listing.set_defaults(func=_list)
 
     delete = commands.add_parser("delete", help="delete a connection")
-    delete.add_argument("--name", "-n", required=True)
+    add_name_argument(delete)
     delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     delete.set_defaults(func=_delete)
 
@@ -78,12 +80,13 @@ def _update(args: argparse.Namespace) -> int:
     from promptflow_lite.connections._store import ConnectionStore
     from promptflow_lite.connections._values import fill_secrets
 
+    name = given_name(args, "pfl connection update my_openai --set api_key=...")
     store = ConnectionStore()
-    existing = store.get(args.name, resolve_env=False)
+    existing = store.get(name, resolve_env=False)
     data: dict[str, Any] = read_connection_file(args.file) if args.file else existing.to_dict(mask=True)
-    data = apply_overrides({**data, "name": args.name}, parse_key_values(args.overrides, "--set"))
+    data = apply_overrides({**data, "name": name}, parse_key_values(args.overrides, "--set"))
     conn = connection_from_dict(data, file=args.file)
-    conn = fill_secrets(conn, existing=existing, prompt=_secret_prompt(args.name))
+    conn = fill_secrets(conn, existing=existing, prompt=_secret_prompt(name))
     print_json(store.create_or_update(conn).to_dict())
     return 0
 
@@ -91,7 +94,8 @@ def _update(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from promptflow_lite.connections._store import ConnectionStore
 
-    print_json(ConnectionStore().get(args.name, with_secrets=False, resolve_env=False).to_dict())
+    name = given_name(args, "pfl connection show my_openai")
+    print_json(ConnectionStore().get(name, with_secrets=False, resolve_env=False).to_dict())
     return 0
 
 
@@ -99,6 +103,8 @@ def _list(args: argparse.Namespace) -> int:
     from promptflow_lite.connections._store import ConnectionStore
 
     connections = ConnectionStore().list()
+    if args.max_results is not None and not args.all_results:
+        connections = connections[:args.max_results]
     if args.output == "json":
         print_json([conn.to_dict() for conn in connections])
         return 0
@@ -112,15 +118,16 @@ def _list(args: argparse.Namespace) -> int:
 def _delete(args: argparse.Namespace) -> int:
     from promptflow_lite.connections._store import ConnectionStore
 
+    name = given_name(args, "pfl connection delete my_openai -y")
     if not args.yes:
         if not sys.stdin.isatty():
-            raise UserError(f"Not deleting connection '{args.name}' without confirmation.",
+            raise UserError(f"Not deleting connection '{name}' without confirmation.",
                             hint="pass -y to confirm.")
-        if input(f"Delete connection '{args.name}'? [y/N] ").strip().lower() not in ("y", "yes"):
+        if input(f"Delete connection '{name}'? [y/N] ").strip().lower() not in ("y", "yes"):
             print("Cancelled.", file=sys.stderr)
             return 0
-    ConnectionStore().delete(args.name)
-    print(f"Connection '{args.name}' deleted.")
+    ConnectionStore().delete(name)
+    print(f"Connection '{name}' deleted.")
     return 0
 
 

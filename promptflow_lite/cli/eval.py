@@ -62,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="prefix of the run names: NAME_<variant>[_<evaluator>] (default: <flow>_eval_<time>)")
     add_engine_flags(parser)
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the table")
+    parser.add_argument("--explain", action="store_true", help="also say how the statistics are computed")
     parser.set_defaults(func=_eval)
 
 
@@ -69,7 +70,7 @@ def _eval(args: argparse.Namespace) -> int:
     from promptflow_lite.evaluate import _gates as gates
     from promptflow_lite.evaluate._evaluators import parse_evaluators, parse_mapping_overrides
     from promptflow_lite.evaluate._session import EvaluationPlan, choose_variants, run_evaluation
-    from promptflow_lite.evaluate._text_table import format_report
+    from promptflow_lite.evaluate._explain import evaluation_text
 
     specs = parse_evaluators(args.evaluators)
     plan = EvaluationPlan(
@@ -84,7 +85,7 @@ def _eval(args: argparse.Namespace) -> int:
         fail_if_worse=args.fail_if_worse, name=args.name)
     echo = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     result = run_evaluation(plan, client=_client(args), echo=echo)
-    print(format_report(result.report))
+    print(evaluation_text(result, explain=args.explain))
     _write_outputs(args, result, echo)
     failed = [c for c in result.checks if not c.passed]
     for item in failed:

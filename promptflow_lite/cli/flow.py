@@ -21,12 +21,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     test = commands.add_parser("test", help="run one line of a flow (or one node) and print its outputs")
     test.add_argument("--flow", required=True, help="flow folder, flow.dag.yaml, flow.flex.yaml or .prompty file")
-    test.add_argument("--inputs", nargs="*", default=[], metavar="K=V", help="flow inputs")
+    test.add_argument("--inputs", nargs="*", default=[], metavar="K=V|FILE",
+                      help="flow inputs, or a .json file (the first line of a .jsonl) holding them")
     test.add_argument("--inputs-file", "--input", dest="inputs_file", help="JSON object (or first line of a JSONL file)")
     test.add_argument("--node", help="run only this node")
     test.add_argument("--variant", help="node variant, e.g. '${summarize.variant_1}'")
     test.add_argument("--output", "-o", choices=["json", "text"], default="text", help="output format")
-    test.add_argument("--interactive", action="store_true", help="chat with a chat flow in the terminal")
+    test.add_argument("--interactive", action="store_true",
+                      help="chat with a chat flow in the terminal (--verbose also prints every node's output)")
+    test.add_argument("--ui", action="store_true", help="chat with the flow in the browser (the `pfl ui` app)")
     test.add_argument("--environment-variables", nargs="*", default=[], metavar="K=V")
     test.add_argument("--init", nargs="*", default=[], metavar="K=V|FILE", help="init kwargs of a flex flow class")
     test.add_argument("--stream", action="store_true", help="stream LLM output (text mode)")
@@ -55,22 +58,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def read_inputs(pairs: list[str], file: str | None) -> dict[str, Any]:
-    """Inputs from ``--inputs-file`` (JSON object, or the first line of a JSONL) then ``--inputs k=v``."""
-    inputs: dict[str, Any] = {}
-    if file:
-        path = Path(file)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UserError(f"Cannot read inputs file: {exc.strerror}.", file=file) from None
-        try:
-            data = json.loads(text) if path.suffix != ".jsonl" else json.loads(text.strip().split("\n")[0])
-        except (ValueError, IndexError) as exc:
-            raise UserError(f"The inputs file is not valid JSON: {exc}.", file=file,
-                            hint="write one JSON object of input values.") from None
-        if not isinstance(data, dict):
-            raise UserError("The inputs file must hold a JSON object.", file=file)
-        inputs.update(data)
+    """Inputs from ``--inputs-file`` (JSON object, or the first line of a JSONL) then ``--inputs k=v``;
+    ``--inputs FILE`` (one value without ``=``) is a file too, as promptflow's ``--inputs inputs.json``."""
+    from promptflow_lite.runs._operations import read_test_inputs
+
+    if len(pairs) == 1 and "=" not in pairs[0] and file is None:
+        file, pairs = pairs[0], []
+    inputs = read_test_inputs(file) if file else {}
     inputs.update(parse_key_values(pairs, "--inputs"))
     return inputs
 
@@ -80,10 +74,13 @@ def _test(args: argparse.Namespace) -> int:
 
     inputs = read_inputs(args.inputs, args.inputs_file)
     env = parse_key_values(args.environment_variables, "--environment-variables")
+    if args.ui:
+        return _open_ui(args.flow)
     if args.interactive:
         from promptflow_lite.cli._chat import chat_loop
 
-        return chat_loop(args.flow, variant=args.variant, environment_variables=env, init=read_init(args.init))
+        return chat_loop(args.flow, variant=args.variant, environment_variables=env, init=read_init(args.init),
+                         verbose=getattr(args, "verbose", False))
     from promptflow_lite.tracing import enable_tracing, flush_tracing
 
     traced = enable_tracing(args.collection)
@@ -103,14 +100,27 @@ def _test(args: argparse.Namespace) -> int:
             print(debug.rstrip(), file=sys.stderr)
         return 1
     if args.output == "json":
-        print_json(outcome.outputs)
+        print_json(outcome.shown_outputs())
     else:
         _print_text(outcome)
     return 0
 
 
+def _open_ui(flow: str) -> int:
+    """``--ui``: the flow in the browser app (``pfl ui``), when it is installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("promptflow_lite.cli.ui") is None:
+        raise UserError("--ui needs the browser app (`pfl ui`), which this installation does not have.",
+                        hint="chat in the terminal with --interactive instead.")
+    from promptflow_lite.cli.main import main
+
+    return main(["ui", "--flow", flow])
+
+
 def _print_text(outcome) -> None:
-    outputs = outcome.outputs if isinstance(outcome.outputs, dict) else {"output": outcome.outputs}
+    shown = outcome.shown_outputs()
+    outputs = shown if isinstance(shown, dict) else {"output": shown}
     for key, value in ({} if outcome.streamed else outputs).items():
         shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
         print(f"{key}: {shown}")

@@ -38,7 +38,26 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for module in sorted(modules, key=lambda m: getattr(m, "ORDER", 100)):
         if hasattr(module, "register"):
             module.register(sub)
+    _add_promptflow_common_flags(parser)
     return parser
+
+
+def _add_promptflow_common_flags(parser: argparse.ArgumentParser) -> None:
+    """Every command also takes promptflow's ``--verbose`` and ``-d/--debug`` after its name, as scripts
+    written for ``pf`` type them (SUPPRESS: a leaf's default must not reset the global ``--debug``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _add_promptflow_common_flags(child)
+            return
+    known = parser._option_string_actions
+    if "--verbose" not in known:
+        parser.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                            help="more output (accepted as in promptflow)")
+    if "--debug" not in known:
+        flags = ["--debug"] if "-d" in known else ["-d", "--debug"]
+        parser.add_argument(*flags, action="store_true", default=argparse.SUPPRESS,
+                            help="show full tracebacks on errors")
 
 
 def _command(argv: list[str]) -> str | None:

@@ -7,7 +7,9 @@ import json
 import sys
 from typing import Any
 
-from promptflow_lite.cli._common import add_engine_flags, engine_options, parse_key_values, print_json
+from promptflow_lite.cli._common import (add_engine_flags, add_name_argument, engine_options, given_name,
+                                         parse_key_values, print_json)
+from promptflow_lite.runs._progress import format_duration
 from promptflow_lite.errors import UserError
 
 ORDER = 20
@@ -27,10 +29,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--run", help="base run: lets the mapping use ${run.outputs.x} and ${run.inputs.x}")
     create.add_argument("--variant", help="node variant, e.g. '${summarize.variant_1}'")
     create.add_argument("--resume-from", help="a new run that reuses the completed lines of this run")
-    create.add_argument("--name", help="run name (default: <flow>_<variant>_<timestamp>)")
+    create.add_argument("-n", "--name", help="run name (default: <flow>_<variant>_<timestamp>)")
     create.add_argument("--display-name", help="display name (macros ${variant_id}, ${run}, ${timestamp})")
     create.add_argument("--description")
     create.add_argument("--tags", nargs="+", action="extend", metavar="K=V")
+    create.add_argument("--set", dest="set_fields", nargs="+", action="extend", metavar="FIELD=VALUE",
+                        help="display_name=... description=... tags.KEY=VALUE (promptflow's --set)")
+    create.add_argument("--source", help=argparse.SUPPRESS)
     create.add_argument("--max-concurrency", type=int, metavar="N",
                         help="lines in flight at once (default 64, or env PFL_MAX_CONCURRENCY)")
     create.add_argument("--line-timeout", type=float, metavar="SECONDS", help="per-line timeout (default 600)")
@@ -45,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     create.set_defaults(func=_create)
 
     resume = commands.add_parser("resume", help="complete a crashed, canceled or partly failed run in place")
-    _name_argument(resume)
+    add_name_argument(resume)
     resume.add_argument("--max-concurrency", type=int, metavar="N")
     resume.add_argument("--line-timeout", type=float, metavar="SECONDS")
     resume.add_argument("--environment-variables", nargs="+", action="extend", metavar="K=V",
@@ -62,22 +67,24 @@ def register(sub: argparse._SubParsersAction) -> None:
                           help="only archived runs")
     archived.add_argument("--include-archived", action="store_true", help="archived runs too")
     listing.add_argument("-r", "--max-results", type=int, default=50, metavar="N")
+    listing.add_argument("--all-results", action="store_true", help="every run (no --max-results limit)")
     listing.add_argument("-o", "--output", choices=["table", "json"], default="table")
     listing.set_defaults(func=_list)
 
     show = commands.add_parser("show", help="a run's record as JSON")
-    _name_argument(show)
+    add_name_argument(show)
     show.set_defaults(func=_show)
 
     details = commands.add_parser("show-details", help="per-line inputs, outputs, status and errors")
-    _name_argument(details)
+    add_name_argument(details)
     details.add_argument("--failed-only", action="store_true", help="only the lines that failed")
-    details.add_argument("-r", "--max-results", type=int, metavar="N")
+    details.add_argument("-r", "--max-results", type=int, metavar="N", help="at most N lines (default: all)")
+    details.add_argument("--all-results", action="store_true", help="every line (the default)")
     details.add_argument("-o", "--output", choices=["table", "json", "csv"], default="table")
     details.set_defaults(func=_show_details)
 
     metrics = commands.add_parser("show-metrics", help="the metrics logged by the aggregation nodes")
-    _name_argument(metrics)
+    add_name_argument(metrics)
     metrics.set_defaults(func=_show_metrics)
 
     visualize = commands.add_parser("visualize", help="write a self-contained HTML report of runs")
@@ -86,18 +93,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     visualize.add_argument("--html-path", help="where to write the report (default: <first run>/visualize.html)")
     visualize.set_defaults(func=_visualize)
 
+    update = commands.add_parser("update", help="change a run's display name, description or tags")
+    add_name_argument(update)
+    update.add_argument("--set", dest="set_fields", nargs="+", action="extend", required=True,
+                        metavar="FIELD=VALUE", help="display_name=... description=... tags.KEY=VALUE")
+    update.set_defaults(func=_update)
+
+    stream = commands.add_parser("stream", help="print a run's log and summary (exit 1 if it failed or was canceled)")
+    add_name_argument(stream)
+    stream.set_defaults(func=_stream)
+
     for verb, text in (("archive", "hide a run from `pfl run list`"), ("restore", "un-archive a run")):
         command = commands.add_parser(verb, help=text)
-        _name_argument(command)
+        add_name_argument(command)
         command.set_defaults(func=_archive if verb == "archive" else _restore)
 
     delete = commands.add_parser("delete", help="delete a run's folder and record")
-    _name_argument(delete)
+    add_name_argument(delete)
     delete.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     delete.set_defaults(func=_delete)
 
     cancel = commands.add_parser("cancel", help="stop a running run (finished lines are kept)")
-    _name_argument(cancel)
+    add_name_argument(cancel)
     cancel.set_defaults(func=_cancel)
 
     from promptflow_lite.cli.compare import register_compare
@@ -105,22 +122,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     register_compare(commands)  # `pfl run compare`: paired statistics between runs (evaluate package)
 
 
-def _name_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", nargs="?", metavar="NAME")
-    parser.add_argument("-n", "--name", dest="name_option", help=argparse.SUPPRESS)
-
-
 def _execution_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stream", action="store_true", help="echo the run log (and tool prints) live")
+    parser.add_argument("-s", "--stream", action="store_true", help="echo the run log (and tool prints) live")
     parser.add_argument("--allow-failures", action="store_true",
                         help="exit 0 even when some lines failed")
 
 
 def _run_name(args: argparse.Namespace) -> str:
-    name = args.name or args.name_option
-    if not name:
-        raise UserError("No run name given.", hint="pass the run name, e.g. `pfl run show my_run`.")
-    return name
+    return given_name(args, "pfl run show my_run")
 
 
 def _client():
@@ -137,14 +146,20 @@ def _create(args: argparse.Namespace) -> int:
         raise UserError("--file and --flow cannot be used together.", hint="put flow: in the run.yml, or drop -f.")
     if args.resume_from and (args.flow or args.file):
         raise UserError("--resume-from reuses the old run's flow and data.", hint="drop --flow/--file.")
+    if args.source:
+        raise UserError("--source registers a run folder made elsewhere; promptflow_lite runs are created here.",
+                        file=args.source, hint="copy the whole PFL_HOME, or re-run with --flow/--data "
+                                               "(answers come from the LLM cache when they are there).")
+    fields = _set_fields(args.set_fields)
     spec = load_run(args.file) if args.file else RunSpec()
     overrides: dict[str, Any] = {
         "flow": args.flow, "data": args.data, "run": args.run, "variant": args.variant, "name": args.name,
-        "display_name": args.display_name, "description": args.description, "max_concurrency": args.max_concurrency,
+        "display_name": args.display_name or fields.get("display_name"),
+        "description": args.description or fields.get("description"), "max_concurrency": args.max_concurrency,
         "line_timeout": args.line_timeout, "resume_from": args.resume_from,
         "column_mapping": {**(spec.column_mapping or {}),
                            **parse_key_values(args.column_mapping, "--column-mapping")} or None,
-        "tags": parse_key_values(args.tags, "--tags") or None,
+        "tags": {**fields.get("tags", {}), **parse_key_values(args.tags, "--tags")} or None,
         "environment_variables": parse_key_values(args.environment_variables, "--environment-variables") or None,
         "connection_overrides": parse_key_values(args.connections, "--connections") or None,
         "init": _init(args.init), "repeat_index": args.repeat_index, "stream": args.stream or None,
@@ -157,11 +172,31 @@ def _create(args: argparse.Namespace) -> int:
     return _report(run, args.allow_failures)
 
 
+def _set_fields(items: list[str] | None) -> dict[str, Any]:
+    """promptflow's ``--set display_name=... description=... tags.KEY=VALUE``."""
+    fields: dict[str, Any] = {}
+    for key, value in parse_key_values(items, "--set").items():
+        if key in ("display_name", "description"):
+            fields[key] = value
+        elif key.startswith("tags."):
+            fields.setdefault("tags", {})[key[len("tags."):]] = value
+        else:
+            raise UserError(f"--set cannot change '{key}'.", hint="set display_name, description or tags.KEY.")
+    return fields
+
+
 def _resume(args: argparse.Namespace) -> int:
-    run = _client().resume(_run_name(args), max_concurrency=args.max_concurrency, line_timeout=args.line_timeout,
-                           environment_variables=parse_key_values(args.environment_variables,
-                                                                  "--environment-variables") or None,
-                           stream=args.stream, **engine_options(args))
+    from promptflow_lite.runs import _model as model
+
+    client = _client()
+    current = client.runs.get(_run_name(args))
+    if current.status == model.COMPLETED:
+        print(f"Run {current.name} is Completed: every line succeeded, so there is nothing to resume.")
+        return 0
+    run = client.resume(current.name, max_concurrency=args.max_concurrency, line_timeout=args.line_timeout,
+                        environment_variables=parse_key_values(args.environment_variables,
+                                                               "--environment-variables") or None,
+                        stream=args.stream, **engine_options(args))
     return _report(run, args.allow_failures)
 
 
@@ -195,7 +230,8 @@ def _report(run, allow_failures: bool) -> int:
 # inspect ------------------------------------------------------------------------------------
 def _list(args: argparse.Namespace) -> int:
     runs = _client().runs.list(flow=args.flow, status=args.status, archived_only=args.archived,
-                               include_archived=args.include_archived, max_results=args.max_results)
+                               include_archived=args.include_archived,
+                               max_results=None if args.all_results else args.max_results)
     if args.output == "json":
         print_json([r.to_dict() for r in runs])
         return 0
@@ -220,13 +256,15 @@ def _show_details(args: argparse.Namespace) -> int:
     from promptflow_lite.runs._store import RunFolder
 
     run = _client().runs.get(_run_name(args))
-    rows = detail_rows(RunFolder(run.output_path), failed_only=args.failed_only, max_results=args.max_results)
+    rows = detail_rows(RunFolder(run.output_path), failed_only=args.failed_only,
+                       max_results=None if args.all_results else args.max_results)
     if args.output == "json":
         print_json(rows)
     elif args.output == "csv":
         _write_csv(rows)
     elif rows:
-        print(_table([{k: _cell(v) for k, v in row.items() if k != "trace_id"} for row in rows]))
+        print(_table([{k: format_duration(v) if k == "duration" else _cell(v) for k, v in row.items()
+                       if k != "trace_id"} for row in rows]))
     else:
         print("No failed lines." if args.failed_only else "No lines.", file=sys.stderr)
     return 0
@@ -241,12 +279,28 @@ def _visualize(args: argparse.Namespace) -> int:
     names = list(args.names) + [n for n in (args.name_option or "").split(",") if n]
     if not names:
         raise UserError("No run name given.", hint="e.g. `pfl run visualize run_a run_b --html-path report.html`.")
+    from promptflow_lite.runs._visualize import shown_path
+
     path = _client().visualize(names, args.html_path)
-    print(f"Report written to {path}")
+    print(f"Report written to {shown_path(path)}")
     return 0
 
 
 # manage -------------------------------------------------------------------------------------
+def _update(args: argparse.Namespace) -> int:
+    fields = _set_fields(args.set_fields)
+    run = _client().runs.update(_run_name(args), **fields)
+    print_json(run.to_dict())
+    return 0
+
+
+def _stream(args: argparse.Namespace) -> int:
+    from promptflow_lite.runs import _model as model
+
+    run = _client().stream(_run_name(args), raise_on_error=False)
+    return 0 if run.status not in (model.FAILED, model.CANCELED) else 1
+
+
 def _archive(args: argparse.Namespace) -> int:
     run = _client().runs.archive(_run_name(args))
     print(f"Archived run {run.name}.")

@@ -28,6 +28,9 @@ def register_serve(flow_commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--init", nargs="*", default=[], metavar="K=V|FILE", help="init kwargs of a flex flow class")
     parser.add_argument("--workers", type=int, default=1, help="server processes sharing the port (1)")
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    # promptflow's choice of web framework and of opening a browser: one ASGI server here, no browser opened
+    parser.add_argument("--engine", choices=["flask", "fastapi"], help=argparse.SUPPRESS)
+    parser.add_argument("--skip-open-browser", action="store_true", help=argparse.SUPPRESS)
     guard = parser.add_argument_group("protection (an API key, limits)")
     guard.add_argument("--api-key-env", metavar="VAR",
                        help="require 'Authorization: Bearer <key>' on every route but /health, the key being in "

@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from promptflow_lite.cli._common import print_json
+from promptflow_lite.runs._progress import format_duration
+from promptflow_lite.errors import UserError
 
 ORDER = 50
 
@@ -26,14 +28,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing.set_defaults(func=_list)
 
     show = commands.add_parser("show", help="show one trace as a span tree")
-    show.add_argument("trace_id", metavar="TRACE_ID", help="trace id (or a unique prefix of 8+ digits)")
+    show.add_argument("trace_id", nargs="?", metavar="TRACE_ID", help="trace id (or a unique prefix of 8+ digits)")
+    show.add_argument("--run", help="instead of TRACE_ID: the trace of a line of this batch run")
+    show.add_argument("--line", type=int, default=0, help="with --run: the line number (default 0)")
     show.add_argument("--output", "-o", choices=["tree", "json"], default="tree")
     show.set_defaults(func=_show)
 
-    delete = commands.add_parser("delete", help="delete the traces of a run, or old traces")
-    which = delete.add_mutually_exclusive_group(required=True)
+    delete = commands.add_parser("delete", help="delete the traces of a run or collection, or old traces")
+    which = delete.add_mutually_exclusive_group()
     which.add_argument("--run", help="delete the traces of this batch run")
-    which.add_argument("--older-than", help="delete traces started before an age (7d, 12h) or a date")
+    which.add_argument("--collection", help="delete the traces of this collection (`flow test --collection`, "
+                                            "else the flow's name)")
+    delete.add_argument("--older-than", "--started-before", dest="older_than",
+                        help="only traces started before an age (7d, 12h) or a date (ISO 8601)")
+    delete.add_argument("-y", "--yes", action="store_true", help="no confirmation (none is asked)")
     delete.set_defaults(func=_delete)
 
     trace.set_defaults(func=lambda args: trace.print_help())
@@ -51,7 +59,7 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     header = ("TRACE_ID", "FLOW", "RUN", "LINE", "STATUS", "DURATION", "TOKENS", "STARTED")
     rows = [(t["trace_id"], t["flow"] or "", t["run"] or "", _text(t["line_number"]), t["status"] or "",
-             _duration(t["duration"]), _text(t["total_tokens"]), _when(t["start_time"])) for t in traces]
+             format_duration(t["duration"]), _text(t["total_tokens"]), _when(t["start_time"])) for t in traces]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(str(value).ljust(width) for value, width in zip(row, widths)).rstrip())
@@ -61,7 +69,7 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from promptflow_lite.tracing._query import get_trace
 
-    trace = get_trace(args.trace_id)
+    trace = get_trace(_trace_id(args))
     if args.output == "json":  # the raw spans, depth first, each with its parent_id
         print_json({**trace, "spans": list(_flatten(trace["spans"]))})
         return 0
@@ -78,10 +86,27 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trace_id(args: argparse.Namespace) -> str:
+    """TRACE_ID, or the trace of line ``--line`` of run ``--run``."""
+    if args.trace_id:
+        return args.trace_id
+    if not args.run:
+        raise UserError("Say which trace to show.", hint="pass TRACE_ID (see `pfl trace list`) or --run RUN --line N.")
+    from promptflow_lite.tracing._query import list_traces
+
+    for trace in list_traces(run=args.run, limit=None):
+        if trace["line_number"] == args.line:
+            return trace["trace_id"]
+    raise UserError(f"No trace of line {args.line} of run '{args.run}'.",
+                    hint=f"see `pfl trace list --run {args.run}` (runs are traced unless PFL_TRACING=off).")
+
+
 def _delete(args: argparse.Namespace) -> int:
     from promptflow_lite.tracing._query import delete_traces
 
-    count = delete_traces(run=args.run, older_than=args.older_than)
+    if not (args.run or args.collection or args.older_than):
+        raise UserError("Say which traces to delete.", hint="pass --run RUN, --collection NAME or --older-than 7d.")
+    count = delete_traces(run=args.run, older_than=args.older_than, collection=args.collection)
     print(f"Deleted {count} trace{'s' if count != 1 else ''}.")
     return 0
 
@@ -104,7 +129,7 @@ def _print_span(span: dict[str, Any], prefix: str, last: bool, top: bool = False
 def _describe(span: dict[str, Any]) -> str:
     attributes = span["attributes"]
     status = {"OK": "✓", "ERROR": "✗"}.get(span["status"], "·")
-    parts = [f"{status} {span['name']} [{span['span_type'] or 'span'}]", _duration(span["duration"])]
+    parts = [f"{status} {span['name']} [{span['span_type'] or 'span'}]", format_duration(span["duration"])]
     model = attributes.get("gen_ai.response.model") or attributes.get("gen_ai.request.model")
     if model:
         parts.append(f"model {model}")
@@ -119,14 +144,6 @@ def _describe(span: dict[str, Any]) -> str:
     if span["status"] == "ERROR" and span["status_message"]:
         parts.append(span["status_message"].splitlines()[0][:200])
     return " · ".join(parts)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 0.01:
-        return f"{seconds * 1000:.1f} ms"
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
 def _when(epoch: float | None) -> str:

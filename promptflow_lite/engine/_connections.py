@@ -6,6 +6,7 @@ needed; in offline mode (``pfl --scripted-llm``), every LLM connection points at
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from promptflow_lite.connections._provider import (
@@ -28,6 +29,8 @@ class _DefaultProvider(StandInProvider):
 
     def __init__(self) -> None:
         self._provider = None
+        if os.environ.get("PFL_SCRIPTED_LLM"):  # offline: the server is up before any tool builds a client
+            self._get_provider()
 
     def _get_provider(self):
         if self._provider is None:

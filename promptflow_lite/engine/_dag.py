@@ -11,19 +11,22 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from promptflow_lite.engine._flow import Flow, working_directory
+from promptflow_lite.engine._flow import Flow, line_context, working_directory
 from promptflow_lite.engine._inputs import resolve_inputs
 from promptflow_lite.engine._results import FAILED, AggregationResult, LineResult
-from promptflow_lite.errors import InvalidFlowOverride, error_dict
+from promptflow_lite.errors import FlowLoadError, InvalidFlowOverride, error_dict
 from promptflow_lite.flow._model import FlowSpec
+from promptflow_lite.tools._multimedia import InvalidMessageFormat, Multimedia
 
 
 class DagFlow(Flow):
     kind = "dag"
 
-    def __init__(self, spec: FlowSpec, run_dir: Path, plan, variant: str | None, connections: Any = None):
+    def __init__(self, spec: FlowSpec, run_dir: Path, plan, variant: str | None, connections: Any = None,
+                 media: Multimedia | None = None):
         self.spec = spec
         self.connections = connections  # also the connections of prompties its python nodes load
+        self.media = media or Multimedia()  # how this flow reads and writes images (its message_format)
         self.run_dir = run_dir
         self.plan = plan
         self.variant = variant
@@ -54,11 +57,14 @@ class DagFlow(Flow):
         ensure_valid(resolved)  # only the selected variants matter for running (as in promptflow)
         if connection_overrides:
             resolved = apply_connection_overrides(resolved, connection_overrides)
+        media = flow_media(resolved)
+        import_node_modules(resolved)
         run_dir = materialize(resolved)
         apply_environment(resolved, environment_variables, connections)
         with working_directory(run_dir):
-            nodes = [prepare_node(node, resolved, run_dir, connections) for node in topological_order(resolved.nodes)]
-        return cls(resolved, run_dir, LinePlan(resolved, nodes), variant, connections)
+            nodes = [prepare_node(node, resolved, run_dir, connections, media)
+                     for node in topological_order(resolved.nodes)]
+        return cls(resolved, run_dir, LinePlan(resolved, nodes), variant, connections, media)
 
     # interface ---------------------------------------------------------------------------
     @property
@@ -80,10 +86,12 @@ class DagFlow(Flow):
         from promptflow_lite.engine._prompty import connections_in_use
 
         try:
-            resolved = resolve_inputs(self.spec, inputs, line_number=line_number, chat_mode=chat_mode)
+            resolved = resolve_inputs(self.spec, inputs, line_number=line_number, chat_mode=chat_mode,
+                                      media=self.media)
         except Exception as exc:  # noqa: BLE001 - a bad value fails its line, never the caller
             return LineResult(status=FAILED, inputs=dict(inputs), error=error_dict(exc), line_number=line_number)
-        with connections_in_use(self.connections), working_directory():
+        with connections_in_use(self.connections), working_directory(), line_context(self.spec.id, self.kind,
+                                                                                     attributes):
             return await run_line(self.plan, resolved, line_number=line_number, stream=stream, timeout=timeout,
                                   echo=echo, attributes=attributes)
 
@@ -96,6 +104,39 @@ class DagFlow(Flow):
 
     def node_names(self) -> list[str]:
         return [n.name for n in self.plan.line_nodes + self.plan.aggregation_nodes]
+
+
+class FailedToImportModule(FlowLoadError):
+    """A node's ``module`` (the provider module of legacy llm nodes) cannot be imported."""
+
+
+def import_node_modules(spec: FlowSpec) -> None:
+    """Import each node's ``module`` as promptflow does at load (``promptflow.tools.aoai`` is ours); one
+    that does not exist fails the load, naming the node."""
+    import importlib
+
+    from promptflow_lite._compat import promptflow_alias
+
+    for node in spec.nodes:
+        if not node.module:
+            continue
+        try:
+            with promptflow_alias():
+                importlib.import_module(node.module)
+        except Exception as exc:  # noqa: BLE001 - any import failure is the flow's problem
+            raise FailedToImportModule(
+                f"Failed to import modules with error: Import node {node.name!r} provider module {node.module!r} "
+                f"failed. Root cause: {type(exc).__name__}({str(exc)!r}).", file=str(spec.path) if spec.path else None,
+                node=node.name, hint="fix or remove the node's `module:` (llm nodes need none).") from None
+
+
+def flow_media(spec: FlowSpec) -> Multimedia:
+    """The image reader/writer for the flow's ``message_format`` (an unknown format fails the load)."""
+    try:
+        return Multimedia(spec.message_format)
+    except InvalidMessageFormat as exc:
+        raise FlowLoadError(str(exc), file=str(spec.path) if spec.path else None,
+                            hint="set message_format to basic or openai-vision (or remove it).") from None
 
 
 def apply_connection_overrides(spec: FlowSpec, overrides: dict[str, str]) -> FlowSpec:

@@ -215,6 +215,60 @@ def entry_inputs(func: Callable[..., Any], declared: dict[str, dict[str, Any]]) 
     return inputs
 
 
+def check_interface(func: Callable[..., Any], name: str, where: str | None, *, init: bool = False) -> None:
+    """promptflow's check of an entry's signature (``init``: of a class's ``__init__``): an input must be
+    a primitive (str, int, float, bool, list, dict, an Enum), a connection, a promptflow type (Image,
+    PromptTemplate...), unannotated or - for init - a model configuration; ``Any``, ``object``,
+    ``List[str]``, ``Dict[str, Any]`` and other classes are rejected, as promptflow rejects them."""
+    hints = _hints(func)
+    for param_name, param in inspect.signature(func).parameters.items():
+        if param_name == "self" or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+            continue
+        annotation = hints.get(param_name, param.annotation)
+        if isinstance(annotation, str):  # an annotation we cannot resolve: not ours to judge
+            continue
+        if not all(_simple(option, init) for option in _union_options(annotation)):
+            raise FlowLoadError(f"Parse interface for tool '{name}' failed: The input '{param_name}' is of a complex "
+                                "python type. Please use a dict instead.", file=where,
+                                hint="annotate it as str, int, float, bool, list or dict (or leave it unannotated), "
+                                     "as promptflow requires.")
+
+
+def check_entry_interface(target: Any, where: str | None) -> None:
+    """``check_interface`` for a function entry, or a class entry's ``__call__`` and ``__init__``."""
+    if inspect.isclass(target):
+        name = f"{target.__name__}.__call__"
+        check_interface(target.__call__, name, where)
+        check_interface(target.__init__, name, where, init=True)
+    else:
+        check_interface(target, entry_name(target), where)
+
+
+def _union_options(annotation: Any) -> list[Any]:
+    """``Optional[X]`` → ``[X]``; ``Union[X, Y]`` → ``[X, Y]``; anything else → ``[annotation]``."""
+    import types as _types
+
+    if typing.get_origin(annotation) in (typing.Union, getattr(_types, "UnionType", None)):
+        return [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+    return [annotation]
+
+
+def _simple(annotation: Any, init: bool) -> bool:
+    from enum import Enum
+
+    from promptflow_lite._compat.contracts import AssistantDefinition, FilePath, PromptTemplate
+    from promptflow_lite.connections._model_config import model_config_class
+    from promptflow_lite.connections._types import Connection
+    from promptflow_lite.tools._multimedia import PFBytes
+
+    if annotation is inspect.Parameter.empty or annotation in (str, int, float, bool, list, dict):
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, (Enum, Connection, PFBytes, PromptTemplate, FilePath,
+                                                                AssistantDefinition)):
+        return True
+    return init and model_config_class(annotation) is not None
+
+
 def _value_type(name: str) -> ValueType:
     return ValueType(name) if name in VALUE_TYPES else ValueType.OBJECT
 
@@ -239,4 +293,5 @@ def output_names(func: Callable[..., Any], declared: dict[str, Any]) -> list[str
 
 __all__ = ["FlowEntryInitializationError", "InvalidAggregationFunction", "import_entry", "create_entry",
            "check_aggregate", "resolve_init_kwargs", "classify_init", "MODEL_CONFIG", "CONNECTION", "CONVERTED",
-           "entry_inputs", "entry_name", "output_names"]
+           "entry_inputs", "entry_name", "output_names", "check_interface",
+           "check_entry_interface"]

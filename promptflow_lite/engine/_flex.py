@@ -24,8 +24,10 @@ from typing import Any, Callable, Iterable
 
 from promptflow_lite.engine import _hooks as hooks
 from promptflow_lite.engine._deadline import within
-from promptflow_lite.engine._entry import create_entry, entry_inputs, entry_name, import_entry, output_names
-from promptflow_lite.engine._flow import Flow, working_directory
+from promptflow_lite.engine._entry import (
+    check_entry_interface, create_entry, entry_inputs, entry_name, import_entry, output_names,
+)
+from promptflow_lite.engine._flow import Flow, line_context, working_directory
 from promptflow_lite.engine._invoke import run_node
 from promptflow_lite.engine._outputs import ensure_serializable, join_generators
 from promptflow_lite.engine._prompty import active_connections
@@ -37,6 +39,7 @@ from promptflow_lite.engine._threads import run_in_thread
 from promptflow_lite.errors import (
     RAISE_TIMEOUT, InputError, LineTimeoutError, ToolExecutionError, UserError, error_dict)
 from promptflow_lite.flow._flex import EntryInput, FlexYaml, load_flex_yaml
+from promptflow_lite.flow._includes import merge_includes, resolve_includes
 from promptflow_lite.tools._metrics import metrics_collector
 
 AGGREGATE = "__aggregate__"
@@ -65,14 +68,15 @@ class ScriptFlow(Flow):
 
     def __init__(self, *, func: Callable[..., Any], func_name: str, name: str, path: Path | None,
                  working_dir: Path, inputs: dict[str, EntryInput],
-                 outputs: list[str] | None = None, sample_inputs: dict[str, Any] | None = None,
+                 outputs: list[str] | None = None,
+                 sample_inputs: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
                  aggregate: Callable[..., Any] | None = None, connections: Any = None):
         self.func, self.func_name = func, func_name
         self.connections = connections  # what prompties loaded by the flow's code use
         self.name, self.path, self.working_dir = name, path, working_dir
         self._inputs = inputs
         self._outputs = list(outputs or [])
-        self._sample = dict(sample_inputs or {})
+        self._sample = sample_inputs  # inputs of a call without any (a callable reads them only then)
         self._aggregate = aggregate
         target = inspect.unwrap(func)
         self._is_async = (inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target)
@@ -95,7 +99,7 @@ class ScriptFlow(Flow):
         """The call's keyword arguments: the sample when nothing is given, declared defaults, then
         values converted to their types; keys the entry does not take are dropped."""
         if not given and self._sample:
-            given = dict(self._sample)
+            given = dict(self._sample() if callable(self._sample) else self._sample)
         where = f" in line {line_number} of the input data" if line_number is not None else ""
         resolved = {k: v for k, v in given.items() if k in self._inputs}
         for name, spec in self._inputs.items():
@@ -104,8 +108,9 @@ class ScriptFlow(Flow):
                     raise InputError(f"The value for flow input '{name}' is not provided{where}.", line=line_number,
                                      hint=f"pass it (e.g. --inputs {name}=...), map a data column to it, "
                                           "or give the parameter a default.")
-                if spec.default is not None:
-                    resolved[name] = spec.default
+                if spec.default is not None:  # converted too: a default that does not fit its type fails the line
+                    resolved[name] = typed_input(name, spec.type.value, spec.default, line_number=line_number,
+                                                 convert=spec.convert, hint=f"fix the default of '{name}'.")
                 continue
             resolved[name] = typed_input(name, spec.type.value, resolved[name], line_number=line_number,
                                          convert=spec.convert, hint=f"pass a valid {spec.type.value}.")
@@ -120,7 +125,7 @@ class ScriptFlow(Flow):
         try:
             result.inputs = self.resolve_inputs(dict(inputs), line_number)
             call = self._run_entry(result, stream, echo)
-            with working_directory():
+            with working_directory(), line_context(None, self.kind, attributes):
                 output = await within(call, timeout)
             result.outputs = result.node_runs[self.func_name].output
             if not stream:
@@ -214,8 +219,11 @@ class FlexFlow(ScriptFlow):
         where = _str(flex.path)
         _export_environment({**(flex.data.get("environment_variables") or {}), **(environment_variables or {})},
                             provider)
-        with working_directory(flex.working_dir):
-            target = import_entry(flex.entry, flex.working_dir, where)
+        run_dir = merge_includes(flex.working_dir, resolve_includes(flex.path.parent if flex.path else flex.working_dir,
+                                                                    flex.data.get("additional_includes")), flex.path)
+        with working_directory(run_dir):
+            target = import_entry(flex.entry, run_dir, where)
+            check_entry_interface(target, where)
             if init and not inspect.isclass(target):
                 raise UserError(f"The entry '{flex.entry}' is a function; init arguments only apply to a class "
                                 "entry.", file=where, hint="drop --init, or make the entry a class with __init__.")
@@ -226,11 +234,13 @@ class FlexFlow(ScriptFlow):
             finally:
                 active_connections.reset(token)
         inputs = entry_inputs(func, flex.declared("inputs"))
-        return cls(func=func, func_name=entry_name(func), name=flex.name, path=flex.path,
+        flow = cls(func=func, func_name=entry_name(func), name=flex.name, path=flex.path,
                    working_dir=flex.working_dir, inputs=inputs,
                    outputs=output_names(func, flex.data.get("outputs") or {}),
                    sample_inputs=flex.sample.get("inputs"), aggregate=getattr(instance, AGGREGATE, None),
                    connections=provider)
+        flow.run_dir = run_dir  # the folder it runs from: the code folder, or a copy with the includes merged in
+        return flow
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 from promptflow_lite.engine._results import AggregationResult, LineResult
 from promptflow_lite.engine._sync import run_sync
 from promptflow_lite.errors import UserError
+from promptflow_lite.tools._multimedia import Multimedia
 
 
 class FlowRunError(UserError):
@@ -35,6 +36,7 @@ class Flow:
     name: str = "flow"
     path: Path | None = None
     working_dir: Path = Path(".")
+    media: Multimedia = Multimedia()  # how image values are read and written (a DAG's message_format)
 
     # promptflow's ``Flow.load(path)`` (the same as ``load_callable``): installed by ._load, the module
     # that knows every flow kind (they all derive from this class, so it cannot import them)
@@ -104,6 +106,18 @@ class _SharedCwd:
 
 
 _cwd = _SharedCwd()
+
+
+def line_context(flow_id: str | None, kind: str, attributes: dict[str, Any] | None):
+    """promptflow's ``OperationContext`` of one line, as flow code reads it: ``flow_id`` (the flow's
+    ``id``, else ``default_flow_id``), ``root_run_id`` (the batch run, else a new id) and ``run_mode``."""
+    import uuid
+
+    from promptflow_lite._compat.contracts import run_context
+
+    batch = (attributes or {}).get("batch_run_id")
+    return run_context(flow_id=flow_id or "default_flow_id", root_run_id=batch or str(uuid.uuid4()),
+                       run_mode="Batch" if batch else "Test", execution_target=kind)
 
 
 @contextmanager

@@ -37,14 +37,21 @@ def _problem(exc: PflError) -> ValidationProblem:
 
 
 def _flex_problems(file: Path, init: dict[str, Any]) -> list[ValidationProblem]:
-    from promptflow_lite.engine._entry import import_entry
+    from promptflow_lite.engine._entry import check_entry_interface, import_entry
     from promptflow_lite.flow._flex import load_flex_yaml
     from promptflow_lite.engine._flow import working_directory
+    from promptflow_lite.flow._includes import merge_includes, resolve_includes
 
     flex = load_flex_yaml(file)
     where = str(flex.path)
-    with working_directory(flex.working_dir):
-        target = import_entry(flex.entry, flex.working_dir, where)
+    run_dir = merge_includes(flex.working_dir, resolve_includes(flex.path.parent, flex.data.get("additional_includes")),
+                             flex.path)
+    with working_directory(run_dir):
+        target = import_entry(flex.entry, run_dir, where)
+    try:
+        check_entry_interface(target, where)
+    except PflError as exc:
+        return [_problem(exc)]
     if not inspect.isclass(target):
         problems = _unknown(flex.declared("inputs"), target, "`inputs:` declares", where)
         if init or flex.declared("init"):

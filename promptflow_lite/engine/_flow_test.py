@@ -2,12 +2,16 @@
 
 Results are also written where promptflow writes them (``<flow>/.promptflow/flow.output.json``,
 ``flow.detail.json``, ``flow.metrics.json``) so existing tooling keeps finding them, secrets masked.
+Images are written as files there too (``.promptflow/output`` for outputs, ``.promptflow/intermediate``
+for the rest) and referenced in the flow's message format, e.g. ``{"data:image/png;path": "..."}``.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -16,6 +20,7 @@ from promptflow_lite.engine._load import load_flow
 from promptflow_lite.engine._sync import run_sync
 from promptflow_lite.engine._results import LineResult, NodeRun
 from promptflow_lite.masking import mask_secrets
+from promptflow_lite.tools._multimedia import Multimedia, has_images
 
 
 @dataclass
@@ -29,6 +34,16 @@ class FlowTestOutcome:
     line: LineResult | None = None
     node_run: NodeRun | None = None
     streamed: bool = False  # the outputs were already written to ``stream_to``
+    media: Multimedia = field(default_factory=Multimedia)
+    image_folder: Path | None = None  # where output images are written (``<flow>/.promptflow/output``)
+
+    def shown_outputs(self) -> Any:
+        """The outputs as JSON values: images written to ``image_folder`` and referenced by absolute
+        path, as ``pf flow test`` prints them."""
+        if not has_images(self.outputs):
+            return self.outputs
+        folder = self.image_folder or Path(tempfile.gettempdir()) / "promptflow_lite-images"
+        return self.media.persist(self.outputs, folder)
 
     @property
     def trace_id(self) -> str | None:
@@ -49,9 +64,13 @@ def run_flow_test(source: str | Path, inputs: dict[str, Any], *, node: str | Non
                      environment_variables=environment_variables, init=init)
     with working_directory(getattr(flow, "run_dir", flow.working_dir)):
         if node:
-            return _test_node(flow, node, inputs, echo)
-        outcome = run_sync(_run(flow, inputs, stream_to, echo))
-    _save(flow, outcome, variant)
+            outcome = _test_node(flow, node, inputs, echo)
+        else:
+            outcome = run_sync(_run(flow, inputs, stream_to, echo))
+    outcome.media = getattr(flow, "media", None) or outcome.media
+    outcome.image_folder = Path(flow.working_dir) / ".promptflow" / "output"
+    if not node:
+        _save(flow, outcome, variant)
     return outcome
 
 
@@ -110,6 +129,7 @@ def _save(flow, outcome: FlowTestOutcome, variant: str | None) -> None:
     if outcome.outputs is not None and any(not _jsonable(v) for v in outcome.outputs.values()):
         return  # streamed generators: nothing to save yet
     folder = Path(flow.working_dir) / ".promptflow"
+    relative = partial(outcome.media.persist, relative_to=flow.working_dir)
     suffix = ""
     if variant:
         from promptflow_lite.flow._variants import parse_variant
@@ -117,11 +137,11 @@ def _save(flow, outcome: FlowTestOutcome, variant: str | None) -> None:
         suffix = "-" + "-".join(parse_variant(variant))
     try:
         folder.mkdir(exist_ok=True)
-        (folder / f"flow{suffix}.output.json").write_text(_dump(outcome.outputs or {}))
+        (folder / f"flow{suffix}.output.json").write_text(_dump(relative(outcome.outputs or {}, folder / "output")))
         (folder / f"flow{suffix}.metrics.json").write_text(_dump(outcome.metrics))
         detail = {"flow_runs": [_line_dict(outcome.line)] if outcome.line else [],
                   "node_runs": [_node_dict(r) for r in (outcome.line.node_runs.values() if outcome.line else [])]}
-        (folder / f"flow{suffix}.detail.json").write_text(_dump(detail))
+        (folder / f"flow{suffix}.detail.json").write_text(_dump(relative(detail, folder / "intermediate")))
     except OSError:
         pass
 

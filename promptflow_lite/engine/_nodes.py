@@ -18,6 +18,8 @@ from promptflow_lite.flow._model import FlowSpec, Node
 from promptflow_lite.flow._reference import InputRef, NodeRef, Reference
 from promptflow_lite.tools._coercion import ConversionError, ParamType, convert_literal, param_types
 from promptflow_lite.tools._decorator import tool_info
+from promptflow_lite.tools._multimedia import Multimedia
+from promptflow_lite.tools._template import clashing_variables
 
 SYNC, ASYNC, ASYNC_GEN, INLINE = "sync", "async", "async_gen", "inline"
 
@@ -64,8 +66,10 @@ class PreparedNode:
         return self.spec.activate
 
 
-def prepare_node(node: Node, spec: FlowSpec, run_dir: Path, connections: Any) -> PreparedNode:
-    """Resolve ``node``'s tool; errors name the node and the fix."""
+def prepare_node(node: Node, spec: FlowSpec, run_dir: Path, connections: Any,
+                 media: Multimedia | None = None) -> PreparedNode:
+    """Resolve ``node``'s tool; errors name the node and the fix. ``media`` reads the images of
+    literal inputs (those of tool parameters; ``**kwargs`` inputs pass unchanged, as in promptflow)."""
     try:
         if node.type == "python":
             func, mode, literals = _python_tool(node, run_dir, connections)
@@ -77,6 +81,8 @@ def prepare_node(node: Node, spec: FlowSpec, run_dir: Path, connections: Any) ->
             func, mode, literals = _custom_llm_tool(node, run_dir, connections)
         else:
             raise ToolLoadError(f"Unknown node type '{node.type}'.", hint="use python, llm, prompt or custom_llm.")
+        if node.type in ("python", "custom_llm"):
+            literals = _literal_images(literals, func, media or Multimedia())
     except UserError as exc:
         exc.locate(node=node.name)
         raise
@@ -144,6 +150,21 @@ def convert_literals(node: Node, inputs: dict[str, Any], types: dict[str, ParamT
             raise NodeInputError(f"Input '{key}' of value {value!r} is not of type {expected.value_type}.",
                                  node=node.name, hint=f"give '{key}' a valid {expected.value_type}.") from None
     return converted
+
+
+def _literal_images(literals: dict[str, Any], func: Callable[..., Any], media: Multimedia) -> dict[str, Any]:
+    """Image parameters read as images; image dicts inside other declared parameters too (§2.8)."""
+    types = param_types(func)
+    for key, value in literals.items():
+        expected = types.get(key)
+        if expected is None or expected.is_connection:
+            continue
+        try:
+            literals[key] = media.create_image(value) if expected.value_type == "image" else media.load(value)
+        except (OSError, ValueError) as exc:
+            raise NodeInputError(f"Failed to load image for input '{key}': ({type(exc).__name__}) {exc}",
+                                 hint="image paths are relative to the flow folder.") from None
+    return literals
 
 
 def resolve_connection(node: Node, key: str, name: Any, expected: ParamType | None, connections: Any):
@@ -257,8 +278,10 @@ def _prompt_tool(node: Node, run_dir: Path):
     if "template" in node.inputs:
         raise NodeInputError("A prompt node input cannot be named 'template' (it is reserved).",
                              hint="rename the input and the variable in the template.")
+    template = file.read_text(encoding="utf-8")
+    clashing_variables(template, ["template"], node.name, "the reserved parameters of prompt tool")
     literals = {k: v for k, v in node.inputs.items() if not _is_ref(v) and v is not None}
-    return make_prompt_renderer(file.read_text(encoding="utf-8")), INLINE, literals
+    return make_prompt_renderer(template), INLINE, literals
 
 
 def _llm_tool(node: Node, run_dir: Path, connections: Any):
@@ -283,6 +306,9 @@ def _custom_llm_tool(node: Node, run_dir: Path, connections: Any):
 
     func, mode, literals = _package_tool(node, connections)
     template = _source_file(node, run_dir).read_text(encoding="utf-8")
+    tool_inputs = [name for name, p in inspect.signature(func).parameters.items()
+                   if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    clashing_variables(template, tool_inputs, node.name, "the inputs of custom llm tool")
     func = bind_prompt_template(func, template)
     return func, mode, literals
 

@@ -46,12 +46,12 @@ def _join(stream: Any) -> str:
 
 
 def ensure_serializable(outputs: dict[str, Any]) -> None:
-    """Raise ``OutputNotSerializable`` unless JSON can hold ``outputs`` (images as their dicts)."""
-    from promptflow_lite.tools._multimedia import Image
+    """Raise ``OutputNotSerializable`` unless JSON can hold ``outputs`` (images as their text)."""
+    from promptflow_lite.tools._multimedia import PFBytes
 
     def default(value: Any) -> Any:
-        if isinstance(value, Image):
-            return value.serialize()
+        if isinstance(value, PFBytes):
+            return str(value)
         if inspect.isasyncgen(value):
             return "<async generator>"
         raise TypeError(type(value).__name__)

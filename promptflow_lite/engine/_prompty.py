@@ -185,6 +185,7 @@ class Prompty:
     def _prompt(self, inputs: dict[str, Any]) -> Any:
         """The rendered prompt: a string (completion) or the list of chat messages."""
         from promptflow_lite.tools._llm_params import build_messages
+        from promptflow_lite.tools._multimedia import images_in
         from promptflow_lite.tools._template import place_images_on_own_lines, render_template
 
         template = place_images_on_own_lines(self._file.template)
@@ -192,7 +193,7 @@ class Prompty:
             if self._file.api == "completion":
                 return render_template(template, **inputs)
             variables = {**inputs, "_inputs_to_escape": list(inputs)}  # every prompty input is user text
-            return build_messages(template, images=list(_images_in(inputs)), **variables)
+            return build_messages(template, images=list(images_in(inputs)), **variables)
         except UserError as exc:  # template or role-marker errors
             exc.locate(file=self.path)
             raise
@@ -325,19 +326,6 @@ async def _async_text(deltas: AsyncIterator[str]) -> AsyncIterator[str]:
     async for piece in deltas:
         if piece:
             yield piece
-
-
-def _images_in(value: Any) -> Iterator[Any]:
-    from promptflow_lite.tools._multimedia import Image
-
-    if isinstance(value, Image):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _images_in(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _images_in(item)
 
 
 def _message_dump(data: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:

@@ -33,7 +33,7 @@ class PromptyFlow(ScriptFlow):
         prompty.connection()
         return cls(func=prompty.__call__, func_name=prompty.name, name=prompty.name, path=prompty.path,
                    working_dir=prompty.path.parent, inputs=prompty_inputs(prompty),
-                   outputs=list(prompty.file.outputs) or ["output"], sample_inputs=prompty.file.sample_inputs(),
+                   outputs=list(prompty.file.outputs) or ["output"], sample_inputs=prompty.file.sample_inputs,
                    connections=provider)
 
     def resolve_inputs(self, given: dict[str, Any], line_number: int | None = None) -> dict[str, Any]:

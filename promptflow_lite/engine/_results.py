@@ -208,9 +208,11 @@ def sum_usage(usages) -> dict[str, int]:
 
 # JSON ----------------------------------------------------------------------------------------
 def _fallback(value: Any) -> Any:
-    from promptflow_lite.tools._multimedia import Image
+    from promptflow_lite.tools._multimedia import Multimedia, PFBytes, Text
 
-    if isinstance(value, Image):
+    if isinstance(value, PFBytes):  # a run writes images as files before; this keeps any other image whole
+        return Multimedia().base64_reference(value)
+    if isinstance(value, Text):
         return value.serialize()
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=repr)

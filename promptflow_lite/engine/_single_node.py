@@ -48,9 +48,10 @@ def _value(flow, node: str, key: str, ref, given: dict[str, Any]) -> Any:
         definition = flow.spec.inputs.get(ref.name)
         for candidate in (key, f"inputs.{ref.name}", ref.name):
             if candidate in given:
-                return convert_input(ref.name, definition, given[candidate]) if definition else given[candidate]
+                return (convert_input(ref.name, definition, given[candidate], media=flow.media) if definition
+                        else given[candidate])
         if definition is not None and definition.has_default:
-            return convert_input(ref.name, definition, definition.default)
+            return convert_input(ref.name, definition, definition.default, media=flow.media)
         raise InputError(f"Input '{key}' of node '{node}' ({ref}) is not provided.",
                          hint=f"pass --inputs {key}=... or inputs.{ref.name}=...")
     text = str(ref)[2:-1]

@@ -83,7 +83,7 @@ class ComparisonReport:
         return self.paired.get((variant, metric))
 
     def __str__(self) -> str:
-        from promptflow_lite.evaluate._text_table import format_report
+        from promptflow_lite.evaluate._explain import format_report
 
         return format_report(self)
 

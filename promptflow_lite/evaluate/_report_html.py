@@ -12,8 +12,9 @@ import math
 from datetime import datetime
 from typing import Any, Sequence
 
+from promptflow_lite.evaluate._explain import glossary, reading_note, verdicts
 from promptflow_lite.evaluate._session import EvaluationResult
-from promptflow_lite.evaluate._text_table import comparison_rows, notes
+from promptflow_lite.evaluate._text_table import comparison_rows
 
 MAX_LINES = 2000  # lines shown side by side; the metric table always covers every line
 
@@ -123,7 +124,8 @@ def render_report(result: EvaluationResult) -> str:
         rows=rows,
         verdict_col=header.index("verdict") if "verdict" in header else -1,
         verdict_class=_verdict_class,
-        notes=notes(report),
+        notes=[*verdicts(report), reading_note(report, explain_hint=False),
+               *glossary(report)],
         checks=result.checks if result.plan.gates or result.plan.fail_if_worse else [],
         logged=_logged_metrics(result),
         lines=lines[:MAX_LINES],

@@ -1,9 +1,9 @@
-"""The comparison table for the terminal: per metric and variant the mean with its CI, then vs the baseline."""
+"""The comparison table: per metric and variant the mean with its CI, then vs the baseline (numbers only;
+the words around it are in :mod:`._explain`)."""
 
 from __future__ import annotations
 
 import math
-import textwrap
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:  # the report's own __str__ uses this module
@@ -70,33 +70,3 @@ def align(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
              for line in [header, *rows]]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
-
-
-def notes(report: ComparisonReport) -> list[str]:
-    """How to read the table: which interval, which test, what a verdict needs."""
-    alpha = f"{1 - report.confidence:.2g}"
-    found = ["mean over lines (pass rates: Wilson interval; scores: bootstrap BCa)."]
-    if report.baseline is not None:
-        count = len(report.paired)
-        found.append(f"diff = variant - baseline, paired by line (pass/fail: Newcombe + McNemar; scores: bootstrap "
-                     f"+ sign-flip test); a verdict needs the CI to exclude 0 and p < {alpha}."
-                     + (f" p_holm corrects p for the {count} comparisons shown; trust verdicts whose p_holm is "
-                        f"also < {alpha}." if count > 1 else ""))
-    if report.repeats > 1:
-        found.append("consistency = mean share of a line's repeats that agree with its most common score; "
-                     "flaky = lines whose repeats disagree; pass^k / pass@k (pass/fail metrics) = share of lines "
-                     "that passed in every repeat / in at least one.")
-    return found
-
-
-def format_report(report: ComparisonReport) -> str:
-    """The whole table with a title and a footnote saying how to read it."""
-    count = len(report.variants)
-    title = (f"{count} variant{'s' if count != 1 else ''} on {report.n_lines} lines"
-             + (f", {report.repeats} repeats each" if report.repeats > 1 else "")
-             + (f"; baseline: {report.baseline}" if report.baseline else ""))
-    if not report.metrics:
-        return title + "\n\nNo metric: the evaluators produced no numeric or boolean per-line output."
-    header, rows = comparison_rows(report)
-    wrapped = [textwrap.fill(note, width=110, subsequent_indent="  ") for note in notes(report)]
-    return "\n".join([title, "", align(header, rows), ""] + wrapped)

@@ -20,10 +20,15 @@ from promptflow_lite.errors import FlowLoadError
 
 def include_paths(spec: "FlowSpec") -> dict[str, Path]:
     """Base name → real path of each additional include (later entries win, as in promptflow)."""
+    return resolve_includes(spec.working_dir, spec.additional_includes)
+
+
+def resolve_includes(folder: Path, entries: list[str] | None) -> dict[str, Path]:
+    """``entries`` (relative to ``folder``, or absolute) by base name; later entries win."""
     found = {}
-    for entry in spec.additional_includes:
+    for entry in entries or []:
         path = Path(entry)
-        path = path if path.is_absolute() else (spec.working_dir / path)
+        path = path if path.is_absolute() else (Path(folder) / path)
         found[path.name] = path.resolve()
     return found
 
@@ -44,19 +49,25 @@ def locate_source(spec: "FlowSpec", relative: str) -> Path | None:
 
 def materialize(spec: "FlowSpec") -> Path:
     """The folder to run from: the flow folder itself, or a temp copy with the includes merged in."""
-    includes = include_paths(spec)
+    return merge_includes(spec.working_dir, include_paths(spec), spec.path)
+
+
+def merge_includes(folder: Path, includes: dict[str, Path], flow_file: Path | None = None) -> Path:
+    """``folder`` itself without includes, else a temporary copy of it with each include copied in
+    under its base name (removed when the process exits). A missing include names ``flow_file``."""
+    includes = {name: path for name, path in includes.items()
+                if path.exists() or not (folder / name).exists()}  # else merged in already: a copy's copy
     if not includes:
-        return spec.working_dir
-    target = Path(tempfile.mkdtemp(prefix=f"pfl_{spec.working_dir.name}_"))
+        return folder
+    for path in includes.values():
+        if not path.exists():
+            raise FlowLoadError(f"Unable to find additional include '{path}'.", file=str(flow_file or folder),
+                                hint="fix the path under additional_includes (relative to the flow folder).")
+    target = Path(tempfile.mkdtemp(prefix=f"pfl_{folder.name}_"))
     atexit.register(shutil.rmtree, target, ignore_errors=True)
-    shutil.copytree(spec.working_dir, target, dirs_exist_ok=True,
+    shutil.copytree(folder, target, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns(".promptflow", "__pycache__", ".runs"))
     for name, path in includes.items():
-        if not path.exists() and (spec.working_dir / name).exists():
-            continue  # merged in already: the flow is itself such a copy
-        if not path.exists():
-            raise FlowLoadError(f"Unable to find additional include '{path}'.", file=str(spec.path),
-                                hint="fix the path under additional_includes (relative to the flow folder).")
         if path.is_dir():
             shutil.copytree(path, target / name, dirs_exist_ok=True)
         else:

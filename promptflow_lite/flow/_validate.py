@@ -39,6 +39,10 @@ def find_problems(spec: FlowSpec, *, check_files: bool = True,
         problems.append(ValidationProblem(exc.message, file=exc.file, node=exc.node, hint=exc.hint))
         resolved = spec
     file = _file(spec)
+    if "nodes" not in spec.model_fields_set:  # promptflow cannot run it either (KeyError: 'nodes')
+        problems.append(ValidationProblem("The flow has no `nodes:`.", file=file,
+                                          hint="add the nodes (`nodes: []` for a flow whose outputs only read its "
+                                               "inputs), or `entry:` for a flex flow."))
     problems += _duplicates(resolved, file)
     nodes = {n.name: n for n in resolved.nodes}
     checked: list[Node] = list(resolved.nodes)

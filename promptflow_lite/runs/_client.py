@@ -27,7 +27,8 @@ from typing import Any, Iterator
 from promptflow_lite.runs import _model as model
 from promptflow_lite.runs._errors import InvalidRunStatusError
 from promptflow_lite.runs._model import Run
-from promptflow_lite.runs._spec import RunSpec, connection_overrides, load_run
+from promptflow_lite.runs._operations import ConnectionOperations, FlowOperations
+from promptflow_lite.runs._spec import RunSpec, load_run, split_connections
 
 @contextmanager
 def _traced() -> Iterator[None]:
@@ -59,6 +60,19 @@ class Client:
         self._engine = {"engine": engine if named else None, "ray_address": ray_address, "ray_actors": ray_actors}
         self._runner = Runner(self.home, engine=None if named else engine, progress=progress)
         self.runs = RunOperations(self)
+        self.flows = FlowOperations(connection_provider)
+
+    @property
+    def connections(self) -> ConnectionOperations:
+        """promptflow's ``pf.connections``: list, get, create_or_update, delete stored connections."""
+        return ConnectionOperations(self.home)
+
+    def test(self, flow: str | Path, *, inputs: dict[str, Any] | str | Path | None = None, variant: str | None = None,
+             node: str | None = None, environment_variables: dict[str, Any] | None = None,
+             init: dict[str, Any] | None = None) -> Any:
+        """The outputs of one line of ``flow`` (promptflow's ``pf.test``); raises when the line fails."""
+        return self.flows.test(flow, inputs=inputs, variant=variant, node=node,
+                               environment_variables=environment_variables, init=init)
 
     def run(self, flow: str | Path | RunSpec | None = None, data: str | Path | None = None, run: Any = None,
             column_mapping: dict[str, Any] | None = None, variant: str | None = None, name: str | None = None,
@@ -80,7 +94,7 @@ class Client:
         this machine), ``"auto"``, ``"HOST:PORT"`` or ``"ray://HOST:PORT"``; ``ray_actors`` workers (default: one per CPU).
         """
         base = flow if isinstance(flow, RunSpec) else RunSpec()
-        providers, overrides = _split_connections(connections)
+        providers, overrides = split_connections(connections)
         spec = base.merged(
             flow=None if isinstance(flow, RunSpec) or flow is None else str(flow),
             data=str(data) if data is not None else None, run=_name(run), column_mapping=column_mapping,
@@ -138,20 +152,20 @@ class Client:
             html_path = Path(found[0].output_path) / "visualize.html"
         return write_html(found, html_path)
 
-    def stream(self, run: Any) -> Run:
-        """Print the run's log and summary (promptflow's ``pf.stream``)."""
+    def stream(self, run: Any, raise_on_error: bool = True) -> Run:
+        """Print the run's log and summary (promptflow's ``pf.stream``); a failed run raises unless not asked to."""
         found = self.runs.get(run)
         log = Path(found.output_path) / "logs.txt"
         if log.is_file():
             sys.stderr.write(log.read_text(encoding="utf-8"))
-        return self._streamed(found)
+        return self._streamed(found, raise_on_error)
 
     @staticmethod
-    def _streamed(run: Run) -> Run:
+    def _streamed(run: Run, raise_on_error: bool = True) -> Run:
         from promptflow_lite.runs._progress import summary
 
         print(summary(run), file=sys.stderr)
-        if run.status in (model.FAILED, model.CANCELED):
+        if raise_on_error and run.status in (model.FAILED, model.CANCELED):
             raise InvalidRunStatusError(f"Run '{run.name}' is {run.status}: "
                                         f"{(run.error or {}).get('message', '') if isinstance(run.error, dict) else run.error}")
         return run
@@ -176,8 +190,29 @@ class RunOperations:
         return [Run.from_row(row) for row in rows]
 
     def create_or_update(self, run: RunSpec, **overrides: Any) -> Run:
-        """Execute a spec from ``load_run``; keyword arguments override its fields."""
+        """Execute a spec (``Run(flow=..., data=...)`` or ``load_run``); keyword arguments override its fields."""
+        run = run.merged(run=_name(run.run), resume_from=_name(run.resume_from),
+                         flow=str(run.flow) if run.flow is not None else None,
+                         data=str(run.data) if run.data is not None else None)
         return self._client.run(run, **overrides)
+
+    def stream(self, run: Any, raise_on_error: bool = True) -> Run:
+        return self._client.stream(run, raise_on_error)
+
+    def update(self, name: Any, *, display_name: str | None = None, description: str | None = None,
+               tags: dict[str, str] | None = None, **_ignored: Any) -> Run:
+        """Change a run's display name, description or tags (merged into the existing ones)."""
+        found = self.get(name)
+        fields: dict[str, Any] = {}
+        if display_name is not None:
+            fields["display_name"] = display_name
+        if description is not None:
+            fields["description"] = description
+        if tags:
+            fields["tags"] = {**(found.tags or {}), **tags}
+        if fields:
+            self._index.update(found.name, **fields)
+        return self.get(found.name)
 
     def archive(self, name: Any) -> Run:
         found = self.get(name)
@@ -230,18 +265,6 @@ def _name(run: Any) -> str | None:
     if run is None:
         return None
     return run.name if isinstance(run, Run) else str(run)
-
-
-def _split_connections(connections: Any) -> tuple[Any, dict[str, str] | None]:
-    """promptflow's node overrides ``{node: {"connection": c, ...}}`` vs. connections themselves.
-
-    Connections come as a provider, ``{name: Connection}`` or promptflow's execution dict
-    ``{name: {"type": ..., "value": {...}}}`` (entries with a ``type``).
-    """
-    if (isinstance(connections, dict) and connections
-            and all(isinstance(v, dict) and "type" not in v for v in connections.values())):
-        return None, connection_overrides(connections)
-    return connections, None
 
 
 PFClient = Client

@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable
 
 from promptflow_lite.runs._errors import DataError, EmptyInputsData
 from promptflow_lite.tools._coercion import load_json
+from promptflow_lite.tools._multimedia import resolve_image_paths
 
 Row = dict[str, Any]
 Warn = Callable[[str], None]
@@ -78,7 +79,7 @@ def read_file(file: Path, *, unknown_as_jsonl: bool = False) -> list[Row]:
     else:
         raise DataError(f"Unsupported data file type '{suffix}'.", file=str(file),
                         hint=f"use one of {', '.join(SUPPORTED)}.")
-    return [{key: _resolve_image_paths(value, file.parent) for key, value in row.items()} for row in rows]
+    return [{key: resolve_image_paths(value, file.parent) for key, value in row.items()} for row in rows]
 
 
 def _data_files(folder: Path) -> list[Path]:
@@ -221,16 +222,3 @@ def _read_text(file: Path) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DataError("The file is UTF-16 text, not UTF-8.", file=str(file), hint="save the data file as UTF-8.")
     return data.decode("utf-8-sig", "surrogateescape")
-
-
-def _resolve_image_paths(value: Any, base: Path) -> Any:
-    """``{"data:image/png;path": "a.png"}`` values point at files next to the data file (§4.2)."""
-    if isinstance(value, dict):
-        if len(value) == 1:
-            key, item = next(iter(value.items()))
-            if isinstance(key, str) and key.startswith("data:image/") and key.endswith(";path") and isinstance(item, str):
-                return {key: item if Path(item).is_absolute() else str((base / item).resolve())}
-        return {k: _resolve_image_paths(v, base) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_resolve_image_paths(v, base) for v in value]
-    return value

@@ -26,7 +26,7 @@ def prepare_lines(spec: RunSpec, flow: Any, log: RunLog, get_run: Callable[[str]
     if spec.run:
         base = _usable_base_run(spec.run, get_run)
         folder = RunFolder(base.output_path)
-        sources["run.outputs"] = [{"line_number": n, **row} for n, row in sorted(folder.read_outputs().items())]
+        sources["run.outputs"] = [{"line_number": n, **row} for n, row in sorted(folder.resolved_outputs().items())]
         sources["run.inputs"] = base_inputs(base, folder, log)
         labels["run.outputs"] = f"base run '{base.name}' (the line failed there)"
         origins["run.outputs"] = origins["run.inputs"] = f"run {base.name}"

@@ -20,8 +20,13 @@ class Progress:
         if enabled:
             from tqdm import tqdm
 
+            # follow the terminal's size, unless it reports 0 (some CI and docker ttys): then a fixed size, since
+            # tqdm draws no bar in 0 columns and hides every bar below row 0
+            size = _reported_size()
+            fixed = size is not None and 0 in size
             self._bar = tqdm(total=total, initial=done, desc=name, unit="line", file=sys.stderr,
-                             dynamic_ncols=True, smoothing=0.05, leave=True)
+                             dynamic_ncols=not fixed, ncols=(size[0] or _fallback_columns()) if fixed else None,
+                             nrows=(size[1] or 24) if fixed else None, smoothing=0.05, leave=True)
 
     def update(self, ok: bool) -> None:
         if not ok:
@@ -34,6 +39,24 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+def _reported_size() -> tuple[int, int] | None:
+    """``(columns, lines)`` as stderr's terminal reports them (None when it reports nothing)."""
+    import os
+
+    try:
+        return tuple(os.get_terminal_size(sys.stderr.fileno()))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _fallback_columns() -> int:
+    """``COLUMNS`` if set to a width, else 80: a terminal that reports 0 columns still gets a bar."""
+    import os
+
+    value = os.environ.get("COLUMNS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else 80
 
 
 def summary(run: "Run") -> str:
@@ -67,3 +90,12 @@ def _short(value) -> str:
         return f"{value:.4g}"
     text = str(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def format_duration(seconds: float | None) -> str:
+    """``0.0070452`` → ``7.0 ms``, ``0.25`` → ``250 ms``, ``12.3456`` → ``12.35 s``; None → ``-``."""
+    if seconds is None:
+        return "-"
+    if seconds < 0.01:
+        return f"{seconds * 1000:.1f} ms"
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"

@@ -301,6 +301,8 @@ class Runner:
     async def _aggregate(context: _Context, flow, reused: dict[int, LineResult]):
         if not flow.has_aggregation:
             return None
+        for line in reused.values():  # images were written as files; aggregation nodes get them back as images
+            line.aggregation_inputs = flow.media.load(line.aggregation_inputs)
         lines = {**reused, **context.fresh}
         if not lines:
             context.log.warning("No line succeeded: the aggregation nodes did not run.")
@@ -308,7 +310,7 @@ class Runner:
         return await flow.aaggregate([lines[n] for n in sorted(lines)])
 
     def _on_result(self, context: _Context, flow, result: LineResult) -> None:
-        context.folder.record_line(result)
+        context.folder.record_line(result, flow.media)
         context.log.line_output(result.line_number, result.node_runs)
         if result.ok:
             context.completed += 1

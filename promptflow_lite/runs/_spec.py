@@ -134,6 +134,18 @@ def unmask_environment(stored: dict[str, Any] | None, given: dict[str, Any] | No
     return values
 
 
+class RunRequest(RunSpec):
+    """promptflow's ``Run(flow=..., data=..., column_mapping=..., run=base_run)`` entity, for
+    ``pf.runs.create_or_update(run)``; ``connections`` may be its node overrides, keys of cloud runs
+    (``runtime``, ``resources``, ``identity``, ``code``...) are accepted and ignored."""
+
+    def __init__(self, flow: Any = None, **kwargs: Any):
+        known = {f.name for f in fields(RunSpec)}
+        if "connections" in kwargs:
+            kwargs["connections"], kwargs["connection_overrides"] = split_connections(kwargs["connections"])
+        super().__init__(flow=flow, **{k: v for k, v in kwargs.items() if k in known})
+
+
 def load_run(source: str | Path) -> RunSpec:
     """A ``run.yml`` (promptflow's run schema) as a ``RunSpec``; paths are relative to the file."""
     from promptflow_lite.flow._loader import read_yaml
@@ -157,6 +169,18 @@ def load_run(source: str | Path) -> RunSpec:
         connection_overrides=connection_overrides(data.get("connections"), str(path)),
         init=_init(data.get("init"), base, path), notes=notes)
     return spec
+
+
+def split_connections(connections: Any) -> tuple[Any, dict[str, str] | None]:
+    """promptflow's node overrides ``{node: {"connection": c, ...}}`` vs. connections themselves.
+
+    Connections come as a provider, ``{name: Connection}`` or promptflow's execution dict
+    ``{name: {"type": ..., "value": {...}}}`` (entries with a ``type``).
+    """
+    if (isinstance(connections, dict) and connections
+            and all(isinstance(v, dict) and "type" not in v for v in connections.values())):
+        return None, connection_overrides(connections)
+    return connections, None
 
 
 def connection_overrides(connections: Any, where: str = "") -> dict[str, str] | None:

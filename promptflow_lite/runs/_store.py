@@ -26,6 +26,7 @@ from promptflow_lite.engine._results import COMPLETED, LINE_FORMAT, AggregationR
 from promptflow_lite.masking import mask_secrets
 from promptflow_lite.runs._records import line_record, node_record
 from promptflow_lite.runs._journal import JournalScan, JournalWriter, encode_json, rewrite, scan
+from promptflow_lite.tools._multimedia import Multimedia, has_images, resolve_image_paths
 
 LINE_NUMBER = "line_number"
 WIDTH = 9
@@ -107,9 +108,29 @@ class RunFolder:
         if self._journal is not None:
             self._journal.close()
 
-    def record_line(self, result: LineResult) -> None:
-        """Persist a finished line: its journal record marks it done (raises ``JournalWriteError`` if not written)."""
-        self._journal.append(result.to_json(), line_number=result.line_number)
+    def record_line(self, result: LineResult, media: Multimedia | None = None) -> None:
+        """Persist a finished line: its journal record marks it done (raises ``JournalWriteError`` if not written).
+
+        Images are written as files, as promptflow does: those of the outputs to ``flow_outputs/``
+        (referenced relative to it, as in ``output.jsonl``), the others to ``flow_artifacts/``
+        (referenced by absolute path), in ``media``'s message format."""
+        text = result.to_json()
+        if not result.json_is_exact:
+            record = result.to_dict()
+            if has_images(record):
+                text = mask_secrets(dumps(self._with_image_files(record, media or Multimedia())), tokens=False)
+        self._journal.append(text, line_number=result.line_number)
+
+    def _with_image_files(self, record: dict[str, Any], media: Multimedia) -> dict[str, Any]:
+        outputs_folder = self.outputs_file.parent
+        if "outputs" in record:
+            record["outputs"] = media.persist(record["outputs"], outputs_folder, relative_to=outputs_folder)
+        return media.persist(record, self.flow_artifacts)
+
+    def resolved_outputs(self) -> dict[int, dict[str, Any]]:
+        """``read_outputs`` with the image paths made absolute (what an evaluation run maps)."""
+        folder = self.outputs_file.parent
+        return {n: resolve_image_paths(row, folder) for n, row in self.read_outputs().items()}
 
     # after the lines ----------------------------------------------------------------------
     def record_aggregation(self, run_name: str, aggregation: AggregationResult) -> None:

@@ -25,6 +25,7 @@ from promptflow_lite.serve._requests import accepted_types, check_acceptable, re
 from promptflow_lite.serve._responses import (
     OutputSelection, encode, error_body, error_status, exception_body, is_stream, joined, sse_events)
 from promptflow_lite.serve._settings import ServeSettings
+from promptflow_lite.tools._multimedia import has_images
 from promptflow_lite.tracing._setup import continue_trace, tracing_enabled
 
 INCLUDED_FIELDS_ENV = "PROMPTFLOW_RESPONSE_INCLUDED_FIELDS"
@@ -75,6 +76,8 @@ class FlowEndpoint:
             if not result.ok:
                 return _json(error_body(result.error), error_status(result.error), rid)
             outputs = self.selection.apply(result.outputs or {})
+            if has_images(outputs):  # images travel inline, as promptflow's serving sends them
+                outputs = self.flow.media.to_base64(outputs)
             if stream:
                 holding = False  # the stream gives the slot back when it ends
                 return StreamingResponse(self._events(outputs, started, line_started), media_type="text/event-stream",

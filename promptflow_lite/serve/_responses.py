@@ -25,10 +25,10 @@ def encode(value: Any) -> bytes:
 
 
 def _json_default(value: Any) -> Any:
-    from promptflow_lite.tools._multimedia import Image
+    from promptflow_lite.tools._multimedia import Multimedia, PFBytes
 
-    if isinstance(value, Image):
-        return {f"data:{value._mime_type};base64": value.to_base64()}
+    if isinstance(value, PFBytes):
+        return Multimedia().base64_reference(value)
     if isinstance(value, (bytes, bytearray)):
         return value.decode("utf-8", "replace")
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")

@@ -4,7 +4,8 @@ Useful to try a flow, a batch run or an evaluation without keys or network (the 
 quickstart does this) and for CI smoke tests. The server starts once per process on
 127.0.0.1; connections keep their names and types but point at it, connection names that do
 not exist yet are answered by a connection of the class the node needs (Azure OpenAI for a node
-with a ``deployment_name``...), and prompties' inline model configurations are redirected too.
+with a ``deployment_name``...; a custom one holds ``api_key``, ``api_base`` and ``base_url``), prompties'
+inline model configurations are redirected too, and so are clients a tool builds itself (the SDK's variables).
 """
 
 from __future__ import annotations
@@ -36,9 +37,18 @@ def _shared_server(rules: str):
             from promptflow_lite.testing._server import ScriptedServer
 
             _server = ScriptedServer(rules=rules).start()
+            _point_sdk_defaults_at(_server)
             print(f"Offline mode: LLM connections answer from the scripted server at {_server.base_url} "
                   f"(rules: {rules}).", file=sys.stderr)
     return _server
+
+
+def _point_sdk_defaults_at(server: Any) -> None:
+    """Clients a tool builds itself (``OpenAI(api_key=...)`` without a base URL) reach ``server`` too: the
+    openai SDK reads these variables when the code does not say. Offline never calls a real endpoint."""
+    os.environ.update({"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": KEY,
+                       "AZURE_OPENAI_ENDPOINT": server.url, "AZURE_OPENAI_API_KEY": KEY})
+    os.environ.setdefault("OPENAI_API_VERSION", "2024-02-01")
 
 
 class ScriptedConnections(StandInProvider):
@@ -72,10 +82,13 @@ class ScriptedConnections(StandInProvider):
 
 def stand_in(name: str, kind: Any, server: Any) -> Any:
     """A connection of class ``kind`` (default ``OpenAIConnection``) named ``name``, calling the scripted ``server``."""
-    from promptflow_lite.connections._types import Connection, OpenAIConnection
+    from promptflow_lite.connections._types import Connection, CustomConnection, OpenAIConnection
 
     if not (isinstance(kind, type) and issubclass(kind, Connection)) or kind is Connection:
         kind = OpenAIConnection
+    if kind is CustomConnection:  # what tools building their own client read from one
+        return CustomConnection(name=name, secrets={"api_key": KEY},
+                                configs={"api_base": server.url, "base_url": server.base_url})
     return redirect(kind(name=name), server)
 
 

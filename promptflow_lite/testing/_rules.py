@@ -3,7 +3,8 @@
 A rule's ``match`` regex is searched (``re.S``) in the prompt text; the first matching rule
 answers, with ``reply`` expanded by the match (``\\1``, ``\\g<name>``). Rules come from Python
 (``Rule(r"capital of (\\w+)", r"The capital of \\1 is X.")``) or from a YAML/JSON file holding a
-list of rules (or ``{"rules": [...]}``). Without a matching rule the answer is a stable hash.
+list of rules (or ``{"rules": [...]}``; ``include: [other.yaml, ...]`` adds the rules of other
+files, relative to it, first). Without a matching rule the answer is a stable hash.
 """
 
 from __future__ import annotations
@@ -176,14 +177,20 @@ def _read_rules_file(path: Path) -> list:
         mark = getattr(exc, "problem_mark", None)
         raise UserError(f"The rules file is not valid YAML: {getattr(exc, 'problem', exc)}.", file=str(path),
                         line=mark.line + 1 if mark else None) from None
+    included = []
+    if isinstance(data, dict) and "include" in data:  # other rules files, relative to this one, tried first
+        names = data["include"] if isinstance(data["include"], list) else [data["include"]]
+        for name in names:
+            included += _read_rules_file(path.parent / str(name))
+        data = data.get("rules") or []
     if isinstance(data, dict) and "rules" in data:
         data = data["rules"]
     if data is None:
-        return []
+        return included
     if not isinstance(data, list):
         raise UserError("The rules file must hold a list of rules (or a mapping with a 'rules' list).",
                         file=str(path), hint="write '- match: REGEX\\n  reply: TEXT' items.")
-    return data
+    return included + data
 
 
 def _first_error(exc: Exception) -> str:

@@ -19,11 +19,9 @@ from promptflow_lite.tools._decorator import ToolProvider, tool
 from promptflow_lite.tools._llm import api_args, twins
 from promptflow_lite.tools._llm_client import AZURE, OPENAI, InvalidConnectionType
 from promptflow_lite.tools._llm_params import ModelRequest, chat_request, completion_request, embedding_request
-from promptflow_lite.tools._template import PromptResult, render_prompt, render_with_escapes
-
-
-class NodeInputValidationError(UserError):
-    """A node's template variable has the name of a tool parameter, or similar input clash."""
+from promptflow_lite.tools._template import (  # noqa: F401 (NodeInputValidationError re-exported)
+    NodeInputValidationError, PromptResult, render_prompt, render_with_escapes)
+from promptflow_lite.tools._vision import VISION_TOOLS, VISION_TWINS
 
 
 class APINotFound(UserError):
@@ -200,11 +198,12 @@ BUILTIN_TOOLS: dict[str, Callable[..., Any]] = {
     "promptflow.tools.common.parse_chat": parse_chat,
     "promptflow.tools.common.render_jinja_template": render_jinja_template,
     "promptflow.tools.template_rendering.render_template_jinja2": render_template_jinja2,
+    **VISION_TOOLS,
 }
 """Tool id → plain function. Provider-class ids (``...AzureOpenAI.chat``) map to the function
 taking ``connection`` as its first parameter, which is what promptflow's init argument becomes."""
 
-TOOL_TYPES: dict[str, str] = {tool_id: "custom_llm" if tool_id.endswith(".llm.llm") else
+TOOL_TYPES: dict[str, str] = {tool_id: "custom_llm" if tool_id.endswith(".llm.llm") or tool_id in VISION_TOOLS else
                               ("llm" if "OpenAI." in tool_id else "python") for tool_id in BUILTIN_TOOLS}
 
 ASYNC_TWINS: dict[Callable[..., Any], Callable[..., Any]] = {
@@ -213,6 +212,7 @@ ASYNC_TWINS: dict[Callable[..., Any], Callable[..., Any]] = {
     openai_chat: openai_chat_async, openai_completion: openai_completion_async,
     AzureOpenAI.chat: AzureOpenAI.chat_async, AzureOpenAI.completion: AzureOpenAI.completion_async,
     OpenAI.chat: OpenAI.chat_async, OpenAI.completion: OpenAI.completion_async,
+    **VISION_TWINS,
 }
 """Sync built-in (function, or method as found on its class) → async twin with the same signature."""
 

@@ -217,6 +217,6 @@ def convert_literal(value: Any, expected: ParamType | None) -> Any:
     """A literal node input converted for its parameter; unknown parameters pass unchanged."""
     if expected is None or expected.is_connection:
         return value
-    if expected.value_type in ("prompt_template", "file_path", "assistant_definition"):
-        return value
+    if expected.value_type in ("prompt_template", "file_path", "assistant_definition", "image"):
+        return value  # images are read by the flow's message format (engine.nodes)
     return parse_value(value, expected.value_type)

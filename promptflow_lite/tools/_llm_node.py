@@ -11,10 +11,10 @@ import inspect
 from typing import Any, Callable
 
 from promptflow_lite.tools._builtin import (
-    ASYNC_TWINS, LLM_APIS, APINotFound, NodeInputValidationError, api_parameters, llm_provider,
+    ASYNC_TWINS, LLM_APIS, APINotFound, api_parameters, llm_provider,
 )
 from promptflow_lite.tools._coercion import ParamType, param_types
-from promptflow_lite.tools._template import check_template, template_variables
+from promptflow_lite.tools._template import check_template, clashing_variables
 
 
 def make_llm_caller(connection: Any, api: str, template: str,
@@ -30,11 +30,7 @@ def make_llm_caller(connection: Any, api: str, template: str,
         raise APINotFound(f"The API '{provider}.{api}' is not found.", node=node,
                           hint="set `api: chat` or `api: completion` on the node.")
     check_template(template)
-    clash = set(template_variables(template)) & api_parameters(provider, api)
-    if clash:
-        raise NodeInputValidationError(
-            f"Invalid inputs {clash} in prompt template of node {node}. These inputs are duplicated with the "
-            f"parameters of {provider}.{api}.", node=node, hint="rename these variables in the template and inputs.")
+    clashing_variables(template, api_parameters(provider, api), node, f"the parameters of {provider}.{api}")
     sync_func = LLM_APIS[(provider, api)]
     func = ASYNC_TWINS[sync_func]
 

@@ -68,7 +68,8 @@ def build_messages(prompt: str, images: Iterable[Any] | None = None, image_detai
     return Escaper.unescape_messages(messages, escapes)
 
 
-def _model(endpoint: Endpoint, deployment_name: str, model: str) -> str:
+def model_name(endpoint: Endpoint, deployment_name: str, model: str) -> str:
+    """The model to send: the deployment for Azure endpoints, else the model (each falls back to the other)."""
     chosen = (deployment_name or model) if endpoint.flavour == AZURE else (model or deployment_name)
     if not chosen and endpoint.provider == AZURE:
         raise UserError(f"No deployment_name given for Azure OpenAI {endpoint.connection_label}.",
@@ -87,7 +88,7 @@ def chat_request(connection: Any, prompt: str, args: dict[str, Any], variables: 
         raise FunctionCallNotSupportedInStreamMode("Function calling has not been supported by stream mode yet.",
                                                    hint="remove functions or turn streaming off.")
     params: dict[str, Any] = {
-        "model": _model(endpoint, args.get("deployment_name", ""), args.get("model", "")),
+        "model": model_name(endpoint, args.get("deployment_name", ""), args.get("model", "")),
         "messages": messages,
         "temperature": float(args.get("temperature", 1.0)),
         "top_p": float(args.get("top_p", 1.0)),
@@ -119,7 +120,7 @@ def completion_request(connection: Any, prompt: str, args: dict[str, Any],
     endpoint = resolve_endpoint(connection)
     variables = {k: v for k, v in variables.items() if k != Escaper.INPUTS_KEY}
     params: dict[str, Any] = {
-        "model": _model(endpoint, args.get("deployment_name", ""), args.get("model", "")),
+        "model": model_name(endpoint, args.get("deployment_name", ""), args.get("model", "")),
         "prompt": render_template(prompt, **variables),
         "temperature": float(args.get("temperature", 1.0)),
         "top_p": float(args.get("top_p", 1.0)),
@@ -140,7 +141,7 @@ def embedding_request(connection: Any, input: str, deployment_name: str = "", mo
                       dimensions: int | None = None) -> ModelRequest:
     """The embedding request for one input text."""
     endpoint = resolve_endpoint(connection)
-    params: dict[str, Any] = {"model": _model(endpoint, deployment_name, model), "input": input}
+    params: dict[str, Any] = {"model": model_name(endpoint, deployment_name, model), "input": input}
     if endpoint.flavour == "Serverless":
         params.update(input=[input], encoding_format="float")
     if dimensions is not None:

@@ -1,13 +1,12 @@
 """Load the tool of a python node from its source file (FLOW_FORMAT §1.6).
 
-The file is executed as a fresh module (``__file__`` set, the flow folder on ``sys.path`` so
+The file is executed as a fresh module named ``__pf_main__`` (``__file__`` set, the flow folder on ``sys.path`` so
 sibling imports work, promptflow imports served by the compatibility layer). It must define
 exactly one ``@tool`` function, or one ``ToolProvider`` subclass with one ``@tool`` method.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import inspect
 import sys
@@ -19,16 +18,20 @@ from promptflow_lite.errors import ToolLoadError
 from promptflow_lite.tools._decorator import ToolProvider, is_tool
 
 
+MAIN_MODULE = "__pf_main__"  # promptflow runs each tool file as a script of this name
+
+
 def load_module(file: Path, working_dir: Path) -> ModuleType:
-    """Execute ``file`` as a new module; errors name the file and the exception."""
+    """Execute ``file`` as a new module named ``__pf_main__`` (as promptflow does; the last loaded one is
+    ``sys.modules["__pf_main__"]``); errors name the file and the exception."""
     from promptflow_lite._compat import promptflow_alias
 
-    name = "__pf_main_" + hashlib.sha1(str(file).encode()).hexdigest()[:10]
-    spec = importlib.util.spec_from_file_location(name, file)
+    spec = importlib.util.spec_from_file_location(MAIN_MODULE, file)
     if spec is None or spec.loader is None:
         raise ToolLoadError(f"Cannot load '{file.name}' as a python module.", file=str(file))
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+    previous = sys.modules.get(MAIN_MODULE)
+    sys.modules[MAIN_MODULE] = module  # the module being loaded is the "main" one, as a script is
     path = str(working_dir)
     if path not in sys.path:
         sys.path.insert(0, path)
@@ -36,7 +39,10 @@ def load_module(file: Path, working_dir: Path) -> ModuleType:
         with promptflow_alias():
             spec.loader.exec_module(module)
     except Exception as exc:
-        sys.modules.pop(name, None)
+        if previous is None:
+            sys.modules.pop(MAIN_MODULE, None)
+        else:
+            sys.modules[MAIN_MODULE] = previous
         raise ToolLoadError(f"Failed to load the module: ({type(exc).__name__}) {exc}", file=str(file),
                             hint="fix the error in this file (it runs when the flow is loaded).") from exc
     return module

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from promptflow_lite.errors import UserError
 from promptflow_lite.tools._chat import Escaper
@@ -19,6 +19,10 @@ from promptflow_lite.tools._chat import Escaper
 _IMAGE_MARKER = re.compile(r"\!\[(\s*image\s*)\]\(\{\{(\s*[^\s{}]+\s*)\}\}\)")
 _IMAGE_INPUT = re.compile(r"\!\[(\s*image\s*)\]\(\{\{\s*([^{}]+)\s*\}\}\)")
 
+
+
+class NodeInputValidationError(UserError):
+    """A node's template variable has the name of a tool parameter, or similar input clash."""
 
 class JinjaTemplateError(UserError):
     """A prompt template does not parse or fails to render."""
@@ -107,6 +111,16 @@ def template_variables(template: str) -> list[str]:
 
     parsed = Environment().parse(template)
     return sorted(meta.find_undeclared_variables(parsed), key=template.find)
+
+
+def clashing_variables(template: str, reserved: Iterable[str], node: str | None, owner: str) -> None:
+    """Raise promptflow's error when the template uses a variable named like a parameter of its tool
+    (``owner`` says whose: "the reserved parameters of prompt tool", "the parameters of OpenAI.chat"...)."""
+    clash = set(template_variables(template)) & set(reserved)
+    if clash:
+        raise NodeInputValidationError(
+            f"Invalid inputs {clash} in prompt template of node {node}. These inputs are duplicated with {owner}.",
+            node=node, hint="rename these variables in the template and the node's inputs.")
 
 
 def image_variables(template: str) -> list[str]:

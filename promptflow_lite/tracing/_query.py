@@ -127,17 +127,19 @@ def get_trace(trace_id: str, *, path: str | Path | None = None) -> dict[str, Any
     return {"trace_id": full_id, "line_run": line, "spans": span_tree(spans), "evaluations": evaluations}
 
 
-def delete_traces(run: str | None = None, older_than: Any = None, *, path: str | Path | None = None) -> int:
-    """Delete the traces of batch run ``run`` and/or those started before ``older_than`` (an age like
-    ``"7d"``, a date/datetime or epoch seconds); returns how many traces were deleted."""
-    if run is None and older_than is None:
-        raise UserError("Say which traces to delete.", hint="pass run=<run name> or older_than='7d'.")
+def delete_traces(run: str | None = None, older_than: Any = None, *, collection: str | None = None,
+                  path: str | Path | None = None) -> int:
+    """Delete the traces of batch run ``run`` or of ``collection`` (a flow test's ``--collection``, else
+    the flow's name), and/or those started before ``older_than`` (an age like ``"7d"``, a date/datetime
+    or epoch seconds); returns how many traces were deleted."""
+    if run is None and older_than is None and collection is None:
+        raise UserError("Say which traces to delete.", hint="pass run=<run name>, collection=... or older_than='7d'.")
     before = None
     if older_than is not None:
         before = to_epoch(older_than)
     store = _store(path)
     try:
-        return store.delete(run=run, before=before)
+        return store.delete(run=run, before=before, collection=collection)
     finally:
         store.close()
 

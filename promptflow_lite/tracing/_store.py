@@ -94,15 +94,15 @@ class TraceStore:
             _insert(self._conn, "spans", len(SPAN_COLUMNS), spans)
             _insert(self._conn, "line_runs", len(LINE_COLUMNS), line_runs)
 
-    def delete(self, *, run: str | None = None, before: float | None = None) -> int:
-        """Delete the traces of ``run`` and/or started before epoch ``before``; returns how many."""
-        where, params = _where(run=run, before=before)
+    def delete(self, *, run: str | None = None, before: float | None = None, collection: str | None = None) -> int:
+        """Delete the traces of ``run`` / ``collection`` and/or started before epoch ``before``; returns how many."""
+        where, params = _where(run=run, before=before, collection=collection)
         with self._transaction():
             traces = "SELECT trace_id FROM line_runs WHERE " + where
             count = self._conn.execute(f"SELECT COUNT(DISTINCT trace_id) FROM line_runs WHERE {where}",
                                        params).fetchone()[0]
             self._conn.execute(f"DELETE FROM spans WHERE trace_id IN ({traces})", params)
-            if before is not None and run is None:  # spans whose root never arrived
+            if before is not None and run is None and collection is None:  # spans whose root never arrived
                 self._conn.execute("DELETE FROM spans WHERE start_time < ?", (before,))
             self._conn.execute(f"DELETE FROM line_runs WHERE {where}", params)
         return count
@@ -241,9 +241,9 @@ def _insert(conn: sqlite3.Connection, table: str, width: int, rows: Sequence[tup
 
 
 def _where(*, run=None, flow=None, status=None, since=None, before=None, text=None, trace_ids=None,
-           referenced=None) -> tuple[str, list[Any]]:
+           referenced=None, collection=None) -> tuple[str, list[Any]]:
     clauses, params = ["1=1"], []
-    for column, value in (("run", run), ("flow", flow)):
+    for column, value in (("run", run), ("flow", flow), ("collection", collection)):
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)

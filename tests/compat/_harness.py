@@ -45,7 +45,7 @@ def flow_dirs(corpora: list[Path], only: list[str] | None = None) -> list[Path]:
 
 
 def load_cases(flow_dir: Path) -> list[dict[str, Any]]:
-    """The flow's test cases: ``[{"inputs": {...}, "variant"?: "${n.v}", "node"?: "n"}]``."""
+    """The flow's test cases: ``[{"inputs": {...}, "variant"?: "${n.v}", "node"?: "n", "init"?: {...}}]``."""
     cases = json.loads((flow_dir / "cases.json").read_text(encoding="utf-8"))
     if not isinstance(cases, list) or not all(isinstance(c, dict) and "inputs" in c for c in cases):
         raise ValueError(f"{flow_dir / 'cases.json'}: expected a list of objects with an 'inputs' key")
@@ -140,6 +140,34 @@ def scrub_paths(text: str, flow_copy: Path) -> str:
     for form in {str(flow_copy), str(Path(flow_copy).resolve())}:
         text = text.replace(form, "<flow>")
     return text
+
+
+_IMAGE_KEY = re.compile(r"^data:image/(.*);path$")
+
+
+def image_digests(value: Any) -> Any:
+    """``value`` with the file path of every image reference (``{"data:image/png;path": p}`` or
+    ``{"type": "image_file", "image_file": {"path": p}}``) replaced by ``sha1:<digest of the file>``:
+    promptflow and promptflow_lite name image files differently, the bytes and type must agree."""
+    if isinstance(value, list):
+        return [image_digests(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1 and _IMAGE_KEY.match(next(iter(value))) and isinstance(next(iter(value.values())), str):
+        key, path = next(iter(value.items()))
+        return {key: _digest(path)}
+    if value.get("type") == "image_file" and isinstance(value.get("image_file"), dict) and len(value) == 2:
+        return {**value, "image_file": {**value["image_file"], "path": _digest(value["image_file"].get("path"))}}
+    return {key: image_digests(item) for key, item in value.items()}
+
+
+def _digest(path: Any) -> str:
+    import hashlib
+
+    try:
+        return "sha1:" + hashlib.sha1(Path(path).read_bytes()).hexdigest()
+    except (OSError, TypeError):
+        return f"missing file {path}"
 
 
 def first_line(text: str) -> str:

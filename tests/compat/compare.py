@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     if not work:
         h.eprint("no recorded cases found (run record.py first)")
         return 2
-    with tempfile.TemporaryDirectory(prefix="pflcompat-") as scratch, h.scripted_server(
+    # fake keys in connections.json look random: masking hides any word holding a key's first or last characters
+    with tempfile.TemporaryDirectory(prefix="pfl-corpus-") as scratch, h.scripted_server(
         args.base_url, args.server_python or sys.executable, args.port
     ) as (base_url, root_url):
         scratch_dir = Path(scratch)
@@ -134,6 +135,10 @@ class _Runner:
             cmd += ["--variant", case["variant"]]
         if case.get("node"):
             cmd += ["--node", case["node"]]
+        if case.get("init") is not None:
+            init_file = case_dir / "case_init.json"
+            h.write_json(init_file, case["init"])
+            cmd += ["--init", str(init_file)]
         env = h.env_with(
             {
                 "PFL_HOME": str(case_dir / "pfl_home"),
@@ -156,7 +161,7 @@ class _Runner:
         except ValueError:
             return {"ok": False, "error_type": "BadOutput",
                     "message": f"stdout is not JSON: {proc.stdout[:200]!r}"}
-        return {"ok": True, "outputs": outputs}
+        return {"ok": True, "outputs": h.image_digests(outputs)}
 
 
 def _error_line(stderr: str) -> str:

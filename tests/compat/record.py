@@ -15,6 +15,7 @@ promptflow's home (connections, config, keyring) is a temporary folder, so nothi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -69,7 +70,12 @@ def main(argv: list[str] | None = None) -> int:
                 tail = (proc.stderr[-2000:] if proc else "timed out") if proc is not None else "timed out"
                 h.eprint(f"{flow.name:45s} WORKER FAILED\n{tail}")
                 continue
-            counts = json.loads(summary)
+            try:
+                counts = json.loads(summary)
+            except ValueError:  # the worker's last line was not its summary (noise from the flow)
+                totals["broken"] += 1
+                h.eprint(f"{flow.name:45s} WORKER FAILED (no summary line)\n{proc.stderr[-2000:]}")
+                continue
             totals["ok"] += counts["ok"]
             totals["failed"] += counts["failed"]
             print(f"{flow.name:45s} ok={counts['ok']} failed={counts['failed']}", flush=True)
@@ -153,7 +159,8 @@ def _run_case(pf, flow: Path, case: dict[str, Any]) -> dict[str, Any]:
 
     cwd = os.getcwd()
     try:
-        result = pf.flows._test(flow=str(flow), inputs=case["inputs"], variant=case.get("variant"), node=case.get("node"))
+        result = pf.flows._test(flow=str(flow), inputs=case["inputs"], variant=case.get("variant"), node=case.get("node"),
+                                init=case.get("init"))
         # pf.test() ends with exactly this call; calling _test() directly keeps the node statuses and metrics.
         TestSubmitter._raise_error_when_test_failed(result, show_trace=False)
     except Exception as exc:  # noqa: BLE001 - every failure is a recorded outcome
@@ -162,15 +169,19 @@ def _run_case(pf, flow: Path, case: dict[str, Any]) -> dict[str, Any]:
         return record
     finally:
         os.chdir(cwd)
-    return _success_record(result, node=case.get("node"))
+    return _success_record(result, node=case.get("node"), flow=flow)
 
 
-def _success_record(result: Any, node: str | None) -> dict[str, Any]:
+def _success_record(result: Any, node: str | None, flow: Path) -> dict[str, Any]:
     notes = []
     if node:
-        output = _plain(result.output, notes, "output")
-        return {"ok": True, "outputs": output, **({"notes": notes} if notes else {})}
-    outputs = {k: _plain(v, notes, k) for k, v in (result.output or {}).items()}
+        output = _plain(_images_as_files(result.output, flow), notes, "output")
+        return {"ok": True, "outputs": h.image_digests(output), **({"notes": notes} if notes else {})}
+    output = result.output
+    if dataclasses.is_dataclass(output) and not isinstance(output, type):  # as flow.output.json holds it
+        output = {f.name: getattr(output, f.name) for f in dataclasses.fields(output)}
+    output = output if isinstance(output, dict) else {"output": output}  # a flex entry's bare value
+    outputs = h.image_digests({k: _plain(v, notes, k) for k, v in _images_as_files(output or {}, flow).items()})
     record: dict[str, Any] = {"ok": True, "outputs": outputs}
     metrics = result.run_info.metrics or {}
     if metrics:
@@ -197,6 +208,16 @@ def _error_record(exc: BaseException, result: Any) -> dict[str, Any]:
     else:
         record["error_code"] = ErrorResponse.from_exception(exc).error_code_hierarchy
     return record
+
+
+def _images_as_files(value: Any, flow: Path) -> Any:
+    """Images written as files and referenced as ``pf flow test`` prints them (in the flow's message format)."""
+    from promptflow._utils.multimedia_utils import MultimediaProcessor
+
+    flow_file = next((flow / n for n in ("flow.dag.yaml", "flow.dag.yml") if (flow / n).exists()), None)
+    processor = MultimediaProcessor.create_from_yaml(flow_file) if flow_file else MultimediaProcessor.create()
+    return processor.persist_multimedia_data(value, base_dir=flow / ".promptflow", sub_dir=Path("output"),
+                                             use_absolute_path=True)
 
 
 def _plain(value: Any, notes: list[str], where: str) -> Any:

@@ -468,3 +468,38 @@ def test_a_bare_entry_gets_one_generated_flow_file_per_entry_and_code_folder(tmp
     assert first == again and first.parent.name == "shout"  # reused: repeated calls leave no new folders
     assert entry_flow_file("shout:shout", tmp_path / "a") != first
     assert entry_flow_file("shout:whisper", tmp_path) != first
+
+
+def test_additional_includes_are_merged_in_as_for_dag_flows(make_flow, tmp_path, capsys, pfl_home, flow_test_json):
+    make_flow({"flex_include_words/words.py": "def shout(text):\n    return text.upper() + '!'\n",
+               "greeting.txt": "hello"}, name="shared")
+    folder = make_flow({
+        "flow.flex.yaml": """
+            entry: entry:greet
+            additional_includes:
+            - ../shared/flex_include_words
+            - ../shared/greeting.txt
+            """,
+        "entry.py": """
+            from pathlib import Path
+            from flex_include_words.words import shout
+
+            def greet(name: str) -> str:
+                return shout(Path("greeting.txt").read_text() + " " + name)
+            """,
+    }, name="flex_with_includes")
+    assert flow_test_json("--flow", str(folder), "--inputs", "name=ada") == {"output": "HELLO ADA!"}
+    (tmp_path / "data.jsonl").write_text('{"name": "bob"}\n')
+    assert main(["run", "create", "--flow", str(folder), "--data", str(tmp_path / "data.jsonl"), "--name", "inc"]) == 0
+    outputs = (pfl_home / "runs" / "inc" / "flow_outputs" / "output.jsonl").read_text()
+    assert json.loads(outputs)["output"] == "HELLO BOB!"
+    snapshot = pfl_home / "runs" / "inc" / "snapshot"
+    assert (snapshot / "flex_include_words" / "words.py").is_file()  # the snapshot has them
+    assert not (folder / "flex_include_words").exists()  # the flow folder itself is left alone
+
+
+def test_a_missing_include_of_a_flex_flow_names_it(make_flow):
+    folder = make_flow({"flow.flex.yaml": "entry: entry:f\nadditional_includes: [../nowhere.py]\n",
+                        "entry.py": "def f(x: str):\n    return x\n"}, name="flex_missing_include")
+    with pytest.raises(FlowLoadError, match="Unable to find additional include .*nowhere.py"):
+        load_flow(folder)

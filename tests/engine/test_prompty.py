@@ -323,6 +323,17 @@ def test_cli_flow_test_on_a_prompty_file_and_folder(server, tmp_path, capsys, fl
     assert out == {"output": "Knock knock. Who is there? A scripted joke."}
 
 
+def test_a_sample_file_is_read_only_when_a_call_has_no_inputs(server, tmp_path, capsys, flow_test_json):
+    path = write(tmp_path, "basic.prompty", BASIC.replace(
+        "sample:\n  question: Who is the most famous person in the world?", "sample: questions.json"))
+    assert flow_test_json("--flow", str(path), "--inputs", "question=the famous person?") == {
+        "output": "Probably the Pope."}  # the missing sample file does not matter
+    assert main(["flow", "test", "--flow", str(path)]) == 1  # without inputs it is needed
+    assert "Cannot find sample file questions.json" in capsys.readouterr().err
+    write(tmp_path, "questions.json", '{"question": "Tell a joke"}')
+    assert flow_test_json("--flow", str(path)) == {"output": "Knock knock. Who is there? A scripted joke."}
+
+
 def test_cli_flow_test_json_mode_prints_the_dict(server, tmp_path, capsys, flow_test_json):
     path = write(tmp_path, "json.prompty", JSON_PROMPTY)
     assert flow_test_json("--flow", str(path), "--inputs", "question=capital of Chile?") == {

@@ -314,3 +314,55 @@ def test_the_python_api_mirrors_the_command(data, make_flow):
     assert result.report.summary("default", "short.passed").estimate.mean == pytest.approx(short)
     assert not result.passed  # short < 0.9
     assert [c.metric for c in result.checks if not c.passed] == ["short.passed"]
+
+
+GRADED_FLOW = FLOW.replace("""      variant_0:
+        node:""", """      variant_0:
+        description: casual wording, no instruction
+        node:""").replace("""      variant_1:
+        node:""", """      variant_1:
+        description: a system message asking for the exact word
+        node:""")
+
+SHOUT_EVALUATOR = {
+    "flow.dag.yaml": """
+        inputs:
+          answer: {type: string}
+        outputs:
+          loud:
+            type: bool
+            description: the answer is in capital letters
+            reference: ${judge.output}
+        nodes:
+        - {name: judge, type: python, source: {type: code, path: judge.py}, inputs: {answer: "${inputs.answer}"}}
+        - name: summary
+          type: python
+          source: {type: code, path: summary.py}
+          inputs: {values: "${judge.output}"}
+          aggregation: true
+    """,
+    "judge.py": "from promptflow import tool\n\n@tool\ndef judge(answer: str) -> bool:\n    return answer.isupper()\n",
+    "summary.py": ("from promptflow import tool, log_metric\n\n@tool\ndef summary(values: list) -> dict:\n"
+                   "    log_metric('shouting_share', sum(values) / len(values))\n    return {}\n"),
+}
+
+
+def test_the_table_says_what_variants_and_metrics_are_with_one_sentence_per_verdict(server, data, make_flow, capsys):
+    flow = make_flow({"flow.dag.yaml": GRADED_FLOW % {"prompt_0": "p0.jinja2", "prompt_1": "p1.jinja2"},
+                      "p0.jinja2": CASUAL, "p1.jinja2": PRECISE}, name="graded")
+    shout = make_flow(SHOUT_EVALUATOR, name="shout")
+    assert pfl_eval("--flow", flow, "--data", data, "--evaluator", "exact_match", f"shout={shout}") == 0
+    out = capsys.readouterr().out
+    assert "variant_0: casual wording, no instruction" in out  # the variants' descriptions
+    assert "exact_match.passed: share of lines where the answer equals the ground truth" in out
+    assert "shout.loud: share of lines where the answer is in capital letters" in out
+    assert ("exact_match.passed: variant_1 is better than variant_0: it passes 100 points more often than variant_0 "
+            "(0% → 100%)") in " ".join(out.split())
+    assert "shout.shouting_share" in out  # a custom evaluator's logged metric is in the terminal too
+    for jargon in ("Wilson", "BCa", "McNemar", "Newcombe"):
+        assert jargon not in out
+    assert "--explain" in out
+
+    assert pfl_eval("--flow", flow, "--data", data, "--evaluator", "exact_match", "--explain", "-q") == 0
+    explained = capsys.readouterr().out
+    assert "Wilson" in explained and "McNemar" in explained

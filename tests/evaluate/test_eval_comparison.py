@@ -15,7 +15,7 @@ from promptflow_lite.evaluate._evaluators import (
 )
 from promptflow_lite.evaluate._gates import check, parse_gates, resolve_metric
 from promptflow_lite.evaluate._junit import junit_xml
-from promptflow_lite.evaluate._text_table import format_report
+from promptflow_lite.evaluate._explain import format_report
 
 
 def single(values):

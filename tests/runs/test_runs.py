@@ -541,3 +541,32 @@ def test_output_cut_short_by_the_reader_ends_quietly(square, tmp_path, pfl_home)
     process.stdout.close()
     assert process.wait(timeout=60) == 141
     assert process.stderr.read() == b""
+
+
+def test_progress_bar_shows_on_a_terminal_that_reports_zero_columns(monkeypatch):
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import termios
+
+    from promptflow_lite.runs._progress import Progress
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 0, 0, 0, 0))  # rows=0, columns=0
+    terminal = os.fdopen(slave, "w", buffering=1)
+    monkeypatch.setattr("sys.stderr", terminal)
+    monkeypatch.delenv("COLUMNS", raising=False)
+    progress = Progress(4, name="demo")  # enabled: stderr is a tty
+    for ok in (True, True, False, True):
+        progress.update(ok)
+    progress.close()
+    terminal.flush()
+    chunks = []
+    while select.select([master], [], [], 1.0)[0]:
+        chunks.append(os.read(master, 65536))
+    shown = b"".join(chunks).decode("utf-8", "replace")
+    terminal.close()
+    os.close(master)
+    assert "100%|" in shown and "4/4" in shown and "failed=1" in shown  # the bar, not only the counters

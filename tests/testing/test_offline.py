@@ -191,3 +191,68 @@ def test_a_flex_flow_with_an_azure_model_configuration_runs_offline(make_flow, o
     out = flow_test(capsys, "--flow", str(folder), "--init", str(init), "--inputs", "question=capital of France?")
     assert out == {"output": "Paris"}
     assert [r["path"] for r in offline().requests] == ["/openai/deployments/dep-x/chat/completions"]
+
+
+def test_tools_that_build_their_own_openai_client_reach_the_scripted_server(make_flow, offline, capsys):
+    folder = make_flow({
+        "flow.dag.yaml": """
+            inputs:
+              question: {type: string}
+            outputs:
+              from_connection: {type: string, reference: "${own_client.output}"}
+              from_environment: {type: string, reference: "${env_client.output}"}
+            nodes:
+            - name: own_client
+              type: python
+              source: {type: code, path: own_client.py}
+              inputs: {connection: my_custom_connection, question: "${inputs.question}"}
+            - name: env_client
+              type: python
+              source: {type: code, path: env_client.py}
+              inputs: {question: "${inputs.question}"}
+            """,
+        "own_client.py": """
+            from openai import AzureOpenAI, OpenAI
+            from promptflow.connections import CustomConnection
+            from promptflow.core import tool
+
+            @tool
+            def ask(connection: CustomConnection, question: str) -> str:
+                settings = dict(connection)
+                client = AzureOpenAI(api_key=settings["api_key"], azure_endpoint=settings["api_base"],
+                                     api_version="2024-02-01")
+                answer = client.chat.completions.create(model="gpt-4o",
+                                                        messages=[{"role": "user", "content": question}])
+                return answer.choices[0].message.content
+            """,
+        "env_client.py": """
+            from openai import OpenAI
+            from promptflow.core import tool
+
+            @tool
+            def ask(question: str) -> str:
+                answer = OpenAI().chat.completions.create(model="gpt-4o",
+                                                          messages=[{"role": "user", "content": question}])
+                return answer.choices[0].message.content
+            """,
+    })
+    out = flow_test(capsys, "--flow", str(folder), "--inputs", "question=capital of France?")
+    assert out == {"from_connection": "Paris", "from_environment": "Paris"}
+    assert sorted(r["path"] for r in offline().requests) == ["/openai/deployments/gpt-4o/chat/completions",
+                                                               "/v1/chat/completions"]
+
+
+def test_a_flow_whose_only_llm_client_comes_from_the_environment_runs_offline(make_flow, offline, capsys):
+    folder = make_flow({
+        "flow.flex.yaml": "entry: ask:ask\n",
+        "ask.py": """
+            from openai import OpenAI
+
+            def ask(question: str) -> str:
+                answer = OpenAI().chat.completions.create(model="gpt-4o",
+                                                          messages=[{"role": "user", "content": question}])
+                return answer.choices[0].message.content
+            """,
+    })
+    assert flow_test(capsys, "--flow", str(folder), "--inputs", "question=capital of France?") == {"output": "Paris"}
+    assert [r["path"] for r in offline().requests] == ["/v1/chat/completions"]

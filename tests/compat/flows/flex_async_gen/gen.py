@@ -1,0 +1,3 @@
+async def count(n: int = 3):
+    for i in range(n):
+        yield f"{i},"
