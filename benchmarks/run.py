@@ -1,6 +1,6 @@
 """Benchmarks: promptflow_lite, and optionally promptflow 1.18.5 on the same work in the same invocation.
 
-    python benchmarks/run.py [--suite startup,flowtest,batch,eval,serve,tracing,ui,editor]
+    python benchmarks/run.py [--suite startup,flowtest,batch,eval,grid,serve,tracing,ui,editor]
                              [--compare-promptflow /path/to/promptflow-venv] [--quick] [--runs N]
 
 Writes ``benchmarks/results/bench_<time>.json`` (every run) and ``.md`` (the table; also
@@ -26,6 +26,7 @@ from _lib import report  # noqa: E402
 from _lib.context import Context  # noqa: E402
 from _lib.suites_batch import run_batch, run_tracing  # noqa: E402
 from _lib.suites_eval import run_eval  # noqa: E402
+from _lib.suites_grid import run_grid  # noqa: E402
 from _lib.suites_serve import run_serve  # noqa: E402
 from _lib.suites_startup import run_flowtest, run_startup  # noqa: E402
 from _lib.suites_editor import run_editor  # noqa: E402
@@ -33,8 +34,7 @@ from _lib.suites_ui import run_ui  # noqa: E402
 from _lib.tools import Promptflow, PromptflowLite  # noqa: E402
 
 SUITES = {"startup": run_startup, "flowtest": run_flowtest, "batch": run_batch, "eval": run_eval,
-          "serve": run_serve, "tracing": run_tracing, "ui": run_ui,
-          "editor": run_editor}
+          "grid": run_grid, "serve": run_serve, "tracing": run_tracing, "ui": run_ui, "editor": run_editor}
 BENCH_DIR = Path(__file__).resolve().parent
 FULL = {"chain": 5000, "llm": 1000, "parallel": 100, "serve": 2000, "requests": 2000}
 QUICK = {"chain": 500, "llm": 100, "parallel": 20, "serve": 200, "requests": 200}

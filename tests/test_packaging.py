@@ -102,7 +102,8 @@ def test_the_wheel_holds_every_module_and_runs_the_main_job_outside_the_checkout
 
 
 def test_pfl_ui_serves_the_app_from_the_wheel(tmp_path):
-    """`pip install promptflow_lite[ui]` from a wheel: pfl ui starts, answers and shows the editor's pages."""
+    """`pip install promptflow_lite[ui]` from a wheel: pfl ui starts, answers and shows its pages (a deep link
+    first thing: the pages ship in ``views/``, the navigation is there)."""
     sys.path.insert(0, str(Path(__file__).parent))
     from _ui_server import chromium_page, running_ui, wait_until_idle
 
@@ -112,10 +113,11 @@ def test_pfl_ui_serves_the_app_from_the_wheel(tmp_path):
     where = subprocess.run([str(python), "-c", "import promptflow_lite.ui as ui; print(ui.APP)"], cwd=elsewhere,
                            capture_output=True, text=True, timeout=120)
     assert Path(where.stdout.strip()).is_relative_to(python.parent.parent), where.stdout + where.stderr
-    with running_ui(["--flow", str(CLASSIFICATION)], pfl=[str(python.parent / "pfl")], cwd=elsewhere) as ui, \
-            chromium_page() as page:
-        page.goto(ui.url)
+    with running_ui([], pfl=[str(python.parent / "pfl")], cwd=elsewhere) as ui, chromium_page() as page:
+        page.goto(f"{ui.url}/editor?flow={CLASSIFICATION}")
         wait_until_idle(page)
         page.get_by_role("heading", name="classification").wait_for()
+        for title in ("Runs", "New evaluation", "Compare", "Traces"):
+            page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).wait_for()
         canvas = page.frame_locator('[data-testid="stCustomComponentV1"]').first
         canvas.locator('.react-flow__node[data-id="classify"]').wait_for(state="attached")

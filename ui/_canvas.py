@@ -79,8 +79,9 @@ def canvas_state(graph: FlowGraph, problems: dict[str, int], selected: str | Non
     return StreamlitFlowState(nodes, edges, selected_id=selected)
 
 
-def show(graph: FlowGraph, problems: dict[str, int], selected: str | None, version: int) -> str | None:
-    """Draw the canvas; returns the id of a node the user just clicked (else None)."""
+def show(graph: FlowGraph, problems: dict[str, int], selected: str | None, version: tuple[str, int]) -> str | None:
+    """Draw the canvas; returns the id of a node the user just clicked (else None). ``version`` names what is
+    drawn (the flow folder and its edit count): the canvas is rebuilt when it or the selection changes."""
     from streamlit_flow import streamlit_flow
 
     wanted = (version, selected)

@@ -47,8 +47,9 @@ def _choose_runs() -> tuple[list[str], str | None]:
         st.session_state["compare_runs"] = [name for name in given if name in options]
     left, right = st.columns([3, 1])
     names = left.multiselect("Runs", options, key="compare_runs", placeholder="choose runs to compare")
+    labels = short_names(names)  # long run names differ at their end: show what differs
     baseline = right.selectbox("Baseline", names, index=0 if names else None, key="compare_baseline",
-                               help="the run the others are compared with") if names else None
+                               format_func=labels.get, help="the run the others are compared with") if names else None
     if names:
         st.query_params["runs"] = ",".join(names)
     return names, baseline

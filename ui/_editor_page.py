@@ -16,6 +16,7 @@ from promptflow_lite.ui import _editor_state as state
 from promptflow_lite.ui._widgets import error_text
 
 SELECT_KEY = "pfl_node_select"
+NEW_FLOW_POPOVER, ADD_NODE_POPOVER = "pfl_new_flow_open", "pfl_add_node_open"
 SKIP = {".git", ".venv", "venv", "node_modules", "__pycache__", ".promptflow", ".runs", "site-packages"}
 
 
@@ -44,8 +45,8 @@ def flow_picker(current: Path | None) -> Path | None:
     choice = top[0].selectbox("Flow folder", options, index=0 if shown else None, key=f"pfl_flow_pick/{shown}",
                               accept_new_options=True, placeholder="type a path or pick a flow found here",
                               help=f"flows found under {Path.cwd()} are listed; any folder path can be typed")
-    with top[1].popover("New flow", icon=":material/add:", width="stretch"):
-        _new_flow()
+    with top[1].popover("New flow", icon=":material/add:", width="stretch", key=NEW_FLOW_POPOVER, on_change="rerun"):
+        _new_flow()  # a stateful popover: creating the flow closes it
     if choice and choice != shown:
         folder = (Path.cwd() / choice).resolve() if not Path(choice).is_absolute() else Path(choice)
         _shell.set_flow(folder)
@@ -61,22 +62,31 @@ def flow_picker(current: Path | None) -> Path | None:
 
 
 def _new_flow() -> None:
-    from promptflow_lite.flow._new_flow import FLOW_TYPES, init_flow
+    from promptflow_lite.flow._new_flow import FLOW_TYPES
 
-    kind = st.radio("Template", FLOW_TYPES, horizontal=True, key="pfl_new_type",
-                    captions=["prompt + python", "chat with an LLM", "judge lines + metrics"])
+    st.radio("Template", FLOW_TYPES, horizontal=True, key="pfl_new_type",
+             captions=["prompt + python", "chat with an LLM", "judge lines + metrics"])
     folder = st.text_input("Folder", key="pfl_new_folder", placeholder="my_flow (relative to the working folder)")
-    if st.button("Create", type="primary", key="pfl_new_create", disabled=not folder):
-        target = Path(folder) if Path(folder).is_absolute() else Path.cwd() / folder
-        try:
-            init_flow(target, kind)
-        except Exception as exc:  # noqa: BLE001
-            st.error(error_text(exc))
-            return
-        flows_under.clear()
-        _shell.set_flow(target)
-        state.close()
-        st.rerun()
+    if problem := st.session_state.pop("pfl_new_error", None):
+        st.error(problem)
+    st.button("Create", type="primary", key="pfl_new_create", disabled=not folder, on_click=_create_flow)
+
+
+def _create_flow() -> None:
+    """Write the chosen template into the folder and open it (the popover closes); an error stays in it."""
+    from promptflow_lite.flow._new_flow import init_flow
+
+    folder = Path(st.session_state["pfl_new_folder"])
+    target = folder if folder.is_absolute() else Path.cwd() / folder
+    try:
+        init_flow(target, st.session_state["pfl_new_type"])
+    except Exception as exc:  # noqa: BLE001 - an existing folder, no permission...
+        st.session_state["pfl_new_error"] = error_text(exc)
+        return
+    flows_under.clear()
+    _shell.set_flow(target)
+    state.close()
+    st.session_state[NEW_FLOW_POPOVER] = False
 
 
 def editor(folder: Path) -> None:
@@ -104,7 +114,7 @@ def editor(folder: Path) -> None:
         state.select(INPUTS)  # a flow opens on its inputs
     left, right = st.columns([3, 2], gap="medium")
     with left:
-        _canvas_fragment(graph, counts, doc.version, ids)
+        _canvas_fragment(graph, counts, (str(doc.folder), doc.version), ids)
         _add_node(doc)
     with right:
         labels = {INPUTS: "Flow inputs", OUTPUTS: "Flow outputs"}
@@ -124,7 +134,7 @@ def editor(folder: Path) -> None:
 
 
 @st.fragment
-def _canvas_fragment(graph, counts: dict[str, int], version: int, ids: list[str]) -> None:
+def _canvas_fragment(graph, counts: dict[str, int], version: tuple[str, int], ids: list[str]) -> None:
     """The canvas reruns alone on its own events (moves, the component's first report); a click on another
     node reruns the whole page so the inspector follows."""
     clicked = _canvas.show(graph, counts, state.selected(), version)
@@ -208,20 +218,26 @@ def _problem_summary(problems: list) -> None:
 
 
 def _add_node(doc: FlowDocument) -> None:
-    with st.popover("Add node", icon=":material/add:"):
-        kind = st.radio("Type", ["python", "llm", "prompt"], horizontal=True, key="pfl_add_type")
-        name = st.text_input("Name", key="pfl_add_name", placeholder="e.g. summarize")
-        first = st.selectbox("First input (optional)", editing.reference_choices(doc), index=None,
-                             key="pfl_add_input", help="wired as the node's input; add more in its Inputs tab")
+    with st.popover("Add node", icon=":material/add:", key=ADD_NODE_POPOVER, on_change="rerun"):
+        _add_node_form(doc)  # a stateful popover: adding the node closes it
 
-        def add() -> None:
-            name, first = st.session_state["pfl_add_name"], st.session_state["pfl_add_input"]
-            inputs = {}
-            if first:
-                inputs[first.strip("${}").split(".")[-1] if first.startswith("${inputs.")
-                       else first[2:].split(".")[0]] = first
-            if state.edit(lambda: editing.add_node(doc, name, kind, inputs=inputs), structural=True):
-                state.select(name)
-                state.message("success", f"Added {kind} node {name}; its source file is written when you save.")
 
-        st.button("Add node", type="primary", key="pfl_add_go", disabled=not name, on_click=add)
+def _add_node_form(doc: FlowDocument) -> None:
+    """Type, name and first input of a new node; adding it closes the popover and selects it."""
+    kind = st.radio("Type", ["python", "llm", "prompt"], horizontal=True, key="pfl_add_type")
+    name = st.text_input("Name", key="pfl_add_name", placeholder="e.g. summarize")
+    first = st.selectbox("First input (optional)", editing.reference_choices(doc), index=None,
+                         key="pfl_add_input", help="wired as the node's input; add more in its Inputs tab")
+
+    def add() -> None:
+        name, first = st.session_state["pfl_add_name"], st.session_state["pfl_add_input"]
+        inputs = {}
+        if first:
+            inputs[first.strip("${}").split(".")[-1] if first.startswith("${inputs.")
+                   else first[2:].split(".")[0]] = first
+        if state.edit(lambda: editing.add_node(doc, name, kind, inputs=inputs), structural=True):
+            st.session_state[ADD_NODE_POPOVER] = False
+            state.select(name)
+            state.message("success", f"Added {kind} node {name}; its source file is written when you save.")
+
+    st.button("Add node", type="primary", key="pfl_add_go", disabled=not name, on_click=add)

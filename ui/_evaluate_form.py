@@ -28,14 +28,16 @@ def show() -> None:
 
     selectors = choose_variants(flow, "all")
     outputs = flow_output_names(flow)
-    chosen, baseline = _variants(selectors, variant_labels(selectors))
+    from promptflow_lite.ui._evaluate_grid import analysis_options, grid_variants
+
+    chosen, baseline = grid_variants(flow, selectors) or _variants(selectors, variant_labels(selectors))
     specs, texts = _evaluators(columns)
     if not specs:
         st.info("Choose at least one evaluator.", icon=":material/rule:")
         return
     flow_mapping = _flow_mapping(flow, columns)
     evaluator_mapping, missing = _evaluator_mappings(specs, outputs, columns)
-    options = _options(flow)
+    options = {**_options(flow), **analysis_options(columns, len(chosen))}
     if missing:
         st.warning("Map every required evaluator input: " + ", ".join(missing), icon=":material/warning:")
     if st.button("Start evaluation", type="primary", icon=":material/play_arrow:", disabled=bool(missing),

@@ -25,13 +25,20 @@ def show(name: str) -> None:
     st.title(job.name)
     settings = job.settings
     st.markdown(f"{STATE_BADGES[job.state]} · started {moment(job.started)} · flow `{settings.get('flow')}` · "
-                f"{len(settings.get('variants') or [])} variant(s) × {settings.get('repeats', 1)} · evaluators "
-                + ", ".join(f"`{e}`" for e in settings.get("evaluators") or []))
+                + _plan(settings))
     if job.state == RUNNING:
         _live(job.name)
     else:
         _bars(job)
         _outcome(job)
+
+
+def _plan(settings: dict[str, Any]) -> str:
+    """What the evaluation runs, in words: "2 variants × 3 repeats · evaluated by `exact_match`"."""
+    variants, repeats = len(settings.get("variants") or []) or 1, settings.get("repeats") or 1
+    evaluators = settings.get("evaluators") or []
+    plan = f"{variants} variant{'s' if variants > 1 else ''}" + (f" × {repeats} repeats" if repeats > 1 else "")
+    return plan + (" · evaluated by " + ", ".join(f"`{e}`" for e in evaluators) if evaluators else "")
 
 
 @st.fragment(run_every=1.0)
@@ -74,12 +81,14 @@ def _line_text(run: dict[str, Any]) -> str:
 def _outcome(job: EvaluationJob) -> None:
     if job.output.strip():
         st.subheader("Comparison", divider="gray")
-        st.code(job.output.rstrip(), language=None)
+        with st.container(key="pfl_comparison_table"):  # a smaller font: the CLI's table fits at 1280 px
+            st.code(job.output.rstrip(), language=None)
         result = job.result or {}
         bases = [runs["base"][0] for runs in (result.get("runs") or {}).values() if runs.get("base")]
         if len(bases) >= 2:
             link("compare", "Open in Compare (chart, lines side by side)", icon=":material/compare_arrows:",
                  runs=",".join(bases))
+        _charts(result)
     if job.state in (FAILED, INTERRUPTED):
         tail = "\n".join(job.log.strip().splitlines()[-12:])
         message = "The evaluation stopped before its end." if job.state == INTERRUPTED else "The evaluation failed."
@@ -87,6 +96,30 @@ def _outcome(job: EvaluationJob) -> None:
         st.caption("A run that was interrupted can be completed with `pfl run resume NAME`.")
     with st.expander("Log"):
         st.code(job.log or "(empty)", language=None)
+
+
+def _charts(result: dict[str, Any]) -> None:
+    """The HTML report's charts (means with CIs, paired differences, Pareto scatter, slices), from the JSON result."""
+    from promptflow_lite.evaluate._chart_figures import draw_figures
+
+    figures = draw_figures(result.get("charts") or {}, result.get("confidence") or 0.95)
+    if not figures:
+        return
+    st.subheader("Charts", divider="gray")
+    for svg in [*figures.metrics, *figures.forest]:
+        st.image(svg)  # as an image: st.html's sanitizer removes inline SVG
+    if figures.pareto:
+        st.image(figures.pareto)
+        st.caption("Points: " + ", ".join(f"**{number}** {row['variant']}" for number, row in
+                                          enumerate(_plotted(result["charts"]["pareto"]), 1))
+                   + ". Blue: on the Pareto front (quality × cost × p95 latency); point size: p95 latency.")
+    for figure in figures.slices:
+        st.image(figure["chart"])
+
+
+def _plotted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Pareto records that are points of the scatter, in its numbering."""
+    return [row for row in rows if row.get("quality") is not None and row.get("cost") is not None]
 
 
 def past_evaluations() -> None:

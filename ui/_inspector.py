@@ -70,7 +70,7 @@ def _node(doc: FlowDocument, name: str, problems: list) -> None:
     except Exception as exc:  # noqa: BLE001 - a broken variant entry
         st.error(str(exc))
         return
-    settings, inputs, source = st.tabs(["Settings", "Inputs", "Source"])
+    settings, inputs, source = st.tabs(["Settings", "Inputs", "Source"], key="pfl_inspector_tab")  # kept on edits
     with settings:
         _settings(doc, name, variant, body)
     with inputs:
@@ -93,16 +93,15 @@ def _variant_bar(doc: FlowDocument, name: str, entry: Any) -> str | None:
     k = state.key(name, chosen, "description")
     st.text_input("Description", value=description, key=k, placeholder="what is different in this variant",
                   on_change=state.on_change(k, lambda v: editing.set_variant_description(doc, name, chosen, v)))
-    add, make_default, remove = st.columns(3)
-    add.button("Add variant", icon=":material/content_copy:", help="a copy of the variant shown; its prompt file is copied too", key=state.key(name, chosen, "add"), width="stretch",
-               on_click=lambda: state.edit(lambda: editing.add_variant(doc, name, chosen), structural=True,
-                                           done=f"Added a copy of {chosen} to {name}."))
-    make_default.button("Make default", key=state.key(name, chosen, "default"), disabled=chosen == default,
-                        width="stretch",
-                        on_click=lambda: state.edit(lambda: editing.set_default_variant(doc, name, chosen),
-                                                    structural=True))
-    remove.button("Remove variant", key=state.key(name, chosen, "remove"), disabled=chosen == default,
-                  width="stretch",
+    with st.container(horizontal=True):  # buttons wrap in a narrow panel instead of cutting their labels
+        st.button("Add variant", icon=":material/content_copy:", key=state.key(name, chosen, "add"),
+                  help="a copy of the variant shown; its prompt file is copied too",
+                  on_click=lambda: state.edit(lambda: editing.add_variant(doc, name, chosen), structural=True,
+                                              done=f"Added a copy of {chosen} to {name}."))
+        st.button("Make default", key=state.key(name, chosen, "default"), disabled=chosen == default,
+                  on_click=lambda: state.edit(lambda: editing.set_default_variant(doc, name, chosen),
+                                              structural=True))
+        st.button("Remove variant", key=state.key(name, chosen, "remove"), disabled=chosen == default,
                   on_click=lambda: state.edit(lambda: editing.remove_variant(doc, name, chosen), structural=True))
     return chosen
 

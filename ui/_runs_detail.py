@@ -34,9 +34,7 @@ def show(name: str) -> None:
 
 
 def _header(row: dict[str, Any]) -> None:
-    title, archive_column, delete_column = st.columns([8, 1.2, 1.2], vertical_alignment="bottom")
-    title.title(row["name"])
-    _actions(row, archive_column, delete_column)
+    st.title(row["name"])
     facts = [status_badge(row["status"]), f"flow **{row.get('flow_name') or '?'}**"]
     if row.get("variant_id"):
         facts.append(f"variant **{row['variant_id']}**")
@@ -53,31 +51,29 @@ def _header(row: dict[str, Any]) -> None:
         details.append(f"flow folder `{row['flow']}`")
     if details:
         st.caption(" · ".join(details))
-    links = st.columns([1, 1, 3])
-    with links[0]:
+    with st.container(horizontal=True, vertical_alignment="center"):
         link("traces", "Traces of this run", icon=":material/timeline:", run=row["name"])
-    with links[1]:
         if row.get("run"):
             go_to(f"Base run {row['run']}", key="to_base_run", icon=":material/call_split:", run=row["run"])
+        _actions(row)
     if st.session_state.get("run_confirm_delete") == [row["name"]]:
         from promptflow_lite.ui._runs_list import confirm_delete
 
         confirm_delete([row["name"]], key="run")
 
 
-def _actions(row: dict[str, Any], archive_column, delete_column) -> None:
+def _actions(row: dict[str, Any]) -> None:
     from promptflow_lite.runs._client import Client
 
     client = Client(progress=False)
     if row["archived"]:
-        if archive_column.button("Restore", icon=":material/unarchive:", key="run_restore", width="stretch"):
+        if st.button("Restore", icon=":material/unarchive:", key="run_restore"):
             client.runs.restore(row["name"])
             st.rerun()
-    elif archive_column.button("Archive", icon=":material/archive:", key="run_archive", width="stretch"):
+    elif st.button("Archive", icon=":material/archive:", key="run_archive"):
         client.runs.archive(row["name"])
         st.rerun()
-    if delete_column.button("Delete", icon=":material/delete:", key="run_delete", disabled=row["status"] in LIVE,
-                            width="stretch"):
+    if st.button("Delete", icon=":material/delete:", key="run_delete", disabled=row["status"] in LIVE):
         st.session_state["run_confirm_delete"] = [row["name"]]
 
 

@@ -41,7 +41,7 @@ def show() -> None:
 
 def _filters() -> tuple[str, str | None, str | None, str | None, bool]:
     search_column, flow_column, status_column, kind_column, archived_column = st.columns(
-        [3, 2, 2, 2, 1.3], vertical_alignment="bottom")
+        [3, 2, 2, 2, 1.6], vertical_alignment="bottom")
     search = search_column.text_input("Search", placeholder="name, flow, variant, tag…", key="runs_search")
     flow = flow_column.selectbox("Flow", [None, *run_flows()], format_func=lambda f: f or "All flows",
                                  key="runs_flow")
@@ -62,17 +62,16 @@ def _table(rows: list[dict[str, Any]]):
     shown_metrics = metric_names[:MAX_METRIC_COLUMNS]
     records = []
     for row in rows:
-        record = {
-            "Run": page_url("runs", run=row["name"]), "Flow": row.get("flow_name"),
-            "Variant": row.get("variant_id") or "", "Base run": row.get("run") or "",
-            "Status": status_text(row["status"]), "OK": row["completed_lines"], "Failed": row["failed_lines"],
-            "Lines": row["total_lines"], "Duration": duration(row.get("duration")),
-            "Tokens": count(row.get("total_tokens") or None),
-        }
-        for metric in shown_metrics:
+        record = {"Run": page_url("runs", run=row["name"]), "Flow": row.get("flow_name"),
+                  "Variant": row.get("variant_id") or "", "Base run": row.get("run") or "",
+                  "Status": status_text(row["status"])}
+        for metric in shown_metrics:  # the key metrics early: what a narrow window must show
             value = row["key_metrics"].get(metric)
             record[metric] = float(value) if isinstance(value, (int, float)) else None
-        record["Created"] = moment(row.get("created_on"))
+        record.update({
+            "OK": row["completed_lines"], "Failed": row["failed_lines"],
+            "Lines": row["total_lines"], "Duration": duration(row.get("duration")),
+            "Tokens": count(row.get("total_tokens") or None), "Created": moment(row.get("created_on"))})
         records.append(record)
     frame = pd.DataFrame.from_records(records)
     if not any(row.get("run") for row in rows):

@@ -1,8 +1,8 @@
 """What every page of the app shares: the page list, the current flow, the sidebar and cross-page links.
 
-Cross-page links carry query parameters, so any page can be opened on one thing:
-``/?flow=PATH`` (the editor, the default page, on a flow folder), ``/runs?run=NAME``, ``/compare?run=A&run=B``,
-``/traces?trace=ID``.
+Every page has its own path, and query parameters open it on one thing: ``/editor?flow=PATH``, ``/runs?run=NAME``,
+``/compare?runs=A,B``, ``/traces?trace=ID``, ``/evaluate?evaluation=NAME``; the root ``/`` opens the editor
+with the same parameters (``/?flow=PATH`` is ``/editor?flow=PATH``).
 From Python: ``page_link("traces", "Open trace", trace=trace_id)``; a page reads its parameter with
 ``st.query_params.get("trace")``.
 """
@@ -15,9 +15,9 @@ from pathlib import Path
 import streamlit as st
 
 from promptflow_lite.home import pfl_home
-from promptflow_lite.ui import PAGES as PAGES_DIR
+from promptflow_lite.ui import VIEWS
 
-# (file in pages/, title, icon), in navigation order; a page is listed only when its file exists
+# (file in views/, title, icon), in navigation order; a page is listed only when its file exists
 PAGES = (
     ("editor.py", "Flow editor", ":material/account_tree:"),
     ("runs.py", "Runs", ":material/list_alt:"),
@@ -30,14 +30,22 @@ _FLOW_KEY = "pfl_flow"
 
 
 def pages() -> list:
-    """The ``st.Page`` objects of the pages that exist, the first one the default."""
-    found = [(PAGES_DIR / file, title, icon) for file, title, icon in PAGES if (PAGES_DIR / file).is_file()]
-    return [st.Page(path, title=title, icon=icon, url_path=path.stem, default=index == 0)
-            for index, (path, title, icon) in enumerate(found)]
+    """The ``st.Page`` objects of the pages that exist, each at its own path (``/editor``, ``/runs``...), and a
+    hidden default page at ``/`` that opens the first of them with the same query parameters.
+
+    (Streamlit serves its default page at ``/`` only, so the editor is not the default: ``/editor`` works too.)"""
+    views = [st.Page(VIEWS / file, title=title, icon=icon, url_path=Path(file).stem)
+             for file, title, icon in PAGES if (VIEWS / file).is_file()]
+
+    def open_first_page() -> None:
+        st.switch_page(views[0], query_params={key: st.query_params.get_all(key) for key in st.query_params})
+
+    return [st.Page(open_first_page, title="promptflow_lite", url_path="start", default=True, visibility="hidden"),
+            *views]
 
 
 def page_exists(page: str) -> bool:
-    return (PAGES_DIR / f"{page}.py").is_file()
+    return (VIEWS / f"{page}.py").is_file()
 
 
 def page_link(page: str, label: str, *, icon: str | None = None, **params: str) -> None:
@@ -45,7 +53,7 @@ def page_link(page: str, label: str, *, icon: str | None = None, **params: str) 
 
     Shows the label as plain text when that page is not part of this app."""
     if page_exists(page):
-        st.page_link(PAGES_DIR / f"{page}.py", label=label, icon=icon, query_params=params or None)
+        st.page_link(VIEWS / f"{page}.py", label=label, icon=icon, query_params=params or None)
     else:
         st.caption(label)
 

@@ -50,15 +50,12 @@ def data_lines(folder: Path, path: str) -> list[dict]:
 def show(folder: Path, spec: FlowSpec, dirty: bool) -> None:
     if dirty:
         st.warning("You have unsaved changes: tests run the flow as saved on disk. Save first to try them.")
-    tabs = ["Test", "Run one node"] + (["Chat"] if spec.is_chat_flow else [])
-    panes = st.tabs(tabs)
-    with panes[0]:
-        _test(folder, spec)
-    with panes[1]:
-        _single_node(folder, spec)
+    panels = {"Test": _test, "Run one node": _single_node}
     if spec.is_chat_flow:
-        with panes[2]:
-            _chat(folder, spec)
+        panels = {"Chat": _chat, **panels}  # a chat flow is tried by chatting with it
+    for pane, panel in zip(st.tabs(list(panels), key="pfl_test_tab"), panels.values()):
+        with pane:
+            panel(folder, spec)
 
 
 def _line_picker(folder: Path, spec: FlowSpec) -> dict | None:
@@ -94,10 +91,9 @@ def _test(folder: Path, spec: FlowSpec) -> None:
     version = st.session_state.get("pfl_form_version", 0)
     with st.form("pfl_test_form", border=False):
         values = {}
-        columns = st.columns(2) if len(spec.inputs) > 1 else [st.container()]
-        for index, (name, definition) in enumerate(spec.inputs.items()):
-            if definition.is_chat_history:
-                continue
+        asked = {name: definition for name, definition in spec.inputs.items() if not definition.is_chat_history}
+        columns = st.columns(2) if len(asked) > 1 else [st.container()]
+        for index, (name, definition) in enumerate(asked.items()):
             with columns[index % len(columns)]:
                 values[name] = input_widget(name, definition, f"pfl_in/{version}/{name}", filled.get(name))
         selectors = all_variant_ids(spec)

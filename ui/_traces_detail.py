@@ -64,15 +64,15 @@ def _span_table(view) -> dict[str, Any]:
     } for span in view.spans])
     event = st.dataframe(styled(frame, ""), hide_index=True, on_select="rerun", selection_mode="single-row",
                          key=f"spans_{view.trace_id}", height=min(38 + 35 * len(frame), 560),
-                         column_config={"Span": st.column_config.TextColumn("Span", width="medium"),
-                                        "Kind": st.column_config.TextColumn("Kind", width="small"),
+                         column_config={"Kind": st.column_config.TextColumn("Kind", width="small"),
+                                        "Duration": st.column_config.TextColumn("Duration", width="small"),
                                         "Tokens": count_column("Tokens", width="small"),
                                         "": st.column_config.TextColumn("", width=32)})
-    st.caption("Select a span to see its details.")
     if event.selection.rows:
         chosen = view.spans[event.selection.rows[0]]
         st.query_params["span"] = chosen["span_id"]  # the address bar can share this span
         return chosen
+    st.caption("Tick a span to see its details (the trace's first span is shown until then).")
     return view.span(st.query_params.get("span") or "") or view.spans[0]
 
 

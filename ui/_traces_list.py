@@ -72,18 +72,24 @@ def _table(rows: list[dict[str, Any]]):
     return pd.DataFrame.from_records([{
         "Started": moment(row.get("start_time")),
         "Trace": page_url("traces", trace=row["trace_id"]),
-        "Flow": row.get("flow") or "",
-        "Run": row.get("run") or "",
-        "Line": row.get("line_number"),
         "Status": status_text(row.get("status")),
-        "Duration": duration(row.get("duration")),
-        "Tokens": count(row.get("total_tokens")),
+        "Flow": row.get("flow") or "",
         "Input": preview(row.get("inputs"), 80),
         "Output": preview(row.get("outputs") if row.get("status") != "Failed" else row.get("error"), 80),
+        "Duration": duration(row.get("duration")),
+        "Tokens": count(row.get("total_tokens")),
+        "Run": row.get("run") or "",
+        "Line": row.get("line_number"),
     } for row in rows])
 
 
 def _config() -> dict[str, Any]:
-    return {"Trace": st.column_config.LinkColumn("Trace", display_text=r"trace=(\w{12})", width="small"),
+    """Inputs and outputs before the run (a long name): what a narrow window must show. A trace id starts with
+    its second (``tracing.ids``): its last 12 digits tell traces apart."""
+    return {"Trace": st.column_config.LinkColumn("Trace", display_text=r"trace=\w*(\w{12})$", width=110,
+                                                 help="open the trace (the end of its id)"),
+            "Input": st.column_config.TextColumn("Input", width="medium"),
+            "Output": st.column_config.TextColumn("Output", width="medium"),
+            "Run": st.column_config.TextColumn("Run", width="medium"),
             "Line": st.column_config.NumberColumn("Line", width="small"),
             "Tokens": count_column("Tokens", width="small")}

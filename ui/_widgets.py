@@ -11,10 +11,12 @@ from promptflow_lite.errors import PflError
 
 _CSS = """
 <style>
-.block-container {padding-top: 2.2rem; padding-bottom: 2rem; max-width: 1600px;}
+[data-testid="stMainBlockContainer"] {padding: 2rem 2rem 3rem; max-width: 1680px;}
+[data-testid="stMainBlockContainer"] h1 {font-size: 2rem; padding-top: 0.5rem; overflow-wrap: anywhere;}
 [data-testid="stTextArea"] textarea {font-family: "Source Code Pro", ui-monospace, Menlo, monospace;
   font-size: 0.86rem; line-height: 1.45;}
 div[data-testid="stExpander"] details summary p {font-weight: 600;}
+.st-key-pfl_comparison_table code {font-size: 0.74rem;}
 .pfl-muted {color: #6b7280; font-size: 0.85rem;}
 .pfl-chip {display: inline-block; padding: 0 0.45rem; margin-right: 0.25rem; border-radius: 0.6rem;
   font-size: 0.75rem; background: #eef2f7; color: #374151;}
@@ -23,7 +25,7 @@ div[data-testid="stExpander"] details summary p {font-weight: 600;}
 
 
 def page_style() -> None:
-    """The app's small CSS additions (monospace code areas, tighter top margin)."""
+    """The app's small CSS additions (every page: narrower margins, smaller titles, monospace code areas)."""
     st.markdown(_CSS, unsafe_allow_html=True)
 
 

@@ -28,7 +28,7 @@ def open_page(page: str, params: dict[str, str]):
         app.query_params[key] = value
     app.run()
     started = time.perf_counter()
-    app.switch_page(f"pages/{page}.py").run()
+    app.switch_page(f"views/{page}.py").run()
     seconds = time.perf_counter() - started
     errors = [str(e.value) for e in app.error] + [str(e.value) for e in app.exception]
     return seconds, errors

@@ -17,9 +17,18 @@ colon: --evaluator contains:substring=Paris,case_sensitive=true; rename with NAM
 Evaluator inputs map from the flow's outputs of the same name, then the data columns (answer also from the
 flow's only output); override with --evaluator-mapping f1_score.answer='${run.outputs.text}'.
 
-example:
+GRID: --grid evaluates every combination of the variants of every node that has variants (node A x node B x
+...), labelled summarize=variant_1,answer=variant_0; --variants 'summarize.*,answer.*' picks the nodes (and
+'answer.v1,answer.v2' single variants). The baseline is the flow's defaults. Nodes upstream of a variant node
+run once per line, not once per combination. --halving races the variants: all on a small sample, drop those
+a paired test finds worse than the leader, double the sample, until the full data (--budget-lines caps the
+line runs). --slice-by COLUMN breaks every metric down by a data column and flags slices that reverse a
+verdict; --prices FILE turns tokens into cost (per model, per 1k tokens).
+
+examples:
   pfl eval --flow flows/qa --data qa.jsonl --evaluator exact_match f1_score --fail-under exact_match=0.8 \\
            --report report.html --json result.json --junit junit.xml
+  pfl eval --flow flows/rag --data qa.jsonl -e exact_match --grid --halving --slice-by topic --prices prices.yaml
 """
 
 
@@ -35,8 +44,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--evaluator", "-e", dest="evaluators", nargs="+", action="extend", required=True,
                         metavar="EVALUATOR", help="[ALIAS=]NAME_OR_PATH[:k=v,...]: evaluator(s) to run on every run")
     parser.add_argument("--variants", default="all", metavar="all|ID,...",
-                        help="variants to evaluate: all (default) or e.g. variant_0,variant_1")
-    parser.add_argument("--baseline", metavar="ID", help="variant the others are compared with (default: the first)")
+                        help="variants to evaluate: all (default), e.g. variant_0,variant_1; NODE.* makes a grid")
+    parser.add_argument("--grid", action="store_true",
+                        help="evaluate every combination of the chosen nodes' variants (default: all variant nodes)")
+    parser.add_argument("--baseline", metavar="ID",
+                        help="variant the others are compared with (default: the flow's defaults, else the first)")
+    parser.add_argument("--primary", metavar="METRIC",
+                        help="the metric that ranks variants for --halving, the best and the Pareto front "
+                             "(default: the first)")
+    parser.add_argument("--halving", action="store_true",
+                        help="successive halving: drop variants a paired test finds worse on growing samples")
+    parser.add_argument("--budget-lines", type=int, metavar="N",
+                        help="with --halving: at most N line runs in all (one variant on one line, per repeat)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the --halving samples (0)")
+    parser.add_argument("--slice-by", nargs="+", action="extend", default=[], metavar="COLUMN",
+                        help="break every metric down by a data column (or ${data.COLUMN})")
+    parser.add_argument("--prices", metavar="YAML",
+                        help="price table: models: {NAME: {prompt: P, completion: C}} per 1k tokens")
     parser.add_argument("--column-mapping", nargs="+", action="extend", metavar="INPUT=VALUE",
                         help="flow input mapping, e.g. question='${data.q}'")
     parser.add_argument("--evaluator-mapping", nargs="+", action="extend", metavar="EVALUATOR.INPUT=VALUE",
@@ -70,22 +94,28 @@ def _eval(args: argparse.Namespace) -> int:
     from promptflow_lite.evaluate import _gates as gates
     from promptflow_lite.evaluate._evaluators import parse_evaluators, parse_mapping_overrides
     from promptflow_lite.evaluate._session import EvaluationPlan, choose_variants, run_evaluation
+    from promptflow_lite.evaluate._analysis_text import format_analysis
     from promptflow_lite.evaluate._explain import evaluation_text
 
     specs = parse_evaluators(args.evaluators)
     plan = EvaluationPlan(
         flow=Path(args.flow), data=Path(args.data), evaluators=specs,
-        variants=choose_variants(Path(args.flow), args.variants), baseline=args.baseline,
+        variants=choose_variants(Path(args.flow), args.variants, args.grid), baseline=args.baseline,
         column_mapping=parse_key_values(args.column_mapping, "--column-mapping") or None,
         evaluator_mapping=parse_mapping_overrides(args.evaluator_mapping, specs), repeats=args.repeats,
         connection_overrides=parse_key_values(args.connections, "--connections") or None,
         environment_variables=parse_key_values(args.environment_variables, "--environment-variables") or None,
         max_concurrency=args.max_concurrency, use_cache=not args.no_cache, confidence=args.confidence,
         lower_is_better=args.lower_is_better, gates=gates.parse_gates(args.fail_under),
-        fail_if_worse=args.fail_if_worse, name=args.name)
+        fail_if_worse=args.fail_if_worse, name=args.name, primary=args.primary, halving=args.halving,
+        budget_lines=args.budget_lines, seed=args.seed, slice_by=args.slice_by,
+        prices=Path(args.prices) if args.prices else None)
     echo = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     result = run_evaluation(plan, client=_client(args), echo=echo)
     print(evaluation_text(result, explain=args.explain))
+    sections = format_analysis(result)
+    if sections:
+        print("\n" + sections)
     _write_outputs(args, result, echo)
     failed = [c for c in result.checks if not c.passed]
     for item in failed:

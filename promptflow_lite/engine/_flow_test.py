@@ -132,9 +132,9 @@ def _save(flow, outcome: FlowTestOutcome, variant: str | None) -> None:
     relative = partial(outcome.media.persist, relative_to=flow.working_dir)
     suffix = ""
     if variant:
-        from promptflow_lite.flow._variants import parse_variant
+        from promptflow_lite.flow._variants import parse_variants
 
-        suffix = "-" + "-".join(parse_variant(variant))
+        suffix = "".join(f"-{node}-{variant_id}" for node, variant_id in parse_variants(variant).items())
     try:
         folder.mkdir(exist_ok=True)
         (folder / f"flow{suffix}.output.json").write_text(_dump(relative(outcome.outputs or {}, folder / "output")))

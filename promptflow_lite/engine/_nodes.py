@@ -285,6 +285,8 @@ def _prompt_tool(node: Node, run_dir: Path):
 
 
 def _llm_tool(node: Node, run_dir: Path, connections: Any):
+    import openai  # noqa: F401 - the SDK loads with the flow, not inside its first lines (~0.5 s they would all wait)
+
     from promptflow_lite.tools._llm_node import make_llm_caller
 
     file = _source_file(node, run_dir)

@@ -47,6 +47,10 @@ class NodeRun:
     cached: bool = False  # every model call of the node was answered from the cache
     model_calls: int = 0
     logs: str = ""
+    # per model (deployment) the node called: {"calls": n, "cached": k, "prompt_tokens": p, "completion_tokens": c,
+    # "cached_seconds": s} (s: how long the cached answers' requests took when they were made)
+    models: dict[str, dict[str, int]] = field(default_factory=dict)
+    reused_from: str | None = None  # the run whose result of this node on this line was taken (engine._node_reuse)
     trace_id: str | None = None  # the node's own trace, when it was traced outside any line (not recorded)
 
     @property
@@ -54,16 +58,29 @@ class NodeRun:
         return max(self.end_time - self.start_time, 0.0)
 
     def record_model_calls(self, calls: list) -> None:
-        """Count the node's model calls (``tools._observe.ModelCall``): usage, cached."""
+        """Count the node's model calls (``tools._observe.ModelCall``): usage, cached, and both per model."""
         self.model_calls = len(calls)
         self.usage = sum_usage(c.usage for c in calls)
         self.cached = all(c.cached for c in calls)
+        for call in calls:
+            counts = self.models.setdefault(str(call.request.get("model") or "unknown"), {"calls": 0, "cached": 0})
+            counts["calls"] += 1
+            counts["cached"] += int(call.cached)
+            if call.cached and call.replayed_seconds:
+                counts["cached_seconds"] = round(counts.get("cached_seconds", 0) + call.replayed_seconds, 4)
+            for key, value in sum_usage([call.usage]).items():
+                counts[key] = counts.get(key, 0) + value
 
     def to_dict(self) -> dict[str, Any]:
-        """The node's part of its line's record."""
-        return {"node": self.node, "status": self.status, "inputs": self.inputs, "output": self.output,
-                "error": self.error, "start_time": self.start_time, "end_time": self.end_time, "usage": self.usage,
-                "cached": self.cached, "model_calls": self.model_calls, "logs": self.logs}
+        """The node's part of its line's record (``models`` and ``reused_from`` only when there are any)."""
+        record = {"node": self.node, "status": self.status, "inputs": self.inputs, "output": self.output,
+                  "error": self.error, "start_time": self.start_time, "end_time": self.end_time, "usage": self.usage,
+                  "cached": self.cached, "model_calls": self.model_calls, "logs": self.logs}
+        if self.models:
+            record["models"] = self.models
+        if self.reused_from:
+            record["reused_from"] = self.reused_from
+        return record
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "NodeRun":
@@ -71,7 +88,7 @@ class NodeRun:
                    error=data.get("error"), start_time=data.get("start_time") or 0.0,
                    end_time=data.get("end_time") or 0.0, usage=data.get("usage") or {},
                    cached=bool(data.get("cached")), model_calls=data.get("model_calls") or 0,
-                   logs=data.get("logs") or "")
+                   logs=data.get("logs") or "", models=data.get("models") or {}, reused_from=data.get("reused_from"))
 
 
 class _Encoded(NamedTuple):

@@ -22,6 +22,7 @@ from typing import Any
 from promptflow_lite.engine import _hooks as hooks
 from promptflow_lite.engine._deadline import within
 from promptflow_lite.engine._invoke import ESCAPE_KEY, run_node
+from promptflow_lite.engine._node_reuse import active_reuse
 from promptflow_lite.engine._nodes import ASYNC, ASYNC_GEN, PreparedNode
 from promptflow_lite.engine._outputs import ensure_serializable, join_generators
 from promptflow_lite.engine._results import BYPASSED, CANCELED, COMPLETED, FAILED, RUNNING, LineResult, NodeRun
@@ -124,7 +125,8 @@ def _fail(result: LineResult, exc: BaseException) -> None:
 
 
 class _LineState:
-    __slots__ = ("plan", "inputs", "result", "values", "bypassed", "pending", "running", "stream", "echo", "read")
+    __slots__ = ("plan", "inputs", "result", "values", "bypassed", "pending", "running", "stream", "echo", "read",
+                 "reuse")
 
     def __init__(self, plan: LinePlan, inputs, result: LineResult, stream: bool, echo):
         self.plan, self.inputs, self.result = plan, inputs, result
@@ -134,6 +136,7 @@ class _LineState:
         self.running: dict[asyncio.Task, PreparedNode] = {}
         self.stream, self.echo = stream, echo
         self.read: dict[int, tuple[AsyncIterator, asyncio.Task]] = {}  # id(stream) -> (stream, its chunks)
+        self.reuse = active_reuse.get()  # None unless an evaluation of variant combinations installed one
 
     async def run(self) -> None:
         ready = list(self.plan.roots)
@@ -145,6 +148,8 @@ class _LineState:
                     self.values[node.name] = None
                     self.result.node_runs[node.name] = NodeRun(node.name, BYPASSED, start_time=time.time(),
                                                                end_time=time.time())
+                    ready.extend(self._release(node))
+                elif self.reuse is not None and self._reused(node):
                     ready.extend(self._release(node))
                 elif not ready and not self.running:
                     await self._run_node(node)  # the only runnable node: no task needed
@@ -242,11 +247,26 @@ class _LineState:
         return value if read is None else (chunk for chunk in read[1].result())
 
     # execution ----------------------------------------------------------------------------
+    def _reused(self, node: PreparedNode) -> bool:
+        """Take the node's result from the reuse hook, if it has one for this line (its span takes no time)."""
+        run = self.reuse.lookup(node.name, self.result.line_number)
+        if run is None:
+            return False
+        self.result.node_runs[node.name] = run
+        self.values[node.name] = run.output
+        tracer = hooks.active()
+        span = tracer.start_node(node.name, node.spec.type or "python", run.inputs or {}) if tracer else None
+        if span is not None:
+            tracer.end_node(span, run)
+        return True
+
     async def _run_node(self, node: PreparedNode) -> None:
         run = NodeRun(node.name, RUNNING, start_time=time.time())
         self.result.node_runs[node.name] = run
         self.values[node.name] = await run_node(run, node.spec.type or "python", partial(self._kwargs, node),
                                                 partial(self._call, node), echo=self.echo)
+        if self.reuse is not None:
+            self.reuse.store(node.name, self.result.line_number, run)
 
     def _call(self, node: PreparedNode, kwargs: dict[str, Any]):
         streams = self._stream_keys(node, kwargs)

@@ -5,6 +5,12 @@
     print(result.report)        # means with CIs, paired differences, verdicts
     result.passed               # False when a gate failed
 
+A grid of several nodes' variants, raced by successive halving, sliced and costed::
+
+    result = evaluate("flows/support_grid", "data.jsonl", ["exact_match"], grid=True, halving=True,
+                      slice_by=["topic"], prices=Path("prices.yaml"))
+    result.analysis.best.variant, result.analysis.costs.front, result.analysis.slices.flags
+
 ``compare`` does the statistics on plain per-line scores, ``compare_runs`` on existing runs (``compare_lines``
 also puts each line side by side), ``start_evaluation`` runs ``pfl eval`` in the background,
 ``evaluator_path`` finds an evaluator flow by name (built-in, installed or registered). Names resolve

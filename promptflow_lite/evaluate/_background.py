@@ -134,11 +134,26 @@ def job_runs(job: EvaluationJob, *, home: str | Path | None = None) -> list[dict
 
 
 def _eval_arguments(plan: EvaluationPlan, evaluator_args: Sequence[str]) -> list[str]:
+    from promptflow_lite.evaluate._grid import is_combination
+    from promptflow_lite.flow._variants import parse_variants
+
     arguments = ["--flow", str(Path(plan.flow).resolve()), "--data", str(Path(plan.data).resolve()),
                  "--evaluator", *evaluator_args, "--repeats", str(plan.repeats)]
     labels = [selector for selector in plan.variants if selector]
-    if labels:
+    if any(is_combination(selector) for selector in labels):  # a grid: the product of these nodes' variants
+        chosen = {f"{node}.{variant_id}": None
+                  for selector in labels for node, variant_id in parse_variants(selector).items()}
+        arguments += ["--grid", "--variants", ",".join(chosen)]
+    elif labels:
         arguments += ["--variants", ",".join(labels)]
+    for option, value in (("--primary", plan.primary), ("--budget-lines", plan.budget_lines),
+                          ("--prices", plan.prices and Path(plan.prices).resolve())):
+        if value is not None:
+            arguments += [option, str(value)]
+    if plan.halving:
+        arguments += ["--halving", "--seed", str(plan.seed)]
+    if plan.slice_by:
+        arguments += ["--slice-by", *plan.slice_by]
     if plan.baseline:
         arguments += ["--baseline", plan.baseline]
     for option, values in (("--column-mapping", plan.column_mapping),

@@ -140,7 +140,7 @@ def compare(
     repeats = max((len(line) for per_metric in scores.values() for lines in per_metric.values() for line in lines),
                   default=1)
     report = ComparisonReport(variants, metrics, baseline, n_lines, max(repeats, 1), confidence)
-    line_means = {v: {m: [_mean(line) for line in lines] for m, lines in scores[v].items()} for v in variants}
+    line_means = {v: means_per_line(scores[v]) for v in variants}
     for variant in variants:
         for metric, lines in scores[variant].items():
             estimate = metric_ci(line_means[variant][metric], confidence, seed=seed)
@@ -163,6 +163,11 @@ def compare(
         report.paired[(pair.variant, pair.metric)] = PairedResult(pair.variant, pair.baseline, pair.metric,
                                                                   pair.comparison, p_holm)
     return report
+
+
+def means_per_line(per_metric: Mapping[str, Sequence[Sequence[Any]]]) -> dict[str, list[float]]:
+    """One variant's ``scores[metric][line]`` (per repeat) as ``{metric: [line mean]}`` (NaN: no score)."""
+    return {metric: [_mean(line) for line in lines] for metric, lines in per_metric.items()}
 
 
 def _check_baseline(variants: list[str], baseline: str | None) -> str | None:

@@ -17,9 +17,10 @@ WIDTH = 110
 
 
 def variant_descriptions(flow: Path, variants: list[tuple[str, str | None]]) -> dict[str, str]:
-    """Label → the ``description`` its ``node_variants`` entry gives (``variants`` = (label, selector) pairs)."""
+    """Label → the ``description`` its ``node_variants`` entries give (``variants`` = (label, selector) pairs;
+    a grid combination's selector names several nodes: ``node: description`` each, joined by ``; ``)."""
     from promptflow_lite.flow._loader import flow_kind, load_dag, resolve_flow_path
-    from promptflow_lite.flow._variants import parse_variant
+    from promptflow_lite.flow._variants import parse_variants
 
     file, _ = resolve_flow_path(flow)
     if flow_kind(file) != "dag":
@@ -29,11 +30,17 @@ def variant_descriptions(flow: Path, variants: list[tuple[str, str | None]]) -> 
     for label, selector in variants:
         if not selector:
             continue
-        node, variant_id = parse_variant(selector)
-        entry = spec.node_variants.get(node)
-        variant = entry.variants.get(variant_id) if entry else None
-        if variant is not None and variant.description:
-            found[label] = variant.description
+        chosen = parse_variants(selector)
+        described = {}
+        for node, variant_id in chosen.items():
+            entry = spec.node_variants.get(node)
+            variant = entry.variants.get(variant_id) if entry else None
+            if variant is not None and variant.description:
+                described[node] = variant.description
+        if len(chosen) == 1:
+            found.update({label: text for text in described.values()})
+        elif described:
+            found[label] = "; ".join(f"{node}: {text}" for node, text in described.items())
     return found
 
 

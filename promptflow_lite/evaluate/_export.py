@@ -8,7 +8,8 @@ from promptflow_lite.evaluate._session import EvaluationResult
 
 
 def result_json(result: EvaluationResult) -> dict[str, Any]:
-    """``variants[v][metric]`` = mean, CI, n (+ ``vs_baseline``: diff, CI, p-value, verdict); plus runs and checks."""
+    """``variants[v][metric]`` = mean, CI, n (+ ``vs_baseline``: diff, CI, p-value, verdict); plus runs and checks,
+    the analyses (best, halving, costs, spend, slices) and ``charts``: the records the report's charts draw."""
     plan = result.plan
     data = {
         "flow": str(plan.flow),
@@ -18,8 +19,8 @@ def result_json(result: EvaluationResult) -> dict[str, Any]:
         "runs": {
             runs.label: {
                 "variant": runs.selector,
-                "base": [lines.name for lines in runs.base],
-                "evaluations": {alias: [lines.name for lines in per_repeat]
+                "base": [name for lines in runs.base for name in lines.names],
+                "evaluations": {alias: [name for lines in per_repeat for name in lines.names]
                                 for alias, per_repeat in runs.evaluations.items()},
                 "logged_metrics": runs.metrics,
             }
@@ -29,4 +30,8 @@ def result_json(result: EvaluationResult) -> dict[str, Any]:
                    for c in result.checks],
         "passed": result.passed,
     }
+    if result.analysis is not None:
+        from promptflow_lite.evaluate._analysis_json import analysis_json
+
+        data.update(analysis_json(result))
     return data

@@ -1,8 +1,10 @@
 """The ``pfl eval --report`` page: one self-contained HTML file (inline CSS and JS, no network).
 
-Sections: the metric table (means with CIs, paired differences, verdicts), CI checks, the metrics
-the evaluators logged, every line side by side across variants with its per-line scores (and the
-judges' reasons), and the failed lines.
+Sections: the metric table (means with CIs, paired differences, verdicts), the best variant, charts
+(means with CIs, the paired-difference forest plot; inline SVG), the halving rounds, cost and latency
+with the Pareto scatter, slices with their bars and flags (:mod:`._report_sections`), CI checks, the
+metrics the evaluators logged, every line side by side across variants with its per-line scores (and
+the judges' reasons), and the failed lines.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from promptflow_lite.evaluate._explain import glossary, reading_note, verdicts
+from promptflow_lite.evaluate._report_sections import render_sections
 from promptflow_lite.evaluate._session import EvaluationResult
 from promptflow_lite.evaluate._text_table import comparison_rows
 
@@ -35,6 +38,9 @@ th{background:#f6f6f8;position:sticky;top:0} td.num{text-align:right;font-varian
 .score.lo{background:#fde8e8} .score.hi{background:#e3f6e5} .reason{color:#555;font-size:12px}
 .controls{margin:.4rem 0} .note{color:#666;font-size:12px;max-width:70em}
 tr.hidden{display:none}
+h3{font-size:1rem;margin:1.2rem 0 .4rem} .charts{display:flex;flex-wrap:wrap;gap:1rem;overflow-x:auto}
+figure{margin:.4rem 0;padding:.4rem;border:1px solid #eee;border-radius:6px;background:#fff}
+.best{font-size:15px;margin:1rem 0} ul.flags{padding-left:1.2rem} ul.flags li{margin:.2rem 0;padding:.1rem .3rem}
 </style></head><body>
 <h1>pfl eval: {{ title }}</h1>
 <div class="meta">data <code>{{ data }}</code> · {{ n_lines }} lines · {{ variants|length }} variant{{ 's' if variants|length != 1 }}
@@ -48,6 +54,7 @@ tr.hidden{display:none}
 {% endfor %}</tr>{% endfor %}
 </tbody></table>
 {% for note in notes %}<p class="note">{{ note }}</p>{% endfor %}
+{{ sections|safe }}
 
 {% if checks %}
 <h2>Checks</h2>
@@ -131,6 +138,7 @@ def render_report(result: EvaluationResult) -> str:
         lines=lines[:MAX_LINES],
         truncated=len(lines) > MAX_LINES,
         failures=_failures(result),
+        sections=render_sections(result),
     )
 
 
@@ -203,7 +211,8 @@ def _failures(result: EvaluationResult) -> list[dict[str, Any]]:
     for runs in result.variants:
         every = list(runs.base) + [r for per_repeat in runs.evaluations.values() for r in per_repeat]
         for lines in every:
-            failures += [{"run": lines.name, "line": n, "error": e} for n, e in sorted(lines.errors.items())]
+            run = lines.name if len(lines.names) == 1 else ", ".join(lines.names)
+            failures += [{"run": run, "line": n, "error": e} for n, e in sorted(lines.errors.items())]
     return failures
 
 

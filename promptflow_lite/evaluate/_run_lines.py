@@ -1,4 +1,4 @@
-"""A run's lines by line number, and which of its output columns are per-line metrics.
+"""A run's lines by line number, which of its output columns are per-line metrics, and the scores per line.
 
 A metric column holds numbers or booleans on every line that has a value (``None`` = no score);
 text columns such as a judge's ``reason`` are kept for reports but are not metrics.
@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from pathlib import Path
+from typing import Any, Iterable, Sequence
 
 
 @dataclass
@@ -19,9 +20,19 @@ class RunLines:
     outputs: dict[int, dict[str, Any]] = field(default_factory=dict)
     errors: dict[int, str] = field(default_factory=dict)
     inputs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)  # every run whose lines these are (a halving race has several)
+
+    def __post_init__(self) -> None:
+        self.names = self.names or [self.name]
 
     def value(self, line: int, column: str) -> Any:
         return (self.outputs.get(line) or {}).get(column)
+
+    def absorb(self, other: "RunLines") -> None:
+        """Add the lines of another run of the same variant over other lines (a later round of a halving race)."""
+        self.outputs.update(other.outputs)
+        self.errors.update(other.errors)
+        self.names += other.names
 
 
 def read_run_lines(client: Any, run: Any) -> RunLines:
@@ -39,6 +50,20 @@ def read_run_lines(client: Any, run: Any) -> RunLines:
             lines.errors[number] = _error_text(record.get("error")) or str(status)
             continue
         lines.outputs[number] = {c[len("outputs."):]: _plain(record[c]) for c in output_columns}
+    return lines
+
+
+def lines_from_journal(name: str, journal: dict[int, dict[str, Any]]) -> RunLines:
+    """RunLines from a run folder's journal (``RunFolder.read_journal()``), without a DataFrame."""
+    from promptflow_lite.engine._results import COMPLETED
+
+    lines = RunLines(name)
+    for number, entry in sorted(journal.items()):
+        lines.inputs[number] = dict(entry.get("inputs") or {})
+        if entry["status"] == COMPLETED:
+            lines.outputs[number] = dict(entry.get("outputs") or {})
+        else:
+            lines.errors[number] = _error_text(entry.get("error")) or str(entry["status"])
     return lines
 
 
@@ -61,6 +86,40 @@ def metric_columns(runs: Iterable[RunLines], declared: Iterable[str] = ()) -> li
                     bad.add(column)
     seen_value.update(declared)
     return [c for c in order if c in seen_value and c not in bad]
+
+
+def score_outputs(flow: Path) -> list[str]:
+    """The outputs a DAG flow declares as ``int``, ``double`` or ``bool``: metrics even if no line has a value."""
+    from promptflow_lite.flow._loader import flow_kind, load_dag, resolve_flow_path
+    from promptflow_lite.flow._model import ValueType
+
+    file, _ = resolve_flow_path(flow)
+    if flow_kind(file) != "dag":
+        return []
+    numeric = (ValueType.INT, ValueType.DOUBLE, ValueType.BOOL)
+    return [name for name, output in load_dag(file).outputs.items() if output.type in numeric]
+
+
+def line_scores(variants: Sequence[Any], n_lines: int, declared: dict[str, list[str]] | None = None):
+    """``scores[variant][metric][line] = [score per repeat]`` and metric → (evaluator, column).
+
+    ``variants`` have a ``label`` and ``evaluations`` (evaluator alias → its RunLines per repeat).
+
+    ``declared`` (evaluator → :func:`score_outputs`) keeps a metric whose every line lacks a score
+    in the report (as n/a, failing its gates) instead of dropping it silently.
+    """
+    sources: dict[str, tuple[str, str]] = {}
+    for runs in variants:
+        for alias, per_repeat in runs.evaluations.items():
+            for column in metric_columns(per_repeat, (declared or {}).get(alias, ())):
+                sources.setdefault(f"{alias}.{column}", (alias, column))
+    scores: dict[str, dict[str, list[list[float | None]]]] = {}
+    for runs in variants:
+        table = scores[runs.label] = {}
+        for metric, (alias, column) in sources.items():
+            per_repeat = runs.evaluations.get(alias, [])
+            table[metric] = [[score(r.value(line, column)) for r in per_repeat] for line in range(n_lines)]
+    return scores, sources
 
 
 def is_score(value: Any) -> bool:

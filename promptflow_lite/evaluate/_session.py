@@ -2,21 +2,26 @@
 
 :func:`run_evaluation` takes an :class:`EvaluationPlan`, runs everything through the runs
 ``Client`` (so every run lands in the run store and the LLM cache applies) and returns an
-:class:`EvaluationResult`: the run names, every run's lines and the :class:`ComparisonReport`.
+:class:`EvaluationResult`: the run names, every run's lines, the :class:`ComparisonReport` and the
+:class:`~._analysis.Analysis` (best variant, cost and latency, slices, spend). The variants may be
+combinations of several nodes' variants (``--grid``), raced by successive halving (``--halving``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from promptflow_lite.errors import UserError
+from promptflow_lite.evaluate._analysis import Analysis
 from promptflow_lite.evaluate._comparison import ComparisonReport, compare
 from promptflow_lite.evaluate._evaluators import EvaluatorSpec, flow_inputs, input_mapping
+from promptflow_lite.evaluate._execution import VariantRuns
 from promptflow_lite.evaluate._gates import Check, Gate, check, resolve_metric
-from promptflow_lite.evaluate._run_lines import RunLines, metric_columns, read_run_lines, score
+from promptflow_lite.evaluate._run_lines import line_scores, score_outputs
 
 Echo = Callable[[str], None]
 
@@ -43,17 +48,12 @@ class EvaluationPlan:
     gates: Sequence[Gate] = ()  # --fail-under
     fail_if_worse: bool = False
     name: str | None = None  # prefix of the run names (default: <flow folder>_eval_<timestamp>)
-
-
-@dataclass
-class VariantRuns:
-    """One variant's runs: its base run per repeat and, per evaluator, the evaluation run per repeat."""
-
-    label: str
-    selector: str | None
-    base: list[RunLines] = field(default_factory=list)
-    evaluations: dict[str, list[RunLines]] = field(default_factory=dict)
-    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # evaluator → its logged metrics (repeat 0)
+    primary: str | None = None  # the metric that ranks variants (default: the first)
+    halving: bool = False  # race the variants by successive halving
+    budget_lines: int | None = None  # at most this many line runs in the race (variant × line × repeat)
+    seed: int = 0  # fixes the halving samples
+    slice_by: Sequence[str] = ()  # data columns to slice every metric by
+    prices: Path | None = None  # a price table (per model, per 1k tokens)
 
 
 @dataclass
@@ -64,6 +64,7 @@ class EvaluationResult:
     report: ComparisonReport
     metric_sources: dict[str, tuple[str, str]]  # metric → (evaluator, output column)
     checks: list[Check] = field(default_factory=list)  # one per variant and metric
+    analysis: Analysis | None = None
 
     @property
     def passed(self) -> bool:
@@ -72,19 +73,29 @@ class EvaluationResult:
 
 
 def variant_labels(selectors: Sequence[str | None]) -> list[str]:
-    """Short names: the variant id when unique, else ``node.variant_id``; ``default`` for no variant."""
+    """Short names: the variant id when unique, else ``node.variant_id``; ``default`` for no variant;
+    ``summarize=v1,answer=v0`` for a combination of several nodes' variants."""
+    from promptflow_lite.evaluate._grid import combination_label, is_combination
     from promptflow_lite.flow._variants import parse_variant
 
+    if any(is_combination(s) for s in selectors):
+        return [combination_label(s) if s else "default" for s in selectors]
     parsed = [parse_variant(s) if s else None for s in selectors]
     ids = [p[1] for p in parsed if p]
     return ["default" if p is None else (p[1] if ids.count(p[1]) == 1 else f"{p[0]}.{p[1]}") for p in parsed]
 
 
-def choose_variants(flow: Path, wanted: str | None) -> list[str | None]:
-    """``--variants``: ``all`` (default), or a comma list of ids / ``node.id`` / ``${node.id}`` selectors."""
+def choose_variants(flow: Path, wanted: str | None, grid: bool = False) -> list[str | None]:
+    """``--variants``: ``all`` (default), or a comma list of ids / ``node.id`` / ``${node.id}`` selectors.
+
+    With ``grid`` (or a ``node.*`` item) every combination of the chosen nodes' variants instead.
+    """
+    from promptflow_lite.evaluate._grid import grid_selectors
     from promptflow_lite.flow._loader import flow_kind, load_dag, resolve_flow_path
     from promptflow_lite.flow._variants import all_variant_ids
 
+    if grid or "*" in (wanted or ""):
+        return list(grid_selectors(flow, wanted))
     file, _ = resolve_flow_path(flow)
     selectors = all_variant_ids(load_dag(file)) if flow_kind(file) == "dag" else []
     if not wanted or wanted.strip() == "all":
@@ -117,19 +128,21 @@ def flow_output_names(flow: Path) -> list[str]:
 
 
 def evaluate(flow: str | Path, data: str | Path, evaluators: Sequence[str], *, variants: str = "all",
-             evaluator_mapping: Sequence[str] = (), fail_under: Sequence[str] = (), client: Any = None,
-             echo: Echo | None = None, **options: Any) -> EvaluationResult:
+             grid: bool = False, evaluator_mapping: Sequence[str] = (), fail_under: Sequence[str] = (),
+             client: Any = None, echo: Echo | None = None, **options: Any) -> EvaluationResult:
     """``pfl eval`` from Python; arguments as on the command line, other :class:`EvaluationPlan` fields as keywords.
 
     >>> result = evaluate("flows/qa", "qa.jsonl", ["exact_match", "contains:substring=Paris"], repeats=2)
     >>> print(result.report); result.passed
+    >>> grid = evaluate("flows/rag", "qa.jsonl", ["exact_match"], grid=True, halving=True, slice_by=["topic"])
+    >>> grid.analysis.best.variant          # e.g. 'retrieve=v1,answer=v2'
     """
     from promptflow_lite.evaluate._evaluators import parse_evaluators, parse_mapping_overrides
     from promptflow_lite.evaluate._gates import parse_gates
 
     specs = parse_evaluators(evaluators)
     plan = EvaluationPlan(flow=Path(flow), data=Path(data), evaluators=specs,
-                          variants=choose_variants(Path(flow), variants),
+                          variants=choose_variants(Path(flow), variants, grid),
                           evaluator_mapping=parse_mapping_overrides(evaluator_mapping, specs),
                           gates=parse_gates(fail_under), **options)
     return run_evaluation(plan, client=client, echo=echo)
@@ -147,15 +160,19 @@ class PreparedEvaluation:
     baseline: str | None
     session: str
 
-    def run_name(self, label: str, repeat: int, repeats: int, evaluator: str | None = None) -> str:
-        name = f"{self.session}_{label}{f'_r{repeat}' if repeats > 1 else ''}"
-        return (f"{name}_{evaluator}" if evaluator else name).replace(".", "_")
+    def run_name(self, label: str, repeat: int, repeats: int, evaluator: str | None = None,
+                 part: int | None = None) -> str:
+        """``<session>_<label>[_round<part>][_r<repeat>][_<evaluator>]``, with ``.`` ``=`` ``,`` as ``_``."""
+        name = f"{self.session}_{label}{f'_round{part}' if part else ''}{f'_r{repeat}' if repeats > 1 else ''}"
+        return re.sub(r"[^\w\-]", "_", f"{name}_{evaluator}" if evaluator else name)
 
     def run_names(self, plan: EvaluationPlan) -> list[str]:
-        """Every run the evaluation makes, in the order it makes them."""
+        """Every run the evaluation makes, in the order it makes them (a halving race: those of its first
+        round; which variants run later rounds is decided as it goes)."""
+        part = 1 if plan.halving else None
         return [name for label in self.labels for repeat in range(plan.repeats)
-                for name in [self.run_name(label, repeat, plan.repeats)]
-                + [self.run_name(label, repeat, plan.repeats, spec.alias) for spec in plan.evaluators]]
+                for name in [self.run_name(label, repeat, plan.repeats, part=part)]
+                + [self.run_name(label, repeat, plan.repeats, spec.alias, part) for spec in plan.evaluators]]
 
 
 def prepare_evaluation(plan: EvaluationPlan) -> PreparedEvaluation:
@@ -172,6 +189,14 @@ def prepare_evaluation(plan: EvaluationPlan) -> PreparedEvaluation:
     mappings = {spec.alias: input_mapping(spec, outputs, columns(data), plan.evaluator_mapping.get(spec.alias))
                 for spec in plan.evaluators}
     _check_metric_names(plan)
+    if plan.budget_lines is not None and (plan.budget_lines < 1 or not plan.halving):
+        raise UserError("--budget-lines needs --halving and a positive number of line runs.",
+                        hint="e.g. --halving --budget-lines 2000.")
+    if plan.slice_by:
+        from promptflow_lite.evaluate._slices import check_slice_columns
+
+        check_slice_columns(plan.slice_by, data)
+    _load_prices(plan.prices)
     overrides = split_connection_overrides(plan)
     labels = variant_labels(plan.variants)
     baseline = _baseline_label(plan.baseline, labels, plan.variants)
@@ -192,32 +217,65 @@ def run_evaluation(plan: EvaluationPlan, client: Any = None, echo: Echo | None =
         echo("flow inputs: " + ", ".join(f"{k}={v}" for k, v in flow_mapping.items()))
     for spec in plan.evaluators:
         echo(f"evaluator {spec.alias}: " + ", ".join(f"{k}={v}" for k, v in mappings[spec.alias].items()))
-    results = []
-    for label, selector in zip(prepared.labels, plan.variants):
-        runs = VariantRuns(label, selector)
-        for repeat in range(plan.repeats):
-            name = prepared.run_name(label, repeat, plan.repeats)
-            echo(f"running {label}{f' (repeat {repeat + 1}/{plan.repeats})' if plan.repeats > 1 else ''}: run {name}")
-            base = client.run(plan.flow, data=str(plan.data), column_mapping=flow_mapping, variant=selector,
-                              name=name,
-                              environment_variables=plan.environment_variables, connections=plan.connections,
-                              connection_overrides=overrides.get(None), max_concurrency=plan.max_concurrency,
-                              use_cache=plan.use_cache, repeat_index=repeat)
-            runs.base.append(_succeeded_lines(client, base))
-            for spec in plan.evaluators:
-                evaluation_name = prepared.run_name(label, repeat, plan.repeats, spec.alias)
-                lines = _evaluate(client, plan, spec, base, mappings[spec.alias], evaluation_name,
-                                  overrides.get(spec.alias))
-                runs.evaluations.setdefault(spec.alias, []).append(lines)
-                if repeat == 0:
-                    runs.metrics[spec.alias] = _logged_metrics(client, lines.name)
-        results.append(runs)
+    execution = _new_execution(client, plan, prepared, echo)
+    results = [VariantRuns(label, selector) for label, selector in zip(prepared.labels, plan.variants)]
     declared = {spec.alias: score_outputs(spec.path) for spec in plan.evaluators}
+    race = totals = None
+    if plan.halving:
+        from promptflow_lite.evaluate._rounds import run_race
+
+        race, totals = run_race(execution, results, len(data), prepared.baseline or prepared.labels[0],
+                                lambda names: _primary(plan, names), declared)
+    else:
+        execution.sharing.plan(plan.variants)
+        for runs in results:
+            execution.run(runs)
     scores, sources = line_scores(results, len(data), declared)
     lower = [resolve_metric(name, list(sources)) for name in plan.lower_is_better]
     report = compare(scores, prepared.baseline, plan.confidence, lower_is_better=lower, n_lines=len(data))
     checks = check(report, plan.gates, plan.fail_if_worse)
-    return EvaluationResult(plan, data, results, report, sources, checks)
+    from promptflow_lite.evaluate._analysis import analyse
+
+    primary, higher = _primary(plan, list(sources)) if sources else (None, True)
+    analysis = analyse(flow=plan.flow, data=data, variants=results, report=report, scores=scores, primary=primary,
+                       higher_is_better=higher, spend=execution.spend, prices=_load_prices(plan.prices),
+                       slice_by=plan.slice_by, race=race, race_totals=totals,
+                       grid=any(_is_combination(s) for s in plan.variants))
+    return EvaluationResult(plan, data, results, report, sources, checks, analysis)
+
+
+def _new_execution(client, plan: EvaluationPlan, prepared: PreparedEvaluation, echo):
+    from promptflow_lite.evaluate._execution import Execution
+    from promptflow_lite.evaluate._grid import sharing_keys
+    from promptflow_lite.evaluate._node_sharing import SharedNodes
+    from promptflow_lite.evaluate._spend import GridCostModel
+
+    keys = sharing_keys(plan.flow, plan.variants)
+    return Execution(client, plan, prepared, SharedNodes(keys), GridCostModel(keys), echo)
+
+
+def _primary(plan: EvaluationPlan, metrics: list[str]) -> tuple[str, bool]:
+    """The metric that ranks the variants (``--primary``, else the first) and whether higher is better."""
+    if not metrics:
+        raise UserError("No evaluator produced a numeric or boolean score, so the variants cannot be ranked.",
+                        hint="use an evaluator that returns a number or a boolean per line.")
+    metric = resolve_metric(plan.primary, metrics) if plan.primary else metrics[0]
+    lower = {resolve_metric(name, metrics) for name in plan.lower_is_better}
+    return metric, metric not in lower
+
+
+def _is_combination(selector: str | None) -> bool:
+    from promptflow_lite.evaluate._grid import is_combination
+
+    return is_combination(selector)
+
+
+def _load_prices(path: Path | None):
+    if path is None:
+        return None
+    from promptflow_lite.evaluate._prices import load_prices
+
+    return load_prices(path)
 
 
 def base_mapping(flow: Path, data_columns: Sequence[str], explicit: dict[str, Any] | None) -> dict[str, Any]:
@@ -233,69 +291,9 @@ def base_mapping(flow: Path, data_columns: Sequence[str], explicit: dict[str, An
 def _check_metric_names(plan: EvaluationPlan) -> None:
     """Metric names in gates and ``lower_is_better`` must name an evaluator output (typos fail before any run)."""
     outputs = [f"{spec.alias}.{name}" for spec in plan.evaluators for name in flow_output_names(spec.path)]
-    for name in [gate.metric for gate in plan.gates] + list(plan.lower_is_better):
+    named = [gate.metric for gate in plan.gates] + list(plan.lower_is_better) + ([plan.primary] if plan.primary else [])
+    for name in named:
         resolve_metric(name, outputs)
-
-
-def _succeeded_lines(client, run: Any) -> RunLines:
-    """The run's lines; a run without a single succeeded line stops the evaluation with its error."""
-    lines = read_run_lines(client, run)
-    if not lines.outputs:
-        error = run.error or {}
-        message = error.get("message", error) if isinstance(error, dict) else error
-        command = f"pfl run show-details {run.name} --failed-only" if lines.errors else f"pfl run show {run.name}"
-        raise UserError(f"Run '{run.name}' has no succeeded line ({run.status}): {message}",
-                        hint=f"see `{command}`.")
-    return lines
-
-
-def _evaluate(client, plan: EvaluationPlan, spec: EvaluatorSpec, base: Any, mapping: dict[str, str], name: str,
-              overrides: dict[str, str] | None) -> RunLines:
-    run = client.run(spec.path, data=str(plan.data), run=base, column_mapping=mapping, name=name,
-                     environment_variables=plan.environment_variables, connections=plan.connections,
-                     connection_overrides=overrides, max_concurrency=plan.max_concurrency, use_cache=plan.use_cache)
-    return _succeeded_lines(client, run)
-
-
-def _logged_metrics(client, name: str) -> dict[str, Any]:
-    from promptflow_lite.runs._errors import InvalidRunStatusError
-
-    try:
-        return dict(client.get_metrics(name) or {})
-    except InvalidRunStatusError:  # every line of the evaluation failed: no metrics
-        return {}
-
-
-def score_outputs(flow: Path) -> list[str]:
-    """The outputs a DAG flow declares as ``int``, ``double`` or ``bool``: metrics even if no line has a value."""
-    from promptflow_lite.flow._loader import flow_kind, load_dag, resolve_flow_path
-    from promptflow_lite.flow._model import ValueType
-
-    file, _ = resolve_flow_path(flow)
-    if flow_kind(file) != "dag":
-        return []
-    numeric = (ValueType.INT, ValueType.DOUBLE, ValueType.BOOL)
-    return [name for name, output in load_dag(file).outputs.items() if output.type in numeric]
-
-
-def line_scores(variants: Sequence[VariantRuns], n_lines: int, declared: dict[str, list[str]] | None = None):
-    """``scores[variant][metric][line] = [score per repeat]`` and metric → (evaluator, column).
-
-    ``declared`` (evaluator → :func:`score_outputs`) keeps a metric whose every line lacks a score
-    in the report (as n/a, failing its gates) instead of dropping it silently.
-    """
-    sources: dict[str, tuple[str, str]] = {}
-    for runs in variants:
-        for alias, per_repeat in runs.evaluations.items():
-            for column in metric_columns(per_repeat, (declared or {}).get(alias, ())):
-                sources.setdefault(f"{alias}.{column}", (alias, column))
-    scores: dict[str, dict[str, list[list[float | None]]]] = {}
-    for runs in variants:
-        table = scores[runs.label] = {}
-        for metric, (alias, column) in sources.items():
-            per_repeat = runs.evaluations.get(alias, [])
-            table[metric] = [[score(r.value(line, column)) for r in per_repeat] for line in range(n_lines)]
-    return scores, sources
 
 
 def split_connection_overrides(plan: EvaluationPlan) -> dict[str | None, dict[str, str]]:

@@ -1,8 +1,9 @@
 """Node variants (FLOW_FORMAT §1.9): pick one variant per ``use_variants`` node.
 
 Selecting a variant replaces the whole node with the variant's ``node`` dict plus the
-original name. Only one node is tuned per run (``${node.variant_id}``); every other
-``use_variants`` node takes its ``default_variant_id``.
+original name. promptflow tunes one node per run (``${node.variant_id}``); here a selector may
+also name one variant for each of several nodes (``${summarize.v1},${answer.v0}``, a
+combination of a variant grid). Every other ``use_variants`` node takes its ``default_variant_id``.
 """
 
 from __future__ import annotations
@@ -29,17 +30,42 @@ def parse_variant(selector: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
+def parse_variants(selector: str) -> dict[str, str]:
+    """``'${summarize.v1},${answer.v0}'`` → ``{"summarize": "v1", "answer": "v0"}``; one selector gives one entry."""
+    parts = [part for part in selector.strip().strip("'\"").split(",") if part.strip()]
+    if not parts:
+        raise InvalidVariant(f"Invalid variant '{selector}'.", hint="write it as '${node_name.variant_id}'.")
+    chosen: dict[str, str] = {}
+    for part in parts:
+        node, variant_id = parse_variant(part)
+        if chosen.setdefault(node, variant_id) != variant_id:
+            raise InvalidVariant(f"Variant '{selector}' names two variants of node '{node}'.",
+                                 hint="name at most one variant per node.")
+    return chosen
+
+
+def variant_selector(choices: dict[str, str]) -> str:
+    """The selector of ``choices`` (node → variant id): ``${a.v1}`` or ``${a.v1},${b.v0}``."""
+    return ",".join(f"${{{node}.{variant_id}}}" for node, variant_id in choices.items())
+
+
+def variant_id_of(selector: str | None) -> str:
+    """The id a run name or ``${variant_id}`` shows: ``variant_1``, ``v1-v0`` for a combination, ``variant_0`` for none."""
+    return "-".join(parse_variants(selector).values()) if selector else "variant_0"
+
+
 def variant_choices(spec: "FlowSpec", variant: str | None = None) -> dict[str, str]:
     """The variant id each ``use_variants`` node will run with."""
-    tuned = parse_variant(variant) if variant else None
+    tuned = parse_variants(variant) if variant else {}
     names = {n.name for n in spec.nodes}
-    if tuned and tuned[0] not in names:
-        raise InvalidVariant(f"Node '{tuned[0]}' named by variant '{variant}' is not in the flow.",
-                             file=_file(spec), hint=f"choose one of the nodes: {', '.join(sorted(names))}.")
+    for name in tuned:
+        if name not in names:
+            raise InvalidVariant(f"Node '{name}' named by variant '{variant}' is not in the flow.",
+                                 file=_file(spec), hint=f"choose one of the nodes: {', '.join(sorted(names))}.")
     choices = {}
     for node in spec.nodes:
         if not node.use_variants:
-            if tuned and tuned[0] == node.name:
+            if node.name in tuned:
                 raise InvalidVariant(f"Node '{node.name}' has no variants (use_variants is not set).",
                                      file=_file(spec), node=node.name)
             continue
@@ -47,7 +73,7 @@ def variant_choices(spec: "FlowSpec", variant: str | None = None) -> dict[str, s
         if entry is None:
             raise InvalidVariant("The node sets use_variants but has no entry in node_variants.",
                                  file=_file(spec), node=node.name, hint=f"add node_variants.{node.name}.")
-        wanted = tuned[1] if tuned and tuned[0] == node.name else entry.default_variant_id
+        wanted = tuned.get(node.name, entry.default_variant_id)
         if not wanted:
             raise InvalidVariant("node_variants entry has no default_variant_id.", file=_file(spec), node=node.name,
                                  hint=f"set node_variants.{node.name}.default_variant_id.")

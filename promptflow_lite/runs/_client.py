@@ -81,8 +81,8 @@ class Client:
             connection_overrides: dict[str, str] | None = None, max_concurrency: int | None = None,
             line_timeout: float | None = None, resume_from: Any = None, use_cache: bool | None = None,
             repeat_index: int | None = None, init: dict[str, Any] | None = None, stream: bool | None = None,
-            properties: dict[str, Any] | None = None, engine: str | None = None, ray_address: str | None = None,
-            ray_actors: int | None = None, **_ignored: Any) -> Run:
+            properties: dict[str, Any] | None = None, lines: list[int] | None = None, engine: str | None = None,
+            ray_address: str | None = None, ray_actors: int | None = None, **_ignored: Any) -> Run:
         """Execute a batch run of ``flow`` over ``data`` (and/or base run ``run``) and return it when done.
 
         ``column_mapping`` maps flow inputs to ``${data.col}``, ``${run.outputs.col}``, ``${run.inputs.col}`` or
@@ -90,6 +90,7 @@ class Client:
         ``{node: {"connection": name, "deployment_name": d}}`` overrides (same as ``connection_overrides``).
         ``use_cache`` (default True) answers repeated LLM requests from the local cache; ``repeat_index``
         (default 0) keys independent samples of the same request. ``resume_from`` makes a new run reusing another run's completed lines.
+        ``lines`` runs only those line numbers of the data (a sample; they keep their numbers).
         ``engine="ray"`` runs the lines on a Ray cluster (or names another registered engine, see ``runs.register_engine``): ``ray_address`` ``"local"`` (default: a private cluster on
         this machine), ``"auto"``, ``"HOST:PORT"`` or ``"ray://HOST:PORT"``; ``ray_actors`` workers (default: one per CPU).
         """
@@ -103,6 +104,7 @@ class Client:
             connection_overrides={**(overrides or {}), **(connection_overrides or {})} or None,
             max_concurrency=max_concurrency, line_timeout=line_timeout, resume_from=_name(resume_from), init=init,
             properties=properties, use_cache=use_cache, repeat_index=repeat_index, stream=stream,
+            lines=sorted(set(lines)) if lines is not None else None,
             **self._engine_options(engine, ray_address, ray_actors))
         with _traced():
             result = self._runner.create(spec)

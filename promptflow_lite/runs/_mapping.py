@@ -13,7 +13,7 @@ input's default, and lines dropped because a base run has no output for them.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 from promptflow_lite.runs._errors import InputMappingError
 
@@ -49,19 +49,20 @@ def effective_mapping(flow_inputs: Mapping[str, Any], column_mapping: Mapping[st
 def map_lines(flow_inputs: Mapping[str, Any], sources: Mapping[str, list[Row]],
               column_mapping: Mapping[str, Any] | None = None, *, warn: Callable[[str], None] = lambda _: None,
               source_labels: Mapping[str, str] | None = None,
-              origins: Mapping[str, str] | None = None) -> list[Line]:
+              origins: Mapping[str, str] | None = None, only: Collection[int] | None = None) -> list[Line]:
     """``(line_number, inputs)`` for every line of the merged sources, with the mapping applied.
 
     Raises ``InputMappingError`` for references that match no column (all listed at once).
     ``warn`` receives the loud warnings; ``source_labels`` describe sources in them;
-    ``origins`` name where each source comes from (a file, a run) in errors.
+    ``origins`` name where each source comes from (a file, a run) in errors. ``only``: keep just
+    these line numbers (a sample), as if the sources had no other lines.
     """
     explicit = parse_mapping(column_mapping)
     mapping = effective_mapping(flow_inputs, explicit)
     _warn_hidden_columns(flow_inputs, explicit, sources.get("data"), warn)
     columns = {name: _columns(rows) for name, rows in sources.items()}
     bindings = _bind(mapping, columns, explicit, origins or {})
-    merged = _merge(sources, warn, source_labels or {})
+    merged = _merge(sources, warn, source_labels or {}, only)
     lines = []
     for line_number, rows in merged:
         values: Row = {}
@@ -146,7 +147,8 @@ def _missing_hint(missing, columns: dict[str, set[str]]) -> str:
     return f"map each input to an existing column, e.g. --column-mapping {key}='${{{source}.{example}}}'."
 
 
-def _merge(sources: Mapping[str, list[Row]], warn, labels: Mapping[str, str]) -> list[tuple[int, dict[str, Row]]]:
+def _merge(sources: Mapping[str, list[Row]], warn, labels: Mapping[str, str],
+           only: Collection[int] | None = None) -> list[tuple[int, dict[str, Row]]]:
     """Rows of all sources joined by line: by ``line_number`` when a source has it, else by position."""
     for name, rows in sources.items():
         if not rows:
@@ -161,7 +163,7 @@ def _merge(sources: Mapping[str, list[Row]], warn, labels: Mapping[str, str]) ->
     for name, rows in sources.items():
         for index, row in enumerate(rows):
             number = index if name in positional else row.get(LINE_NUMBER)
-            if isinstance(number, int):
+            if isinstance(number, int) and (only is None or number in only):
                 by_line.setdefault(number, {})[name] = row
     merged = sorted((n, rows) for n, rows in by_line.items() if len(rows) == len(sources))
     _warn_dropped(sources, by_line, warn, labels)

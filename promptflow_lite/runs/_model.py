@@ -84,12 +84,9 @@ def default_run_name(flow_path: str | Path, variant: str | None, kind: str = "da
     stamp = datetime.now().strftime("%Y%m%d_%H%M%S_%f")
     if kind != "dag":
         return sanitize_name(f"{folder}_{stamp}")
-    variant_id = "variant_0"
-    if variant:
-        from promptflow_lite.flow._variants import parse_variant
+    from promptflow_lite.flow._variants import variant_id_of
 
-        variant_id = parse_variant(variant)[1]
-    return sanitize_name(f"{folder}_{variant_id}_{stamp}")
+    return sanitize_name(f"{folder}_{variant_id_of(variant)}_{stamp}")
 
 
 def sanitize_name(name: str) -> str:

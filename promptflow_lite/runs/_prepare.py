@@ -33,8 +33,13 @@ def prepare_lines(spec: RunSpec, flow: Any, log: RunLog, get_run: Callable[[str]
     if not spec.column_mapping:
         log.info("No column mapping given: every flow input without a default reads the data column "
                  "of the same name.")
-    return map_lines(flow.inputs, sources, spec.column_mapping, warn=log.warning, source_labels=labels,
-                     origins=origins)
+    lines = map_lines(flow.inputs, sources, spec.column_mapping, warn=log.warning, source_labels=labels,
+                      origins=origins, only=None if spec.lines is None else set(spec.lines))
+    beyond = sorted(n for n in set(spec.lines or ()) if not 0 <= n < len(sources.get("data", ())))
+    if spec.data and beyond:
+        log.warning(f"{len(beyond)} requested line(s) are not in the data ({len(sources['data'])} lines, numbered "
+                    f"from 0): {', '.join(map(str, beyond[:20]))}{', ...' if len(beyond) > 20 else ''}.")
+    return lines
 
 
 def check_sources(spec: RunSpec, get_run: Callable[[str], Run]) -> None:

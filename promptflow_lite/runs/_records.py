@@ -66,7 +66,8 @@ def node_record(run_name: str, node: dict[str, Any], line_number: int | None) ->
         "node": name, "flow_run_id": run_name, "run_id": f"{run_name}_{name}_{suffix}", "status": node["status"],
         "inputs": node.get("inputs"), "output": node.get("output"), "metrics": None, "error": node.get("error"),
         "parent_run_id": parent, "start_time": iso(start), "end_time": iso(end), "index": line_number,
-        "api_calls": None, "cached_run_id": None, "cached_flow_run_id": None,
+        "api_calls": None, "cached_flow_run_id": node.get("reused_from"),  # a result reused from that run
+        "cached_run_id": f"{node['reused_from']}_{name}_{suffix}" if node.get("reused_from") else None,
         "logs": {"stdout": node.get("logs") or "", "stderr": ""},
         "system_metrics": {"duration": _duration(start, end), **(node.get("usage") or {})},
         "result": node.get("output"), "message_format": "basic", "cached": node.get("cached", False),

@@ -20,8 +20,8 @@ from promptflow_lite.masking import is_secret_name, register_named
 
 MASK = "******"
 _STORED = ("flow", "data", "run", "column_mapping", "variant", "environment_variables", "connection_overrides", "init",
-           "max_concurrency", "line_timeout", "use_cache", "repeat_index", "resume_from", "engine", "ray_address",
-           "ray_actors")
+           "max_concurrency", "line_timeout", "use_cache", "repeat_index", "resume_from", "lines", "engine",
+           "ray_address", "ray_actors")
 _RUN_YML_KEYS = {"$schema", "name", "display_name", "description", "tags", "properties", "flow", "data",
                  "column_mapping", "run", "variant", "environment_variables", "connections", "init",
                  "runtime", "resources", "identity", "type", "code"}
@@ -48,6 +48,7 @@ class RunSpec:
     use_cache: bool = True
     repeat_index: int = 0
     resume_from: str | None = None
+    lines: list[int] | None = None  # only these data line numbers (a sample); None: every line
     engine: str | None = None  # a name in runs._engine.ENGINES: local (None), ray, or one a package registers
     ray_address: str | None = None  # --engine ray: local (a private cluster), auto, HOST:PORT or ray://HOST:PORT
     ray_actors: int | None = None  # --engine ray: workers (one CPU each; default: the cluster's CPUs)
@@ -62,11 +63,9 @@ class RunSpec:
         """The display name with promptflow's macros filled: ``${variant_id}``, ``${run}``, ``${timestamp}``."""
         if not self.display_name:
             return None
-        variant_id = "variant_0"
-        if self.variant and kind == "dag":
-            from promptflow_lite.flow._variants import parse_variant
+        from promptflow_lite.flow._variants import variant_id_of
 
-            variant_id = parse_variant(self.variant)[1]
+        variant_id = variant_id_of(self.variant if kind == "dag" else None)
         return (self.display_name.replace("${variant_id}", variant_id).replace("${run}", self.run or "")
                 .replace("${timestamp}", datetime.now().strftime("%Y%m%d%H%M")))
 

@@ -50,15 +50,34 @@ def _cached(req: ModelRequest, call: ModelCall) -> dict | None:
     cache = active_cache()
     if cache is None or req.stream:
         return None
-    data = cache.get(_key(req))
-    call.cached = data is not None
-    return data
+    found = cache.lookup(_key(req))
+    if found is None:
+        return None
+    call.cached = True
+    call.replayed_seconds = found[1]
+    return found[0]
 
 
-def _store(req: ModelRequest, data: dict) -> None:
+async def _cached_or_claimed(req: ModelRequest, call: ModelCall, stack: ExitStack) -> dict | None:
+    """The cached answer, if any; else, when an identical request is in flight, its answer once it has one;
+    else None, and ``req`` is claimed until ``stack`` closes (identical requests wait for it)."""
+    data = _cached(req, call)
+    cache = active_cache()
+    if data is not None or cache is None or req.stream:
+        return data
+    key = _key(req)
+    while not await cache.claim(key):
+        data = _cached(req, call)
+        if data is not None:
+            return data
+    stack.callback(cache.release, key)
+    return None
+
+
+def _store(req: ModelRequest, data: dict, started: float) -> None:
     cache = active_cache()
     if cache is not None:
-        cache.put(_key(req), data, api=req.api, model=req.model)
+        cache.put(_key(req), data, api=req.api, model=req.model, seconds=time.monotonic() - started)
 
 
 _PATHS = {CHAT: "/chat/completions", COMPLETION: "/completions", EMBEDDING: "/embeddings"}
@@ -143,20 +162,22 @@ def _sending(req: ModelRequest) -> Iterator[None]:
 
 
 def _begin(req: ModelRequest, stack: ExitStack) -> tuple[ModelCall, dict | None]:
-    """Open the call's record (kept open by ``stack``) and look the request up in the cache."""
+    """Open the call's record (kept open by ``stack``) and look the request up in the cache (the
+    blocking path does not wait for an identical request in flight: see :func:`_cached_or_claimed`)."""
     call = stack.enter_context(_record(req))
     return call, _cached(req, call)
 
 
 @contextmanager
-def _failures(req: ModelRequest, call: ModelCall) -> Iterator[None]:
-    """What is left after the retries becomes one error naming the endpoint, model and attempts."""
+def _failures(req: ModelRequest, call: ModelCall) -> Iterator[float]:
+    """What is left after the retries becomes one error naming the endpoint, model and attempts;
+    gives the time the sending began."""
     import openai
     from tenacity import RetryError
 
     started = time.monotonic()
     try:
-        yield
+        yield started
     except RetryError as exc:
         last = exc.last_attempt.exception()
         raise _failure(req, last, call, started) from last
@@ -164,11 +185,13 @@ def _failures(req: ModelRequest, call: ModelCall) -> Iterator[None]:
         raise _failure(req, exc, call, started) from exc
 
 
-def _answer(req: ModelRequest, call: ModelCall, result: Any, stack: ExitStack, recorder: Callable[..., Any]) -> Any:
-    """A stream keeps the record open until it is read (``recorder``); an answer is cached and shaped."""
+def _answer(req: ModelRequest, call: ModelCall, result: Any, stack: ExitStack, recorder: Callable[..., Any],
+            started: float) -> Any:
+    """A stream keeps the record open until it is read (``recorder``); an answer is cached (with how long
+    it took since ``started``) and shaped."""
     if req.stream:
         return recorder(result, call, stack.pop_all(), texts=True, close=result.close)
-    _store(req, result)
+    _store(req, result, started)
     return _finish(req, call, result)
 
 
@@ -179,16 +202,17 @@ async def invoke_async(req: ModelRequest) -> Any:
     from tenacity import AsyncRetrying
 
     with ExitStack() as stack:
-        call, data = _begin(req, stack)
+        call = stack.enter_context(_record(req))
+        data = await _cached_or_claimed(req, call, stack)
         if data is not None:
             return _finish(req, call, data)
         create = _method(async_client(req.endpoint), req)
-        with _failures(req, call):
+        with _failures(req, call) as started:
             async for attempt in AsyncRetrying(**retry_options(_where(req), req.model)):
                 with attempt, _sending(req):
                     call.attempts += 1
                     result = _checked(req, await create())
-        return _answer(req, call, result, stack, recorded_async_stream)
+        return _answer(req, call, result, stack, recorded_async_stream, started)
 
 
 def invoke_sync(req: ModelRequest) -> Any:
@@ -200,12 +224,12 @@ def invoke_sync(req: ModelRequest) -> Any:
         if data is not None:
             return _finish(req, call, data)
         create = _method(sync_client(req.endpoint), req)
-        with _failures(req, call):
+        with _failures(req, call) as started:
             for attempt in Retrying(**retry_options(_where(req), req.model)):
                 with attempt, _sending(req):
                     call.attempts += 1
                     result = _checked(req, create())
-        return _answer(req, call, result, stack, recorded_stream)
+        return _answer(req, call, result, stack, recorded_stream, started)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,10 +3,14 @@
 The key is a sha256 of canonical JSON of everything that shapes an answer: provider, endpoint
 URL, API version, api, the full request (model, messages/prompt, all options) and the repeat
 index (``--repeats`` asks for several independent answers to the same request). Values are
-the response JSON. Only successful non-stream responses are stored. The cache is off unless a
+the response JSON, with how long the request took (so a replayed answer can say how long it would
+have taken live). Only successful non-stream responses are stored. The cache is off unless a
 caller enables it for the current context (``with use_cache(LLMCache()): ...``); batch runs do.
 Storage: SQLite at ``PFL_HOME/cache/llm.sqlite``, opened as every store is (:mod:`promptflow_lite._sqlite`:
 WAL, busy timeout, the numbered ``MIGRATIONS``), safe for several processes.
+Identical requests in flight at once in one event loop are sent once: the others wait for the first
+and take its answer from the cache (:meth:`LLMCache.claim`), so a batch with repeated inputs pays for
+each distinct request once whatever its concurrency.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ MIGRATIONS = [
 ]
 
 
+_SECONDS = "_pfl_seconds"  # kept inside the stored JSON: old caches read on, no schema change
+
+
 def default_cache_path() -> Path:
     from promptflow_lite.home import pfl_home
 
@@ -51,6 +58,7 @@ class LLMCache:
         self.misses = 0
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self._flights: dict[tuple[int, str], Any] = {}  # (event loop, key) → future of the request in flight
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
@@ -59,21 +67,53 @@ class LLMCache:
 
     def get(self, key: str) -> dict | None:
         """The stored response for ``key``, or None."""
+        found = self.lookup(key)
+        return None if found is None else found[0]
+
+    def lookup(self, key: str) -> tuple[dict, float | None] | None:
+        """The stored response for ``key`` and the seconds its request took (None: not recorded), or None."""
         with self._lock:
             row = self._connect().execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
             if row is None:
                 self.misses += 1
                 return None
             self.hits += 1
-            return json.loads(row[0])
+        response = json.loads(row[0])
+        seconds = response.pop(_SECONDS, None) if isinstance(response, dict) else None
+        return response, seconds
 
-    def put(self, key: str, response: dict, *, api: str = "", model: str = "") -> None:
-        """Store ``response`` (a JSON-able dict) under ``key``; an existing entry is replaced."""
-        text = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
+    def put(self, key: str, response: dict, *, api: str = "", model: str = "", seconds: float | None = None) -> None:
+        """Store ``response`` (a JSON-able dict) under ``key``; an existing entry is replaced.
+
+        ``seconds``: how long the request took, replayed with the answer.
+        """
+        stored = {**response, _SECONDS: round(seconds, 4)} if seconds is not None else response
+        text = json.dumps(stored, ensure_ascii=False, separators=(",", ":"))
         with self._lock:
             self._connect().execute(
                 "INSERT OR REPLACE INTO responses (key, api, model, response, created) VALUES (?, ?, ?, ?, ?)",
                 (key, api, model, text, time.time()))
+
+    async def claim(self, key: str) -> bool:
+        """True: no identical request is in flight in this event loop, the caller sends it and then calls
+        :meth:`release`. False: one was, and it has ended (look ``key`` up again; claim again if it failed)."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        flight = self._flights.get((id(loop), key))
+        if flight is not None:
+            await asyncio.shield(flight)  # a cancelled waiter leaves the sender alone
+            return False
+        self._flights[(id(loop), key)] = loop.create_future()
+        return True
+
+    def release(self, key: str) -> None:
+        """The claimed request for ``key`` has ended (answer stored, or failed): its waiters go on."""
+        import asyncio
+
+        flight = self._flights.pop((id(asyncio.get_running_loop()), key), None)
+        if flight is not None and not flight.done():
+            flight.set_result(None)
 
     def stats(self) -> dict[str, Any]:
         """Entries, size and per-model counts of the file; hits/misses of this object."""

@@ -29,6 +29,7 @@ class ModelCall:
     usage_estimated: bool = False  # a stream without token counts: ``usage`` is an estimate
     chunks: int = 0  # streamed chunks with content
     cached: bool = False  # answered from the local response cache
+    replayed_seconds: float | None = None  # a cached answer: how long its request took when it was made
     error: BaseException | None = None
     start_time: float = field(default_factory=time.time)
     end_time: float | None = None

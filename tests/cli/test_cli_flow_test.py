@@ -194,6 +194,7 @@ def test_offline_mode_needs_no_key_in_the_environment(tmp_path, monkeypatch, cap
 EXAMPLE_INPUTS = {  # inputs without a default (a default would hide the data column of a batch run)
     "chat_basic": ["question=What is promptflow_lite?"],
     "classification": ["text=The app crashes every time I open the settings page."],
+    "support_grid": ["ticket=I was charged twice for my subscription this month. -- Sent from my phone"],
 }
 EXAMPLE_OUTPUTS = {  # each example flow in offline mode
     "chat_basic": {"answer": "A light, fast runner for promptflow flows."},
@@ -202,6 +203,7 @@ EXAMPLE_OUTPUTS = {  # each example flow in offline mode
     "flex_function": {"summary": "Build LLM apps as flows; flex flows are plain Python.", "words_in": 17,
                       "words_out": 10},
     "prompty_basic": {"output": "A prompt with its model settings in YAML front matter, runnable on its own."},
+    "support_grid": {"team": "billing"},
 }
 
 

@@ -262,3 +262,16 @@ def test_paired_tests_keep_type_one_error_near_alpha():
         passes.append(paired_difference(a, np.where(rng.random(60) < 0.7, a, rng.random(60) < 0.6)))
     rejections = np.mean([c.p_value < 0.05 for c in passes])
     assert 0.005 <= rejections <= 0.06  # the exact McNemar test is conservative, never liberal
+
+
+def test_quantile_ci_gives_a_median_and_a_p95_with_intervals():
+    from promptflow_lite.evaluate.stats import quantile_ci
+
+    values = list(range(1, 102))  # 1..101
+    median, p95 = quantile_ci(values, 0.5), quantile_ci(values, 0.95)
+    assert median.mean == 51 and median.low < 51 < median.high and median.method == "bootstrap-percentile"
+    assert p95.mean == 96 and p95.low <= 96 <= p95.high <= 101
+    assert quantile_ci(values, 0.5, seed=1) == quantile_ci(values, 0.5, seed=1)
+    one = quantile_ci([0.3, None], 0.95)
+    assert one.mean == 0.3 and math.isnan(one.low) and one.n_missing == 1
+    assert math.isnan(quantile_ci([], 0.5).mean)

@@ -136,3 +136,46 @@ def test_pfl_cache_stats_and_clear(server, conn, capsys):
     assert pfl(["cache", "clear"]) == 0
     assert "Removed 2 cached response(s)" in capsys.readouterr().out
     assert LLMCache().stats()["entries"] == 0
+
+
+LLM_FLOW = """
+inputs:
+  country: {type: string}
+outputs:
+  answer: {type: string, reference: "${ask.output}"}
+nodes:
+- name: ask
+  type: llm
+  source: {type: code, path: ask.jinja2}
+  connection: open_ai_connection
+  api: chat
+  inputs: {model: gpt-4o-mini, temperature: 0, country: "${inputs.country}"}
+"""
+
+
+def test_a_batch_with_repeated_inputs_sends_each_distinct_request_once(make_flow, scripted_connections, tmp_path):
+    # 40 lines, 4 countries, 10 lines in flight: identical requests run at the same time; the first is sent and
+    # the others take its answer from the cache (before, each one in flight then was sent too)
+    flow = make_flow({"flow.dag.yaml": LLM_FLOW, "ask.jinja2": PROMPT}, name="repeated")
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps({"country": ["France", "Peru", "Chad", "Laos"][i % 4]}) + "\n"
+                            for i in range(40)))
+    rules = [{"match": "capital of (\\w+)", "reply": "The capital of \\1 is scripted."}]
+    with ScriptedServer(rules=rules, latency=0.5) as slow:
+        scripted_connections(slow)
+        assert pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--name", "repeated",
+                    "--max-concurrency", "10"]) == 0
+        assert slow.stats["requests"] == 4
+
+
+def test_identical_calls_in_flight_share_one_request_and_a_failure_is_not_shared(server, conn):
+    async def main(prompt: str, count: int):
+        return await asyncio.gather(*(llm.chat(conn, prompt, model="gpt-4o", country="Chile")
+                                      for _ in range(count)), return_exceptions=True)
+
+    with use_cache(LLMCache()):
+        answers = asyncio.run(main(PROMPT, 5))
+        assert answers == ["The capital of Chile is scripted."] * 5 and server.stats["requests"] == 1
+        failures = asyncio.run(main("user:\nbroken", 3))  # errors are not cached: each waiter tries for itself
+    assert all(isinstance(f, LLMError) for f in failures)
+    assert server.stats["requests"] == 1 + 3

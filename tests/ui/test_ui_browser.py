@@ -74,6 +74,7 @@ def test_edit_a_variant_prompt_in_the_browser_save_and_test(tmp_path):
         page.get_by_role("button", name="Save").click()
         page.get_by_text("Saved classify_few_shot.jinja2").wait_for()
         wait_until_idle(page)
+        expect(page.get_by_role("tab", name="Source")).to_have_attribute("aria-selected", "true")  # still there
 
         after = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
         assert [name for name in before if before[name] != after[name]] == ["classify_few_shot.jinja2"]
@@ -133,3 +134,35 @@ def test_a_broken_reference_is_flagged_on_its_node_and_a_chat_flow_chats(tmp_pat
         expect(page.get_by_test_id("stChatMessage").nth(3)).to_contain_text("--interactive")
         expect(page.get_by_test_id("stChatMessage")).to_have_count(4)
         page.screenshot(path=str(tmp_path / "5-chat.png"))
+
+
+def test_a_new_flow_from_each_template_is_drawn_and_found(tmp_path):
+    import yaml
+
+    shutil.copytree(ROOT / "flows/classification", tmp_path / "classification")
+    with running_ui(["--flow", str(tmp_path / "classification")], cwd=tmp_path) as ui, chromium_page(1280, 800) as page:
+        page.goto(ui.url)
+        wait_until_idle(page)
+        canvas = page.frame_locator('[data-testid="stCustomComponentV1"]').first
+        canvas.locator('.react-flow__node[data-id="classify"]').wait_for(state="attached")
+        for kind in ("standard", "chat", "evaluation"):
+            page.get_by_role("button", name="New flow").click()
+            form = page.get_by_test_id("stPopoverBody")
+            _click_until(page, form.get_by_text(kind, exact=True), expect(form.get_by_role("radio", name=kind)
+                                                                          ).to_be_checked)
+            form.get_by_role("textbox", name="Folder").fill(f"my_{kind}")
+            form.get_by_role("textbox", name="Folder").press("Enter")
+            wait_until_idle(page)
+            form.get_by_role("button", name="Create").click()
+            expect(page.get_by_test_id("stPopoverBody")).to_have_count(0)  # the popover closes on the new flow
+            page.get_by_role("heading", name=f"my_{kind}").wait_for()
+            nodes = [n["name"] for n in yaml.safe_load((tmp_path / f"my_{kind}/flow.dag.yaml").read_text())["nodes"]]
+            for name in nodes:  # the canvas draws the new flow, not the one open before
+                canvas.locator(f'.react-flow__node[data-id="{name}"]').wait_for(state="attached")
+            expect(canvas.locator(".react-flow__node")).to_have_count(len(nodes) + 2)
+            wait_until_idle(page, settle_ms=1500)
+            page.screenshot(path=str(tmp_path / f"new-{kind}.png"))
+        _click_until(page, page.get_by_role("combobox", name="Flow folder"),
+                     expect(page.get_by_role("option", name="classification", exact=True)).to_be_visible)
+        for found in ("my_standard", "my_chat", "my_evaluation"):  # the flows under the working folder
+            expect(page.get_by_role("option", name=found, exact=True)).to_be_visible()

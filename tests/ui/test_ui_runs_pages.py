@@ -25,7 +25,7 @@ def open_page(page: str, **params: str) -> AppTest:
     for key, value in params.items():
         app.query_params[key] = value
     app.run()
-    app.switch_page(f"pages/{page}.py").run()
+    app.switch_page(f"views/{page}.py").run()
     assert not app.exception, app.exception
     return app
 
@@ -45,6 +45,8 @@ def test_the_runs_page_lists_both_variant_runs_with_their_metrics(world_home):
     by_name = dict(zip(names, frame.to_dict(orient="records")))
     assert by_name[VARIANTS[0]]["exact_match"] == 0.85 and by_name[VARIANTS[1]]["exact_match"] == 1.0
     assert by_name[FLAKY]["Failed"] == 3 and "Completed with errors" in by_name[FLAKY]["Status"]
+    columns = list(frame.columns)  # a narrow window shows the status and key metrics before the line counts
+    assert columns.index("Status") < columns.index("exact_match") < columns.index("OK")
     app.text_input(key="runs_search").input("variant_1").run()
     assert [link.split("run=")[1] for link in _frame(app)["Run"]] == [VARIANTS[1]]
     app.text_input(key="runs_search").input("").run()
@@ -139,6 +141,7 @@ def test_the_compare_page_shows_the_clis_table_and_the_lines_one_variant_won(wor
     assert [list(r) for r in table.itertuples(index=False)] == [
         [cell.replace("cls_", "") if i == 1 else cell for i, cell in enumerate(row)] for row in rows]
     assert "6 better" in texts(app) and app.get("vega_lite_chart")
+    assert app.selectbox(key="compare_baseline").options == ["variant_0", "variant_1"]  # long names differ at the end
     assert len(_frame(app, 1)) == 40
     app.selectbox(key="compare_show").select("variant_1 beat variant_0").run()
     won = _frame(app, 1)
@@ -165,6 +168,7 @@ def test_an_evaluation_started_from_the_page_completes_with_progress_and_the_cli
         time.sleep(1)
         app.run()
     code = texts(app)
+    assert "2 variants · evaluated by `exact_match`" in code
     assert "exact_match.passed  variant_0  0.850  [0.709, 0.929]" in code and "better" in code
     listed = {r["name"] for r in json.loads(pfl(pfl_home, "run", "list", "-o", "json").stdout)}
     assert listed == {f"{name}_variant_0", f"{name}_variant_1", f"{name}_variant_0_exact_match",

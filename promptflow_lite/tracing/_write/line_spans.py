@@ -85,6 +85,8 @@ def node_entry(node: list, run: dict[str, Any] | None, line_end: float | None = 
             extra["model_calls"], extra["cached"] = calls, bool(run.get("cached"))
         if logs:
             extra["logs"] = to_text(logs)
+    if run.get("reused_from"):  # taken from that run of the same line (a variant grid), not computed here
+        extra = {**(extra or {}), "reused_from": run["reused_from"]}
     end = run.get("end_time") or line_end
     if run["status"] == "Completed":
         if streamed:
