@@ -201,4 +201,4 @@ def _line_detail(line: dict[str, Any], compared: LineComparison, labels: dict[st
                     st.error(line["errors"].get(run) or "no output")
                 entry = line_entries(run, [line["line_number"]]).get(line["line_number"]) or {}
                 if entry.get("trace_id"):
-                    link("traces", "trace", icon=":material/timeline:", trace=entry["trace_id"])
+                    link("trace", "trace", icon=":material/timeline:", trace=entry["trace_id"])

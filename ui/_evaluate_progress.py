@@ -60,7 +60,7 @@ def _bars(job: EvaluationJob) -> None:
     for run in runs:
         left, right = st.columns([1, 3], vertical_alignment="bottom")
         label = labels[run["name"]]
-        left.markdown(f"[{label}]({page_url('runs', run=run['name'])})" if run["status"] else f"{label}")
+        left.markdown(f"[{label}]({page_url('run', run=run['name'])})" if run["status"] else f"{label}")
         with right:
             progress_bar(_fraction(run), _line_text(run), run["status"] or "NotStarted")
 

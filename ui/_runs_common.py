@@ -193,9 +193,15 @@ def link(page: str, label: str, *, icon: str | None = None, **params: Any) -> No
     _shell.page_link(page, label, icon=icon, **{k: str(v) for k, v in params.items()})
 
 
-def go_to(label: str, *, key: str, icon: str | None = None, **params: Any) -> None:
-    """A button opening this same page on other query parameters (a page link to the page one is on
-    would not change them for the next rerun)."""
+def go_to(label: str, *, key: str, icon: str | None = None, page: str | None = None, **params: Any) -> None:
+    """A button opening ``page`` (by default this same page) on ``params`` as query parameters (a page link to
+    the page one is on would not change them for the next rerun)."""
+    if page:
+        if st.button(label, key=key, icon=icon, type="tertiary"):
+            from promptflow_lite.ui import _shell
+
+            _shell.open_page(page, **{k: str(v) for k, v in params.items()})
+        return
 
     def navigate() -> None:
         st.query_params.from_dict({k: str(v) for k, v in params.items() if v not in (None, "")})

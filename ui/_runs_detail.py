@@ -20,7 +20,7 @@ LINE_FILTERS = {"All lines": None, "Failed only": "Failed", "Completed": "Comple
 
 
 def show(name: str) -> None:
-    go_to("All runs", key="back_to_runs", icon=":material/arrow_back:")
+    go_to("All runs", key="back_to_runs", icon=":material/arrow_back:", page="runs")
     row = get_run_row(name)
     if row is None:
         st.error(f"There is no run named '{name}' in this PFL_HOME.", icon=":material/search_off:")
@@ -100,7 +100,7 @@ def _summary(row: dict[str, Any]) -> None:
     stat_cards(cards)
     evaluations = row.get("evaluations") or []
     if evaluations:
-        st.markdown("Evaluated by " + " · ".join(f"[{e['flow']}]({page_url('runs', run=e['name'])})"
+        st.markdown("Evaluated by " + " · ".join(f"[{e['flow']}]({page_url('run', run=e['name'])})"
                                                  for e in evaluations))
     own = row.get("metrics") or {}
     if own:
@@ -159,7 +159,7 @@ def _line_table(rows: list[dict[str, Any]], scores: dict[int, dict[str, Any]]):
             record[key] = scores.get(row["line_number"], {}).get(key)
         record.update({"Error": row.get("error") or "", "Tokens": count(row.get("total_tokens")),
                        "Duration": duration(row.get("duration")),
-                       "Trace": page_url("traces", trace=row["trace_id"]) if row.get("trace_id") else None})
+                       "Trace": page_url("trace", trace=row["trace_id"]) if row.get("trace_id") else None})
         records.append(record)
     frame = pd.DataFrame.from_records(records)
     frame = frame.drop(columns=[name for name, key in (("Error", "error"), ("Tokens", "total_tokens"))
@@ -196,7 +196,7 @@ def _line_detail(row: dict[str, Any], scores: dict[int, dict[str, Any]]) -> None
                     + (f" · {row['total_tokens']:,} tokens" if row.get("total_tokens") else "")
                     + (f" · {duration(row.get('duration'))}" if row.get("duration") else ""))
         if row.get("trace_id"):
-            link("traces", "Open its trace", icon=":material/timeline:", trace=row["trace_id"])
+            link("trace", "Open its trace", icon=":material/timeline:", trace=row["trace_id"])
         left, right = st.columns(2)
         with left:
             st.caption("Inputs")

@@ -62,7 +62,7 @@ def _table(rows: list[dict[str, Any]]):
     shown_metrics = metric_names[:MAX_METRIC_COLUMNS]
     records = []
     for row in rows:
-        record = {"Run": page_url("runs", run=row["name"]), "Flow": row.get("flow_name"),
+        record = {"Run": page_url("run", run=row["name"]), "Flow": row.get("flow_name"),
                   "Variant": row.get("variant_id") or "", "Base run": row.get("run") or "",
                   "Status": status_text(row["status"])}
         for metric in shown_metrics:  # the key metrics early: what a narrow window must show
@@ -77,7 +77,7 @@ def _table(rows: list[dict[str, Any]]):
     if not any(row.get("run") for row in rows):
         frame = frame.drop(columns=["Base run"])
     config = {
-        "Run": st.column_config.LinkColumn("Run", display_text=r"runs\?run=(.*)$", width="large"),
+        "Run": st.column_config.LinkColumn("Run", display_text=r"run\?run=(.*)$", width="large"),
         "OK": st.column_config.NumberColumn("OK", help="lines that completed", width="small"),
         "Failed": st.column_config.NumberColumn("Failed", help="lines that failed", width="small"),
         "Lines": st.column_config.NumberColumn("Lines", help="lines of the run", width="small"),
@@ -97,7 +97,7 @@ def _actions(chosen: list[str], archived: bool) -> None:
     columns = st.columns(5)
     with columns[0]:
         if len(chosen) == 1:
-            go_to("Open run", key="open_run", icon=":material/open_in_new:", run=chosen[0])
+            go_to("Open run", key="open_run", icon=":material/open_in_new:", page="run", run=chosen[0])
     with columns[1]:
         if len(chosen) >= 2:
             link("compare", f"Compare {len(chosen)} runs", icon=":material/compare_arrows:", runs=",".join(chosen))

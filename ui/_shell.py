@@ -1,9 +1,11 @@
 """What every page of the app shares: the page list, the current flow, the sidebar and cross-page links.
 
-Every page has its own path, and query parameters open it on one thing: ``/editor?flow=PATH``, ``/runs?run=NAME``,
-``/compare?runs=A,B``, ``/traces?trace=ID``, ``/evaluate?evaluation=NAME``; the root ``/`` opens the editor
-with the same parameters (``/?flow=PATH`` is ``/editor?flow=PATH``).
-From Python: ``page_link("traces", "Open trace", trace=trace_id)``; a page reads its parameter with
+Every page has its own path, and query parameters open it on one thing: ``/editor?flow=PATH``, ``/run?run=NAME``,
+``/compare?runs=A,B``, ``/trace?trace=ID``, ``/evaluate?evaluation=NAME``; the root ``/`` opens the editor
+with the same parameters (``/?flow=PATH`` is ``/editor?flow=PATH``). One run and one trace are hidden pages of
+their own, so the sidebar's "Runs" and "Traces" always lead to the lists (Streamlit keeps the query parameters
+when the link of the page one is on is clicked); the older ``/runs?run=NAME`` and ``/traces?trace=ID`` still work.
+From Python: ``page_link("trace", "Open trace", trace=trace_id)``; a page reads its parameter with
 ``st.query_params.get("trace")``.
 """
 
@@ -25,13 +27,19 @@ PAGES = (
     ("compare.py", "Compare", ":material/compare_arrows:"),
     ("traces.py", "Traces", ":material/timeline:"),
 )
+# the pages of one thing, outside the navigation: (file in views/, title, icon)
+DETAILS = (
+    ("run.py", "Run", ":material/list_alt:"),
+    ("trace.py", "Trace", ":material/timeline:"),
+)
 FLOW_ENV = "PFL_UI_FLOW"  # set by ``pfl ui --flow DIR``: the flow the editor opens first
 _FLOW_KEY = "pfl_flow"
 
 
 def pages() -> list:
-    """The ``st.Page`` objects of the pages that exist, each at its own path (``/editor``, ``/runs``...), and a
-    hidden default page at ``/`` that opens the first of them with the same query parameters.
+    """The ``st.Page`` objects of the pages that exist, each at its own path (``/editor``, ``/runs``...), the hidden
+    pages of one run and one trace, and a hidden default page at ``/`` that opens the first of them with the same
+    query parameters.
 
     (Streamlit serves its default page at ``/`` only, so the editor is not the default: ``/editor`` works too.)"""
     views = [st.Page(VIEWS / file, title=title, icon=icon, url_path=Path(file).stem)
@@ -40,8 +48,10 @@ def pages() -> list:
     def open_first_page() -> None:
         st.switch_page(views[0], query_params={key: st.query_params.get_all(key) for key in st.query_params})
 
+    details = [st.Page(VIEWS / file, title=title, icon=icon, url_path=Path(file).stem, visibility="hidden")
+               for file, title, icon in DETAILS if (VIEWS / file).is_file()]
     return [st.Page(open_first_page, title="promptflow_lite", url_path="start", default=True, visibility="hidden"),
-            *views]
+            *views, *details]
 
 
 def page_exists(page: str) -> bool:
@@ -56,6 +66,11 @@ def page_link(page: str, label: str, *, icon: str | None = None, **params: str) 
         st.page_link(VIEWS / f"{page}.py", label=label, icon=icon, query_params=params or None)
     else:
         st.caption(label)
+
+
+def open_page(page: str, **params: str) -> None:
+    """Go to ``page`` (``"run"``, ``"runs"``...) now, opening it with ``params`` as query parameters."""
+    st.switch_page(VIEWS / f"{page}.py", query_params={k: v for k, v in params.items() if v not in (None, "")})
 
 
 def current_flow() -> Path | None:

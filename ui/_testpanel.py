@@ -167,8 +167,8 @@ def _variant_title(variant: str | None) -> str:
 def _trace_link(trace_id: str | None) -> None:
     if not trace_id:
         return
-    if _shell.page_exists("traces"):
-        _shell.page_link("traces", f"Open trace {trace_id[:12]}…", icon=":material/timeline:", trace=trace_id)
+    if _shell.page_exists("trace"):
+        _shell.page_link("trace", f"Open trace {trace_id[:12]}…", icon=":material/timeline:", trace=trace_id)
     else:
         st.caption(f"Trace: `pfl trace show {trace_id}`")
 

@@ -17,7 +17,7 @@ KIND_LABELS = {"flow": "Flow", "node": "Node", "llm": "LLM", "embedding": "Embed
 
 
 def show(trace_id: str) -> None:
-    go_to("All traces", key="back_to_traces", icon=":material/arrow_back:")
+    go_to("All traces", key="back_to_traces", icon=":material/arrow_back:", page="traces")
     view = trace_view(trace_id)
     _header(view)
     height = chart_height(len(view.spans))
@@ -39,7 +39,7 @@ def _header(view) -> None:
     if view.start_time:
         facts.append(f"started {moment(view.start_time)}")
     if line.get("run"):
-        facts.append(f"run [{line['run']}]({page_url('runs', run=line['run'])})"
+        facts.append(f"run [{line['run']}]({page_url('run', run=line['run'])})"
                      + (f" line **{line['line_number']}**" if line.get("line_number") is not None else ""))
     st.markdown(" · ".join(facts))
     stat_cards([("Duration", duration(view.duration) or "–"), ("Total tokens", f"{view.tokens.get('total', 0):,}"),
@@ -49,7 +49,7 @@ def _header(view) -> None:
         outputs = evaluation.get("outputs") or {}
         shown = " · ".join(f"{k} **{number(v)}**" for k, v in outputs.items() if not isinstance(v, (dict, list)))
         st.markdown(f":material/grading: Evaluated by **{evaluation.get('flow')}**: {shown or evaluation.get('status')}"
-                    f" ([trace]({page_url('traces', trace=evaluation['trace_id'])}))")
+                    f" ([trace]({page_url('trace', trace=evaluation['trace_id'])}))")
 
 
 def _span_table(view) -> dict[str, Any]:

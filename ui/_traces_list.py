@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from promptflow_lite.tracing import count_traces, list_traces, trace_filters
+from promptflow_lite.ui import _shell
 from promptflow_lite.ui._runs_common import (count, count_column, current_page, duration, moment, page_url, pager,
                                              preview, status_label, status_text, styled)
 
@@ -62,8 +63,7 @@ def _listing(filters: dict[str, Any], page: int) -> None:
     st.caption("Click a row's box to open its trace.")
     if event.selection.rows:
         st.session_state["traces_opened"] = opened + 1
-        st.query_params["trace"] = rows[event.selection.rows[0]]["trace_id"]
-        st.rerun(scope="app")
+        _shell.open_page("trace", trace=rows[event.selection.rows[0]]["trace_id"])
 
 
 def _table(rows: list[dict[str, Any]]):
@@ -71,7 +71,7 @@ def _table(rows: list[dict[str, Any]]):
 
     return pd.DataFrame.from_records([{
         "Started": moment(row.get("start_time")),
-        "Trace": page_url("traces", trace=row["trace_id"]),
+        "Trace": page_url("trace", trace=row["trace_id"]),
         "Status": status_text(row.get("status")),
         "Flow": row.get("flow") or "",
         "Input": preview(row.get("inputs"), 80),

@@ -61,6 +61,9 @@ class LinePlan:
                            if n.stream_param and n.name in output_nodes and n.name not in referenced}
         self.aggregation_refs = sorted({str(r): r for n in self.aggregation_nodes for r in _all_refs(n)
                                         if isinstance(r, NodeRef) and r.node in names}.items())
+        # the flow inputs the aggregation nodes read (a batch run keeps just these of each line)
+        self.aggregation_input_names = {r.name for n in self.aggregation_nodes for r in _all_refs(n)
+                                        if isinstance(r, InputRef)}
         # (node, input) pairs that take a user tool's async generator as is; other async streams are read
         by_name = {n.name: n for n in self.line_nodes}
         self.async_inputs = {(n.name, key) for n in self.line_nodes if _user_code(n) and n.mode in (ASYNC, ASYNC_GEN)

@@ -19,7 +19,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from promptflow_lite.runs._errors import RunStoreError, unwritable
 
@@ -118,13 +118,6 @@ def scan(path: Path) -> JournalScan:
             result.entries.append(entry)
     result.damaged += bool(tail.strip())
     return result
-
-
-def rewrite(path: Path, texts: Iterable[str]) -> None:
-    """Replace the journal with records of the entry JSON ``texts`` (atomically)."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(b"".join(frame(text) for text in texts))
-    os.replace(temporary, path)
 
 
 class JournalWriter:

@@ -13,7 +13,7 @@ input's default, and lines dropped because a base run has no output for them.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Collection, Mapping
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
 
 from promptflow_lite.runs._errors import InputMappingError
 
@@ -57,24 +57,55 @@ def map_lines(flow_inputs: Mapping[str, Any], sources: Mapping[str, list[Row]],
     ``origins`` name where each source comes from (a file, a run) in errors. ``only``: keep just
     these line numbers (a sample), as if the sources had no other lines.
     """
+    columns = {name: _columns(rows) for name, rows in sources.items()}
+    bind = binder(flow_inputs, columns, column_mapping, warn=warn, origins=origins)
+    return [(line_number, bind(rows)) for line_number, rows in _merge(sources, warn, source_labels or {}, only)]
+
+
+class StreamedLines:
+    """The mapped lines of one positional source (``--data`` alone), read again from it each time they are
+    iterated (``rows()`` gives a fresh iterator of its rows); ``count`` lines."""
+
+    def __init__(self, rows: Callable[[], Iterable[Row]], bind: Callable[[dict[str, Row]], Row], count: int):
+        self._rows, self._bind, self.count = rows, bind, count
+
+    def __iter__(self) -> Iterator[Line]:
+        for index, row in enumerate(self._rows()):
+            yield index, self._bind({"data": row})
+
+
+def stream_lines(flow_inputs: Mapping[str, Any], rows: Callable[[], Iterable[Row]], columns: set[str], count: int,
+                 column_mapping: Mapping[str, Any] | None = None, *, warn: Callable[[str], None] = lambda _: None,
+                 origin: str | None = None) -> StreamedLines:
+    """:func:`map_lines` for the ``data`` source alone (``count`` rows without ``line_number``, holding
+    ``columns``), without holding its rows: the lines are mapped as ``rows()`` reads them again."""
+    bind = binder(flow_inputs, {"data": columns}, column_mapping, warn=warn,
+                  origins={"data": origin} if origin else None)
+    return StreamedLines(rows, bind, count)
+
+
+def binder(flow_inputs: Mapping[str, Any], columns: dict[str, set[str]], column_mapping: Mapping[str, Any] | None,
+           *, warn: Callable[[str], None], origins: Mapping[str, str] | None) -> Callable[[dict[str, Row]], Row]:
+    """The function giving one line's inputs from its rows (``{source: row}``); raises ``InputMappingError``
+    for references that match no column of ``columns`` (all listed at once)."""
     explicit = parse_mapping(column_mapping)
     mapping = effective_mapping(flow_inputs, explicit)
-    _warn_hidden_columns(flow_inputs, explicit, sources.get("data"), warn)
-    columns = {name: _columns(rows) for name, rows in sources.items()}
+    _warn_hidden_columns(flow_inputs, explicit, columns.get("data"), warn)
     bindings = _bind(mapping, columns, explicit, origins or {})
-    merged = _merge(sources, warn, source_labels or {}, only)
-    lines = []
-    for line_number, rows in merged:
+    literals = {key: mapping[key] for key, binding in bindings.items() if binding is None}
+
+    def bind(rows: dict[str, Row]) -> Row:
         values: Row = {}
         for key, binding in bindings.items():
             if binding is None:
-                values[key] = mapping[key]
+                values[key] = literals[key]
             else:
                 source, column = binding
                 if column in rows[source]:
                     values[key] = rows[source][column]
-        lines.append((line_number, values))
-    return lines
+        return values
+
+    return bind
 
 
 def _has_default(spec: Any) -> bool:
@@ -84,10 +115,9 @@ def _has_default(spec: Any) -> bool:
     return getattr(spec, "default", None) is not None
 
 
-def _warn_hidden_columns(flow_inputs, explicit: dict[str, Any], data: list[Row] | None, warn) -> None:
-    if not data:
+def _warn_hidden_columns(flow_inputs, explicit: dict[str, Any], present: set[str] | None, warn) -> None:
+    if not present:
         return
-    present = _columns(data)
     for name, spec in flow_inputs.items():
         if _has_default(spec) and name not in explicit and name in present:
             warn(f"Data column '{name}' is NOT used: flow input '{name}' has a default "

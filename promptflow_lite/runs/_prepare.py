@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from promptflow_lite.runs import _model as model
-from promptflow_lite.runs._data import check_data_path, load_data
+from promptflow_lite.runs._data import check_data_path, empty_data, iter_data, load_data
 from promptflow_lite.runs._errors import InvalidRunStatusError
 from promptflow_lite.runs._log import RunLog
-from promptflow_lite.runs._mapping import map_lines
+from promptflow_lite.runs._mapping import LINE_NUMBER, StreamedLines, map_lines, stream_lines
 from promptflow_lite.runs._model import Run
 from promptflow_lite.runs._spec import RunSpec
 from promptflow_lite.runs._store import RunFolder
@@ -17,11 +17,17 @@ from promptflow_lite.runs._store import RunFolder
 Line = tuple[int, dict[str, Any]]
 
 
-def prepare_lines(spec: RunSpec, flow: Any, log: RunLog, get_run: Callable[[str], Run]) -> list[Line]:
-    """``(line_number, inputs)`` for every line; warnings (hidden columns, dropped lines) go to ``log``."""
+def prepare_lines(spec: RunSpec, flow: Any, log: RunLog, get_run: Callable[[str], Run]) -> Iterable[Line]:
+    """``(line_number, inputs)`` for every line, in line order; warnings (hidden columns, dropped lines) go to
+    ``log``. With data alone the lines are streamed from the data file (iterating them reads it again)."""
+    streaming = bool(spec.data and not spec.run and spec.lines is None)  # a sample (--lines) is mapped in memory
+    if streaming:
+        streamed = _streamed(spec, flow, log)
+        if streamed is not None:
+            return streamed
     sources, labels, origins = {}, {}, {}
     if spec.data:
-        sources["data"] = load_data(spec.data, warn=log.warning)
+        sources["data"] = load_data(spec.data, warn=None if streaming else log.warning)  # streaming: warned already
         origins["data"] = str(spec.data)
     if spec.run:
         base = _usable_base_run(spec.run, get_run)
@@ -40,6 +46,27 @@ def prepare_lines(spec: RunSpec, flow: Any, log: RunLog, get_run: Callable[[str]
         log.warning(f"{len(beyond)} requested line(s) are not in the data ({len(sources['data'])} lines, numbered "
                     f"from 0): {', '.join(map(str, beyond[:20]))}{', ...' if len(beyond) > 20 else ''}.")
     return lines
+
+
+def _streamed(spec: RunSpec, flow: Any, log: RunLog) -> StreamedLines | None:
+    """The lines of a run on data alone, mapped as the data is read; None when the rows carry ``line_number``."""
+    def rows(warn=None):
+        return iter_data(spec.data, warn)
+
+    columns: set[str] = set()
+    count = 0
+    for row in rows(log.warning):  # one pass: columns for the mapping's errors, the count for progress
+        columns.update(row)
+        count += 1
+    if not count:
+        raise empty_data(spec.data)
+    if LINE_NUMBER in columns:  # rows joined by their line_number: sorted in memory
+        return None
+    if not spec.column_mapping:
+        log.info("No column mapping given: every flow input without a default reads the data column "
+                 "of the same name.")
+    return stream_lines(flow.inputs, rows, columns, count, spec.column_mapping, warn=log.warning,
+                        origin=str(spec.data))
 
 
 def check_sources(spec: RunSpec, get_run: Callable[[str], Run]) -> None:

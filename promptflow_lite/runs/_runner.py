@@ -16,16 +16,19 @@ import sqlite3
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-from promptflow_lite.engine._results import COMPLETED, LineResult
+from promptflow_lite.engine._results import LineResult
 from promptflow_lite.errors import PflError, UserError, error_dict
 from promptflow_lite.runs import _model as model
 from promptflow_lite.runs._engine import DEFAULT_LINE_TIMEOUT, EngineFactory, FlowRecipe, LineTask, engine_for
 from promptflow_lite.runs._errors import (
     InvalidRunStatusError, KeyRejectedError, RunExistsError, RunNotFoundError, RunStoreError, unwritable)
 from promptflow_lite.runs._index import RunIndex
+from promptflow_lite.runs._aggregation_lines import journalled_lines, keeper
+from promptflow_lite.runs._finalize import finalize
 from promptflow_lite.runs._journal import JournalWriteError
+from promptflow_lite.runs._journal_index import JournalIndex
 from promptflow_lite.runs._log import RunLog
 from promptflow_lite.runs._model import Run
 from promptflow_lite.runs._prepare import check_sources, prepare_lines
@@ -49,7 +52,8 @@ class _Context:
     completed: int = 0
     failed: int = 0
     cached: int = 0
-    fresh: dict[int, LineResult] = field(default_factory=dict)  # succeeded lines of this execution, for aggregation
+    fresh: dict[int, LineResult] = field(default_factory=dict)  # what aggregation reads of this execution's lines
+    keep: Any = None  # makes those small records (aggregation_lines.keeper), when the flow aggregates
     progress: Any = None
     outcome_from: int | None = None  # index in log.warnings where this execution's own warnings start
     stop: "_Stop | None" = None  # why the run stopped before its last line, if it did
@@ -104,10 +108,12 @@ class Runner:
             self._fail_to_start(context, exc)
             raise
         try:
-            context.folder.write_start(flow, lines)
+            total = context.folder.write_start(flow, lines)
         except OSError as exc:
             return self._fail_unwritable(context, exc)
-        return self._execute(context, flow, lines, {})
+        except PflError as exc:  # the data changed while it was read again
+            return self._fail_to_start(context, exc)
+        return self._execute(context, flow, lines, total, None)
 
     def resume(self, name: str, *, connections: Any = None, environment_variables: dict[str, Any] | None = None,
                max_concurrency: int | None = None, line_timeout: float | None = None,
@@ -137,16 +143,14 @@ class Runner:
             self.index.update(name, status=run.status, pid=None)
             context.log.close()
             raise
-        lines = folder.read_inputs()
-        found = folder.scan_journal()
-        journal = {entry["line_number"]: entry for entry in found.entries}
-        reused = _reused(journal, folder.read_outputs(journal))
-        context.log.info(f"Resuming run {name}: {len(reused)} of {len(lines)} lines already completed.")
-        if found.damaged:
-            context.log.warning(f"The run journal held {found.damaged} torn or damaged record(s) (a killed process "
+        total = folder.count_inputs()
+        done = JournalIndex.build(folder.journal_file)
+        context.log.info(f"Resuming run {name}: {done.completed_count} of {total} lines already completed.")
+        if done.damaged:
+            context.log.warning(f"The run journal held {done.damaged} torn or damaged record(s) (a killed process "
                                 "or a full disk); their lines run again.")
         self.index.update(name, ended_on=None, error=None)
-        return self._execute(context, flow, lines, reused)
+        return self._execute(context, flow, folder.read_inputs(), total, done)
 
     # creating -----------------------------------------------------------------------------
     def _start(self, spec: RunSpec, default_name: str, kind: str) -> _Context:
@@ -190,18 +194,18 @@ class Runner:
             flow = self._load_flow(context)
         except PflError as exc:
             return self._fail_to_start(context, exc)
-        lines = old.read_inputs()
         try:
-            context.folder.write_start(flow, lines)
+            total = context.folder.write_start(flow, old.read_inputs())
         except OSError as exc:
             return self._fail_unwritable(context, exc)
-        journal = {n: e for n, e in old.read_journal().items() if e["status"] == COMPLETED}
-        outputs = old.read_outputs()
+        journal = JournalIndex.build(old.journal_file)  # each line's latest entry, in first-seen order
         context.folder.open()
-        context.folder.append_reused({**entry, "source_run": source.name} for entry in journal.values())
+        context.folder.append_reused({**entry, "source_run": source.name}
+                                     for entry in journal.entries(journal.first_seen(), completed_only=True))
         context.folder.close()
-        context.log.info(f"Resumed from run {source.name}: reusing {len(journal)} of {len(lines)} lines.")
-        return self._execute(context, flow, lines, _reused(journal, outputs))
+        done = JournalIndex.build(context.folder.journal_file)
+        context.log.info(f"Resumed from run {source.name}: reusing {done.completed_count} of {total} lines.")
+        return self._execute(context, flow, context.folder.read_inputs(), total, done)
 
     def _load_flow(self, context: _Context):
         spec = context.spec
@@ -231,26 +235,29 @@ class Runner:
                                     "removes this one)."))
 
     # executing ----------------------------------------------------------------------------
-    def _execute(self, context: _Context, flow, lines: list[tuple[int, dict[str, Any]]],
-                 reused: dict[int, LineResult]) -> Run:
+    def _execute(self, context: _Context, flow, lines: Iterable[tuple[int, dict[str, Any]]], total: int,
+                 done: JournalIndex | None) -> Run:
+        """Run ``lines`` (``total`` of them, streamed) but those ``done`` says completed; aggregate; finish."""
         from promptflow_lite.engine._flow import working_directory
         from promptflow_lite.engine._sync import run_sync
         from promptflow_lite.runs._progress import Progress
 
         name, spec, folder, log = context.name, context.spec, context.folder, context.log
-        context.total, context.completed = len(lines), len(reused)
-        todo = [(n, inputs) for n, inputs in lines if n not in reused]
+        reused = done.completed_count if done is not None else 0
+        context.total, context.completed = total, reused
+        context.keep = keeper(flow) if flow.has_aggregation else None
+        todo = ((n, inputs) for n, inputs in lines if done is None or not done.completed(n))
         started = time.time()
         context.outcome_from = len(log.warnings)
         self.index.update(name, status=model.RUNNING, started_on=model.now_iso(), total_lines=context.total,
                           pid=os.getpid(), host=socket.gethostname())
-        log.notice(f"Run {name}: executing {len(todo)} of {context.total} lines; results in {folder.path}")
+        log.notice(f"Run {name}: executing {total - reused} of {context.total} lines; results in {folder.path}")
         show = False if spec.stream else self._progress
-        context.progress = Progress(context.total, done=len(reused), name=name, enabled=show)
+        context.progress = Progress(context.total, done=reused, name=name, enabled=show)
         folder.open()
         try:
             with working_directory(Path(getattr(flow, "run_dir", None) or flow.working_dir)):
-                canceled, aggregation = run_sync(self._run(context, flow, todo, reused))
+                canceled, aggregation = run_sync(self._run(context, flow, todo, done))
         except BaseException as exc:
             folder.close()
             context.progress.close()
@@ -259,11 +266,11 @@ class Runner:
         folder.close()
         context.progress.close()
         try:
-            return self._finish(context, lines, canceled, aggregation, started)
+            return self._finish(context, canceled, aggregation, started)
         except (OSError, sqlite3.Error) as exc:  # e.g. the disk is full
             raise self._unsaved(context, exc) from exc
 
-    async def _run(self, context: _Context, flow, todo, reused: dict[int, LineResult]):
+    async def _run(self, context: _Context, flow, todo, done: JournalIndex | None):
         """Execute ``todo`` then aggregate; returns ``(canceled, aggregation)``."""
         from promptflow_lite.tools._llm_cache import LLMCache, use_cache
 
@@ -272,7 +279,7 @@ class Runner:
         with use_cache(cache, repeat=spec.repeat_index):
             try:
                 await self._run_lines(context, flow, todo)
-                return False, await self._aggregate(context, flow, reused)
+                return False, await self._aggregate(context, flow, done)
             except asyncio.CancelledError:  # `pfl run cancel`, Ctrl+C, or a stop decided in _on_result
                 if context.stop is None:
                     context.log.warning("The run was canceled; the lines finished so far are kept.")
@@ -298,26 +305,26 @@ class Runner:
             watcher.cancel()
 
     @staticmethod
-    async def _aggregate(context: _Context, flow, reused: dict[int, LineResult]):
+    async def _aggregate(context: _Context, flow, done: JournalIndex | None):
         if not flow.has_aggregation:
             return None
-        for line in reused.values():  # images were written as files; aggregation nodes get them back as images
-            line.aggregation_inputs = flow.media.load(line.aggregation_inputs)
-        lines = {**reused, **context.fresh}
+        lines = list(context.fresh.values())
+        if done is not None:  # lines completed before: read back from the journal, a record at a time
+            for line in journalled_lines(done, context.keep, skip=context.fresh.__contains__):
+                line.aggregation_inputs = flow.media.load(line.aggregation_inputs)  # images were written as files
+                lines.append(line)
         if not lines:
             context.log.warning("No line succeeded: the aggregation nodes did not run.")
             return None
-        return await flow.aaggregate([lines[n] for n in sorted(lines)])
+        return await flow.aaggregate(sorted(lines, key=lambda line: line.line_number))
 
     def _on_result(self, context: _Context, flow, result: LineResult) -> None:
         context.folder.record_line(result, flow.media)
         context.log.line_output(result.line_number, result.node_runs)
         if result.ok:
             context.completed += 1
-            if flow.has_aggregation:
-                context.fresh[result.line_number] = LineResult(
-                    status=result.status, inputs=result.inputs, outputs=result.outputs,
-                    line_number=result.line_number, aggregation_inputs=result.aggregation_inputs)
+            if context.keep is not None:
+                context.fresh[result.line_number] = context.keep(result)
         else:
             context.failed += 1
             context.log.error(f"Line {result.line_number} failed: {error_message(result.error)}")
@@ -363,7 +370,7 @@ class Runner:
                 execution.cancel()
                 return
 
-    def _finish(self, context: _Context, lines, canceled: bool, aggregation, started: float) -> Run:
+    def _finish(self, context: _Context, canceled: bool, aggregation, started: float) -> Run:
         folder, log = context.folder, context.log
         if context.stop is not None and context.stop.unwritable is not None:  # counts as written; the resume finalizes
             return self._conclude(context, context.stop.status, started, error=context.stop.error,
@@ -379,10 +386,9 @@ class Runner:
         if not canceled:
             metrics = aggregation.metrics if aggregation is not None else {}
             folder.write_metrics(metrics)
-        journal = folder.finalize(context.name, dict(lines))
-        failed = [(n, e) for n, e in sorted(journal.items()) if e["status"] != COMPLETED]
-        completed = len(journal) - len(failed)
-        line_errors = [{"line_number": n, "error": e.get("error")} for n, e in failed]
+        summary = finalize(folder, context.name)
+        failed, completed = summary.failed, summary.completed
+        line_errors = [{"line_number": n, "error": e} for n, e in failed]
         error = bulk_error(line_errors + errors, len(failed), context.total) if failed or errors else None
         if context.stop is not None:
             error = context.stop.error
@@ -399,11 +405,9 @@ class Runner:
             status = model.COMPLETED_WITH_ERRORS
         if failed:
             log.warning(f"{len(failed)}/{context.total} lines failed: {_numbers([n for n, _ in failed])}. "
-                        f"First error: {error_message(failed[0][1].get('error'))}")
-        cached = sum(1 for e in journal.values() if e.get("cached"))
-        tokens = _sum_tokens(journal.values())
+                        f"First error: {error_message(failed[0][1])}")
         return self._conclude(context, status, started, error=error, completed=completed, failed=len(failed),
-                              cached=cached, tokens=tokens, metrics=metrics)
+                              cached=summary.cached, tokens=summary.tokens, metrics=metrics)
 
     def _unsaved(self, context: _Context, exc: BaseException) -> RunStoreError:
         """The error for a run whose results or status cannot be saved; records Failed if the index still can."""
@@ -454,17 +458,6 @@ def _jsonable_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     import json
 
     return json.loads(json.dumps(metrics, ensure_ascii=False, default=str))
-
-
-def _reused(journal: dict[int, dict[str, Any]], outputs: dict[int, dict[str, Any]]) -> dict[int, LineResult]:
-    """The completed lines of a journal as line results (with outputs: flex ``__aggregate__`` reads them)."""
-    reused = {}
-    for number, entry in journal.items():
-        if entry["status"] == COMPLETED:
-            result = LineResult.from_json(entry)
-            result.outputs = dict(outputs.get(number, {}))
-            reused[number] = result
-    return reused
 
 
 def _attributes(name: str, base: str | None, line_number: int) -> dict[str, Any]:
@@ -518,10 +511,3 @@ def _flow_name(flow: str) -> str:
 def _numbers(numbers: list[int]) -> str:
     return ", ".join(map(str, numbers[:20])) + (", ..." if len(numbers) > 20 else "")
 
-
-def _sum_tokens(entries) -> dict[str, int]:
-    total = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-    for entry in entries:
-        for key in total:
-            total[key] += int((entry.get("usage") or {}).get(key, 0) or 0)
-    return total

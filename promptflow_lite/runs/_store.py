@@ -4,7 +4,7 @@ While a run executes, each finished line costs one append: its entry, with its o
 node runs, to ``line_results.jsonl``, our journal (:mod:`.journal`: self-checking records, a
 failed write raises). A line counts as done once its record is written whole, so a process
 killed with ``kill -9`` or a full disk loses just the lines in flight, and a resume re-executes
-exactly the lines without a valid successful record. ``finalize`` derives the
+exactly the lines without a valid successful record. :mod:`.finalize` derives the
 rest from the journal: ``flow_outputs/output.jsonl`` and ``inputs.jsonl`` sorted by line
 number, and promptflow's line and node records:
 ``flow_artifacts/<lo>_<hi>.jsonl`` and ``node_artifacts/<node>/<lo>_<hi>.jsonl``, ``BATCH_SIZE``
@@ -24,8 +24,9 @@ from typing import Any, Iterable, Iterator
 
 from promptflow_lite.engine._results import COMPLETED, LINE_FORMAT, AggregationResult, LineResult, dumps, upgraded
 from promptflow_lite.masking import mask_secrets
-from promptflow_lite.runs._records import line_record, node_record
-from promptflow_lite.runs._journal import JournalScan, JournalWriter, encode_json, rewrite, scan
+from promptflow_lite.runs._records import node_record
+from promptflow_lite.runs._journal import JournalScan, JournalWriter, encode_json, frame, scan
+from promptflow_lite.runs._journal_index import JournalIndex
 from promptflow_lite.tools._multimedia import Multimedia, has_images, resolve_image_paths
 
 LINE_NUMBER = "line_number"
@@ -58,12 +59,12 @@ class RunFolder:
         return self
 
     # before the lines ---------------------------------------------------------------------
-    def write_start(self, flow: Any, lines: Iterable[tuple[int, dict[str, Any]]]) -> None:
-        """The snapshot and the inputs a run writes before its first line; when one cannot be written (a full
-        disk), neither is left behind and the ``OSError`` is raised."""
+    def write_start(self, flow: Any, lines: Iterable[tuple[int, dict[str, Any]]]) -> int:
+        """The snapshot and the inputs a run writes before its first line; returns how many lines. When one
+        cannot be written (a full disk), neither is left behind and the ``OSError`` is raised."""
         try:
             self.write_snapshot(flow)
-            self.write_inputs(lines)
+            return self.write_inputs(lines)
         except OSError:
             shutil.rmtree(self.snapshot, ignore_errors=True)
             self.inputs_file.unlink(missing_ok=True)
@@ -91,8 +92,18 @@ class RunFolder:
     def _ignore(self, folder: str, names: list[str]) -> set[str]:
         return ignored_names(folder, names, self.path)
 
-    def write_inputs(self, lines: Iterable[tuple[int, dict[str, Any]]]) -> None:
-        _write_lines(self.inputs_file, ({**inputs, LINE_NUMBER: n} for n, inputs in lines), data=True)
+    def write_inputs(self, lines: Iterable[tuple[int, dict[str, Any]]]) -> int:
+        """Write the mapped inputs (streamed: ``lines`` may be a generator); returns how many lines."""
+        file, count = LineFile(self.inputs_file, data=True), 0
+        try:
+            for n, inputs in lines:
+                file.write(dumps({**inputs, LINE_NUMBER: n}))
+                count += 1
+        except BaseException:
+            file.abort()
+            raise
+        file.commit()
+        return count
 
     # while the lines run ------------------------------------------------------------------
     def open(self) -> None:
@@ -149,53 +160,19 @@ class RunFolder:
         else:
             _write_json(self.error_file, error)
 
-    def finalize(self, run_name: str, mapped: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
-        """Rewrite outputs, inputs and journal sorted, one row per line, and the line and node
-        records derived from them; returns the journal."""
-        found = self.scan_journal()
-        journal = {entry[LINE_NUMBER]: entry for entry in found.entries}
-        if len(journal) < len(found.entries) or found.damaged:  # resumed, or damaged records: one entry per line
-            rewrite(self.journal_file, (dumps(journal[n]) for n in sorted(journal)))
-        outputs = self.read_outputs(journal)
-        ordered = [{LINE_NUMBER: n, **outputs[n]} for n in sorted(outputs)]
-        _write_lines(self.outputs_file, ordered, masked=True)
-        _write_lines(self.legacy_outputs_file, ({**outputs[n], LINE_NUMBER: n} for n in sorted(outputs)), masked=True)
-        inputs = {n: {**values, **(journal.get(n, {}).get("inputs") or {})} for n, values in mapped.items()}
-        self.write_inputs(sorted(inputs.items()))
-        self._write_artifacts(run_name, [journal[n] for n in sorted(journal)])
-        return journal
-
-    def _write_artifacts(self, run_name: str, entries: list[dict[str, Any]]) -> None:
-        """``flow_artifacts`` and per-line ``node_artifacts`` files, ``BATCH_SIZE`` lines per file."""
-        for folder in (self.flow_artifacts, *self._node_folders()):
-            for stale in folder.glob("*_*.jsonl"):
-                stale.unlink()
-        chunks: dict[int, list[dict[str, Any]]] = {}
-        for entry in entries:
-            chunks.setdefault(entry[LINE_NUMBER] // BATCH_SIZE, []).append(entry)
-        for chunk, rows in chunks.items():
-            name = f"{chunk * BATCH_SIZE:0{WIDTH}d}_{chunk * BATCH_SIZE + BATCH_SIZE - 1:0{WIDTH}d}.jsonl"
-            self.flow_artifacts.mkdir(exist_ok=True)
-            _write_lines(self.flow_artifacts / name, (line_record(run_name, row) for row in rows), masked=True)
-            by_node: dict[str, list[dict[str, Any]]] = {}
-            for row in rows:
-                for node in row.get("nodes") or []:
-                    by_node.setdefault(node["node"], []).append(node_record(run_name, node, row[LINE_NUMBER]))
-            for node_name, records in by_node.items():
-                folder = self.node_artifacts / node_name
-                folder.mkdir(parents=True, exist_ok=True)
-                _write_lines(folder / name, records, masked=True)
-
-    def _node_folders(self) -> list[Path]:
+    def node_folders(self) -> list[Path]:
         return [f for f in self.node_artifacts.iterdir() if f.is_dir()] if self.node_artifacts.is_dir() else []
 
     # reading ------------------------------------------------------------------------------
-    def read_inputs(self) -> list[tuple[int, dict[str, Any]]]:
-        lines = []
+    def read_inputs(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """``(line_number, inputs)`` of each line, read lazily."""
         for row in _read_lines(self.inputs_file):
             number = row.pop(LINE_NUMBER)
-            lines.append((number, row))
-        return lines
+            yield number, row
+
+    def count_inputs(self) -> int:
+        with open(self.inputs_file, "rb") as handle:
+            return sum(1 for text in handle if text.strip())
 
     def read_journal(self) -> dict[int, dict[str, Any]]:
         """The last valid entry of each line (a resumed line may have several)."""
@@ -208,8 +185,11 @@ class RunFolder:
         return found
 
     def read_outputs(self, journal: dict[int, dict[str, Any]] | None = None) -> dict[int, dict[str, Any]]:
-        """The outputs of the completed lines, by line number (without ``line_number``)."""
-        journal = self.read_journal() if journal is None else journal
+        """The outputs of the completed lines, by line number (without ``line_number``); read a line at a time
+        (just the outputs are kept) unless ``journal`` is given."""
+        if journal is None:
+            index = JournalIndex.build(self.journal_file)
+            return {e[LINE_NUMBER]: e.get("outputs") or {} for e in index.entries(index.first_seen(), completed_only=True)}
         return {n: entry.get("outputs") or {} for n, entry in journal.items() if entry["status"] == COMPLETED}
 
     def read_metrics(self) -> dict[str, Any]:
@@ -246,8 +226,37 @@ def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
             yield json.loads(text)
 
 
-def _write_lines(path: Path, rows: Iterable[dict[str, Any]], *, data: bool = False, masked: bool = False) -> None:
-    _write_text(path, "".join(dumps(row) + "\n" for row in rows), data=data, masked=masked)
+class LineFile:
+    """A JSON Lines file written a line at a time under a temporary name; ``commit`` moves it into place
+    (readers, and a crash, see the old file or the new one). Lines are JSON texts, masked already (they
+    come from the journal) unless ``data``: the lines' values, masked for known secrets as written;
+    ``framed``: journal records (:func:`~promptflow_lite.runs._journal.frame`)."""
+
+    def __init__(self, path: Path, *, data: bool = False, framed: bool = False):
+        self.path, self._data, self._framed = path, data, framed
+        self._temporary = path.with_name(path.name + ".tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)  # e.g. flow_outputs/ of a folder copied without empty dirs
+        self._handle = open(self._temporary, "wb", buffering=1 << 16)
+
+    def write(self, text: str) -> None:
+        if self._framed:
+            self._handle.write(frame(text))
+            return
+        if self._data:
+            text = mask_secrets(text, tokens=False)
+        self._handle.write(encode_json(text + "\n"))
+
+    def commit(self) -> None:
+        try:
+            self._handle.close()
+            os.replace(self._temporary, self.path)
+        except OSError:
+            self._temporary.unlink(missing_ok=True)  # a full disk gets its space back
+            raise
+
+    def abort(self) -> None:
+        self._handle.close()
+        self._temporary.unlink(missing_ok=True)
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -21,12 +21,12 @@ def _link(kind: str, home) -> tuple[str, str, str]:
     if kind == "root":
         return f"/?{urlencode({'flow': CLASSIFICATION})}", "/editor", "No problems found"
     if kind == "run":
-        return f"/runs?run={VARIANTS[0]}", "/runs", "Evaluated by"
+        return f"/runs?run={VARIANTS[0]}", "/run", "Evaluated by"
     if kind == "compare":
         return f"/compare?{urlencode([('run', VARIANTS[0]), ('run', VARIANTS[1])])}", "/compare", "Lines side by side"
     if kind == "trace":
         trace = list_traces(run=VARIANTS[1], limit=1)[0]["trace_id"]
-        return f"/traces?trace={trace}", "/traces", "Tick a span to see its details"
+        return f"/traces?trace={trace}", "/trace", "Tick a span to see its details"
     return "/evaluate", "/evaluate", "Enter the folder of the flow to evaluate."
 
 
@@ -43,3 +43,20 @@ def test_a_deep_link_on_a_fresh_server_opens_its_page_with_the_navigation(kind, 
             navigation.get_by_role("link", name=title).wait_for()
         assert urlsplit(page.url).path == path
         page.screenshot(path=str(tmp_path / f"{kind}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("kind, title, marker", [("run", "Runs", "Select runs (tick the boxes on the left)"),
+                                                 ("trace", "Traces", "Click a row's box to open its trace.")])
+def test_the_sidebar_link_leads_from_one_run_or_trace_back_to_the_list(kind, title, marker, world_home, tmp_path):
+    link, path, detail = _link(kind, world_home)
+    with running_ui([], env={"PFL_HOME": str(world_home)}, cwd=tmp_path) as ui, chromium_page(1280, 800) as page:
+        page.goto(ui.url + link)
+        wait_until_idle(page, settle_ms=1500)
+        page.get_by_text(detail).first.wait_for()
+        page.screenshot(path=str(tmp_path / f"{kind}.png"), full_page=True)
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+        wait_until_idle(page, settle_ms=1500)
+        page.get_by_text(marker).first.wait_for()
+        assert page.get_by_text(detail).count() == 0
+        assert urlsplit(page.url).path == path + "s" and not urlsplit(page.url).query
+        page.screenshot(path=str(tmp_path / f"{kind}s.png"), full_page=True)

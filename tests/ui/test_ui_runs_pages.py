@@ -20,7 +20,7 @@ APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 
 
 def open_page(page: str, **params: str) -> AppTest:
-    """The app opened on ``page`` (``runs``, ``traces``, ``compare``, ``evaluate``) with query parameters."""
+    """The app opened on ``page`` (``runs``, ``run``, ``traces``, ``trace``, ``compare``, ``evaluate``) with query parameters."""
     app = AppTest.from_file(str(APP), default_timeout=120)
     for key, value in params.items():
         app.query_params[key] = value
@@ -60,14 +60,14 @@ def _frame(app: AppTest, index: int = 0):
 
 
 def test_a_run_page_shows_its_figures_and_pages_its_lines_with_failed_only_and_search(world_home):
-    app = open_page("runs", run=VARIANTS[0])
+    app = open_page("run", run=VARIANTS[0])
     shown = texts(app)
     assert VARIANTS[0] in shown and "exact_match" in shown and "0.850" in shown and "40 / 40" in shown
     lines = _frame(app)
     assert list(lines["#"]) == list(range(40)) and lines["exact_match.passed"].sum() == 34
     traces = {t["trace_id"] for t in list_traces(run=VARIANTS[0], limit=None)}
     assert {link.split("trace=")[1] for link in lines["Trace"]} == traces
-    app = open_page("runs", run=FLAKY)
+    app = open_page("run", run=FLAKY)
     app.segmented_control(key="lines_filter").set_value("Failed only").run()
     failed = _frame(app)
     assert list(failed["#"]) == list(FLAKY_FAILED) and all("cannot shout" in e for e in failed["Error"])
@@ -79,7 +79,7 @@ def test_archive_restore_and_delete_from_a_run_page(tmp_path, monkeypatch):
     monkeypatch.setenv("PFL_HOME", str(tmp_path))
     flow, data = make_flaky_flow(tmp_path)
     pfl(tmp_path, "run", "create", "--flow", str(flow), "--data", str(data), "--name", "doomed", "--allow-failures")
-    app = open_page("runs", run="doomed")
+    app = open_page("run", run="doomed")
     app.button(key="run_archive").click().run()
     assert json.loads(pfl(tmp_path, "run", "show", "doomed").stdout)["archived"] is True
     app.button(key="run_restore").click().run()
@@ -91,7 +91,7 @@ def test_archive_restore_and_delete_from_a_run_page(tmp_path, monkeypatch):
     app.button(key="run_delete").click().run()
     app.button(key="run_delete_yes").click().run()
     assert pfl(tmp_path, "run", "show", "doomed", check=False).returncode == 1
-    app = open_page("runs", run="doomed")
+    app = open_page("run", run="doomed")
     assert "no run named 'doomed'" in texts(app)
 
 
@@ -103,7 +103,7 @@ def test_the_traces_page_lists_filters_and_opens_a_trace_with_its_llm_call(world
     app.selectbox(key="traces_status").select("Failed").run()
     assert sorted(_frame(app)["Line"]) == list(FLAKY_FAILED)
     row = line_page(VARIANTS[1], page_size=1).rows[0]
-    app = open_page("traces", trace=row["trace_id"])
+    app = open_page("trace", trace=row["trace_id"])
     shown = texts(app)
     assert "classification" in shown and f"{row['total_tokens']:,}" in shown and f"run [{VARIANTS[1]}]" in shown
     spans = _frame(app)
@@ -111,7 +111,7 @@ def test_the_traces_page_lists_filters_and_opens_a_trace_with_its_llm_call(world
         "classification", "clean_text", "classify", "chat gpt-4o-mini"]
     assert app.get("vega_lite_chart")  # the waterfall
     llm = next(span for span in trace_view(row["trace_id"]).spans if span["kind"] == "llm")
-    app = open_page("traces", trace=row["trace_id"], span=llm["span_id"])
+    app = open_page("trace", trace=row["trace_id"], span=llm["span_id"])
     chat = texts(app)
     messages = [e.value for e in app.get("text")]
     assert "model **gpt-4o-mini**" in chat and f"{row['prompt_tokens']:,} → {row['completion_tokens']:,} tokens" in chat
@@ -121,7 +121,7 @@ def test_the_traces_page_lists_filters_and_opens_a_trace_with_its_llm_call(world
 def test_add_to_dataset_from_a_trace(world_home, tmp_path):
     failed = line_page(FLAKY, status="Failed", page_size=1).rows[0]
     dataset = tmp_path / "cases.jsonl"
-    app = open_page("traces", trace=failed["trace_id"])
+    app = open_page("trace", trace=failed["trace_id"])
     app.text_input(key=f"dataset_path_{failed['trace_id']}").input(str(dataset)).run()
     app.text_input(key=f"dataset_column_{failed['trace_id']}").input("expected").run()
     area = next(a for a in app.text_area if a.key.startswith(f"dataset_value_{failed['trace_id']}"))
@@ -176,8 +176,8 @@ def test_an_evaluation_started_from_the_page_completes_with_progress_and_the_cli
 
 
 @pytest.mark.parametrize("page, params, message", [
-    ("runs", {"run": "nope"}, "no run named 'nope'"),
-    ("traces", {"trace": "0123456789abcdef"}, "No trace '0123456789abcdef'"),
+    ("run", {"run": "nope"}, "no run named 'nope'"),
+    ("trace", {"trace": "0123456789abcdef"}, "No trace '0123456789abcdef'"),
     ("evaluate", {"evaluation": "nope"}, "No evaluation named 'nope'"),
 ])
 def test_bad_addresses_are_messages(world_home, page, params, message):
