@@ -109,7 +109,7 @@ def run(env: dict[str, str], data: Path, name: str, options: list[str]) -> dict:
 
 def start_cluster() -> str:
     """A cluster on 127.0.0.1 that outlives the runs (as `ray start --head` would); returns its address."""
-    from promptflow_lite.runs.ray_cluster import connect
+    from promptflow_lite.runs._ray_cluster import connect
 
     return connect("local").address
 

@@ -1,6 +1,6 @@
-"""Shared fixtures: every test gets its own PFL_HOME; ``make_flow`` writes a flow folder; ``pfl_json``
-reads a command's JSON; ``openai_connection`` points a connection at a scripted server; ``collector``
-receives OTLP traces."""
+"""Shared fixtures: every test gets its own PFL_HOME; ``make_flow`` writes a flow folder; ``pfl_json`` /
+``flow_test_json`` read a command's JSON; ``scripted_connections`` points the flows' connections at a
+scripted server; ``collector`` receives OTLP traces."""
 
 from __future__ import annotations
 
@@ -56,18 +56,32 @@ def pfl_json(capsys):
 
 
 @pytest.fixture
-def openai_connection(tmp_path, monkeypatch):
-    """``openai_connection(server, api_key)``: the connection ``open_ai_connection`` to a scripted ``server``, found
-    by the CLI and ``Client`` through PROMPTFLOW_CONNECTIONS (promptflow's execution format); returns the file."""
+def flow_test_json(pfl_json):
+    """``flow_test_json("--flow", FOLDER, "--inputs", "x=1")`` -> the outputs ``pfl flow test`` printed."""
+    return lambda *args: pfl_json("flow", "test", *map(str, args), "--output", "json")
 
-    def point(server, api_key: str = "sk-test") -> Path:
-        file = tmp_path / "connections.json"
-        file.write_text(json.dumps({"open_ai_connection": {
-            "type": "OpenAIConnection", "value": {"api_key": api_key, "base_url": server.base_url}}}))
-        monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(file))
-        return file
 
-    return point
+@pytest.fixture
+def scripted_connections(tmp_path, monkeypatch):
+    """``scripted_connections(server, api_key="sk-test")``: the connections ``open_ai_connection`` and
+    ``azure_open_ai_connection`` point at a scripted server, through ``PROMPTFLOW_CONNECTIONS``
+    (promptflow's execution format); returns the connections file."""
+
+    def use(server, api_key: str = "sk-test") -> Path:
+        data = {
+            "open_ai_connection": {"type": "OpenAIConnection", "module": "promptflow.connections",
+                                   "value": {"api_key": api_key, "base_url": server.base_url},
+                                   "secret_keys": ["api_key"]},
+            "azure_open_ai_connection": {"type": "AzureOpenAIConnection", "module": "promptflow.connections",
+                                         "value": {"api_key": api_key, "api_base": server.url, "api_type": "azure",
+                                                   "api_version": "2024-02-01"}, "secret_keys": ["api_key"]},
+        }
+        path = tmp_path / "connections.json"
+        path.write_text(json.dumps(data))
+        monkeypatch.setenv("PROMPTFLOW_CONNECTIONS", str(path))
+        return path
+
+    return use
 
 
 @pytest.fixture(autouse=True)
@@ -76,8 +90,8 @@ def tracing_off_after_test():
     yield
     import sys
 
-    if "promptflow_lite.tracing.setup" in sys.modules:
-        sys.modules["promptflow_lite.tracing.setup"].disable_tracing()
+    if "promptflow_lite.tracing._setup" in sys.modules:
+        sys.modules["promptflow_lite.tracing._setup"].disable_tracing()
 
 
 @pytest.fixture(autouse=True)
@@ -94,7 +108,7 @@ def secrets_forgotten_after_test():
 def serve():
     """``serve(flow_dir, **create_app_kwargs)`` → a client of the flow served over real HTTP on a free port."""
     from promptflow_lite.serve import ServerThread, create_app
-    from promptflow_lite.serve.client import ScoreClient
+    from promptflow_lite.serve._client import ScoreClient
 
     servers = []
 

@@ -218,7 +218,7 @@ def test_batch_run_writes_images_next_to_outputs_and_an_evaluation_reads_them(fl
 
 def test_served_images_are_inline_base64(flip_flow):
     from promptflow_lite.serve import ServerThread, create_app
-    from promptflow_lite.serve.client import ScoreClient
+    from promptflow_lite.serve._client import ScoreClient
 
     with ServerThread(create_app(flip_flow)) as server:
         answer = ScoreClient(server.url).score({"picture": {"data:image/png;base64": __import__("base64").b64encode(

@@ -77,7 +77,7 @@ def test_the_wheel_holds_every_module_and_runs_the_main_job_outside_the_checkout
     elsewhere.mkdir()
     env = {**os.environ, "PFL_HOME": str(tmp_path / "home")}
     env.pop("PYTHONPATH", None)
-    where = subprocess.run([str(python), "-c", "import promptflow_lite\nfrom promptflow_lite.evaluate.builtin import "
+    where = subprocess.run([str(python), "-c", "import promptflow_lite\nfrom promptflow_lite.evaluate._registry import "
                             "evaluators_root\nprint(promptflow_lite.__file__)\nprint(evaluators_root())"],
                            cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120)
     assert where.returncode == 0, where.stderr
@@ -98,7 +98,7 @@ def test_the_wheel_holds_every_module_and_runs_the_main_job_outside_the_checkout
                              "from promptflow.core import tool\nprint(PFClient.__module__)"],
                             cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120)
     assert script.returncode == 0, script.stderr
-    assert script.stdout.strip() == "promptflow_lite.runs.client"
+    assert script.stdout.strip() == "promptflow_lite.runs._client"
 
 
 def test_pfl_ui_serves_the_app_from_the_wheel(tmp_path):

@@ -6,8 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import readme_tour  # noqa: E402
+import readme_tour  # tests/_helpers
 
 ROOT = Path(__file__).resolve().parent.parent
 

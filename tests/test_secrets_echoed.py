@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from promptflow_lite.serve.client import ScoreClient
+from promptflow_lite.serve._client import ScoreClient
 from promptflow_lite.testing import ScriptedServer
 
 PFL = [sys.executable, "-m", "promptflow_lite.cli.main"]

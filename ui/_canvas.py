@@ -6,7 +6,7 @@ import html
 
 import streamlit as st
 
-from promptflow_lite.flow.graph import FlowGraph, GraphNode
+from promptflow_lite.flow._graph import FlowGraph, GraphNode
 
 # kind -> (background, accent)
 COLORS = {

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator
 
-from promptflow_lite.flow.model import FlowSpec
+from promptflow_lite.flow._model import FlowSpec
 from promptflow_lite.ui._widgets import error_text
 
 _DONE = object()
@@ -36,7 +36,9 @@ class AnswerStream:
         self._thread.join()
 
     def _run(self, folder: Path, inputs: dict[str, Any]) -> None:
-        from promptflow_lite.engine.flow import load_flow, run_sync, working_directory
+        from promptflow_lite.engine._flow import working_directory
+        from promptflow_lite.engine._load import load_flow
+        from promptflow_lite.engine._sync import run_sync
         from promptflow_lite.tracing import enable_tracing, flush_tracing
 
         try:

@@ -7,10 +7,10 @@ from typing import Any
 
 import streamlit as st
 
-from promptflow_lite.evaluate.line_compare import BETTER, SAME, WORSE, LineComparison, compare_lines
-from promptflow_lite.evaluate.explain import glossary, reading_note, verdicts
-from promptflow_lite.evaluate.text_table import comparison_rows
-from promptflow_lite.runs.listing import get_run_row, list_runs
+from promptflow_lite.evaluate._explain import glossary, reading_note, verdicts
+from promptflow_lite.evaluate._line_compare import BETTER, SAME, WORSE, LineComparison, compare_lines
+from promptflow_lite.evaluate._text_table import comparison_rows
+from promptflow_lite.runs._listing import get_run_row, list_runs
 from promptflow_lite.ui._compare_chart import metric_chart
 from promptflow_lite.ui._runs_common import current_page, json_block, link, number, pager, preview, short_names
 
@@ -63,7 +63,7 @@ def _versions(names: list[str]) -> tuple:
 
 @st.cache_data(show_spinner="Comparing the runs…", max_entries=16)
 def _compare(names: tuple[str, ...], baseline: str | None, lower: tuple[str, ...], _versions: tuple) -> LineComparison:
-    from promptflow_lite.runs.client import Client
+    from promptflow_lite.runs._client import Client
 
     return compare_lines(Client(progress=False), list(names), baseline=baseline, lower_is_better=list(lower))
 
@@ -183,7 +183,7 @@ def _line_table(lines, compared: LineComparison, labels, metric, output):
 
 
 def _line_detail(line: dict[str, Any], compared: LineComparison, labels: dict[str, str]) -> None:
-    from promptflow_lite.runs.lines import line_entries
+    from promptflow_lite.runs._lines import line_entries
 
     with st.container(border=True):
         st.markdown(f"**Line {line['line_number']}**")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from promptflow_lite.flow import editing
-from promptflow_lite.flow.document import FlowChangedOnDisk, FlowDocument
-from promptflow_lite.flow.graph import INPUTS, OUTPUTS, flow_graph
+from promptflow_lite.flow import _editing as editing
+from promptflow_lite.flow._document import FlowChangedOnDisk, FlowDocument
+from promptflow_lite.flow._graph import INPUTS, OUTPUTS, flow_graph
 from promptflow_lite.ui import _canvas, _inspector, _shell, _testpanel
 from promptflow_lite.ui import _editor_state as state
 from promptflow_lite.ui._widgets import error_text
@@ -62,7 +62,7 @@ def flow_picker(current: Path | None) -> Path | None:
 
 
 def _new_flow() -> None:
-    from promptflow_lite.flow.templates import FLOW_TYPES
+    from promptflow_lite.flow._new_flow import FLOW_TYPES
 
     st.radio("Template", FLOW_TYPES, horizontal=True, key="pfl_new_type",
              captions=["prompt + python", "chat with an LLM", "judge lines + metrics"])
@@ -74,7 +74,7 @@ def _new_flow() -> None:
 
 def _create_flow() -> None:
     """Write the chosen template into the folder and open it (the popover closes); an error stays in it."""
-    from promptflow_lite.flow.templates import init_flow
+    from promptflow_lite.flow._new_flow import init_flow
 
     folder = Path(st.session_state["pfl_new_folder"])
     target = folder if folder.is_absolute() else Path.cwd() / folder
@@ -191,11 +191,12 @@ def _save_bar(doc: FlowDocument) -> None:
 
 def _check_tools(doc: FlowDocument) -> None:
     """After a save, what only ``pfl flow validate`` finds (it loads each python tool, running its code)."""
-    from promptflow_lite.flow.validate import find_problems
+    from promptflow_lite.engine._validate import tool_problems
+    from promptflow_lite.flow._validate import find_problems
 
     shown = {str(p) for p in doc.problems()}
     try:
-        found = find_problems(doc.spec(), check_tools=True)
+        found = find_problems(doc.spec(), check_tool=tool_problems)
     except Exception as exc:  # noqa: BLE001
         state.message("warning", error_text(exc))
         return

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from promptflow_lite.flow.document import FlowDocument
+from promptflow_lite.flow._document import FlowDocument
 from promptflow_lite.ui._widgets import error_text
 
 DOC, GEN, SELECT, MESSAGES = "pfl_doc", "pfl_gen", "pfl_node", "pfl_messages"

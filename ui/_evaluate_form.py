@@ -24,7 +24,7 @@ def show() -> None:
     data, columns = _data(flow)
     if data is None:
         return
-    from promptflow_lite.evaluate.session import choose_variants, flow_output_names, variant_labels
+    from promptflow_lite.evaluate._session import choose_variants, flow_output_names, variant_labels
 
     selectors = choose_variants(flow, "all")
     outputs = flow_output_names(flow)
@@ -56,7 +56,7 @@ def _flow() -> Path | None:
     if not text:
         st.info("Enter the folder of the flow to evaluate.", icon=":material/folder_open:")
         return None
-    from promptflow_lite.flow.loader import resolve_flow_path
+    from promptflow_lite.flow._loader import resolve_flow_path
 
     try:
         resolve_flow_path(Path(text).expanduser())
@@ -67,7 +67,7 @@ def _flow() -> Path | None:
 
 
 def _data(flow: Path) -> tuple[Path | None, list[str]]:
-    from promptflow_lite.runs.data import columns, load_data
+    from promptflow_lite.runs._data import columns, load_data
 
     guess = next((flow / name for name in ("data.jsonl", "data.csv", "data.json") if (flow / name).is_file()), None)
     text = st.text_input("Data file", value=str(guess or ""), key=f"evaluate_data_{flow}",
@@ -99,8 +99,8 @@ def _variants(selectors: list[str | None], labels: list[str]) -> tuple[list[str 
 
 
 def _evaluators(columns: list[str]):
-    from promptflow_lite.evaluate.builtin import builtin_names
-    from promptflow_lite.evaluate.evaluators import parse_evaluators
+    from promptflow_lite.evaluate._registry import builtin_names
+    from promptflow_lite.evaluate._evaluators import parse_evaluators
 
     left, right = st.columns([2, 2])
     if "evaluate_builtins" not in st.session_state and "ground_truth" in columns:
@@ -119,8 +119,8 @@ def _evaluators(columns: list[str]):
 
 
 def _flow_mapping(flow: Path, columns: list[str]) -> dict[str, str]:
-    from promptflow_lite.evaluate.evaluators import flow_inputs
-    from promptflow_lite.evaluate.session import base_mapping
+    from promptflow_lite.evaluate._evaluators import flow_inputs
+    from promptflow_lite.evaluate._session import base_mapping
 
     inputs = flow_inputs(flow)
     suggested = base_mapping(flow, columns, None)
@@ -130,7 +130,7 @@ def _flow_mapping(flow: Path, columns: list[str]) -> dict[str, str]:
 
 
 def _evaluator_mappings(specs, outputs: list[str], columns: list[str]) -> tuple[dict[str, dict[str, str]], list[str]]:
-    from promptflow_lite.evaluate.evaluators import flow_inputs, suggested_mapping
+    from promptflow_lite.evaluate._evaluators import flow_inputs, suggested_mapping
 
     overrides: dict[str, dict[str, str]] = {}
     missing = []
@@ -186,8 +186,8 @@ def _options(flow: Path) -> dict[str, Any]:
 
 
 def _start(flow, data, specs, texts, chosen, baseline, flow_mapping, evaluator_mapping, options) -> None:
-    from promptflow_lite.evaluate.background import start_evaluation
-    from promptflow_lite.evaluate.session import EvaluationPlan
+    from promptflow_lite.evaluate._background import start_evaluation
+    from promptflow_lite.evaluate._session import EvaluationPlan
 
     scripted = options.pop("scripted_llm")
     plan = EvaluationPlan(flow=flow, data=data, evaluators=specs, variants=chosen, baseline=baseline,

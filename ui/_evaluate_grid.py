@@ -14,8 +14,8 @@ from promptflow_lite.errors import UserError
 def grid_variants(flow: Path, selectors: list[str | None]) -> tuple[list[str | None], str | None] | None:
     """With two or more variant nodes, a *Grid* toggle; when on, the chosen node variants and the baseline
     (None: the flow's defaults) of the grid. None when the grid is off (one node's variants at a time)."""
-    from promptflow_lite.evaluate.session import choose_variants, variant_labels
-    from promptflow_lite.flow.variants import parse_variant
+    from promptflow_lite.evaluate._session import choose_variants, variant_labels
+    from promptflow_lite.flow._variants import parse_variant
 
     options = [".".join(parse_variant(s)) for s in selectors if s]
     nodes = list(dict.fromkeys(option.split(".", 1)[0] for option in options))

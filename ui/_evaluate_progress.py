@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from promptflow_lite.evaluate.background import (FAILED, GATES_FAILED, INTERRUPTED, RUNNING, SUCCEEDED,
+from promptflow_lite.evaluate._background import (FAILED, GATES_FAILED, INTERRUPTED, RUNNING, SUCCEEDED,
                                                  EvaluationJob, get_evaluation, job_runs, list_evaluations)
 from promptflow_lite.ui._runs_common import (link, moment, page_url, progress_bar, short_names,
                                              status_text)
@@ -100,7 +100,7 @@ def _outcome(job: EvaluationJob) -> None:
 
 def _charts(result: dict[str, Any]) -> None:
     """The HTML report's charts (means with CIs, paired differences, Pareto scatter, slices), from the JSON result."""
-    from promptflow_lite.evaluate.chart_figures import draw_figures
+    from promptflow_lite.evaluate._chart_figures import draw_figures
 
     figures = draw_figures(result.get("charts") or {}, result.get("confidence") or 0.95)
     if not figures:

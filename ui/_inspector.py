@@ -7,11 +7,11 @@ from typing import Any
 
 import streamlit as st
 
-from promptflow_lite.flow import editing
-from promptflow_lite.flow.document import FlowDocument, plain
-from promptflow_lite.flow.graph import INPUTS, OUTPUTS
-from promptflow_lite.flow.model import ValueType
-from promptflow_lite.flow.reference import is_reference
+from promptflow_lite.flow import _editing as editing
+from promptflow_lite.flow._document import FlowDocument, plain
+from promptflow_lite.flow._graph import INPUTS, OUTPUTS
+from promptflow_lite.flow._model import ValueType
+from promptflow_lite.flow._reference import is_reference
 from promptflow_lite.ui import _editor_state as state
 from promptflow_lite.ui._widgets import code_language
 
@@ -155,7 +155,7 @@ def _settings(doc: FlowDocument, name: str, variant: str | None, body: Any) -> N
 
 def _connection_names() -> list[str]:
     try:
-        from promptflow_lite.connections.store import ConnectionStore
+        from promptflow_lite.connections._store import ConnectionStore
 
         return ConnectionStore().names()
     except Exception:  # noqa: BLE001 - no store yet: names typed by hand

@@ -6,9 +6,9 @@ from typing import Any
 
 import streamlit as st
 
-from promptflow_lite.evaluate.run_lines import evaluation_scores
-from promptflow_lite.runs.lines import line_page
-from promptflow_lite.runs.listing import USABLE, get_run_row
+from promptflow_lite.evaluate._run_lines import evaluation_scores
+from promptflow_lite.runs._lines import line_page
+from promptflow_lite.runs._listing import USABLE, get_run_row
 from promptflow_lite.ui._runs_common import (count, count_column, current_page, duration, go_to, json_block, link,
                                              moment, number, page_url, pager, preview, progress_bar, stat_cards,
                                              status_badge, status_label, status_text, styled)
@@ -63,7 +63,7 @@ def _header(row: dict[str, Any]) -> None:
 
 
 def _actions(row: dict[str, Any]) -> None:
-    from promptflow_lite.runs.client import Client
+    from promptflow_lite.runs._client import Client
 
     client = Client(progress=False)
     if row["archived"]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from promptflow_lite.runs.listing import list_runs, run_flows
+from promptflow_lite.runs._listing import list_runs, run_flows
 from promptflow_lite.ui._runs_common import (count, count_column, current_page, duration, go_to, link, moment,
                                              page_url, pager, status_label, status_text, styled)
 
@@ -89,7 +89,7 @@ def _table(rows: list[dict[str, Any]]):
 
 
 def _actions(chosen: list[str], archived: bool) -> None:
-    from promptflow_lite.runs.client import Client
+    from promptflow_lite.runs._client import Client
 
     if not chosen:
         st.caption("Select runs (tick the boxes on the left) to open, compare, archive or delete them.")
@@ -117,7 +117,7 @@ def _actions(chosen: list[str], archived: bool) -> None:
 
 def confirm_delete(names: list[str], *, key: str) -> bool:
     """Ask before deleting ``names`` (their folders and records); True once deleted."""
-    from promptflow_lite.runs.client import Client
+    from promptflow_lite.runs._client import Client
 
     st.warning(f"Delete {len(names)} run(s) and their folders? This cannot be undone: "
                + ", ".join(f"`{n}`" for n in names), icon=":material/warning:")

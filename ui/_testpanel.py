@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from promptflow_lite.flow.model import FlowSpec
+from promptflow_lite.flow._model import FlowSpec
 from promptflow_lite.ui import _shell
 from promptflow_lite.ui._widgets import error_text, safe_value, show_value
 
@@ -41,7 +41,7 @@ def input_widget(name: str, definition: Any, key: str, value: Any = None) -> Any
 
 def data_lines(folder: Path, path: str) -> list[dict]:
     """The lines of a data file (jsonl/json/csv...) as dicts; path relative to the flow folder."""
-    from promptflow_lite.runs.data import load_data
+    from promptflow_lite.runs._data import load_data
 
     file = Path(path) if Path(path).is_absolute() else folder / path
     return [dict(line) for line in load_data(file)]
@@ -82,7 +82,7 @@ def _line_picker(folder: Path, spec: FlowSpec) -> dict | None:
 
 
 def _test(folder: Path, spec: FlowSpec) -> None:
-    from promptflow_lite.flow.variants import all_variant_ids
+    from promptflow_lite.flow._variants import all_variant_ids
 
     filled = _line_picker(folder, spec)
     if filled is not None:
@@ -114,7 +114,7 @@ def _test(folder: Path, spec: FlowSpec) -> None:
 
 
 def _run(folder: Path, inputs: dict[str, Any], variant: str | None, node: str | None = None):
-    from promptflow_lite.engine.flow_test import run_flow_test
+    from promptflow_lite.engine._flow_test import run_flow_test
     from promptflow_lite.tracing import enable_tracing, flush_tracing
 
     traced = enable_tracing()
@@ -159,7 +159,7 @@ def _variant_title(variant: str | None) -> str:
     """``${classify.variant_1}`` → ``classify · variant_1``."""
     if not variant:
         return "Default variants"
-    from promptflow_lite.flow.variants import parse_variant
+    from promptflow_lite.flow._variants import parse_variant
 
     return " · ".join(parse_variant(variant))
 
@@ -180,7 +180,7 @@ def _single_node(folder: Path, spec: FlowSpec) -> None:
         return
     node_name = st.selectbox("Node", names, key="pfl_single_node")
     node = spec.node(node_name)
-    from promptflow_lite.flow.variants import apply_variant
+    from promptflow_lite.flow._variants import apply_variant
 
     try:
         resolved = apply_variant(spec).node(node_name)
@@ -189,7 +189,7 @@ def _single_node(folder: Path, spec: FlowSpec) -> None:
     st.caption("Inputs the node reads from the flow or other nodes (JSON values; plain text is a string).")
     given = {}
     for key, value in (resolved.inputs if resolved else {}).items():
-        from promptflow_lite.flow.reference import is_reference
+        from promptflow_lite.flow._reference import is_reference
 
         if is_reference(value):
             text = st.text_input(f"{key}  ←  {value}", key=f"pfl_single/{node_name}/{key}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from promptflow_lite.runs.examples import append_example, pick_output
+from promptflow_lite.runs._examples import append_example, pick_output
 
 LAST_PATH = "dataset_last_path"
 
@@ -41,7 +41,7 @@ def add_to_dataset_form(view) -> None:
 
 def _suggested_path(line: dict[str, Any]) -> str:
     """The run's data file when it is a JSONL file, else ``dataset.jsonl`` here."""
-    from promptflow_lite.runs.listing import get_run_row
+    from promptflow_lite.runs._listing import get_run_row
 
     row = get_run_row(line["run"]) if line.get("run") else None
     data = (row or {}).get("data")

@@ -48,7 +48,7 @@ def guarded(action: Callable[[], Any], *, on_error: Callable[[str], None] | None
 
 def safe_value(value: Any) -> Any:
     """A value fit to show: connections appear by name and type only, and known secrets are masked in text."""
-    from promptflow_lite.connections.types import Connection
+    from promptflow_lite.connections._types import Connection
     from promptflow_lite.masking import mask_secrets
 
     if isinstance(value, Connection):

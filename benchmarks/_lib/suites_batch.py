@@ -54,7 +54,7 @@ def _chain(ctx: Context) -> None:
 def _llm(ctx: Context) -> None:
     data, n = ctx.data["llm"], _lines(ctx.data["llm"])
     pfl = ctx.tools["pfl"]
-    concurrency = int(python_value(pfl.python(), "from promptflow_lite.runs.engine import DEFAULT_CONCURRENCY as c; "
+    concurrency = int(python_value(pfl.python(), "from promptflow_lite.runs._engine import DEFAULT_CONCURRENCY as c; "
                                                  "print(c)") or 32)
     for latency in (0, 200):
         fig = ctx.figure("batch", f"llm_{latency}ms", f"python→prompt→llm→python, {n:,} lines, {latency} ms LLM",

@@ -24,7 +24,7 @@ def run_grid(ctx: Context) -> None:
     pfl = ctx.tools["pfl"]
     from _lib.servers import scripted_llm
 
-    concurrency = int(python_value(pfl.python(), "from promptflow_lite.runs.engine import DEFAULT_CONCURRENCY as c; "
+    concurrency = int(python_value(pfl.python(), "from promptflow_lite.runs._engine import DEFAULT_CONCURRENCY as c; "
                                                  "print(c)") or 64)
     seconds = ctx.figure("grid", "grid_6", f"`pfl eval --grid`: 6 combinations × 1 evaluator, {n:,} lines, "
                          f"{LATENCY_MS} ms LLM", "s", memory_target=False,

@@ -19,14 +19,14 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 _C = "promptflow_lite._compat.contracts"
-_CONN = "promptflow_lite.connections.types"
-_DEC = "promptflow_lite.tools.decorator"
-_MET = "promptflow_lite.tools.metrics"
-_TRACE = "promptflow_lite.tracing.api"
-_BUILTIN = "promptflow_lite.tools.builtin"
-_VISION = "promptflow_lite.tools.vision"
-_MODEL_CONFIG = "promptflow_lite.connections.model_config"
-_PROMPTY = "promptflow_lite.flow.prompty"
+_CONN = "promptflow_lite.connections"
+_DEC = "promptflow_lite.tools"
+_MET = "promptflow_lite.tools"
+_TRACE = "promptflow_lite.tracing"
+_BUILTIN = "promptflow_lite.tools._builtin"
+_VISION = "promptflow_lite.tools._vision"
+_MODEL_CONFIG = "promptflow_lite.connections"
+_PROMPTY = "promptflow_lite.engine"
 
 _CONNECTIONS = {name: f"{_CONN}:{name}" for name in (
     "Connection", "OpenAIConnection", "AzureOpenAIConnection", "CustomConnection", "CustomStrongTypeConnection",
@@ -38,18 +38,18 @@ _TOOL = {"tool": f"{_DEC}:tool", "ToolProvider": f"{_DEC}:ToolProvider"}
 _METRIC = {"log_metric": f"{_MET}:log_metric", "log_flow_metric": f"{_MET}:log_flow_metric"}
 _UI = {name: f"{_C}:{name}" for name in ("InputSetting", "DynamicList", "FlowContext", "ToolType")}
 _FLOWS = {
-    "load_flow": "promptflow_lite.engine.flow:load_callable",
-    "Flow": "promptflow_lite.engine.flow:Flow",
-    "AsyncFlow": "promptflow_lite.engine.flow:AsyncFlow",
+    "load_flow": "promptflow_lite.engine:load_callable",
+    "Flow": "promptflow_lite.engine:Flow",
+    "AsyncFlow": "promptflow_lite.engine:AsyncFlow",
     "Prompty": f"{_PROMPTY}:Prompty",
     "AsyncPrompty": f"{_PROMPTY}:AsyncPrompty",
     "ModelConfiguration": f"{_MODEL_CONFIG}:ModelConfiguration",
     "OpenAIModelConfiguration": f"{_MODEL_CONFIG}:OpenAIModelConfiguration",
     "AzureOpenAIModelConfiguration": f"{_MODEL_CONFIG}:AzureOpenAIModelConfiguration",
 }
-_CLIENT = {"PFClient": "promptflow_lite.runs.client:Client", "load_flow": _FLOWS["load_flow"],
-           "load_run": "promptflow_lite.runs.client:load_run"}
-_ENTITIES = {**_CONNECTIONS, **_UI, "Run": "promptflow_lite.runs.spec:RunRequest"}
+_CLIENT = {"PFClient": "promptflow_lite.runs:Client", "load_flow": _FLOWS["load_flow"],
+           "load_run": "promptflow_lite.runs:load_run"}
+_ENTITIES = {**_CONNECTIONS, **_UI, "Run": "promptflow_lite.runs._spec:RunRequest"}
 _CORE_FLOW = {name: _FLOWS[name] for name in ("Flow", "AsyncFlow", "Prompty", "AsyncPrompty")}
 _OPERATION_CONTEXT = {"OperationContext": f"{_C}:OperationContext"}
 
@@ -70,18 +70,18 @@ NAMESPACES: dict[str, dict[str, str]] = {
     "promptflow.core._flow": dict(_CORE_FLOW),
     "promptflow.core._model_configuration": {name: _FLOWS[name] for name in (
         "ModelConfiguration", "OpenAIModelConfiguration", "AzureOpenAIModelConfiguration")},
-    "promptflow._internal": {**_TOOL, "is_tool": f"{_DEC}:is_tool", "get_logger": f"{_C}:get_logger",
-                             **_OPERATION_CONTEXT},
+    "promptflow._internal": {**_TOOL, "is_tool": "promptflow_lite.tools._decorator:is_tool",
+                             "get_logger": f"{_C}:get_logger", **_OPERATION_CONTEXT},
     "promptflow._constants": {"ConnectionType": f"{_C}:ConnectionType"},
     "promptflow._core.operation_context": dict(_OPERATION_CONTEXT),
     "promptflow.contracts": {},
-    "promptflow.contracts.multimedia": {"Image": "promptflow_lite.tools.multimedia:Image",
-                                        "PFBytes": "promptflow_lite.tools.multimedia:PFBytes",
-                                        "Text": "promptflow_lite.tools.multimedia:Text"},
+    "promptflow.contracts.multimedia": {"Image": "promptflow_lite.tools:Image",
+                                        "PFBytes": "promptflow_lite.tools._multimedia:PFBytes",
+                                        "Text": "promptflow_lite.tools._multimedia:Text"},
     "promptflow.contracts.types": {name: f"{_C}:{name}" for name in (
         "PromptTemplate", "FilePath", "AssistantDefinition")} | {"Secret": f"{_CONN}:Secret"},
     "promptflow.contracts.tool": {"ToolType": f"{_C}:ToolType", "InputSetting": f"{_C}:InputSetting",
-                                  "ValueType": "promptflow_lite.flow.model:ValueType"},
+                                  "ValueType": "promptflow_lite.flow._model:ValueType"},
     "promptflow.tracing": {"trace": f"{_TRACE}:trace", "start_trace": f"{_TRACE}:start_trace",
                            "ThreadPoolExecutorWithContext": f"{_C}:ThreadPoolExecutorWithContext"},
     "promptflow.tracing._operation_context": dict(_OPERATION_CONTEXT),
@@ -102,13 +102,13 @@ NAMESPACES: dict[str, dict[str, str]] = {
     "promptflow.tools.llm_vision": {"llm_vision": f"{_VISION}:llm_vision"},
     "promptflow.tools.embedding": {"embedding": f"{_BUILTIN}:embedding"},
     "promptflow.tools.exception": {
-        "InvalidConnectionType": "promptflow_lite.tools.llm_client:InvalidConnectionType",
-        "FunctionCallNotSupportedInStreamMode": "promptflow_lite.tools.llm_params:FunctionCallNotSupportedInStreamMode",
-        "ChatAPIInvalidRole": "promptflow_lite.tools.chat:ChatAPIInvalidRole",
-        "JinjaTemplateError": "promptflow_lite.tools.template:JinjaTemplateError",
+        "InvalidConnectionType": "promptflow_lite.tools._llm_client:InvalidConnectionType",
+        "FunctionCallNotSupportedInStreamMode": "promptflow_lite.tools._llm_params:FunctionCallNotSupportedInStreamMode",
+        "ChatAPIInvalidRole": "promptflow_lite.tools._chat:ChatAPIInvalidRole",
+        "JinjaTemplateError": "promptflow_lite.tools._template:JinjaTemplateError",
         "LLMError": "promptflow_lite.errors:LLMError",
-        "WrappedOpenAIError": "promptflow_lite.tools.retry:WrappedOpenAIError",
-        "ExceedMaxRetryTimes": "promptflow_lite.tools.retry:ExceedMaxRetryTimes",
+        "WrappedOpenAIError": "promptflow_lite.tools._retry:WrappedOpenAIError",
+        "ExceedMaxRetryTimes": "promptflow_lite.tools._retry:ExceedMaxRetryTimes",
         **{name: f"promptflow_lite._compat.tool_errors:{name}" for name in (
             "ToolValidationError", "ChatAPIInvalidFunctions", "ChatAPIInvalidTools", "ChatAPIFunctionRoleInvalidFormat",
             "ChatAPIToolRoleInvalidFormat", "ListDeploymentsError", "ParseConnectionError",

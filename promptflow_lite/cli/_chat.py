@@ -18,7 +18,9 @@ def chat_loop(source: str, *, variant: str | None = None, environment_variables:
               init: dict[str, Any] | None = None, read=input, write=sys.stdout, verbose: bool = False) -> int:
     """Read questions until EOF / "exit"; print each answer (and, ``verbose``, every node's output).
     Returns the exit code."""
-    from promptflow_lite.engine.flow import load_flow, run_sync, working_directory
+    from promptflow_lite.engine._flow import working_directory
+    from promptflow_lite.engine._load import load_flow
+    from promptflow_lite.engine._sync import run_sync
 
     flow = load_flow(source, variant=variant, environment_variables=environment_variables, init=init)
     spec = getattr(flow, "spec", None)

@@ -1,10 +1,12 @@
-"""Helpers shared by command modules: ``k=v`` parsing, JSON printing, the NAME argument, the engine flags."""
+"""Helpers shared by command modules: ``k=v`` and ``--init`` parsing, JSON printing, the NAME argument, the engine
+flags."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any, Iterable
 
 from promptflow_lite.errors import UserError
@@ -26,6 +28,18 @@ def print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
+def read_init(items: list[str]) -> dict[str, Any]:
+    """``--init k=v ...`` or ``--init FILE.json|.yaml``."""
+    if len(items) == 1 and "=" not in items[0]:
+        from promptflow_lite.flow._loader import read_yaml
+
+        data = read_yaml(Path(items[0]))
+        if not isinstance(data, dict):
+            raise UserError("The init file must hold a mapping of init arguments.", file=items[0])
+        return data
+    return parse_key_values(items, "--init")
+
+
 def add_name_argument(parser: argparse.ArgumentParser) -> None:
     """``NAME`` as a positional argument or, as promptflow's scripts type it, ``-n/--name NAME``."""
     parser.add_argument("name", nargs="?", metavar="NAME")
@@ -42,8 +56,9 @@ def given_name(args: argparse.Namespace, example: str) -> str:
 
 def add_engine_flags(parser: argparse.ArgumentParser, default_help: str = "local") -> None:
     """``--engine``, ``--ray-address``, ``--ray-actors`` (read back with :func:`engine_options`)."""
-    parser.add_argument("--engine", metavar="local|ray",
-                        help=f"where lines run: local (this process) or ray (a Ray cluster, needs the [ray] extra); "
+    parser.add_argument("--engine", metavar="local|ray|NAME",
+                        help=f"where lines run: local (this process), ray (a Ray cluster, needs the [ray] extra) or "
+                             f"an engine an installed package registers ('promptflow_lite.engines'); "
                              f"default: {default_help}")
     parser.add_argument("--ray-address", metavar="local|auto|HOST:PORT|ray://HOST:PORT",
                         help="--engine ray: local starts a private cluster on 127.0.0.1 (default, unless RAY_ADDRESS "

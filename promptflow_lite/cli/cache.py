@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from promptflow_lite.tools.llm_cache import LLMCache
+    from promptflow_lite.tools._llm_cache import LLMCache
 
     cache = LLMCache()
     try:
@@ -41,7 +41,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _clear(args: argparse.Namespace) -> int:
-    from promptflow_lite.tools.llm_cache import LLMCache
+    from promptflow_lite.tools._llm_cache import LLMCache
 
     cache = LLMCache()
     try:

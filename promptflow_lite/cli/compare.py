@@ -28,8 +28,8 @@ def register_compare(run_commands: argparse._SubParsersAction) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from promptflow_lite.evaluate.run_compare import compare_runs
-    from promptflow_lite.runs.client import Client
+    from promptflow_lite.evaluate._run_compare import compare_runs
+    from promptflow_lite.runs._client import Client
 
     report = compare_runs(Client(), args.runs, args.metrics, args.baseline, args.confidence, args.lower_is_better)
     if args.output == "json":
@@ -37,7 +37,7 @@ def _compare(args: argparse.Namespace) -> int:
 
         print_json(report.to_dict())
     else:
-        from promptflow_lite.evaluate.explain import format_report
+        from promptflow_lite.evaluate._explain import format_report
 
         print(format_report(report, explain=args.explain))
     return 0

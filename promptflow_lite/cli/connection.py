@@ -62,9 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
-    from promptflow_lite.connections.files import load_connection_file
-    from promptflow_lite.connections.store import ConnectionStore
-    from promptflow_lite.connections.values import fill_secrets
+    from promptflow_lite.connections._files import load_connection_file
+    from promptflow_lite.connections._store import ConnectionStore
+    from promptflow_lite.connections._values import fill_secrets
 
     conn = load_connection_file(args.file, overrides=parse_key_values(args.overrides, "--set"), name=args.name)
     conn = fill_secrets(conn, prompt=_secret_prompt(conn.name))
@@ -76,9 +76,9 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _update(args: argparse.Namespace) -> int:
-    from promptflow_lite.connections.files import apply_overrides, connection_from_dict, read_connection_file
-    from promptflow_lite.connections.store import ConnectionStore
-    from promptflow_lite.connections.values import fill_secrets
+    from promptflow_lite.connections._files import apply_overrides, connection_from_dict, read_connection_file
+    from promptflow_lite.connections._store import ConnectionStore
+    from promptflow_lite.connections._values import fill_secrets
 
     name = given_name(args, "pfl connection update my_openai --set api_key=...")
     store = ConnectionStore()
@@ -92,7 +92,7 @@ def _update(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from promptflow_lite.connections.store import ConnectionStore
+    from promptflow_lite.connections._store import ConnectionStore
 
     name = given_name(args, "pfl connection show my_openai")
     print_json(ConnectionStore().get(name, with_secrets=False, resolve_env=False).to_dict())
@@ -100,7 +100,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from promptflow_lite.connections.store import ConnectionStore
+    from promptflow_lite.connections._store import ConnectionStore
 
     connections = ConnectionStore().list()
     if args.max_results is not None and not args.all_results:
@@ -116,7 +116,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _delete(args: argparse.Namespace) -> int:
-    from promptflow_lite.connections.store import ConnectionStore
+    from promptflow_lite.connections._store import ConnectionStore
 
     name = given_name(args, "pfl connection delete my_openai -y")
     if not args.yes:

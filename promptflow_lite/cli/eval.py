@@ -91,11 +91,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from promptflow_lite.evaluate import gates
-    from promptflow_lite.evaluate.evaluators import parse_evaluators, parse_mapping_overrides
-    from promptflow_lite.evaluate.session import EvaluationPlan, choose_variants, run_evaluation
+    from promptflow_lite.evaluate import _gates as gates
+    from promptflow_lite.evaluate._evaluators import parse_evaluators, parse_mapping_overrides
+    from promptflow_lite.evaluate._session import EvaluationPlan, choose_variants, run_evaluation
     from promptflow_lite.evaluate._analysis_text import format_analysis
-    from promptflow_lite.evaluate.explain import evaluation_text
+    from promptflow_lite.evaluate._explain import evaluation_text
 
     specs = parse_evaluators(args.evaluators)
     plan = EvaluationPlan(
@@ -127,24 +127,24 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _client(args: argparse.Namespace):
     """The client every run of the evaluation goes through (on the chosen engine)."""
-    from promptflow_lite.runs.client import Client
+    from promptflow_lite.runs import Client
 
     return Client(**engine_options(args))
 
 
 def _write_outputs(args: argparse.Namespace, result, echo) -> None:
     if args.report:
-        from promptflow_lite.evaluate.report_html import render_report
+        from promptflow_lite.evaluate._report_html import render_report
 
         _write(args.report, render_report(result), echo, "HTML report")
     if args.json:
         import json
 
-        from promptflow_lite.evaluate.export import result_json
+        from promptflow_lite.evaluate._export import result_json
 
         _write(args.json, json.dumps(result_json(result), indent=2, ensure_ascii=False) + "\n", echo, "JSON")
     if args.junit:
-        from promptflow_lite.evaluate.junit import junit_xml
+        from promptflow_lite.evaluate._junit import junit_xml
 
         _write(args.junit, junit_xml(result.report, result.checks), echo, "JUnit XML")
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from promptflow_lite.cli._common import parse_key_values, print_json
+from promptflow_lite.cli._common import parse_key_values, print_json, read_init
 from promptflow_lite.cli.serve import register_build, register_serve
 from promptflow_lite.errors import UserError
 
@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def read_inputs(pairs: list[str], file: str | None) -> dict[str, Any]:
     """Inputs from ``--inputs-file`` (JSON object, or the first line of a JSONL) then ``--inputs k=v``;
     ``--inputs FILE`` (one value without ``=``) is a file too, as promptflow's ``--inputs inputs.json``."""
-    from promptflow_lite.runs.operations import read_test_inputs
+    from promptflow_lite.runs._operations import read_test_inputs
 
     if len(pairs) == 1 and "=" not in pairs[0] and file is None:
         file, pairs = pairs[0], []
@@ -69,20 +69,8 @@ def read_inputs(pairs: list[str], file: str | None) -> dict[str, Any]:
     return inputs
 
 
-def read_init(items: list[str]) -> dict[str, Any]:
-    """``--init k=v ...`` or ``--init FILE.json|.yaml``."""
-    if len(items) == 1 and "=" not in items[0]:
-        from promptflow_lite.flow.loader import read_yaml
-
-        data = read_yaml(Path(items[0]))
-        if not isinstance(data, dict):
-            raise UserError("The init file must hold a mapping of init arguments.", file=items[0])
-        return data
-    return parse_key_values(items, "--init")
-
-
 def _test(args: argparse.Namespace) -> int:
-    from promptflow_lite.engine.flow_test import run_flow_test
+    from promptflow_lite.engine._flow_test import run_flow_test
 
     inputs = read_inputs(args.inputs, args.inputs_file)
     env = parse_key_values(args.environment_variables, "--environment-variables")
@@ -141,7 +129,7 @@ def _print_text(outcome) -> None:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from promptflow_lite.flow.templates import init_flow
+    from promptflow_lite.flow._new_flow import init_flow
 
     files = init_flow(args.flow, args.flow_type, connection=args.connection, deployment=args.deployment)
     print(f"Created a new flow ({args.flow_type}) in {Path(args.flow)}: {', '.join(f.name for f in files)}.")
@@ -150,9 +138,9 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from promptflow_lite.runs.operations import flow_problems
+    from promptflow_lite.engine import validate_flow
 
-    file, problems = flow_problems(args.source, read_init(args.init))
+    file, problems = validate_flow(args.source, init=read_init(args.init))
     if args.output == "json":
         print_json({"valid": not problems, "flow": str(file),
                     "problems": [{"message": p.message, "node": p.node, "hint": p.hint} for p in problems]})

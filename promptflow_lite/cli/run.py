@@ -9,7 +9,7 @@ from typing import Any
 
 from promptflow_lite.cli._common import (add_engine_flags, add_name_argument, engine_options, given_name,
                                          parse_key_values, print_json)
-from promptflow_lite.runs.progress import format_duration
+from promptflow_lite.runs._progress import format_duration
 from promptflow_lite.errors import UserError
 
 ORDER = 20
@@ -133,14 +133,14 @@ def _run_name(args: argparse.Namespace) -> str:
 
 
 def _client():
-    from promptflow_lite.runs.client import Client
+    from promptflow_lite.runs._client import Client
 
     return Client()
 
 
 # create / resume ----------------------------------------------------------------------------
 def _create(args: argparse.Namespace) -> int:
-    from promptflow_lite.runs.spec import RunSpec, load_run
+    from promptflow_lite.runs._spec import RunSpec, load_run
 
     if args.file and args.flow:
         raise UserError("--file and --flow cannot be used together.", hint="put flow: in the run.yml, or drop -f.")
@@ -186,7 +186,7 @@ def _set_fields(items: list[str] | None) -> dict[str, Any]:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from promptflow_lite.runs import model
+    from promptflow_lite.runs import _model as model
 
     client = _client()
     current = client.runs.get(_run_name(args))
@@ -203,15 +203,15 @@ def _resume(args: argparse.Namespace) -> int:
 def _init(items: list[str] | None) -> dict[str, Any] | None:
     if not items:
         return None
-    from promptflow_lite.cli.flow import read_init
+    from promptflow_lite.cli._common import read_init
 
     return read_init(items)
 
 
 def _report(run, allow_failures: bool) -> int:
     """Print the summary; the exit code says whether every line succeeded."""
-    from promptflow_lite.runs import model
-    from promptflow_lite.runs.progress import summary
+    from promptflow_lite.runs import _model as model
+    from promptflow_lite.runs._progress import summary
 
     print(summary(run))
     if run.status == model.COMPLETED:
@@ -252,8 +252,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _show_details(args: argparse.Namespace) -> int:
-    from promptflow_lite.runs.details import detail_rows
-    from promptflow_lite.runs.store import RunFolder
+    from promptflow_lite.runs._details import detail_rows
+    from promptflow_lite.runs._store import RunFolder
 
     run = _client().runs.get(_run_name(args))
     rows = detail_rows(RunFolder(run.output_path), failed_only=args.failed_only,
@@ -279,7 +279,7 @@ def _visualize(args: argparse.Namespace) -> int:
     names = list(args.names) + [n for n in (args.name_option or "").split(",") if n]
     if not names:
         raise UserError("No run name given.", hint="e.g. `pfl run visualize run_a run_b --html-path report.html`.")
-    from promptflow_lite.runs.visualize import shown_path
+    from promptflow_lite.runs._visualize import shown_path
 
     path = _client().visualize(names, args.html_path)
     print(f"Report written to {shown_path(path)}")
@@ -295,7 +295,7 @@ def _update(args: argparse.Namespace) -> int:
 
 
 def _stream(args: argparse.Namespace) -> int:
-    from promptflow_lite.runs import model
+    from promptflow_lite.runs import _model as model
 
     run = _client().stream(_run_name(args), raise_on_error=False)
     return 0 if run.status not in (model.FAILED, model.CANCELED) else 1

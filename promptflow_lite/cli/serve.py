@@ -59,7 +59,7 @@ def register_build(flow_commands: argparse._SubParsersAction) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from promptflow_lite.serve.build import build_flow
+    from promptflow_lite.serve._build import build_flow
 
     result = build_flow(args.source, args.output, format=args.format, variant=args.variant)
     print(f"Built {args.source} into {result.output}: {len(result.connections)} connection(s) "
@@ -70,8 +70,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from promptflow_lite.cli._common import parse_key_values
-    from promptflow_lite.cli.flow import read_init
+    from promptflow_lite.cli._common import parse_key_values, read_init
     from promptflow_lite.errors import UserError
 
     if args.workers < 1:
@@ -81,12 +80,12 @@ def _serve(args: argparse.Namespace) -> int:
                         hint="serve that flow on its own.")
     try:
         from promptflow_lite.serve import serve_flow
-        from promptflow_lite.serve.settings import ServeSettings, api_key_from_env
+        from promptflow_lite.serve._settings import ServeSettings, api_key_from_env
     except ImportError as exc:
         raise UserError(f"Serving needs Starlette, uvicorn and prometheus-client ({exc}).",
                         hint="pip install 'promptflow_lite[serve]'.") from None
 
-    from promptflow_lite.serve.auth import exposure_warning
+    from promptflow_lite.serve._auth import exposure_warning
 
     settings = ServeSettings(api_key=api_key_from_env(args.api_key_env), max_concurrency=args.max_concurrency,
                              queue_size=args.queue_size, timeout=args.timeout,

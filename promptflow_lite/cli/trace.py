@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from promptflow_lite.cli._common import print_json
-from promptflow_lite.runs.progress import format_duration
+from promptflow_lite.runs._progress import format_duration
 from promptflow_lite.errors import UserError
 
 ORDER = 50
@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from promptflow_lite.tracing.query import list_traces
+    from promptflow_lite.tracing._query import list_traces
 
     traces = list_traces(run=args.run, flow=args.flow, status=args.status, since=args.since, limit=args.max_results)
     if args.output == "json":
@@ -67,7 +67,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from promptflow_lite.tracing.query import get_trace
+    from promptflow_lite.tracing._query import get_trace
 
     trace = get_trace(_trace_id(args))
     if args.output == "json":  # the raw spans, depth first, each with its parent_id
@@ -92,7 +92,7 @@ def _trace_id(args: argparse.Namespace) -> str:
         return args.trace_id
     if not args.run:
         raise UserError("Say which trace to show.", hint="pass TRACE_ID (see `pfl trace list`) or --run RUN --line N.")
-    from promptflow_lite.tracing.query import list_traces
+    from promptflow_lite.tracing._query import list_traces
 
     for trace in list_traces(run=args.run, limit=None):
         if trace["line_number"] == args.line:
@@ -102,7 +102,7 @@ def _trace_id(args: argparse.Namespace) -> str:
 
 
 def _delete(args: argparse.Namespace) -> int:
-    from promptflow_lite.tracing.query import delete_traces
+    from promptflow_lite.tracing._query import delete_traces
 
     if not (args.run or args.collection or args.older_than):
         raise UserError("Say which traces to delete.", hint="pass --run RUN, --collection NAME or --older-than 7d.")

@@ -44,7 +44,7 @@ def _ui(args: argparse.Namespace) -> int:
         raise UserError("The UI needs Streamlit, which is not installed.", hint="pip install 'promptflow_lite[ui]'.")
     env = dict(os.environ)
     if args.flow:
-        from promptflow_lite.flow.loader import resolve_flow_path
+        from promptflow_lite.flow._loader import resolve_flow_path
 
         env["PFL_UI_FLOW"] = str(resolve_flow_path(args.flow)[1])
     port = _free_port(args.host, args.port)

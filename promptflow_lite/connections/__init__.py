@@ -6,7 +6,7 @@ Importing this package is cheap: SQLite and ``cryptography`` load only when a st
 
 from __future__ import annotations
 
-from promptflow_lite.connections.types import (
+from promptflow_lite.connections._types import (
     CONNECTION_CLASSES,
     AzureAIServicesConnection,
     AzureContentSafetyConnection,
@@ -25,7 +25,7 @@ from promptflow_lite.connections.types import (
     build_connection,
     connection_class,
 )
-from promptflow_lite.connections.provider import (
+from promptflow_lite.connections._provider import (
     ConnectionProvider,
     DictConnectionProvider,
     apply_env_overrides,
@@ -33,8 +33,13 @@ from promptflow_lite.connections.provider import (
     get_connection,
     resolve_connection_references,
 )
-from promptflow_lite.connections.store import ConnectionStore
-from promptflow_lite.connections.files import load_connection_file
+from promptflow_lite.connections._store import ConnectionStore
+from promptflow_lite.connections._files import load_connection_file
+from promptflow_lite.connections._model_config import (
+    AzureOpenAIModelConfiguration,
+    ModelConfiguration,
+    OpenAIModelConfiguration,
+)
 
 __all__ = [
     "CONNECTION_CLASSES", "AzureAIServicesConnection", "AzureContentSafetyConnection", "AzureOpenAIConnection",
@@ -43,4 +48,5 @@ __all__ = [
     "ServerlessConnection", "WeaviateConnection", "build_connection", "connection_class",
     "ConnectionProvider", "DictConnectionProvider", "apply_env_overrides", "default_provider", "get_connection",
     "resolve_connection_references", "ConnectionStore", "load_connection_file",
+    "ModelConfiguration", "OpenAIModelConfiguration", "AzureOpenAIModelConfiguration",
 ]

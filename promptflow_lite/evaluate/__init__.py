@@ -13,25 +13,21 @@ A grid of several nodes' variants, raced by successive halving, sliced and coste
 
 ``compare`` does the statistics on plain per-line scores, ``compare_runs`` on existing runs (``compare_lines``
 also puts each line side by side), ``start_evaluation`` runs ``pfl eval`` in the background,
-``evaluator_path`` finds a built-in evaluator flow. Names resolve lazily (numpy loads on first use).
+``evaluator_path`` finds an evaluator flow by name (built-in, installed or registered). Names resolve
+lazily (numpy loads on first use).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from promptflow_lite._lazy import lazy_exports
 
 _EXPORTS = {
-    "evaluate": "session", "run_evaluation": "session", "EvaluationPlan": "session", "EvaluationResult": "session",
-    "compare": "comparison", "ComparisonReport": "comparison", "compare_runs": "run_compare",
-    "evaluator_path": "builtin", "builtin_names": "builtin", "compare_lines": "line_compare",
-    "start_evaluation": "background",
+    "evaluate": "._session", "run_evaluation": "._session", "EvaluationPlan": "._session",
+    "EvaluationResult": "._session", "compare": "._comparison", "ComparisonReport": "._comparison",
+    "compare_runs": "._run_compare", "evaluator_path": "._registry", "builtin_names": "._registry",
+    "evaluator_names": "._registry", "register_evaluator": "._registry",
+    "compare_lines": "._line_compare", "start_evaluation": "._background",
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'promptflow_lite.evaluate' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"promptflow_lite.evaluate.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -16,7 +16,7 @@ from promptflow_lite.evaluate._halving import Halving
 from promptflow_lite.evaluate._prices import PriceTable
 from promptflow_lite.evaluate._slices import SliceAnalysis, analyse_slices
 from promptflow_lite.evaluate._spend import Spend
-from promptflow_lite.evaluate.comparison import ComparisonReport, means_per_line
+from promptflow_lite.evaluate._comparison import ComparisonReport, means_per_line
 
 
 @dataclass

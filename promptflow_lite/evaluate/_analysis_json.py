@@ -27,7 +27,7 @@ def analysis_json(result: Any) -> dict[str, Any]:
 
 
 def _grid(result) -> dict[str, Any]:
-    from promptflow_lite.flow.variants import parse_variants
+    from promptflow_lite.flow._variants import parse_variants
 
     combos = {runs.label: parse_variants(runs.selector) for runs in result.variants if runs.selector}
     nodes = list(dict.fromkeys(node for choices in combos.values() for node in choices))

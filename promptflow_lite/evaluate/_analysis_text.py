@@ -10,7 +10,7 @@ import math
 import textwrap
 from typing import Any
 
-from promptflow_lite.evaluate.text_table import align, format_interval, format_number, format_p
+from promptflow_lite.evaluate._text_table import align, format_interval, format_number, format_p
 
 WIDTH = 110
 

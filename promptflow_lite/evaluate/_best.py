@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from promptflow_lite.evaluate.comparison import ComparisonReport, PairedResult
+from promptflow_lite.evaluate._comparison import ComparisonReport, PairedResult
 from promptflow_lite.evaluate.stats import Comparison, Estimate, paired_difference
 
 

@@ -15,7 +15,7 @@ from promptflow_lite.errors import UserError
 from promptflow_lite.evaluate._node_sharing import SharedNodes
 from promptflow_lite.evaluate._spend import GridCostModel, Spend
 from promptflow_lite.evaluate._usage import LineUse, resolve_reused, uses_from_journal
-from promptflow_lite.evaluate.run_lines import RunLines, lines_from_journal
+from promptflow_lite.evaluate._run_lines import RunLines, lines_from_journal
 
 Echo = Callable[[str], None]
 
@@ -57,7 +57,7 @@ class Execution:
 
     def run(self, runs: VariantRuns, lines: list[int] | None = None, part: int | None = None) -> None:
         """``runs``' variant on ``lines`` (None: all), every repeat, then every evaluator on each run."""
-        from promptflow_lite.engine.node_reuse import reusing
+        from promptflow_lite.engine._node_reuse import reusing
 
         plan, client, prepared = self.plan, self.client, self.prepared
         for repeat in range(plan.repeats):
@@ -104,7 +104,7 @@ class Execution:
 def read_run(run: Any) -> tuple[RunLines, dict[int, LineUse]]:
     """The run's lines and what each used, from one read of its journal; a run without a single succeeded
     line stops the evaluation with its error."""
-    from promptflow_lite.runs.store import RunFolder
+    from promptflow_lite.runs._store import RunFolder
 
     journal = RunFolder(run.output_path).read_journal()
     lines = lines_from_journal(run.name, journal)
@@ -118,7 +118,7 @@ def read_run(run: Any) -> tuple[RunLines, dict[int, LineUse]]:
 
 
 def logged_metrics(client, name: str) -> dict[str, Any]:
-    from promptflow_lite.runs.errors import InvalidRunStatusError
+    from promptflow_lite.runs._errors import InvalidRunStatusError
 
     try:
         return dict(client.get_metrics(name) or {})

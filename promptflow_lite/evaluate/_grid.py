@@ -22,13 +22,13 @@ SharingKey = tuple[tuple[str, str], ...]
 
 def combination_label(selector: str) -> str:
     """``${a.v1},${b.v0}`` → ``a=v1,b=v0``."""
-    from promptflow_lite.flow.variants import parse_variants
+    from promptflow_lite.flow._variants import parse_variants
 
     return ",".join(f"{node}={variant_id}" for node, variant_id in parse_variants(selector).items())
 
 
 def is_combination(selector: str | None) -> bool:
-    from promptflow_lite.flow.variants import parse_variants
+    from promptflow_lite.flow._variants import parse_variants
 
     return bool(selector) and len(parse_variants(selector)) > 1
 
@@ -44,15 +44,15 @@ def grid_selectors(flow: Path, wanted: str | None) -> list[str]:
     options = _chosen_options(spec, wanted, file)
     nodes = list(options)
     combos = [dict(zip(nodes, ids)) for ids in itertools.product(*(options[n] for n in nodes))]
-    from promptflow_lite.flow.variants import variant_selector
+    from promptflow_lite.flow._variants import variant_selector
 
     return [variant_selector(choices) for choices in combos]
 
 
 def dependencies(flow: Path, selectors: Sequence[str | None]) -> dict[str | None, dict[str, set[str]]]:
     """``deps[selector][node]``: the line nodes ``node`` waits for in that selector's flow (empty: not a DAG)."""
-    from promptflow_lite.flow.loader import flow_kind, load_dag, resolve_flow_path
-    from promptflow_lite.flow.variants import apply_variant
+    from promptflow_lite.flow._loader import flow_kind, load_dag, resolve_flow_path
+    from promptflow_lite.flow._variants import apply_variant
 
     file, _ = resolve_flow_path(flow)
     if flow_kind(file) != "dag":
@@ -67,8 +67,8 @@ def dependencies(flow: Path, selectors: Sequence[str | None]) -> dict[str | None
 
 def sharing_keys(flow: Path, selectors: Sequence[str | None]) -> dict[str | None, dict[str, SharingKey]]:
     """``keys[selector][node]``: the variant choices among ``node`` and its ancestors in that selector's flow."""
-    from promptflow_lite.flow.loader import load_dag, resolve_flow_path
-    from promptflow_lite.flow.variants import variant_choices
+    from promptflow_lite.flow._loader import load_dag, resolve_flow_path
+    from promptflow_lite.flow._variants import variant_choices
 
     graphs = dependencies(flow, selectors)
     if not any(graphs.values()):
@@ -92,7 +92,7 @@ def sharing_keys(flow: Path, selectors: Sequence[str | None]) -> dict[str | None
 
 
 def _dag(flow: Path):
-    from promptflow_lite.flow.loader import flow_kind, load_dag, resolve_flow_path
+    from promptflow_lite.flow._loader import flow_kind, load_dag, resolve_flow_path
 
     file, _ = resolve_flow_path(flow)
     if flow_kind(file) != "dag":

@@ -3,7 +3,7 @@
 The runs of an evaluation execute variants of one flow over the same lines. A node whose sharing
 key (:func:`promptflow_lite.evaluate._grid.sharing_keys`: its own and its ancestors' variant
 choices) is the same in several of them gives the same result on a line, so the first run to
-compute it keeps it and the others take it (the engine's :mod:`~promptflow_lite.engine.node_reuse`
+compute it keeps it and the others take it (the engine's :mod:`~promptflow_lite.engine._node_reuse`
 hook): python work upstream of a variant node runs once per line, not once per combination.
 LLM calls were already free the second time (the response cache); this also skips rendering,
 the cache lookup and the python nodes. A kept result is a deep copy (so a node that changes its
@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from promptflow_lite.engine.results import COMPLETED, NodeRun
+from promptflow_lite.engine._results import COMPLETED, NodeRun
 from promptflow_lite.evaluate._grid import SharingKey
 
 
@@ -86,7 +86,7 @@ class SharedNodes:
 
 
 class _Scope:
-    """:class:`~promptflow_lite.engine.node_reuse.NodeReuse` for one run."""
+    """:class:`~promptflow_lite.engine._node_reuse.NodeReuse` for one run."""
 
     def __init__(self, shared: SharedNodes, selector: str | None, repeat: int, run_name: str):
         self.shared, self.selector, self.repeat, self.run_name = shared, selector, repeat, run_name

@@ -62,7 +62,7 @@ class PriceTable(BaseModel):
 
 def load_prices(path: str | Path) -> PriceTable:
     """Read and check a price table; errors name the file, the entry and the fix."""
-    from promptflow_lite.flow.loader import read_yaml
+    from promptflow_lite.flow._loader import read_yaml
 
     file = Path(path)
     if not file.is_file():

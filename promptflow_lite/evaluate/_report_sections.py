@@ -8,8 +8,8 @@ from typing import Any
 
 from promptflow_lite.evaluate._analysis_text import drop_text, format_seconds
 from promptflow_lite.evaluate._chart_data import chart_data
-from promptflow_lite.evaluate.chart_figures import draw_figures
-from promptflow_lite.evaluate.text_table import format_interval, format_number, format_p
+from promptflow_lite.evaluate._chart_figures import draw_figures
+from promptflow_lite.evaluate._text_table import format_interval, format_number, format_p
 
 TEMPLATE = r"""
 {% if best %}<p class="best">Best on <code>{{ best.metric }}</code>: <b>{{ best.variant }}</b> {{ best.value }}

@@ -14,8 +14,8 @@ from typing import Any, Callable, Sequence
 
 from promptflow_lite.evaluate._execution import Execution, VariantRuns
 from promptflow_lite.evaluate._halving import Halving
-from promptflow_lite.evaluate.comparison import means_per_line
-from promptflow_lite.evaluate.run_lines import line_scores
+from promptflow_lite.evaluate._comparison import means_per_line
+from promptflow_lite.evaluate._run_lines import line_scores
 
 Primary = Callable[[list[str]], tuple[str, bool]]  # metric names → (the primary metric, higher is better)
 

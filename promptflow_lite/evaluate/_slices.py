@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from promptflow_lite.errors import UserError
-from promptflow_lite.evaluate.comparison import ComparisonReport
+from promptflow_lite.evaluate._comparison import ComparisonReport
 from promptflow_lite.evaluate.stats import Comparison, Estimate, holm_adjust, metric_ci, paired_difference
 
 MAX_CATEGORIES = 12  # a numeric column with more distinct values is cut into quartiles

@@ -52,7 +52,7 @@ class LineUse:
 
 def uses_from_journal(journal: dict[int, dict[str, Any]]) -> dict[int, LineUse]:
     """What each line of a journal (``RunFolder.read_journal()``) used, by line number."""
-    from promptflow_lite.engine.results import COMPLETED
+    from promptflow_lite.engine._results import COMPLETED
 
     uses = {}
     for number, entry in journal.items():

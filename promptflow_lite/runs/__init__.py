@@ -1,25 +1,24 @@
 """Batch runs: many lines of a flow over a dataset, stored under ``PFL_HOME/runs/``.
 
 ``Client`` is the entry point (``Client().run(flow=..., data=...)``); ``load_run`` reads a
-``run.yml``. Modules, in the order data flows through them: ``spec`` (what to run), ``data``
-(reading data files), ``mapping`` and ``prepare`` (lines of flow inputs), ``engine`` (executing
-lines), ``records``/``store``/``index``/``log`` (the run folder, the run index, logs.txt),
-``runner`` (one run from start to end, resume), ``progress``, ``details``, ``visualize``; for browsing:
-``listing`` (the run list), ``lines`` (a run's lines a page at a time), ``examples`` (add a traced line to a dataset).
+``run.yml``. Modules, in the order data flows through them: ``_spec`` (what to run), ``_data``
+(reading data files), ``_mapping`` and ``_prepare`` (lines of flow inputs), ``_engine`` (executing
+lines; ``_ray_engine``, ``_ray_worker``, ``_ray_cluster`` and ``_flow_package`` on a Ray cluster), ``_records``/``_store``/``_index``/``_log`` (the run folder, the run index, logs.txt),
+``_runner`` (one run from start to end, resume), ``_progress``, ``_details``, ``_visualize``; for
+browsing: ``_listing`` (the run list), ``_lines`` (a run's lines a page at a time), ``_examples``
+(add a traced line to a dataset).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from promptflow_lite._lazy import lazy_exports
 
-_EXPORTS = {"Client": "client", "PFClient": "client", "Run": "model", "RunSpec": "spec", "load_run": "spec",
-            "list_runs": "listing", "get_run_row": "listing", "line_page": "lines", "add_to_dataset": "examples"}
+_EXPORTS = {
+    "Client": "._client", "PFClient": "._client", "Run": "._model", "RunSpec": "._spec", "load_run": "._spec",
+    "LineEngine": "._engine", "LineTask": "._engine", "LocalEngine": "._engine", "register_engine": "._engine",
+    "engine_for": "._engine", "FlowRecipe": "._engine",
+    "list_runs": "._listing", "get_run_row": "._listing", "line_page": "._lines", "add_to_dataset": "._examples",
+}
 
-__all__ = list(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'promptflow_lite.runs' has no attribute '{name}'")
-    return getattr(importlib.import_module(f"promptflow_lite.runs.{_EXPORTS[name]}"), name)
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -1,11 +1,18 @@
 """Flows as HTTP endpoints (promptflow's ``pf flow serve``): ``/score`` (JSON or server-sent events),
 ``/swagger.json``, ``/feedback``, ``/health``, ``/version``, ``/metrics`` and a try-it page ``/``; an
 API key and limits (:class:`ServeSettings`); several flows under ``/flows/<name>/``; ``build_flow``
-for ``pfl flow build``. Needs the ``serve`` extra (Starlette, uvicorn, prometheus-client)."""
+for ``pfl flow build``. Needs the ``serve`` extra (Starlette, uvicorn, prometheus-client), except
+``ScoreClient``, a stdlib client for a served flow."""
 
-from promptflow_lite.serve.app import app_for_flow, app_for_flows, create_app
-from promptflow_lite.serve.settings import ServeSettings, api_key_from_env
-from promptflow_lite.serve.server import ServerThread, serve_flow
+from __future__ import annotations
 
-__all__ = ["create_app", "app_for_flow", "app_for_flows", "serve_flow", "ServerThread", "ServeSettings",
-           "api_key_from_env"]
+from promptflow_lite._lazy import lazy_exports
+
+_EXPORTS = {
+    "create_app": "._app", "app_for_flow": "._app", "app_for_flows": "._app", "serve_flow": "._server",
+    "ServerThread": "._server", "ServeSettings": "._settings", "api_key_from_env": "._settings",
+    "ScoreClient": "._client", "ScoreError": "._client",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

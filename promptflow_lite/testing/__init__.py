@@ -11,23 +11,12 @@ streaming, latency and fault injection::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from promptflow_lite._lazy import lazy_exports
 
-if TYPE_CHECKING:
-    from promptflow_lite.testing.app import FAULT_KINDS, ScriptedApp
-    from promptflow_lite.testing.embeddings import embed
-    from promptflow_lite.testing.rules import Rule, ToolCall, load_rules, scripted_answer
-    from promptflow_lite.testing.server import ScriptedServer
+# loaded on first use, so that `testing._offline` (checked by every flow load and server) does not
+# bring the server and its rules into processes that never use them
+_EXPORTS = {"FAULT_KINDS": "._app", "ScriptedApp": "._app", "embed": "._embeddings", "Rule": "._rules",
+            "ToolCall": "._rules", "load_rules": "._rules", "scripted_answer": "._rules", "ScriptedServer": "._server"}
 
-# name -> module: loaded on first use, so that `testing.offline` (checked by every flow load and
-# server) does not bring the server and its rules into processes that never use them
-_EXPORTS = {"FAULT_KINDS": "app", "ScriptedApp": "app", "embed": "embeddings", "Rule": "rules", "ToolCall": "rules",
-            "load_rules": "rules", "scripted_answer": "rules", "ScriptedServer": "server"}
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -4,29 +4,21 @@
 ``PFL_TRACING=off`` keeps it off); ``flush_tracing()`` writes what is pending. ``@trace`` and
 ``start_trace()`` trace user code. ``list_traces`` / ``get_traces`` (a DataFrame of spans) /
 ``get_trace`` (a span tree) / ``delete_traces`` read the store ``PFL_HOME/traces.sqlite``.
-Names are imported lazily: the engine imports this package on every run.
+Names are imported lazily: the write path imports this package on every traced run.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from promptflow_lite._lazy import lazy_exports
 
 _EXPORTS = {
-    "enable_tracing": "setup", "disable_tracing": "setup", "flush_tracing": "setup", "continue_trace": "setup",
-    "tracing_enabled": "setup",
-    "trace": "api", "start_trace": "api",
-    "list_traces": "query", "get_traces": "query", "get_trace": "query", "delete_traces": "query",
-    "TraceNotFound": "query", "count_traces": "query", "trace_filters": "query",
-    "trace_view": "view",
+    "enable_tracing": "._setup", "disable_tracing": "._setup", "flush_tracing": "._setup",
+    "continue_trace": "._setup", "tracing_enabled": "._setup",
+    "trace": "._api", "start_trace": "._api",
+    "list_traces": "._query", "get_traces": "._query", "get_trace": "._query", "delete_traces": "._query",
+    "TraceNotFound": "._query", "count_traces": "._query", "trace_filters": "._query",
+    "trace_view": "._view",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'promptflow_lite.tracing' has no attribute '{name}'")
-    return getattr(importlib.import_module(f"promptflow_lite.tracing.{module}"), name)
-
-
 __all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

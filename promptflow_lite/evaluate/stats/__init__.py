@@ -15,9 +15,9 @@ Everything is deterministic for a given ``seed``; None/NaN scores are dropped an
 
 from __future__ import annotations
 
-from .intervals import Estimate, is_binary, mean_ci, metric_ci, proportion_ci, quantile_ci
-from .paired import Comparison, holm_adjust, mcnemar_exact, newcombe_paired_ci, paired_difference
-from .repeats import Consistency, consistency
+from ._intervals import Estimate, is_binary, mean_ci, metric_ci, proportion_ci, quantile_ci
+from ._paired import Comparison, holm_adjust, mcnemar_exact, newcombe_paired_ci, paired_difference
+from ._repeats import Consistency, consistency
 
 __all__ = [
     "Comparison",
