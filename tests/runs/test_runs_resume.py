@@ -75,7 +75,13 @@ def start(pfl_home: Path, *args: str) -> subprocess.Popen:
     """`pfl ...` in its own process (same PFL_HOME)."""
     env = {**os.environ, "PFL_HOME": str(pfl_home)}
     return subprocess.Popen([sys.executable, "-m", "promptflow_lite.cli.main", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_default)
+
+
+def _sigint_default() -> None:
+    """Ctrl+C acts in the child as in a terminal: an ignored SIGINT would be inherited (as by a shell's background
+    job), and `pfl` then rightly keeps ignoring it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_lines(pfl_home: Path, name: str, at_least: int, timeout: float = 60) -> int:
