@@ -28,20 +28,20 @@ def variant_descriptions(flow: Path, variants: list[tuple[str, str | None]]) -> 
     spec = load_dag(file)
     found = {}
     for label, selector in variants:
-        if not selector:
-            continue
-        chosen = parse_variants(selector)
-        described = {}
-        for node, variant_id in chosen.items():
-            entry = spec.node_variants.get(node)
-            variant = entry.variants.get(variant_id) if entry else None
-            if variant is not None and variant.description:
-                described[node] = variant.description
-        if len(chosen) == 1:
-            found.update({label: text for text in described.values()})
+        chosen = parse_variants(selector) if selector else {}
+        described = {node: text for node, variant_id in chosen.items()
+                     if (text := _variant_description(spec, node, variant_id))}
+        if len(chosen) == 1 and described:
+            found[label] = next(iter(described.values()))
         elif described:
             found[label] = "; ".join(f"{node}: {text}" for node, text in described.items())
     return found
+
+
+def _variant_description(spec: Any, node: str, variant_id: str) -> str | None:
+    entry = spec.node_variants.get(node)
+    variant = entry.variants.get(variant_id) if entry else None
+    return variant.description if variant is not None else None
 
 
 def metric_descriptions(evaluators: dict[str, Path], metrics: dict[str, tuple[str, str]]) -> dict[str, str]:
