@@ -74,6 +74,7 @@ def _free_port(host: str, port: int) -> int:
 
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
         try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Streamlit binds: TIME_WAIT is no obstacle
             sock.bind((host, port))
         except OSError as exc:
             raise UserError(f"Cannot listen on {host}:{port}: {exc.strerror}.",

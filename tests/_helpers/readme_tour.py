@@ -33,7 +33,8 @@ def bash_blocks(readme: Path) -> list[str]:
 
 def tour_script(blocks: list[str], reuse_venv: bool) -> str:
     """One bash script running ``blocks`` in order; each step is announced, the first failure stops it."""
-    lines = ["set -e", "trap 'echo \"TOUR STEP FAILED (exit $?): $BASH_COMMAND\" >&2' ERR"]
+    lines = ["set -e", "trap 'echo \"TOUR STEP FAILED (exit $?): $BASH_COMMAND\" >&2' ERR",
+             "trap 'code=$?; kill $(jobs -p) 2>/dev/null || true; wait; exit $code' EXIT"]  # a failed step leaves no server behind
     for number, block in enumerate(blocks, start=1):
         if "pytest" in block:
             lines.append(f"echo '### block {number}: skipped (runs the test suite)'")
