@@ -6,7 +6,14 @@ Hooked into the ``pfl flow`` group by :func:`register_serve` (called from ``cli/
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+TRACE_STORE_ENV = "PFL_SERVE_TRACE_STORE"
+
+
+def _env_on(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "on", "true", "yes")
 
 
 def register_serve(flow_commands: argparse._SubParsersAction) -> None:
@@ -28,6 +35,10 @@ def register_serve(flow_commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--init", nargs="*", default=[], metavar="K=V|FILE", help="init kwargs of a flex flow class")
     parser.add_argument("--workers", type=int, default=1, help="server processes sharing the port (1)")
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument("--trace-store", action="store_true", default=_env_on(TRACE_STORE_ENV),
+                        help="also keep each request's trace in the local trace store (PFL_HOME/traces.sqlite), "
+                             f"as `pfl flow test` does (default: off, or {TRACE_STORE_ENV}=1); spans go over OTLP "
+                             "whenever OTEL_EXPORTER_OTLP_ENDPOINT is set")
     # promptflow's choice of web framework and of opening a browser: one ASGI server here, no browser opened
     parser.add_argument("--engine", choices=["flask", "fastapi"], help=argparse.SUPPRESS)
     parser.add_argument("--skip-open-browser", action="store_true", help=argparse.SUPPRESS)
@@ -106,6 +117,6 @@ def _serve(args: argparse.Namespace) -> int:
                variant=args.variant,
                environment_variables=parse_key_values(args.environment_variables, "--environment-variables"),
                init=read_init(args.init), workers=args.workers, access_log=args.access_log, on_ready=ready,
-               settings=settings, api_key_env=args.api_key_env)
+               settings=settings, api_key_env=args.api_key_env, trace_store=args.trace_store)
     print("Stopped.", file=sys.stderr)
     return 0

@@ -32,13 +32,17 @@ from promptflow_lite.tracing._setup import tracing_enabled
 
 def create_app(source: str | Path | Sequence[str | Path], *, variant: str | None = None,
                environment_variables: dict[str, Any] | None = None, init: dict[str, Any] | None = None,
-               connections: Any = None, tracing: bool = True, settings: ServeSettings | None = None):
+               connections: Any = None, tracing: bool = True, trace_store: bool = False,
+               settings: ServeSettings | None = None):
     """Load the flow(s) at ``source`` (a path, or a list of paths) once and return the app serving them.
 
     ``connections`` is a provider or ``{name: Connection}``; by default the local store and
     ``PROMPTFLOW_CONNECTIONS``, with promptflow serving's ``<CONN_NAME>_<KEY>`` environment
-    overrides. ``tracing`` switches tracing on while the app runs (unless ``PFL_TRACING=off``);
-    a W3C ``traceparent`` header makes a request's spans part of the caller's trace.
+    overrides. ``tracing`` traces requests while the app runs (unless ``PFL_TRACING=off``): over
+    OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, and into the local trace store only with
+    ``trace_store=True`` (as promptflow's server, a served flow keeps no local trace store by
+    default: its writer process and spans in flight would double the server's memory). A W3C
+    ``traceparent`` header makes a request's spans part of the caller's trace.
     ``settings``: API key and limits (:class:`ServeSettings`).
     """
     from promptflow_lite.engine._load import load_flow
@@ -47,15 +51,17 @@ def create_app(source: str | Path | Sequence[str | Path], *, variant: str | None
     provider = serving_connections() if connections is None else connections
     flows = [load_flow(s, variant=variant, environment_variables=environment_variables, init=init,
                        connections=provider) for s in sources]
-    return app_for_flows(flows, tracing=tracing, settings=settings)
+    return app_for_flows(flows, tracing=tracing, trace_store=trace_store, settings=settings)
 
 
-def app_for_flow(flow: Any, *, tracing: bool = True, settings: ServeSettings | None = None):
+def app_for_flow(flow: Any, *, tracing: bool = True, trace_store: bool = False,
+                 settings: ServeSettings | None = None):
     """The app serving an already loaded ``flow``."""
-    return app_for_flows([flow], tracing=tracing, settings=settings)
+    return app_for_flows([flow], tracing=tracing, trace_store=trace_store, settings=settings)
 
 
-def app_for_flows(flows: Sequence[Any], *, tracing: bool = True, settings: ServeSettings | None = None):
+def app_for_flows(flows: Sequence[Any], *, tracing: bool = True, trace_store: bool = False,
+                  settings: ServeSettings | None = None):
     """The app serving already loaded ``flows`` (one: promptflow's paths; several: ``/flows/<name>/``)."""
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
@@ -79,7 +85,7 @@ def app_for_flows(flows: Sequence[Any], *, tracing: bool = True, settings: Serve
 
         register_secret(settings.api_key)  # never in a span, a log or an answer, whatever a flow does with it
     collection = endpoints[0].info.name if len(endpoints) == 1 else None
-    app = Starlette(routes=server.routes(), middleware=middleware, lifespan=_lifespan(collection, tracing))
+    app = Starlette(routes=server.routes(), middleware=middleware, lifespan=_lifespan(collection, tracing, trace_store))
     app.state.flows, app.state.flow, app.state.endpoints = list(flows), flows[0], endpoints
     app.state.settings, app.state.metrics = settings, metrics
     return app
@@ -192,12 +198,12 @@ def _is_page(path: str) -> bool:
     return path == "/" or (path.startswith("/flows/") and path.endswith("/") and path.count("/") == 3)
 
 
-def _lifespan(collection: str | None, tracing: bool):
+def _lifespan(collection: str | None, tracing: bool, trace_store: bool):
     @asynccontextmanager
     async def lifespan(app):
         from promptflow_lite.tracing._setup import disable_tracing, enable_tracing, flush_tracing
 
-        started = tracing and not tracing_enabled() and enable_tracing(collection)
+        started = tracing and not tracing_enabled() and enable_tracing(collection, store=trace_store)
         try:
             yield
         finally:

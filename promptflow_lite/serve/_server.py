@@ -26,12 +26,14 @@ def serve_flow(source: str | Path | Sequence[str | Path], *, host: str = "127.0.
                variant: str | None = None, environment_variables: dict[str, Any] | None = None,
                init: dict[str, Any] | None = None, workers: int = 1, access_log: bool = False,
                on_ready: Callable[[str], None] | None = None, settings: Any = None,
-               api_key_env: str | None = None) -> None:
+               api_key_env: str | None = None, trace_store: bool = False) -> None:
     """Serve the flow at ``source`` (or several flows) until SIGINT or SIGTERM; ``on_ready(url)`` once it answers.
 
     Each flow is loaded once per process; with one flow the working directory becomes its folder
     (as promptflow does). ``workers`` > 1 runs that many processes on one port; they read the API
     key from the environment (``api_key_env``, else ``PFL_SERVE_API_KEY``), never from their options.
+    Requests are traced over OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, and into the local
+    trace store only with ``trace_store`` (see :func:`create_app`).
     """
     from dataclasses import asdict
 
@@ -39,7 +41,8 @@ def serve_flow(source: str | Path | Sequence[str | Path], *, host: str = "127.0.
 
     sources = [str(Path(s).resolve()) for s in ([source] if isinstance(source, (str, Path)) else source)]
     options = {"source": sources[0] if len(sources) == 1 else sources, "variant": variant,
-               "environment_variables": environment_variables, "init": init}
+               "environment_variables": environment_variables, "init": init,
+               "trace_store": trace_store}
     app = create_app(**options, settings=settings)  # loaded here too with workers: a broken flow fails before any fork
     enter_flow_folder(app)
     sock = bind_socket(host, port)

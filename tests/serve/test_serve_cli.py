@@ -151,3 +151,19 @@ def test_connections_take_serving_env_overrides(make_flow, served, tmp_path):
 
         assert server.client.score("ping") == {"answer": "pong"}
         assert server.stop()[0] == 0
+
+
+@pytest.mark.parametrize("args, env, stored", [
+    ([], {}, False),                                       # as promptflow's server: no local trace store
+    (["--trace-store"], {}, True),
+    ([], {"PFL_SERVE_TRACE_STORE": "1"}, True),            # e.g. in a `pfl flow build` image
+])
+def test_requests_reach_the_local_trace_store_only_when_asked(make_flow, served, pfl_home, args, env, stored):
+    from promptflow_lite.tracing._store import TraceStore
+
+    server = served("--source", str(make_flow(GREET_FLOW)), "--port", "0", *args, env=env)
+    assert server.client.score({"name": "Ada"}) == {"greeting": "Hello Ada."}
+    assert server.stop()[0] == 0
+
+    lines = TraceStore().line_runs() if (pfl_home / "traces.sqlite").exists() else []
+    assert bool(lines) is stored

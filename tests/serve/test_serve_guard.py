@@ -98,7 +98,7 @@ def test_api_key_never_reaches_traces_or_answers(make_flow, pfl_home):
     """Even a flow that echoes the key leaves no trace of it in the trace store or its answer."""
     from promptflow_lite.tracing._store import TraceStore
 
-    with ServerThread(create_app(make_flow(ECHO_FLOW), settings=ServeSettings(api_key=KEY))) as server:
+    with ServerThread(create_app(make_flow(ECHO_FLOW), settings=ServeSettings(api_key=KEY), trace_store=True)) as server:
         client = ScoreClient(server.url)
         answer = client.score({"text": KEY}, headers=bearer(KEY))
         assert KEY not in answer["repeated"]  # masked in the answer too

@@ -127,7 +127,7 @@ def test_traceparent_continues_the_callers_trace(make_flow, llm):
     from promptflow_lite.tracing._store import TraceStore
 
     connections = {"open_ai_connection": OpenAIConnection(api_key="x", base_url=llm.base_url)}
-    with ServerThread(create_app(make_flow(CHAT_FLOW), connections=connections)) as server:
+    with ServerThread(create_app(make_flow(CHAT_FLOW), connections=connections, trace_store=True)) as server:
         ScoreClient(server.url).score({"question": "What is the capital of Peru?"},
                                       headers={"traceparent": TRACEPARENT, "x-request-id": "req-7"})
     # stopping the server wrote the pending spans
@@ -143,7 +143,7 @@ def test_feedback_is_recorded_in_the_callers_trace(make_flow, llm):
     from promptflow_lite.tracing._store import TraceStore
 
     connections = {"open_ai_connection": OpenAIConnection(api_key="x", base_url=llm.base_url)}
-    with ServerThread(create_app(make_flow(CHAT_FLOW), connections=connections)) as server:
+    with ServerThread(create_app(make_flow(CHAT_FLOW), connections=connections, trace_store=True)) as server:
         client = ScoreClient(server.url)
         status, _, body = client.request("POST", "/feedback", {"thumbs": "up"}, {"traceparent": TRACEPARENT})
         assert (status, body) == (200, {"status": "Feedback received."})
