@@ -47,6 +47,7 @@ def create_app(source: str | Path | Sequence[str | Path], *, variant: str | None
     """
     from promptflow_lite.engine._load import load_flow
 
+    _probe_platform_while_small()
     sources = [source] if isinstance(source, (str, Path)) else list(source)
     provider = serving_connections() if connections is None else connections
     flows = [load_flow(s, variant=variant, environment_variables=environment_variables, init=init,
@@ -89,6 +90,15 @@ def app_for_flows(flows: Sequence[Any], *, tracing: bool = True, trace_store: bo
     app.state.flows, app.state.flow, app.state.endpoints = list(flows), flows[0], endpoints
     app.state.settings, app.state.metrics = settings, metrics
     return app
+
+
+def _probe_platform_while_small() -> None:
+    """The openai SDK's first call asks ``platform.platform()`` for its headers, which runs
+    ``uname -p`` in a child process - a copy of the whole server for a moment. Ask now, before
+    the flow and the SDK are loaded: the answer is cached for the life of the process."""
+    import platform
+
+    platform.uname().processor
 
 
 def serving_connections():

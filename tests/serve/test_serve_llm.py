@@ -189,3 +189,30 @@ def test_prompty_served_answers_with_the_bare_text(tmp_path, llm):
     assert swagger["info"]["x-flow-name"] == "Geography"
     schema = swagger["paths"]["/score"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert schema["properties"] == {"question": {"type": "string"}} and schema["required"] == ["question"]
+
+
+SPAWN_WATCH = """
+import json, sys
+from promptflow_lite.connections._types import OpenAIConnection
+from promptflow_lite.serve import ServerThread, create_app
+from promptflow_lite.serve._client import ScoreClient
+
+flow, base_url = sys.argv[1:]
+app = create_app(flow, connections={"open_ai_connection": OpenAIConnection(api_key="x", base_url=base_url)})
+spawned = []
+sys.addaudithook(lambda event, args: spawned.append(str(args[1])) if event == "subprocess.Popen" else None)
+with ServerThread(app) as server:
+    answer = ScoreClient(server.url).score({"question": "What is the capital of Peru?"})
+print(json.dumps({"answer": answer["answer"], "spawned": spawned}))
+"""
+
+
+def test_a_served_llm_call_starts_no_child_process(make_flow, llm):
+    """The SDK's platform probe (``uname -p``) runs before the server is big, not as a copy of it on the first call."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", SPAWN_WATCH, str(make_flow(CHAT_FLOW)), llm.base_url],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1]) == {"answer": ANSWER, "spawned": []}
