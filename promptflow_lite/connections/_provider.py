@@ -130,15 +130,18 @@ class ResolvedConnections(StandInProvider):
         return as_provided(conn, self.inner)
 
 
-def default_provider(*, env_overrides: bool = False) -> ChainedConnectionProvider:
-    """Connections from the ``PROMPTFLOW_CONNECTIONS`` JSON file (if set), then the local store."""
-    from promptflow_lite.connections._store import ConnectionStore
-
+def default_provider(*, env_overrides: bool = False, store: Any = None) -> ChainedConnectionProvider:
+    """Connections from the ``PROMPTFLOW_CONNECTIONS`` JSON file (if set), then the local store
+    (``store``: another provider of it, e.g. one reading it in a child process)."""
     providers: list[Any] = []
     file = os.environ.get(CONNECTIONS_FILE_ENV)
     if file:
         providers.append(load_connections_json(file))
-    providers.append(ConnectionStore())
+    if store is None:
+        from promptflow_lite.connections._store import ConnectionStore
+
+        store = ConnectionStore()
+    providers.append(store)
     return ChainedConnectionProvider(providers, env_overrides=env_overrides)
 
 

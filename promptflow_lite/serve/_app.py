@@ -102,12 +102,14 @@ def _probe_platform_while_small() -> None:
 
 
 def serving_connections():
-    """The local store and ``PROMPTFLOW_CONNECTIONS`` with ``<CONN_NAME>_<KEY>`` env overrides
-    (answered by the scripted server in ``pfl --scripted-llm`` offline mode)."""
+    """``PROMPTFLOW_CONNECTIONS`` and the local store (read in a child process: :mod:`._store_reader`)
+    with ``<CONN_NAME>_<KEY>`` env overrides (answered by the scripted server in ``pfl --scripted-llm``
+    offline mode)."""
     from promptflow_lite.connections._provider import default_provider
+    from promptflow_lite.serve._store_reader import StoreReadAside
     from promptflow_lite.testing._offline import ScriptedConnections, scripted_rules
 
-    provider = default_provider(env_overrides=True)
+    provider = default_provider(env_overrides=True, store=StoreReadAside())
     rules = scripted_rules()
     return ScriptedConnections(rules, provider) if rules else provider
 

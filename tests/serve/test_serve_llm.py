@@ -216,3 +216,40 @@ def test_a_served_llm_call_starts_no_child_process(make_flow, llm):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.splitlines()[-1]) == {"answer": ANSWER, "spawned": []}
+
+
+STORE_WATCH = """
+import json, sys
+from promptflow_lite.serve import ServerThread, create_app
+from promptflow_lite.serve._client import ScoreClient
+
+with ServerThread(create_app(sys.argv[1])) as server:
+    answer = ScoreClient(server.url).score({"question": "What is the capital of Peru?"})
+print(json.dumps({"answer": answer["answer"], "cryptography": "cryptography" in sys.modules}))
+"""
+
+
+def test_a_server_reads_its_stored_connections_without_loading_cryptography(make_flow, tmp_path):
+    """The encrypted local store is read by a child process: cryptography never loads in the server;
+    ``${env:...}`` secrets resolve in the server's environment."""
+    import os
+    import subprocess
+    import sys
+
+    from promptflow_lite.connections._store import ConnectionStore
+
+    with ScriptedServer(rules=RULES, api_key="key-from-env") as llm:
+        ConnectionStore().create_or_update(OpenAIConnection(name="open_ai_connection", api_key="${env:GEO_KEY}",
+                                                            base_url=llm.base_url))
+        proc = subprocess.run([sys.executable, "-c", STORE_WATCH, str(make_flow(CHAT_FLOW))], capture_output=True,
+                              text=True, timeout=120, env={**os.environ, "GEO_KEY": "key-from-env"})
+
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1]) == {"answer": ANSWER, "cryptography": False}
+
+
+def test_a_connection_missing_from_the_store_is_the_stores_clear_error(make_flow):
+    from promptflow_lite.errors import ConnectionNotFound
+
+    with pytest.raises(ConnectionNotFound, match=r"'open_ai_connection' not found in the local store .*Known connections"):
+        create_app(make_flow(CHAT_FLOW))
