@@ -223,3 +223,29 @@ def _env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if k not in ("PROMPTFLOW_CONNECTIONS", "PFL_SCRIPTED_LLM")}
+
+
+def test_a_flow_test_writes_its_trace_without_starting_a_writer_process(make_flow, capsys, monkeypatch):
+    # one line's spans are written in the process itself: no second interpreter to start and wait for
+    from promptflow_lite.tracing._write import sink
+
+    started = []
+    real_popen = sink.subprocess.Popen
+    monkeypatch.setattr(sink.subprocess, "Popen", lambda *a, **k: started.append(a) or real_popen(*a, **k))
+    folder = make_flow({"words.py": "from promptflow.core import tool\n\n@tool\ndef words(text: str) -> int:\n"
+                                    "    return len(text.split())\n",
+                        "flow.dag.yaml": """
+                            inputs:
+                              text: {type: string}
+                            outputs:
+                              words: {reference: "${words.output}"}
+                            nodes:
+                            - {name: words, type: python, source: {type: code, path: words.py},
+                               inputs: {text: "${inputs.text}"}}
+                            """}, name="count")
+    assert main(["flow", "test", "--flow", str(folder), "--inputs", "text=one two three"]) == 0
+    captured = capsys.readouterr()
+    assert "words: 3" in captured.out and not started
+    trace_id = captured.err.split("Trace: ")[1].split()[0]
+    assert main(["trace", "show", trace_id]) == 0
+    assert "words" in capsys.readouterr().out  # the trace is in the store
