@@ -115,7 +115,7 @@ def _build(key: tuple, path: Path | None, collection: str | None, resource_attri
     from promptflow_lite.tracing._model_calls import ModelCallSpans
     from promptflow_lite.tracing._openai_sdk import instrument
     from promptflow_lite.masking import register_environment
-    from promptflow_lite.tracing._projects import DEFAULT_PROJECT, SERVICE_NAME, user_named
+    from promptflow_lite.tracing._names import DEFAULT_PROJECT, SERVICE_NAME, user_named
     from promptflow_lite.tracing._serialize import max_chars
     from promptflow_lite.tracing._write.sink import FrameSink
     from promptflow_lite.tracing._store import TraceStore
@@ -142,9 +142,9 @@ def _build(key: tuple, path: Path | None, collection: str | None, resource_attri
     config = {"store": str(path) if store is not None else None, "otlp": bool(otlp_endpoint()),
               "resource": attributes, "user_named": sorted(named), "batch": _BATCH, "max_chars": max_chars()}
     state = _Tracing(key, None, None, path, store, attributes, named, relay=relay)
-    if writer_process is None:
-        writer_process = os.environ.get("PFL_TRACE_WRITER", "").strip().lower() != "thread"
-    state.writer_process = writer_process
+    state.writer_process = os.environ.get("PFL_TRACE_WRITER", "").strip().lower() != "thread"
+    if writer_process is not None:
+        state.writer_process = writer_process
     if relay is None:
         sink = FrameSink(config, lambda: _local_writer(state), use_process=state.writer_process)
         sink.start()  # the writer process starts while the flow loads
