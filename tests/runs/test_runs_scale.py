@@ -13,6 +13,7 @@ import pytest
 
 from promptflow_lite.runs import _data as run_data
 from promptflow_lite.runs._data import iter_data, load_data
+from promptflow_lite.runs._details import detail_rows
 from promptflow_lite.runs._errors import DataError
 from promptflow_lite.runs._finalize import finalize
 from promptflow_lite.runs._journal import frame
@@ -130,14 +131,13 @@ def test_an_evaluation_over_a_big_base_run_maps_its_lines_one_at_a_time(tmp_path
     sources = {"data": lambda: iter_data(data), "run.outputs": base.resolved_outputs_source()}
     inputs = {"answer": SimpleNamespace(default=None), "truth": SimpleNamespace(default=None)}
     warnings = []
-    tracemalloc.start()
-    try:
+
+    def evaluation_lines():
         mapped = mapped_lines(inputs, sources, {"answer": "${run.outputs.value}"}, warn=warnings.append,
                               only=set(range(0, lines, 2)))
-        pairs = [(n, values["answer"], values["truth"]) for n, values in mapped]
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+        return mapped, [(n, values["answer"], values["truth"]) for n, values in mapped]
+
+    (mapped, pairs), peak = _traced_peak(evaluation_lines)
     wanted = [n for n in range(0, lines, 2) if n % 10]  # the sample's lines the base run completed
     assert pairs == [(n, n, n) for n in wanted] and mapped.count == len(wanted)
     assert warnings == [f"{lines // 10} of {lines // 2} lines are DROPPED because source 'run.outputs' has no row for "
@@ -152,3 +152,25 @@ def test_rows_numbered_out_of_order_are_joined_by_their_line_number(tmp_path):
     lines = map_lines({"q": SimpleNamespace(default=None), "a": SimpleNamespace(default=None)},
                       {"data": data, "run.outputs": outputs}, {"a": "${run.outputs.a}"})
     assert lines == [(0, {"q": "q0", "a": "a0"}), (1, {"q": "q1", "a": "a1"}), (2, {"q": "q2", "a": "a2"})]
+
+
+def test_the_first_details_of_a_big_run_are_read_without_its_whole_journal(tmp_path):
+    lines = 1500
+    folder = RunFolder(tmp_path / "run").create()
+    journal_bytes = _big_journal(folder.path, lines)
+    rows, peak = _traced_peak(lambda: detail_rows(folder, failed_only=True, max_results=3))
+    assert [(r["line_number"], r["status"], r["outputs.value"]) for r in rows] == [
+        (0, "Failed", None), (10, "Failed", None), (20, "Failed", None)]
+    assert list(rows[0])[:5] == ["line_number", "inputs.i", "outputs.value", "outputs.text", "status"]
+    assert peak < journal_bytes / 20, (peak, journal_bytes)
+    shown = detail_rows(folder, max_results=2)
+    assert [(r["line_number"], r["outputs.value"]) for r in shown] == [(0, None), (1, 1)]
+
+
+def _traced_peak(call):
+    """``call()``'s result and the peak of the memory traced while it ran."""
+    tracemalloc.start()
+    try:
+        return call(), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
