@@ -225,55 +225,43 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("PROMPTFLOW_CONNECTIONS", "PFL_SCRIPTED_LLM")}
 
 
-def test_a_flow_test_writes_its_trace_without_starting_a_writer_process(make_flow, capsys, monkeypatch):
+CHAIN5 = REPO / "benchmarks" / "flows" / "chain5"  # five python nodes: the flow of the flowtest benchmark
+
+
+def _chain5(tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(CHAIN5, tmp_path / "chain5"))
+
+def test_a_flow_test_writes_its_trace_without_starting_a_writer_process(tmp_path, capsys, monkeypatch):
     # one line's spans are written in the process itself: no second interpreter to start and wait for
     from promptflow_lite.tracing._write import sink
 
     started = []
     real_popen = sink.subprocess.Popen
     monkeypatch.setattr(sink.subprocess, "Popen", lambda *a, **k: started.append(a) or real_popen(*a, **k))
-    folder = make_flow({"words.py": "from promptflow.core import tool\n\n@tool\ndef words(text: str) -> int:\n"
-                                    "    return len(text.split())\n",
-                        "flow.dag.yaml": """
-                            inputs:
-                              text: {type: string}
-                            outputs:
-                              words: {reference: "${words.output}"}
-                            nodes:
-                            - {name: words, type: python, source: {type: code, path: words.py},
-                               inputs: {text: "${inputs.text}"}}
-                            """}, name="count")
-    assert main(["flow", "test", "--flow", str(folder), "--inputs", "text=one two three"]) == 0
+    folder = _chain5(tmp_path)
+    assert main(["flow", "test", "--flow", str(folder), "--inputs", "text=One two  three", "number=3"]) == 0
     captured = capsys.readouterr()
-    assert "words: 3" in captured.out and not started
+    assert "result: one two three|2.75" in captured.out and not started
     trace_id = captured.err.split("Trace: ")[1].split()[0]
     assert main(["trace", "show", trace_id]) == 0
-    assert "words" in capsys.readouterr().out  # the trace is in the store
+    assert "format_result" in capsys.readouterr().out  # the trace is in the store
 
 
-def test_a_python_flow_test_loads_neither_the_opentelemetry_sdk_nor_the_prompty_engine(make_flow, tmp_path):
+def test_a_python_flow_test_loads_neither_the_opentelemetry_sdk_nor_the_prompty_engine(tmp_path):
     # start-up is most of a flow test: what a python-only flow does not use is not imported
     # (the SDK loads when spans are exported over OTLP; prompty and templates with the nodes that use them)
     import os
 
-    folder = make_flow({"echo.py": "from promptflow.core import tool\n\n@tool\ndef echo(text: str) -> str:\n"
-                                   "    return text\n",
-                        "flow.dag.yaml": """
-                            inputs:
-                              text: {type: string}
-                            outputs:
-                              said: {reference: "${echo.output}"}
-                            nodes:
-                            - {name: echo, type: python, source: {type: code, path: echo.py},
-                               inputs: {text: "${inputs.text}"}}
-                            """}, name="echo")
+    folder = _chain5(tmp_path)
     code = ("import sys\nfrom promptflow_lite.cli.main import main\n"
-            f"assert main(['flow', 'test', '--flow', {str(folder)!r}, '--inputs', 'text=hi']) == 0\n"
+            f"assert main(['flow', 'test', '--flow', {str(folder)!r}, '--inputs', 'text=hi', 'number=1']) == 0\n"
             "print(sorted(m for m in sys.modules if m.startswith(('opentelemetry.sdk', 'promptflow_lite.engine._prompty', "
             "'promptflow_lite.tools._template', 'promptflow_lite.tools._chat'))))")
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env={**env, "PFL_HOME": str(tmp_path / "home")})
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == "[]" and "said: hi" in done.stdout
+    assert done.stdout.splitlines()[-1] == "[]" and "result: hi|1.0" in done.stdout
     assert "Trace: " in done.stderr  # traced all the same
