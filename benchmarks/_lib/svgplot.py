@@ -84,15 +84,16 @@ def _log_range(values: list[float]) -> tuple[float, float]:
 
 
 def _nice_top(value: float) -> float:
-    step = 10 ** math.floor(math.log10(value)) if value > 0 else 1
-    return math.ceil(value * 1.1 / step) * step
+    """A round top for a linear axis of four steps (1, 2, 2.5 or 5 times a power of ten each)."""
+    raw = value * 1.05 / 4 if value > 0 else 1
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return 4 * next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
 
 
 def _y_ticks(y0: float, y1: float, log: bool) -> list[float]:
     if log:
         return [10 ** e for e in range(int(y0), int(y1) + 1)]
-    step = _nice_top(y1) / 4
-    return [step * i for i in range(5)]
+    return [y0 + (y1 - y0) * i / 4 for i in range(5)]
 
 
 def _short(value: float) -> str:

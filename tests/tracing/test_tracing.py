@@ -261,6 +261,24 @@ def test_connection_secrets_never_reach_the_trace_store(make_flow, tracing, pfl_
     assert files and not any(secret.encode() in file.read_bytes() for file in files)
 
 
+def test_a_key_naming_a_credential_is_blanked_wherever_it_sits_and_a_word_is_not(make_flow, tracing):
+    tool = HEADER + ("@tool\ndef settings(text: str) -> dict:\n"
+                     "    return {'note': text, 'client': {'password': 'hunter2-x', 'quoted': '\"key\": 1'}, "
+                     "'drink': 'whiskey', 'items': [{'token': 'tok-42'}]}\n")
+    flow = load_flow(make_flow({"settings.py": tool, "flow.dag.yaml": """
+        inputs:
+          text: {type: string}
+        outputs:
+          out: {type: object, reference: "${settings.output}"}
+        nodes:
+        - {name: settings, type: python, source: {type: code, path: settings.py}, inputs: {text: "${inputs.text}"}}
+        """}, name="keys"))
+    result = flow.run({"text": "a whiskey with key lime"})
+    output = find(get_trace(result.trace_id)["spans"], "settings")["output"]
+    assert output == {"note": "a whiskey with key lime", "client": {"password": "***", "quoted": '"key": 1'},
+                      "drink": "whiskey", "items": [{"token": "***"}]}
+
+
 def test_large_values_are_cut_with_a_visible_marker(make_flow, tracing):
     folder = make_flow({
         "big.py": HEADER + "@tool\ndef big(n: int) -> str:\n    return 'x' * n\n",
