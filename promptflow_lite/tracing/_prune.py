@@ -18,6 +18,7 @@ from typing import Any
 _log = logging.getLogger(__name__)
 ACTIVE_SECONDS = 600.0
 CHUNK = 2000  # traces per delete transaction: the store stays writable for others in between
+VACUUM_PAGES = 2000  # pages given back to the disk per step of the writer's pruning
 HEADROOM = 0.9  # over its size cap, a store is pruned down to this share of the cap
 CHECK_SECONDS = 60.0
 _MB = 1024 * 1024
@@ -132,26 +133,28 @@ class Pruner:
 
 
 class AutoPruner:
-    """The writer's pruning: a pass when it starts and then every ``CHECK_SECONDS``, at most one chunk of
-    deletions per stored batch (:meth:`after_write`); the space is reclaimed when a pass ends."""
+    """The writer's pruning: a pass when it starts and then every ``CHECK_SECONDS``; per stored batch
+    (:meth:`after_write`) at most one chunk of deletions, then one step of giving the space back."""
 
     def __init__(self, store: Any, limits: Limits):
         self.pruner = Pruner(store, limits)
         self._next_check = 0.0
-        self._busy = False
+        self._state = "idle"  # or "deleting", "reclaiming"
 
     def after_write(self) -> None:
         now = time.monotonic()
-        if not self._busy and now < self._next_check:
+        if self._state == "idle" and now < self._next_check:
             return
         try:
-            if self.pruner.step():
-                self._busy = True
+            if self._state != "reclaiming" and self.pruner.step():
+                self._state = "deleting"
                 return
-            if self._busy:
-                self.pruner.store.reclaim()
+            if self._state != "idle" and self.pruner.store.reclaim(pages=VACUUM_PAGES):
+                self._state = "reclaiming"
+                return
+            if self._state != "idle":
                 _log.info("Pruned %d traces from the trace store.", self.pruner.deleted)
         except Exception as exc:  # noqa: BLE001 - pruning must never stop tracing
             _log.warning("Could not prune the trace store (%s); trying again in a minute.", exc)
-        self._busy = False
+        self._state = "idle"
         self._next_check = now + CHECK_SECONDS

@@ -54,7 +54,6 @@ NODE_FIELDS = ("span_id", "name", "node_type", "start_us", "end_us", "status", "
                "attributes", "events")
 CANCELLED = "Execution cancelled."
 _MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
-_CACHE_KIB = 16 * 1024  # page cache per connection: the trace-id indexes of a million-line store stay warm
 
 
 def default_path() -> Path:
@@ -81,7 +80,6 @@ class TraceStore:
             if not self.path.exists():
                 _create(self.path)
             self._connection = connect(self.path, MIGRATIONS, synchronous="NORMAL", check_same_thread=False)
-            self._connection.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
             self._pid = os.getpid()
         return self._connection
 
@@ -152,18 +150,23 @@ class TraceStore:
             self._conn.execute(f"DELETE FROM spans WHERE trace_id IN ({marks})", trace_ids)
             self._conn.execute(f"DELETE FROM line_runs WHERE trace_id IN ({marks})", trace_ids)
 
-    def reclaim(self, *, full: bool = False) -> None:
-        """Give free pages back to the disk: incremental vacuum (stores made since it exists), or with
-        ``full`` a whole ``VACUUM`` that also converts an older store to incremental vacuum."""
+    def reclaim(self, *, full: bool = False, pages: int | None = None) -> int:
+        """Give free pages back to the disk: incremental vacuum (stores made since it exists: all, or at
+        most ``pages`` at a time), or with ``full`` a whole ``VACUUM`` that also converts an older store
+        to incremental vacuum. Returns how many free pages are left."""
         with self._lock:
             conn = self._conn
             if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
                 # a script runs the pragma to the end (``execute`` steps it once: one page)
-                retry_locked(lambda: conn.executescript("PRAGMA incremental_vacuum;"))
+                script = f"PRAGMA incremental_vacuum({int(pages)});" if pages else "PRAGMA incremental_vacuum;"
+                retry_locked(lambda: conn.executescript(script))
             elif full:
                 conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
                 retry_locked(lambda: conn.execute("VACUUM"))
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            left = conn.execute("PRAGMA freelist_count").fetchone()[0]
+            if not left or not pages:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            return left if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2 else 0
 
     # reading ------------------------------------------------------------------------------
     def line_runs(self, *, run: str | None = None, flow: str | None = None, status: str | None = None,
