@@ -7,9 +7,10 @@ a failed line has no outputs (None) and its error message.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
-from promptflow_lite.engine._results import COMPLETED, FAILED
+from promptflow_lite.engine._results import COMPLETED, FAILED, upgraded
+from promptflow_lite.runs._journal_index import JournalIndex
 from promptflow_lite.runs._records import entry_duration, error_code, error_message
 from promptflow_lite.runs._store import RunFolder
 
@@ -18,28 +19,31 @@ NOT_STARTED = "NotStarted"
 
 def detail_rows(folder: RunFolder, *, failed_only: bool = False, max_results: int | None = None) -> list[dict[str, Any]]:
     """Flat rows: ``line_number``, ``inputs.<k>``…, ``outputs.<k>``…, ``status``, ``error``, ``error_code``,
-    ``cached``, ``duration``, ``trace_id``."""
-    journal = folder.read_journal()
-    outputs = folder.read_outputs()
-    output_names = _output_names(outputs)
-    rows = []
-    for number, inputs in folder.read_inputs():
-        entry = journal.get(number)
-        status = entry["status"] if entry else NOT_STARTED
-        if failed_only and status != FAILED:
-            continue
-        row: dict[str, Any] = {"line_number": number}
-        row.update({f"inputs.{k}": v for k, v in {**inputs, **((entry or {}).get("inputs") or {})}.items()})
-        produced = outputs.get(number) if status == COMPLETED else None
-        row.update({f"outputs.{k}": (produced or {}).get(k) for k in output_names})
-        error = (entry or {}).get("error")
-        row.update({"status": status, "error": error_message(error) or None, "error_code": error_code(error) or None,
-                    "cached": bool((entry or {}).get("cached")), "duration": entry_duration(entry),
-                    "trace_id": (entry or {}).get("trace_id")})
-        rows.append(row)
-        if max_results and len(rows) >= max_results:
-            break
-    return rows
+    ``cached``, ``duration``, ``trace_id``. Lines are read one at a time (the journal through its index), so only
+    the rows returned are held: ``max_results`` lines of a million-line run come back at once."""
+    index = JournalIndex.build(folder.journal_file)
+    rows, produced = [], []
+    with index.reader() as read:
+        for number, inputs in folder.read_inputs():
+            found = read(number)
+            entry = upgraded(found) if found else {}
+            status = entry.get("status", NOT_STARTED)
+            if failed_only and status != FAILED:
+                continue
+            row: dict[str, Any] = {"line_number": number}
+            row.update({f"inputs.{k}": v for k, v in {**inputs, **(entry.get("inputs") or {})}.items()})
+            error = entry.get("error")
+            row.update({"status": status, "error": error_message(error) or None,
+                        "error_code": error_code(error) or None, "cached": bool(entry.get("cached")),
+                        "duration": entry_duration(entry), "trace_id": entry.get("trace_id")})
+            rows.append(row)
+            produced.append((entry.get("outputs") or {}) if status == COMPLETED else None)
+            if max_results and len(rows) >= max_results:
+                break
+        first = next((n for n in index.numbers() if index.completed(n)), None)  # names the columns if none shown
+        sample = [(read(first) or {}).get("outputs") or {}] if first is not None else []
+    names = _output_names([*(outputs for outputs in produced if outputs), *sample])
+    return [_with_outputs(row, outputs, names) for row, outputs in zip(rows, produced)]
 
 
 def detail_frame(folder: RunFolder, *, failed_only: bool = False, max_results: int | None = None):
@@ -53,8 +57,15 @@ def detail_frame(folder: RunFolder, *, failed_only: bool = False, max_results: i
     return pd.DataFrame(rows, columns=list(columns) or ["line_number", "status"])
 
 
-def _output_names(outputs: dict[int, dict[str, Any]]) -> list[str]:
+def _output_names(outputs: Iterable[dict[str, Any]]) -> list[str]:
     names: dict[str, None] = {}
-    for row in outputs.values():
+    for row in outputs:
         names.update(dict.fromkeys(k for k in row if k != "line_number"))
     return list(names)
+
+
+def _with_outputs(row: dict[str, Any], outputs: dict[str, Any] | None, names: list[str]) -> dict[str, Any]:
+    """``row`` with an ``outputs.<k>`` column per name placed before ``status``, as the columns are listed."""
+    status_at = list(row).index("status")
+    items = list(row.items())
+    return dict(items[:status_at] + [(f"outputs.{k}", (outputs or {}).get(k)) for k in names] + items[status_at:])

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 from array import array
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from promptflow_lite.runs._journal import record_head, unframe
 
@@ -107,11 +108,28 @@ class JournalIndex:
         numbers = self.numbers() if numbers is None else numbers
         if not len(self):
             return
-        with open(self.path, "rb") as handle:
-            fd = handle.fileno()
+        with self.reader() as read:
             for number in numbers:
                 if completed_only and self._status[number] != _COMPLETED:
                     continue
-                entry = unframe(os.pread(fd, self._lengths[number], self._offsets[number]).rstrip(b"\n"))
-                if entry is not None and entry.get("line_number") == number:
+                entry = read(number)
+                if entry is not None:
                     yield entry
+
+    @contextmanager
+    def reader(self) -> Iterator[Callable[[int], dict[str, Any] | None]]:
+        """``read(number)``: line ``number``'s latest entry, None when it has no record or the record no
+        longer decodes."""
+        if not len(self):
+            yield lambda number: None
+            return
+        with open(self.path, "rb") as handle:
+            fd = handle.fileno()
+
+            def read(number: int) -> dict[str, Any] | None:
+                if number not in self:
+                    return None
+                entry = unframe(os.pread(fd, self._lengths[number], self._offsets[number]).rstrip(b"\n"))
+                return entry if entry is not None and entry.get("line_number") == number else None
+
+            yield read

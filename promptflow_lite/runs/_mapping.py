@@ -1,9 +1,9 @@
 """Column mapping (FLOW_FORMAT §4.3): which value each flow input gets on each line.
 
-Sources are named row lists: ``data`` (the ``--data`` rows), ``run.outputs`` and ``run.inputs``
+Sources are named row streams: ``data`` (the ``--data`` rows), ``run.outputs`` and ``run.inputs``
 (of a base run). A mapping value that is exactly ``${source.column}`` is a reference, anything
-else a literal. Sources are merged by ``line_number`` when their rows carry one (run outputs do)
-and by position otherwise; a line missing from any source is dropped. The default mapping
+else a literal. Sources are joined by ``line_number`` when their rows carry one (run outputs do)
+and by position otherwise (:mod:`._join`); a line missing from any source is dropped. The default mapping
 gives every input *without* a default ``${data.<input>}``; inputs with a default get none.
 
 We follow promptflow, but say out loud what it does silently: a data column hidden by an
@@ -16,8 +16,8 @@ import re
 from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
 
 from promptflow_lite.runs._errors import InputMappingError
+from promptflow_lite.runs._join import LINE_NUMBER, JoinedLines, Rows, rows_of
 
-LINE_NUMBER = "line_number"
 _REFERENCE = re.compile(r"^\$\{([^{}]+)\}$")
 
 Row = dict[str, Any]
@@ -47,41 +47,42 @@ def effective_mapping(flow_inputs: Mapping[str, Any], column_mapping: Mapping[st
 
 
 def map_lines(flow_inputs: Mapping[str, Any], sources: Mapping[str, list[Row]],
-              column_mapping: Mapping[str, Any] | None = None, *, warn: Callable[[str], None] = lambda _: None,
-              source_labels: Mapping[str, str] | None = None,
-              origins: Mapping[str, str] | None = None, only: Collection[int] | None = None) -> list[Line]:
-    """``(line_number, inputs)`` for every line of the merged sources, with the mapping applied.
+              column_mapping: Mapping[str, Any] | None = None, **options: Any) -> list[Line]:
+    """:func:`mapped_lines` over rows held in memory, as a list."""
+    return list(mapped_lines(flow_inputs, {name: rows_of(rows) for name, rows in sources.items()}, column_mapping,
+                             **options))
+
+
+class MappedLines:
+    """``(line_number, inputs)`` of every joined line, mapped as the sources are read again at each iteration;
+    ``count`` lines."""
+
+    def __init__(self, joined: JoinedLines, bind: Callable[[dict[str, Row]], Row], count: int):
+        self._joined, self._bind, self.count = joined, bind, count
+
+    def __iter__(self) -> Iterator[Line]:
+        for line_number, rows in self._joined:
+            yield line_number, self._bind(rows)
+
+
+def mapped_lines(flow_inputs: Mapping[str, Any], sources: Mapping[str, Rows],
+                 column_mapping: Mapping[str, Any] | None = None, *, warn: Callable[[str], None] = lambda _: None,
+                 source_labels: Mapping[str, str] | None = None,
+                 origins: Mapping[str, str] | None = None, only: Collection[int] | None = None) -> MappedLines:
+    """``(line_number, inputs)`` for every line of the sources joined by line (:mod:`._join`), with the
+    mapping applied; streamed, so no source is held in memory.
 
     Raises ``InputMappingError`` for references that match no column (all listed at once).
     ``warn`` receives the loud warnings; ``source_labels`` describe sources in them;
     ``origins`` name where each source comes from (a file, a run) in errors. ``only``: keep just
     these line numbers (a sample), as if the sources had no other lines.
     """
-    columns = {name: _columns(rows) for name, rows in sources.items()}
-    bind = binder(flow_inputs, columns, column_mapping, warn=warn, origins=origins)
-    return [(line_number, bind(rows)) for line_number, rows in _merge(sources, warn, source_labels or {}, only)]
-
-
-class StreamedLines:
-    """The mapped lines of one positional source (``--data`` alone), read again from it each time they are
-    iterated (``rows()`` gives a fresh iterator of its rows); ``count`` lines."""
-
-    def __init__(self, rows: Callable[[], Iterable[Row]], bind: Callable[[dict[str, Row]], Row], count: int):
-        self._rows, self._bind, self.count = rows, bind, count
-
-    def __iter__(self) -> Iterator[Line]:
-        for index, row in enumerate(self._rows()):
-            yield index, self._bind({"data": row})
-
-
-def stream_lines(flow_inputs: Mapping[str, Any], rows: Callable[[], Iterable[Row]], columns: set[str], count: int,
-                 column_mapping: Mapping[str, Any] | None = None, *, warn: Callable[[str], None] = lambda _: None,
-                 origin: str | None = None) -> StreamedLines:
-    """:func:`map_lines` for the ``data`` source alone (``count`` rows without ``line_number``, holding
-    ``columns``), without holding its rows: the lines are mapped as ``rows()`` reads them again."""
-    bind = binder(flow_inputs, {"data": columns}, column_mapping, warn=warn,
-                  origins={"data": origin} if origin else None)
-    return StreamedLines(rows, bind, count)
+    joined = JoinedLines(sources, only)
+    bind = binder(flow_inputs, joined.columns, column_mapping, warn=warn, origins=origins)
+    count, warnings = joined.check(source_labels)
+    for warning in warnings:
+        warn(warning)
+    return MappedLines(joined, bind, count)
 
 
 def binder(flow_inputs: Mapping[str, Any], columns: dict[str, set[str]], column_mapping: Mapping[str, Any] | None,
@@ -123,13 +124,6 @@ def _warn_hidden_columns(flow_inputs, explicit: dict[str, Any], present: set[str
             warn(f"Data column '{name}' is NOT used: flow input '{name}' has a default "
                  f"({getattr(spec, 'default', None)!r}), and inputs with a default get no default mapping "
                  f"(promptflow's rule). To use the column, pass --column-mapping {name}='${{data.{name}}}'.")
-
-
-def _columns(rows: list[Row]) -> set[str]:
-    found: set[str] = set()
-    for row in rows:
-        found.update(row)
-    return found
 
 
 def _bind(mapping: dict[str, Any], columns: dict[str, set[str]], explicit: dict[str, Any],
@@ -175,40 +169,3 @@ def _missing_hint(missing, columns: dict[str, set[str]]) -> str:
     source = "data" if "data" in columns else next(iter(columns))
     example = sorted(columns[source])[0] if columns[source] else "column"
     return f"map each input to an existing column, e.g. --column-mapping {key}='${{{source}.{example}}}'."
-
-
-def _merge(sources: Mapping[str, list[Row]], warn, labels: Mapping[str, str],
-           only: Collection[int] | None = None) -> list[tuple[int, dict[str, Row]]]:
-    """Rows of all sources joined by line: by ``line_number`` when a source has it, else by position."""
-    for name, rows in sources.items():
-        if not rows:
-            raise InputMappingError(f"The input source '{name}' has no rows, so no line can be built.",
-                                    hint="check the data file, or that the base run has completed lines.")
-    positional = {name: len(rows) for name, rows in sources.items() if not any(LINE_NUMBER in r for r in rows)}
-    if len(set(positional.values())) > 1:
-        raise InputMappingError(f"Line numbers are not aligned: the sources have different lengths {positional} "
-                                "and no 'line_number' to join them by.",
-                                hint="use data with the same number of rows as the base run's data.")
-    by_line: dict[int, dict[str, Row]] = {}
-    for name, rows in sources.items():
-        for index, row in enumerate(rows):
-            number = index if name in positional else row.get(LINE_NUMBER)
-            if isinstance(number, int) and (only is None or number in only):
-                by_line.setdefault(number, {})[name] = row
-    merged = sorted((n, rows) for n, rows in by_line.items() if len(rows) == len(sources))
-    _warn_dropped(sources, by_line, warn, labels)
-    if not merged:
-        raise InputMappingError("Could not find one complete line in the inputs: no line number is present in "
-                                f"every source ({', '.join(sources)}).",
-                                hint="check that the base run has completed lines for this data.")
-    return merged
-
-
-def _warn_dropped(sources, by_line: dict[int, dict[str, Row]], warn, labels: Mapping[str, str]) -> None:
-    for name in sources:
-        dropped = sorted(n for n, rows in by_line.items() if name not in rows)
-        if dropped:
-            shown = ", ".join(map(str, dropped[:20])) + (", ..." if len(dropped) > 20 else "")
-            where = labels.get(name, f"source '{name}'")
-            warn(f"{len(dropped)} of {len(by_line)} lines are DROPPED because {where} has no row for them: "
-                 f"line(s) {shown}.")

@@ -2,71 +2,57 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from promptflow_lite.runs import _model as model
-from promptflow_lite.runs._data import check_data_path, empty_data, iter_data, load_data
+from promptflow_lite.runs._data import check_data_path, empty_data, iter_data
 from promptflow_lite.runs._errors import InvalidRunStatusError
 from promptflow_lite.runs._log import RunLog
-from promptflow_lite.runs._mapping import LINE_NUMBER, StreamedLines, map_lines, stream_lines
+from promptflow_lite.runs._join import LINE_NUMBER, Rows
+from promptflow_lite.runs._mapping import MappedLines, mapped_lines
 from promptflow_lite.runs._model import Run
 from promptflow_lite.runs._spec import RunSpec
 from promptflow_lite.runs._store import RunFolder
 
-Line = tuple[int, dict[str, Any]]
 
-
-def prepare_lines(spec: RunSpec, flow: Any, log: RunLog, get_run: Callable[[str], Run]) -> Iterable[Line]:
-    """``(line_number, inputs)`` for every line, in line order; warnings (hidden columns, dropped lines) go to
-    ``log``. With data alone the lines are streamed from the data file (iterating them reads it again)."""
-    streaming = bool(spec.data and not spec.run and spec.lines is None)  # a sample (--lines) is mapped in memory
-    if streaming:
-        streamed = _streamed(spec, flow, log)
-        if streamed is not None:
-            return streamed
-    sources, labels, origins = {}, {}, {}
+def prepare_lines(spec: RunSpec, flow: Any, log: RunLog, get_run: Callable[[str], Run]) -> MappedLines:
+    """``(line_number, inputs)`` for every line, in line order, streamed from the data file and the base run
+    (iterating the lines reads them again); warnings (hidden columns, dropped lines) go to ``log``."""
+    sources: dict[str, Rows] = {}
+    labels, origins = {}, {}
     if spec.data:
-        sources["data"] = load_data(spec.data, warn=None if streaming else log.warning)  # streaming: warned already
+        sources["data"] = _warned_once(lambda warn: iter_data(spec.data, warn), log.warning)
         origins["data"] = str(spec.data)
     if spec.run:
         base = _usable_base_run(spec.run, get_run)
         folder = RunFolder(base.output_path)
-        sources["run.outputs"] = [{"line_number": n, **row} for n, row in sorted(folder.resolved_outputs().items())]
+        sources["run.outputs"] = folder.resolved_outputs_source()
         sources["run.inputs"] = base_inputs(base, folder, log)
         labels["run.outputs"] = f"base run '{base.name}' (the line failed there)"
         origins["run.outputs"] = origins["run.inputs"] = f"run {base.name}"
+    if spec.data and next(iter_data(spec.data), None) is None:
+        raise empty_data(spec.data)
     if not spec.column_mapping:
         log.info("No column mapping given: every flow input without a default reads the data column "
                  "of the same name.")
-    lines = map_lines(flow.inputs, sources, spec.column_mapping, warn=log.warning, source_labels=labels,
-                      origins=origins, only=None if spec.lines is None else set(spec.lines))
-    beyond = sorted(n for n in set(spec.lines or ()) if not 0 <= n < len(sources.get("data", ())))
-    if spec.data and beyond:
-        log.warning(f"{len(beyond)} requested line(s) are not in the data ({len(sources['data'])} lines, numbered "
-                    f"from 0): {', '.join(map(str, beyond[:20]))}{', ...' if len(beyond) > 20 else ''}.")
+    lines = mapped_lines(flow.inputs, sources, spec.column_mapping, warn=log.warning, source_labels=labels,
+                         origins=origins, only=None if spec.lines is None else set(spec.lines))
+    if spec.data and spec.lines:
+        count = sum(1 for _ in sources["data"]())
+        beyond = sorted(n for n in set(spec.lines) if not 0 <= n < count)
+        if beyond:
+            log.warning(f"{len(beyond)} requested line(s) are not in the data ({count} lines, numbered "
+                        f"from 0): {', '.join(map(str, beyond[:20]))}{', ...' if len(beyond) > 20 else ''}.")
     return lines
 
 
-def _streamed(spec: RunSpec, flow: Any, log: RunLog) -> StreamedLines | None:
-    """The lines of a run on data alone, mapped as the data is read; None when the rows carry ``line_number``."""
-    def rows(warn=None):
-        return iter_data(spec.data, warn)
-
-    columns: set[str] = set()
-    count = 0
-    for row in rows(log.warning):  # one pass: columns for the mapping's errors, the count for progress
-        columns.update(row)
-        count += 1
-    if not count:
-        raise empty_data(spec.data)
-    if LINE_NUMBER in columns:  # rows joined by their line_number: sorted in memory
-        return None
-    if not spec.column_mapping:
-        log.info("No column mapping given: every flow input without a default reads the data column "
-                 "of the same name.")
-    return stream_lines(flow.inputs, rows, columns, count, spec.column_mapping, warn=log.warning,
-                        origin=str(spec.data))
+def _warned_once(read: Callable[[Callable[[str], None] | None], Iterable[dict[str, Any]]],
+                 warn: Callable[[str], None]) -> Rows:
+    """A source reading the data with ``warn`` for skipped files the first time only (it is read again)."""
+    reads = itertools.count()
+    return lambda: read(warn if next(reads) == 0 else None)
 
 
 def check_sources(spec: RunSpec, get_run: Callable[[str], Run]) -> None:
@@ -86,9 +72,9 @@ def _usable_base_run(name: str, get_run: Callable[[str], Run]) -> Run:
     return base
 
 
-def base_inputs(base: Run, folder: RunFolder, log: RunLog) -> list[dict[str, Any]]:
+def base_inputs(base: Run, folder: RunFolder, log: RunLog) -> Rows:
     """``${run.inputs.x}`` reads the base run's data (as promptflow); its recorded inputs if the data is gone."""
     if base.data and Path(base.data).exists():
-        return load_data(base.data)
+        return lambda: iter_data(base.data)
     log.info(f"Base run data {base.data} not available: ${{run.inputs.*}} reads its recorded inputs.")
-    return [{**inputs, "line_number": n} for n, inputs in folder.read_inputs()]
+    return lambda: ({**inputs, LINE_NUMBER: n} for n, inputs in folder.read_inputs())

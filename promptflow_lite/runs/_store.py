@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from promptflow_lite.engine._results import COMPLETED, LINE_FORMAT, AggregationResult, LineResult, dumps, upgraded
 from promptflow_lite.masking import mask_secrets
@@ -138,10 +138,12 @@ class RunFolder:
             record["outputs"] = media.persist(record["outputs"], outputs_folder, relative_to=outputs_folder)
         return media.persist(record, self.flow_artifacts)
 
-    def resolved_outputs(self) -> dict[int, dict[str, Any]]:
-        """``read_outputs`` with the image paths made absolute (what an evaluation run maps)."""
-        folder = self.outputs_file.parent
-        return {n: resolve_image_paths(row, folder) for n, row in self.read_outputs().items()}
+    def resolved_outputs_source(self) -> Callable[[], Iterator[dict[str, Any]]]:
+        """The completed lines' outputs as rows with ``line_number``, ascending, image paths made absolute (what
+        an evaluation run maps): each call reads them from the journal again, a record at a time."""
+        index, folder = JournalIndex.build(self.journal_file), self.outputs_file.parent
+        return lambda: ({LINE_NUMBER: entry[LINE_NUMBER], **resolve_image_paths(entry.get("outputs") or {}, folder)}
+                        for entry in index.entries(completed_only=True))
 
     # after the lines ----------------------------------------------------------------------
     def record_aggregation(self, run_name: str, aggregation: AggregationResult) -> None:

@@ -7,15 +7,18 @@ import json
 import shutil
 import tracemalloc
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from promptflow_lite.runs import _data as run_data
 from promptflow_lite.runs._data import iter_data, load_data
+from promptflow_lite.runs._details import detail_rows
 from promptflow_lite.runs._errors import DataError
 from promptflow_lite.runs._finalize import finalize
 from promptflow_lite.runs._journal import frame
 from promptflow_lite.runs._journal_index import JournalIndex
+from promptflow_lite.runs._mapping import map_lines, mapped_lines
 from promptflow_lite.runs._store import RunFolder
 
 GOLDEN = Path(__file__).parents[1] / "fixtures" / "finalize_0_1"
@@ -117,3 +120,57 @@ def test_a_bad_csv_row_in_a_later_chunk_names_the_file(tmp_path, monkeypatch):
     with pytest.raises(DataError) as caught:
         load_data(path)
     assert "data.csv" in str(caught.value)
+
+
+def test_an_evaluation_over_a_big_base_run_maps_its_lines_one_at_a_time(tmp_path):
+    lines = 1500
+    base = RunFolder(tmp_path / "base").create()
+    journal_bytes = _big_journal(base.path, lines)  # completion order, every 10th line failed, some run twice
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps({"truth": n, "pad": "p" * 600}) + "\n" for n in range(lines)))
+    sources = {"data": lambda: iter_data(data), "run.outputs": base.resolved_outputs_source()}
+    inputs = {"answer": SimpleNamespace(default=None), "truth": SimpleNamespace(default=None)}
+    warnings = []
+
+    def evaluation_lines():
+        mapped = mapped_lines(inputs, sources, {"answer": "${run.outputs.value}"}, warn=warnings.append,
+                              only=set(range(0, lines, 2)))
+        return mapped, [(n, values["answer"], values["truth"]) for n, values in mapped]
+
+    (mapped, pairs), peak = _traced_peak(evaluation_lines)
+    wanted = [n for n in range(0, lines, 2) if n % 10]  # the sample's lines the base run completed
+    assert pairs == [(n, n, n) for n in wanted] and mapped.count == len(wanted)
+    assert warnings == [f"{lines // 10} of {lines // 2} lines are DROPPED because source 'run.outputs' has no row for "
+                        "them: line(s) 0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160, 170, "
+                        "180, 190, ...."]
+    assert peak < journal_bytes / 20, (peak, journal_bytes)  # decoded whole, the journal takes ~4 times its size
+
+
+def test_rows_numbered_out_of_order_are_joined_by_their_line_number(tmp_path):
+    data = [{"line_number": n, "q": f"q{n}"} for n in (2, 0, 1, 0)]  # line 0 twice: its last row counts
+    outputs = [{"line_number": n, "a": f"a{n}"} for n in (0, 1, 2)]
+    lines = map_lines({"q": SimpleNamespace(default=None), "a": SimpleNamespace(default=None)},
+                      {"data": data, "run.outputs": outputs}, {"a": "${run.outputs.a}"})
+    assert lines == [(0, {"q": "q0", "a": "a0"}), (1, {"q": "q1", "a": "a1"}), (2, {"q": "q2", "a": "a2"})]
+
+
+def test_the_first_details_of_a_big_run_are_read_without_its_whole_journal(tmp_path):
+    lines = 1500
+    folder = RunFolder(tmp_path / "run").create()
+    journal_bytes = _big_journal(folder.path, lines)
+    rows, peak = _traced_peak(lambda: detail_rows(folder, failed_only=True, max_results=3))
+    assert [(r["line_number"], r["status"], r["outputs.value"]) for r in rows] == [
+        (0, "Failed", None), (10, "Failed", None), (20, "Failed", None)]
+    assert list(rows[0])[:5] == ["line_number", "inputs.i", "outputs.value", "outputs.text", "status"]
+    assert peak < journal_bytes / 20, (peak, journal_bytes)
+    shown = detail_rows(folder, max_results=2)
+    assert [(r["line_number"], r["outputs.value"]) for r in shown] == [(0, None), (1, 1)]
+
+
+def _traced_peak(call):
+    """``call()``'s result and the peak of the memory traced while it ran."""
+    tracemalloc.start()
+    try:
+        return call(), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
