@@ -341,6 +341,26 @@ def test_pfl_trace_list_show_and_delete(make_flow, tracing, capsys):
     assert delete_traces(older_than=0.0) == 0 and len(list_traces()) == 1
 
 
+def test_pfl_trace_list_pages_with_a_total_and_show_finds_a_line_of_a_run(make_flow, tracing, capsys):
+    flow = load_flow(make_flow(CHAIN, name="words"))
+    ids = {n: flow.run({"text": f"t{n}"}, line_number=n, attributes={"batch_run_id": "big", "line_number": n}).trace_id
+           for n in range(5)}
+    capsys.readouterr()
+
+    assert pfl(["trace", "list", "--run", "big", "--max-results", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[3] for line in out[1:3]] == ["4", "3"]
+    assert out[-1] == "Traces 1-2 of 5, newest first; the next: --offset 2."
+    assert pfl(["trace", "list", "--run", "big", "--max-results", "2", "--offset", "4"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[3] for line in out[1:-1]] == ["0"] and out[-1] == "Traces 5-5 of 5, newest first."
+
+    assert pfl(["trace", "show", "--run", "big", "--line", "3"]) == 0
+    assert capsys.readouterr().out.startswith(f"Trace {ids[3]} · run big line 3")
+    assert pfl(["trace", "show", "--run", "big", "--line", "7"]) == 1
+    assert "No trace of line 7 of run 'big'" in capsys.readouterr().err
+
+
 def test_pfl_trace_rejects_bad_arguments(capsys):
     assert pfl(["trace", "delete"]) == 1
     assert "Say which traces to delete" in capsys.readouterr().err
