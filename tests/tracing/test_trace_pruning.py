@@ -144,3 +144,23 @@ def test_config_rejects_unknown_keys_and_bad_values(capsys, pfl_home):
     with pytest.raises(SystemExit):
         pfl(["trace", "prune", "--max-size-mb", "-1"])
     assert "'-1' is not a positive number" in capsys.readouterr().err
+
+
+def test_a_store_from_an_earlier_release_is_compacted_by_a_prune_and_prunes_incrementally_after(echo, pfl_home,
+                                                                                                   capsys):
+    store = pfl_home / "traces.sqlite"
+    with sqlite3.connect(store) as db:  # as releases before incremental vacuum made it
+        db.execute("PRAGMA journal_mode = WAL")
+    trace_lines(echo, "old", 60, size=4000)
+    trace_lines(echo, "new", 5)
+    age(store, "old", 60)
+    with sqlite3.connect(store) as db:
+        assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 0
+    before = store.stat().st_size
+
+    assert pfl(["trace", "prune", "--max-age-days", "30"]) == 0
+    assert capsys.readouterr().out.startswith("Deleted 60 traces")
+    assert runs_left() == {"new": 5}
+    assert store.stat().st_size < before / 3
+    with sqlite3.connect(store) as db:
+        assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental from now on
