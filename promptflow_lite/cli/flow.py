@@ -83,7 +83,7 @@ def _test(args: argparse.Namespace) -> int:
                          verbose=getattr(args, "verbose", False))
     from promptflow_lite.tracing import enable_tracing, flush_tracing
 
-    traced = enable_tracing(args.collection)
+    traced = enable_tracing(args.collection, writer_process=False)  # one line's spans: no writer process to start
     streaming = args.stream and args.output == "text" and not args.node
     outcome = run_flow_test(args.flow, inputs, node=args.node, variant=args.variant, environment_variables=env,
                             init=read_init(args.init), stream_to=sys.stdout if streaming else None,

@@ -7,11 +7,27 @@ needed; in offline mode (``pfl --scripted-llm``), every LLM connection points at
 from __future__ import annotations
 
 import os
-from typing import Any
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator
 
 from promptflow_lite.connections._provider import (
     DictConnectionProvider, StandInProvider, as_provided, default_provider, get_connection,
 )
+
+active_connections: ContextVar[Any] = ContextVar("pfl_active_connections", default=None)
+"""The connections of the flow running in this context (the engine sets it), so a prompty loaded by
+flow code without ``connections=`` finds the same connections as the flow (offline mode, serving)."""
+
+
+@contextmanager
+def connections_in_use(connections: Any) -> Iterator[None]:
+    """Within this block, prompties loaded without ``connections=`` use ``connections``."""
+    token = active_connections.set(connections)
+    try:
+        yield
+    finally:
+        active_connections.reset(token)
 
 
 def connection_provider(connections: Any):

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
+from promptflow_lite.engine._connections import connections_in_use
 from promptflow_lite.engine._flow import Flow, line_context, working_directory
 from promptflow_lite.engine._inputs import resolve_inputs
 from promptflow_lite.engine._results import FAILED, AggregationResult, LineResult
@@ -83,7 +84,6 @@ class DagFlow(Flow):
                    timeout: float | None = None, echo=None, chat_mode: bool = False,
                    attributes: dict[str, Any] | None = None) -> LineResult:
         from promptflow_lite.engine._scheduler import run_line
-        from promptflow_lite.engine._prompty import connections_in_use
 
         try:
             resolved = resolve_inputs(self.spec, inputs, line_number=line_number, chat_mode=chat_mode,
@@ -97,7 +97,6 @@ class DagFlow(Flow):
 
     async def aaggregate(self, lines: Iterable[LineResult], echo=None) -> AggregationResult:
         from promptflow_lite.engine._aggregation import run_aggregation
-        from promptflow_lite.engine._prompty import connections_in_use
 
         with connections_in_use(self.connections), working_directory():
             return await run_aggregation(self.plan, lines, echo=echo)

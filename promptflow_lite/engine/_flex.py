@@ -30,7 +30,7 @@ from promptflow_lite.engine._entry import (
 from promptflow_lite.engine._flow import Flow, line_context, working_directory
 from promptflow_lite.engine._invoke import run_node
 from promptflow_lite.engine._outputs import ensure_serializable, join_generators
-from promptflow_lite.engine._prompty import active_connections
+from promptflow_lite.engine._connections import active_connections
 from promptflow_lite.engine._results import (
     BARE_OUTPUT, COMPLETED, FAILED, RUNNING, AggregationResult, LineResult, NodeRun,
 )

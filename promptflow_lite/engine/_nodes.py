@@ -19,7 +19,6 @@ from promptflow_lite.flow._reference import InputRef, NodeRef, Reference
 from promptflow_lite.tools._coercion import ConversionError, ParamType, convert_literal, param_types
 from promptflow_lite.tools._decorator import tool_info
 from promptflow_lite.tools._multimedia import Multimedia
-from promptflow_lite.tools._template import clashing_variables
 
 SYNC, ASYNC, ASYNC_GEN, INLINE = "sync", "async", "async_gen", "inline"
 
@@ -272,7 +271,7 @@ def _package_tool(node: Node, connections: Any):
 
 
 def _prompt_tool(node: Node, run_dir: Path):
-    from promptflow_lite.tools._template import make_prompt_renderer
+    from promptflow_lite.tools._template import clashing_variables, make_prompt_renderer
 
     file = _source_file(node, run_dir)
     if "template" in node.inputs:
@@ -305,6 +304,7 @@ def _llm_tool(node: Node, run_dir: Path, connections: Any):
 
 def _custom_llm_tool(node: Node, run_dir: Path, connections: Any):
     from promptflow_lite.tools._package import bind_prompt_template
+    from promptflow_lite.tools._template import clashing_variables
 
     func, mode, literals = _package_tool(node, connections)
     template = _source_file(node, run_dir).read_text(encoding="utf-8")

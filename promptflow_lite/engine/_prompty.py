@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import json
 import re
-from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
 
+from promptflow_lite.engine._connections import active_connections
 from promptflow_lite.errors import InputError, UserError
 from promptflow_lite.flow._model import ValueType
 from promptflow_lite.flow._prompty_file import PromptyFile, load_prompty_file
@@ -29,20 +28,6 @@ from promptflow_lite.flow._prompty_file import PromptyFile, load_prompty_file
 CHAT_PARAMETERS_TO_MODEL = ("deployment_name",)  # legacy: model.parameters.deployment_name names the model
 CONVERTIBLE = {t.value for t in ValueType} - {"image"}  # input types converted from text (images: see _inputs)
 _IMAGE_STRING = re.compile(r"^data:image/(.*);(path|base64|url):\s*(.*)$", re.S)
-
-active_connections: ContextVar[Any] = ContextVar("pfl_active_connections", default=None)
-"""The connections of the flow running in this context (the engine sets it), so a prompty loaded by
-flow code without ``connections=`` finds the same connections as the flow (offline mode, serving)."""
-
-
-@contextmanager
-def connections_in_use(connections: Any) -> Iterator[None]:
-    """Within this block, prompties loaded without ``connections=`` use ``connections``."""
-    token = active_connections.set(connections)
-    try:
-        yield
-    finally:
-        active_connections.reset(token)
 
 
 class InvalidOutputKeyError(UserError):
@@ -372,5 +357,5 @@ def count_tokens(prompt: Any, model: str) -> int:
     return sum(len(encoding.encode(t)) for t in texts) + per_message * len(messages) + names + 3
 
 
-__all__ = ["Prompty", "AsyncPrompty", "InvalidOutputKeyError", "PromptyAnswerError", "active_connections",
-           "connections_in_use", "count_tokens"]
+__all__ = ["Prompty", "AsyncPrompty", "InvalidOutputKeyError", "PromptyAnswerError",
+           "count_tokens"]

@@ -210,6 +210,8 @@ class _LineState:
                 return True
             when = self._value(ref, node.name) if ref is not None else activate.when
             return not (when == activate.is_)
+        if not self.bypassed:  # the common case: nothing upstream was bypassed
+            return False
         node_refs = [r.node for r in node.refs.values() if isinstance(r, NodeRef)]
         return bool(node_refs) and all(name in self.bypassed for name in node_refs)
 

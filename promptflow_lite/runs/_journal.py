@@ -26,7 +26,8 @@ from promptflow_lite.runs._errors import RunStoreError, unwritable
 JOURNAL_FORMAT = 2
 _PREFIX = b'{"_crc32":"'
 _HEAD = len(_PREFIX) + 8 + 2  # prefix, 8 hex digits, '",'
-_LINE_STATUS = re.compile(rb'^\{"line_number":\s*(\d+),\s*"status":\s*"(\w+)"')
+# the start of an entry as this package writes it (``"format"`` first since line format 1 has it)
+_LINE_STATUS = re.compile(rb'^\{(?:"format":\s*\d+,\s*)?"line_number":\s*(\d+),\s*"status":\s*"(\w+)"')
 
 
 class JournalWriteError(RunStoreError):

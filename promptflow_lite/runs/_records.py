@@ -33,6 +33,12 @@ def iso(timestamp: float | None, zulu: bool = True) -> str | None:
     return text + "Z" if zulu else text
 
 
+def _times(timestamp: float | None) -> tuple[str | None, str | None]:
+    """``timestamp`` as promptflow writes it inside ``run_info`` and outside (converted once)."""
+    naive = iso(timestamp, False)
+    return (naive + "Z", naive) if naive is not None else (None, None)
+
+
 def line_run_id(run_name: str, line_number: int) -> str:
     """promptflow's id of a line run: ``<run name>_<line number>``."""
     return f"{run_name}_{line_number}"
@@ -41,19 +47,19 @@ def line_run_id(run_name: str, line_number: int) -> str:
 def line_record(run_name: str, entry: dict[str, Any]) -> dict[str, Any]:
     """The ``flow_artifacts`` record of a line, from its journal entry."""
     number, start, end = entry["line_number"], entry.get("start_time"), entry.get("end_time")
-    outputs = entry.get("outputs")
+    outputs, (start_z, start_naive), (end_z, end_naive) = entry.get("outputs"), _times(start), _times(end)
     info = {
         "run_id": line_run_id(run_name, number), "status": entry["status"], "error": entry.get("error"),
         "inputs": {**(entry.get("inputs") or {}), "line_number": number}, "output": outputs, "metrics": None,
         "request": None, "parent_run_id": run_name, "root_run_id": run_name,
         "source_run_id": line_run_id(entry["source_run"], number) if entry.get("source_run") else None,
-        "flow_id": "default_flow_id", "start_time": iso(start), "end_time": iso(end), "index": number,
+        "flow_id": "default_flow_id", "start_time": start_z, "end_time": end_z, "index": number,
         "api_calls": None, "name": "", "description": "", "tags": None,
         "system_metrics": {"duration": _duration(start, end), **(entry.get("usage") or {})}, "result": outputs,
         "upload_metrics": False, "otel_trace_id": entry.get("trace_id"), "message_format": "basic",
         "cached": entry.get("cached", False),
     }
-    return {"line_number": number, "run_info": info, "start_time": iso(start, False), "end_time": iso(end, False),
+    return {"line_number": number, "run_info": info, "start_time": start_naive, "end_time": end_naive,
             "name": "", "description": "", "status": entry["status"], "tags": None}
 
 
@@ -62,10 +68,11 @@ def node_record(run_name: str, node: dict[str, Any], line_number: int | None) ->
     parent = line_run_id(run_name, line_number) if line_number is not None else run_name
     suffix = line_number if line_number is not None else "reduce"
     name, start, end = node["node"], node.get("start_time"), node.get("end_time")
+    (start_z, start_naive), (end_z, end_naive) = _times(start), _times(end)
     info = {
         "node": name, "flow_run_id": run_name, "run_id": f"{run_name}_{name}_{suffix}", "status": node["status"],
         "inputs": node.get("inputs"), "output": node.get("output"), "metrics": None, "error": node.get("error"),
-        "parent_run_id": parent, "start_time": iso(start), "end_time": iso(end), "index": line_number,
+        "parent_run_id": parent, "start_time": start_z, "end_time": end_z, "index": line_number,
         "api_calls": None, "cached_flow_run_id": node.get("reused_from"),  # a result reused from that run
         "cached_run_id": f"{node['reused_from']}_{name}_{suffix}" if node.get("reused_from") else None,
         "logs": {"stdout": node.get("logs") or "", "stderr": ""},
@@ -73,8 +80,8 @@ def node_record(run_name: str, node: dict[str, Any], line_number: int | None) ->
         "result": node.get("output"), "message_format": "basic", "cached": node.get("cached", False),
         "model_calls": node.get("model_calls", 0),
     }
-    return {"NodeName": name, "line_number": line_number, "run_info": info, "start_time": iso(start, False),
-            "end_time": iso(end, False), "status": node["status"]}
+    return {"NodeName": name, "line_number": line_number, "run_info": info, "start_time": start_naive,
+            "end_time": end_naive, "status": node["status"]}
 
 
 def _duration(start: float | None, end: float | None) -> float:

@@ -11,7 +11,6 @@ Jaeger and Tempo by ``service.name`` - unless the user named them (``OTEL_SERVIC
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any, Mapping
 
@@ -19,11 +18,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Span, SpanProcessor
 
 from promptflow_lite.tracing._context import current_holder
+from promptflow_lite.tracing._names import COLLECTION, DEFAULT_PROJECT, PROJECT_NAME, SERVICE_NAME
 
-COLLECTION = "collection"  # span and resource attribute
-PROJECT_NAME = "openinference.project.name"  # Phoenix's project: a resource attribute
-SERVICE_NAME = "service.name"
-DEFAULT_PROJECT = "promptflow_lite"
 
 
 class CollectionStamp(SpanProcessor):
@@ -39,18 +35,6 @@ class CollectionStamp(SpanProcessor):
             collection = attributes.get(COLLECTION) if attributes else None
         if collection is not None:
             span.set_attribute(COLLECTION, collection)
-
-
-def user_named(resource_attributes: Mapping[str, Any]) -> set[str]:
-    """Which of the project-naming resource attributes the user set (environment or code)."""
-    named = {key for key in (PROJECT_NAME, SERVICE_NAME) if key in resource_attributes}
-    if os.environ.get("OTEL_SERVICE_NAME", "").strip():
-        named.add(SERVICE_NAME)
-    for pair in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
-        key = pair.partition("=")[0].strip()
-        if key in (PROJECT_NAME, SERVICE_NAME):
-            named.add(key)
-    return named
 
 
 class ProjectResources:

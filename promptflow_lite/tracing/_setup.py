@@ -67,12 +67,14 @@ def otlp_endpoint() -> str | None:
 
 
 def enable_tracing(collection: str | None = None, *, resource_attributes: Mapping[str, Any] | None = None,
-                   store: bool = True, set_global: bool = False) -> bool:
+                   store: bool = True, set_global: bool = False, writer_process: bool | None = None) -> bool:
     """Trace every flow line, node and model call of this process; returns whether tracing is on.
 
     ``collection`` groups traces in the store (default: the flow's name). ``store=False``
     exports over OTLP only. Calling it again with the same store keeps the running setup
     (updating ``collection``); with another ``PFL_HOME`` or OTLP endpoint it starts afresh.
+    ``writer_process=False`` writes the spans in this process (cheaper for a few spans, e.g. one
+    flow test, than starting the writer process); default: the process unless ``PFL_TRACE_WRITER=thread``.
     """
     global _state
     if tracing_switched_off():
@@ -91,7 +93,7 @@ def enable_tracing(collection: str | None = None, *, resource_attributes: Mappin
     with _lock:
         if _state is None or _state.key != key:
             disable_tracing()
-            _state = _build(key, path, collection, resource_attributes or {})
+            _state = _build(key, path, collection, resource_attributes or {}, writer_process=writer_process)
             if _state is None:
                 return False
         elif collection:
@@ -101,8 +103,8 @@ def enable_tracing(collection: str | None = None, *, resource_attributes: Mappin
         return True
 
 
-def _build(key: tuple, path: Path | None, collection: str | None,
-           resource_attributes: Mapping[str, Any], relay: Any = None) -> _Tracing | None:
+def _build(key: tuple, path: Path | None, collection: str | None, resource_attributes: Mapping[str, Any],
+           relay: Any = None, writer_process: bool | None = None) -> _Tracing | None:
     import uuid
 
     from promptflow_lite._version import __version__
@@ -113,7 +115,7 @@ def _build(key: tuple, path: Path | None, collection: str | None,
     from promptflow_lite.tracing._model_calls import ModelCallSpans
     from promptflow_lite.tracing._openai_sdk import instrument
     from promptflow_lite.masking import register_environment
-    from promptflow_lite.tracing._projects import DEFAULT_PROJECT, SERVICE_NAME, user_named
+    from promptflow_lite.tracing._names import DEFAULT_PROJECT, SERVICE_NAME, user_named
     from promptflow_lite.tracing._serialize import max_chars
     from promptflow_lite.tracing._write.sink import FrameSink
     from promptflow_lite.tracing._store import TraceStore
@@ -142,6 +144,8 @@ def _build(key: tuple, path: Path | None, collection: str | None,
               "limits": vars(_store_limits())}
     state = _Tracing(key, None, None, path, store, attributes, named, relay=relay)
     state.writer_process = os.environ.get("PFL_TRACE_WRITER", "").strip().lower() != "thread"
+    if writer_process is not None:
+        state.writer_process = writer_process
     if relay is None:
         sink = FrameSink(config, lambda: _local_writer(state), use_process=state.writer_process)
         sink.start()  # the writer process starts while the flow loads

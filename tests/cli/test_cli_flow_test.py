@@ -223,3 +223,45 @@ def _env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if k not in ("PROMPTFLOW_CONNECTIONS", "PFL_SCRIPTED_LLM")}
+
+
+CHAIN5 = REPO / "benchmarks" / "flows" / "chain5"  # five python nodes: the flow of the flowtest benchmark
+
+
+def _chain5(tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(CHAIN5, tmp_path / "chain5"))
+
+def test_a_flow_test_writes_its_trace_without_starting_a_writer_process(tmp_path, capsys, monkeypatch):
+    # one line's spans are written in the process itself: no second interpreter to start and wait for
+    from promptflow_lite.tracing._write import sink
+
+    started = []
+    real_popen = sink.subprocess.Popen
+    monkeypatch.setattr(sink.subprocess, "Popen", lambda *a, **k: started.append(a) or real_popen(*a, **k))
+    folder = _chain5(tmp_path)
+    assert main(["flow", "test", "--flow", str(folder), "--inputs", "text=One two  three", "number=3"]) == 0
+    captured = capsys.readouterr()
+    assert "result: one two three|2.75" in captured.out and not started
+    trace_id = captured.err.split("Trace: ")[1].split()[0]
+    assert main(["trace", "show", trace_id]) == 0
+    assert "format_result" in capsys.readouterr().out  # the trace is in the store
+
+
+def test_a_python_flow_test_loads_neither_the_opentelemetry_sdk_nor_the_prompty_engine(tmp_path):
+    # start-up is most of a flow test: what a python-only flow does not use is not imported
+    # (the SDK loads when spans are exported over OTLP; prompty and templates with the nodes that use them)
+    import os
+
+    folder = _chain5(tmp_path)
+    code = ("import sys\nfrom promptflow_lite.cli.main import main\n"
+            f"assert main(['flow', 'test', '--flow', {str(folder)!r}, '--inputs', 'text=hi', 'number=1']) == 0\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('opentelemetry.sdk', 'promptflow_lite.engine._prompty', "
+            "'promptflow_lite.tools._template', 'promptflow_lite.tools._chat'))))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**env, "PFL_HOME": str(tmp_path / "home")})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]" and "result: hi|1.0" in done.stdout
+    assert "Trace: " in done.stderr  # traced all the same

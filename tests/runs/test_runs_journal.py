@@ -299,3 +299,19 @@ def test_listing_runs_on_a_full_disk_says_so_without_a_traceback(flow, tmp_path)
         listed = pfl_process(home, tiny_file_limit, "run", "list")
         assert listed.returncode == 1 and "Traceback" not in listed.stderr, listed.stderr
         assert "runs.sqlite" in listed.stderr and "free disk space" in listed.stderr
+
+
+def test_a_line_record_is_indexed_from_its_start_without_reading_the_whole_record(tmp_path, monkeypatch):
+    # indexing a journal (finalisation, resume, the UI) reads only each record's head: the line's own
+    # record starts with its format, line number and status, and is never parsed whole for that
+    from promptflow_lite.engine._results import LineResult
+    from promptflow_lite.runs import _journal
+    from promptflow_lite.runs._journal import JournalWriter, record_head
+
+    writer = JournalWriter(tmp_path / "line_results.jsonl")
+    writer.append(LineResult(status="Completed", inputs={"q": "x" * 1000}, line_number=41).to_json())
+    writer.close()
+    monkeypatch.setattr(_journal, "unframe", lambda record: pytest.fail("the record was parsed whole"))
+    raw = (tmp_path / "line_results.jsonl").read_bytes()
+    assert raw.startswith(b'{"_crc32":"') and b'"format": ' in raw[:40]
+    assert record_head(raw.rstrip(b"\n")) == (41, "Completed")
