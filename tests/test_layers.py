@@ -21,7 +21,7 @@ MAPPED = {"promptflow_lite.ui": PACKAGE.parent / "ui"}  # folders the wheel maps
 
 # lowest first: a module may import its own layer and the layers before it, never a later one
 LAYERS = [
-    {"_version", "_lazy", "_registry", "_sqlite", "_build", "errors", "home", "masking"},
+    {"_version", "_lazy", "_registry", "_sqlite", "_gc", "_build", "errors", "home", "masking", "settings"},
     {"_compat", "connections"},
     {"flow"},
     {"tools", "testing"},

@@ -95,7 +95,7 @@ def test_traces_list_show_and_take_new_spans(old_home, make_flow):
         """, "echo.py": "from promptflow.core import tool\n\n@tool\ndef echo(x: str) -> str:\n    return x\n"})
     assert pfl(["flow", "test", "--flow", str(flow), "--inputs", "x=new"]) == 0
     assert [line["flow"] for line in list_traces(limit=10)][0] == "flow"
-    assert migrations(old_home / "home" / "traces.sqlite") == [(1, 1), (2, 0)]
+    assert migrations(old_home / "home" / "traces.sqlite") == [(1, 1), (2, 0), (3, 0)]
 
 
 def test_the_connection_and_the_llm_cache_read_back(old_home):

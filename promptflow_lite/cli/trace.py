@@ -1,4 +1,4 @@
-"""``pfl trace list | show | delete``: read the local trace store."""
+"""``pfl trace list | show | delete | prune``: read and tidy the local trace store."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing.add_argument("--status", help="Completed or Failed")
     listing.add_argument("--since", help="started within an age (30m, 1h, 7d) or since a date (2026-11-01)")
     listing.add_argument("--max-results", type=int, default=50, help="at most this many traces (default 50)")
+    listing.add_argument("--offset", type=int, default=0, help="skip this many of the newest (the next page)")
     listing.add_argument("--output", "-o", choices=["table", "json"], default="table")
     listing.set_defaults(func=_list)
 
@@ -44,13 +45,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     delete.add_argument("-y", "--yes", action="store_true", help="no confirmation (none is asked)")
     delete.set_defaults(func=_delete)
 
+    prune = commands.add_parser("prune", help="delete the oldest traces down to a size or age cap",
+                                description="Delete the oldest traces until the store is within the caps given "
+                                            "(default: the settings trace.max_size_mb / trace.max_age_days, see "
+                                            "`pfl config show`), then give the space back to the disk. Traces of "
+                                            "a run in progress are kept.")
+    prune.add_argument("--max-size-mb", type=_positive, help="keep the store within this many MB")
+    prune.add_argument("--max-age-days", type=_positive, help="delete traces started more than this many days ago")
+    prune.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
+    prune.set_defaults(func=_prune)
+
     trace.set_defaults(func=lambda args: trace.print_help())
 
 
 def _list(args: argparse.Namespace) -> int:
     from promptflow_lite.tracing._query import list_traces
 
-    traces = list_traces(run=args.run, flow=args.flow, status=args.status, since=args.since, limit=args.max_results)
+    filters = {"run": args.run, "flow": args.flow, "status": args.status, "since": args.since}
+    traces = list_traces(**filters, limit=args.max_results, offset=args.offset)
     if args.output == "json":
         print_json(traces)
         return 0
@@ -63,6 +75,12 @@ def _list(args: argparse.Namespace) -> int:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(str(value).ljust(width) for value, width in zip(row, widths)).rstrip())
+    if args.max_results and (args.offset or len(traces) == args.max_results):
+        from promptflow_lite.tracing._query import count_traces
+
+        total, last = count_traces(**filters), args.offset + len(traces)
+        more = f"; the next: --offset {last}" if last < total else ""
+        print(f"Traces {args.offset + 1:,}-{last:,} of {total:,}, newest first{more}.")
     return 0
 
 
@@ -94,9 +112,8 @@ def _trace_id(args: argparse.Namespace) -> str:
         raise UserError("Say which trace to show.", hint="pass TRACE_ID (see `pfl trace list`) or --run RUN --line N.")
     from promptflow_lite.tracing._query import list_traces
 
-    for trace in list_traces(run=args.run, limit=None):
-        if trace["line_number"] == args.line:
-            return trace["trace_id"]
+    for trace in list_traces(run=args.run, line=args.line, limit=1):
+        return trace["trace_id"]
     raise UserError(f"No trace of line {args.line} of run '{args.run}'.",
                     hint=f"see `pfl trace list --run {args.run}` (runs are traced unless PFL_TRACING=off).")
 
@@ -109,6 +126,35 @@ def _delete(args: argparse.Namespace) -> int:
     count = delete_traces(run=args.run, older_than=args.older_than, collection=args.collection)
     print(f"Deleted {count} trace{'s' if count != 1 else ''}.")
     return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from promptflow_lite.tracing._query import prune_traces
+
+    done = prune_traces(args.max_size_mb, args.max_age_days, dry_run=args.dry_run)
+    count, until = done["traces"], _when(done["until"]) if done["until"] else None
+    what = f"{count:,} trace{'s' if count != 1 else ''}" + (f" (started up to {until})" if count and until else "")
+    if args.dry_run:
+        print(f"Would delete {what}; the store holds {_mb(done['bytes_before'])} of data "
+              f"({_mb(done['file_bytes'])} on disk).")
+    else:
+        print(f"Deleted {what}; the store holds {_mb(done['bytes_after'])} of data "
+              f"({_mb(done['file_bytes'])} on disk, was {_mb(done['bytes_before'])} of data).")
+    return 0
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a positive number")
+    return value
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:,.1f} MB"
 
 
 def _flatten(spans: list[dict[str, Any]]):

@@ -284,9 +284,10 @@ def _prompt_tool(node: Node, run_dir: Path):
 
 
 def _llm_tool(node: Node, run_dir: Path, connections: Any):
-    import openai  # noqa: F401 - the SDK loads with the flow, not inside its first lines (~0.5 s they would all wait)
-
+    from promptflow_lite.tools._llm_client import load_sdk
     from promptflow_lite.tools._llm_node import make_llm_caller
+
+    load_sdk()  # the SDK loads with the flow, not inside its first lines (~0.5 s they would all wait)
 
     file = _source_file(node, run_dir)
     if file.suffix == ".prompty":

@@ -238,6 +238,7 @@ class Runner:
     def _execute(self, context: _Context, flow, lines: Iterable[tuple[int, dict[str, Any]]], total: int,
                  done: JournalIndex | None) -> Run:
         """Run ``lines`` (``total`` of them, streamed) but those ``done`` says completed; aggregate; finish."""
+        from promptflow_lite._gc import batch_collection
         from promptflow_lite.engine._flow import working_directory
         from promptflow_lite.engine._sync import run_sync
         from promptflow_lite.runs._progress import Progress
@@ -256,7 +257,7 @@ class Runner:
         context.progress = Progress(context.total, done=reused, name=name, enabled=show)
         folder.open()
         try:
-            with working_directory(Path(getattr(flow, "run_dir", None) or flow.working_dir)):
+            with working_directory(Path(getattr(flow, "run_dir", None) or flow.working_dir)), batch_collection():
                 canceled, aggregation = run_sync(self._run(context, flow, todo, done))
         except BaseException as exc:
             folder.close()

@@ -131,18 +131,34 @@ def _wait(state: Any) -> float:
     return wait_exponential_jitter(multiplier=start, max=20, jitter=start)(state)
 
 
-def retry_options(where: str = "the endpoint", model: str = "") -> dict[str, Any]:
+def retry_options(where: str = "the endpoint", model: str = "", started: float | None = None) -> dict[str, Any]:
     """Keyword arguments for ``tenacity.Retrying`` / ``AsyncRetrying`` (fresh per request); ``where``
-    and ``model`` name the request in retry notices."""
-    from tenacity import retry_if_exception, stop_after_attempt, stop_any, stop_before_delay
+    and ``model`` name the request in retry notices; ``started`` (``time.monotonic()``) is when its first
+    attempt began, if before the retrying did (see :func:`~._llm.invoke_async`): the time budget counts from it."""
+    from tenacity import retry_if_exception, stop_after_attempt, stop_any
 
     return {
         "retry": retry_if_exception(is_retryable),
         "wait": _wait,
-        "stop": stop_any(stop_after_attempt(max_retries() + 1), stop_before_delay(max_retry_seconds()), _Limited()),
-        "before_sleep": _RetryNotice(where, model),
+        "stop": stop_any(stop_after_attempt(max_retries() + 1), _OutOfTime(max_retry_seconds(), started), _Limited()),
+        "before_sleep": _RetryNotice(where, model, started),
         "reraise": False,
     }
+
+
+def _seconds_since_start(state: Any, started: float | None) -> float:
+    return time.monotonic() - started if started is not None else (state.seconds_since_start or 0.0)
+
+
+class _OutOfTime:
+    """tenacity's ``stop_before_delay``, counted from ``started`` when given: stop when the next attempt
+    would begin ``seconds`` or more after the first."""
+
+    def __init__(self, seconds: float, started: float | None):
+        self.seconds, self.started = seconds, started
+
+    def __call__(self, state: Any) -> bool:
+        return _seconds_since_start(state, self.started) + state.upcoming_sleep >= self.seconds
 
 
 def notice_after_seconds() -> float:
@@ -155,12 +171,12 @@ class _RetryNotice:
     _last: dict[str, float] = {}  # endpoint -> when it was last announced (shared: many lines retry at once)
     _lock = threading.Lock()
 
-    def __init__(self, where: str, model: str):
-        self.where, self.model = where, model
+    def __init__(self, where: str, model: str, started: float | None = None):
+        self.where, self.model, self.started = where, model, started
 
     def __call__(self, state: Any) -> None:
         wait = state.next_action.sleep if state.next_action is not None else 0.0
-        if (state.seconds_since_start or 0.0) + wait < notice_after_seconds():
+        if _seconds_since_start(state, self.started) + wait < notice_after_seconds():
             return
         now = time.monotonic()
         with self._lock:

@@ -3,7 +3,7 @@
 ``enable_tracing()`` switches tracing on (``pfl`` commands, runs and servers call it; env
 ``PFL_TRACING=off`` keeps it off); ``flush_tracing()`` writes what is pending. ``@trace`` and
 ``start_trace()`` trace user code. ``list_traces`` / ``get_traces`` (a DataFrame of spans) /
-``get_trace`` (a span tree) / ``delete_traces`` read the store ``PFL_HOME/traces.sqlite``.
+``get_trace`` (a span tree) / ``delete_traces`` / ``prune_traces`` read the store ``PFL_HOME/traces.sqlite``.
 Names are imported lazily: the write path imports this package on every traced run.
 """
 
@@ -16,7 +16,7 @@ _EXPORTS = {
     "continue_trace": "._setup", "tracing_enabled": "._setup",
     "trace": "._api", "start_trace": "._api",
     "list_traces": "._query", "get_traces": "._query", "get_trace": "._query", "delete_traces": "._query",
-    "TraceNotFound": "._query", "count_traces": "._query", "trace_filters": "._query",
+    "TraceNotFound": "._query", "count_traces": "._query", "trace_filters": "._query", "prune_traces": "._query",
     "trace_view": "._view",
 }
 

@@ -27,18 +27,18 @@ class TraceNotFound(UserError):
 
 def list_traces(run: str | None = None, flow: str | None = None, status: str | None = None, since: Any = None,
                 limit: int | None = 100, *, until: Any = None, text: str | None = None, offset: int = 0,
-                path: str | Path | None = None) -> list[dict[str, Any]]:
+                line: int | None = None, path: str | Path | None = None) -> list[dict[str, Any]]:
     """Line runs (one per trace), newest first: ``trace_id, flow, run, line_number, status, start_time,
     end_time, duration, prompt_tokens, completion_tokens, total_tokens, inputs, outputs, error...``.
 
     ``since`` / ``until`` are ages (``"1h"``, ``"7d"``), dates or datetimes (``"2026-11-01"``), or epoch
     seconds; ``text`` keeps traces whose inputs, outputs or error contain it (case-insensitive for
-    ASCII); ``offset`` skips that many of the newest (paging).
+    ASCII); ``line`` keeps that line number; ``offset`` skips that many of the newest (paging).
     """
     store = _store(path)
     try:
         rows = store.line_runs(run=run, flow=flow, status=status, since=to_epoch(since), until=to_epoch(until),
-                               text=text or None, limit=limit, offset=offset)
+                               text=text or None, line=line, limit=limit, offset=offset)
     finally:
         store.close()
     return [_line_run(row) for row in rows]
@@ -140,6 +140,34 @@ def delete_traces(run: str | None = None, older_than: Any = None, *, collection:
     store = _store(path)
     try:
         return store.delete(run=run, before=before, collection=collection)
+    finally:
+        store.close()
+
+
+def prune_traces(max_size_mb: float | None = None, max_age_days: float | None = None, *, dry_run: bool = False,
+                 path: str | Path | None = None) -> dict[str, Any]:
+    """Delete the oldest traces until the store is within ``max_size_mb`` and holds none older than
+    ``max_age_days`` (by default the caps in the settings ``trace.max_size_mb`` / ``trace.max_age_days``),
+    sparing runs in progress; the space goes back to the disk. Returns ``{"traces": how many deleted (or,
+    with ``dry_run``, would be), "until": start time of the newest of them, "bytes_before", "bytes_after"``
+    (bytes in use), ``"file_bytes"}`` (the file's size now)."""
+    from promptflow_lite.tracing._prune import Pruner, configured_limits, limits
+
+    caps = limits(max_size_mb, max_age_days) if (max_size_mb or max_age_days) else configured_limits()
+    if not caps:
+        raise UserError("No cap to prune the traces to.",
+                        hint="pass max_size_mb / max_age_days (`pfl trace prune --max-size-mb 500 --max-age-days 30`) "
+                             "or set them: `pfl config set trace.max_size_mb=500 trace.max_age_days=30`.")
+    store = _store(path)
+    try:
+        pruner = Pruner(store, caps)
+        plan = pruner.plan()
+        if dry_run:
+            return {"traces": plan.count, "until": plan.until, "bytes_before": plan.used_bytes, "bytes_after": None,
+                    "file_bytes": store.path.stat().st_size}
+        deleted = pruner.run(full_vacuum=True)
+        return {"traces": deleted, "until": plan.until if deleted else None, "bytes_before": plan.used_bytes,
+                "bytes_after": store.used_bytes(), "file_bytes": store.path.stat().st_size}
     finally:
         store.close()
 

@@ -19,6 +19,7 @@ import enum
 import inspect
 import json
 import os
+import re
 from typing import Any
 
 from promptflow_lite.connections._types import Connection
@@ -106,10 +107,16 @@ _MAX_TOTAL_FACTOR = 20
 
 
 def _may_name_secret(text: str) -> bool:
-    """Whether ``text`` may hold a key that :func:`~promptflow_lite.masking.is_secret_name` matches."""
+    """Whether ``text`` may hold a key that :func:`~promptflow_lite.masking.is_secret_name` matches: a
+    quick look for the words, then the JSON keys themselves (a value like "whiskey" is no key)."""
     low = text.lower()
-    return "key" in low or "authoriz" in low or "passw" in low or "secret" in low or 'token"' in low \
-        or "credential" in low or ("conn" in low and "str" in low)
+    if not ("key" in low or "authoriz" in low or "passw" in low or "secret" in low or 'token"' in low
+            or "credential" in low or ("conn" in low and "str" in low)):
+        return False
+    return '\\"' in text or any(is_secret_name(key) for key in _JSON_KEY.findall(text))
+
+
+_JSON_KEY = re.compile(r'"([^"\\]*)": ')  # a key as the encoder writes it (text with an escaped quote: always cleaned)
 
 
 def to_text(value: Any) -> str:

@@ -140,7 +140,8 @@ def _build(key: tuple, path: Path | None, collection: str | None, resource_attri
         else:
             store.close()  # the writer process writes; this process reopens it for its own spans if any
     config = {"store": str(path) if store is not None else None, "otlp": bool(otlp_endpoint()),
-              "resource": attributes, "user_named": sorted(named), "batch": _BATCH, "max_chars": max_chars()}
+              "resource": attributes, "user_named": sorted(named), "batch": _BATCH, "max_chars": max_chars(),
+              "limits": vars(_store_limits())}
     state = _Tracing(key, None, None, path, store, attributes, named, relay=relay)
     state.writer_process = os.environ.get("PFL_TRACE_WRITER", "").strip().lower() != "thread"
     if writer_process is not None:
@@ -263,12 +264,24 @@ def replay(batch: Any) -> None:
                 processor.on_end(span)
 
 
+def _store_limits() -> Any:
+    """The trace store's size and age caps (settings); a bad setting warns and caps nothing."""
+    from promptflow_lite.errors import UserError
+    from promptflow_lite.tracing._prune import Limits, configured_limits
+
+    try:
+        return configured_limits()
+    except UserError as exc:
+        logging.getLogger(__name__).warning("Traces are not pruned: %s", exc)
+        return Limits()
+
+
 def _local_writer(state: _Tracing) -> Any:
     """The writer used in this process when no writer process runs: exports OTLP through the SDK."""
     from promptflow_lite.tracing._write.writer import TraceWriter
 
     if not otlp_endpoint():
-        return TraceWriter(state.store)
+        return TraceWriter(state.store, limits=_store_limits())
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
     from promptflow_lite._version import __version__
@@ -276,7 +289,8 @@ def _local_writer(state: _Tracing) -> Any:
 
     sdk = _sdk(state)
     sdk.otlp_exporter.warn = True  # no writer process to report an unreachable endpoint
-    return TraceWriter(state.store, [sdk.otlp], sdk.provider.resource, InstrumentationScope(SCOPE_NAME, __version__))
+    return TraceWriter(state.store, [sdk.otlp], sdk.provider.resource, InstrumentationScope(SCOPE_NAME, __version__),
+                       _store_limits())
 
 
 def _unstorable(where: Any, exc: BaseException) -> None:

@@ -18,9 +18,9 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Collection, Iterable, Iterator, Mapping, Sequence
 
-from promptflow_lite._sqlite import Migration, connect, transaction
+from promptflow_lite._sqlite import Migration, connect, retry_locked, transaction
 from promptflow_lite.tracing._names import COMPLETION, LINE_STATUS, NODE_STATUS, PROMPT, TOTAL
 
 SPAN_COLUMNS = ("trace_id", "span_id", "parent_id", "name", "span_type", "kind", "start_time", "end_time",
@@ -41,6 +41,11 @@ MIGRATIONS = [
     Migration("list traces by run or flow, newest first, from one index range", """
     CREATE INDEX IF NOT EXISTS line_runs_by_run_start ON line_runs(run, start_time);
     CREATE INDEX IF NOT EXISTS line_runs_by_flow_start ON line_runs(flow, start_time);
+    """),
+    Migration("index only the evaluation lines by the line they refer to (one index insert less per line)", """
+    DROP INDEX IF EXISTS line_runs_by_reference;
+    CREATE INDEX IF NOT EXISTS line_runs_by_reference_only ON line_runs(referenced_run, referenced_line_number)
+        WHERE referenced_run IS NOT NULL;
     """),
 ]
 # a node span as stored in its line's ``children`` list; times in epoch microseconds, output
@@ -72,6 +77,8 @@ class TraceStore:
     def _conn(self) -> sqlite3.Connection:
         """This process's connection (a forked child opens its own)."""
         if self._connection is None or self._pid != os.getpid():
+            if not self.path.exists():
+                _create(self.path)
             self._connection = connect(self.path, MIGRATIONS, synchronous="NORMAL", check_same_thread=False)
             self._pid = os.getpid()
         return self._connection
@@ -107,14 +114,69 @@ class TraceStore:
             self._conn.execute(f"DELETE FROM line_runs WHERE {where}", params)
         return count
 
+    # pruning (see tracing._prune) ---------------------------------------------------------------
+    def used_bytes(self) -> int:
+        """Bytes of the file in use (free pages not counted: they are reused or given back)."""
+        with self._lock:
+            conn = self._conn
+            pages = conn.execute("PRAGMA page_count").fetchone()[0] - conn.execute("PRAGMA freelist_count").fetchone()[0]
+            return pages * conn.execute("PRAGMA page_size").fetchone()[0]
+
+    def oldest_traces(self, before: float, skip_runs: Collection[str] = (), limit: int = 1000,
+                      offset: int = 0) -> list[dict[str, Any]]:
+        """``trace_id, run, start_time`` of the oldest traces started before ``before`` that are not of
+        ``skip_runs``, oldest first (``offset``: skip that many)."""
+        skip = f" AND (run IS NULL OR run NOT IN ({', '.join('?' * len(skip_runs))}))" if skip_runs else ""
+        return self._query(f"SELECT trace_id, run, start_time FROM line_runs INDEXED BY line_runs_by_start "
+                           f"WHERE start_time < ?{skip} ORDER BY start_time LIMIT ? OFFSET ?",
+                           [before, *skip_runs, limit, offset])
+
+    def count_older(self, before: float, skip_runs: Collection[str] = ()) -> int:
+        """How many traces :meth:`oldest_traces` could return."""
+        skip = f" AND (run IS NULL OR run NOT IN ({', '.join('?' * len(skip_runs))}))" if skip_runs else ""
+        return self._query(f"SELECT COUNT(*) AS n FROM line_runs WHERE start_time < ?{skip}",
+                           [before, *skip_runs])[0]["n"]
+
+    def runs_traced_since(self, since: float) -> set[str]:
+        """The runs with a line started at or after ``since`` (from the run index alone)."""
+        rows = self._query("SELECT run FROM line_runs WHERE run IS NOT NULL GROUP BY run HAVING MAX(start_time) >= ?",
+                           [since])
+        return {row["run"] for row in rows}
+
+    def delete_trace_ids(self, trace_ids: Sequence[str]) -> None:
+        """Delete these traces (their line-run rows and every span), in one transaction."""
+        marks = ", ".join("?" * len(trace_ids))
+        with self._transaction():
+            self._conn.execute(f"DELETE FROM spans WHERE trace_id IN ({marks})", trace_ids)
+            self._conn.execute(f"DELETE FROM line_runs WHERE trace_id IN ({marks})", trace_ids)
+
+    def reclaim(self, *, full: bool = False, pages: int | None = None) -> int:
+        """Give free pages back to the disk: incremental vacuum (stores made since it exists: all, or at
+        most ``pages`` at a time), or with ``full`` a whole ``VACUUM`` that also converts an older store
+        to incremental vacuum. Returns how many free pages are left."""
+        with self._lock:
+            conn = self._conn
+            if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+                # a script runs the pragma to the end (``execute`` steps it once: one page)
+                script = f"PRAGMA incremental_vacuum({int(pages)});" if pages else "PRAGMA incremental_vacuum;"
+                retry_locked(lambda: conn.executescript(script))
+            elif full:
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                retry_locked(lambda: conn.execute("VACUUM"))
+            left = conn.execute("PRAGMA freelist_count").fetchone()[0]
+            if not left or not pages:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            return left if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2 else 0
+
     # reading ------------------------------------------------------------------------------
     def line_runs(self, *, run: str | None = None, flow: str | None = None, status: str | None = None,
                   since: float | None = None, until: float | None = None, text: str | None = None,
                   trace_ids: Iterable[str] | None = None, referenced: tuple[str, int | None] | None = None,
-                  limit: int | None = 100, offset: int = 0) -> list[dict[str, Any]]:
-        """Line runs, newest first, matching every filter given (``text``: in inputs, outputs or error)."""
+                  line: int | None = None, limit: int | None = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Line runs, newest first, matching every filter given (``text``: in inputs, outputs or error;
+        ``line``: that line number)."""
         where, params = _where(run=run, flow=flow, status=status, since=since, before=until, text=text,
-                               trace_ids=trace_ids, referenced=referenced)
+                               trace_ids=trace_ids, referenced=referenced, line=line)
         sql = f"SELECT * FROM line_runs WHERE {where} ORDER BY start_time DESC"
         if limit:
             sql += f" LIMIT {int(limit)} OFFSET {max(int(offset), 0)}"
@@ -153,6 +215,17 @@ class TraceStore:
     def _query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(row) for row in self._conn.execute(sql, list(params))]
+
+
+def _create(path: Path) -> None:
+    """Start a new store file with incremental vacuum, so pruning gives the space back to the disk
+    (``auto_vacuum`` can only be chosen before the first table exists)."""
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        db.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        db.execute("PRAGMA journal_mode = WAL")  # writes the header: the setting is kept
+    finally:
+        db.close()
 
 
 def line_run_row(span_row: Sequence[Any], attributes: Mapping[str, Any], collection: str | None) -> tuple:
@@ -241,9 +314,9 @@ def _insert(conn: sqlite3.Connection, table: str, width: int, rows: Sequence[tup
 
 
 def _where(*, run=None, flow=None, status=None, since=None, before=None, text=None, trace_ids=None,
-           referenced=None, collection=None) -> tuple[str, list[Any]]:
+           referenced=None, collection=None, line=None) -> tuple[str, list[Any]]:
     clauses, params = ["1=1"], []
-    for column, value in (("run", run), ("flow", flow), ("collection", collection)):
+    for column, value in (("run", run), ("flow", flow), ("collection", collection), ("line_number", line)):
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)

@@ -261,6 +261,24 @@ def test_connection_secrets_never_reach_the_trace_store(make_flow, tracing, pfl_
     assert files and not any(secret.encode() in file.read_bytes() for file in files)
 
 
+def test_a_key_naming_a_credential_is_blanked_wherever_it_sits_and_a_word_is_not(make_flow, tracing):
+    tool = HEADER + ("@tool\ndef settings(text: str) -> dict:\n"
+                     "    return {'note': text, 'client': {'password': 'hunter2-x', 'quoted': '\"key\": 1'}, "
+                     "'drink': 'whiskey', 'items': [{'token': 'tok-42'}]}\n")
+    flow = load_flow(make_flow({"settings.py": tool, "flow.dag.yaml": """
+        inputs:
+          text: {type: string}
+        outputs:
+          out: {type: object, reference: "${settings.output}"}
+        nodes:
+        - {name: settings, type: python, source: {type: code, path: settings.py}, inputs: {text: "${inputs.text}"}}
+        """}, name="keys"))
+    result = flow.run({"text": "a whiskey with key lime"})
+    output = find(get_trace(result.trace_id)["spans"], "settings")["output"]
+    assert output == {"note": "a whiskey with key lime", "client": {"password": "***", "quoted": '"key": 1'},
+                      "drink": "whiskey", "items": [{"token": "***"}]}
+
+
 def test_large_values_are_cut_with_a_visible_marker(make_flow, tracing):
     folder = make_flow({
         "big.py": HEADER + "@tool\ndef big(n: int) -> str:\n    return 'x' * n\n",
@@ -321,6 +339,26 @@ def test_pfl_trace_list_show_and_delete(make_flow, tracing, capsys):
     assert "No trace" in capsys.readouterr().err
     assert delete_traces(older_than="7d") == 0
     assert delete_traces(older_than=0.0) == 0 and len(list_traces()) == 1
+
+
+def test_pfl_trace_list_pages_with_a_total_and_show_finds_a_line_of_a_run(make_flow, tracing, capsys):
+    flow = load_flow(make_flow(CHAIN, name="words"))
+    ids = {n: flow.run({"text": f"t{n}"}, line_number=n, attributes={"batch_run_id": "big", "line_number": n}).trace_id
+           for n in range(5)}
+    capsys.readouterr()
+
+    assert pfl(["trace", "list", "--run", "big", "--max-results", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[3] for line in out[1:3]] == ["4", "3"]
+    assert out[-1] == "Traces 1-2 of 5, newest first; the next: --offset 2."
+    assert pfl(["trace", "list", "--run", "big", "--max-results", "2", "--offset", "4"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[3] for line in out[1:-1]] == ["0"] and out[-1] == "Traces 5-5 of 5, newest first."
+
+    assert pfl(["trace", "show", "--run", "big", "--line", "3"]) == 0
+    assert capsys.readouterr().out.startswith(f"Trace {ids[3]} · run big line 3")
+    assert pfl(["trace", "show", "--run", "big", "--line", "7"]) == 1
+    assert "No trace of line 7 of run 'big'" in capsys.readouterr().err
 
 
 def test_pfl_trace_rejects_bad_arguments(capsys):

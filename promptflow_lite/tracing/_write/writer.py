@@ -26,11 +26,18 @@ READY = 0
 
 class TraceWriter:
     """Writes frames to ``store`` (a :class:`~promptflow_lite.tracing._store.TraceStore`, or None) and to ``sinks``
-    (OpenTelemetry span processors, e.g. OTLP) with ``resource`` and ``scope``."""
+    (OpenTelemetry span processors, e.g. OTLP) with ``resource`` and ``scope``; with ``limits`` (a size
+    or age cap, :mod:`promptflow_lite.tracing._prune`) it prunes the store as it goes."""
 
-    def __init__(self, store: Any = None, sinks: Iterable[Any] = (), resource: Any = None, scope: Any = None):
+    def __init__(self, store: Any = None, sinks: Iterable[Any] = (), resource: Any = None, scope: Any = None,
+                 limits: Any = None):
         self.store, self.sinks, self.resource, self.scope = store, list(sinks), resource, scope
         self.lost = 0  # spans that could not be stored or exported
+        self.pruner = None
+        if store is not None and limits:
+            from promptflow_lite.tracing._prune import AutoPruner
+
+            self.pruner = AutoPruner(store, limits)
 
     def write(self, frames: Sequence[tuple[int, bytes]]) -> list[int]:
         """Store what ``frames`` hold; returns the numbers of their ``FLUSH`` frames (now done).
@@ -60,6 +67,8 @@ class TraceWriter:
         try:
             if span_rows or line_rows:
                 self.store.write(span_rows, line_rows)
+                if self.pruner is not None:
+                    self.pruner.after_write()
             for span in readable:
                 for sink in self.sinks:
                     sink.on_end(span)
@@ -117,7 +126,9 @@ def main() -> None:
 def _configured(config: dict[str, Any]) -> TraceWriter:
     """The writer described by the ``CONFIG`` frame: ``store`` (path or None), ``otlp`` (export
     too, to the endpoint in the environment), ``resource`` (attributes), ``user_named`` (the
-    project-naming resource attributes the user set), ``batch`` (OTLP batching), ``max_chars``."""
+    project-naming resource attributes the user set), ``batch`` (OTLP batching), ``max_chars``,
+    ``limits`` (the store's size and age caps)."""
+    from promptflow_lite.tracing._prune import Limits
     from promptflow_lite.tracing._serialize import set_max_chars
     from promptflow_lite.tracing._store import TraceStore
 
@@ -138,7 +149,7 @@ def _configured(config: dict[str, Any]) -> TraceWriter:
         scope = InstrumentationScope(SCOPE_NAME, __version__)
         exporter = OtlpExporter(ProjectResources(resource, set(config["user_named"])), stored=store is not None)
         sinks.append(BatchSpanProcessor(exporter, **config["batch"]))
-    return TraceWriter(store, sinks, resource, scope)
+    return TraceWriter(store, sinks, resource, scope, Limits(**config.get("limits") or {}))
 
 
 def _ack(fd: int, number: int) -> None:
