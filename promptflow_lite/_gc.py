@@ -15,7 +15,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-BATCH_YOUNG_THRESHOLD = 10_000  # new container objects between two young collections while a batch runs
+BATCH_YOUNG_THRESHOLD = 25_000  # new container objects between two young collections while a batch runs
 _lock = threading.Lock()
 _batches = 0  # batches running in this process (threads may run several)
 _saved: tuple[int, ...] | None = None  # the thresholds to restore when the last one ends
