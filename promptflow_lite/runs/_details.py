@@ -22,7 +22,7 @@ def detail_rows(folder: RunFolder, *, failed_only: bool = False, max_results: in
     ``cached``, ``duration``, ``trace_id``. Lines are read one at a time (the journal through its index), so only
     the rows returned are held: ``max_results`` lines of a million-line run come back at once."""
     index = JournalIndex.build(folder.journal_file)
-    rows, produced = [], []
+    lines = []  # (the columns before the outputs, the outputs, the columns after them)
     with index.reader() as read:
         for number, inputs in folder.read_inputs():
             found = read(number)
@@ -30,20 +30,19 @@ def detail_rows(folder: RunFolder, *, failed_only: bool = False, max_results: in
             status = entry.get("status", NOT_STARTED)
             if failed_only and status != FAILED:
                 continue
-            row: dict[str, Any] = {"line_number": number}
-            row.update({f"inputs.{k}": v for k, v in {**inputs, **(entry.get("inputs") or {})}.items()})
+            head = {"line_number": number,
+                    **{f"inputs.{k}": v for k, v in {**inputs, **(entry.get("inputs") or {})}.items()}}
             error = entry.get("error")
-            row.update({"status": status, "error": error_message(error) or None,
-                        "error_code": error_code(error) or None, "cached": bool(entry.get("cached")),
-                        "duration": entry_duration(entry), "trace_id": entry.get("trace_id")})
-            rows.append(row)
-            produced.append((entry.get("outputs") or {}) if status == COMPLETED else None)
-            if max_results and len(rows) >= max_results:
+            tail = {"status": status, "error": error_message(error) or None, "error_code": error_code(error) or None,
+                    "cached": bool(entry.get("cached")), "duration": entry_duration(entry),
+                    "trace_id": entry.get("trace_id")}
+            lines.append((head, (entry.get("outputs") or {}) if status == COMPLETED else {}, tail))
+            if max_results and len(lines) >= max_results:
                 break
         first = next((n for n in index.numbers() if index.completed(n)), None)  # names the columns if none shown
         sample = [(read(first) or {}).get("outputs") or {}] if first is not None else []
-    names = _output_names([*(outputs for outputs in produced if outputs), *sample])
-    return [_with_outputs(row, outputs, names) for row, outputs in zip(rows, produced)]
+    names = _output_names([*(outputs for _, outputs, _ in lines), *sample])
+    return [{**head, **{f"outputs.{k}": outputs.get(k) for k in names}, **tail} for head, outputs, tail in lines]
 
 
 def detail_frame(folder: RunFolder, *, failed_only: bool = False, max_results: int | None = None):
@@ -62,10 +61,3 @@ def _output_names(outputs: Iterable[dict[str, Any]]) -> list[str]:
     for row in outputs:
         names.update(dict.fromkeys(k for k in row if k != "line_number"))
     return list(names)
-
-
-def _with_outputs(row: dict[str, Any], outputs: dict[str, Any] | None, names: list[str]) -> dict[str, Any]:
-    """``row`` with an ``outputs.<k>`` column per name placed before ``status``, as the columns are listed."""
-    status_at = list(row).index("status")
-    items = list(row.items())
-    return dict(items[:status_at] + [(f"outputs.{k}", (outputs or {}).get(k)) for k in names] + items[status_at:])

@@ -48,8 +48,8 @@ class _Survey:
 
 class JoinedLines:
     """The joined rows of every line present in all sources, ascending: ``(line_number, {source: row})``;
-    reads the sources again each time it is iterated. ``columns`` per source are known at once (one pass
-    over each source); :meth:`check` then counts the lines and says which are dropped."""
+    reads the sources again each time it is iterated. ``columns`` and ``counts`` (rows) per source are known
+    at once (one pass over each source); :meth:`check` then counts the lines and says which are dropped."""
 
     def __init__(self, sources: Mapping[str, Rows], only: Collection[int] | None = None):
         self._surveys = {name: _Survey.of(rows()) for name, rows in sources.items()}
@@ -58,6 +58,7 @@ class JoinedLines:
         self._keyed = {name for name, survey in self._surveys.items() if survey.keyed}
         self._only = None if only is None else set(only)
         self.columns = {name: survey.columns for name, survey in self._surveys.items()}
+        self.counts = {name: survey.count for name, survey in self._surveys.items()}  # rows per source
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, Row]]]:
         wanted = len(self._sources)

@@ -106,8 +106,6 @@ class JournalIndex:
         """The latest entry of each line (of ``numbers``, default ascending), read one at a time;
         a record that no longer decodes is skipped."""
         numbers = self.numbers() if numbers is None else numbers
-        if not len(self):
-            return
         with self.reader() as read:
             for number in numbers:
                 if completed_only and self._status[number] != _COMPLETED:

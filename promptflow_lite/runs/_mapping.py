@@ -55,10 +55,10 @@ def map_lines(flow_inputs: Mapping[str, Any], sources: Mapping[str, list[Row]],
 
 class MappedLines:
     """``(line_number, inputs)`` of every joined line, mapped as the sources are read again at each iteration;
-    ``count`` lines."""
+    ``count`` lines, made of ``source_rows`` rows per source."""
 
     def __init__(self, joined: JoinedLines, bind: Callable[[dict[str, Row]], Row], count: int):
-        self._joined, self._bind, self.count = joined, bind, count
+        self._joined, self._bind, self.count, self.source_rows = joined, bind, count, joined.counts
 
     def __iter__(self) -> Iterator[Line]:
         for line_number, rows in self._joined:

@@ -40,7 +40,7 @@ def prepare_lines(spec: RunSpec, flow: Any, log: RunLog, get_run: Callable[[str]
     lines = mapped_lines(flow.inputs, sources, spec.column_mapping, warn=log.warning, source_labels=labels,
                          origins=origins, only=None if spec.lines is None else set(spec.lines))
     if spec.data and spec.lines:
-        count = sum(1 for _ in sources["data"]())
+        count = lines.source_rows["data"]
         beyond = sorted(n for n in set(spec.lines) if not 0 <= n < count)
         if beyond:
             log.warning(f"{len(beyond)} requested line(s) are not in the data ({count} lines, numbered "

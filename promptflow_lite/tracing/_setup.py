@@ -143,9 +143,8 @@ def _build(key: tuple, path: Path | None, collection: str | None, resource_attri
               "resource": attributes, "user_named": sorted(named), "batch": _BATCH, "max_chars": max_chars(),
               "limits": vars(_store_limits())}
     state = _Tracing(key, None, None, path, store, attributes, named, relay=relay)
-    state.writer_process = os.environ.get("PFL_TRACE_WRITER", "").strip().lower() != "thread"
-    if writer_process is not None:
-        state.writer_process = writer_process
+    state.writer_process = (writer_process if writer_process is not None
+                            else os.environ.get("PFL_TRACE_WRITER", "").strip().lower() != "thread")
     if relay is None:
         sink = FrameSink(config, lambda: _local_writer(state), use_process=state.writer_process)
         sink.start()  # the writer process starts while the flow loads
