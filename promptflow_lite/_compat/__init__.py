@@ -66,6 +66,10 @@ NAMESPACES: dict[str, dict[str, str]] = {
     "promptflow._sdk.entities": dict(_ENTITIES),
     "promptflow._sdk.entities._connection": dict(_CONNECTIONS),
     "promptflow._sdk._pf_client": {"PFClient": _CLIENT["PFClient"]},
+    "promptflow._sdk._errors": {
+        **{name: f"promptflow_lite.runs._errors:{name}" for name in (
+            "InvalidRunStatusError", "RunNotFoundError", "RunExistsError")},
+        "ConnectionNotFoundError": "promptflow_lite.errors:ConnectionNotFound"},
     "promptflow._sdk._load_functions": {"load_flow": _FLOWS["load_flow"], "load_run": _CLIENT["load_run"]},
     "promptflow.core._flow": dict(_CORE_FLOW),
     "promptflow.core._model_configuration": {name: _FLOWS[name] for name in (

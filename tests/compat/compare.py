@@ -130,7 +130,8 @@ class _Runner:
         copy = h.copy_flow(flow, case_dir)
         inputs_file = case_dir / "case_inputs.json"
         h.write_json(inputs_file, case["inputs"])
-        cmd = [self.pfl, "flow", "test", "--flow", str(copy), "--inputs-file", str(inputs_file), "--output", "json"]
+        entry = copy / case["flow_file"] if case.get("flow_file") else copy
+        cmd = [self.pfl, "flow", "test", "--flow", str(entry), "--inputs-file", str(inputs_file), "--output", "json"]
         if case.get("variant"):
             cmd += ["--variant", case["variant"]]
         if case.get("node"):

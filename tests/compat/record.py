@@ -159,7 +159,8 @@ def _run_case(pf, flow: Path, case: dict[str, Any]) -> dict[str, Any]:
 
     cwd = os.getcwd()
     try:
-        result = pf.flows._test(flow=str(flow), inputs=case["inputs"], variant=case.get("variant"), node=case.get("node"),
+        entry = flow / case["flow_file"] if case.get("flow_file") else flow
+        result = pf.flows._test(flow=str(entry), inputs=case["inputs"], variant=case.get("variant"), node=case.get("node"),
                                 init=case.get("init"))
         # pf.test() ends with exactly this call; calling _test() directly keeps the node statuses and metrics.
         TestSubmitter._raise_error_when_test_failed(result, show_trace=False)

@@ -205,3 +205,30 @@ def moderate(x: str) -> str:
     assert "caught fine" in captured.out and "moderating fine" in captured.err
     assert main(["flow", "test", "--flow", str(folder), "--inputs", "x=bad"]) == 1
     assert "The text 'bad' is not allowed." in capsys.readouterr().err
+
+
+def test_a_script_catches_promptflows_sdk_errors_for_runs_and_connections(tmp_path):
+    from pathlib import Path
+
+    classification = Path(__file__).resolve().parents[2] / "flows" / "classification"
+    done = _python(f"""
+        import promptflow
+        from promptflow._sdk._errors import ConnectionNotFoundError, InvalidRunStatusError, RunNotFoundError
+
+        pf = promptflow.PFClient()
+        try:   # promptflow's examples assert this for a mapping to a column the data lacks
+            pf.run(flow={str(classification)!r}, data={str(classification / "data.jsonl")!r},
+                   column_mapping={{"text": "${{data.nope}}"}}, stream=True)
+        except InvalidRunStatusError as exc:
+            print("InvalidRunStatusError")
+        try:
+            pf.runs.get("no_such_run")
+        except RunNotFoundError:
+            print("RunNotFoundError")
+        try:
+            pf.connections.get("no_such_connection")
+        except ConnectionNotFoundError:
+            print("ConnectionNotFoundError")
+    """, tmp_path, PFL_SCRIPTED_LLM=str(classification / "scripted_llm.yaml"), PFL_HOME=str(tmp_path / "home"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-3:] == ["InvalidRunStatusError", "RunNotFoundError", "ConnectionNotFoundError"]
