@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     delete = commands.add_parser("delete", help="delete a connection")
     add_name_argument(delete)
-    delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    delete.add_argument("--yes", "-y", "--assume-yes", dest="yes", action="store_true", help="do not ask for confirmation")
     delete.set_defaults(func=_delete)
 
 

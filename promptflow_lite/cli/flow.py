@@ -50,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="template (standard)")
     init.add_argument("--connection", help="chat flows: the LLM connection name (open_ai_connection)")
     init.add_argument("--deployment", help="chat flows: the model / deployment name (gpt-4o-mini)")
-    init.add_argument("--yes", "-y", action="store_true", help="accepted for promptflow compatibility")
+    init.add_argument("--yes", "-y", "--assume-yes", dest="yes", action="store_true",
+                      help="accepted for promptflow compatibility")
     init.set_defaults(func=_init)
 
     register_serve(commands)

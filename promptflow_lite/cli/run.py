@@ -110,7 +110,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     delete = commands.add_parser("delete", help="delete a run's folder and record")
     add_name_argument(delete)
-    delete.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    delete.add_argument("-y", "--yes", "--assume-yes", dest="yes", action="store_true", help="do not ask for confirmation")
     delete.set_defaults(func=_delete)
 
     cancel = commands.add_parser("cancel", help="stop a running run (finished lines are kept)")

@@ -42,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                             "else the flow's name)")
     delete.add_argument("--older-than", "--started-before", dest="older_than",
                         help="only traces started before an age (7d, 12h) or a date (ISO 8601)")
-    delete.add_argument("-y", "--yes", action="store_true", help="no confirmation (none is asked)")
+    delete.add_argument("-y", "--yes", "--assume-yes", dest="yes", action="store_true",
+                        help="no confirmation (none is asked)")
     delete.set_defaults(func=_delete)
 
     prune = commands.add_parser("prune", help="delete the oldest traces down to a size or age cap",
