@@ -50,6 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="template (standard)")
     init.add_argument("--connection", help="chat flows: the LLM connection name (open_ai_connection)")
     init.add_argument("--deployment", help="chat flows: the model / deployment name (gpt-4o-mini)")
+    init.add_argument("--entry", help="wrap this existing Python file's --function as a flow (in --flow)")
+    init.add_argument("--function", help="with --entry: the function the flow calls")
+    init.add_argument("--prompt-template", nargs="+", default=[], metavar="PARAM=FILE",
+                      help="with --entry: render FILE (Jinja) in a prompt node and pass it as PARAM")
     init.add_argument("--yes", "-y", "--assume-yes", dest="yes", action="store_true",
                       help="accepted for promptflow compatibility")
     init.set_defaults(func=_init)
@@ -132,9 +136,23 @@ def _print_text(outcome) -> None:
 def _init(args: argparse.Namespace) -> int:
     from promptflow_lite.flow._new_flow import init_flow
 
+    if args.entry or args.function:
+        return _init_from_function(args)
     files = init_flow(args.flow, args.flow_type, connection=args.connection, deployment=args.deployment)
     print(f"Created a new flow ({args.flow_type}) in {Path(args.flow)}: {', '.join(f.name for f in files)}.")
     print(f"Try it: pfl flow test --flow {args.flow}" + (" --interactive" if args.flow_type == "chat" else ""))
+    return 0
+
+
+def _init_from_function(args: argparse.Namespace) -> int:
+    from promptflow_lite.flow._flow_from_function import init_flow_from_function
+
+    if not (args.entry and args.function):
+        raise UserError("--entry and --function go together.", hint="e.g. --entry intent.py --function extract_intent")
+    templates = dict(pair.partition("=")[::2] for pair in args.prompt_template)
+    files = init_flow_from_function(args.flow, args.entry, args.function, templates)
+    print(f"Created a flow calling {args.function}() in {Path(args.flow)}: {', '.join(f.name for f in files)}.")
+    print(f"Try it: pfl flow test --flow {args.flow} --inputs ...")
     return 0
 
 

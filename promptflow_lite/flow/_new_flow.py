@@ -21,11 +21,7 @@ def init_flow(folder: str | Path, flow_type: str = "standard", *, connection: st
     if flow_type not in FLOW_TYPES:
         raise UserError(f"Unknown flow type '{flow_type}'.", hint=f"choose one of {', '.join(FLOW_TYPES)}.")
     folder = Path(folder).expanduser()
-    existing = [folder / name for name in ("flow.dag.yaml", "flow.dag.yml", "flow.flex.yaml", "flow.flex.yml")
-                if (folder / name).exists()]
-    if existing:
-        raise UserError(f"'{folder}' already holds a flow ({existing[0].name}).",
-                        hint="choose a new folder, or open this flow instead.")
+    refuse_existing_flow(folder)
     files = sorted(p for p in (TEMPLATES / flow_type).iterdir() if p.is_file())
     clashes = [p.name for p in files if (folder / p.name).exists()]
     if clashes:
@@ -38,6 +34,15 @@ def init_flow(folder: str | Path, flow_type: str = "standard", *, connection: st
     if flow_type == "chat" and (connection or deployment):
         _point_chat_at(folder, connection, deployment)
     return written
+
+
+def refuse_existing_flow(folder: Path) -> None:
+    """Raise when ``folder`` already holds a flow (a new one would overwrite it)."""
+    existing = [folder / name for name in ("flow.dag.yaml", "flow.dag.yml", "flow.flex.yaml", "flow.flex.yml")
+                if (folder / name).exists()]
+    if existing:
+        raise UserError(f"'{folder}' already holds a flow ({existing[0].name}).",
+                        hint="choose a new folder, or open this flow instead.")
 
 
 def _point_chat_at(folder: Path, connection: str | None, deployment: str | None) -> None:

@@ -51,6 +51,8 @@ PF_COMMAND_LINES = [
     ("run delete -n r1 --assume-yes", {"name_option": "r1", "yes": True}),
     ("connection delete --name c --assume-yes", {"name_option": "c", "yes": True}),
     ("flow init --flow f --type chat --assume-yes", {"flow": "f", "yes": True}),
+    ("flow init --flow f --entry e.py --function fn --prompt-template p=p.jinja2 q=q.jinja2",
+     {"entry": "e.py", "function": "fn", "prompt_template": ["p=p.jinja2", "q=q.jinja2"]}),
     ("trace delete --run r1 --assume-yes", {"run": "r1", "yes": True}),
     ("trace delete --run r1", {"run": "r1"}),
     ("trace delete --collection c --started-before 2024-03-19T15:17:23.807563 -y",

@@ -200,3 +200,33 @@ def test_flow_init_refuses_an_existing_flow_and_sets_the_chat_connection(tmp_pat
     assert spec.node("chat").connection == "my_conn" and spec.node("chat").inputs["deployment_name"] == "gpt-4o"
     result = subprocess.run(PFL + ["flow", "init", "--flow", str(folder)], capture_output=True, text=True)
     assert result.returncode == 1 and "already holds a flow" in result.stderr
+
+
+def test_flow_init_wraps_an_existing_function_and_its_prompt_templates_as_pf_flow_init_entry(tmp_path):
+    # promptflow's `pf flow init --flow DIR --entry FILE --function NAME --prompt-template PARAM=FILE`
+    folder = tmp_path / "intent_copilot"
+    folder.mkdir()
+    (folder / "intent.py").write_text(
+        "def extract_intent(chat_prompt: str, question: str, history: list = None, temperature: float = 0.2,\n"
+        "                   shout: bool = False) -> str:\n"
+        "    text = f'{chat_prompt.strip()} / {question} / {len(history or [])} / {temperature}'\n"
+        "    return text.upper() if shout else text\n")
+    (folder / "tpl.jinja2").write_text("Find the intent of: {{question}} ({{language}})\n")
+    result = subprocess.run(PFL + ["flow", "init", "--flow", str(folder), "--entry", "intent.py", "--function",
+                                   "extract_intent", "--prompt-template", "chat_prompt=tpl.jinja2"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    spec = FlowDocument(folder).spec()
+    assert {name: i.type.value for name, i in spec.inputs.items()} == {
+        "question": "string", "history": "list", "temperature": "double", "shout": "bool", "language": "string"}
+    assert spec.inputs["temperature"].default == 0.2
+    result = subprocess.run(PFL + ["flow", "test", "--flow", str(folder), "-o", "json", "--inputs", "question=refund?",
+                                   "language=en", "history=[1, 2]"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"output": "Find the intent of: refund? (en) / refund? / 2 / 0.2"}
+    again = subprocess.run(PFL + ["flow", "init", "--flow", str(folder), "--entry", "intent.py", "--function",
+                                  "extract_intent"], capture_output=True, text=True)
+    assert again.returncode == 1 and "already holds a flow" in again.stderr
+    missing = subprocess.run(PFL + ["flow", "init", "--flow", str(tmp_path / "x"), "--entry", "intent.py",
+                                    "--function", "f"], capture_output=True, text=True)
+    assert missing.returncode == 1 and "intent.py" in missing.stderr
