@@ -167,6 +167,12 @@ def _is_promptflow(name: str) -> bool:
     return name == "promptflow" or name.startswith("promptflow.")
 
 
+def _promptflow_modules() -> list[str]:
+    """Names of the loaded ``promptflow`` modules. ``list(sys.modules)`` copies the keys in one step, so other
+    threads importing meanwhile (sub-flows loading in tools) cannot change the dict under the walk."""
+    return [name for name in list(sys.modules) if _is_promptflow(name)]
+
+
 _real: list[bool] = []
 
 
@@ -202,9 +208,9 @@ def promptflow_alias() -> Iterator[None]:
             sys.meta_path.remove(_finder)
             sys.meta_path.insert(0, _finder)
             _saved.clear()
-            for name in [n for n in sys.modules if _is_promptflow(n)]:
-                module = sys.modules[name]
-                if not getattr(module, "__promptflow_lite_alias__", False):
+            for name in _promptflow_modules():
+                module = sys.modules.get(name)
+                if module is not None and not getattr(module, "__promptflow_lite_alias__", False):
                     _saved[name] = sys.modules.pop(name)
         _depth += 1
     try:
@@ -216,7 +222,7 @@ def promptflow_alias() -> Iterator[None]:
                 sys.meta_path.remove(_finder)
                 sys.meta_path.append(_finder)
                 if _saved or real_promptflow_installed():  # give the real promptflow back
-                    for name in [n for n in sys.modules if _is_promptflow(n)]:
-                        del sys.modules[name]
+                    for name in _promptflow_modules():
+                        sys.modules.pop(name, None)
                     sys.modules.update(_saved)
                     _saved.clear()

@@ -232,3 +232,32 @@ def test_a_script_catches_promptflows_sdk_errors_for_runs_and_connections(tmp_pa
     """, tmp_path, PFL_SCRIPTED_LLM=str(classification / "scripted_llm.yaml"), PFL_HOME=str(tmp_path / "home"))
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-3:] == ["InvalidRunStatusError", "RunNotFoundError", "ConnectionNotFoundError"]
+
+
+
+def test_the_promptflow_alias_is_entered_while_other_threads_import_modules(tmp_path):
+    # Sub-flows loaded by python nodes running at once (load_flow inside a tool) enter the alias while other
+    # threads import; walking sys.modules must not fail with "dictionary changed size during iteration".
+    done = _python("""
+        import sys, threading, types
+        from promptflow_lite._compat import promptflow_alias
+
+        stop = threading.Event()
+
+        def import_things():
+            i = 0
+            while not stop.is_set():
+                sys.modules[f"_pfl_test_module_{i % 50}"] = types.ModuleType("x")
+                sys.modules.pop(f"_pfl_test_module_{(i + 25) % 50}", None)
+                i += 1
+
+        sys.setswitchinterval(1e-6)  # switch threads as often as possible, so a race shows
+        threading.Thread(target=import_things, daemon=True).start()
+        for _ in range(20000):
+            with promptflow_alias():
+                pass
+        stop.set()
+        print("ok")
+    """, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
