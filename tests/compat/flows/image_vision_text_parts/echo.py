@@ -1,0 +1,7 @@
+from promptflow.core import tool
+from promptflow.contracts.multimedia import Image
+
+
+@tool
+def echo(content: list) -> list:
+    return content
