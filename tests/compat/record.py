@@ -215,8 +215,14 @@ def _images_as_files(value: Any, flow: Path) -> Any:
     """Images written as files and referenced as ``pf flow test`` prints them (in the flow's message format)."""
     from promptflow._utils.multimedia_utils import MultimediaProcessor
 
+    from promptflow._utils.multimedia_utils import _process_recursively
+    from promptflow.contracts.multimedia import Text
+
     flow_file = next((flow / n for n in ("flow.dag.yaml", "flow.dag.yml") if (flow / n).exists()), None)
     processor = MultimediaProcessor.create_from_yaml(flow_file) if flow_file else MultimediaProcessor.create()
+    # The test result holds openai-vision texts already serialised ({"type": "text", "text": Text(...)}):
+    # persisting the Text again would wrap it twice, unlike what `pf flow test` prints.
+    value = _process_recursively(value, process_funcs={Text: str})
     return processor.persist_multimedia_data(value, base_dir=flow / ".promptflow", sub_dir=Path("output"),
                                              use_absolute_path=True)
 
