@@ -96,9 +96,10 @@ class ScriptFlow(Flow):
         return self._aggregate is not None
 
     def resolve_inputs(self, given: dict[str, Any], line_number: int | None = None) -> dict[str, Any]:
-        """The call's keyword arguments: the sample when nothing is given, declared defaults, then
-        values converted to their types; keys the entry does not take are dropped."""
-        if not given and self._sample:
+        """The call's keyword arguments: the sample when nothing is given to a single test (a batch line,
+        which has a line number, takes the defaults, as promptflow's), declared defaults, then values converted
+        to their types; keys the entry does not take are dropped."""
+        if not given and self._sample and line_number is None:
             given = dict(self._sample() if callable(self._sample) else self._sample)
         where = f" in line {line_number} of the input data" if line_number is not None else ""
         resolved = {k: v for k, v in given.items() if k in self._inputs}

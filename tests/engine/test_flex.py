@@ -503,3 +503,24 @@ def test_a_missing_include_of_a_flex_flow_names_it(make_flow):
                         "entry.py": "def f(x: str):\n    return x\n"}, name="flex_missing_include")
     with pytest.raises(FlowLoadError, match="Unable to find additional include .*nowhere.py"):
         load_flow(folder)
+
+
+def test_a_batch_line_takes_the_entry_defaults_not_the_sample(make_flow, tmp_path, capsys):
+    """promptflow's `sample` fills `pf flow test` without inputs; a batch line's unmapped inputs take the defaults."""
+    folder = make_flow({
+        "flow.flex.yaml": """
+            entry: entry:greet
+            sample:
+              inputs:
+                text: from the sample
+            """,
+        "entry.py": "def greet(text: str = 'the default', punctuation: str = '!'):\n    return text + punctuation\n",
+    })
+    assert main(["flow", "test", "--flow", str(folder), "--output", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"output": "from the sample!"}
+    data = tmp_path / "data.jsonl"
+    data.write_text('{"text": "unused: an input with a default gets no default mapping"}\n{"punctuation": "?"}\n')
+    assert main(["run", "create", "--flow", str(folder), "--data", str(data), "--name", "greetings"]) == 0
+    capsys.readouterr()
+    assert main(["run", "show-details", "greetings", "-o", "json"]) == 0
+    assert [row["outputs.output"] for row in json.loads(capsys.readouterr().out)] == ["the default!", "the default!"]
