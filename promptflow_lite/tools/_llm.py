@@ -120,12 +120,22 @@ def _finish(req: ModelRequest, call: ModelCall, data: dict) -> Any:
     if req.raw:
         return copy.deepcopy(data)
     if req.api == EMBEDDING:
-        return data["data"][0]["embedding"]
+        return _vector(data["data"][0]["embedding"])
     choice = data["choices"][0]
     if req.api == COMPLETION:
         return choice.get("text")
     message = choice.get("message") or {}
     return _sdk_message(message) if req.returns_message else message.get("content")
+
+
+def _vector(embedding: Any) -> Any:
+    """A base64 embedding decoded as the openai SDK decodes it (little-endian float32); a list as it is."""
+    if not isinstance(embedding, str):
+        return embedding
+    import array
+    import base64
+
+    return array.array("f", base64.b64decode(embedding)).tolist()
 
 
 def _sdk_message(message: dict) -> dict:

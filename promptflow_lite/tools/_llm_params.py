@@ -141,7 +141,9 @@ def embedding_request(connection: Any, input: str, deployment_name: str = "", mo
                       dimensions: int | None = None) -> ModelRequest:
     """The embedding request for one input text."""
     endpoint = resolve_endpoint(connection)
-    params: dict[str, Any] = {"model": model_name(endpoint, deployment_name, model), "input": input}
+    # base64, as the openai SDK's embeddings.create asks by default (promptflow's tool): float32 values
+    params: dict[str, Any] = {"model": model_name(endpoint, deployment_name, model), "input": input,
+                              "encoding_format": "base64"}
     if endpoint.flavour == "Serverless":
         params.update(input=[input], encoding_format="float")
     if dimensions is not None:

@@ -238,6 +238,17 @@ def test_embedding_over_each_connection_kind(server):
     assert serverless_body["input"] == ["hello world"] and serverless_body["encoding_format"] == "float"
 
 
+def test_embedding_vectors_are_what_the_openai_sdk_gives_promptflow(server):
+    # promptflow-tools calls embeddings.create without encoding_format: the SDK asks for base64 and decodes
+    # float32 values, so a flow computing with the vector (cosine similarity...) gets the same numbers.
+    import openai
+
+    sdk = openai.OpenAI(base_url=server.url, api_key="k").embeddings.create(model="text-embedding-ada-002",
+                                                                            input="hello world")
+    assert builtin.embedding(openai_conn(server), "hello world") == sdk.data[0].embedding
+    assert builtin.embedding(azure_conn(server), "hello world", deployment_name="ada") == sdk.data[0].embedding
+
+
 # ----------------------------------------------------------------------------- built-in tools and llm nodes
 
 
