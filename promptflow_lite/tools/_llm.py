@@ -116,11 +116,13 @@ def _checked(req: ModelRequest, raw: Any) -> Any:
 
 
 def _finish(req: ModelRequest, call: ModelCall, data: dict) -> Any:
+    if req.api == EMBEDDING:  # the vectors as floats, for traces as for the caller
+        data = {**data, "data": [{**item, "embedding": _vector(item.get("embedding"))} for item in data["data"]]}
     record_response(call, data)
     if req.raw:
         return copy.deepcopy(data)
     if req.api == EMBEDDING:
-        return _vector(data["data"][0]["embedding"])
+        return data["data"][0]["embedding"]
     choice = data["choices"][0]
     if req.api == COMPLETION:
         return choice.get("text")
