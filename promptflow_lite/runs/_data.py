@@ -8,7 +8,9 @@ JSON and JSONL are parsed with the standard library, not ``pandas.read_json``: p
 date-like columns into timestamps and fills absent keys with NaN, and its errors do not say
 which line is broken. Every problem names the file, and the line/column where there is one.
 Bytes that are not UTF-8 do not stop a run: they are read as lone surrogates (``surrogateescape``),
-so only the lines holding them fail, each with a message naming its input.
+so only the lines holding them fail, each with a message naming its input. A JSONL line that cannot
+be read at all (not JSON, not an object, nested too deeply) is an :class:`UnreadableRow`: its line
+fails alone, unless no line of the file can be read (then the file is the problem).
 """
 
 from __future__ import annotations
@@ -26,6 +28,16 @@ Warn = Callable[[str], None]
 
 SUPPORTED = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 CHUNK_ROWS = 10_000  # rows of a CSV/TSV or parquet file read at a time
+UNREADABLE = "__unreadable_line__"  # the only mapped input of a line whose data cannot be read: why
+
+
+class UnreadableRow(dict):
+    """A data line that cannot be read: no columns, and ``problem`` (naming the file and its line), with
+    which the run's line fails alone."""
+
+    def __init__(self, problem: DataError):
+        super().__init__()
+        self.problem = str(problem)
 
 
 def load_data(path: str | Path, warn: Warn | None = None) -> list[Row]:
@@ -96,7 +108,7 @@ def iter_file(file: Path, *, unknown_as_jsonl: bool = False) -> Iterator[Row]:
                         hint=f"use one of {', '.join(SUPPORTED)}.")
     base = file.parent
     for row in rows:
-        yield {key: resolve_image_paths(value, base) for key, value in row.items()}
+        yield row if type(row) is UnreadableRow else {key: resolve_image_paths(value, base) for key, value in row.items()}
 
 
 def _data_files(folder: Path) -> list[Path]:
@@ -119,7 +131,7 @@ def _read_jsonl(file: Path) -> Iterator[Row]:
     """Rows of a JSON Lines file, read a line at a time. Lines end at ``\n``, ``\r\n`` or a lone ``\r``
     (not at U+2028, U+2029 or U+0085, which JSON strings may hold); each may start with a BOM (files joined
     end to end)."""
-    rows, number = 0, 0
+    rows, number, first_problem = 0, 0, None
     with _open_binary(file) as handle:
         for raw in handle:
             if number == 0 and raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -131,23 +143,30 @@ def _read_jsonl(file: Path) -> Iterator[Row]:
                 line = line.removeprefix("\ufeff")
                 if not line.strip():
                     continue
+                problem = value = None
                 try:
                     value = load_json(line)
                 except RecursionError:
-                    raise _too_deep(file, number) from None
+                    problem = _too_deep(file, number)
                 except json.JSONDecodeError as exc:
-                    hint = "each line of a .jsonl file must be one complete JSON object."
-                    if rows == 0 and _is_whole_json(_read_text(file)):
-                        hint = ("the file holds one pretty-printed JSON document, not one object per line: "
-                                "rename it to .json or write each object on its own line.")
-                    raise DataError(f"Invalid JSON at column {exc.colno}: {exc.msg}.", file=str(file), line=number,
-                                    hint=hint) from None
-                if not isinstance(value, dict):
-                    raise DataError(f"Expected a JSON object, got {type(value).__name__}.", file=str(file),
-                                    line=number, hint='write each line as an object of column values, e.g. '
-                                                      '{"question": "..."}.')
-                rows += 1
-                yield value
+                    if rows == 0 and first_problem is None and _is_whole_json(_read_text(file)):
+                        raise DataError(f"Invalid JSON at column {exc.colno}: {exc.msg}.", file=str(file),
+                                        line=number, hint="the file holds one pretty-printed JSON document, not one "
+                                        "object per line: rename it to .json or write each object on its own line.")
+                    problem = DataError(f"Invalid JSON at column {exc.colno}: {exc.msg}.", file=str(file), line=number,
+                                        hint="each line of a .jsonl file must be one complete JSON object.")
+                if problem is None and not isinstance(value, dict):
+                    problem = DataError(f"Expected a JSON object, got {type(value).__name__}.", file=str(file),
+                                        line=number, hint='write each line as an object of column values, e.g. '
+                                                          '{"question": "..."}.')
+                if problem is not None:
+                    first_problem = first_problem or problem
+                    yield UnreadableRow(problem)
+                else:
+                    rows += 1
+                    yield value
+    if first_problem is not None and rows == 0:  # not one line could be read: the file is not JSON Lines
+        raise first_problem
 
 
 def _open_binary(file: Path):

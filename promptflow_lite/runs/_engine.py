@@ -21,6 +21,8 @@ from typing import Any, Callable, Iterable, Protocol
 
 from promptflow_lite._registry import Registry
 from promptflow_lite.engine._results import LineResult
+from promptflow_lite.errors import InputError
+from promptflow_lite.runs._data import UNREADABLE
 
 # Lines in flight. LLM-bound lines spend ~99 % of their time waiting on the network (a 200 ms
 # call costs ~1-3 ms of CPU here), so 64 keeps one core busy without flooding an endpoint;
@@ -116,15 +118,19 @@ class LocalEngine:
 
 
 async def run_task(flow: Any, task: LineTask, line_timeout: float | None) -> LineResult:
-    """The line's result; should the flow raise instead of reporting a failed line, the line fails alone."""
+    """The line's result; should the flow raise instead of reporting a failed line, the line fails alone
+    (as does a line whose data cannot be read)."""
     try:
+        if UNREADABLE in task.inputs:
+            raise InputError(f"The data of line {task.line_number} cannot be read: {task.inputs[UNREADABLE]}")
         return await flow.arun(task.inputs, line_number=task.line_number, timeout=line_timeout,
                                attributes=task.attributes)
     except Exception as exc:  # noqa: BLE001 - one line never sinks the run
         from promptflow_lite.engine._results import FAILED
         from promptflow_lite.errors import error_dict
 
-        return LineResult(status=FAILED, inputs=dict(task.inputs), error=error_dict(exc), line_number=task.line_number)
+        inputs = {} if UNREADABLE in task.inputs else dict(task.inputs)
+        return LineResult(status=FAILED, inputs=inputs, error=error_dict(exc), line_number=task.line_number)
 
 
 EngineFactory = Callable[[Any], LineEngine]  # RunSpec -> engine
