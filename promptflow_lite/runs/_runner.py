@@ -128,7 +128,7 @@ class Runner:
         if not folder.inputs_file.is_file():
             raise InvalidRunStatusError(f"Run '{name}' never started ({error_message(run.error)}).",
                                         hint="fix the problem and create a new run.")
-        if run.status == model.COMPLETED:
+        if run.status == model.COMPLETED and folder.holds_every_line():
             return run
         spec = _checked(check_resumable(RunSpec.from_stored(run.properties), name).merged(
             connections=connections, max_concurrency=max_concurrency, line_timeout=line_timeout, stream=stream,
