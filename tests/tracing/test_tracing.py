@@ -434,3 +434,16 @@ def test_an_unwritable_store_turns_tracing_off_instead_of_failing(make_flow, mon
     assert "Traces will not be stored" in caplog.text
     monkeypatch.setenv("PFL_HOME", str(tmp_path / "home"))
     assert load_flow(make_flow(CHAIN, name="words")).run({"text": "fine"}).ok
+
+
+def test_a_trace_writer_process_that_cannot_open_its_store_stops_without_a_traceback(tmp_path, capfd):
+    """E.g. the disk filled between the traced program's check of the store and the writer's start: the
+    program writes its traces itself (and says once why it cannot); the writer adds no traceback."""
+    from promptflow_lite.tracing._write.sink import _Process
+
+    (tmp_path / "traces.sqlite").mkdir()  # a store no one can open
+    config = {"store": str(tmp_path / "traces.sqlite"), "otlp": False, "resource": {}, "user_named": [],
+              "batch": {}, "max_chars": 1000, "limits": {}}
+    with pytest.raises(OSError, match="exited"):
+        _Process(config)
+    assert "Traceback" not in capfd.readouterr().err

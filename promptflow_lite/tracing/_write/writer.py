@@ -114,7 +114,10 @@ def main() -> None:
         frames, used = unpack(buffer)
         del buffer[:used]
         if writer is None and frames:
-            writer = _configured(decode(frames.pop(0)[1]))
+            try:
+                writer = _configured(decode(frames.pop(0)[1]))
+            except (OSError, sqlite3.Error):  # e.g. the disk just filled: the traced process writes in-process
+                os._exit(1)                    # and says why, once (no traceback from here)
             _ack(acks, READY)
         for number in writer.write(frames) if frames else ():
             _ack(acks, number)
