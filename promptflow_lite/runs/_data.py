@@ -143,30 +143,34 @@ def _read_jsonl(file: Path) -> Iterator[Row]:
                 line = line.removeprefix("\ufeff")
                 if not line.strip():
                     continue
-                problem = value = None
-                try:
-                    value = load_json(line)
-                except RecursionError:
-                    problem = _too_deep(file, number)
-                except json.JSONDecodeError as exc:
-                    if rows == 0 and first_problem is None and _is_whole_json(_read_text(file)):
-                        raise DataError(f"Invalid JSON at column {exc.colno}: {exc.msg}.", file=str(file),
-                                        line=number, hint="the file holds one pretty-printed JSON document, not one "
-                                        "object per line: rename it to .json or write each object on its own line.")
-                    problem = DataError(f"Invalid JSON at column {exc.colno}: {exc.msg}.", file=str(file), line=number,
-                                        hint="each line of a .jsonl file must be one complete JSON object.")
-                if problem is None and not isinstance(value, dict):
-                    problem = DataError(f"Expected a JSON object, got {type(value).__name__}.", file=str(file),
-                                        line=number, hint='write each line as an object of column values, e.g. '
-                                                          '{"question": "..."}.')
-                if problem is not None:
-                    first_problem = first_problem or problem
-                    yield UnreadableRow(problem)
+                value = _parse_line(line, file, number)
+                if isinstance(value, DataError):
+                    if first_problem is None and rows == 0 and _is_whole_json(_read_text(file)):
+                        raise DataError(value.message, file=str(file), line=number, hint="the file holds one "
+                                        "pretty-printed JSON document, not one object per line: rename it to .json "
+                                        "or write each object on its own line.")
+                    first_problem = first_problem or value
+                    value = UnreadableRow(value)
                 else:
                     rows += 1
-                    yield value
+                yield value
     if first_problem is not None and rows == 0:  # not one line could be read: the file is not JSON Lines
         raise first_problem
+
+
+def _parse_line(line: str, file: Path, number: int) -> Row | DataError:
+    """One JSONL line as a row, or the problem that makes it unreadable."""
+    try:
+        value = load_json(line)
+    except RecursionError:
+        return _too_deep(file, number)
+    except json.JSONDecodeError as exc:
+        return DataError(f"Invalid JSON at column {exc.colno}: {exc.msg}.", file=str(file), line=number,
+                         hint="each line of a .jsonl file must be one complete JSON object.")
+    if not isinstance(value, dict):
+        return DataError(f"Expected a JSON object, got {type(value).__name__}.", file=str(file), line=number,
+                         hint='write each line as an object of column values, e.g. {"question": "..."}.')
+    return value
 
 
 def _open_binary(file: Path):
