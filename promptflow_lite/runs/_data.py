@@ -9,8 +9,9 @@ date-like columns into timestamps and fills absent keys with NaN, and its errors
 which line is broken. Every problem names the file, and the line/column where there is one.
 Bytes that are not UTF-8 do not stop a run: they are read as lone surrogates (``surrogateescape``),
 so only the lines holding them fail, each with a message naming its input. A JSONL line that cannot
-be read at all (not JSON, not an object, nested too deeply) is an :class:`UnreadableRow`: its line
-fails alone, unless no line of the file can be read (then the file is the problem).
+be read at all (not JSON, not an object, nested too deeply), or a CSV/TSV row with more fields than
+the header, is an :class:`UnreadableRow`: its line fails alone, unless no line of a JSONL file can be
+read (then the file is the problem).
 """
 
 from __future__ import annotations
@@ -229,15 +230,47 @@ def _columns_to_rows(data: dict[str, Any], file: Path) -> list[Row]:
 
 
 def _read_table(file: Path, sep: str) -> Iterator[Row]:
+    """Rows of a CSV/TSV file (pandas' fast parser); from the first row with more fields than the header on,
+    pandas' python parser reads on, making each such row an :class:`UnreadableRow`."""
+    done = 0
+    try:
+        for row in _table_rows(file, sep):
+            done += 1
+            yield row
+    except _TooManyFields:  # (the first row cannot be one: see the row-index check in _table_rows)
+        for index, row in enumerate(_table_rows(file, sep, lenient=True)):
+            if index >= done:
+                yield row
+
+
+class _TooManyFields(Exception):
+    """A row of the table has more fields than its header."""
+
+
+_TOO_MANY = "\x00too many fields\x00"  # the first cell of a row with more fields than the header
+
+
+def _table_rows(file: Path, sep: str, lenient: bool = False) -> Iterator[Row]:
     import pandas as pd
 
-    def failed(exc: Exception) -> DataError:
+    def failed(exc: Exception) -> Exception:
+        if not lenient and "fields in line" in str(exc):
+            return _TooManyFields()
         return DataError(f"Cannot parse the file: {str(exc).strip()}", file=str(file),
                          hint="check quoting and that every row has as many fields as the header.")
 
+    def too_many(fields: list[str]) -> list[str]:
+        return [_TOO_MANY + str(len(fields))]
+
+    options = {}
+    if lenient:
+        import csv
+
+        csv.field_size_limit(2**31 - 1)  # the python parser's cells may be as big as the fast parser's
+        options = {"engine": "python", "on_bad_lines": too_many}
     try:
         chunks = pd.read_csv(file, sep=sep, dtype=object, keep_default_na=False, encoding="utf-8-sig",
-                             encoding_errors="surrogateescape", chunksize=CHUNK_ROWS)
+                             encoding_errors="surrogateescape", chunksize=CHUNK_ROWS, **options)
     except pd.errors.EmptyDataError:
         return
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -253,7 +286,17 @@ def _read_table(file: Path, sep: str) -> Iterator[Row]:
             if not isinstance(frame.index, pd.RangeIndex):  # pandas silently made the first column the row index
                 raise DataError("The first row after the header has more fields than the header.", file=str(file),
                                 hint="add the missing column name to the header, or remove the extra field.")
-            yield from frame.to_dict(orient="records")
+            if not lenient:
+                yield from frame.to_dict(orient="records")
+                continue
+            for row in frame.to_dict(orient="records"):
+                first = next(iter(row.values()), None)
+                if isinstance(first, str) and first.startswith(_TOO_MANY):
+                    yield UnreadableRow(DataError(
+                        f"The row has {first[len(_TOO_MANY):]} fields, the header {len(row)}.", file=str(file),
+                        hint="quote cells that hold the separator, or remove the extra fields."))
+                else:
+                    yield {key: "" if value is None else value for key, value in row.items()}  # as the fast parser
 
 
 def _read_parquet(file: Path) -> Iterator[Row]:

@@ -113,11 +113,17 @@ def test_empty_file_and_missing_path(tmp_path):
         load_data(tmp_path / "nope.jsonl")
 
 
-def test_malformed_csv_says_where(tmp_path):
-    file = write(tmp_path / "d.csv", "a,b\n1,2\n3,4,5\n")
-    with pytest.raises(DataError) as info:
-        load_data(file)
-    assert "line 3" in str(info.value) and str(file) in str(info.value)
+def test_a_csv_row_with_too_many_fields_fails_alone(make_flow, tmp_path, pfl_json):
+    flow = make_flow(FLOW)
+    data = write(tmp_path / "d.csv", 'q,n\na,1\nb,2,3\n"c,d",4\ne,5,6,7\nf\n' + "g," + "x" * 200_000 + "\n")
+    assert pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--name", "rows"]) == 1
+    rows = pfl_json("run", "show-details", "rows", "-o", "json")
+    assert [(row["line_number"], row["outputs.out"]) for row in rows if row["status"] == "Completed"] == \
+        [(0, "a"), (2, "c,d"), (4, "f"), (5, "g")]
+    failed = {row["line_number"]: row["error"] for row in rows if row["status"] == "Failed"}
+    assert failed.keys() == {1, 3}
+    assert f"line 1 cannot be read: {data}: The row has 3 fields, the header 2." in failed[1]
+    assert "The row has 4 fields" in failed[3]
 
 
 def test_an_extra_field_in_the_first_csv_row_is_an_error_not_a_shifted_column(tmp_path):
