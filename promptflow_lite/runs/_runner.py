@@ -291,6 +291,8 @@ class Runner:
             finally:
                 if cache is not None:
                     cache.close()
+                    if cache.unusable:
+                        context.log.warning(cache.unusable)
 
     async def _run_lines(self, context: _Context, flow, todo) -> None:
         spec = context.spec
