@@ -447,3 +447,52 @@ def test_a_trace_writer_process_that_cannot_open_its_store_stops_without_a_trace
     with pytest.raises(OSError, match="exited"):
         _Process(config)
     assert "Traceback" not in capfd.readouterr().err
+
+
+SPANS_ON_A_FULL_DISK = """
+import os, resource, sys
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from promptflow_lite.tracing._sqlite_exporter import SqliteSpanExporter
+from promptflow_lite.tracing._store import TraceStore
+
+folder, mounted = sys.argv[1], sys.argv[2] == "1"
+store = TraceStore(os.path.join(folder, "traces.sqlite"))
+tracer_provider = TracerProvider()
+tracer_provider.add_span_processor(SimpleSpanProcessor(SqliteSpanExporter(store)))
+tracer = tracer_provider.get_tracer("t")
+with tracer.start_as_current_span("before"):
+    pass
+if mounted:  # fill the small filesystem
+    with open(os.path.join(folder, "filler"), "wb") as filler:
+        try:
+            while True:
+                filler.write(b"x" * 65536)
+                filler.flush()
+        except OSError:
+            pass
+else:  # no file may grow any more
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+for n in range(3):
+    with tracer.start_as_current_span("x" * 200_000):  # big enough to need new pages
+        pass
+print("the traced program went on")
+"""
+
+
+def test_spans_that_cannot_be_stored_on_a_full_disk_are_reported_once_without_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "small"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
+                             capture_output=True).returncode == 0
+    try:
+        done = subprocess.run([sys.executable, "-c", SPANS_ON_A_FULL_DISK, str(folder), str(int(mounted))],
+                              capture_output=True, text=True, timeout=300)
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(folder)], check=False)
+    assert done.returncode == 0 and "the traced program went on" in done.stdout, done.stderr
+    assert done.stderr.count("could not write") == 1 and "Traceback" not in done.stderr, done.stderr
