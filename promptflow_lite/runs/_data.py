@@ -9,9 +9,9 @@ date-like columns into timestamps and fills absent keys with NaN, and its errors
 which line is broken. Every problem names the file, and the line/column where there is one.
 Bytes that are not UTF-8 do not stop a run: they are read as lone surrogates (``surrogateescape``),
 so only the lines holding them fail, each with a message naming its input. A JSONL line that cannot
-be read at all (not JSON, not an object, nested too deeply), or a CSV/TSV row with more fields than
-the header, is an :class:`UnreadableRow`: its line fails alone, unless no line of a JSONL file can be
-read (then the file is the problem).
+be read at all (not JSON, not an object, nested too deeply), an item of a ``.json`` list that is not an
+object, or a CSV/TSV row with more fields than the header, is an :class:`UnreadableRow`: its line fails
+alone, unless no line of the file can be read (then the file is the problem).
 """
 
 from __future__ import annotations
@@ -205,11 +205,12 @@ def _read_json(file: Path) -> list[Row]:
         raise DataError(f"Invalid JSON at column {exc.colno}: {exc.msg}.", file=str(file), line=exc.lineno,
                         hint="fix the JSON syntax (a .json data file holds a list of objects).") from None
     if isinstance(data, list):
-        for index, item in enumerate(data):
-            if not isinstance(item, dict):
-                raise DataError(f"Item {index} of the list is a {type(item).__name__}, not an object.",
-                                file=str(file), hint="a .json data file holds a list of objects, one per line of data.")
-        return data
+        problems = [None if isinstance(item, dict) else DataError(
+            f"Item {index} of the list is a {type(item).__name__}, not an object.", file=str(file),
+            hint="a .json data file holds a list of objects, one per line of data.") for index, item in enumerate(data)]
+        if data and all(problems):  # not one row: the file is the problem
+            raise problems[0]
+        return [item if problem is None else UnreadableRow(problem) for item, problem in zip(data, problems)]
     if isinstance(data, dict) and data and all(isinstance(v, (list, dict)) for v in data.values()):
         return _columns_to_rows(data, file)
     raise DataError("A .json data file must hold a list of objects (or an object of equally long columns).",

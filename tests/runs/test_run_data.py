@@ -113,6 +113,19 @@ def test_empty_file_and_missing_path(tmp_path):
         load_data(tmp_path / "nope.jsonl")
 
 
+def test_an_item_of_a_json_list_that_is_not_an_object_fails_alone(make_flow, tmp_path, pfl_json):
+    flow = make_flow(FLOW)
+    data = write(tmp_path / "d.json", '[{"q": "a"}, ["q", "b"], "c", {"q": "d"}]')
+    assert pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--name", "items"]) == 1
+    rows = pfl_json("run", "show-details", "items", "-o", "json")
+    assert [row["outputs.out"] for row in rows if row["status"] == "Completed"] == ["a", "d"]
+    failed = {row["line_number"]: row["error"] for row in rows if row["status"] == "Failed"}
+    assert "line 1 cannot be read: " in failed[1] and "Item 1 of the list is a list, not an object" in failed[1]
+    assert "Item 2 of the list is a str" in failed[2]
+    with pytest.raises(DataError, match="Item 0 of the list is a int"):
+        load_data(write(tmp_path / "numbers.json", "[1, 2, 3]"))
+
+
 def test_a_csv_row_with_too_many_fields_fails_alone(make_flow, tmp_path, pfl_json):
     flow = make_flow(FLOW)
     data = write(tmp_path / "d.csv", 'q,n\na,1\nb,2,3\n"c,d",4\ne,5,6,7\nf\n' + "g," + "x" * 200_000 + "\n")
