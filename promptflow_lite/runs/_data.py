@@ -231,24 +231,25 @@ def _columns_to_rows(data: dict[str, Any], file: Path) -> list[Row]:
 
 
 def _read_table(file: Path, sep: str) -> Iterator[Row]:
-    """Rows of a CSV/TSV file (pandas' fast parser); from the first row with more fields than the header on,
-    pandas' python parser reads on, making each such row an :class:`UnreadableRow`."""
+    """Rows of a CSV/TSV file (pandas' fast parser); a row with more fields than the header is an
+    :class:`UnreadableRow` (from the first row with two or more too many, pandas' python parser reads on)."""
     done = 0
     try:
         for row in _table_rows(file, sep):
             done += 1
             yield row
-    except _TooManyFields:  # (the first row cannot be one: see the row-index check in _table_rows)
+    except _TooManyFields:
         for index, row in enumerate(_table_rows(file, sep, lenient=True)):
             if index >= done:
                 yield row
 
 
 class _TooManyFields(Exception):
-    """A row of the table has more fields than its header."""
+    """A row of the table has more fields than the fast parser takes."""
 
 
-_TOO_MANY = "\x00too many fields\x00"  # the first cell of a row with more fields than the header
+_EXTRA = "\x00an extra field\x00"  # a column after the header's: a row with one field too many fills it
+_TOO_MANY = "\x00too many fields\x00"  # the first cell of a row with more fields (python parser)
 
 
 def _table_rows(file: Path, sep: str, lenient: bool = False) -> Iterator[Row]:
@@ -260,18 +261,20 @@ def _table_rows(file: Path, sep: str, lenient: bool = False) -> Iterator[Row]:
         return DataError(f"Cannot parse the file: {str(exc).strip()}", file=str(file),
                          hint="check quoting and that every row has as many fields as the header.")
 
-    def too_many(fields: list[str]) -> list[str]:
-        return [_TOO_MANY + str(len(fields))]
+    def unreadable(fields: int, header: int) -> UnreadableRow:
+        return UnreadableRow(DataError(f"The row has {fields} fields, the header {header}.", file=str(file),
+                                       hint="quote cells that hold the separator, or remove the extra fields."))
 
-    options = {}
+    options = {"sep": sep, "dtype": object, "keep_default_na": False, "encoding": "utf-8-sig",
+               "encoding_errors": "surrogateescape"}
     if lenient:
         import csv
 
         csv.field_size_limit(2**31 - 1)  # the python parser's cells may be as big as the fast parser's
-        options = {"engine": "python", "on_bad_lines": too_many}
+        options.update(engine="python", on_bad_lines=lambda fields: [_TOO_MANY + str(len(fields))])
     try:
-        chunks = pd.read_csv(file, sep=sep, dtype=object, keep_default_na=False, encoding="utf-8-sig",
-                             encoding_errors="surrogateescape", chunksize=CHUNK_ROWS, **options)
+        header = list(pd.read_csv(file, nrows=0, **options).columns)
+        chunks = pd.read_csv(file, names=[*header, _EXTRA], header=None, skiprows=1, chunksize=CHUNK_ROWS, **options)
     except pd.errors.EmptyDataError:
         return
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -285,19 +288,22 @@ def _table_rows(file: Path, sep: str, lenient: bool = False) -> Iterator[Row]:
             except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
                 raise failed(exc) from None
             if not isinstance(frame.index, pd.RangeIndex):  # pandas silently made the first column the row index
-                raise DataError("The first row after the header has more fields than the header.", file=str(file),
-                                hint="add the missing column name to the header, or remove the extra field.")
-            if not lenient:
-                yield from frame.to_dict(orient="records")
+                raise DataError("The first row after the header has two or more fields more than the header.",
+                                file=str(file), hint="add the missing column names to the header, or remove the "
+                                                     "extra fields.")
+            extra = frame.pop(_EXTRA)
+            rows = frame.to_dict(orient="records")
+            if not lenient and not (extra.notna() & (extra != "")).any():
+                yield from rows
                 continue
-            for row in frame.to_dict(orient="records"):
+            for row, more in zip(rows, extra):
                 first = next(iter(row.values()), None)
                 if isinstance(first, str) and first.startswith(_TOO_MANY):
-                    yield UnreadableRow(DataError(
-                        f"The row has {first[len(_TOO_MANY):]} fields, the header {len(row)}.", file=str(file),
-                        hint="quote cells that hold the separator, or remove the extra fields."))
-                else:
-                    yield {key: "" if value is None else value for key, value in row.items()}  # as the fast parser
+                    yield unreadable(int(first[len(_TOO_MANY):]), len(header))
+                elif more is not None and more == more and more != "":  # (NaN != NaN)
+                    yield unreadable(len(header) + 1, len(header))
+                else:  # the python parser leaves missing cells None, the fast one ""
+                    yield {key: "" if value is None else value for key, value in row.items()}
 
 
 def _read_parquet(file: Path) -> Iterator[Row]:

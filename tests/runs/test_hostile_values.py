@@ -64,7 +64,7 @@ CSV_HOSTILE = [  # (column, raw bytes of the cell)
     ("n", b"1.5"), ("n", b""), ("n", b"9" * 5000), ("n", b"0x1F"), ("n", b"[1, 2]"), ("n", b"7" * 100_000),
     ("s", b"a\xed\xa0\x80b"), ("s", b"\xff\xfe"), ("s", b"caf\xe9"), ("s", b"\x80"),
 ]
-CSV_UNREADABLE = [b"1,a,b", b"1,a,b,c", b'1,"a",b', b"1,a,", b"x,y,z", b"1,a,b\tc,d"]  # more fields than the header
+CSV_UNREADABLE = [b"1,a,b", b"1,a,b,c", b'1,"a",b', b"1,a,b,", b"x,y,z", b"1,a,b\tc,d"]  # more fields than the header
 
 
 def hostile_lines() -> list[int]:

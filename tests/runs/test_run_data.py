@@ -128,22 +128,23 @@ def test_an_item_of_a_json_list_that_is_not_an_object_fails_alone(make_flow, tmp
 
 def test_a_csv_row_with_too_many_fields_fails_alone(make_flow, tmp_path, pfl_json):
     flow = make_flow(FLOW)
-    data = write(tmp_path / "d.csv", 'q,n\na,1\nb,2,3\n"c,d",4\ne,5,6,7\nf\n' + "g," + "x" * 200_000 + "\n")
+    data = write(tmp_path / "d.csv", 'q,n\nz,0,extra\na,1\nb,2,3\n"c,d",4\ne,5,6,7\nf\n' + "g," + "x" * 200_000 +
+                 "\nh,8,\n")  # (a trailing separator is no extra field)
     assert pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--name", "rows"]) == 1
     rows = pfl_json("run", "show-details", "rows", "-o", "json")
     assert [(row["line_number"], row["outputs.out"]) for row in rows if row["status"] == "Completed"] == \
-        [(0, "a"), (2, "c,d"), (4, "f"), (5, "g")]
+        [(1, "a"), (3, "c,d"), (5, "f"), (6, "g"), (7, "h")]
     failed = {row["line_number"]: row["error"] for row in rows if row["status"] == "Failed"}
-    assert failed.keys() == {1, 3}
-    assert f"line 1 cannot be read: {data}: The row has 3 fields, the header 2." in failed[1]
-    assert "The row has 4 fields" in failed[3]
+    assert failed.keys() == {0, 2, 4}
+    assert f"line 2 cannot be read: {data}: The row has 3 fields, the header 2." in failed[2]
+    assert "The row has 3 fields" in failed[0] and "The row has 4 fields" in failed[4]
 
 
-def test_an_extra_field_in_the_first_csv_row_is_an_error_not_a_shifted_column(tmp_path):
-    file = write(tmp_path / "d.csv", "q,n\na,b,c\n")  # pandas would make `a` the row index: q=b, n=c
+def test_extra_fields_in_the_first_csv_row_are_an_error_not_a_shifted_column(tmp_path):
+    file = write(tmp_path / "d.csv", "q,n\na,b,c,d\ne,f\n")  # pandas would make `a, b` the row index: q=c, n=d
     with pytest.raises(DataError) as info:
         load_data(file)
-    assert "more fields than the header" in str(info.value) and str(file) in str(info.value)
+    assert "more than the header" in str(info.value) and str(file) in str(info.value)
 
 
 FLOW = {
