@@ -121,11 +121,14 @@ def _read_in_folder(file: Path, warn: Warn | None) -> Iterable[Row]:
     if file.suffix.lower() in SUPPORTED:
         return iter_file(file)
     try:
-        return read_file(file, unknown_as_jsonl=True)
+        rows = read_file(file, unknown_as_jsonl=True)
+        if not any(type(row) is UnreadableRow for row in rows):  # a file of another kind may hold a JSON line
+            return rows
     except DataError:
-        if warn:
-            warn(f"Ignored '{file}': not a data file ({', '.join(SUPPORTED)}).")
-        return []
+        pass
+    if warn:
+        warn(f"Ignored '{file}': not a data file ({', '.join(SUPPORTED)}).")
+    return []
 
 
 def _read_jsonl(file: Path) -> Iterator[Row]:

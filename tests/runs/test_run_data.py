@@ -77,8 +77,9 @@ def test_folder_is_read_recursively_in_path_order(tmp_path):
     write(tmp_path / "data" / ".hidden.jsonl", '{"q": "hidden"}\n')
     notes = []
     write(tmp_path / "data" / "README.txt", "not data at all")
+    write(tmp_path / "data" / "notes.md", 'An example line:\n{"q": "example"}\n')
     assert [r["q"] for r in load_data(tmp_path / "data", warn=notes.append)] == ["a", "b", "c"]
-    assert any("README.txt" in n for n in notes)
+    assert any("README.txt" in n for n in notes) and any("notes.md" in n for n in notes)
 
 
 def test_image_paths_resolve_next_to_the_data_file(tmp_path):
