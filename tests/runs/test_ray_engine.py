@@ -329,6 +329,24 @@ def test_lines_are_handed_out_only_as_workers_have_room(ray_cluster, make_flow):
     assert max(ahead) <= 2 * 5  # never more than the workers' room
 
 
+def test_an_evaluation_flex_flow_over_a_flex_base_run_on_ray_uses_its_own_helpers(ray_cluster, make_flow, tmp_path):
+    answer = make_flow({"flow.flex.yaml": "entry: flow:answer\n",
+                        "flow.py": "from ray_helpers import shout\ndef answer(q: str) -> str:\n    return shout(q)\n",
+                        "ray_helpers.py": "def shout(text):\n    return text.upper() + '!'\n"}, name="answer")
+    grader = make_flow({"flow.flex.yaml": "entry: flow:grade\n",
+                        "flow.py": "from ray_helpers import judge\ndef grade(answer: str) -> bool:\n"
+                                   "    return judge(answer)\n",
+                        "ray_helpers.py": "def judge(text):\n    return text.endswith('!')\n"}, name="grader")
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps({"q": f"question {i}"}) + "\n" for i in range(6)))
+    client = Client(progress=False, engine="ray", ray_actors=2)
+    base = client.run(answer, data=data, column_mapping={"q": "${data.q}"})
+    graded = client.run(grader, data=data, run=base, column_mapping={"answer": "${run.outputs.output}"})
+    assert (base.status, graded.status) == ("Completed", "Completed")
+    assert [row["output"] for _, row in sorted(outputs(base).items())] == [f"QUESTION {i}!" for i in range(6)]
+    assert [row["output"] for row in outputs(graded).values()] == [True] * 6
+
+
 def test_pfl_eval_on_ray_prints_the_same_comparison_table(ray_cluster, tmp_path):
     example = REPO / "flows" / "classification"
     command = [sys.executable, "-m", "promptflow_lite.cli.main", "--scripted-llm", str(example / "scripted_llm.yaml"),
