@@ -329,10 +329,14 @@ def test_lines_are_handed_out_only_as_workers_have_room(ray_cluster, make_flow):
     assert max(ahead) <= 2 * 5  # never more than the workers' room
 
 
-def test_images_a_flow_makes_on_ray_are_written_as_files_and_aggregated_as_locally(ray_cluster, make_flow, tmp_path):
+ONE_PIXEL_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+
+
+def test_images_a_flow_makes_on_ray_are_written_as_files_and_aggregated_as_locally(ray_cluster, make_flow,
+                                                                                   tmp_path):
     flow = make_flow({
         "draw.py": "import base64\nfrom promptflow.core import tool\nfrom promptflow.contracts.multimedia import Image\n"
-                   "PNG = base64.b64decode('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==')\n"
+                   f"PNG = base64.b64decode('{ONE_PIXEL_PNG}')\n"
                    "@tool\ndef draw(n: int):\n    return Image(PNG + bytes([n]), mime_type='image/png')\n",
         "size.py": "from promptflow.core import tool, log_metric\n"
                    "@tool\ndef size(pictures: list) -> int:\n"
@@ -353,11 +357,13 @@ def test_images_a_flow_makes_on_ray_are_written_as_files_and_aggregated_as_local
     assert outputs(remote) == outputs(local)
     assert all(set(row["picture"]) == {"data:image/png;path"} for row in outputs(remote).values())
     written = sorted(p.name for p in Path(remote.output_path, "flow_outputs").glob("*.png"))
-    assert len(written) == 8 and written == sorted(p.name for p in Path(local.output_path, "flow_outputs").glob("*.png"))
+    assert len(written) == 8
+    assert written == sorted(p.name for p in Path(local.output_path, "flow_outputs").glob("*.png"))
     assert remote.metrics == local.metrics == {"bytes": 8 * 71}
 
 
-def test_an_evaluation_flex_flow_over_a_flex_base_run_on_ray_uses_its_own_helpers(ray_cluster, make_flow, tmp_path):
+def test_an_evaluation_flex_flow_over_a_flex_base_run_on_ray_uses_its_own_helpers(ray_cluster, make_flow,
+                                                                                   tmp_path):
     answer = make_flow({"flow.flex.yaml": "entry: flow:answer\n",
                         "flow.py": "from ray_helpers import shout\ndef answer(q: str) -> str:\n    return shout(q)\n",
                         "ray_helpers.py": "def shout(text):\n    return text.upper() + '!'\n"}, name="answer")
