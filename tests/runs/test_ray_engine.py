@@ -335,7 +335,8 @@ ONE_PIXEL_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPh
 def test_images_a_flow_makes_on_ray_are_written_as_files_and_aggregated_as_locally(ray_cluster, make_flow,
                                                                                    tmp_path):
     flow = make_flow({
-        "draw.py": "import base64\nfrom promptflow.core import tool\nfrom promptflow.contracts.multimedia import Image\n"
+        "draw.py": "import base64\nfrom promptflow.core import tool\n"
+                   "from promptflow.contracts.multimedia import Image\n"
                    f"PNG = base64.b64decode('{ONE_PIXEL_PNG}')\n"
                    "@tool\ndef draw(n: int):\n    return Image(PNG + bytes([n]), mime_type='image/png')\n",
         "size.py": "from promptflow.core import tool, log_metric\n"
