@@ -329,6 +329,26 @@ def test_lines_are_handed_out_only_as_workers_have_room(ray_cluster, make_flow):
     assert max(ahead) <= 2 * 5  # never more than the workers' room
 
 
+def test_lines_on_ray_run_with_the_collector_tuned_for_a_batch_as_locally(ray_cluster, make_flow, tmp_path):
+    flow = make_flow({
+        "probe.py": "import gc\nfrom promptflow.core import tool\n"
+                    "@tool\ndef probe(x: int) -> int:\n    return gc.get_threshold()[0]\n",
+        "flow.dag.yaml": """
+            inputs: {x: {type: int}}
+            outputs: {threshold: {reference: "${probe.output}"}}
+            nodes:
+            - {name: probe, type: python, source: {type: code, path: probe.py}, inputs: {x: "${inputs.x}"}}
+            """}, name="probe")
+    data = tmp_path / "numbers.jsonl"
+    data.write_text("".join(json.dumps({"x": i}) + "\n" for i in range(6)))
+    local = Client(progress=False).run(flow, data=data)
+    remote = Client(progress=False).run(flow, data=data, engine="ray", ray_actors=2)
+    from promptflow_lite._gc import BATCH_YOUNG_THRESHOLD
+
+    thresholds = [{row["threshold"] for row in outputs(run).values()} for run in (local, remote)]
+    assert thresholds == [{BATCH_YOUNG_THRESHOLD}] * 2
+
+
 ONE_PIXEL_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 
 
