@@ -137,9 +137,10 @@ def test_the_local_cluster_listens_on_127_0_0_1_only_and_reports_no_usage_stats(
     def settings():
         from ray._common.usage import usage_lib
 
-        return usage_lib.usage_stats_enabled(), os.environ.get("RAY_AUTH_MODE")
+        return usage_lib.usage_stats_enabled(), os.environ.get("RAY_AUTH_MODE"), os.nice(0)
 
-    assert ray.get(settings.remote()) == (False, "token")  # and the token lives in memory, not in ~/.ray
+    # the token lives in memory, not in ~/.ray; workers get the CPU as this process does (not niceness 15)
+    assert ray.get(settings.remote()) == (False, "token", os.nice(0))
     assert not (Path.home() / ".ray" / "auth_token").exists()
 
 
