@@ -86,6 +86,28 @@ def test_a_line_is_a_root_span_with_one_child_per_node(make_flow, tracing):
     assert line["outputs"] == {"summary": {"words": 3, "loud": "HELLO BIG WORLD!"}}
 
 
+
+class Owner:
+    def __repr__(self) -> str:
+        return "Owner(ada)"
+
+
+def test_a_lines_attributes_of_any_type_show_as_json_text(make_flow, tracing):
+    """Plain attributes travel to the writer in marshal form, others as JSON: the span shows both kinds alike."""
+    flow = load_flow(make_flow(CHAIN, name="words"))
+    plain = flow.run({"text": "a b"}, line_number=0, attributes={"batch_run_id": "r1", "line_number": 0,
+                                                                   "score": 0.5, "reviewed": True})
+    mixed = flow.run({"text": "a b"}, line_number=1, attributes={"batch_run_id": "r1", "line_number": 1,
+                                                                   "tags": ("x", "y"), "meta": {"by": Owner()}})
+    [first] = get_trace(plain.trace_id)["spans"]
+    [second] = get_trace(mixed.trace_id)["spans"]
+    assert {k: first["attributes"][k] for k in ("batch_run_id", "line_number", "score", "reviewed")} == \
+        {"batch_run_id": "r1", "line_number": 0, "score": 0.5, "reviewed": True}
+    assert second["attributes"]["tags"] == '["x", "y"]'
+    assert json.loads(second["attributes"]["meta"]) == {"by": "Owner(ada)"}
+    assert sorted(names(first)) == sorted(names(second)) == ["clean", "count", "report", "shout"]
+    assert [line["line_number"] for line in list_traces(run="r1")] == [1, 0]
+
 TRACED_TOOL = {
     "helpers.py": """
         import asyncio
