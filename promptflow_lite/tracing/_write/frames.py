@@ -91,7 +91,7 @@ def line_frame(line: Any, result: Any, collection: str | None) -> bytes:
     if head is None:
         head = _utf8(dumps_any(header))
     body = _utf8(entry)
-    return _LINE_HEAD.pack(LINE, len(head) + len(body) + 5, form, len(head)) + head + body
+    return b"".join((_LINE_HEAD.pack(LINE, len(head) + len(body) + 5, form, len(head)), head, body))
 
 
 def decode_line(body: bytes) -> tuple[LineHeader, dict[str, Any]]:
