@@ -174,6 +174,14 @@ def test_trace_decorated_user_functions_nest_under_their_node(make_flow, tracing
     assert all(s["attributes"]["span_type"] == "Function" for s in work["children"])
 
 
+def test_spans_nest_under_their_node_whatever_the_lines_attributes(make_flow, tracing):
+    flow = load_flow(make_flow(TRACED_TOOL, name="traced"))
+    for attributes in ({"batch_run_id": "r2"}, {"batch_run_id": "r2", "tags": ("a", "b")}):
+        result = flow.run({"n": 2}, attributes=attributes)
+        work = find(get_trace(result.trace_id)["spans"], "work")
+        assert names(work) == ["sum_of_squares", "slow_double", "countdown", "ticks"], attributes
+
+
 def test_start_trace_traces_a_script_outside_the_executor(make_flow, capsys):
     from promptflow.tracing import trace  # the compatibility alias, as a promptflow script writes it
 

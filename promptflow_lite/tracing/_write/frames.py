@@ -86,11 +86,11 @@ def line_frame(line: Any, result: Any, collection: str | None) -> bytes:
               {index: span_hex(span_id) for index, span_id in ids.items()} if ids else None,
               None if plain else _streamed(line.nodes, result.node_runs),  # JSON holds no generator
               None if line.inputs is result.inputs else to_json(line.inputs))
-    head = _marshalled(header) if _plain(line.attributes) else None
+    head = _marshalled(header, line.attributes)
     form = b"m" if head is not None else b"j"  # JSON renders other values as the writer expects
     if head is None:
         head = _utf8(dumps_any(header))
-    body = _utf8(entry)
+    body = entry.encode("utf-8", "surrogatepass")
     return b"".join((_LINE_HEAD.pack(LINE, len(head) + len(body) + 5, form, len(head)), head, body))
 
 
@@ -107,19 +107,16 @@ def decode_line(body: bytes) -> tuple[LineHeader, dict[str, Any]]:
     return header, json.loads(body[5 + size:].decode("utf-8", "surrogatepass"))
 
 
-def _marshalled(header: tuple) -> bytes | None:
-    try:
-        return marshal.dumps(header)
-    except ValueError:  # a str subclass as the flow's name...
-        return None
-
-
-def _plain(attributes: dict[str, Any]) -> bool:
-    """Whether every attribute value is a string, number, bool or None."""
+def _marshalled(header: tuple, attributes: dict[str, Any]) -> bytes | None:
+    """``header`` in marshal form (version 2: no back-references, the cheapest to write); None
+    when an attribute is not a string, number, bool or None, or marshal cannot write a value."""
     for value in attributes.values():
         if type(value) not in _PLAIN:
-            return False
-    return True
+            return None
+    try:
+        return marshal.dumps(header, 2)
+    except ValueError:  # a str subclass as the flow's name...
+        return None
 
 
 def _streamed(nodes: list, runs: dict) -> list[int] | None:
