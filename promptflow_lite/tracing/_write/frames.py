@@ -108,13 +108,13 @@ def decode_line(body: bytes) -> tuple[LineHeader, dict[str, Any]]:
 
 
 def _marshalled(header: tuple, attributes: dict[str, Any]) -> bytes | None:
-    """``header`` in marshal form (version 2: no back-references, the cheapest to write); None
-    when an attribute is not a string, number, bool or None, or marshal cannot write a value."""
+    """``header`` in marshal form; None when an attribute is not a string, number, bool or None,
+    or marshal cannot write a value."""
     for value in attributes.values():
         if type(value) not in _PLAIN:
             return None
     try:
-        return marshal.dumps(header, 2)
+        return marshal.dumps(header)
     except ValueError:  # a str subclass as the flow's name...
         return None
 
