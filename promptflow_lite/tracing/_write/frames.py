@@ -42,7 +42,7 @@ class LineHeader(NamedTuple):
     name: str
     collection: str | None
     attributes: dict[str, Any]
-    nodes: list[list[str]]  # [name, node_type] per node span, in start order
+    nodes: list[tuple[str, str]]  # (name, node_type) per node span, in start order
     node_ids: dict[int, str] | None  # the span ids made by the hooks, by position in ``nodes`` (others: the writer's)
     streamed: list[int] | None  # positions of the nodes whose output is a stream
     inputs: str | None  # the span's inputs as JSON text when they are not the entry's (flex: before defaults)
