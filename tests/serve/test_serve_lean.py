@@ -1,6 +1,7 @@
 """A served flow's process loads what serving needs and no more: its model calls go over httpx, so the
-openai SDK's aiohttp transport stays out, as does uvicorn's file watcher; the flow's own code may still
-import both. Checked on the real ``pfl flow serve`` path, by the modules the process held when it stopped."""
+openai SDK's aiohttp transport stays out, as do uvicorn's file watcher and SQLite (no store is opened); the
+flow's own code may still import them. Checked on the real ``pfl flow serve`` path, by the modules the
+process held when it stopped."""
 
 from __future__ import annotations
 
@@ -69,7 +70,8 @@ def packages_at_exit(server: Served) -> set[str]:
     return set(json.loads(server.output.splitlines()[-1]))
 
 
-def test_a_served_llm_flow_calls_its_model_without_loading_aiohttp_or_a_file_watcher(make_flow, serve_listing):
+def test_a_served_llm_flow_calls_its_model_without_loading_aiohttp_a_file_watcher_or_sqlite(make_flow,
+                                                                                             serve_listing):
     server = serve_listing("--source", str(make_flow(ASK_FLOW)))
 
     assert server.client.score({"question": "What is the capital of Peru?"}) == {
@@ -78,7 +80,7 @@ def test_a_served_llm_flow_calls_its_model_without_loading_aiohttp_or_a_file_wat
     assert "".join(event["answer"] for event in streamed) == "The capital of Chad is a scripted city."
     packages = packages_at_exit(server)
     assert {"openai", "uvicorn"} <= packages  # the SDK did call the model in this process
-    assert not packages & {"aiohttp", "watchfiles"}
+    assert not packages & {"aiohttp", "watchfiles", "sqlite3"}
 
 
 def test_pfl_llm_http_aiohttp_keeps_the_aiohttp_transport(make_flow, serve_listing):
