@@ -12,6 +12,22 @@ from promptflow_lite.serve._client import ScoreClient
 
 PFL = [sys.executable, "-m", "promptflow_lite.cli.main"]
 URL = re.compile(r"at (http://\S+) ")
+ASK_FLOW = {  # one LLM node on connection open_ai_connection: {"question": ...} -> {"answer": ...}
+    "ask.jinja2": "# user:\n{{question}}\n",
+    "flow.dag.yaml": """
+        inputs:
+          question: {type: string}
+        outputs:
+          answer: {type: string, reference: "${ask.output}"}
+        nodes:
+        - name: ask
+          type: llm
+          source: {type: code, path: ask.jinja2}
+          inputs: {model: gpt-4o-mini, question: "${inputs.question}"}
+          connection: open_ai_connection
+          api: chat
+    """,
+}
 
 
 class Served:

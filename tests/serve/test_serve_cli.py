@@ -8,7 +8,7 @@ import socket
 import subprocess
 
 import pytest
-from _served import PFL, Served
+from _served import ASK_FLOW, PFL, Served
 
 from promptflow_lite.testing import Rule, ScriptedServer
 
@@ -95,21 +95,7 @@ def test_several_workers_share_the_port(make_flow, served):
 
 def test_connections_take_serving_env_overrides(make_flow, served, tmp_path):
     """promptflow serving's ``<CONN_NAME>_<KEY>`` variables override a connection's fields."""
-    flow = make_flow({
-        "ask.jinja2": "# user:\n{{question}}\n",
-        "flow.dag.yaml": """
-            inputs:
-              question: {type: string}
-            outputs:
-              answer: {type: string, reference: "${ask.output}"}
-            nodes:
-            - name: ask
-              type: llm
-              source: {type: code, path: ask.jinja2}
-              inputs: {model: gpt-4o-mini, question: "${inputs.question}"}
-              connection: open_ai_connection
-              api: chat
-        """})
+    flow = make_flow(ASK_FLOW)
     connections = tmp_path / "connections.json"
     connections.write_text(json.dumps({"open_ai_connection": {
         "type": "OpenAIConnection", "value": {"api_key": "wrong-key", "base_url": "http://127.0.0.1:9/v1"}}}))

@@ -9,7 +9,7 @@ import json
 import sys
 
 import pytest
-from _served import Served
+from _served import ASK_FLOW, Served
 
 from promptflow_lite.testing import Rule, ScriptedServer
 
@@ -20,22 +20,6 @@ from promptflow_lite.cli.main import main
 atexit.register(lambda: print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})), flush=True))
 sys.exit(main(["flow", "serve", *sys.argv[1:]]))
 """]
-ASK_FLOW = {
-    "ask.jinja2": "# system:\nAnswer briefly.\n# user:\n{{question}}\n",
-    "flow.dag.yaml": """
-        inputs:
-          question: {type: string}
-        outputs:
-          answer: {type: string, reference: "${ask.output}"}
-        nodes:
-        - name: ask
-          type: llm
-          source: {type: code, path: ask.jinja2}
-          inputs: {model: gpt-4o-mini, question: "${inputs.question}"}
-          connection: open_ai_connection
-          api: chat
-    """,
-}
 RULES = [Rule(r"capital of (\w+)\?$", r"The capital of \1 is a scripted city.")]
 
 
