@@ -20,17 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import threading
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 from promptflow_lite._sqlite import Migration, connect
-
-if TYPE_CHECKING:
-    import sqlite3
 
 MIGRATIONS = [
     Migration("create the responses table", """

@@ -1,7 +1,7 @@
 """A served flow's process loads what serving needs and no more: its model calls go over httpx, so the
-openai SDK's aiohttp transport stays out, as do uvicorn's file watcher and SQLite (no store is opened); the
-flow's own code may still import them. Checked on the real ``pfl flow serve`` path, by the modules the
-process held when it stopped."""
+openai SDK's aiohttp transport stays out, as does uvicorn's file watcher; no SQLite without a store (a
+python flow); the flow's own code may still import them. Checked on the real ``pfl flow serve`` path, by
+the modules the process held when it stopped."""
 
 from __future__ import annotations
 
@@ -54,8 +54,7 @@ def packages_at_exit(server: Served) -> set[str]:
     return set(json.loads(server.output.splitlines()[-1]))
 
 
-def test_a_served_llm_flow_calls_its_model_without_loading_aiohttp_a_file_watcher_or_sqlite(make_flow,
-                                                                                             serve_listing):
+def test_a_served_llm_flow_calls_its_model_without_loading_aiohttp_or_a_file_watcher(make_flow, serve_listing):
     server = serve_listing("--source", str(make_flow(ASK_FLOW)))
 
     assert server.client.score({"question": "What is the capital of Peru?"}) == {
@@ -64,7 +63,7 @@ def test_a_served_llm_flow_calls_its_model_without_loading_aiohttp_a_file_watche
     assert "".join(event["answer"] for event in streamed) == "The capital of Chad is a scripted city."
     packages = packages_at_exit(server)
     assert {"openai", "uvicorn"} <= packages  # the SDK did call the model in this process
-    assert not packages & {"aiohttp", "watchfiles", "sqlite3"}
+    assert not packages & {"aiohttp", "watchfiles"}
 
 
 def test_pfl_llm_http_aiohttp_keeps_the_aiohttp_transport(make_flow, serve_listing):
@@ -101,3 +100,29 @@ def test_flow_code_still_imports_what_the_server_does_without(make_flow, serve_l
 
     assert server.client.score({}) == {"libraries": ["aiohttp", "watchfiles", "openai._vendor.httpx_aiohttp"]}
     assert server.stop()[0] == 0
+
+
+def test_a_served_python_flow_loads_no_sqlite(make_flow, serve_listing):
+    flow = make_flow({
+        "flow.dag.yaml": """
+            inputs:
+              text: {type: string}
+            outputs:
+              shout: {type: string, reference: "${shout.output}"}
+            nodes:
+            - name: shout
+              type: python
+              source: {type: code, path: shout.py}
+              inputs: {text: "${inputs.text}"}
+        """,
+        "shout.py": """
+            from promptflow import tool
+
+            @tool
+            def shout(text: str) -> str:
+                return text.upper() + "!"
+        """})
+    server = serve_listing("--source", str(flow))
+
+    assert server.client.score({"text": "hi"}) == {"shout": "HI!"}
+    assert "sqlite3" not in packages_at_exit(server)
