@@ -114,7 +114,7 @@ class RayEngine:
             if traces is not None:
                 replay(traces)  # secrets to blank first
             for text, exact, traced in lines:
-                result = LineResult.from_json(text, exact=exact)
+                result = _line_result(text, exact)
                 outstanding.pop(result.line_number, None)
                 queue.finished(1)
                 if traced is not None:
@@ -294,6 +294,18 @@ def _actor_errors() -> tuple[type[BaseException], ...]:
 def _death(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__
+
+
+def _line_result(text: str, exact: bool) -> LineResult:
+    """A worker's line record as this process's line result. A record that is not plain JSON may hold
+    images, which the worker sent as base64: they become images again, so that the run writes them as
+    files and aggregation nodes get images, as with the local engine."""
+    result = LineResult.from_json(text, exact=exact)
+    if exact:
+        return result
+    from promptflow_lite.tools._multimedia import Multimedia
+
+    return LineResult.from_json(Multimedia().load(result.to_dict()))
 
 
 def _lost_line(task: LineTask, attempts: int, reason: str) -> LineResult:

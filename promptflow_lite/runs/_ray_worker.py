@@ -13,6 +13,7 @@ calls: they work through Ray Client too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -69,11 +70,13 @@ class LineWorker:
         self.running: set[asyncio.Future] = set()
         self.finished: list[tuple] = []
         self.ready = asyncio.Event()
+        self.batch = contextlib.ExitStack()
 
     async def start(self, settings: WorkerSettings) -> WorkerInfo:
         """Load the flow: connections from ``settings`` first, then this node's own."""
         import ray
 
+        from promptflow_lite._gc import batch_collection
         from promptflow_lite.connections._provider import ResolvedConnections
         from promptflow_lite.engine._connections import connection_provider
         from promptflow_lite.engine._load import load_flow
@@ -97,6 +100,7 @@ class LineWorker:
                               environment_variables=settings.environment_variables,
                               connection_overrides=settings.connection_overrides, init=settings.init)
         os.chdir(Path(getattr(self.flow, "run_dir", None) or self.flow.working_dir))  # as the driver runs lines
+        self.batch.enter_context(batch_collection())  # the collector tuned for a batch's lines, as in the driver
         return WorkerInfo(os.getpid(), socket.gethostname(), node, time.perf_counter() - started,
                           str(self.cache.path) if self.cache is not None else None)
 
@@ -149,6 +153,7 @@ class LineWorker:
         """Cancel what still runs, close the cache and remove the flow folder (the engine then ends the actor)."""
         for line in list(self.running):
             line.cancel()
+        self.batch.close()
         if self.cache is not None:
             self.cache.close()
         shutil.rmtree(self.folder, ignore_errors=True)

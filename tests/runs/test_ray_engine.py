@@ -137,9 +137,10 @@ def test_the_local_cluster_listens_on_127_0_0_1_only_and_reports_no_usage_stats(
     def settings():
         from ray._common.usage import usage_lib
 
-        return usage_lib.usage_stats_enabled(), os.environ.get("RAY_AUTH_MODE")
+        return usage_lib.usage_stats_enabled(), os.environ.get("RAY_AUTH_MODE"), os.nice(0)
 
-    assert ray.get(settings.remote()) == (False, "token")  # and the token lives in memory, not in ~/.ray
+    # the token lives in memory, not in ~/.ray; workers get the CPU as this process does (not niceness 15)
+    assert ray.get(settings.remote()) == (False, "token", os.nice(0))
     assert not (Path.home() / ".ray" / "auth_token").exists()
 
 
@@ -327,6 +328,79 @@ def test_lines_are_handed_out_only_as_workers_have_room(ray_cluster, make_flow):
     assert sorted(r.line_number for r in results) == list(range(400))
     assert all(r.outputs == {"y": 2 * r.line_number} for r in results)
     assert max(ahead) <= 2 * 5  # never more than the workers' room
+
+
+def test_lines_on_ray_run_with_the_collector_tuned_for_a_batch_as_locally(ray_cluster, make_flow, tmp_path):
+    flow = make_flow({
+        "probe.py": "import gc\nfrom promptflow.core import tool\n"
+                    "@tool\ndef probe(x: int) -> int:\n    return gc.get_threshold()[0]\n",
+        "flow.dag.yaml": """
+            inputs: {x: {type: int}}
+            outputs: {threshold: {reference: "${probe.output}"}}
+            nodes:
+            - {name: probe, type: python, source: {type: code, path: probe.py}, inputs: {x: "${inputs.x}"}}
+            """}, name="probe")
+    data = tmp_path / "numbers.jsonl"
+    data.write_text("".join(json.dumps({"x": i}) + "\n" for i in range(6)))
+    local = Client(progress=False).run(flow, data=data)
+    remote = Client(progress=False).run(flow, data=data, engine="ray", ray_actors=2)
+    from promptflow_lite._gc import BATCH_YOUNG_THRESHOLD
+
+    thresholds = [{row["threshold"] for row in outputs(run).values()} for run in (local, remote)]
+    assert thresholds == [{BATCH_YOUNG_THRESHOLD}] * 2
+
+
+ONE_PIXEL_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+
+
+def test_images_a_flow_makes_on_ray_are_written_as_files_and_aggregated_as_locally(ray_cluster, make_flow,
+                                                                                   tmp_path):
+    flow = make_flow({
+        "draw.py": "import base64\nfrom promptflow.core import tool\n"
+                   "from promptflow.contracts.multimedia import Image\n"
+                   f"PNG = base64.b64decode('{ONE_PIXEL_PNG}')\n"
+                   "@tool\ndef draw(n: int):\n    return Image(PNG + bytes([n]), mime_type='image/png')\n",
+        "size.py": "from promptflow.core import tool, log_metric\n"
+                   "@tool\ndef size(pictures: list) -> int:\n"
+                   "    log_metric('bytes', sum(len(bytes(p)) for p in pictures))\n    return len(pictures)\n",
+        "flow.dag.yaml": """
+            inputs: {n: {type: int}}
+            outputs: {picture: {reference: "${draw.output}"}}
+            nodes:
+            - {name: draw, type: python, source: {type: code, path: draw.py}, inputs: {n: "${inputs.n}"}}
+            - {name: size, type: python, source: {type: code, path: size.py}, inputs: {pictures: "${draw.output}"},
+               aggregation: true}
+            """}, name="pictures")
+    data = tmp_path / "numbers.jsonl"
+    data.write_text("".join(json.dumps({"n": i}) + "\n" for i in range(8)))
+    local = Client(progress=False).run(flow, data=data, name="pictures_local")
+    remote = Client(progress=False).run(flow, data=data, name="pictures_ray", engine="ray", ray_actors=2)
+    assert (local.status, remote.status) == ("Completed", "Completed")
+    assert outputs(remote) == outputs(local)
+    assert all(set(row["picture"]) == {"data:image/png;path"} for row in outputs(remote).values())
+    written = sorted(p.name for p in Path(remote.output_path, "flow_outputs").glob("*.png"))
+    assert len(written) == 8
+    assert written == sorted(p.name for p in Path(local.output_path, "flow_outputs").glob("*.png"))
+    assert remote.metrics == local.metrics == {"bytes": 8 * 71}
+
+
+def test_an_evaluation_flex_flow_over_a_flex_base_run_on_ray_uses_its_own_helpers(ray_cluster, make_flow,
+                                                                                   tmp_path):
+    answer = make_flow({"flow.flex.yaml": "entry: flow:answer\n",
+                        "flow.py": "from ray_helpers import shout\ndef answer(q: str) -> str:\n    return shout(q)\n",
+                        "ray_helpers.py": "def shout(text):\n    return text.upper() + '!'\n"}, name="answer")
+    grader = make_flow({"flow.flex.yaml": "entry: flow:grade\n",
+                        "flow.py": "from ray_helpers import judge\ndef grade(answer: str) -> bool:\n"
+                                   "    return judge(answer)\n",
+                        "ray_helpers.py": "def judge(text):\n    return text.endswith('!')\n"}, name="grader")
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps({"q": f"question {i}"}) + "\n" for i in range(6)))
+    client = Client(progress=False, engine="ray", ray_actors=2)
+    base = client.run(answer, data=data, column_mapping={"q": "${data.q}"})
+    graded = client.run(grader, data=data, run=base, column_mapping={"answer": "${run.outputs.output}"})
+    assert (base.status, graded.status) == ("Completed", "Completed")
+    assert [row["output"] for _, row in sorted(outputs(base).items())] == [f"QUESTION {i}!" for i in range(6)]
+    assert [row["output"] for row in outputs(graded).values()] == [True] * 6
 
 
 def test_pfl_eval_on_ray_prints_the_same_comparison_table(ray_cluster, tmp_path):
