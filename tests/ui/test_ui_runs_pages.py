@@ -20,7 +20,8 @@ APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 
 
 def open_page(page: str, **params: str) -> AppTest:
-    """The app opened on ``page`` (``runs``, ``run``, ``traces``, ``trace``, ``compare``, ``evaluate``) with query parameters."""
+    """The app opened on ``page`` (``runs``, ``run``, ``traces``, ``run_traces``, ``trace``, ``compare``, ``evaluate``,
+    ``evaluation``) with query parameters."""
     app = AppTest.from_file(str(APP), default_timeout=120)
     for key, value in params.items():
         app.query_params[key] = value
@@ -98,7 +99,7 @@ def test_archive_restore_and_delete_from_a_run_page(tmp_path, monkeypatch):
 def test_the_traces_page_lists_filters_and_opens_a_trace_with_its_llm_call(world_home):
     app = open_page("traces")
     assert len(_frame(app)) == 50 and "175 traces" in texts(app)
-    app = open_page("traces", run=FLAKY)
+    app = open_page("run_traces", run=FLAKY)
     assert list(_frame(app)["Line"]) == list(range(14, -1, -1))
     app.selectbox(key="traces_status").select("Failed").run()
     assert sorted(_frame(app)["Line"]) == list(FLAKY_FAILED)
