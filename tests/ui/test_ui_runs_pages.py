@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from _runs_world import (CLASSIFICATION, EVALUATIONS, FLAKY, FLAKY_FAILED, VARIANTS, make_flaky_flow, pfl,
-                         runs_world, world_home)  # noqa: F401 (fixtures)
+from _runs_world import (CLASSIFICATION, EVALUATIONS, FLAKY, FLAKY_FAILED, RULES, VARIANTS, make_flaky_flow, pfl,
+                         run_main_job, runs_world, world_home)  # noqa: F401 (fixtures)
 from streamlit.testing.v1 import AppTest
 
 from promptflow_lite.evaluate._text_table import comparison_rows
@@ -54,6 +54,18 @@ def test_the_runs_page_lists_both_variant_runs_with_their_metrics(world_home):
     app.selectbox(key="runs_kind").select("Evaluation runs").run()
     assert {link.split("run=")[1] for link in _frame(app)["Run"]} == set(EVALUATIONS)
 
+
+
+def test_an_evaluation_metric_keeps_its_column_when_newer_runs_have_only_their_own(pfl_home):
+    """The classification flow's own metrics (share_*) fill the table's metric columns; a newer run that was not
+    evaluated must not push the evaluations' exact_match out of it."""
+    run_main_job(pfl_home)
+    pfl(pfl_home, "--scripted-llm", str(RULES), "run", "create", "--flow", str(CLASSIFICATION), "--data",
+        str(CLASSIFICATION / "data.jsonl"), "--name", "not_evaluated")
+    frame = _frame(open_page("runs"))
+    by_name = {link.split("run=")[1]: row for link, row in zip(frame["Run"], frame.to_dict(orient="records"))}
+    assert by_name[VARIANTS[0]]["exact_match"] == 0.85 and by_name[VARIANTS[1]]["exact_match"] == 1.0
+    assert by_name["not_evaluated"]["share_bug"] == 0.25
 
 def _frame(app: AppTest, index: int = 0):
     value = app.dataframe[index].value
