@@ -184,11 +184,13 @@ def test_a_refused_delete_then_a_rename_in_the_same_panel(tmp_path):
         wait_until_idle(page)
         panel = page.get_by_test_id("stExpander").filter(has_text="Rename or delete this node")
         panel.locator("summary").click()
+        wait_until_idle(page)  # opening the panel reruns the app
         panel.get_by_role("button", name="Delete parse_category").click()
         expect(page.get_by_test_id("stAlert").filter(has_text="is used by node 'triage_bug'")).to_be_visible()
         wait_until_idle(page)
         if not panel.get_by_role("textbox", name="New name").is_visible():
             panel.locator("summary").click()
+            wait_until_idle(page)
         panel.get_by_role("textbox", name="New name").fill("parse_label")
         panel.get_by_role("textbox", name="New name").press("Tab")
         wait_until_idle(page)
