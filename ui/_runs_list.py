@@ -52,7 +52,6 @@ def _filters() -> tuple[str, str | None, str | None, str | None, bool]:
     return search.strip(), flow, status, kind, archived
 
 
-
 def _metric_columns(rows: list[dict[str, Any]]) -> list[str]:
     """The key metrics shown as columns: those of the evaluations first (they say how good a run is; a newer run
     that was not evaluated must not push them out), then the runs' own, each in order of appearance."""
@@ -63,6 +62,7 @@ def _metric_columns(rows: list[dict[str, Any]]) -> list[str]:
             if isinstance(value, (int, float)):
                 (own if metric in (row.get("metrics") or {}) else evaluated).setdefault(metric)
     return [*evaluated, *(metric for metric in own if metric not in evaluated)][:MAX_METRIC_COLUMNS]
+
 
 def _table(rows: list[dict[str, Any]]):
     import pandas as pd
