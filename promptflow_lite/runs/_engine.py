@@ -128,15 +128,22 @@ async def run_task(flow: Any, task: LineTask, line_timeout: float | None) -> Lin
 
 
 EngineFactory = Callable[[Any], LineEngine]  # RunSpec -> engine
-_RAY = EntryPoint("ray", "promptflow_lite.runs._ray_engine:RayEngine", "promptflow_lite.engines")  # loaded when asked for
+_GROUP = "promptflow_lite.engines"  # loaded when asked for:
+_RAY = EntryPoint("ray", "promptflow_lite.runs._ray_engine:RayEngine", _GROUP)
+_PROCESSES = EntryPoint("processes", "promptflow_lite.runs._process_engine:ProcessEngine", _GROUP)
 ENGINES: Registry[EngineFactory] = Registry(
-    "engine", "promptflow_lite.engines", builtins=lambda: {"local": LocalEngine.from_spec, "ray": _RAY},
+    "engine", _GROUP, builtins=lambda: {"local": LocalEngine.from_spec, "processes": _PROCESSES, "ray": _RAY},
     convert=lambda engine: getattr(engine, "from_spec", engine))
 
 
 def engine_for(spec: Any) -> LineEngine:
-    """The engine that runs ``spec``'s lines: ``spec.engine`` (default ``local``) made from the spec's settings."""
-    return ENGINES.get((spec.engine or "local").strip().lower())(spec)
+    """The engine that runs ``spec``'s lines: ``spec.engine`` made from the spec's settings; when none is named,
+    worker processes where they win and the local engine elsewhere (:class:`._process_engine.DefaultEngine`)."""
+    if not (spec.engine or "").strip():
+        from promptflow_lite.runs._process_engine import DefaultEngine
+
+        return DefaultEngine.from_spec(spec)
+    return ENGINES.get(spec.engine.strip().lower())(spec)
 
 
 def register_engine(name: str, engine: Any) -> None:

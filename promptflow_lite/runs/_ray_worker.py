@@ -60,8 +60,12 @@ class LineWorker:
         from promptflow_lite.runs._flow_package import unpack_flow
 
         _remove_folders_of_dead_workers()
-        self.folder = Path(tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{os.getpid()}_"))
-        self.source = unpack_flow(package, self.folder)
+        folder = Path(tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{os.getpid()}_"))
+        self._setup(unpack_flow(package, folder), folder)
+
+    def _setup(self, source: str, folder: Path | None) -> None:
+        """The worker's state before ``start``: the flow's source and the folder to remove at ``stop`` (if any)."""
+        self.folder, self.source = folder, source
         self.flow: Any = None
         self.settings: WorkerSettings | None = None
         self.cache: Any = None
@@ -74,13 +78,16 @@ class LineWorker:
         """Load the flow: connections from ``settings`` first, then this node's own."""
         import ray
 
+        return self.load(settings, ray.get_runtime_context().get_node_id())
+
+    def load(self, settings: WorkerSettings, node: str) -> WorkerInfo:
+        """Load the flow as the driver did, on ``node`` (the driver's node shares its LLM cache file)."""
         from promptflow_lite.connections._provider import ResolvedConnections
         from promptflow_lite.engine._connections import connection_provider
         from promptflow_lite.engine._load import load_flow
         from promptflow_lite.masking import register_connection, register_named
 
         started = time.perf_counter()
-        node = ray.get_runtime_context().get_node_id()
         self.settings = settings
         if settings.trace:
             from promptflow_lite.tracing._setup import start_relay
@@ -151,7 +158,8 @@ class LineWorker:
             line.cancel()
         if self.cache is not None:
             self.cache.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 _FOLDER_PREFIX = "pfl_ray_"

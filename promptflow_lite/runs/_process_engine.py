@@ -1,0 +1,210 @@
+"""The process engine: a batch run's lines spread over worker processes of this machine (``--engine processes``).
+
+One process runs its lines on one core: an LLM-bound line costs ~3 ms of CPU (the openai SDK, the
+line machinery, its journal record and spans), so at 64 lines in flight and 200 ms a call one
+process cannot keep up with the network. This engine starts one worker per CPU
+(:mod:`._process_worker`, a fresh interpreter each, started while nothing else runs), splits the
+lines in flight among them and streams their results back. The driver keeps the run as with the
+local engine: journal, resume, LLM cache file, traces (the workers relay theirs, as Ray workers
+do), progress and aggregation. A worker that dies loses only its lines in flight: they go back to
+the queue (:class:`~._ray_engine.WorkQueue`) and a new worker takes its place.
+
+:class:`DefaultEngine` (no ``--engine``) picks it where it wins, and the local engine elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Iterable
+
+from promptflow_lite.engine._results import LineResult
+from promptflow_lite.errors import PflError, UserError
+from promptflow_lite.runs._engine import FlowRecipe, LineEngine, LineTask, LocalEngine, OnResult, resolve_concurrency
+from promptflow_lite.runs._process_worker import DRIVER_NODE, receive, send, uses_llm
+from promptflow_lite.runs._ray_engine import MAX_REPLACEMENTS, WorkQueue, _settings
+
+# Where worker processes win (measured on 2 cores, LLM at 200 ms): a worker's start-up costs ~0.8 s of
+# CPU (the interpreter, promptflow_lite, the flow, the openai SDK), which a run of a few hundred lines
+# does not earn back; each worker keeps at least this many lines in flight.
+MIN_LINES = 500
+MIN_LINES_IN_FLIGHT = 8
+
+
+class WorkerProcessFailed(PflError):
+    """Worker processes kept dying, or one could not load the flow."""
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class ProcessEngine:
+    """Lines run in ``workers`` processes (default: one per CPU), ``max_concurrency`` in flight in all."""
+
+    def __init__(self, workers: int | None = None, max_concurrency: int | None = None):
+        self.max_concurrency = resolve_concurrency(max_concurrency)
+        self.workers = max(1, min(workers or cpu_count(), self.max_concurrency))
+
+    @classmethod
+    def from_spec(cls, spec: Any) -> "ProcessEngine":
+        return cls(None, spec.max_concurrency)
+
+    async def execute(self, flow: Any, tasks: Iterable[LineTask], on_result: OnResult, *,
+                      line_timeout: float | None = None, recipe: FlowRecipe | None = None,
+                      log: Callable[[str], None] | None = None) -> None:
+        if recipe is None:
+            raise UserError("The process engine needs the flow's recipe (how to load it) to load it in its workers.")
+        log = log or (lambda message: None)
+        began = time.perf_counter()
+        settings = _settings(recipe, line_timeout, DRIVER_NODE)
+        shares = [len(share) for share in _split(range(self.max_concurrency), self.workers)]
+        slots = [WorkerSlot(settings, recipe.source, index, share) for index, share in enumerate(shares)]
+        try:
+            await asyncio.gather(*(slot.start() for slot in slots))
+            log(f"Process engine: {self.workers} workers (pids {', '.join(str(s.process.pid) for s in slots)}), "
+                f"{'/'.join(map(str, shares))} lines in flight; ready in {time.perf_counter() - began:.1f} s.")
+            queue = WorkQueue(tasks)
+            await asyncio.gather(*(slot.drive(queue, on_result, log) for slot in slots))
+        finally:
+            await asyncio.gather(*(slot.stop() for slot in slots), return_exceptions=True)
+
+
+class WorkerSlot:
+    """One worker place: its current process, kept busy with up to ``share`` lines, replaced when it dies."""
+
+    def __init__(self, settings: Any, source: str, index: int, share: int):
+        self.settings, self.source, self.index, self.share = settings, source, index, share
+        self.process: subprocess.Popen | None = None
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.replacements = 0
+
+    async def start(self) -> None:
+        """Start a worker process and wait until it has loaded the flow."""
+        ours, theirs = socket.socketpair()
+        with theirs:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "promptflow_lite.runs._process_worker", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+        self.reader, self.writer = await asyncio.open_connection(sock=ours)
+        send(self.writer, ("start", self.settings, self.source))
+        reply = await receive(self.reader)
+        if reply is None:
+            code = await asyncio.get_running_loop().run_in_executor(None, self.process.wait)
+            raise WorkerProcessFailed(f"A worker process of the run exited ({code}) before it loaded the flow.",
+                                      hint="run again with --engine local to see the error in this process.")
+        if reply[0] == "failed":
+            if isinstance(reply[1], BaseException):
+                raise reply[1]
+            raise WorkerProcessFailed(f"A worker process could not load the flow: {reply[1]}",
+                                      hint="run again with --engine local to see the error in this process.")
+
+    async def drive(self, queue: WorkQueue, on_result: OnResult, log: Callable[[str], None]) -> None:
+        """Hand the worker lines as it has room and pass its results on, until the queue is done."""
+        from promptflow_lite.tracing._setup import replay, roll_up
+
+        parent = self.settings.parent
+        outstanding: dict[int, LineTask] = {}
+        while True:
+            chunk = queue.take(self.share - len(outstanding)) if len(outstanding) < self.share else []
+            if chunk:
+                outstanding.update((task.line_number, task) for task in chunk)
+                send(self.writer, ("lines", [(t.line_number, t.inputs, t.attributes) for t in chunk]))
+            if not outstanding:
+                if queue.done:
+                    return
+                await queue.changed()
+                continue
+            message = await receive(self.reader)
+            if message is None:
+                code = await asyncio.get_running_loop().run_in_executor(None, self.process.wait)
+                lost, outstanding = list(outstanding.values()), {}
+                for failed in queue.give_back(lost, reason=f"exit code {code}"):
+                    on_result(failed)
+                log(f"Worker process {self.index} died (exit code {code}); {len(lost)} lines in flight go back "
+                    "to the queue.")
+                await self._replace()
+                continue
+            _, lines, loose = message
+            if loose is not None:
+                replay(loose)  # secrets to blank first
+            for text, exact, traced in lines:
+                result = LineResult.from_json(text, exact=exact)
+                outstanding.pop(result.line_number, None)
+                queue.finished(1)
+                if traced is not None:
+                    replay(traced)
+                    if parent is not None and parent[2]:
+                        roll_up(parent[1], result.usage)
+                on_result(result)
+
+    async def _replace(self) -> None:
+        self.replacements += 1
+        if self.replacements > MAX_REPLACEMENTS:
+            raise WorkerProcessFailed(
+                f"Worker processes kept dying: worker {self.index} was replaced {MAX_REPLACEMENTS} times.",
+                hint="the finished lines are kept; `pfl run resume` the run, with --engine local to see why.")
+        await self.stop()
+        await self.start()
+
+    async def stop(self) -> None:
+        """Ask the worker to stop (it cancels what still runs), then make sure it has ended."""
+        process, writer = self.process, self.writer
+        if process is None:
+            return
+        self.process = self.writer = self.reader = None
+        if writer is not None:
+            try:
+                send(writer, ("stop",))
+                await asyncio.wait_for(writer.drain(), 5)
+                writer.close()
+            except (OSError, asyncio.TimeoutError):
+                pass
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(loop.run_in_executor(None, process.wait), 10)
+        except asyncio.TimeoutError:
+            process.kill()
+            await loop.run_in_executor(None, process.wait)
+
+
+class DefaultEngine:
+    """The engine when none is named: worker processes for runs where they win - lines that call a model,
+    at least :data:`MIN_LINES` of them, two CPUs or more - and the local engine otherwise."""
+
+    def __init__(self, max_concurrency: int | None = None):
+        self.max_concurrency = resolve_concurrency(max_concurrency)
+
+    @classmethod
+    def from_spec(cls, spec: Any) -> "DefaultEngine":
+        return cls(spec.max_concurrency)
+
+    def choose(self, flow: Any, lines: int, recipe: FlowRecipe | None) -> LineEngine:
+        workers = min(cpu_count(), self.max_concurrency // MIN_LINES_IN_FLIGHT)
+        if workers >= 2 and lines >= MIN_LINES and recipe is not None and uses_llm(flow):
+            return ProcessEngine(workers, self.max_concurrency)
+        return LocalEngine(self.max_concurrency)
+
+    async def execute(self, flow: Any, tasks: Iterable[LineTask], on_result: OnResult, *,
+                      line_timeout: float | None = None, recipe: FlowRecipe | None = None,
+                      log: Callable[[str], None] | None = None) -> None:
+        pending = iter(tasks)
+        head = list(itertools.islice(pending, MIN_LINES))  # enough to know whether the run is long enough
+        engine = self.choose(flow, len(head), recipe)
+        await engine.execute(flow, itertools.chain(head, pending), on_result, line_timeout=line_timeout,
+                             recipe=recipe, log=log)
+
+
+def _split(items: Any, parts: int) -> list[Any]:
+    size, extra = divmod(len(items), parts)
+    bounds = list(itertools.accumulate([0] + [size + (i < extra) for i in range(parts)]))
+    return [items[bounds[i]:bounds[i + 1]] for i in range(parts)]
