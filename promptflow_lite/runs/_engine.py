@@ -127,6 +127,26 @@ async def run_task(flow: Any, task: LineTask, line_timeout: float | None) -> Lin
         return LineResult(status=FAILED, inputs=dict(task.inputs), error=error_dict(exc), line_number=task.line_number)
 
 
+def deliver_results(lines: Iterable[tuple], loose: Any, parent: tuple | None, on_result: OnResult,
+                    finished: Callable[[int], None]) -> None:
+    """Pass on what a worker process sent back as if its lines had run here: ``loose`` traces (the secrets to
+    blank, among others) first, then each line (its encoded result, whether that JSON is exact, its traces)
+    to ``finished(line_number)`` and ``on_result``; a line nested under the driver's span ``parent`` (trace id,
+    span id, one of ours) adds its tokens to it."""
+    from promptflow_lite.tracing._setup import replay, roll_up
+
+    if loose is not None:
+        replay(loose)
+    for text, exact, traced in lines:
+        result = LineResult.from_json(text, exact=exact)
+        finished(result.line_number)
+        if traced is not None:
+            replay(traced)
+            if parent is not None and parent[2]:
+                roll_up(parent[1], result.usage)
+        on_result(result)
+
+
 EngineFactory = Callable[[Any], LineEngine]  # RunSpec -> engine
 _GROUP = "promptflow_lite.engines"  # loaded when asked for:
 _RAY = EntryPoint("ray", "promptflow_lite.runs._ray_engine:RayEngine", _GROUP)

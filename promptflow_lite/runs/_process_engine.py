@@ -23,9 +23,10 @@ import sys
 import time
 from typing import Any, Callable, Iterable
 
-from promptflow_lite.engine._results import LineResult
 from promptflow_lite.errors import PflError, UserError
-from promptflow_lite.runs._engine import FlowRecipe, LineEngine, LineTask, LocalEngine, OnResult, resolve_concurrency
+from promptflow_lite.runs._engine import (
+    FlowRecipe, LineEngine, LineTask, LocalEngine, OnResult, deliver_results, resolve_concurrency,
+)
 from promptflow_lite.runs._process_worker import DRIVER_NODE, receive, send, uses_llm
 from promptflow_lite.runs._ray_engine import MAX_REPLACEMENTS, WorkQueue, _settings
 
@@ -110,8 +111,6 @@ class WorkerSlot:
 
     async def drive(self, queue: WorkQueue, on_result: OnResult, log: Callable[[str], None]) -> None:
         """Hand the worker lines as it has room and pass its results on, until the queue is done."""
-        from promptflow_lite.tracing._setup import replay, roll_up
-
         parent = self.settings.parent
         outstanding: dict[int, LineTask] = {}
         while True:
@@ -135,17 +134,7 @@ class WorkerSlot:
                 await self._replace()
                 continue
             _, lines, loose = message
-            if loose is not None:
-                replay(loose)  # secrets to blank first
-            for text, exact, traced in lines:
-                result = LineResult.from_json(text, exact=exact)
-                outstanding.pop(result.line_number, None)
-                queue.finished(1)
-                if traced is not None:
-                    replay(traced)
-                    if parent is not None and parent[2]:
-                        roll_up(parent[1], result.usage)
-                on_result(result)
+            deliver_results(lines, loose, parent, on_result, lambda n: (outstanding.pop(n, None), queue.finished(1)))
 
     async def _replace(self) -> None:
         self.replacements += 1
@@ -179,7 +168,8 @@ class WorkerSlot:
 
 class DefaultEngine:
     """The engine when none is named: worker processes for runs where they win - lines that call a model,
-    at least :data:`MIN_LINES` of them, two CPUs or more - and the local engine otherwise."""
+    at least :data:`MIN_LINES` of them, two CPUs or more, no node reuse of a grid evaluation - and the
+    local engine otherwise."""
 
     def __init__(self, max_concurrency: int | None = None):
         self.max_concurrency = resolve_concurrency(max_concurrency)
@@ -189,8 +179,12 @@ class DefaultEngine:
         return cls(spec.max_concurrency)
 
     def choose(self, flow: Any, lines: int, recipe: FlowRecipe | None) -> LineEngine:
+        from promptflow_lite.engine._node_reuse import active_reuse
+
         workers = min(cpu_count(), self.max_concurrency // MIN_LINES_IN_FLIGHT)
-        if workers >= 2 and lines >= MIN_LINES and recipe is not None and uses_llm(flow):
+        # node reuse (`pfl eval --grid`) is a hook of this process: its runs' lines stay here
+        if (workers >= 2 and lines >= MIN_LINES and recipe is not None and uses_llm(flow)
+                and active_reuse.get() is None):
             return ProcessEngine(workers, self.max_concurrency)
         return LocalEngine(self.max_concurrency)
 

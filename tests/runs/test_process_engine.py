@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -19,25 +18,10 @@ from promptflow_lite.cli.main import main as pfl
 from promptflow_lite.runs import Client
 from promptflow_lite.testing import ScriptedServer
 
-RULES = [{"match": "capital of (\\w+)", "reply": "The capital of \\1 is scripted."}]
-COUNTRIES = ["France", "Spain", "Italy", "Chile", "Peru", "Japan", "Kenya", "Nepal", "Oman", "Fiji"]
-QA_FLOW = {
-    "ask.jinja2": "# system:\nAnswer briefly.\n# user:\n{{question}}\n",
-    "lengths.py": "from promptflow.core import tool, log_metric\n"
-                  "@tool\ndef lengths(answers: list) -> dict:\n"
-                  "    log_metric('mean_length', sum(len(a) for a in answers) / len(answers))\n"
-                  "    log_metric('lines', len(answers))\n"
-                  "    return {'lines': len(answers)}\n",
-    "flow.dag.yaml": """
-        inputs: {question: {type: string}}
-        outputs: {answer: {reference: "${ask.output}"}}
-        nodes:
-        - {name: ask, type: llm, source: {type: code, path: ask.jinja2}, connection: open_ai_connection, api: chat,
-           inputs: {model: gpt-4o-mini, temperature: 0, question: "${inputs.question}"}}
-        - {name: lengths, type: python, source: {type: code, path: lengths.py}, inputs: {answers: "${ask.output}"},
-           aggregation: true}
-        """,
-}
+from _engine_runs import (
+    QA_FLOW, RULES, alive, expected, journaled, outputs, questions, traced_lines, wait_for,
+)
+
 ECHO_FLOW = {
     "echo.py": "from promptflow.core import tool\n@tool\ndef echo(question: str) -> str:\n    return question\n",
     "flow.dag.yaml": """
@@ -61,61 +45,10 @@ def connections(server, scripted_connections):
     return scripted_connections(server, api_key="sk-process-test")
 
 
-def questions(tmp_path, count: int) -> Path:
-    path = tmp_path / f"questions_{count}.jsonl"
-    path.write_text("".join(json.dumps({"question": f"What is the capital of {COUNTRIES[i % 10]} #{i}?"}) + "\n"
-                            for i in range(count)))
-    return path
-
-
-def outputs(run) -> dict[int, dict]:
-    rows = [json.loads(line) for line in Path(run.output_path, "flow_outputs", "output.jsonl").read_text().splitlines()]
-    numbers = [row.pop("line_number") for row in rows]
-    assert len(numbers) == len(set(numbers)), "a line is in the outputs twice"
-    return dict(zip(numbers, rows))
-
-
-def expected(count: int) -> dict[int, dict]:
-    return {i: {"answer": f"The capital of {COUNTRIES[i % 10]} is scripted."} for i in range(count)}
-
-
-def journaled(folder: Path) -> set[int]:
-    from promptflow_lite.runs._journal import scan
-
-    numbers = [entry["line_number"] for entry in scan(folder / "line_results.jsonl").entries]
-    assert len(numbers) == len(set(numbers)), "a line is in the journal twice"
-    return set(numbers)
-
-
-def traced_lines(run_name: str) -> list[int]:
-    from promptflow_lite.tracing import flush_tracing, list_traces
-
-    flush_tracing()
-    return sorted(t["line_number"] for t in list_traces(run=run_name, limit=None))
-
-
 def worker_pids(log: Path) -> list[int]:
     """The worker processes the run's log names ("Process engine: 2 workers (pids 12, 34), ...")."""
     match = re.search(r"Process engine: \d+ workers \(pids ([\d, ]+)\)", log.read_text() if log.is_file() else "")
     return [int(pid) for pid in match.group(1).split(", ")] if match else []
-
-
-def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def alive(pid: int) -> bool:
-    status = Path(f"/proc/{pid}/status")
-    try:
-        return "zombie" not in status.read_text().lower()
-    except OSError:
-        return False
 
 
 def comparable(folder: Path) -> list[dict]:
