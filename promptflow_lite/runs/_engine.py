@@ -151,6 +151,7 @@ EngineFactory = Callable[[Any], LineEngine]  # RunSpec -> engine
 _GROUP = "promptflow_lite.engines"  # loaded when asked for:
 _RAY = EntryPoint("ray", "promptflow_lite.runs._ray_engine:RayEngine", _GROUP)
 _PROCESSES = EntryPoint("processes", "promptflow_lite.runs._process_engine:ProcessEngine", _GROUP)
+_DEFAULT = EntryPoint("default", "promptflow_lite.runs._process_engine:DefaultEngine", _GROUP)  # not a name to ask for
 ENGINES: Registry[EngineFactory] = Registry(
     "engine", _GROUP, builtins=lambda: {"local": LocalEngine.from_spec, "processes": _PROCESSES, "ray": _RAY},
     convert=lambda engine: getattr(engine, "from_spec", engine))
@@ -160,9 +161,7 @@ def engine_for(spec: Any) -> LineEngine:
     """The engine that runs ``spec``'s lines: ``spec.engine`` made from the spec's settings; when none is named,
     worker processes where they win and the local engine elsewhere (:class:`._process_engine.DefaultEngine`)."""
     if not (spec.engine or "").strip():
-        from promptflow_lite.runs._process_engine import DefaultEngine
-
-        return DefaultEngine.from_spec(spec)
+        return _DEFAULT.load().from_spec(spec)
     return ENGINES.get(spec.engine.strip().lower())(spec)
 
 
