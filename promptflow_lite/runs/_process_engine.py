@@ -52,6 +52,9 @@ class ProcessEngine:
     """Lines run in ``workers`` processes (default: one per CPU), ``max_concurrency`` in flight in all."""
 
     def __init__(self, workers: int | None = None, max_concurrency: int | None = None):
+        if os.name != "posix":
+            raise UserError("The process engine runs on Linux and macOS only (it hands its workers a socket).",
+                            hint="use --engine local (the default here).")
         self.max_concurrency = resolve_concurrency(max_concurrency)
         self.workers = max(1, min(workers or cpu_count(), self.max_concurrency))
 
@@ -184,7 +187,7 @@ class DefaultEngine:
         workers = min(cpu_count(), self.max_concurrency // MIN_LINES_IN_FLIGHT)
         # node reuse (`pfl eval --grid`) is a hook of this process: its runs' lines stay here
         if (workers >= 2 and lines >= MIN_LINES and recipe is not None and uses_llm(flow)
-                and active_reuse.get() is None):
+                and active_reuse.get() is None and os.name == "posix"):
             return ProcessEngine(workers, self.max_concurrency)
         return LocalEngine(self.max_concurrency)
 
