@@ -54,8 +54,7 @@ def given_name(args: argparse.Namespace, example: str) -> str:
     return name
 
 
-def add_engine_flags(parser: argparse.ArgumentParser,
-                     default_help: str = "processes for 500+ lines that call a model, else local") -> None:
+def add_engine_flags(parser: argparse.ArgumentParser, default_help: str = "local") -> None:
     """``--engine``, ``--ray-address``, ``--ray-actors`` (read back with :func:`engine_options`)."""
     parser.add_argument("--engine", metavar="local|processes|ray|NAME",
                         help=f"where lines run: local (this process), processes (a worker process per CPU), ray (a "

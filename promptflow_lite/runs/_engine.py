@@ -98,6 +98,10 @@ class LocalEngine:
     async def execute(self, flow: Any, tasks: Iterable[LineTask], on_result: OnResult, *,
                       line_timeout: float | None = None, recipe: FlowRecipe | None = None,
                       log: Callable[[str], None] | None = None) -> None:
+        if uses_llm(flow):  # a batch run's flow loads without the SDK: it loads before the lines, not in the first ones
+            from promptflow_lite.tools._llm_client import load_sdk
+
+            load_sdk()
         pending = iter(tasks)
 
         async def worker() -> None:
@@ -113,6 +117,15 @@ class LocalEngine:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             raise
+
+
+def uses_llm(flow: Any) -> bool:
+    """Whether ``flow``'s lines call a model (an ``llm`` node, a prompty), so the process that runs them
+    loads the openai SDK before they start."""
+    if getattr(flow, "kind", None) == "prompty":
+        return True
+    spec = getattr(flow, "spec", None)
+    return any(node.type == "llm" for node in getattr(spec, "nodes", None) or ())
 
 
 async def run_task(flow: Any, task: LineTask, line_timeout: float | None) -> LineResult:
@@ -151,18 +164,14 @@ EngineFactory = Callable[[Any], LineEngine]  # RunSpec -> engine
 _GROUP = "promptflow_lite.engines"  # loaded when asked for:
 _RAY = EntryPoint("ray", "promptflow_lite.runs._ray_engine:RayEngine", _GROUP)
 _PROCESSES = EntryPoint("processes", "promptflow_lite.runs._process_engine:ProcessEngine", _GROUP)
-_DEFAULT = EntryPoint("default", "promptflow_lite.runs._process_engine:DefaultEngine", _GROUP)  # not a name to ask for
 ENGINES: Registry[EngineFactory] = Registry(
     "engine", _GROUP, builtins=lambda: {"local": LocalEngine.from_spec, "processes": _PROCESSES, "ray": _RAY},
     convert=lambda engine: getattr(engine, "from_spec", engine))
 
 
 def engine_for(spec: Any) -> LineEngine:
-    """The engine that runs ``spec``'s lines: ``spec.engine`` made from the spec's settings; when none is named,
-    worker processes where they win and the local engine elsewhere (:class:`._process_engine.DefaultEngine`)."""
-    if not (spec.engine or "").strip():
-        return _DEFAULT.load().from_spec(spec)
-    return ENGINES.get(spec.engine.strip().lower())(spec)
+    """The engine that runs ``spec``'s lines: ``spec.engine`` (default ``local``) made from the spec's settings."""
+    return ENGINES.get((spec.engine or "local").strip().lower())(spec)
 
 
 def register_engine(name: str, engine: Any) -> None:

@@ -9,7 +9,9 @@ local engine: journal, resume, LLM cache file, traces (the workers relay theirs,
 do), progress and aggregation. A worker that dies loses only its lines in flight: they go back to
 the queue (:class:`~._ray_engine.WorkQueue`) and a new worker takes its place.
 
-:class:`DefaultEngine` (no ``--engine``) picks it where it wins, and the local engine elsewhere.
+It is not the default: on 2 cores with the LLM at 200 ms it ends a 1,000- or 10,000-line run no sooner
+than the local engine (its workers' start-up, ~0.6 s, eats what its lines gain), with twice the memory;
+it wins where lines are CPU-bound (a fast endpoint, heavy Python nodes) and on more cores.
 """
 
 from __future__ import annotations
@@ -24,18 +26,9 @@ import time
 from typing import Any, Callable, Iterable
 
 from promptflow_lite.errors import PflError, UserError
-from promptflow_lite.runs._engine import (
-    FlowRecipe, LineEngine, LineTask, LocalEngine, OnResult, deliver_results, resolve_concurrency,
-)
-from promptflow_lite.runs._process_worker import DRIVER_NODE, receive, send, uses_llm
+from promptflow_lite.runs._engine import FlowRecipe, LineTask, OnResult, deliver_results, resolve_concurrency
+from promptflow_lite.runs._process_worker import DRIVER_NODE, receive, send
 from promptflow_lite.runs._ray_engine import MAX_REPLACEMENTS, WorkQueue, _settings
-
-# Where worker processes win (measured on 2 cores, LLM at 200 ms): a worker's start-up costs ~0.8 s of
-# CPU (the interpreter, promptflow_lite, the flow, the openai SDK), which a run of a few hundred lines
-# does not earn back; each worker keeps at least this many lines in flight.
-MIN_LINES = 500
-MIN_LINES_IN_FLIGHT = 8
-
 
 class WorkerProcessFailed(PflError):
     """Worker processes kept dying, or one could not load the flow."""
@@ -100,7 +93,7 @@ class WorkerSlot:
                 [sys.executable, "-m", "promptflow_lite.runs._process_worker", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
         self.reader, self.writer = await asyncio.open_connection(sock=ours)
-        send(self.writer, ("start", self.settings, self.source))
+        send(self.writer, ("start", self.settings, self.source, self.share))
         reply = await receive(self.reader)
         if reply is None:
             code = await asyncio.get_running_loop().run_in_executor(None, self.process.wait)
@@ -117,7 +110,8 @@ class WorkerSlot:
         parent = self.settings.parent
         outstanding: dict[int, LineTask] = {}
         while True:
-            chunk = queue.take(self.share - len(outstanding)) if len(outstanding) < self.share else []
+            room = 2 * self.share - len(outstanding)  # the lines it runs, and as many waiting there for a place
+            chunk = queue.take(room) if room > 0 else []
             if chunk:
                 outstanding.update((task.line_number, task) for task in chunk)
                 send(self.writer, ("lines", [(t.line_number, t.inputs, t.attributes) for t in chunk]))
@@ -167,38 +161,6 @@ class WorkerSlot:
         except asyncio.TimeoutError:
             process.kill()
             await loop.run_in_executor(None, process.wait)
-
-
-class DefaultEngine:
-    """The engine when none is named: worker processes for runs where they win - lines that call a model,
-    at least :data:`MIN_LINES` of them, two CPUs or more, no node reuse of a grid evaluation - and the
-    local engine otherwise."""
-
-    def __init__(self, max_concurrency: int | None = None):
-        self.max_concurrency = resolve_concurrency(max_concurrency)
-
-    @classmethod
-    def from_spec(cls, spec: Any) -> "DefaultEngine":
-        return cls(spec.max_concurrency)
-
-    def choose(self, flow: Any, lines: int, recipe: FlowRecipe | None) -> LineEngine:
-        from promptflow_lite.engine._node_reuse import active_reuse
-
-        workers = min(cpu_count(), self.max_concurrency // MIN_LINES_IN_FLIGHT)
-        # node reuse (`pfl eval --grid`) is a hook of this process: its runs' lines stay here
-        if (workers >= 2 and lines >= MIN_LINES and recipe is not None and uses_llm(flow)
-                and active_reuse.get() is None and os.name == "posix"):
-            return ProcessEngine(workers, self.max_concurrency)
-        return LocalEngine(self.max_concurrency)
-
-    async def execute(self, flow: Any, tasks: Iterable[LineTask], on_result: OnResult, *,
-                      line_timeout: float | None = None, recipe: FlowRecipe | None = None,
-                      log: Callable[[str], None] | None = None) -> None:
-        pending = iter(tasks)
-        head = list(itertools.islice(pending, MIN_LINES))  # enough to know whether the run is long enough
-        engine = self.choose(flow, len(head), recipe)
-        await engine.execute(flow, itertools.chain(head, pending), on_result, line_timeout=line_timeout,
-                             recipe=recipe, log=log)
 
 
 def _split(items: Any, parts: int) -> list[Any]:

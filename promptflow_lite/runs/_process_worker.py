@@ -2,8 +2,9 @@
 
 Started by :mod:`._process_engine` as ``python -m promptflow_lite.runs._process_worker FD``, where ``FD``
 is its end of a socket pair with the driver. Messages both ways are length-prefixed pickles
-(:func:`send` / :func:`receive`): the driver sends ``("start", settings, source)``, then
-``("lines", [(line number, inputs, span attributes), ...])`` as the worker has room, then ``("stop",)``;
+(:func:`send` / :func:`receive`): the driver sends ``("start", settings, source, share)`` (how many
+lines may run at once here), then ``("lines", [(line number, inputs, span attributes), ...])`` as the
+worker has room - for its share and as many waiting - then ``("stop",)``;
 the worker answers ``("ready", info)`` (or ``("failed", error)``) and then ``("results", lines, loose)``
 batches as lines finish - exactly what a Ray worker's ``collect()`` returns, made by the same
 :class:`~._ray_worker.LineWorker` (loading, cache, tracing relay, the local engine's line runner).
@@ -13,6 +14,8 @@ The worker ends when the driver says stop or goes away (end of file).
 from __future__ import annotations
 
 import asyncio
+import collections
+import os
 import pickle
 import signal
 import socket
@@ -20,7 +23,8 @@ import struct
 import sys
 from typing import Any
 
-from promptflow_lite.runs._ray_worker import LineWorker, WorkerSettings
+from promptflow_lite.runs._engine import uses_llm
+from promptflow_lite.runs._ray_worker import LineWorker
 
 DRIVER_NODE = "local"  # a worker process shares the driver's machine, so its LLM cache file
 _HEADER = struct.Struct("!I")
@@ -41,19 +45,27 @@ async def receive(reader: asyncio.StreamReader) -> tuple | None:
 
 
 class ProcessWorker(LineWorker):
-    """A :class:`LineWorker` in a process of this machine: the flow runs from its own folder."""
+    """A :class:`LineWorker` in a process of this machine: the flow runs from its own folder, at most
+    ``share`` lines at a time; the lines handed out beyond those wait here and start as soon as a line
+    ends, without a round trip to the driver."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, share: int):
         self._setup(source, None)
+        self.share = share
+        self.waiting: collections.deque[tuple] = collections.deque()
 
+    async def submit(self, chunk: list[tuple[int, dict[str, Any], dict[str, Any]]]) -> int:
+        self.waiting.extend(chunk)
+        self._start_waiting()
+        return len(self.running)
 
-def uses_llm(flow: Any) -> bool:
-    """Whether ``flow``'s lines call a model (an ``llm`` node, a prompty): lines that wait on the network
-    with ~3 ms of CPU each, the work that outgrows one process."""
-    if getattr(flow, "kind", None) == "prompty":
-        return True
-    spec = getattr(flow, "spec", None)
-    return any(node.type == "llm" for node in getattr(spec, "nodes", None) or ())
+    def _start_waiting(self) -> None:
+        while self.waiting and len(self.running) < self.share:
+            self._start(self.waiting.popleft())
+
+    def _finish(self, line: asyncio.Future) -> None:
+        super()._finish(line)
+        self._start_waiting()
 
 
 async def serve(sock: socket.socket) -> None:
@@ -62,8 +74,8 @@ async def serve(sock: socket.socket) -> None:
     message = await receive(reader)
     if message is None:
         return
-    _, settings, source = message
-    worker = ProcessWorker(source)
+    _, settings, source, share = message
+    worker = ProcessWorker(source, share)
     try:
         info = worker.load(settings, DRIVER_NODE)
         if uses_llm(worker.flow):  # before the first line, not on its way
@@ -110,6 +122,9 @@ def main(argv: list[str]) -> None:
 
     with batch_collection():
         asyncio.run(serve(socket.socket(fileno=int(argv[0]))))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # everything is sent and the cache closed: tearing the SDK's modules down would only cost time
 
 
 if __name__ == "__main__":

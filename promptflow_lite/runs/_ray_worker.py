@@ -110,10 +110,13 @@ class LineWorker:
     async def submit(self, chunk: list[tuple[int, dict[str, Any], dict[str, Any]]]) -> int:
         """Start the chunk's lines (``(line number, inputs, span attributes)``); returns how many run now."""
         for item in chunk:
-            line = asyncio.ensure_future(self._line(LineTask(*item)))
-            self.running.add(line)
-            line.add_done_callback(self._finish)
+            self._start(item)
         return len(self.running)
+
+    def _start(self, item: tuple[int, dict[str, Any], dict[str, Any]]) -> None:
+        line = asyncio.ensure_future(self._line(LineTask(*item)))
+        self.running.add(line)
+        line.add_done_callback(self._finish)
 
     async def collect(self) -> tuple[list[tuple], Any]:
         """Wait until lines have finished since the last call; returns them - each as its line record

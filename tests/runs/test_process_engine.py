@@ -1,5 +1,5 @@
-"""The process engine (``--engine processes``, and the default for long LLM runs): worker processes of this machine
-run the lines; results, traces, cache, resume and cancel behave as with the local engine."""
+"""The process engine (``--engine processes``): worker processes of this machine run the lines; results, traces,
+cache, resume and cancel behave as with the local engine."""
 
 from __future__ import annotations
 
@@ -21,17 +21,6 @@ from promptflow_lite.testing import ScriptedServer
 from _engine_runs import (
     QA_FLOW, RULES, alive, expected, journaled, outputs, questions, traced_lines, wait_for,
 )
-
-ECHO_FLOW = {
-    "echo.py": "from promptflow.core import tool\n@tool\ndef echo(question: str) -> str:\n    return question\n",
-    "flow.dag.yaml": """
-        inputs: {question: {type: string}}
-        outputs: {answer: {reference: "${echo.output}"}}
-        nodes:
-        - {name: echo, type: python, source: {type: code, path: echo.py}, inputs: {question: "${inputs.question}"}}
-        """,
-}
-
 
 @pytest.fixture
 def server(monkeypatch):
@@ -98,22 +87,6 @@ def test_worker_processes_answer_from_the_llm_cache_the_local_engine_filled(conn
     assert (first.cached_lines, again.cached_lines) == (0, 60)
     assert server.stats["requests"] == calls  # every answer came from the cache file the workers share
     assert outputs(again) == outputs(first) == expected(60)
-
-
-def test_the_default_engine_spreads_long_llm_runs_over_worker_processes(connections, make_flow, tmp_path):
-    from promptflow_lite.runs._process_engine import MIN_LINES
-
-    llm, echo = make_flow(QA_FLOW, name="qa"), make_flow(ECHO_FLOW, name="echo")
-    client = Client(progress=False)
-    long_run = client.run(llm, data=questions(tmp_path, MIN_LINES), use_cache=False)
-    short_run = client.run(llm, data=questions(tmp_path, 20), use_cache=False)
-    python_run = client.run(echo, data=questions(tmp_path, MIN_LINES))
-
-    assert outputs(long_run) == expected(MIN_LINES) and outputs(short_run) == expected(20)
-    assert len(outputs(python_run)) == MIN_LINES
-    spread = [run.name for run in (long_run, short_run, python_run)
-              if worker_pids(Path(run.output_path, "logs.txt"))]
-    assert spread == ([long_run.name] if (os.cpu_count() or 1) >= 2 else [])
 
 
 def test_a_worker_that_dies_mid_run_loses_only_its_lines_in_flight(connections, server, make_flow, tmp_path):
