@@ -1,5 +1,6 @@
 """What the tests of engines that run lines in other processes share: an LLM flow with an aggregation node,
-its questions and expected answers, and ways to look at a run's outputs, journal, traces and processes."""
+a scripted server for it (the ``server`` fixture), its questions and expected answers, and ways to look at a
+run's outputs, journal, traces and processes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import json
 import os
 import time
 from pathlib import Path
+
+import pytest
+
+from promptflow_lite.testing import ScriptedServer
 
 RULES = [{"match": "capital of (\\w+)", "reply": "The capital of \\1 is scripted."}]
 COUNTRIES = ["France", "Spain", "Italy", "Chile", "Peru", "Japan", "Kenya", "Nepal", "Oman", "Fiji"]
@@ -27,6 +32,14 @@ QA_FLOW = {
            aggregation: true}
         """,
 }
+
+
+@pytest.fixture
+def server(monkeypatch):
+    """A scripted OpenAI server that answers :data:`RULES` (import it into a test module to use it)."""
+    monkeypatch.setenv("PFL_LLM_BACKOFF_SECONDS", "0.01")
+    with ScriptedServer(rules=RULES) as scripted:
+        yield scripted
 
 
 def questions(tmp_path, count: int) -> Path:

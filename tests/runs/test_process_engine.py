@@ -16,17 +16,10 @@ import pytest
 
 from promptflow_lite.cli.main import main as pfl
 from promptflow_lite.runs import Client
-from promptflow_lite.testing import ScriptedServer
 
-from _engine_runs import (
-    QA_FLOW, RULES, alive, expected, journaled, outputs, questions, traced_lines, wait_for,
+from _engine_runs import (  # noqa: F401 - server is a fixture
+    QA_FLOW, alive, expected, journaled, outputs, questions, server, traced_lines, wait_for,
 )
-
-@pytest.fixture
-def server(monkeypatch):
-    monkeypatch.setenv("PFL_LLM_BACKOFF_SECONDS", "0.01")
-    with ScriptedServer(rules=RULES) as scripted:
-        yield scripted
 
 
 @pytest.fixture
