@@ -242,15 +242,15 @@ def _ours(client: Any) -> Any:
 
 
 def _async_transport(openai: Any) -> dict[str, Any]:
-    """aiohttp under the SDK when installed (about a third less CPU per call than httpx)."""
-    if os.environ.get("PFL_LLM_HTTP", "aiohttp") != "aiohttp":
-        return {}
+    """aiohttp under the SDK when it has it (about a third less CPU per call than httpx), else httpx:
+    aiohttp is not installed, or the SDK was imported without it (a server: see ``serve/_lean.py``)."""
     transport = getattr(openai, "DefaultAioHttpClient", None)
-    try:
-        import aiohttp  # noqa: F401
-    except ImportError:
+    if transport is None or os.environ.get("PFL_LLM_HTTP", "aiohttp") != "aiohttp":
         return {}
-    return {"http_client": transport(timeout=timeout_seconds())} if transport else {}
+    try:
+        return {"http_client": transport(timeout=timeout_seconds())}
+    except RuntimeError:  # the SDK's stand-in when its aiohttp transport could not be imported
+        return {}
 
 
 def _close_at_loop_shutdown() -> Any:

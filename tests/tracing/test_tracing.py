@@ -86,6 +86,28 @@ def test_a_line_is_a_root_span_with_one_child_per_node(make_flow, tracing):
     assert line["outputs"] == {"summary": {"words": 3, "loud": "HELLO BIG WORLD!"}}
 
 
+
+class Owner:
+    def __repr__(self) -> str:
+        return "Owner(ada)"
+
+
+def test_a_lines_attributes_of_any_type_show_as_json_text(make_flow, tracing):
+    """Plain attributes travel to the writer in marshal form, others as JSON: the span shows both kinds alike."""
+    flow = load_flow(make_flow(CHAIN, name="words"))
+    plain = flow.run({"text": "a b"}, line_number=0, attributes={"batch_run_id": "r1", "line_number": 0,
+                                                                   "score": 0.5, "reviewed": True})
+    mixed = flow.run({"text": "a b"}, line_number=1, attributes={"batch_run_id": "r1", "line_number": 1,
+                                                                   "tags": ("x", "y"), "meta": {"by": Owner()}})
+    [first] = get_trace(plain.trace_id)["spans"]
+    [second] = get_trace(mixed.trace_id)["spans"]
+    assert {k: first["attributes"][k] for k in ("batch_run_id", "line_number", "score", "reviewed")} == \
+        {"batch_run_id": "r1", "line_number": 0, "score": 0.5, "reviewed": True}
+    assert second["attributes"]["tags"] == '["x", "y"]'
+    assert json.loads(second["attributes"]["meta"]) == {"by": "Owner(ada)"}
+    assert sorted(names(first)) == sorted(names(second)) == ["clean", "count", "report", "shout"]
+    assert [line["line_number"] for line in list_traces(run="r1")] == [1, 0]
+
 TRACED_TOOL = {
     "helpers.py": """
         import asyncio
@@ -150,6 +172,14 @@ def test_trace_decorated_user_functions_nest_under_their_node(make_flow, tracing
     assert countdown["output"] == [3, 2, 1] and countdown["attributes"]["output_type"] == "iterated"
     assert find(trace["spans"], "ticks")["output"] == ["tick0", "tick1"]
     assert all(s["attributes"]["span_type"] == "Function" for s in work["children"])
+
+
+def test_spans_nest_under_their_node_whatever_the_lines_attributes(make_flow, tracing):
+    flow = load_flow(make_flow(TRACED_TOOL, name="traced"))
+    for attributes in ({"batch_run_id": "r2"}, {"batch_run_id": "r2", "tags": ("a", "b")}):
+        result = flow.run({"n": 2}, attributes=attributes)
+        work = find(get_trace(result.trace_id)["spans"], "work")
+        assert names(work) == ["sum_of_squares", "slow_double", "countdown", "ticks"], attributes
 
 
 def test_start_trace_traces_a_script_outside_the_executor(make_flow, capsys):

@@ -17,7 +17,9 @@ import sqlite3
 from typing import Any, Iterable, Sequence
 
 from promptflow_lite.masking import register_secret
-from promptflow_lite.tracing._write.frames import FLUSH, LINE, NODE, SECRET, LineHeader, NodeHeader, decode, unpack
+from promptflow_lite.tracing._write.frames import (
+    FLUSH, LINE, NODE, SECRET, NodeHeader, decode, decode_line, unpack,
+)
 from promptflow_lite.tracing._write.line_spans import lone_node_rows, readable_spans, render_line, store_rows
 
 _log = logging.getLogger(__name__)
@@ -46,8 +48,7 @@ class TraceWriter:
         for kind, body in frames:
             try:
                 if kind == LINE:
-                    header, entry = decode(body)
-                    finished = render_line(LineHeader(*header), entry)
+                    finished = render_line(*decode_line(body))
                     if self.store is not None:
                         _add(span_rows, line_rows, store_rows(finished))
                     if self.sinks:
