@@ -61,8 +61,12 @@ class LineWorker:
         from promptflow_lite.runs._flow_package import unpack_flow
 
         _remove_folders_of_dead_workers()
-        self.folder = Path(tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{os.getpid()}_"))
-        self.source = unpack_flow(package, self.folder)
+        folder = Path(tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{os.getpid()}_"))
+        self._setup(unpack_flow(package, folder), folder)
+
+    def _setup(self, source: str, folder: Path | None) -> None:
+        """The worker's state before ``start``: the flow's source and the folder to remove at ``stop`` (if any)."""
+        self.folder, self.source = folder, source
         self.flow: Any = None
         self.settings: WorkerSettings | None = None
         self.cache: Any = None
@@ -76,6 +80,10 @@ class LineWorker:
         """Load the flow: connections from ``settings`` first, then this node's own."""
         import ray
 
+        return self.load(settings, ray.get_runtime_context().get_node_id())
+
+    def load(self, settings: WorkerSettings, node: str) -> WorkerInfo:
+        """Load the flow as the driver did, on ``node`` (the driver's node shares its LLM cache file)."""
         from promptflow_lite._gc import batch_collection
         from promptflow_lite.connections._provider import ResolvedConnections
         from promptflow_lite.engine._connections import connection_provider
@@ -83,7 +91,6 @@ class LineWorker:
         from promptflow_lite.masking import register_connection, register_named
 
         started = time.perf_counter()
-        node = ray.get_runtime_context().get_node_id()
         self.settings = settings
         if settings.trace:
             from promptflow_lite.tracing._setup import start_relay
@@ -107,10 +114,13 @@ class LineWorker:
     async def submit(self, chunk: list[tuple[int, dict[str, Any], dict[str, Any]]]) -> int:
         """Start the chunk's lines (``(line number, inputs, span attributes)``); returns how many run now."""
         for item in chunk:
-            line = asyncio.ensure_future(self._line(LineTask(*item)))
-            self.running.add(line)
-            line.add_done_callback(self._finish)
+            self._start(item)
         return len(self.running)
+
+    def _start(self, item: tuple[int, dict[str, Any], dict[str, Any]]) -> None:
+        line = asyncio.ensure_future(self._line(LineTask(*item)))
+        self.running.add(line)
+        line.add_done_callback(self._finish)
 
     async def collect(self) -> tuple[list[tuple], Any]:
         """Wait until lines have finished since the last call; returns them - each as its line record
@@ -156,7 +166,8 @@ class LineWorker:
         self.batch.close()
         if self.cache is not None:
             self.cache.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 _FOLDER_PREFIX = "pfl_ray_"

@@ -26,6 +26,7 @@ import re
 import sys
 import threading
 import weakref
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,6 +184,11 @@ def _client_kwargs(endpoint: Endpoint) -> dict[str, Any]:
 def _pool_key(endpoint: Endpoint) -> tuple:
     return (endpoint.provider, endpoint.url, endpoint.api_key, endpoint.api_version, endpoint.organization,
             timeout_seconds())
+
+
+# Whether loading a flow with LLM nodes imports the SDK then (~0.5 s), so that its first lines do not all wait
+# for it. A batch run loads its flow without: its lines may run in worker processes, which import it themselves.
+sdk_with_flow: ContextVar[bool] = ContextVar("pfl_sdk_with_flow", default=True)
 
 
 def load_sdk() -> Any:
