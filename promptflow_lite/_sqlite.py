@@ -7,17 +7,20 @@ released (a schema change is a new migration at the end). :func:`connect` applie
 lacks in one ``BEGIN IMMEDIATE`` transaction, safe when several processes open it at once, and
 records each in the ``migrations`` table (number, name, time) and in ``PRAGMA user_version``.
 A file made before migrations were recorded keeps its ``user_version`` as the count applied.
+``sqlite3`` itself loads when a database is first opened (a served flow never needs it).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence, TypeVar
+
+if TYPE_CHECKING:
+    import sqlite3
 
 T = TypeVar("T")
 BUSY_TIMEOUT_SECONDS = 30
@@ -47,6 +50,8 @@ def connect(path: str | Path, migrations: Sequence[Migration], *, synchronous: s
     timeout, rows as ``sqlite3.Row``, autocommit (``isolation_level=None``: transactions are
     explicit, see :func:`transaction`), and ``migrations`` applied. ``synchronous`` sets that pragma
     (``"NORMAL"``: faster commits, still consistent in WAL)."""
+    import sqlite3
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
@@ -106,6 +111,8 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 def retry_locked(action: Callable[[], T], attempts: int = 50) -> T:
     """Run ``action``; retry while another process holds a lock that the busy timeout does not cover
     (switching to WAL, or a lock upgrade that SQLite refuses at once to avoid a deadlock)."""
+    import sqlite3
+
     for attempt in range(attempts):
         try:
             return action()
@@ -118,6 +125,8 @@ def retry_locked(action: Callable[[], T], attempts: int = 50) -> T:
 
 def statements(script: str) -> Iterator[str]:
     """The statements of an SQL script, in order (a ``;`` inside quotes or a trigger body stays inside)."""
+    import sqlite3
+
     pending = ""
     for piece in script.split(";"):
         pending += piece + ";"

@@ -133,4 +133,4 @@ def test_a_process_registers_an_engine_function_and_the_known_names_are_listed(m
     assert run.properties["engine"] == "one_at_a_time"
     assert pfl(["run", "create", "--flow", str(make_flow(EVALUATOR_FLOW)), "--data", str(data),
                 "--engine", "warp", "--name", "never"]) == 1
-    assert "use one of local, one_at_a_time, ray" in capsys.readouterr().err
+    assert "use one of local, one_at_a_time, processes, ray" in capsys.readouterr().err

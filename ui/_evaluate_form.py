@@ -193,5 +193,6 @@ def _start(flow, data, specs, texts, chosen, baseline, flow_mapping, evaluator_m
     plan = EvaluationPlan(flow=flow, data=data, evaluators=specs, variants=chosen, baseline=baseline,
                           column_mapping=flow_mapping or None, evaluator_mapping=evaluator_mapping, **options)
     job = start_evaluation(plan, evaluator_args=texts, scripted_llm=scripted)
-    st.query_params["evaluation"] = job.name
-    st.rerun()
+    from promptflow_lite.ui import _shell
+
+    _shell.open_page("evaluation", evaluation=job.name)

@@ -1,5 +1,5 @@
-"""The New evaluation page for one evaluation (``?evaluation=NAME``): a live progress bar per run, read from the
-run index, then the comparison table ``pfl eval`` printed; and the list of past evaluations."""
+"""One evaluation's page (``/evaluation?evaluation=NAME``): a live progress bar per run, read from the run index,
+then the comparison table ``pfl eval`` printed; and the list of past evaluations for the New evaluation page."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import streamlit as st
 
 from promptflow_lite.evaluate._background import (FAILED, GATES_FAILED, INTERRUPTED, RUNNING, SUCCEEDED,
                                                  EvaluationJob, get_evaluation, job_runs, list_evaluations)
-from promptflow_lite.ui._runs_common import (link, moment, page_url, progress_bar, short_names,
-                                             status_text)
+from promptflow_lite.ui._runs_common import link, moment, page_url, progress_bar, short_names, status_text
+from promptflow_lite.ui._shell import open_page
 
 STATE_BADGES = {RUNNING: ":blue-badge[running]", SUCCEEDED: ":green-badge[finished]",
                 GATES_FAILED: ":orange-badge[finished, a gate failed]", FAILED: ":red-badge[failed]",
@@ -19,8 +19,7 @@ STATE_BADGES = {RUNNING: ":blue-badge[running]", SUCCEEDED: ":green-badge[finish
 
 def show(name: str) -> None:
     if st.button("New evaluation", icon=":material/add:", key="evaluate_new"):
-        del st.query_params["evaluation"]
-        st.rerun()
+        open_page("evaluate")
     job = get_evaluation(name)
     st.title(job.name)
     settings = job.settings
@@ -130,7 +129,7 @@ def past_evaluations() -> None:
 
     st.subheader("Started from here", divider="gray")
     frame = pd.DataFrame.from_records([{
-        "Evaluation": page_url("evaluate", evaluation=job.name), "State": job.state,
+        "Evaluation": page_url("evaluation", evaluation=job.name), "State": job.state,
         "Flow": str(job.settings.get("flow", "")).rsplit("/", 1)[-1],
         "Variants": ", ".join(job.settings.get("variants") or []),
         "Evaluators": ", ".join(job.settings.get("evaluators") or []), "Started": moment(job.started)} for job in jobs])

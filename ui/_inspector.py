@@ -209,8 +209,9 @@ def _source(doc: FlowDocument, name: str, variant: str | None, body: Any) -> Non
 
 
 def _manage(doc: FlowDocument, name: str) -> None:
-    with st.expander("Rename or delete this node"):
-        left, right = st.columns([3, 1], vertical_alignment="bottom")
+    # keyed: stays open when a message above it comes or goes (e.g. a refused delete, then typing a new name)
+    with st.expander("Rename or delete this node", key=state.key(name, "manage"), on_change="rerun"):
+        left, right = st.columns([2, 1], vertical_alignment="bottom")  # the button's label fits at 1280 px
         k = state.key(name, "rename")
         left.text_input("New name", value=name, key=k, help="references to the node follow the new name")
 

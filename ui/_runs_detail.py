@@ -52,7 +52,7 @@ def _header(row: dict[str, Any]) -> None:
     if details:
         st.caption(" · ".join(details))
     with st.container(horizontal=True, vertical_alignment="center"):
-        link("traces", "Traces of this run", icon=":material/timeline:", run=row["name"])
+        link("run_traces", "Traces of this run", icon=":material/timeline:", run=row["name"])
         if row.get("run"):
             go_to(f"Base run {row['run']}", key="to_base_run", icon=":material/call_split:", run=row["run"])
         _actions(row)

@@ -52,14 +52,22 @@ def _filters() -> tuple[str, str | None, str | None, str | None, bool]:
     return search.strip(), flow, status, kind, archived
 
 
+def _metric_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The key metrics shown as columns: those of the evaluations first (they say how good a run is; a newer run
+    that was not evaluated must not push them out), then the runs' own, each in order of appearance."""
+    evaluated: dict[str, None] = {}
+    own: dict[str, None] = {}
+    for row in rows:
+        for metric, value in row["key_metrics"].items():
+            if isinstance(value, (int, float)):
+                (own if metric in (row.get("metrics") or {}) else evaluated).setdefault(metric)
+    return [*evaluated, *(metric for metric in own if metric not in evaluated)][:MAX_METRIC_COLUMNS]
+
+
 def _table(rows: list[dict[str, Any]]):
     import pandas as pd
 
-    metric_names: list[str] = []
-    for row in rows:
-        metric_names += [m for m in row["key_metrics"] if m not in metric_names
-                         and isinstance(row["key_metrics"][m], (int, float))]
-    shown_metrics = metric_names[:MAX_METRIC_COLUMNS]
+    shown_metrics = _metric_columns(rows)
     records = []
     for row in rows:
         record = {"Run": page_url("run", run=row["name"]), "Flow": row.get("flow_name"),

@@ -1,10 +1,12 @@
 """What every page of the app shares: the page list, the current flow, the sidebar and cross-page links.
 
 Every page has its own path, and query parameters open it on one thing: ``/editor?flow=PATH``, ``/run?run=NAME``,
-``/compare?runs=A,B``, ``/trace?trace=ID``, ``/evaluate?evaluation=NAME``; the root ``/`` opens the editor
-with the same parameters (``/?flow=PATH`` is ``/editor?flow=PATH``). One run and one trace are hidden pages of
-their own, so the sidebar's "Runs" and "Traces" always lead to the lists (Streamlit keeps the query parameters
-when the link of the page one is on is clicked); the older ``/runs?run=NAME`` and ``/traces?trace=ID`` still work.
+``/compare?runs=A,B``, ``/trace?trace=ID``, ``/run_traces?run=NAME``, ``/evaluation?evaluation=NAME``; the root
+``/`` opens the editor with the same parameters (``/?flow=PATH`` is ``/editor?flow=PATH``). One run, one trace,
+one run's traces and one evaluation are hidden pages of their own, so the sidebar's "Runs", "Traces" and "New
+evaluation" always lead to the lists and the form (Streamlit keeps the query parameters when the link of the page
+one is on is clicked); the older ``/runs?run=``, ``/traces?trace=``, ``/traces?run=`` and ``/evaluate?evaluation=``
+still work.
 From Python: ``page_link("trace", "Open trace", trace=trace_id)``; a page reads its parameter with
 ``st.query_params.get("trace")``.
 """
@@ -31,6 +33,8 @@ PAGES = (
 DETAILS = (
     ("run.py", "Run", ":material/list_alt:"),
     ("trace.py", "Trace", ":material/timeline:"),
+    ("run_traces.py", "Traces of a run", ":material/timeline:"),
+    ("evaluation.py", "Evaluation", ":material/science:"),
 )
 FLOW_ENV = "PFL_UI_FLOW"  # set by ``pfl ui --flow DIR``: the flow the editor opens first
 _FLOW_KEY = "pfl_flow"
@@ -38,7 +42,7 @@ _FLOW_KEY = "pfl_flow"
 
 def pages() -> list:
     """The ``st.Page`` objects of the pages that exist, each at its own path (``/editor``, ``/runs``...), the hidden
-    pages of one run and one trace, and a hidden default page at ``/`` that opens the first of them with the same
+    pages of one thing (:data:`DETAILS`), and a hidden default page at ``/`` that opens the first of them with the same
     query parameters.
 
     (Streamlit serves its default page at ``/`` only, so the editor is not the default: ``/editor`` works too.)"""

@@ -56,10 +56,10 @@ def given_name(args: argparse.Namespace, example: str) -> str:
 
 def add_engine_flags(parser: argparse.ArgumentParser, default_help: str = "local") -> None:
     """``--engine``, ``--ray-address``, ``--ray-actors`` (read back with :func:`engine_options`)."""
-    parser.add_argument("--engine", metavar="local|ray|NAME",
-                        help=f"where lines run: local (this process), ray (a Ray cluster, needs the [ray] extra) or "
-                             f"an engine an installed package registers ('promptflow_lite.engines'); "
-                             f"default: {default_help}")
+    parser.add_argument("--engine", metavar="local|processes|ray|NAME",
+                        help=f"where lines run: local (this process), processes (a worker process per CPU), ray (a "
+                             f"Ray cluster, needs the [ray] extra) or an engine an installed package registers "
+                             f"('promptflow_lite.engines'); default: {default_help}")
     parser.add_argument("--ray-address", metavar="local|auto|HOST:PORT|ray://HOST:PORT",
                         help="--engine ray: local starts a private cluster on 127.0.0.1 (default, unless RAY_ADDRESS "
                              "is set); auto joins the cluster `ray start` runs here")

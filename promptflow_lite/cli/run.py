@@ -187,10 +187,11 @@ def _set_fields(items: list[str] | None) -> dict[str, Any]:
 
 def _resume(args: argparse.Namespace) -> int:
     from promptflow_lite.runs import _model as model
+    from promptflow_lite.runs._store import RunFolder
 
     client = _client()
     current = client.runs.get(_run_name(args))
-    if current.status == model.COMPLETED:
+    if current.status == model.COMPLETED and RunFolder(current.output_path).holds_every_line():
         print(f"Run {current.name} is Completed: every line succeeded, so there is nothing to resume.")
         return 0
     run = client.resume(current.name, max_concurrency=args.max_concurrency, line_timeout=args.line_timeout,

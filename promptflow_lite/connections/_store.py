@@ -10,11 +10,10 @@ transaction, so several processes can use it at once. Listing and showing never 
 from __future__ import annotations
 
 import json
-import sqlite3
 from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import ContextManager, Iterator
+from typing import TYPE_CHECKING, ContextManager, Iterator
 
 from promptflow_lite.connections._errors import EncryptionKeyError, connection_not_found
 from promptflow_lite._sqlite import Migration, connect, transaction
@@ -23,6 +22,9 @@ from promptflow_lite.connections._types import (
     STRONG_TYPE_PREFIX, Connection, CustomStrongTypeConnection, build_connection)
 from promptflow_lite.connections._values import SCRUBBED, fill_secrets, is_scrubbed, resolve_env_references
 from promptflow_lite.errors import UserError
+
+if TYPE_CHECKING:
+    import sqlite3
 
 DB_FILE = "connections.sqlite"
 KEY_FILE = ".encryption_key"

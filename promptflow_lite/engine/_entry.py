@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import sys
 import typing
 from dataclasses import fields, is_dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ def import_entry(entry: str, working_dir: Path, where: str | None = None) -> Any
     """The object ``module:name`` names: ``module`` is ``a/b.py`` under ``working_dir`` if it exists,
     else an importable module (promptflow imports are served by the compatibility layer)."""
     from promptflow_lite._compat import promptflow_alias
+    from promptflow_lite.tools._flow_modules import own_modules
     from promptflow_lite.tools._python_tool import load_module
 
     module_name, _, attr = entry.partition(":")
@@ -43,10 +43,8 @@ def import_entry(entry: str, working_dir: Path, where: str | None = None) -> Any
     if file.is_file():
         module = load_module(file, working_dir)
     else:
-        if str(working_dir) not in sys.path:
-            sys.path.insert(0, str(working_dir))
         try:
-            with promptflow_alias():
+            with own_modules(working_dir), promptflow_alias():
                 module = importlib.import_module(module_name)
         except Exception as exc:
             raise FlowLoadError(f"Failed to load python module for entry '{entry}': ({type(exc).__name__}) {exc}",

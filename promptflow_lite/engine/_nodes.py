@@ -284,10 +284,11 @@ def _prompt_tool(node: Node, run_dir: Path):
 
 
 def _llm_tool(node: Node, run_dir: Path, connections: Any):
-    from promptflow_lite.tools._llm_client import load_sdk
+    from promptflow_lite.tools._llm_client import load_sdk, sdk_with_flow
     from promptflow_lite.tools._llm_node import make_llm_caller
 
-    load_sdk()  # the SDK loads with the flow, not inside its first lines (~0.5 s they would all wait)
+    if sdk_with_flow.get():
+        load_sdk()  # the SDK loads with the flow, not inside its first lines (~0.5 s they would all wait)
 
     file = _source_file(node, run_dir)
     if file.suffix == ".prompty":

@@ -8,7 +8,10 @@ JSON and JSONL are parsed with the standard library, not ``pandas.read_json``: p
 date-like columns into timestamps and fills absent keys with NaN, and its errors do not say
 which line is broken. Every problem names the file, and the line/column where there is one.
 Bytes that are not UTF-8 do not stop a run: they are read as lone surrogates (``surrogateescape``),
-so only the lines holding them fail, each with a message naming its input.
+so only the lines holding them fail, each with a message naming its input. A JSONL line that cannot
+be read at all (not JSON, not an object, nested too deeply), an item of a ``.json`` list that is not an
+object, or a CSV/TSV row with more fields than the header, is an :class:`UnreadableRow`: its line fails
+alone, unless no line of the file can be read (then the file is the problem).
 """
 
 from __future__ import annotations
@@ -26,6 +29,16 @@ Warn = Callable[[str], None]
 
 SUPPORTED = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 CHUNK_ROWS = 10_000  # rows of a CSV/TSV or parquet file read at a time
+UNREADABLE = "__unreadable_line__"  # the only mapped input of a line whose data cannot be read: why
+
+
+class UnreadableRow(dict):
+    """A data line that cannot be read: no columns, and ``problem`` (naming the file and its line), with
+    which the run's line fails alone."""
+
+    def __init__(self, problem: DataError):
+        super().__init__()
+        self.problem = str(problem)
 
 
 def load_data(path: str | Path, warn: Warn | None = None) -> list[Row]:
@@ -96,7 +109,7 @@ def iter_file(file: Path, *, unknown_as_jsonl: bool = False) -> Iterator[Row]:
                         hint=f"use one of {', '.join(SUPPORTED)}.")
     base = file.parent
     for row in rows:
-        yield {key: resolve_image_paths(value, base) for key, value in row.items()}
+        yield row if type(row) is UnreadableRow else {key: resolve_image_paths(value, base) for key, value in row.items()}
 
 
 def _data_files(folder: Path) -> list[Path]:
@@ -108,18 +121,21 @@ def _read_in_folder(file: Path, warn: Warn | None) -> Iterable[Row]:
     if file.suffix.lower() in SUPPORTED:
         return iter_file(file)
     try:
-        return read_file(file, unknown_as_jsonl=True)
+        rows = read_file(file, unknown_as_jsonl=True)
+        if not any(type(row) is UnreadableRow for row in rows):  # a file of another kind may hold a JSON line
+            return rows
     except DataError:
-        if warn:
-            warn(f"Ignored '{file}': not a data file ({', '.join(SUPPORTED)}).")
-        return []
+        pass
+    if warn:
+        warn(f"Ignored '{file}': not a data file ({', '.join(SUPPORTED)}).")
+    return []
 
 
 def _read_jsonl(file: Path) -> Iterator[Row]:
     """Rows of a JSON Lines file, read a line at a time. Lines end at ``\n``, ``\r\n`` or a lone ``\r``
     (not at U+2028, U+2029 or U+0085, which JSON strings may hold); each may start with a BOM (files joined
     end to end)."""
-    rows, number = 0, 0
+    rows, number, first_problem = 0, 0, None
     with _open_binary(file) as handle:
         for raw in handle:
             if number == 0 and raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -131,23 +147,34 @@ def _read_jsonl(file: Path) -> Iterator[Row]:
                 line = line.removeprefix("\ufeff")
                 if not line.strip():
                     continue
-                try:
-                    value = load_json(line)
-                except RecursionError:
-                    raise _too_deep(file, number) from None
-                except json.JSONDecodeError as exc:
-                    hint = "each line of a .jsonl file must be one complete JSON object."
-                    if rows == 0 and _is_whole_json(_read_text(file)):
-                        hint = ("the file holds one pretty-printed JSON document, not one object per line: "
-                                "rename it to .json or write each object on its own line.")
-                    raise DataError(f"Invalid JSON at column {exc.colno}: {exc.msg}.", file=str(file), line=number,
-                                    hint=hint) from None
-                if not isinstance(value, dict):
-                    raise DataError(f"Expected a JSON object, got {type(value).__name__}.", file=str(file),
-                                    line=number, hint='write each line as an object of column values, e.g. '
-                                                      '{"question": "..."}.')
-                rows += 1
+                value = _parse_line(line, file, number)
+                if isinstance(value, DataError):
+                    if first_problem is None and rows == 0 and _is_whole_json(_read_text(file)):
+                        raise DataError(value.message, file=str(file), line=number, hint="the file holds one "
+                                        "pretty-printed JSON document, not one object per line: rename it to .json "
+                                        "or write each object on its own line.")
+                    first_problem = first_problem or value
+                    value = UnreadableRow(value)
+                else:
+                    rows += 1
                 yield value
+    if first_problem is not None and rows == 0:  # not one line could be read: the file is not JSON Lines
+        raise first_problem
+
+
+def _parse_line(line: str, file: Path, number: int) -> Row | DataError:
+    """One JSONL line as a row, or the problem that makes it unreadable."""
+    try:
+        value = load_json(line)
+    except RecursionError:
+        return _too_deep(file, number)
+    except json.JSONDecodeError as exc:
+        return DataError(f"Invalid JSON at column {exc.colno}: {exc.msg}.", file=str(file), line=number,
+                         hint="each line of a .jsonl file must be one complete JSON object.")
+    if not isinstance(value, dict):
+        return DataError(f"Expected a JSON object, got {type(value).__name__}.", file=str(file), line=number,
+                         hint='write each line as an object of column values, e.g. {"question": "..."}.')
+    return value
 
 
 def _open_binary(file: Path):
@@ -181,11 +208,12 @@ def _read_json(file: Path) -> list[Row]:
         raise DataError(f"Invalid JSON at column {exc.colno}: {exc.msg}.", file=str(file), line=exc.lineno,
                         hint="fix the JSON syntax (a .json data file holds a list of objects).") from None
     if isinstance(data, list):
-        for index, item in enumerate(data):
-            if not isinstance(item, dict):
-                raise DataError(f"Item {index} of the list is a {type(item).__name__}, not an object.",
-                                file=str(file), hint="a .json data file holds a list of objects, one per line of data.")
-        return data
+        problems = [None if isinstance(item, dict) else DataError(
+            f"Item {index} of the list is a {type(item).__name__}, not an object.", file=str(file),
+            hint="a .json data file holds a list of objects, one per line of data.") for index, item in enumerate(data)]
+        if data and all(problems):  # not one row: the file is the problem
+            raise problems[0]
+        return [item if problem is None else UnreadableRow(problem) for item, problem in zip(data, problems)]
     if isinstance(data, dict) and data and all(isinstance(v, (list, dict)) for v in data.values()):
         return _columns_to_rows(data, file)
     raise DataError("A .json data file must hold a list of objects (or an object of equally long columns).",
@@ -206,15 +234,50 @@ def _columns_to_rows(data: dict[str, Any], file: Path) -> list[Row]:
 
 
 def _read_table(file: Path, sep: str) -> Iterator[Row]:
+    """Rows of a CSV/TSV file (pandas' fast parser); a row with more fields than the header is an
+    :class:`UnreadableRow` (from the first row with two or more too many, pandas' python parser reads on)."""
+    done = 0
+    try:
+        for row in _table_rows(file, sep):
+            done += 1
+            yield row
+    except _TooManyFields:
+        for index, row in enumerate(_table_rows(file, sep, lenient=True)):
+            if index >= done:
+                yield row
+
+
+class _TooManyFields(Exception):
+    """A row of the table has more fields than the fast parser takes."""
+
+
+_EXTRA = "\x00an extra field\x00"  # a column after the header's: a row with one field too many fills it
+_TOO_MANY = "\x00too many fields\x00"  # the first cell of a row with more fields (python parser)
+
+
+def _table_rows(file: Path, sep: str, lenient: bool = False) -> Iterator[Row]:
     import pandas as pd
 
-    def failed(exc: Exception) -> DataError:
+    def failed(exc: Exception) -> Exception:
+        if not lenient and "fields in line" in str(exc):
+            return _TooManyFields()
         return DataError(f"Cannot parse the file: {str(exc).strip()}", file=str(file),
                          hint="check quoting and that every row has as many fields as the header.")
 
+    def unreadable(fields: int, header: int) -> UnreadableRow:
+        return UnreadableRow(DataError(f"The row has {fields} fields, the header {header}.", file=str(file),
+                                       hint="quote cells that hold the separator, or remove the extra fields."))
+
+    options = {"sep": sep, "dtype": object, "keep_default_na": False, "encoding": "utf-8-sig",
+               "encoding_errors": "surrogateescape"}
+    if lenient:
+        import csv
+
+        csv.field_size_limit(2**31 - 1)  # the python parser's cells may be as big as the fast parser's
+        options.update(engine="python", on_bad_lines=lambda fields: [_TOO_MANY + str(len(fields))])
     try:
-        chunks = pd.read_csv(file, sep=sep, dtype=object, keep_default_na=False, encoding="utf-8-sig",
-                             encoding_errors="surrogateescape", chunksize=CHUNK_ROWS)
+        header = list(pd.read_csv(file, nrows=0, **options).columns)
+        chunks = pd.read_csv(file, names=[*header, _EXTRA], header=None, skiprows=1, chunksize=CHUNK_ROWS, **options)
     except pd.errors.EmptyDataError:
         return
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -228,9 +291,22 @@ def _read_table(file: Path, sep: str) -> Iterator[Row]:
             except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
                 raise failed(exc) from None
             if not isinstance(frame.index, pd.RangeIndex):  # pandas silently made the first column the row index
-                raise DataError("The first row after the header has more fields than the header.", file=str(file),
-                                hint="add the missing column name to the header, or remove the extra field.")
-            yield from frame.to_dict(orient="records")
+                raise DataError("The first row after the header has two or more fields more than the header.",
+                                file=str(file), hint="add the missing column names to the header, or remove the "
+                                                     "extra fields.")
+            extra = frame.pop(_EXTRA)
+            rows = frame.to_dict(orient="records")
+            if not lenient and not (extra.notna() & (extra != "")).any():
+                yield from rows
+                continue
+            for row, more in zip(rows, extra):
+                first = next(iter(row.values()), None)
+                if isinstance(first, str) and first.startswith(_TOO_MANY):
+                    yield unreadable(int(first[len(_TOO_MANY):]), len(header))
+                elif more is not None and more == more and more != "":  # (NaN != NaN)
+                    yield unreadable(len(header) + 1, len(header))
+                else:  # the python parser leaves missing cells None, the fast one ""
+                    yield {key: "" if value is None else value for key, value in row.items()}
 
 
 def _read_parquet(file: Path) -> Iterator[Row]:

@@ -21,6 +21,8 @@ from typing import Any, Callable, Iterable, Protocol
 
 from promptflow_lite._registry import Registry
 from promptflow_lite.engine._results import LineResult
+from promptflow_lite.errors import InputError
+from promptflow_lite.runs._data import UNREADABLE
 
 # Lines in flight. LLM-bound lines spend ~99 % of their time waiting on the network (a 200 ms
 # call costs ~1-3 ms of CPU here), so 64 keeps one core busy without flooding an endpoint;
@@ -98,6 +100,10 @@ class LocalEngine:
     async def execute(self, flow: Any, tasks: Iterable[LineTask], on_result: OnResult, *,
                       line_timeout: float | None = None, recipe: FlowRecipe | None = None,
                       log: Callable[[str], None] | None = None) -> None:
+        if uses_llm(flow):  # a batch run's flow loads without the SDK: it loads before the lines, not in the first ones
+            from promptflow_lite.tools._llm_client import load_sdk
+
+            load_sdk()
         pending = iter(tasks)
 
         async def worker() -> None:
@@ -115,22 +121,69 @@ class LocalEngine:
             raise
 
 
+def uses_llm(flow: Any) -> bool:
+    """Whether ``flow``'s lines call a model (an ``llm`` node, a prompty), so the process that runs them
+    loads the openai SDK before they start."""
+    if getattr(flow, "kind", None) == "prompty":
+        return True
+    spec = getattr(flow, "spec", None)
+    return any(node.type == "llm" for node in getattr(spec, "nodes", None) or ())
+
+
 async def run_task(flow: Any, task: LineTask, line_timeout: float | None) -> LineResult:
-    """The line's result; should the flow raise instead of reporting a failed line, the line fails alone."""
+    """The line's result; should the flow raise instead of reporting a failed line, the line fails alone
+    (as does a line whose data cannot be read)."""
     try:
+        if UNREADABLE in task.inputs:
+            raise InputError(f"The data of line {task.line_number} cannot be read: {task.inputs[UNREADABLE]}")
         return await flow.arun(task.inputs, line_number=task.line_number, timeout=line_timeout,
                                attributes=task.attributes)
     except Exception as exc:  # noqa: BLE001 - one line never sinks the run
         from promptflow_lite.engine._results import FAILED
         from promptflow_lite.errors import error_dict
 
-        return LineResult(status=FAILED, inputs=dict(task.inputs), error=error_dict(exc), line_number=task.line_number)
+        inputs = {} if UNREADABLE in task.inputs else dict(task.inputs)
+        return LineResult(status=FAILED, inputs=inputs, error=error_dict(exc), line_number=task.line_number)
+
+
+def deliver_results(lines: Iterable[tuple], loose: Any, parent: tuple | None, on_result: OnResult,
+                    finished: Callable[[int], None]) -> None:
+    """Pass on what a worker process sent back as if its lines had run here: ``loose`` traces (the secrets to
+    blank, among others) first, then each line (its encoded result, whether that JSON is exact, its traces)
+    to ``finished(line_number)`` and ``on_result``; a line nested under the driver's span ``parent`` (trace id,
+    span id, one of ours) adds its tokens to it."""
+    from promptflow_lite.tracing._setup import replay, roll_up
+
+    if loose is not None:
+        replay(loose)
+    for text, exact, traced in lines:
+        result = _worker_line(text, exact)
+        finished(result.line_number)
+        if traced is not None:
+            replay(traced)
+            if parent is not None and parent[2]:
+                roll_up(parent[1], result.usage)
+        on_result(result)
+
+
+def _worker_line(text: str, exact: bool) -> LineResult:
+    """A worker's line record as this process's line result. A record that is not plain JSON may hold
+    images, which the worker sent as base64: they become images again, so that the run writes them as
+    files and aggregation nodes get images, as with the local engine."""
+    result = LineResult.from_json(text, exact=exact)
+    if exact:
+        return result
+    from promptflow_lite.tools._multimedia import Multimedia
+
+    return LineResult.from_json(Multimedia().load(result.to_dict()))
 
 
 EngineFactory = Callable[[Any], LineEngine]  # RunSpec -> engine
-_RAY = EntryPoint("ray", "promptflow_lite.runs._ray_engine:RayEngine", "promptflow_lite.engines")  # loaded when asked for
+_GROUP = "promptflow_lite.engines"  # loaded when asked for:
+_RAY = EntryPoint("ray", "promptflow_lite.runs._ray_engine:RayEngine", _GROUP)
+_PROCESSES = EntryPoint("processes", "promptflow_lite.runs._process_engine:ProcessEngine", _GROUP)
 ENGINES: Registry[EngineFactory] = Registry(
-    "engine", "promptflow_lite.engines", builtins=lambda: {"local": LocalEngine.from_spec, "ray": _RAY},
+    "engine", _GROUP, builtins=lambda: {"local": LocalEngine.from_spec, "processes": _PROCESSES, "ray": _RAY},
     convert=lambda engine: getattr(engine, "from_spec", engine))
 
 

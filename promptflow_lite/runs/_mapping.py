@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
 
+from promptflow_lite.runs._data import UNREADABLE, UnreadableRow
 from promptflow_lite.runs._errors import InputMappingError
 from promptflow_lite.runs._join import LINE_NUMBER, JoinedLines, Rows, rows_of
 
@@ -96,6 +97,9 @@ def binder(flow_inputs: Mapping[str, Any], columns: dict[str, set[str]], column_
     literals = {key: mapping[key] for key, binding in bindings.items() if binding is None}
 
     def bind(rows: dict[str, Row]) -> Row:
+        for row in rows.values():
+            if type(row) is UnreadableRow:
+                return {UNREADABLE: row.problem}
         values: Row = {}
         for key, binding in bindings.items():
             if binding is None:

@@ -2,8 +2,9 @@
 
 ``connect(address)``: ``local`` (the default, unless ``RAY_ADDRESS`` is set) starts a single-node
 cluster for this process with every Ray service bound to 127.0.0.1, Ray's usage statistics off, no
-dashboard web UI, and a random token (in this process's environment, never in a file) that any
-process joining it must present; it stops when the process exits. ``auto`` joins the cluster that ``ray start``
+dashboard web UI, workers at this process's priority (not Ray's niceness 15), and a random token (in
+this process's environment, never in a file) that any process joining it must present; it stops when
+the process exits. ``auto`` joins the cluster that ``ray start``
 runs on this machine, ``HOST:PORT`` the one whose head is there, ``ray://HOST:PORT`` goes through
 Ray Client. A process connects once and keeps the connection for its later runs (``pfl eval`` makes
 several); a process that connected itself (``ray.init``) is used as it is. A cluster started by
@@ -23,6 +24,9 @@ from promptflow_lite.errors import UserError
 LOCAL, AUTO = "local", "auto"
 NAMESPACE = "promptflow_lite"
 _NO_TELEMETRY = {"RAY_USAGE_STATS_ENABLED": "0"}
+# Ray starts workers at niceness 15 (below every other process): on a machine doing other work the
+# lines would get a sliver of the CPU the local engine gets; a private cluster's workers run as pfl does
+_DRIVER_PRIORITY = {"RAY_worker_niceness": "0"}
 # Ray's single-node mode (made for laptops): the node's address is 127.0.0.1, so that every Ray
 # service listens there only, and no other machine can join
 _LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
@@ -65,6 +69,8 @@ def connect(address: str | None = None) -> Cluster:
     if address == LOCAL:
         os.environ.update(_NO_TELEMETRY)
         os.environ.update(_LOOPBACK_ONLY)
+        for key, value in _DRIVER_PRIORITY.items():
+            os.environ.setdefault(key, value)  # unless the user set it
         _token_in_memory()
     started = time.perf_counter()
     import ray

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from promptflow_lite.engine._results import FAILED, LineResult
 from promptflow_lite.errors import PflError, UserError
-from promptflow_lite.runs._engine import FlowRecipe, LineTask, OnResult, resolve_concurrency
+from promptflow_lite.runs._engine import FlowRecipe, LineTask, OnResult, deliver_results, resolve_concurrency
 from promptflow_lite.runs._ray_worker import WorkerSettings
 
 MAX_LINE_ATTEMPTS = 3  # dying workers a line may be in flight on before it fails
@@ -86,8 +86,6 @@ class RayEngine:
 
     async def _drive(self, slot: "WorkerSlot", queue: "WorkQueue", on_result: OnResult, log) -> None:
         """Keep ``slot``'s worker busy with up to ``max_concurrency`` lines until the queue is done."""
-        from promptflow_lite.tracing._setup import replay, roll_up
-
         parent = slot.pool.settings.parent
         outstanding: dict[int, LineTask] = {}
         while True:
@@ -111,17 +109,7 @@ class RayEngine:
                 log(f"Ray worker {slot.index} died ({_death(exc)}); {len(lost)} lines in flight go back to the queue.")
                 await slot.replace()
                 continue
-            if traces is not None:
-                replay(traces)  # secrets to blank first
-            for text, exact, traced in lines:
-                result = LineResult.from_json(text, exact=exact)
-                outstanding.pop(result.line_number, None)
-                queue.finished(1)
-                if traced is not None:
-                    replay(traced)
-                    if parent is not None and parent[2]:
-                        roll_up(parent[1], result.usage)
-                on_result(result)
+            deliver_results(lines, traces, parent, on_result, lambda n: (outstanding.pop(n, None), queue.finished(1)))
 
 
 class WorkQueue:

@@ -13,6 +13,7 @@ calls: they work through Ray Client too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -60,8 +61,12 @@ class LineWorker:
         from promptflow_lite.runs._flow_package import unpack_flow
 
         _remove_folders_of_dead_workers()
-        self.folder = Path(tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{os.getpid()}_"))
-        self.source = unpack_flow(package, self.folder)
+        folder = Path(tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{os.getpid()}_"))
+        self._setup(unpack_flow(package, folder), folder)
+
+    def _setup(self, source: str, folder: Path | None) -> None:
+        """The worker's state before ``start``: the flow's source and the folder to remove at ``stop`` (if any)."""
+        self.folder, self.source = folder, source
         self.flow: Any = None
         self.settings: WorkerSettings | None = None
         self.cache: Any = None
@@ -69,18 +74,23 @@ class LineWorker:
         self.running: set[asyncio.Future] = set()
         self.finished: list[tuple] = []
         self.ready = asyncio.Event()
+        self.batch = contextlib.ExitStack()
 
     async def start(self, settings: WorkerSettings) -> WorkerInfo:
         """Load the flow: connections from ``settings`` first, then this node's own."""
         import ray
 
+        return self.load(settings, ray.get_runtime_context().get_node_id())
+
+    def load(self, settings: WorkerSettings, node: str) -> WorkerInfo:
+        """Load the flow as the driver did, on ``node`` (the driver's node shares its LLM cache file)."""
+        from promptflow_lite._gc import batch_collection
         from promptflow_lite.connections._provider import ResolvedConnections
         from promptflow_lite.engine._connections import connection_provider
         from promptflow_lite.engine._load import load_flow
         from promptflow_lite.masking import register_connection, register_named
 
         started = time.perf_counter()
-        node = ray.get_runtime_context().get_node_id()
         self.settings = settings
         if settings.trace:
             from promptflow_lite.tracing._setup import start_relay
@@ -97,16 +107,20 @@ class LineWorker:
                               environment_variables=settings.environment_variables,
                               connection_overrides=settings.connection_overrides, init=settings.init)
         os.chdir(Path(getattr(self.flow, "run_dir", None) or self.flow.working_dir))  # as the driver runs lines
+        self.batch.enter_context(batch_collection())  # the collector tuned for a batch's lines, as in the driver
         return WorkerInfo(os.getpid(), socket.gethostname(), node, time.perf_counter() - started,
                           str(self.cache.path) if self.cache is not None else None)
 
     async def submit(self, chunk: list[tuple[int, dict[str, Any], dict[str, Any]]]) -> int:
         """Start the chunk's lines (``(line number, inputs, span attributes)``); returns how many run now."""
         for item in chunk:
-            line = asyncio.ensure_future(self._line(LineTask(*item)))
-            self.running.add(line)
-            line.add_done_callback(self._finish)
+            self._start(item)
         return len(self.running)
+
+    def _start(self, item: tuple[int, dict[str, Any], dict[str, Any]]) -> None:
+        line = asyncio.ensure_future(self._line(LineTask(*item)))
+        self.running.add(line)
+        line.add_done_callback(self._finish)
 
     async def collect(self) -> tuple[list[tuple], Any]:
         """Wait until lines have finished since the last call; returns them - each as its line record
@@ -149,9 +163,11 @@ class LineWorker:
         """Cancel what still runs, close the cache and remove the flow folder (the engine then ends the actor)."""
         for line in list(self.running):
             line.cancel()
+        self.batch.close()
         if self.cache is not None:
             self.cache.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 _FOLDER_PREFIX = "pfl_ray_"

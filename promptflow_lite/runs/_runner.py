@@ -128,7 +128,7 @@ class Runner:
         if not folder.inputs_file.is_file():
             raise InvalidRunStatusError(f"Run '{name}' never started ({error_message(run.error)}).",
                                         hint="fix the problem and create a new run.")
-        if run.status == model.COMPLETED:
+        if run.status == model.COMPLETED and folder.holds_every_line():
             return run
         spec = _checked(check_resumable(RunSpec.from_stored(run.properties), name).merged(
             connections=connections, max_concurrency=max_concurrency, line_timeout=line_timeout, stream=stream,
@@ -208,6 +208,8 @@ class Runner:
         return self._execute(context, flow, context.folder.read_inputs(), total, done)
 
     def _load_flow(self, context: _Context):
+        from promptflow_lite.tools._llm_client import sdk_with_flow
+
         spec = context.spec
         source = spec.flow
         if not Path(source).exists() and context.folder.snapshot.is_dir():
@@ -216,7 +218,11 @@ class Runner:
         context.recipe = FlowRecipe(source, variant=spec.variant, connections=spec.connections,
                                     environment_variables=spec.environment_variables,
                                     connection_overrides=spec.connection_overrides, init=spec.init)
-        return context.recipe.load()
+        token = sdk_with_flow.set(False)  # where the lines run, the engine decides (a worker process, or here)
+        try:
+            return context.recipe.load()
+        finally:
+            sdk_with_flow.reset(token)
 
     def _fail_to_start(self, context: _Context, exc: BaseException) -> Run:
         error = error_dict(exc)
@@ -291,6 +297,8 @@ class Runner:
             finally:
                 if cache is not None:
                     cache.close()
+                    if cache.unusable:
+                        context.log.warning(cache.unusable)
 
     async def _run_lines(self, context: _Context, flow, todo) -> None:
         spec = context.spec

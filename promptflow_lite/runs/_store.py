@@ -176,6 +176,12 @@ class RunFolder:
         with open(self.inputs_file, "rb") as handle:
             return sum(1 for text in handle if text.strip())
 
+    def holds_every_line(self) -> bool:
+        """Whether the journal has a completed record of every line (not so when it was cut or damaged
+        after the run completed)."""
+        return self.inputs_file.is_file() and \
+            JournalIndex.build(self.journal_file).completed_count >= self.count_inputs()
+
     def read_journal(self) -> dict[int, dict[str, Any]]:
         """The last valid entry of each line (a resumed line may have several)."""
         return {entry[LINE_NUMBER]: entry for entry in self.scan_journal().entries}

@@ -38,12 +38,14 @@ def serve_flow(source: str | Path | Sequence[str | Path], *, host: str = "127.0.
     from dataclasses import asdict
 
     from promptflow_lite.serve._app import create_app
+    from promptflow_lite.serve._lean import server_imports
 
     sources = [str(Path(s).resolve()) for s in ([source] if isinstance(source, (str, Path)) else source)]
     options = {"source": sources[0] if len(sources) == 1 else sources, "variant": variant,
                "environment_variables": environment_variables, "init": init,
                "trace_store": trace_store}
-    app = create_app(**options, settings=settings)  # loaded here too with workers: a broken flow fails before any fork
+    with server_imports():  # loaded here too with workers: a broken flow fails before any fork
+        app = create_app(**options, settings=settings)
     enter_flow_folder(app)
     sock = bind_socket(host, port)
     url = http_url(host, sock.getsockname()[1])
@@ -106,6 +108,7 @@ def app_from_environment():
 
     from promptflow_lite.masking import MaskedStream
     from promptflow_lite.serve._app import create_app
+    from promptflow_lite.serve._lean import server_imports
     from promptflow_lite.serve._settings import ServeSettings, api_key_from_env
 
     sys.stdout, sys.stderr = MaskedStream(sys.stdout), MaskedStream(sys.stderr)
@@ -113,7 +116,8 @@ def app_from_environment():
     options = json.loads(os.environ[OPTIONS_ENV])
     guard, key_env = options.pop("settings", None), options.pop("api_key_env", None)
     settings = ServeSettings(**(guard or {}), api_key=api_key_from_env(key_env))
-    app = create_app(**options, settings=settings)
+    with server_imports():
+        app = create_app(**options, settings=settings)
     enter_flow_folder(app)
     return app
 

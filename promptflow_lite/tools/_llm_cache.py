@@ -66,6 +66,7 @@ class LLMCache:
         self._db: sqlite3.Connection | None = None
         self._pending: dict[str, tuple[str, str, str, float]] = {}  # key -> (api, model, response, created)
         self._flights: dict[tuple[int, str], Any] = {}  # (event loop, key) → future of the request in flight
+        self.unusable: str | None = None  # why the file cannot be read or written (a full disk...): calls go on uncached
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
@@ -81,8 +82,12 @@ class LLMCache:
         """The stored response for ``key`` and the seconds its request took (None: not recorded), or None."""
         with self._lock:
             pending = self._pending.get(key)
-            row = (pending[2],) if pending else self._connect().execute(
-                "SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+            row = (pending[2],) if pending else None
+            if row is None and not self.unusable:
+                try:
+                    row = self._connect().execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+                except (OSError, sqlite3.Error) as exc:
+                    self._give_up(exc)
             if row is None:
                 self.misses += 1
                 return None
@@ -109,14 +114,22 @@ class LLMCache:
             self._flush()
 
     def _flush(self) -> None:  # the lock is held
-        if not self._pending:
+        if not self._pending or self.unusable:
+            self._pending.clear()
             return
-        db = self._connect()
-        with db:  # one transaction
-            db.execute("BEGIN")
-            db.executemany("INSERT OR REPLACE INTO responses (key, api, model, response, created) VALUES (?, ?, ?, ?, ?)",
-                           [(key, *row) for key, row in self._pending.items()])
+        try:
+            db = self._connect()
+            with db:  # one transaction
+                db.execute("BEGIN")
+                db.executemany("INSERT OR REPLACE INTO responses (key, api, model, response, created) "
+                               "VALUES (?, ?, ?, ?, ?)", [(key, *row) for key, row in self._pending.items()])
+        except (OSError, sqlite3.Error) as exc:
+            self._give_up(exc)
         self._pending.clear()
+
+    def _give_up(self, exc: BaseException) -> None:
+        """The cache is only a saving: when its file fails, go on without it (``unusable`` says why)."""
+        self.unusable = self.unusable or f"The LLM cache {self.path} cannot be used ({exc}); LLM calls went on without it."
 
     async def claim(self, key: str) -> bool:
         """True: no identical request is in flight in this event loop, the caller sends it and then calls

@@ -26,6 +26,7 @@ import re
 import sys
 import threading
 import weakref
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,6 +186,11 @@ def _pool_key(endpoint: Endpoint) -> tuple:
             timeout_seconds())
 
 
+# Whether loading a flow with LLM nodes imports the SDK then (~0.5 s), so that its first lines do not all wait
+# for it. A batch run loads its flow without: its lines may run in worker processes, which import it themselves.
+sdk_with_flow: ContextVar[bool] = ContextVar("pfl_sdk_with_flow", default=True)
+
+
 def load_sdk() -> Any:
     """The ``openai`` module, imported on first use with the garbage collector paused: the import
     creates ~10^5 objects that all live on, so collecting during it is wasted work (~10 % of its 0.5 s)."""
@@ -236,15 +242,15 @@ def _ours(client: Any) -> Any:
 
 
 def _async_transport(openai: Any) -> dict[str, Any]:
-    """aiohttp under the SDK when installed (about a third less CPU per call than httpx)."""
-    if os.environ.get("PFL_LLM_HTTP", "aiohttp") != "aiohttp":
-        return {}
+    """aiohttp under the SDK when it has it (about a third less CPU per call than httpx), else httpx:
+    aiohttp is not installed, or the SDK was imported without it (a server: see ``serve/_lean.py``)."""
     transport = getattr(openai, "DefaultAioHttpClient", None)
-    try:
-        import aiohttp  # noqa: F401
-    except ImportError:
+    if transport is None or os.environ.get("PFL_LLM_HTTP", "aiohttp") != "aiohttp":
         return {}
-    return {"http_client": transport(timeout=timeout_seconds())} if transport else {}
+    try:
+        return {"http_client": transport(timeout=timeout_seconds())}
+    except RuntimeError:  # the SDK's stand-in when its aiohttp transport could not be imported
+        return {}
 
 
 def _close_at_loop_shutdown() -> Any:

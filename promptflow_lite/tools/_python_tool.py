@@ -1,8 +1,9 @@
 """Load the tool of a python node from its source file (FLOW_FORMAT §1.6).
 
-The file is executed as a fresh module named ``__pf_main__`` (``__file__`` set, the flow folder on ``sys.path`` so
-sibling imports work, promptflow imports served by the compatibility layer). It must define
-exactly one ``@tool`` function, or one ``ToolProvider`` subclass with one ``@tool`` method.
+The file is executed as a fresh module named ``__pf_main__`` (``__file__`` set, the flow folder first on
+``sys.path`` so sibling imports work - its own siblings, not another loaded flow's (:mod:`._flow_modules`) -,
+promptflow imports served by the compatibility layer). It must define exactly one ``@tool`` function, or
+one ``ToolProvider`` subclass with one ``@tool`` method.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def load_module(file: Path, working_dir: Path) -> ModuleType:
     """Execute ``file`` as a new module named ``__pf_main__`` (as promptflow does; the last loaded one is
     ``sys.modules["__pf_main__"]``); errors name the file and the exception."""
     from promptflow_lite._compat import promptflow_alias
+    from promptflow_lite.tools._flow_modules import own_modules
 
     spec = importlib.util.spec_from_file_location(MAIN_MODULE, file)
     if spec is None or spec.loader is None:
@@ -32,11 +34,8 @@ def load_module(file: Path, working_dir: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     previous = sys.modules.get(MAIN_MODULE)
     sys.modules[MAIN_MODULE] = module  # the module being loaded is the "main" one, as a script is
-    path = str(working_dir)
-    if path not in sys.path:
-        sys.path.insert(0, path)
     try:
-        with promptflow_alias():
+        with own_modules(working_dir), promptflow_alias():
             spec.loader.exec_module(module)
     except Exception as exc:
         if previous is None:

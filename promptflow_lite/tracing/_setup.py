@@ -14,7 +14,6 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import sqlite3
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -79,10 +78,10 @@ def enable_tracing(collection: str | None = None, *, resource_attributes: Mappin
     global _state
     if tracing_switched_off():
         return False
-    from promptflow_lite.tracing._store import default_path
-
     path = None
     if store:
+        from promptflow_lite.tracing._store import default_path
+
         try:
             path = default_path()
         except OSError as exc:
@@ -131,6 +130,8 @@ def _build(key: tuple, path: Path | None, collection: str | None, resource_attri
     attributes.update(resource_attributes)
     store = None
     if path is not None:
+        import sqlite3
+
         try:
             store = TraceStore(path)  # opened now, so that a bad path turns tracing off here
         except (OSError, sqlite3.Error) as exc:

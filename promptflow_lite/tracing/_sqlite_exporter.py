@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -28,6 +29,7 @@ class SqliteSpanExporter(SpanExporter):
 
     def __init__(self, store: TraceStore | str | Path | None = None):
         self.store = store if isinstance(store, TraceStore) else TraceStore(store)
+        self.lost = 0  # spans that could not be stored
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
@@ -39,8 +41,11 @@ class SqliteSpanExporter(SpanExporter):
                     line_rows.append(line_run_row(row, span.attributes or {}, span.resource.attributes.get("collection")))
             self.store.write(span_rows, line_rows)
             return SpanExportResult.SUCCESS
-        except Exception:  # a full disk must not break the flow being traced
-            _log.warning("promptflow_lite could not write %d spans to the trace store", len(spans), exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - a full disk must not break the flow being traced
+            if not self.lost:  # say it once, with the cause; a traceback only for what is not a storage problem
+                _log.warning("promptflow_lite could not write spans to the trace store (%s); later spans may be "
+                             "missing too", exc, exc_info=not isinstance(exc, (OSError, sqlite3.Error)))
+            self.lost += len(spans)
             return SpanExportResult.FAILURE
 
     def shutdown(self) -> None:

@@ -58,11 +58,13 @@ JSONL_HOSTILE = [
     ("s", '{"key\\ud800": 1}'), ("s", '"x' + "\\ud800" * 3 + '"'),
     ("n", "-" + "9" * 5000),  # an integer literal longer than Python converts (4300 digits)
 ]
+JSONL_UNREADABLE = ['{"n": 1, "s": "a"', "not json", '{"n": 1} {"n": 2}', '["n", 1]', '"n"', "[" * 100_000]
 CSV_HOSTILE = [  # (column, raw bytes of the cell)
     ("n", b"1e400"), ("n", b"-1e400"), ("n", b"Infinity"), ("n", b"-inf"), ("n", b"NaN"), ("n", b"abc"),
     ("n", b"1.5"), ("n", b""), ("n", b"9" * 5000), ("n", b"0x1F"), ("n", b"[1, 2]"), ("n", b"7" * 100_000),
     ("s", b"a\xed\xa0\x80b"), ("s", b"\xff\xfe"), ("s", b"caf\xe9"), ("s", b"\x80"),
 ]
+CSV_UNREADABLE = [b"1,a,b", b"1,a,b,c", b'1,"a",b', b"1,a,b,", b"x,y,z", b"1,a,b\tc,d"]  # more fields than the header
 
 
 def hostile_lines() -> list[int]:
@@ -79,6 +81,9 @@ def jsonl_data(tmp_path: Path) -> Path:
     rows = []
     for i in range(LINES):
         values = {"n": str(i), "s": json.dumps(huge_text(i))}
+        if i in bad and bad.index(i) % 5 == 4:  # every fifth hostile line is not a JSON object at all
+            rows.append(JSONL_UNREADABLE[bad.index(i) // 5] + "\n")
+            continue
         if i in bad:
             column, value = JSONL_HOSTILE[bad.index(i) % len(JSONL_HOSTILE)]
             values[column] = value
@@ -93,6 +98,9 @@ def csv_data(tmp_path: Path) -> Path:
     rows = [b"n,s\n"]
     for i in range(LINES):
         values = {"n": str(i).encode(), "s": huge_text(i).encode()}
+        if i in bad and bad.index(i) % 5 == 4:  # every fifth hostile row has too many fields
+            rows.append(CSV_UNREADABLE[bad.index(i) // 5] + b"\n")
+            continue
         if i in bad:
             column, value = CSV_HOSTILE[bad.index(i) % len(CSV_HOSTILE)]
             values[column] = b'"' + value + b'"' if b"," in value else value
@@ -116,9 +124,11 @@ def test_hostile_lines_fail_alone_and_the_run_completes_and_resumes(kind, make_f
     failed = pfl_json("run", "show-details", "hostile", "--failed-only", "-o", "json")
     assert [row["line_number"] for row in failed] == bad
     for row in failed:
-        message = row["error"]
-        assert f"line {row['line_number']}" in message and row["error_code"] == "InputError"
-        assert "flow input 'n'" in message or "flow input 's'" in message
+        message, number = row["error"], row["line_number"]
+        assert f"line {number}" in message and row["error_code"] == "InputError"
+        where = f"{data}, line {number + 1}" if kind == "jsonl" else f"{data}"
+        assert "flow input 'n'" in message or "flow input 's'" in message or \
+            f"line {number} cannot be read: {where}: " in message
     assert pfl_json("run", "show-metrics", "hostile") == {"count": len(good), "sum": sum(good)}
 
     folder = Path(run["output_path"])

@@ -20,28 +20,12 @@ import pytest
 
 from promptflow_lite.cli.main import main as pfl
 from promptflow_lite.runs import Client
-from promptflow_lite.testing import ScriptedServer
+
+from _engine_runs import (  # noqa: F401 - server is a fixture
+    QA_FLOW, alive, expected, journaled, outputs, questions, server, traced_lines, wait_for,
+)
 
 REPO = Path(__file__).resolve().parents[2]
-RULES = [{"match": "capital of (\\w+)", "reply": "The capital of \\1 is scripted."}]
-COUNTRIES = ["France", "Spain", "Italy", "Chile", "Peru", "Japan", "Kenya", "Nepal", "Oman", "Fiji"]
-QA_FLOW = {
-    "ask.jinja2": "# system:\nAnswer briefly.\n# user:\n{{question}}\n",
-    "lengths.py": "from promptflow.core import tool, log_metric\n"
-                  "@tool\ndef lengths(answers: list) -> dict:\n"
-                  "    log_metric('mean_length', sum(len(a) for a in answers) / len(answers))\n"
-                  "    log_metric('lines', len(answers))\n"
-                  "    return {'lines': len(answers)}\n",
-    "flow.dag.yaml": """
-        inputs: {question: {type: string}}
-        outputs: {answer: {reference: "${ask.output}"}}
-        nodes:
-        - {name: ask, type: llm, source: {type: code, path: ask.jinja2}, connection: open_ai_connection, api: chat,
-           inputs: {model: gpt-4o-mini, temperature: 0, question: "${inputs.question}"}}
-        - {name: lengths, type: python, source: {type: code, path: lengths.py}, inputs: {answers: "${ask.output}"},
-           aggregation: true}
-        """,
-}
 
 
 @pytest.fixture(scope="module")
@@ -57,59 +41,8 @@ def ray_cluster():
 
 
 @pytest.fixture
-def server(monkeypatch):
-    monkeypatch.setenv("PFL_LLM_BACKOFF_SECONDS", "0.01")
-    with ScriptedServer(rules=RULES) as scripted:
-        yield scripted
-
-
-@pytest.fixture
 def connections(server, scripted_connections):
     return scripted_connections(server, api_key="sk-ray-test")
-
-
-def questions(tmp_path, count: int) -> Path:
-    path = tmp_path / f"questions_{count}.jsonl"
-    path.write_text("".join(json.dumps({"question": f"What is the capital of {COUNTRIES[i % 10]} #{i}?"}) + "\n"
-                            for i in range(count)))
-    return path
-
-
-def outputs(run) -> dict[int, dict]:
-    rows = [json.loads(line) for line in Path(run.output_path, "flow_outputs", "output.jsonl").read_text().splitlines()]
-    numbers = [row.pop("line_number") for row in rows]
-    assert len(numbers) == len(set(numbers)), "a line is in the outputs twice"
-    return dict(zip(numbers, rows))
-
-
-def journaled(folder: Path) -> set[int]:
-    """The lines a run's journal holds now (each must be there once)."""
-    from promptflow_lite.runs._journal import scan
-
-    numbers = [entry["line_number"] for entry in scan(folder / "line_results.jsonl").entries]
-    assert len(numbers) == len(set(numbers)), "a line is in the journal twice"
-    return set(numbers)
-
-
-def traced_lines(run_name: str) -> list[int]:
-    from promptflow_lite.tracing import flush_tracing, list_traces
-
-    flush_tracing()
-    return sorted(t["line_number"] for t in list_traces(run=run_name, limit=None))
-
-
-def expected(count: int) -> dict[int, dict]:
-    return {i: {"answer": f"The capital of {COUNTRIES[i % 10]} is scripted."} for i in range(count)}
-
-
-def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def worker_pids(log: Path) -> list[int]:
@@ -117,14 +50,6 @@ def worker_pids(log: Path) -> list[int]:
     text = log.read_text() if log.is_file() else ""
     match = re.search(r"Ray engine: .* workers \(([^)]*)\)", text)
     return [int(pid) for pid in re.findall(r"pid (\d+)", match.group(1))] if match else []
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
 
 
 def test_the_local_cluster_listens_on_127_0_0_1_only_and_reports_no_usage_stats(ray_cluster):
@@ -137,9 +62,10 @@ def test_the_local_cluster_listens_on_127_0_0_1_only_and_reports_no_usage_stats(
     def settings():
         from ray._common.usage import usage_lib
 
-        return usage_lib.usage_stats_enabled(), os.environ.get("RAY_AUTH_MODE")
+        return usage_lib.usage_stats_enabled(), os.environ.get("RAY_AUTH_MODE"), os.nice(0)
 
-    assert ray.get(settings.remote()) == (False, "token")  # and the token lives in memory, not in ~/.ray
+    # the token lives in memory, not in ~/.ray; workers get the CPU as this process does (not niceness 15)
+    assert ray.get(settings.remote()) == (False, "token", os.nice(0))
     assert not (Path.home() / ".ray" / "auth_token").exists()
 
 
@@ -241,9 +167,10 @@ def test_killing_a_worker_mid_run_loses_only_its_lines_in_flight(ray_cluster, co
     assert run.status == "Completed" and run.completed_lines == 300
     assert outputs(run) == expected(300)
     assert traced_lines("kill_worker") == list(range(300))  # lines lost with the worker left no trace: once each
-    assert server.stats["requests"] > 300  # the lines in flight on the dead worker were asked again
     log = Path(run.output_path, "logs.txt").read_text()
-    assert re.search(r"Ray worker \d died .* lines in flight go back to the queue", log)
+    given_back = re.search(r"Ray worker \d died .*; (\d+) lines in flight go back to the queue", log)
+    assert given_back and int(given_back.group(1)) > 0
+    assert server.stats["requests"] >= 300  # every line asked; those in flight on the dead worker once more
 
 
 def test_a_killed_driver_leaves_a_run_that_pfl_run_resume_completes(ray_cluster, connections, server, make_flow,
@@ -327,6 +254,79 @@ def test_lines_are_handed_out_only_as_workers_have_room(ray_cluster, make_flow):
     assert sorted(r.line_number for r in results) == list(range(400))
     assert all(r.outputs == {"y": 2 * r.line_number} for r in results)
     assert max(ahead) <= 2 * 5  # never more than the workers' room
+
+
+def test_lines_on_ray_run_with_the_collector_tuned_for_a_batch_as_locally(ray_cluster, make_flow, tmp_path):
+    flow = make_flow({
+        "probe.py": "import gc\nfrom promptflow.core import tool\n"
+                    "@tool\ndef probe(x: int) -> int:\n    return gc.get_threshold()[0]\n",
+        "flow.dag.yaml": """
+            inputs: {x: {type: int}}
+            outputs: {threshold: {reference: "${probe.output}"}}
+            nodes:
+            - {name: probe, type: python, source: {type: code, path: probe.py}, inputs: {x: "${inputs.x}"}}
+            """}, name="probe")
+    data = tmp_path / "numbers.jsonl"
+    data.write_text("".join(json.dumps({"x": i}) + "\n" for i in range(6)))
+    local = Client(progress=False).run(flow, data=data)
+    remote = Client(progress=False).run(flow, data=data, engine="ray", ray_actors=2)
+    from promptflow_lite._gc import BATCH_YOUNG_THRESHOLD
+
+    thresholds = [{row["threshold"] for row in outputs(run).values()} for run in (local, remote)]
+    assert thresholds == [{BATCH_YOUNG_THRESHOLD}] * 2
+
+
+ONE_PIXEL_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+
+
+def test_images_a_flow_makes_on_ray_are_written_as_files_and_aggregated_as_locally(ray_cluster, make_flow,
+                                                                                   tmp_path):
+    flow = make_flow({
+        "draw.py": "import base64\nfrom promptflow.core import tool\n"
+                   "from promptflow.contracts.multimedia import Image\n"
+                   f"PNG = base64.b64decode('{ONE_PIXEL_PNG}')\n"
+                   "@tool\ndef draw(n: int):\n    return Image(PNG + bytes([n]), mime_type='image/png')\n",
+        "size.py": "from promptflow.core import tool, log_metric\n"
+                   "@tool\ndef size(pictures: list) -> int:\n"
+                   "    log_metric('bytes', sum(len(bytes(p)) for p in pictures))\n    return len(pictures)\n",
+        "flow.dag.yaml": """
+            inputs: {n: {type: int}}
+            outputs: {picture: {reference: "${draw.output}"}}
+            nodes:
+            - {name: draw, type: python, source: {type: code, path: draw.py}, inputs: {n: "${inputs.n}"}}
+            - {name: size, type: python, source: {type: code, path: size.py}, inputs: {pictures: "${draw.output}"},
+               aggregation: true}
+            """}, name="pictures")
+    data = tmp_path / "numbers.jsonl"
+    data.write_text("".join(json.dumps({"n": i}) + "\n" for i in range(8)))
+    local = Client(progress=False).run(flow, data=data, name="pictures_local")
+    remote = Client(progress=False).run(flow, data=data, name="pictures_ray", engine="ray", ray_actors=2)
+    assert (local.status, remote.status) == ("Completed", "Completed")
+    assert outputs(remote) == outputs(local)
+    assert all(set(row["picture"]) == {"data:image/png;path"} for row in outputs(remote).values())
+    written = sorted(p.name for p in Path(remote.output_path, "flow_outputs").glob("*.png"))
+    assert len(written) == 8
+    assert written == sorted(p.name for p in Path(local.output_path, "flow_outputs").glob("*.png"))
+    assert remote.metrics == local.metrics == {"bytes": 8 * 71}
+
+
+def test_an_evaluation_flex_flow_over_a_flex_base_run_on_ray_uses_its_own_helpers(ray_cluster, make_flow,
+                                                                                   tmp_path):
+    answer = make_flow({"flow.flex.yaml": "entry: flow:answer\n",
+                        "flow.py": "from ray_helpers import shout\ndef answer(q: str) -> str:\n    return shout(q)\n",
+                        "ray_helpers.py": "def shout(text):\n    return text.upper() + '!'\n"}, name="answer")
+    grader = make_flow({"flow.flex.yaml": "entry: flow:grade\n",
+                        "flow.py": "from ray_helpers import judge\ndef grade(answer: str) -> bool:\n"
+                                   "    return judge(answer)\n",
+                        "ray_helpers.py": "def judge(text):\n    return text.endswith('!')\n"}, name="grader")
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps({"q": f"question {i}"}) + "\n" for i in range(6)))
+    client = Client(progress=False, engine="ray", ray_actors=2)
+    base = client.run(answer, data=data, column_mapping={"q": "${data.q}"})
+    graded = client.run(grader, data=data, run=base, column_mapping={"answer": "${run.outputs.output}"})
+    assert (base.status, graded.status) == ("Completed", "Completed")
+    assert [row["output"] for _, row in sorted(outputs(base).items())] == [f"QUESTION {i}!" for i in range(6)]
+    assert [row["output"] for row in outputs(graded).values()] == [True] * 6
 
 
 def test_pfl_eval_on_ray_prints_the_same_comparison_table(ray_cluster, tmp_path):

@@ -77,8 +77,9 @@ def test_folder_is_read_recursively_in_path_order(tmp_path):
     write(tmp_path / "data" / ".hidden.jsonl", '{"q": "hidden"}\n')
     notes = []
     write(tmp_path / "data" / "README.txt", "not data at all")
+    write(tmp_path / "data" / "notes.md", 'An example line:\n{"q": "example"}\n')
     assert [r["q"] for r in load_data(tmp_path / "data", warn=notes.append)] == ["a", "b", "c"]
-    assert any("README.txt" in n for n in notes)
+    assert any("README.txt" in n for n in notes) and any("notes.md" in n for n in notes)
 
 
 def test_image_paths_resolve_next_to_the_data_file(tmp_path):
@@ -87,11 +88,11 @@ def test_image_paths_resolve_next_to_the_data_file(tmp_path):
     assert row["img"] == {"data:image/png;path": str((tmp_path / "pics" / "cat.png").resolve())}
 
 
-def test_broken_jsonl_line_names_file_and_line(tmp_path):
-    file = write(tmp_path / "d.jsonl", '{"q": "a"}\n{"q": "b"}\n{"q": "c",}\n')
+def test_a_jsonl_file_where_no_line_is_json_names_file_and_line(tmp_path):
+    file = write(tmp_path / "d.jsonl", 'q,n\na,1\n')  # a CSV file saved as .jsonl
     with pytest.raises(DataError) as info:
         load_data(file)
-    assert info.value.line == 3 and str(file) in str(info.value)
+    assert info.value.line == 1 and str(file) in str(info.value)
     assert "Invalid JSON" in str(info.value)
 
 
@@ -102,11 +103,6 @@ def test_pretty_printed_json_in_a_jsonl_file_gets_a_specific_hint(tmp_path):
     assert info.value.line == 1 and "rename it to .json" in str(info.value)
 
 
-def test_a_line_that_is_not_an_object_is_rejected(tmp_path):
-    file = write(tmp_path / "d.jsonl", '{"q": "a"}\n["q", "b"]\n')
-    with pytest.raises(DataError, match="Expected a JSON object") as info:
-        load_data(file)
-    assert info.value.line == 2
 
 
 def test_empty_file_and_missing_path(tmp_path):
@@ -118,18 +114,38 @@ def test_empty_file_and_missing_path(tmp_path):
         load_data(tmp_path / "nope.jsonl")
 
 
-def test_malformed_csv_says_where(tmp_path):
-    file = write(tmp_path / "d.csv", "a,b\n1,2\n3,4,5\n")
-    with pytest.raises(DataError) as info:
-        load_data(file)
-    assert "line 3" in str(info.value) and str(file) in str(info.value)
+def test_an_item_of_a_json_list_that_is_not_an_object_fails_alone(make_flow, tmp_path, pfl_json):
+    flow = make_flow(FLOW)
+    data = write(tmp_path / "d.json", '[{"q": "a"}, ["q", "b"], "c", {"q": "d"}]')
+    assert pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--name", "items"]) == 1
+    rows = pfl_json("run", "show-details", "items", "-o", "json")
+    assert [row["outputs.out"] for row in rows if row["status"] == "Completed"] == ["a", "d"]
+    failed = {row["line_number"]: row["error"] for row in rows if row["status"] == "Failed"}
+    assert "line 1 cannot be read: " in failed[1] and "Item 1 of the list is a list, not an object" in failed[1]
+    assert "Item 2 of the list is a str" in failed[2]
+    with pytest.raises(DataError, match="Item 0 of the list is a int"):
+        load_data(write(tmp_path / "numbers.json", "[1, 2, 3]"))
 
 
-def test_an_extra_field_in_the_first_csv_row_is_an_error_not_a_shifted_column(tmp_path):
-    file = write(tmp_path / "d.csv", "q,n\na,b,c\n")  # pandas would make `a` the row index: q=b, n=c
+def test_a_csv_row_with_too_many_fields_fails_alone(make_flow, tmp_path, pfl_json):
+    flow = make_flow(FLOW)
+    data = write(tmp_path / "d.csv", 'q,n\nz,0,extra\na,1\nb,2,3\n"c,d",4\ne,5,6,7\nf\n' + "g," + "x" * 200_000 +
+                 "\nh,8,\n")  # (a trailing separator is no extra field)
+    assert pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--name", "rows"]) == 1
+    rows = pfl_json("run", "show-details", "rows", "-o", "json")
+    assert [(row["line_number"], row["outputs.out"]) for row in rows if row["status"] == "Completed"] == \
+        [(1, "a"), (3, "c,d"), (5, "f"), (6, "g"), (7, "h")]
+    failed = {row["line_number"]: row["error"] for row in rows if row["status"] == "Failed"}
+    assert failed.keys() == {0, 2, 4}
+    assert f"line 2 cannot be read: {data}: The row has 3 fields, the header 2." in failed[2]
+    assert "The row has 3 fields" in failed[0] and "The row has 4 fields" in failed[4]
+
+
+def test_extra_fields_in_the_first_csv_row_are_an_error_not_a_shifted_column(tmp_path):
+    file = write(tmp_path / "d.csv", "q,n\na,b,c,d\ne,f\n")  # pandas would make `a, b` the row index: q=c, n=d
     with pytest.raises(DataError) as info:
         load_data(file)
-    assert "more fields than the header" in str(info.value) and str(file) in str(info.value)
+    assert "more than the header" in str(info.value) and str(file) in str(info.value)
 
 
 FLOW = {
@@ -151,17 +167,38 @@ FLOW = {
 }
 
 
-def test_cli_reports_a_broken_data_file_and_records_a_failed_run(make_flow, tmp_path, capsys):
+def test_cli_reports_a_data_file_with_no_readable_line_and_records_a_failed_run(make_flow, tmp_path, capsys):
     flow = make_flow(FLOW)
-    data = write(tmp_path / "d.jsonl", '{"q": "a"}\n{"q": \n')
+    data = write(tmp_path / "d.jsonl", '{"q": \n{"q": "b"\n')
     code = pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--name", "broken"])
     err = capsys.readouterr().err
     assert code == 1
-    assert f"{data}, line 2: Invalid JSON" in err
+    assert f"{data}, line 1: Invalid JSON" in err
     pfl(["run", "show", "broken"])
     shown = json.loads(capsys.readouterr().out)
     assert shown["status"] == "Failed" and shown["total_lines"] == 0
-    assert "line 2" in shown["error"]["message"]
+    assert "line 1" in shown["error"]["message"]
+
+
+def test_a_jsonl_line_that_cannot_be_read_fails_alone_naming_file_and_line(make_flow, tmp_path, pfl_json):
+    flow = make_flow(FLOW)
+    data = write(tmp_path / "d.jsonl", '{"q": "a"}\n{"q": "b",}\n["q", "c"]\n{"q": "d"} {"q": "e"}\n'
+                                       + "[" * 100_000 + "\n" + '{"q": "f"}\n')
+    assert pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--name", "partly"]) == 1
+    run = pfl_json("run", "show", "partly")
+    assert (run["status"], run["completed_lines"], run["failed_lines"]) == ("CompletedWithErrors", 2, 4)
+    rows = pfl_json("run", "show-details", "partly", "-o", "json")
+    assert [(row["line_number"], row["status"], row["outputs.out"]) for row in rows if row["status"] == "Completed"] \
+        == [(0, "Completed", "a"), (5, "Completed", "f")]
+    failed = {row["line_number"]: row["error"] for row in rows if row["status"] == "Failed"}
+    assert failed.keys() == {1, 2, 3, 4}
+    for number, says in [(1, "Invalid JSON"), (2, "Expected a JSON object, got list"), (3, "Extra data"),
+                         (4, "nests arrays/objects too deeply")]:
+        assert f"line {number} cannot be read: {data}, line {number + 1}: " in failed[number] and says in failed[number]
+
+    assert pfl(["run", "resume", "partly"]) == 1  # the same lines fail again, for the same reasons
+    again = pfl_json("run", "show-details", "partly", "--failed-only", "-o", "json")
+    assert {row["line_number"]: row["error"] for row in again} == failed
 
 
 def test_cli_reports_an_empty_data_file(make_flow, tmp_path, capsys):

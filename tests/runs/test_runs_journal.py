@@ -315,3 +315,18 @@ def test_a_line_record_is_indexed_from_its_start_without_reading_the_whole_recor
     raw = (tmp_path / "line_results.jsonl").read_bytes()
     assert raw.startswith(b'{"_crc32":"') and b'"format": ' in raw[:40]
     assert record_head(raw.rstrip(b"\n")) == (41, "Completed")
+
+
+def test_a_completed_run_whose_journal_was_cut_afterwards_resumes_the_lost_lines(flow, tmp_path, uninterrupted,
+                                                                                   pfl_json, capsys):
+    assert pfl(["run", "create", "--flow", str(flow), "--data", str(data_file(tmp_path)), "--name", "cut"]) == 0
+    folder = Path(pfl_json("run", "show", "cut")["output_path"])
+    journal = folder / "line_results.jsonl"
+    data = journal.read_bytes()
+    journal.write_bytes(data[:len(data) // 2])  # e.g. a backup restored half-copied: whole lines lost, one torn
+
+    assert pfl(["run", "resume", "cut"]) == 0
+    assert "1 torn or damaged record(s)" in capsys.readouterr().err
+    assert_complete("cut", LINES, uninterrupted, pfl_json)
+    assert pfl(["run", "resume", "cut"]) == 0  # now whole: nothing left to do
+    assert "nothing to resume" in capsys.readouterr().out

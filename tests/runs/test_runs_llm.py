@@ -77,6 +77,24 @@ def details(name: str, capsys) -> list[dict]:
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.parametrize("breakage", ["no folder", "no space"])
+def test_a_cache_that_cannot_be_used_costs_only_the_saving(breakage, flow, connections, server, tmp_path,
+                                                            pfl_home, capsys):
+    data = questions(tmp_path, 20)
+    cache = pfl_home / "cache"
+    if breakage == "no folder":
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text("")  # the cache's folder cannot be made
+    else:
+        cache.mkdir(parents=True)
+        (cache / "llm.sqlite").symlink_to("/dev/full")  # every write fails: No space left on device
+    assert pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--name", "uncached"]) == 0
+    printed = capsys.readouterr()
+    assert "Lines:     20 completed, 0 failed, 20 total" in printed.out
+    assert f"The LLM cache {cache / 'llm.sqlite'} cannot be used" in printed.out + printed.err
+    assert server.stats["requests"] == 20 and "Traceback" not in printed.err
+
+
 def test_a_rerun_of_the_same_data_makes_no_llm_calls(flow, connections, server, tmp_path, capsys):
     data = questions(tmp_path, 20)
     assert pfl(["run", "create", "--flow", str(flow), "--data", str(data), "--name", "first"]) == 0

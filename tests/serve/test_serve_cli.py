@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 import signal
 import socket
 import subprocess
-import sys
 
 import pytest
+from _served import ASK_FLOW, PFL, Served
 
-from promptflow_lite.serve._client import ScoreClient
 from promptflow_lite.testing import Rule, ScriptedServer
 
-PFL = [sys.executable, "-m", "promptflow_lite.cli.main"]
-URL = re.compile(r"at (http://\S+) ")
 GREET_FLOW = {
     "flow.dag.yaml": """
         inputs:
@@ -43,30 +38,6 @@ GREET_FLOW = {
 }
 
 
-class Served:
-    """A ``pfl flow serve`` process and the URL it printed."""
-
-    def __init__(self, args: list[str], env: dict[str, str] | None = None):
-        self.proc = subprocess.Popen(PFL + ["flow", "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env={**os.environ, **(env or {})}, cwd="/")
-        line = self.proc.stdout.readline()
-        match = URL.search(line)
-        if not match:
-            self.proc.kill()
-            raise AssertionError(f"no URL printed: {line!r} {self.proc.stderr.read()}")
-        self.url = match.group(1)
-        self.client = ScoreClient(self.url)
-
-    def stop(self, sig: int = signal.SIGINT) -> tuple[int, str]:
-        self.proc.send_signal(sig)
-        try:
-            _, err = self.proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise
-        return self.proc.returncode, err
-
-
 @pytest.fixture
 def served():
     started: list[Served] = []
@@ -77,9 +48,7 @@ def served():
 
     yield start
     for server in started:
-        if server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.wait()
+        server.kill()
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
@@ -126,21 +95,7 @@ def test_several_workers_share_the_port(make_flow, served):
 
 def test_connections_take_serving_env_overrides(make_flow, served, tmp_path):
     """promptflow serving's ``<CONN_NAME>_<KEY>`` variables override a connection's fields."""
-    flow = make_flow({
-        "ask.jinja2": "# user:\n{{question}}\n",
-        "flow.dag.yaml": """
-            inputs:
-              question: {type: string}
-            outputs:
-              answer: {type: string, reference: "${ask.output}"}
-            nodes:
-            - name: ask
-              type: llm
-              source: {type: code, path: ask.jinja2}
-              inputs: {model: gpt-4o-mini, question: "${inputs.question}"}
-              connection: open_ai_connection
-              api: chat
-        """})
+    flow = make_flow(ASK_FLOW)
     connections = tmp_path / "connections.json"
     connections.write_text(json.dumps({"open_ai_connection": {
         "type": "OpenAIConnection", "value": {"api_key": "wrong-key", "base_url": "http://127.0.0.1:9/v1"}}}))

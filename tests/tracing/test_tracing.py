@@ -86,6 +86,28 @@ def test_a_line_is_a_root_span_with_one_child_per_node(make_flow, tracing):
     assert line["outputs"] == {"summary": {"words": 3, "loud": "HELLO BIG WORLD!"}}
 
 
+
+class Owner:
+    def __repr__(self) -> str:
+        return "Owner(ada)"
+
+
+def test_a_lines_attributes_of_any_type_show_as_json_text(make_flow, tracing):
+    """Plain attributes travel to the writer in marshal form, others as JSON: the span shows both kinds alike."""
+    flow = load_flow(make_flow(CHAIN, name="words"))
+    plain = flow.run({"text": "a b"}, line_number=0, attributes={"batch_run_id": "r1", "line_number": 0,
+                                                                   "score": 0.5, "reviewed": True})
+    mixed = flow.run({"text": "a b"}, line_number=1, attributes={"batch_run_id": "r1", "line_number": 1,
+                                                                   "tags": ("x", "y"), "meta": {"by": Owner()}})
+    [first] = get_trace(plain.trace_id)["spans"]
+    [second] = get_trace(mixed.trace_id)["spans"]
+    assert {k: first["attributes"][k] for k in ("batch_run_id", "line_number", "score", "reviewed")} == \
+        {"batch_run_id": "r1", "line_number": 0, "score": 0.5, "reviewed": True}
+    assert second["attributes"]["tags"] == '["x", "y"]'
+    assert json.loads(second["attributes"]["meta"]) == {"by": "Owner(ada)"}
+    assert sorted(names(first)) == sorted(names(second)) == ["clean", "count", "report", "shout"]
+    assert [line["line_number"] for line in list_traces(run="r1")] == [1, 0]
+
 TRACED_TOOL = {
     "helpers.py": """
         import asyncio
@@ -150,6 +172,14 @@ def test_trace_decorated_user_functions_nest_under_their_node(make_flow, tracing
     assert countdown["output"] == [3, 2, 1] and countdown["attributes"]["output_type"] == "iterated"
     assert find(trace["spans"], "ticks")["output"] == ["tick0", "tick1"]
     assert all(s["attributes"]["span_type"] == "Function" for s in work["children"])
+
+
+def test_spans_nest_under_their_node_whatever_the_lines_attributes(make_flow, tracing):
+    flow = load_flow(make_flow(TRACED_TOOL, name="traced"))
+    for attributes in ({"batch_run_id": "r2"}, {"batch_run_id": "r2", "tags": ("a", "b")}):
+        result = flow.run({"n": 2}, attributes=attributes)
+        work = find(get_trace(result.trace_id)["spans"], "work")
+        assert names(work) == ["sum_of_squares", "slow_double", "countdown", "ticks"], attributes
 
 
 def test_start_trace_traces_a_script_outside_the_executor(make_flow, capsys):
@@ -434,3 +464,65 @@ def test_an_unwritable_store_turns_tracing_off_instead_of_failing(make_flow, mon
     assert "Traces will not be stored" in caplog.text
     monkeypatch.setenv("PFL_HOME", str(tmp_path / "home"))
     assert load_flow(make_flow(CHAIN, name="words")).run({"text": "fine"}).ok
+
+
+def test_a_trace_writer_process_that_cannot_open_its_store_stops_without_a_traceback(tmp_path, capfd):
+    """E.g. the disk filled between the traced program's check of the store and the writer's start: the
+    program writes its traces itself (and says once why it cannot); the writer adds no traceback."""
+    from promptflow_lite.tracing._write.sink import _Process
+
+    (tmp_path / "traces.sqlite").mkdir()  # a store no one can open
+    config = {"store": str(tmp_path / "traces.sqlite"), "otlp": False, "resource": {}, "user_named": [],
+              "batch": {}, "max_chars": 1000, "limits": {}}
+    with pytest.raises(OSError, match="exited"):
+        _Process(config)
+    assert "Traceback" not in capfd.readouterr().err
+
+
+SPANS_ON_A_FULL_DISK = """
+import os, resource, sys
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from promptflow_lite.tracing._sqlite_exporter import SqliteSpanExporter
+from promptflow_lite.tracing._store import TraceStore
+
+folder, mounted = sys.argv[1], sys.argv[2] == "1"
+store = TraceStore(os.path.join(folder, "traces.sqlite"))
+tracer_provider = TracerProvider()
+tracer_provider.add_span_processor(SimpleSpanProcessor(SqliteSpanExporter(store)))
+tracer = tracer_provider.get_tracer("t")
+with tracer.start_as_current_span("before"):
+    pass
+if mounted:  # fill the small filesystem
+    with open(os.path.join(folder, "filler"), "wb") as filler:
+        try:
+            while True:
+                filler.write(b"x" * 65536)
+                filler.flush()
+        except OSError:
+            pass
+else:  # no file may grow any more
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+for n in range(3):
+    with tracer.start_as_current_span("x" * 200_000):  # big enough to need new pages
+        pass
+print("the traced program went on")
+"""
+
+
+def test_spans_that_cannot_be_stored_on_a_full_disk_are_reported_once_without_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "small"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
+                             capture_output=True).returncode == 0
+    try:
+        done = subprocess.run([sys.executable, "-c", SPANS_ON_A_FULL_DISK, str(folder), str(int(mounted))],
+                              capture_output=True, text=True, timeout=300)
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(folder)], check=False)
+    assert done.returncode == 0 and "the traced program went on" in done.stdout, done.stderr
+    assert done.stderr.count("could not write") == 1 and "Traceback" not in done.stderr, done.stderr

@@ -166,3 +166,38 @@ def test_a_new_flow_from_each_template_is_drawn_and_found(tmp_path):
                      expect(page.get_by_role("option", name="classification", exact=True)).to_be_visible)
         for found in ("my_standard", "my_chat", "my_evaluation"):  # the flows under the working folder
             expect(page.get_by_role("option", name=found, exact=True)).to_be_visible()
+
+
+def test_a_refused_delete_then_a_rename_in_the_same_panel(tmp_path):
+    """Deleting a node that others use is refused with the list of its users; the panel stays usable: typing a new
+    name there (the message above goes away) keeps it open, and the rename carries the references along."""
+    folder = tmp_path / "classification"
+    shutil.copytree(ROOT / "flows/classification", folder)
+    with running_ui(["--flow", str(folder)], cwd=tmp_path) as ui, chromium_page(1280, 800) as page:
+        page.goto(ui.url)
+        wait_until_idle(page)
+        canvas = page.frame_locator('[data-testid="stCustomComponentV1"]').first
+        canvas.locator('.react-flow__node[data-id="parse_category"]').wait_for(state="attached")
+        wait_until_idle(page, settle_ms=1500)  # the canvas reports once after it is drawn
+        _click_until(page, canvas.locator('.react-flow__node[data-id="parse_category"]'),
+                     expect(page.get_by_role("combobox", name="Selected node")).to_have_value, "parse_category")
+        wait_until_idle(page)
+        panel = page.get_by_test_id("stExpander").filter(has_text="Rename or delete this node")
+        panel.locator("summary").click()
+        wait_until_idle(page)  # opening the panel reruns the app
+        panel.get_by_role("button", name="Delete parse_category").click()
+        expect(page.get_by_test_id("stAlert").filter(has_text="is used by node 'triage_bug'")).to_be_visible()
+        wait_until_idle(page)
+        if not panel.get_by_role("textbox", name="New name").is_visible():
+            panel.locator("summary").click()
+            wait_until_idle(page)
+        panel.get_by_role("textbox", name="New name").fill("parse_label")
+        panel.get_by_role("textbox", name="New name").press("Tab")
+        wait_until_idle(page)
+        page.screenshot(path=str(tmp_path / "rename.png"))
+        panel.get_by_role("button", name="Rename").click(timeout=10_000)
+        page.get_by_text("Renamed parse_category to parse_label").wait_for()
+        page.get_by_role("button", name="Save").click()
+        page.get_by_text("Saved flow.dag.yaml").wait_for()
+    text = (folder / "flow.dag.yaml").read_text()
+    assert "parse_category" not in text.replace("parse_category.py", "") and "${parse_label.output}" in text

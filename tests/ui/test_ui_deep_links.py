@@ -8,6 +8,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from _runs_world import CLASSIFICATION, VARIANTS, runs_world, world_home  # noqa: F401 (fixtures)
 from _ui_server import chromium_page, running_ui, wait_until_idle
+from playwright.sync_api import expect
 
 from promptflow_lite.tracing import list_traces
 
@@ -60,3 +61,29 @@ def test_the_sidebar_link_leads_from_one_run_or_trace_back_to_the_list(kind, tit
         assert page.get_by_text(detail).count() == 0
         assert urlsplit(page.url).path == path + "s" and not urlsplit(page.url).query
         page.screenshot(path=str(tmp_path / f"{kind}s.png"), full_page=True)
+
+
+@pytest.mark.parametrize("link, title, combobox, filtered, whole", [
+    (f"/traces?run={VARIANTS[1]}", "Traces", "Run", VARIANTS[1], "All runs"),
+    ("/evaluate?evaluation=nope", "New evaluation", None, "No evaluation named 'nope'",
+     "Enter the folder of the flow to evaluate."),
+])
+def test_the_sidebar_link_leads_from_a_filtered_page_back_to_the_whole_page(link, title, combobox, filtered, whole,
+                                                                            world_home, tmp_path):
+    """A page opened on one run's traces or on one evaluation: its own sidebar link shows the whole list / the form
+    (Streamlit keeps the query of the page one is on when that page's link is clicked)."""
+    def shows(text: str) -> None:
+        if combobox:
+            expect(page.get_by_role("combobox", name=combobox)).to_have_value(text, timeout=60_000)
+        else:
+            page.get_by_text(text).first.wait_for()
+
+    with running_ui([], env={"PFL_HOME": str(world_home)}, cwd=tmp_path) as ui, chromium_page(1280, 800) as page:
+        page.goto(ui.url + link)
+        wait_until_idle(page, settle_ms=1500)
+        shows(filtered)
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+        wait_until_idle(page, settle_ms=1500)
+        shows(whole)
+        assert not urlsplit(page.url).query
+        page.screenshot(path=str(tmp_path / "whole.png"), full_page=True)

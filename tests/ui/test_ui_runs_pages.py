@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from _runs_world import (CLASSIFICATION, EVALUATIONS, FLAKY, FLAKY_FAILED, VARIANTS, make_flaky_flow, pfl,
-                         runs_world, world_home)  # noqa: F401 (fixtures)
+from _runs_world import (CLASSIFICATION, EVALUATIONS, FLAKY, FLAKY_FAILED, RULES, VARIANTS, make_flaky_flow, pfl,
+                         run_main_job, runs_world, world_home)  # noqa: F401 (fixtures)
 from streamlit.testing.v1 import AppTest
 
 from promptflow_lite.evaluate._text_table import comparison_rows
@@ -20,7 +20,8 @@ APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 
 
 def open_page(page: str, **params: str) -> AppTest:
-    """The app opened on ``page`` (``runs``, ``run``, ``traces``, ``trace``, ``compare``, ``evaluate``) with query parameters."""
+    """The app opened on ``page`` (``runs``, ``run``, ``traces``, ``run_traces``, ``trace``, ``compare``, ``evaluate``,
+    ``evaluation``) with query parameters."""
     app = AppTest.from_file(str(APP), default_timeout=120)
     for key, value in params.items():
         app.query_params[key] = value
@@ -53,6 +54,18 @@ def test_the_runs_page_lists_both_variant_runs_with_their_metrics(world_home):
     app.selectbox(key="runs_kind").select("Evaluation runs").run()
     assert {link.split("run=")[1] for link in _frame(app)["Run"]} == set(EVALUATIONS)
 
+
+
+def test_an_evaluation_metric_keeps_its_column_when_newer_runs_have_only_their_own(pfl_home):
+    """The classification flow's own metrics (share_*) fill the table's metric columns; a newer run that was not
+    evaluated must not push the evaluations' exact_match out of it."""
+    run_main_job(pfl_home)
+    pfl(pfl_home, "--scripted-llm", str(RULES), "run", "create", "--flow", str(CLASSIFICATION), "--data",
+        str(CLASSIFICATION / "data.jsonl"), "--name", "not_evaluated")
+    frame = _frame(open_page("runs"))
+    by_name = {link.split("run=")[1]: row for link, row in zip(frame["Run"], frame.to_dict(orient="records"))}
+    assert by_name[VARIANTS[0]]["exact_match"] == 0.85 and by_name[VARIANTS[1]]["exact_match"] == 1.0
+    assert by_name["not_evaluated"]["share_bug"] == 0.25
 
 def _frame(app: AppTest, index: int = 0):
     value = app.dataframe[index].value
@@ -98,7 +111,7 @@ def test_archive_restore_and_delete_from_a_run_page(tmp_path, monkeypatch):
 def test_the_traces_page_lists_filters_and_opens_a_trace_with_its_llm_call(world_home):
     app = open_page("traces")
     assert len(_frame(app)) == 50 and "175 traces" in texts(app)
-    app = open_page("traces", run=FLAKY)
+    app = open_page("run_traces", run=FLAKY)
     assert list(_frame(app)["Line"]) == list(range(14, -1, -1))
     app.selectbox(key="traces_status").select("Failed").run()
     assert sorted(_frame(app)["Line"]) == list(FLAKY_FAILED)

@@ -59,7 +59,7 @@ def render_line(header: LineHeader, entry: dict[str, Any]) -> FinishedLine:
     runs = {run["node"]: run for run in entry.get("nodes") or ()}
     end_time = entry.get("end_time")
     ids, streamed = header.node_ids or {}, header.streamed or ()
-    nodes = [node_entry([name, node_type, ids.get(str(index)), index in streamed], runs.get(name), end_time)
+    nodes = [node_entry([name, node_type, ids.get(index), index in streamed], runs.get(name), end_time)
              for index, (name, node_type) in enumerate(header.nodes)]
     usages = [run["usage"] for run in runs.values() if run.get("usage")]
     if usages:

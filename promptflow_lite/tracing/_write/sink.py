@@ -57,7 +57,8 @@ class FrameSink:
     def send(self, frame: bytes) -> None:
         if self._thread is None:
             self.start()
-        self._secrets = add_secret_frames(self._frames, self._secrets)
+        if secret_count() != self._secrets:
+            self._secrets = add_secret_frames(self._frames, self._secrets)
         self._frames.append(frame)
         self._backlog += len(frame)
         if self._backlog > _WAKE_BYTES:

@@ -17,7 +17,9 @@ import sqlite3
 from typing import Any, Iterable, Sequence
 
 from promptflow_lite.masking import register_secret
-from promptflow_lite.tracing._write.frames import FLUSH, LINE, NODE, SECRET, LineHeader, NodeHeader, decode, unpack
+from promptflow_lite.tracing._write.frames import (
+    FLUSH, LINE, NODE, SECRET, NodeHeader, decode, decode_line, unpack,
+)
 from promptflow_lite.tracing._write.line_spans import lone_node_rows, readable_spans, render_line, store_rows
 
 _log = logging.getLogger(__name__)
@@ -46,8 +48,7 @@ class TraceWriter:
         for kind, body in frames:
             try:
                 if kind == LINE:
-                    header, entry = decode(body)
-                    finished = render_line(LineHeader(*header), entry)
+                    finished = render_line(*decode_line(body))
                     if self.store is not None:
                         _add(span_rows, line_rows, store_rows(finished))
                     if self.sinks:
@@ -114,7 +115,10 @@ def main() -> None:
         frames, used = unpack(buffer)
         del buffer[:used]
         if writer is None and frames:
-            writer = _configured(decode(frames.pop(0)[1]))
+            try:
+                writer = _configured(decode(frames.pop(0)[1]))
+            except (OSError, sqlite3.Error):  # e.g. the disk just filled: the traced process writes in-process
+                os._exit(1)                    # and says why, once (no traceback from here)
             _ack(acks, READY)
         for number in writer.write(frames) if frames else ():
             _ack(acks, number)
