@@ -92,3 +92,41 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+def kill_driver_then_resume(server, flow: Path, data: Path, engine: list[str], worker_pids, engine_log: str) -> None:
+    """``pfl run create … ENGINE`` on 400 lines, SIGKILLed after 40: its workers end with it, and ``pfl run
+    resume`` (which remembers the engine: its log line ``engine_log``) runs only the missing lines."""
+    import signal
+    import subprocess
+    import sys
+
+    from promptflow_lite.cli.main import main as pfl
+    from promptflow_lite.runs import Client
+
+    server.latency = 0.1  # the run lasts a few seconds: time to kill its driver
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "promptflow_lite.cli.main", "run", "create", "--flow", str(flow), "--data", str(data),
+         "--name", "orphan", *engine, "--max-concurrency", "8", "--no-cache"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    folder = Path(os.environ["PFL_HOME"], "runs", "orphan")
+    try:
+        wait_for(lambda: driver.poll() is not None or ((folder / "line_results.jsonl").is_file()
+                                                       and len(journaled(folder)) >= 40), what="40 finished lines")
+        assert driver.poll() is None, driver.stderr.read().decode()
+        workers = worker_pids(folder / "logs.txt")
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(60)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    wait_for(lambda: not any(alive(pid) for pid in workers), what="the workers to end with their driver")
+    server.latency = 0.0
+    done_before, asked_before = journaled(folder), server.stats["requests"]
+    assert 40 <= len(done_before) < 400
+
+    assert pfl(["run", "resume", "orphan"]) == 0  # the run remembers its engine (and cluster)
+    run = Client().runs.get("orphan")
+    assert run.status == "Completed" and outputs(run) == expected(400)
+    assert server.stats["requests"] - asked_before == 400 - len(done_before)  # only the missing lines ran again
+    assert engine_log in Path(run.output_path, "logs.txt").read_text().split("Resuming run orphan")[1]

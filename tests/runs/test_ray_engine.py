@@ -22,7 +22,8 @@ from promptflow_lite.cli.main import main as pfl
 from promptflow_lite.runs import Client
 
 from _engine_runs import (  # noqa: F401 - server is a fixture
-    QA_FLOW, alive, expected, journaled, outputs, questions, server, traced_lines, wait_for,
+    QA_FLOW, alive, expected, journaled, kill_driver_then_resume, outputs, questions, server, traced_lines,
+    wait_for,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -175,33 +176,9 @@ def test_killing_a_worker_mid_run_loses_only_its_lines_in_flight(ray_cluster, co
 
 def test_a_killed_driver_leaves_a_run_that_pfl_run_resume_completes(ray_cluster, connections, server, make_flow,
                                                                     tmp_path):
-    flow, data = make_flow(QA_FLOW, name="qa"), questions(tmp_path, 400)
-    server.latency = 0.1  # the run lasts a few seconds: time to kill its driver
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "promptflow_lite.cli.main", "run", "create", "--flow", str(flow), "--data", str(data),
-         "--name", "orphan", "--engine", "ray", "--ray-address", ray_cluster.address, "--ray-actors", "2",
-         "--max-concurrency", "8", "--no-cache"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    folder = Path(os.environ["PFL_HOME"], "runs", "orphan")
-    try:
-        wait_for(lambda: driver.poll() is not None or ((folder / "line_results.jsonl").is_file() and len(
-            (folder / "line_results.jsonl").read_text().splitlines()) >= 40), what="40 finished lines")
-        assert driver.poll() is None, driver.stderr.read().decode()
-        workers = worker_pids(folder / "logs.txt")
-        driver.send_signal(signal.SIGKILL)
-        driver.wait(60)
-    finally:
-        if driver.poll() is None:
-            driver.kill()
-    wait_for(lambda: not any(alive(pid) for pid in workers), what="Ray to end the dead driver's workers")
-    server.latency = 0.0
-    done_before, asked_before = journaled(folder), server.stats["requests"]
-    assert 40 <= len(done_before) < 400
-
-    assert pfl(["run", "resume", "orphan"]) == 0  # the run remembers its engine and cluster
-    run = Client().runs.get("orphan")
-    assert run.status == "Completed" and outputs(run) == expected(400)
-    assert server.stats["requests"] - asked_before == 400 - len(done_before)  # only the missing lines ran again
-    assert "Ray engine:" in Path(run.output_path, "logs.txt").read_text().split("Resuming run orphan")[1]
+    kill_driver_then_resume(server, make_flow(QA_FLOW, name="qa"), questions(tmp_path, 400),
+                            ["--engine", "ray", "--ray-address", ray_cluster.address, "--ray-actors", "2"],
+                            worker_pids, "Ray engine:")
 
 
 def test_pfl_run_cancel_ends_the_workers_and_the_run_resumes(ray_cluster, connections, server, make_flow, tmp_path):

@@ -15,6 +15,8 @@ from promptflow_lite.serve import ServerThread, ServeSettings, create_app
 from promptflow_lite.serve._client import ScoreClient
 from promptflow_lite.testing import Rule, ScriptedServer
 
+from _served import ASK_FLOW
+
 KEY = "k3y-for-tests-0123456789"
 ECHO_FLOW = {
     "flow.dag.yaml": """
@@ -172,7 +174,7 @@ def test_twenty_megabytes_are_refused_while_being_sent(make_flow, serve):
 
 def test_busy_server_answers_503_with_retry_after_and_loses_nothing(make_flow, llm):
     llm.latency = 0.2
-    app = llm_app(make_flow, llm, files=_ONE_CALL_FLOW, max_concurrency=8)
+    app = llm_app(make_flow, llm, files=ASK_FLOW, max_concurrency=8)
     with ServerThread(app) as server:
         client = ScoreClient(server.url, timeout=120)
 
@@ -192,24 +194,6 @@ def test_busy_server_answers_503_with_retry_after_and_loses_nothing(make_flow, l
             assert body == {"answer": "a quick answer"}
     assert llm.stats["max_in_flight"] <= 8  # never more lines at once than allowed
     assert llm.stats["requests"] == statuses.count(200)
-
-
-_ONE_CALL_FLOW = {
-    "ask.jinja2": "# user:\n{{question}}\n",
-    "flow.dag.yaml": """
-        inputs:
-          question: {type: string}
-        outputs:
-          answer: {type: string, reference: "${ask.output}"}
-        nodes:
-        - name: ask
-          type: llm
-          source: {type: code, path: ask.jinja2}
-          inputs: {model: gpt-4o-mini, question: "${inputs.question}"}
-          connection: open_ai_connection
-          api: chat
-    """,
-}
 
 
 def test_a_line_past_the_timeout_is_cancelled_with_504(make_flow, llm):
