@@ -197,7 +197,8 @@ def test_a_refused_delete_then_a_rename_in_the_same_panel(tmp_path):
         page.screenshot(path=str(tmp_path / "rename.png"))
         panel.get_by_role("button", name="Rename").click(timeout=10_000)
         page.get_by_text("Renamed parse_category to parse_label").wait_for()
-        page.get_by_role("button", name="Save").click()
-        page.get_by_text("Saved flow.dag.yaml").wait_for()
+        wait_until_idle(page)
+        _click_until(page, page.get_by_role("button", name="Save"),
+                     expect(page.get_by_text("Saved flow.dag.yaml")).to_be_visible)
     text = (folder / "flow.dag.yaml").read_text()
     assert "parse_category" not in text.replace("parse_category.py", "") and "${parse_label.output}" in text
