@@ -5,11 +5,13 @@ call allocates thousands of short-lived objects (the SDK's request and response,
 so with 64 lines in flight the collector runs a few times per line and each pass scans the objects
 of every line in flight: ~10 % of a batch's CPU at 0 ms latency. :func:`batch_collection` raises that
 threshold while a batch runs; :func:`collection_paused` keeps the collector out of an import whose
-objects all live on (``import openai``: ~10 % of its 0.5 s).
+objects all live on (``import openai``: ~10 % of its 0.5 s); :func:`no_collection_at_exit` spares a
+command's exit the interpreter's last full collections.
 """
 
 from __future__ import annotations
 
+import atexit
 import gc
 import threading
 from contextlib import contextmanager
@@ -19,6 +21,7 @@ BATCH_YOUNG_THRESHOLD = 25_000  # new container objects between two young collec
 _lock = threading.Lock()
 _batches = 0  # batches running in this process (threads may run several)
 _saved: tuple[int, ...] | None = None  # the thresholds to restore when the last one ends
+_exit_registered = False
 
 
 @contextmanager
@@ -53,3 +56,15 @@ def collection_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def no_collection_at_exit() -> None:
+    """When the process exits, move every object to the permanent generation first, so that the full
+    collections the interpreter runs while it shuts down have nothing to scan: after a batch run with the
+    openai SDK loaded they took ~0.2 s. Objects are still freed as their modules are cleared; what only a
+    collection would reclaim (garbage in reference cycles) is reclaimed by the exit itself. Idempotent."""
+    global _exit_registered
+    with _lock:
+        if not _exit_registered:
+            atexit.register(gc.freeze)  # registered early, so it runs after the atexit work of what follows
+            _exit_registered = True

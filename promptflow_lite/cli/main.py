@@ -14,6 +14,7 @@ import importlib
 import pkgutil
 import sys
 
+from promptflow_lite._gc import no_collection_at_exit
 from promptflow_lite._version import __version__
 from promptflow_lite.errors import PflError
 from promptflow_lite.masking import masked_output
@@ -81,6 +82,7 @@ def _printable_output() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    no_collection_at_exit()
     parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
