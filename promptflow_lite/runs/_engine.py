@@ -73,6 +73,9 @@ class FlowRecipe:
 
 
 class LineEngine(Protocol):
+    """Runs a run's lines. It may also define ``prepare(flow)``, called as soon as the run's flow is loaded,
+    before the run writes its files: a place to start, in the background, what the lines will need."""
+
     async def execute(self, flow: Any, tasks: Iterable[LineTask], on_result: OnResult, *,
                       line_timeout: float | None = None, recipe: FlowRecipe | None = None,
                       log: Callable[[str], None] | None = None) -> None:
@@ -97,13 +100,21 @@ class LocalEngine:
     def from_spec(cls, spec: Any) -> "LocalEngine":
         return cls(spec.max_concurrency)
 
+    def prepare(self, flow: Any) -> None:
+        """Lines that call a model need the openai SDK (~0.25 s to import) and a TLS context: both are made
+        in a background thread while the run writes its files."""
+        if uses_llm(flow):
+            from promptflow_lite.tools._sdk import warm_up_sdk
+
+            warm_up_sdk()
+
     async def execute(self, flow: Any, tasks: Iterable[LineTask], on_result: OnResult, *,
                       line_timeout: float | None = None, recipe: FlowRecipe | None = None,
                       log: Callable[[str], None] | None = None) -> None:
         if uses_llm(flow):  # a batch run's flow loads without the SDK: it loads before the lines, not in the first ones
-            from promptflow_lite.tools._llm_client import load_sdk
+            from promptflow_lite.tools._sdk import load_sdk
 
-            load_sdk()
+            load_sdk()  # waits for prepare()'s import, or imports it now
         pending = iter(tasks)
 
         async def worker() -> None:

@@ -60,6 +60,7 @@ class _Context:
     rejected: int = 0  # lines failed with HTTP 401/403 since the last line that succeeded
     execution: Any = None  # the future running the lines (cancelled to stop the run)
     recipe: FlowRecipe | None = None  # how the flow was loaded (engines load it again elsewhere)
+    engine: Any = None  # what runs the lines, made once the flow is loaded
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,9 @@ class Runner:
         return self._execute(context, flow, context.folder.read_inputs(), total, done)
 
     def _load_flow(self, context: _Context):
-        from promptflow_lite.tools._llm_client import sdk_with_flow
+        """The run's flow; its engine is made then and told about it (``prepare``: e.g. importing the openai
+        SDK in the background while the run writes its files)."""
+        from promptflow_lite.tools._sdk import sdk_with_flow
 
         spec = context.spec
         source = spec.flow
@@ -220,9 +223,14 @@ class Runner:
                                     connection_overrides=spec.connection_overrides, init=spec.init)
         token = sdk_with_flow.set(False)  # where the lines run, the engine decides (a worker process, or here)
         try:
-            return context.recipe.load()
+            flow = context.recipe.load()
         finally:
             sdk_with_flow.reset(token)
+        context.engine = self._engine(spec)
+        prepare = getattr(context.engine, "prepare", None)
+        if prepare is not None:
+            prepare(flow)
+        return flow
 
     def _fail_to_start(self, context: _Context, exc: BaseException) -> Run:
         error = error_dict(exc)
@@ -302,7 +310,7 @@ class Runner:
 
     async def _run_lines(self, context: _Context, flow, todo) -> None:
         spec = context.spec
-        engine = self._engine(spec)
+        engine = context.engine or self._engine(spec)
         tasks = (LineTask(n, inputs, _attributes(context.name, spec.run, n)) for n, inputs in todo)
         execution = context.execution = asyncio.ensure_future(engine.execute(
             flow, tasks, lambda result: self._on_result(context, flow, result),

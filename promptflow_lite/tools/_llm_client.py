@@ -23,18 +23,16 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import sys
 import threading
 import weakref
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptflow_lite._gc import collection_paused
 from promptflow_lite.connections._types import AzureOpenAIConnection, OpenAIConnection, ServerlessConnection
 from promptflow_lite.errors import UserError
 from promptflow_lite.masking import register_secret, register_url
 from promptflow_lite.tools._observe import RECORDED
+from promptflow_lite.tools._sdk import load_sdk, sdk_with_flow, shared_tls_context  # noqa: F401 (the SDK's entry points)
 
 AZURE, OPENAI = "AzureOpenAI", "OpenAI"
 
@@ -186,25 +184,6 @@ def _pool_key(endpoint: Endpoint) -> tuple:
             timeout_seconds())
 
 
-# Whether loading a flow with LLM nodes imports the SDK then (~0.5 s), so that its first lines do not all wait
-# for it. A batch run loads its flow without: its lines may run in worker processes, which import it themselves.
-sdk_with_flow: ContextVar[bool] = ContextVar("pfl_sdk_with_flow", default=True)
-
-
-def load_sdk() -> Any:
-    """The ``openai`` module, imported on first use with its API types loaded as they are used
-    (:mod:`._sdk_types`: the import takes ~0.25 s instead of ~0.45 s) and the garbage collector paused: the
-    import creates ~10^5 objects that all live on, so collecting during it is wasted work."""
-    module = sys.modules.get("openai")
-    if module is None:
-        from promptflow_lite.tools._sdk_types import lazy_types
-
-        lazy_types()
-        with collection_paused():
-            import openai as module
-    return module
-
-
 _sync_clients: dict[tuple, Any] = {}
 _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, Any]]" = weakref.WeakKeyDictionary()
 _shutdown_hooks: dict[asyncio.AbstractEventLoop, Any] = {}
@@ -251,8 +230,9 @@ def _async_transport(openai: Any) -> dict[str, Any]:
     transport = getattr(openai, "DefaultAioHttpClient", None)
     if transport is None or os.environ.get("PFL_LLM_HTTP", "aiohttp") != "aiohttp":
         return {}
+    tls = shared_tls_context()  # made ahead of time by a batch run, else each transport makes its own
     try:
-        return {"http_client": transport(timeout=timeout_seconds())}
+        return {"http_client": transport(timeout=timeout_seconds(), **({"verify": tls} if tls is not None else {}))}
     except RuntimeError:  # the SDK's stand-in when its aiohttp transport could not be imported
         return {}
 
