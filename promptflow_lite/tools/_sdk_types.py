@@ -12,6 +12,7 @@ own; only when they are built changes. A package whose ``__init__`` does anythin
 
 from __future__ import annotations
 
+import __future__
 import ast
 import importlib
 import importlib.machinery
@@ -21,6 +22,7 @@ from types import ModuleType
 from typing import Any
 
 PACKAGE = "openai.types"
+FUTURE = "__future__"  # a name the package's ``from __future__ import ...`` binds (``annotations``)
 
 
 class _LazyTypesFinder:
@@ -52,6 +54,9 @@ class _LazyPackageLoader:
         module.__loader__ = module.__spec__.loader = self.loader  # reloads and tools see the SDK's own loader
         exports, package = self.exports, module.__name__
         lock = threading.Lock()
+        for name, (where, _) in exports.items():
+            if where == FUTURE:
+                setattr(module, name, getattr(__future__, name))
 
         def __getattr__(name: str) -> Any:
             where = exports.get(name)
@@ -88,8 +93,10 @@ def _reexports(init_file: str) -> dict[str, tuple[str, str]] | None:
     except (OSError, SyntaxError, ValueError):
         return None
     exports: dict[str, tuple[str, str]] = {}
+    futures: list[str] = []
     for statement in tree.body:
         if isinstance(statement, ast.ImportFrom) and statement.module == "__future__":
+            futures.extend(alias.name for alias in statement.names)  # bound in the package, as the import does
             continue
         if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
             continue  # a docstring
@@ -100,7 +107,9 @@ def _reexports(init_file: str) -> dict[str, tuple[str, str]] | None:
                 return None
             exports[alias.asname or alias.name] = (statement.module, alias.name)
     modules = {module.split(".")[0] for module, _ in exports.values()}
-    return None if modules & exports.keys() else exports
+    if modules & exports.keys():
+        return None
+    return {**exports, **{name: (FUTURE, name) for name in futures}}
 
 
 _FINDER = _LazyTypesFinder()
