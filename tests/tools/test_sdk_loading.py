@@ -13,6 +13,7 @@ import pytest
 
 from promptflow_lite.runs._client import Client
 from promptflow_lite.testing import ScriptedServer
+from _served import ASK_FLOW, PFL
 
 # Every package under openai.types and, for each public name that is not a module, where it is defined.
 # With "lazy", the SDK is loaded as promptflow_lite loads it; the count of type modules the import alone
@@ -35,24 +36,6 @@ TYPES_SCRIPT = textwrap.dedent("""
                           for name, value in values.items() if not isinstance(value, types.ModuleType)}
     print(json.dumps({"loaded": loaded, "names": names}))
 """)
-
-LLM_FLOW = {
-    "ask.jinja2": "# user:\n{{question}}\n",
-    "flow.dag.yaml": """
-        inputs:
-          question: {type: string}
-        outputs:
-          answer: {type: string, reference: "${ask.output}"}
-        nodes:
-        - name: ask
-          type: llm
-          source: {type: code, path: ask.jinja2}
-          inputs: {model: gpt-4o-mini, question: "${inputs.question}"}
-          connection: open_ai_connection
-          api: chat
-        """,
-}
-
 
 def _types(mode: str) -> dict:
     done = subprocess.run([sys.executable, "-c", TYPES_SCRIPT, mode], capture_output=True, text=True, timeout=300)
@@ -102,7 +85,7 @@ def test_an_llm_flow_without_a_usable_openai_package_fails_with_a_clear_error(pa
     shadow = tmp_path / "shadow" / "openai"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text(package + "\n")
-    flow = make_flow(LLM_FLOW)
+    flow = make_flow(ASK_FLOW)
     data = tmp_path / "data.jsonl"
     data.write_text('{"question": "What is the capital of France?"}\n')
     with ScriptedServer() as server:
@@ -110,7 +93,7 @@ def test_an_llm_flow_without_a_usable_openai_package_fails_with_a_clear_error(pa
         args = (["run", "create", "--flow", str(flow), "--data", str(data), "--name", "no_sdk",
                  "--column-mapping", "question=${data.question}"] if command == "run" else
                 ["flow", "test", "--flow", str(flow), "--inputs", "question=hi"])
-        done = subprocess.run([sys.executable, "-m", "promptflow_lite.cli.main", *args], capture_output=True, text=True,
+        done = subprocess.run([*PFL, *args], capture_output=True, text=True,
                               timeout=300, env={**os.environ, "PYTHONPATH": str(shadow.parent)})
         assert server.stats["requests"] == 0
     assert done.returncode == 1
@@ -119,7 +102,7 @@ def test_an_llm_flow_without_a_usable_openai_package_fails_with_a_clear_error(pa
     assert "pip install 'openai[aiohttp]" in done.stderr
     assert "Traceback" not in done.stderr
     if command == "run":
-        shown = subprocess.run([sys.executable, "-m", "promptflow_lite.cli.main", "run", "show", "-n", "no_sdk"],
+        shown = subprocess.run([*PFL, "run", "show", "-n", "no_sdk"],
                                capture_output=True, text=True, timeout=120)
         assert json.loads(shown.stdout)["status"] == "Failed"
 
@@ -132,7 +115,7 @@ def test_a_batch_run_reaches_its_endpoint_past_the_proxies_of_the_environment(tm
         monkeypatch.setenv(variable, "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    flow = make_flow(LLM_FLOW)
+    flow = make_flow(ASK_FLOW)
     data = tmp_path / "data.jsonl"
     data.write_text("".join(json.dumps({"question": f"Question {i}?"}) + "\n" for i in range(12)))
     with ScriptedServer() as server:
