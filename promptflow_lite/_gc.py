@@ -61,8 +61,9 @@ def collection_paused() -> Iterator[None]:
 def no_collection_at_exit() -> None:
     """When the process exits, move every object to the permanent generation first, so that the full
     collections the interpreter runs while it shuts down have nothing to scan: after a batch run with the
-    openai SDK loaded they took ~0.2 s. Objects are still freed as their modules are cleared; what only a
-    collection would reclaim (garbage in reference cycles) is reclaimed by the exit itself. Idempotent."""
+    openai SDK loaded they took ~0.2 s. Objects are still freed as their modules are cleared; garbage in
+    reference cycles is left to the process's end, its finalizers unrun (pfl closes its files and databases
+    itself). Idempotent."""
     global _exit_registered
     with _lock:
         if not _exit_registered:
