@@ -17,7 +17,6 @@ import ast
 import importlib
 import importlib.machinery
 import sys
-import threading
 from types import ModuleType
 from typing import Any
 
@@ -53,7 +52,6 @@ class _LazyPackageLoader:
     def exec_module(self, module: ModuleType) -> None:
         module.__loader__ = module.__spec__.loader = self.loader  # reloads and tools see the SDK's own loader
         exports, package = self.exports, module.__name__
-        lock = threading.Lock()
         for name, (where, _) in exports.items():
             if where == FUTURE:
                 setattr(module, name, getattr(__future__, name))
@@ -65,8 +63,7 @@ class _LazyPackageLoader:
                     raise AttributeError(f"module {package!r} has no attribute {name!r}")
                 return _submodule(package, name)
             value = getattr(importlib.import_module(f"{package}.{where[0]}"), where[1])
-            with lock:
-                setattr(module, name, value)
+            setattr(module, name, value)  # read from the module from now on
             return value
 
         module.__getattr__ = __getattr__
