@@ -9,7 +9,6 @@ for the rest) and referenced in the flow's message format, e.g. ``{"data:image/p
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -42,6 +41,8 @@ class FlowTestOutcome:
         path, as ``pf flow test`` prints them."""
         if not has_images(self.outputs):
             return self.outputs
+        import tempfile
+
         folder = self.image_folder or Path(tempfile.gettempdir()) / "promptflow_lite-images"
         return self.media.persist(self.outputs, folder)
 
