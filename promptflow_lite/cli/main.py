@@ -14,6 +14,7 @@ import importlib
 import pkgutil
 import sys
 
+from promptflow_lite._gc import start_up
 from promptflow_lite._version import __version__
 from promptflow_lite.errors import PflError
 from promptflow_lite.masking import masked_output
@@ -81,8 +82,9 @@ def _printable_output() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(_command(argv))
-    args = parser.parse_args(argv)
+    with start_up():  # the command's modules are imported: what they make lives on
+        parser = build_parser(_command(argv))
+        args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2

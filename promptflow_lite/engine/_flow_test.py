@@ -63,6 +63,12 @@ def run_flow_test(source: str | Path, inputs: dict[str, Any], *, node: str | Non
     """
     flow = load_flow(source, variant=variant, connections=connections,
                      environment_variables=environment_variables, init=init)
+    return run_loaded_flow_test(flow, inputs, node=node, variant=variant, stream_to=stream_to, echo=echo)
+
+
+def run_loaded_flow_test(flow, inputs: dict[str, Any], *, node: str | None = None, variant: str | None = None,
+                         stream_to: TextIO | None = None, echo=None) -> FlowTestOutcome:
+    """:func:`run_flow_test` of a flow :func:`load_flow` gave (``variant``: the one it was loaded with)."""
     with working_directory(getattr(flow, "run_dir", flow.working_dir)):
         if node:
             outcome = _test_node(flow, node, inputs, echo)
