@@ -56,17 +56,27 @@ def collection_paused() -> Iterator[None]:
             gc.enable()
 
 
+_own_process = False  # the process runs one command and ends (the ``pfl`` executable): see start_up
+
+
+def own_process() -> None:
+    """Declare this process one command's alone (the ``pfl`` executable): :func:`start_up` then freezes."""
+    global _own_process
+    _own_process = True
+
+
 @contextmanager
 def start_up() -> Iterator[None]:
-    """A command's start-up: no collection within the block (its imports and the flow it loads live on),
-    then every object made so far is frozen (:func:`gc.freeze`), so later collections - while the flow
-    runs - never scan the modules again. For the ``pfl`` process only: garbage in cycles made by the
-    block is never freed (a few objects, once), which a long-lived caller must not repeat."""
+    """A command's start-up: no collection within the block (its imports and the flow it loads live on).
+    In a process of its own (:func:`own_process`) every object made so far is then frozen
+    (:func:`gc.freeze`), so later collections - while the flow runs - never scan the modules again; the
+    few garbage cycles the start-up left are never freed, which only a one-command process may accept."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
+        if _own_process:
+            gc.freeze()
         if enabled:
             gc.enable()
