@@ -5,8 +5,9 @@ call allocates thousands of short-lived objects (the SDK's request and response,
 so with 64 lines in flight the collector runs a few times per line and each pass scans the objects
 of every line in flight: ~10 % of a batch's CPU at 0 ms latency. :func:`batch_collection` raises that
 threshold while a batch runs; :func:`collection_paused` keeps the collector out of an import whose
-objects all live on (``import openai``: ~10 % of its 0.5 s); :func:`no_collection_at_exit` spares a
-command's exit the interpreter's last full collections.
+objects all live on (``import openai``: ~10 % of its 0.5 s). :func:`start_up` does both for a command's
+start-up (imports, loading a flow), then moves what it made out of the collector's sight for good; a
+command's own process does the same at exit (:func:`own_process`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ BATCH_YOUNG_THRESHOLD = 25_000  # new container objects between two young collec
 _lock = threading.Lock()
 _batches = 0  # batches running in this process (threads may run several)
 _saved: tuple[int, ...] | None = None  # the thresholds to restore when the last one ends
-_exit_registered = False
 
 
 @contextmanager
@@ -58,14 +58,33 @@ def collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def no_collection_at_exit() -> None:
-    """When the process exits, move every object to the permanent generation first, so that the full
-    collections the interpreter runs while it shuts down have nothing to scan: after a batch run with the
-    openai SDK loaded they took ~0.2 s. Objects are still freed as their modules are cleared; garbage in
-    reference cycles is left to the process's end, its finalizers unrun (pfl closes its files and databases
-    itself). Idempotent."""
-    global _exit_registered
+_own_process = False  # the process runs one command and ends (the ``pfl`` executable): see start_up
+
+
+def own_process() -> None:
+    """Declare this process one command's alone (the ``pfl`` executable): :func:`start_up` then freezes, and so
+    does the exit, before the interpreter's last full collections: after a batch run with the openai SDK
+    loaded they scanned every object for ~0.2 s. Garbage in reference cycles is then left to the process's
+    end, its finalizers unrun (pfl closes its files and databases itself)."""
+    global _own_process
     with _lock:
-        if not _exit_registered:
-            atexit.register(gc.freeze)  # registered early, so it runs after the atexit work of what follows
-            _exit_registered = True
+        if not _own_process:
+            atexit.register(gc.freeze)  # registered first, so it runs after the atexit work of what follows
+        _own_process = True
+
+
+@contextmanager
+def start_up() -> Iterator[None]:
+    """A command's start-up: no collection within the block (its imports and the flow it loads live on).
+    In a process of its own (:func:`own_process`) every object made so far is then frozen
+    (:func:`gc.freeze`), so later collections - while the flow runs - never scan the modules again; the
+    few garbage cycles the start-up left are never freed, which only a one-command process may accept."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if _own_process:
+            gc.freeze()
+        if enabled:
+            gc.enable()

@@ -93,7 +93,7 @@ def test_a_pfl_command_freezes_its_objects_before_the_interpreter_collects_them_
     script = ("import atexit, gc, sys\n"  # registered first, so it runs after pfl's own exit work
               "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
               "from promptflow_lite.cli.main import main\n"
-              "sys.exit(main(sys.argv[1:]))")
+              "sys.exit(main())")  # the process is the command's, as with the pfl executable
     done = subprocess.run([sys.executable, "-c", script, "run", "create", "--flow", str(make_flow(FLOW)), "--data",
                            str(data), "--name", "frozen"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
