@@ -255,3 +255,24 @@ def test_the_finalising_process_removes_its_files_when_its_run_goes_away(tmp_pat
     assert child.wait(60) == 1
     assert not list(folder.rglob("*.tmp")) and not (folder / "outputs.jsonl").exists()
     assert os.listdir(folder / "flow_artifacts") == ["000000200_000000299.jsonl"]  # left as it was
+
+
+def test_ctrl_c_cancels_a_big_run_whose_files_are_still_finalised(flow, tmp_path, pfl_home):
+    (flow / "slow").write_text("")
+    run = subprocess.Popen([sys.executable, "-m", "promptflow_lite.cli.main", "run", "create", "--flow", str(flow),
+                            "--data", str(data_file(tmp_path, LINES)), "--name", "interrupted", "--max-concurrency",
+                            "4"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    folder = pfl_home / "runs" / "interrupted"
+    try:
+        wait_for(lambda: run.poll() is not None or _follower_pid(run.pid), what="the finalising process")
+        wait_for(lambda: (folder / "line_results.jsonl").read_bytes().count(b"\n") >= 200, what="200 finished lines")
+        os.killpg(run.pid, signal.SIGINT)  # as a terminal's Ctrl+C: the whole process group
+        _, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert "The run was canceled" in err.decode()
+    done = [json.loads(t)["line_number"] for t in (folder / "outputs.jsonl").read_text().splitlines()]
+    assert 200 <= len(done) < LINES and run_lines(folder, "work") == done
+    same_as_finalised_again(folder, tmp_path)
