@@ -3,7 +3,7 @@
 :func:`~promptflow_lite.runs._finalize.finalize` writes a run's sorted outputs, inputs and promptflow's
 line and node records from its journal after the last line, ~30 µs per node execution of a python
 chain on one core. For a run of ``FOLLOW_FROM_LINES`` lines or more, :meth:`BackgroundFinalize.start`
-starts ``python -m promptflow_lite.runs._finalize_process``, which follows the journal as it is written
+starts a Python process running :func:`main` here, which follows the journal as it is written
 (:class:`~promptflow_lite.runs._journal_follow.JournalFollower`) and writes the same files (same code,
 same bytes) on the machine's other core; :meth:`~BackgroundFinalize.finish` tells it the run ended and
 waits for it to catch up. Below that size, starting an interpreter (~50 ms) costs more than it saves.
@@ -33,6 +33,8 @@ from promptflow_lite.runs._store import RunFolder
 
 FOLLOW_FROM_LINES = 1000  # a run with fewer lines is finalised after them, in its own process
 _POLL_SECONDS = 0.01  # how long the child sleeps when the next line's record is not written yet
+_BOOT = ("import sys; del sys.path[0]; sys.path.append(sys.argv[1]); "  # not the current folder: user files
+         "from promptflow_lite.runs._finalize_process import main; sys.exit(main())")
 
 
 class BackgroundFinalize:
@@ -49,8 +51,12 @@ class BackgroundFinalize:
             return None
         from promptflow_lite.masking import secret_count, secrets_since
 
-        process = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL)
+        package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        try:
+            process = subprocess.Popen([sys.executable, "-c", _BOOT, package_parent], stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        except OSError:  # e.g. no more processes allowed: finalised after the lines, as a small run
+            return None
         handle = cls(process, secret_count())
         handle._send({"folder": str(folder.path), "run": run_name, "start": folder.journal_file.stat().st_size,
                       "secrets": secrets_since(0)})
