@@ -42,28 +42,12 @@ FLOW = {
         "def total(values: list) -> int:\n"
         "    log_metric('sum', sum(values))\n"
         "    return sum(values)\n"),
-    "flow.dag.yaml": """
-        inputs:
-          i:
-            type: int
-          note:
-            type: string
-            default: none
-        outputs:
-          tripled:
-            type: int
-            reference: ${work.output}
-        nodes:
-        - name: work
-          type: python
-          source: {type: code, path: work.py}
-          inputs: {i: "${inputs.i}"}
-        - name: total
-          type: python
-          source: {type: code, path: total.py}
-          inputs: {values: "${work.output}"}
-          aggregation: true
-        """,
+    "flow.dag.yaml": json.dumps({  # JSON is YAML
+        "inputs": {"i": {"type": "int"}}, "outputs": {"tripled": {"type": "int", "reference": "${work.output}"}},
+        "nodes": [{"name": "work", "type": "python", "source": {"type": "code", "path": "work.py"},
+                   "inputs": {"i": "${inputs.i}"}},
+                  {"name": "total", "type": "python", "source": {"type": "code", "path": "total.py"},
+                   "inputs": {"values": "${work.output}"}, "aggregation": True}]}),
 }
 
 
@@ -73,9 +57,8 @@ def flow(make_flow):
 
 
 def data_file(tmp_path: Path, lines: int) -> Path:
-    path = tmp_path / "data.jsonl"
-    path.write_text("".join(json.dumps({"i": i}) + "\n" for i in range(lines)))
-    return path
+    (tmp_path / "data.jsonl").write_text("".join(f'{{"i": {i}}}\n' for i in range(lines)))
+    return tmp_path / "data.jsonl"
 
 
 def same_as_finalised_again(folder: Path, tmp_path: Path) -> None:
