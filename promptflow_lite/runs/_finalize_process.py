@@ -33,6 +33,7 @@ from promptflow_lite.runs._store import RunFolder
 
 FOLLOW_FROM_LINES = 1000  # a run with fewer lines is finalised after them, in its own process
 _POLL_SECONDS = 0.01  # how long the child sleeps when the next line's record is not written yet
+_CHECK_EVERY = 100  # lines between two looks at the channel while the child has records to catch up on
 _BOOT = ("import sys; del sys.path[0]; sys.path.append(sys.argv[1]); "  # not the current folder: user files
          "from promptflow_lite.runs._finalize_process import main; sys.exit(main())")
 
@@ -126,10 +127,10 @@ class _Channel:
         line, self._buffer = self._buffer.split(b"\n", 1)
         return json.loads(line)
 
-    def wait(self) -> bool:
-        """Sleep until a message comes or ``_POLL_SECONDS`` pass; whether the run has ended."""
+    def wait(self, seconds: float = _POLL_SECONDS) -> bool:
+        """Sleep until a message comes or ``seconds`` pass; whether the run has ended."""
         if self.end is None:
-            self.end = self.read(_POLL_SECONDS)
+            self.end = self.read(seconds)
         return self.end is not None
 
 
@@ -158,8 +159,10 @@ def main() -> int:
     repeats = before.has_repeats or before.completed_count < len(before)  # a line that failed runs again
     files = FinalFiles(folder, run_name, sorted_journal=repeats)
     try:
-        for entry in follower.entries((number for number, _ in folder.read_inputs()), channel.wait):
+        for count, entry in enumerate(follower.entries((number for number, _ in folder.read_inputs()), channel.wait)):
             files.add(entry)
+            if count % _CHECK_EVERY == 0:
+                channel.wait(0)  # a child that lags behind a killed run stops now, not at the end of its backlog
         new_secrets = channel.end["secrets"]
         if new_secrets or not follower.faithful or follower.has_repeats != repeats:
             files.abort()

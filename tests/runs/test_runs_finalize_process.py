@@ -259,3 +259,18 @@ def test_ctrl_c_cancels_a_big_run_whose_files_are_still_finalised(flow, tmp_path
     done = [json.loads(t)["line_number"] for t in (folder / "outputs.jsonl").read_text().splitlines()]
     assert 200 <= len(done) < LINES and run_lines(folder, "work") == done
     same_as_finalised_again(folder, tmp_path)
+
+
+def test_a_finalising_process_behind_a_killed_run_stops_without_catching_up(tmp_path):
+    folder = RunFolder(tmp_path / "run").create()
+    folder.inputs_file.write_text("".join(f'{{"i": {n}, "line_number": {n}}}\n' for n in range(LINES)))
+    folder.journal_file.write_bytes(b"".join(frame(json.dumps({"line_number": n, "status": "Completed",
+                                                               "outputs": {"n": n}})) for n in range(LINES)))
+    child = subprocess.Popen([sys.executable, "-m", "promptflow_lite.runs._finalize_process"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    child.stdin.write(json.dumps({"folder": str(folder.path), "run": "lagging", "start": 0, "secrets": []}).encode())
+    child.stdin.write(b"\n")
+    child.stdin.close()  # the run is gone before its child read a line: none of its backlog is worth writing
+    assert child.wait(60) == 1
+    assert not list(folder.path.rglob("*.tmp")) and not folder.outputs_file.exists()
+    assert len(list(folder.flow_artifacts.iterdir())) <= 1
