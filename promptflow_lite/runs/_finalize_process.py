@@ -6,7 +6,8 @@ chain on one core. For a run of ``FOLLOW_FROM_LINES`` lines or more, :meth:`Back
 starts a Python process running :func:`main` here, which follows the journal as it is written
 (:class:`~promptflow_lite.runs._journal_follow.JournalFollower`) and writes the same files (same code,
 same bytes) on the machine's other core; :meth:`~BackgroundFinalize.finish` tells it the run ended and
-waits for it to catch up. Below that size, starting an interpreter (~50 ms) costs more than it saves.
+waits for it to catch up. Below that size, starting an interpreter (~50 ms) costs more than it saves; with
+one core there is nothing to gain.
 
 The protocol is one JSON line each way on the child's stdin/stdout: ``{"folder", "run", "start", "secrets"}``
 at the start (``start``: the journal's size when the lines began; ``secrets``: those to mask in
@@ -48,7 +49,7 @@ class BackgroundFinalize:
     def start(cls, folder: RunFolder, run_name: str, lines: int) -> "BackgroundFinalize | None":
         """Start finalising ``folder`` alongside its lines when the run has ``FOLLOW_FROM_LINES`` or more (and
         the journal is open: its size is where this execution's records start)."""
-        if lines < FOLLOW_FROM_LINES or os.name != "posix":
+        if lines < FOLLOW_FROM_LINES or os.name != "posix" or _usable_cores() < 2:
             return None
         from promptflow_lite.masking import secret_count, secrets_since
 
@@ -102,6 +103,14 @@ class BackgroundFinalize:
             self._process.stdin.close()
         except OSError:
             pass
+
+
+def _usable_cores() -> int:
+    """CPU cores this process may run on (a container's or ``taskset``'s limit included)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 class _Abandoned(Exception):

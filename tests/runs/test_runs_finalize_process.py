@@ -274,3 +274,21 @@ def test_a_finalising_process_behind_a_killed_run_stops_without_catching_up(tmp_
     assert child.wait(60) == 1
     assert not list(folder.path.rglob("*.tmp")) and not folder.outputs_file.exists()
     assert len(list(folder.flow_artifacts.iterdir())) <= 1
+
+
+def test_a_process_pinned_to_one_core_finalises_its_big_runs_itself(tmp_path):
+    from promptflow_lite.runs._finalize_process import BackgroundFinalize
+
+    folder = RunFolder(tmp_path / "run").create()
+    folder.journal_file.touch()
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cores)})  # as under `taskset -c 0` or a one-CPU container
+    try:
+        assert BackgroundFinalize.start(folder, "pinned", 10 * FOLLOW_FROM_LINES) is None
+    finally:
+        os.sched_setaffinity(0, cores)
+    if len(cores) > 1:
+        handle = BackgroundFinalize.start(folder, "free", 10 * FOLLOW_FROM_LINES)
+        assert handle is not None
+        handle.abort()
+        assert BackgroundFinalize.start(folder, "small", FOLLOW_FROM_LINES - 1) is None
