@@ -7,7 +7,7 @@ A DAG line gives ``start_line`` its ``LineResult`` (filled as the line runs) and
 the handle's ``node_hooks`` is False, the backend learns the nodes from the result's node runs
 (each run's ``calls`` tells which node is running) and the engine makes no node calls in that line.
 A tracing backend installs itself with ``set_backend``: :func:`promptflow_lite.tracing._setup.enable_tracing` installs
-:class:`promptflow_lite.tracing._write.executor.ExecutorSpans`, whose hooks cost about a microsecond per node.
+:class:`promptflow_lite.tracing._write.executor.ExecutorSpans`, whose hooks cost a few microseconds per line.
 
 ``attributes`` of ``start_line`` become attributes of the line's root span; the store reads
 ``batch_run_id`` and ``line_number`` (the run and line a trace belongs to) and, for evaluation

@@ -141,6 +141,8 @@ def node_calls(monkeypatch):
     """The node names the engine passed to the tracing hooks' ``start_node``."""
     seen: list[str] = []
     start_node = executor.ExecutorSpans.start_node
+    if "opentelemetry.trace" in sys.modules:  # an earlier test's start_trace made a tracer provider global
+        monkeypatch.setattr(sys.modules["opentelemetry.trace"], "_TRACER_PROVIDER", None)
 
     def spy(self, node_name, node_type, inputs):
         seen.append(node_name)

@@ -2,14 +2,18 @@
 
 Creating an OpenTelemetry SDK span costs ~25 µs, more than a pure-python node. So the hooks
 only note what the line's ``LineResult`` cannot tell: ids, the parent, which nodes started
-and their types. A node gets no object or context variable of its own: it is known by the
-model-call list the engine sets for it (``tools.observe.calls_collector``), and its span id is
-made when something nests under it (a model call, a ``@trace`` function: see
-:mod:`promptflow_lite.tracing._context`), else by the writer. ``end_line`` turns the line into one frame
-(:mod:`.frames`: the hooks' header and the line's journal text, encoded once for the run
-journal and the trace) and hands it to a :class:`.sink.FrameSink`, whose writer process
-renders and stores it (:mod:`.writer`). Model-call and ``@trace`` spans are ordinary SDK spans
-whose parent is found through :mod:`promptflow_lite.tracing._context`.
+and their types. A DAG line gives ``start_line`` its result and its nodes' types: then the engine
+makes no call per node at all, and the node spans are the result's node runs that started (the
+running node is the run whose ``calls`` list is the current one). Otherwise (OpenTelemetry in use,
+a flex entry, a node outside any line) ``start_node`` notes each node. A node gets no object or
+context variable of its own: it is known by the model-call list the engine sets for it
+(``tools.observe.calls_collector``), and its span id is made when something nests under it (a
+model call, a ``@trace`` function: see :mod:`promptflow_lite.tracing._context`), else by the writer.
+``end_line`` turns the line into one frame (:mod:`.frames`: the hooks' header and the line's
+journal text, encoded once for the run journal and the trace) and hands it to a
+:class:`.sink.FrameSink`, whose writer process renders and stores it (:mod:`.writer`). Model-call
+and ``@trace`` spans are ordinary SDK spans whose parent is found through
+:mod:`promptflow_lite.tracing._context`.
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ class LineSpan:
         calls = calls_collector.get()
         if calls is not None:
             if self.nodes is None:
-                for run in reversed(self.result.node_runs.values()):
+                for run in reversed(list(self.result.node_runs.values())):  # a copy: the loop may add one
                     if run.calls is calls:
                         return local_span_context(self.trace_id, self.node_id(run.node, run.inputs))
             else:
