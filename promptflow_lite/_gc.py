@@ -5,7 +5,8 @@ call allocates thousands of short-lived objects (the SDK's request and response,
 so with 64 lines in flight the collector runs a few times per line and each pass scans the objects
 of every line in flight: ~10 % of a batch's CPU at 0 ms latency. :func:`batch_collection` raises that
 threshold while a batch runs; :func:`collection_paused` keeps the collector out of an import whose
-objects all live on (``import openai``: ~10 % of its 0.5 s).
+objects all live on (``import openai``: ~10 % of its 0.5 s). :func:`start_up` does both for a command's
+start-up (imports, loading a flow), then moves what it made out of the collector's sight for good.
 """
 
 from __future__ import annotations
@@ -51,5 +52,31 @@ def collection_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        if enabled:
+            gc.enable()
+
+
+_own_process = False  # the process runs one command and ends (the ``pfl`` executable): see start_up
+
+
+def own_process() -> None:
+    """Declare this process one command's alone (the ``pfl`` executable): :func:`start_up` then freezes."""
+    global _own_process
+    _own_process = True
+
+
+@contextmanager
+def start_up() -> Iterator[None]:
+    """A command's start-up: no collection within the block (its imports and the flow it loads live on).
+    In a process of its own (:func:`own_process`) every object made so far is then frozen
+    (:func:`gc.freeze`), so later collections - while the flow runs - never scan the modules again; the
+    few garbage cycles the start-up left are never freed, which only a one-command process may accept."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if _own_process:
+            gc.freeze()
         if enabled:
             gc.enable()

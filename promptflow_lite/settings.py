@@ -65,6 +65,7 @@ def set_settings(values: dict[str, str]) -> dict[str, Any]:
         else:
             current[key] = _parse(setting, text.strip(), f"pfl config set {key}=...")
     path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     temporary.replace(path)

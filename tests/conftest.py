@@ -16,8 +16,8 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def pfl_home(tmp_path_factory, monkeypatch) -> Path:
-    """An empty PFL_HOME per test, so nothing touches the user's home folder."""
-    home = tmp_path_factory.mktemp("pfl_home")
+    """A PFL_HOME per test, not yet created (as on a new machine), so nothing touches the user's home folder."""
+    home = tmp_path_factory.mktemp("pfl_home") / "home"
     monkeypatch.setenv("PFL_HOME", str(home))
     monkeypatch.delenv("PROMPTFLOW_CONNECTIONS", raising=False)
     for variable in ("PFL_SCRIPTED_LLM", "OPENAI_BASE_URL", "OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT",

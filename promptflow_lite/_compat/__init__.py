@@ -51,7 +51,7 @@ _CLIENT = {"PFClient": "promptflow_lite.runs:Client", "load_flow": _FLOWS["load_
            "load_run": "promptflow_lite.runs:load_run"}
 _ENTITIES = {**_CONNECTIONS, **_UI, "Run": "promptflow_lite.runs._spec:RunRequest"}
 _CORE_FLOW = {name: _FLOWS[name] for name in ("Flow", "AsyncFlow", "Prompty", "AsyncPrompty")}
-_OPERATION_CONTEXT = {"OperationContext": f"{_C}:OperationContext"}
+_OPERATION_CONTEXT = {"OperationContext": "promptflow_lite._compat.operation_context:OperationContext"}
 
 NAMESPACES: dict[str, dict[str, str]] = {
     "promptflow": {**_TOOL, **_METRIC, **_CLIENT, "trace": f"{_TRACE}:trace", "start_trace": f"{_TRACE}:start_trace"},

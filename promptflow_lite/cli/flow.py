@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from promptflow_lite._gc import start_up
 from promptflow_lite.cli._common import parse_key_values, print_json, read_init
 from promptflow_lite.cli.serve import register_build, register_serve
 from promptflow_lite.errors import UserError
@@ -75,8 +76,6 @@ def read_inputs(pairs: list[str], file: str | None) -> dict[str, Any]:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from promptflow_lite.engine._flow_test import run_flow_test
-
     inputs = read_inputs(args.inputs, args.inputs_file)
     env = parse_key_values(args.environment_variables, "--environment-variables")
     if args.ui:
@@ -86,13 +85,16 @@ def _test(args: argparse.Namespace) -> int:
 
         return chat_loop(args.flow, variant=args.variant, environment_variables=env, init=read_init(args.init),
                          verbose=getattr(args, "verbose", False))
-    from promptflow_lite.tracing import enable_tracing, flush_tracing
+    with start_up():  # imports and the flow's loading: what they make lives on, the line runs after
+        from promptflow_lite.engine._flow_test import run_loaded_flow_test
+        from promptflow_lite.engine._load import load_flow
+        from promptflow_lite.tracing import enable_tracing, flush_tracing
 
-    traced = enable_tracing(args.collection, writer_process=False)  # one line's spans: no writer process to start
+        traced = enable_tracing(args.collection, writer_process=False)  # one line's spans: no writer process
+        flow = load_flow(args.flow, variant=args.variant, environment_variables=env, init=read_init(args.init))
     streaming = args.stream and args.output == "text" and not args.node
-    outcome = run_flow_test(args.flow, inputs, node=args.node, variant=args.variant, environment_variables=env,
-                            init=read_init(args.init), stream_to=sys.stdout if streaming else None,
-                            echo=sys.stderr)
+    outcome = run_loaded_flow_test(flow, inputs, node=args.node, variant=args.variant,
+                                   stream_to=sys.stdout if streaming else None, echo=sys.stderr)
     if traced and outcome.trace_id:
         flush_tracing()
         print(f"Trace: {outcome.trace_id}  (pfl trace show {outcome.trace_id})", file=sys.stderr)

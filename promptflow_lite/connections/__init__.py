@@ -6,47 +6,40 @@ Importing this package is cheap: SQLite and ``cryptography`` load only when a st
 
 from __future__ import annotations
 
-from promptflow_lite.connections._types import (
-    CONNECTION_CLASSES,
-    AzureAIServicesConnection,
-    AzureContentSafetyConnection,
-    AzureOpenAIConnection,
-    CognitiveSearchConnection,
-    Connection,
-    CustomConnection,
-    CustomStrongTypeConnection,
-    FormRecognizerConnection,
-    OpenAIConnection,
-    QdrantConnection,
-    Secret,
-    SerpConnection,
-    ServerlessConnection,
-    WeaviateConnection,
-    build_connection,
-    connection_class,
-)
-from promptflow_lite.connections._provider import (
-    ConnectionProvider,
-    DictConnectionProvider,
-    apply_env_overrides,
-    default_provider,
-    get_connection,
-    resolve_connection_references,
-)
-from promptflow_lite.connections._store import ConnectionStore
-from promptflow_lite.connections._files import load_connection_file
-from promptflow_lite.connections._model_config import (
-    AzureOpenAIModelConfiguration,
-    ModelConfiguration,
-    OpenAIModelConfiguration,
-)
+from promptflow_lite._lazy import lazy_exports
 
-__all__ = [
-    "CONNECTION_CLASSES", "AzureAIServicesConnection", "AzureContentSafetyConnection", "AzureOpenAIConnection",
-    "CognitiveSearchConnection", "Connection", "CustomConnection", "CustomStrongTypeConnection",
-    "FormRecognizerConnection", "OpenAIConnection", "QdrantConnection", "Secret", "SerpConnection",
-    "ServerlessConnection", "WeaviateConnection", "build_connection", "connection_class",
-    "ConnectionProvider", "DictConnectionProvider", "apply_env_overrides", "default_provider", "get_connection",
-    "resolve_connection_references", "ConnectionStore", "load_connection_file",
-    "ModelConfiguration", "OpenAIModelConfiguration", "AzureOpenAIModelConfiguration",
-]
+# public name -> the module that defines it (imported on first use: a flow without connections
+# never loads the store, its encryption or the model configurations)
+_EXPORTS: dict[str, str] = {
+    "CONNECTION_CLASSES": "._types",
+    "AzureAIServicesConnection": "._types",
+    "AzureContentSafetyConnection": "._types",
+    "AzureOpenAIConnection": "._types",
+    "CognitiveSearchConnection": "._types",
+    "Connection": "._types",
+    "CustomConnection": "._types",
+    "CustomStrongTypeConnection": "._types",
+    "FormRecognizerConnection": "._types",
+    "OpenAIConnection": "._types",
+    "QdrantConnection": "._types",
+    "Secret": "._types",
+    "SerpConnection": "._types",
+    "ServerlessConnection": "._types",
+    "WeaviateConnection": "._types",
+    "build_connection": "._types",
+    "connection_class": "._types",
+    "ConnectionProvider": "._provider",
+    "DictConnectionProvider": "._provider",
+    "apply_env_overrides": "._provider",
+    "default_provider": "._provider",
+    "get_connection": "._provider",
+    "resolve_connection_references": "._provider",
+    "ConnectionStore": "._store",
+    "load_connection_file": "._files",
+    "AzureOpenAIModelConfiguration": "._model_config",
+    "ModelConfiguration": "._model_config",
+    "OpenAIModelConfiguration": "._model_config",
+}
+
+__all__ = list(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

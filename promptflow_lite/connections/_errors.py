@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Iterable
 
 from promptflow_lite.errors import ConnectionNotFound, UserError
@@ -14,6 +13,8 @@ class EncryptionKeyError(UserError):
 
 def connection_not_found(name: str, known: Iterable[str], where: str) -> ConnectionNotFound:
     """``ConnectionNotFound`` for ``name``: where we looked, the known names, and how to create it."""
+    import difflib
+
     known = sorted(set(known))
     listed = ", ".join(known) if known else "none yet"
     close = difflib.get_close_matches(name, known, n=1)

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from promptflow_lite.errors import FlowLoadError, UserError
 from promptflow_lite.flow._flex import VALUE_TYPES, EntryInput
-from promptflow_lite.flow._model import ValueType
+from promptflow_lite.flow._value_type import ValueType
 
 
 class FlowEntryInitializationError(UserError):

@@ -113,7 +113,7 @@ def line_context(flow_id: str | None, kind: str, attributes: dict[str, Any] | No
     ``id``, else ``default_flow_id``), ``root_run_id`` (the batch run, else a new id) and ``run_mode``."""
     import uuid
 
-    from promptflow_lite._compat.contracts import run_context
+    from promptflow_lite._compat.operation_context import run_context
 
     batch = (attributes or {}).get("batch_run_id")
     return run_context(flow_id=flow_id or "default_flow_id", root_run_id=batch or str(uuid.uuid4()),

@@ -9,7 +9,6 @@ for the rest) and referenced in the flow's message format, e.g. ``{"data:image/p
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -42,6 +41,8 @@ class FlowTestOutcome:
         path, as ``pf flow test`` prints them."""
         if not has_images(self.outputs):
             return self.outputs
+        import tempfile
+
         folder = self.image_folder or Path(tempfile.gettempdir()) / "promptflow_lite-images"
         return self.media.persist(self.outputs, folder)
 
@@ -62,6 +63,12 @@ def run_flow_test(source: str | Path, inputs: dict[str, Any], *, node: str | Non
     """
     flow = load_flow(source, variant=variant, connections=connections,
                      environment_variables=environment_variables, init=init)
+    return run_loaded_flow_test(flow, inputs, node=node, variant=variant, stream_to=stream_to, echo=echo)
+
+
+def run_loaded_flow_test(flow, inputs: dict[str, Any], *, node: str | None = None, variant: str | None = None,
+                         stream_to: TextIO | None = None, echo=None) -> FlowTestOutcome:
+    """:func:`run_flow_test` of a flow :func:`load_flow` gave (``variant``: the one it was loaded with)."""
     with working_directory(getattr(flow, "run_dir", flow.working_dir)):
         if node:
             outcome = _test_node(flow, node, inputs, echo)

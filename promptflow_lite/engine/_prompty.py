@@ -22,7 +22,7 @@ from typing import Any, AsyncIterator, Iterator
 
 from promptflow_lite.engine._connections import active_connections
 from promptflow_lite.errors import InputError, UserError
-from promptflow_lite.flow._model import ValueType
+from promptflow_lite.flow._value_type import ValueType
 from promptflow_lite.flow._prompty_file import PromptyFile, load_prompty_file
 
 CHAT_PARAMETERS_TO_MODEL = ("deployment_name",)  # legacy: model.parameters.deployment_name names the model

@@ -14,7 +14,7 @@ from promptflow_lite.engine._flex import ScriptFlow
 from promptflow_lite.engine._prompty import CONVERTIBLE, AsyncPrompty
 from promptflow_lite.errors import InputError
 from promptflow_lite.flow._flex import EntryInput
-from promptflow_lite.flow._model import ValueType
+from promptflow_lite.flow._value_type import ValueType
 
 
 class PromptyFlow(ScriptFlow):

@@ -91,7 +91,7 @@ def metric_columns(runs: Iterable[RunLines], declared: Iterable[str] = ()) -> li
 def score_outputs(flow: Path) -> list[str]:
     """The outputs a DAG flow declares as ``int``, ``double`` or ``bool``: metrics even if no line has a value."""
     from promptflow_lite.flow._loader import flow_kind, load_dag, resolve_flow_path
-    from promptflow_lite.flow._model import ValueType
+    from promptflow_lite.flow._value_type import ValueType
 
     file, _ = resolve_flow_path(flow)
     if flow_kind(file) != "dag":

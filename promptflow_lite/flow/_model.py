@@ -7,38 +7,15 @@ rejected); problems that need the whole flow (references, cycles, files) are fou
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from promptflow_lite.flow._reference import NodeRef, Reference, parse_reference
+from promptflow_lite.flow._value_type import ValueType
 
-
-class ValueType(str, Enum):
-    """Input/output value types (case-sensitive, as promptflow's ``ValueType``)."""
-
-    INT = "int"
-    DOUBLE = "double"
-    BOOL = "bool"
-    STRING = "string"
-    LIST = "list"
-    OBJECT = "object"
-    IMAGE = "image"
-    SECRET = "secret"
-    PROMPT_TEMPLATE = "prompt_template"
-    FILE_PATH = "file_path"
-    ASSISTANT_DEFINITION = "assistant_definition"
-
-    @classmethod
-    def from_value(cls, value: Any) -> "ValueType":
-        """The type of a sample value, as promptflow's ``ValueType.from_value`` (bool before int)."""
-        for kind, python_type in ((cls.BOOL, bool), (cls.INT, int), (cls.DOUBLE, float), (cls.STRING, str),
-                                  (cls.LIST, list)):
-            if isinstance(value, python_type):
-                return kind
-        return cls.OBJECT
+__all__ = ["Activate", "FlowInput", "FlowOutput", "FlowSpec", "Node", "NodeVariants", "Source", "ValueType", "Variant"]
 
 
 class _Model(BaseModel):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from promptflow_lite.errors import FlowLoadError, InputError, UserError
-from promptflow_lite.flow._model import ValueType
+from promptflow_lite.flow._value_type import ValueType
 
 # The front matter is fenced by the first two lines made of dashes (promptflow's pattern, but the
 # first closing fence ends it, so a markdown rule in the template body is not taken for the fence).

@@ -13,7 +13,7 @@ import typing
 from typing import Any, Callable
 
 from promptflow_lite.connections._types import Connection
-from promptflow_lite.flow._model import ValueType
+from promptflow_lite.flow._value_type import ValueType
 
 _TRUE, _FALSE = ("true",), ("false",)
 

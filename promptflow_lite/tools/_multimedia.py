@@ -16,7 +16,6 @@ import base64
 import hashlib
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -292,6 +291,8 @@ def resolve_image_paths(value: Any, base_dir: Path) -> Any:
 
 def write_image(image: PFBytes, folder: Path) -> Path:
     """Write ``image`` once to ``folder`` as ``<sha1>.<ext>`` (atomically; the same bytes, the same file)."""
+    import tempfile
+
     file = Path(folder) / f"{hashlib.sha1(image).hexdigest()}{extension(image)}"
     if not file.exists():
         file.parent.mkdir(parents=True, exist_ok=True)

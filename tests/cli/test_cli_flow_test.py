@@ -265,3 +265,32 @@ def test_a_python_flow_test_loads_neither_the_opentelemetry_sdk_nor_the_prompty_
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]" and "result: hi|1.0" in done.stdout
     assert "Trace: " in done.stderr  # traced all the same
+
+
+_GC_PROBE = {
+    "flow.dag.yaml": "inputs: {}\noutputs:\n  seen:\n    reference: ${probe.output}\nnodes:\n- name: probe\n"
+    "  type: python\n  source:\n    type: code\n    path: probe.py\n  inputs: {}\n",
+    "probe.py": "import gc\nfrom promptflow.core import tool\n@tool\n"
+    "def probe():\n    return {'collecting': gc.isenabled(), 'start_up_frozen': gc.get_freeze_count() > 0}\n",
+}
+
+
+def test_pfl_runs_the_line_with_the_collector_on_and_its_start_up_frozen(make_flow):
+    # the `pfl` process: what start-up imported and loaded is out of the collector's sight (gc.freeze),
+    # the flow's own code runs with the collector as usual
+    folder = make_flow(_GC_PROBE)
+    done = subprocess.run([sys.executable, "-m", "promptflow_lite.cli.main", "flow", "test", "--flow", str(folder),
+                           "--output", "json"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"seen": {"collecting": True, "start_up_frozen": True}}
+
+
+def test_a_flow_test_called_in_process_freezes_nothing(make_flow, capsys):
+    # a caller's process lives on: its objects (garbage included) stay collectable
+    import gc
+
+    folder = make_flow(_GC_PROBE)
+    frozen = gc.get_freeze_count()
+    assert main(["flow", "test", "--flow", str(folder), "--output", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["seen"]["collecting"] is True
+    assert gc.get_freeze_count() == frozen and gc.isenabled()

@@ -53,6 +53,7 @@ FLOW = {
 
 def _store_connection(base_url: str) -> None:
     spec = Path(os.environ["PFL_HOME"]) / "conn.yaml"
+    spec.parent.mkdir(parents=True, exist_ok=True)
     spec.write_text(f"name: open_ai_connection\ntype: open_ai\napi_key: {SECRET}\nbase_url: {base_url}\n")
     subprocess.run(PFL + ["connection", "create", "-f", str(spec)], check=True, capture_output=True)
     spec.unlink()

@@ -149,6 +149,7 @@ def test_config_rejects_unknown_keys_and_bad_values(capsys, pfl_home):
 def test_a_store_from_an_earlier_release_is_compacted_by_a_prune_and_prunes_incrementally_after(echo, pfl_home,
                                                                                                    capsys):
     store = pfl_home / "traces.sqlite"
+    pfl_home.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(store) as db:  # as releases before incremental vacuum made it
         db.execute("PRAGMA journal_mode = WAL")
     trace_lines(echo, "old", 60, size=4000)
