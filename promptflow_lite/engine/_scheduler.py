@@ -30,6 +30,9 @@ from promptflow_lite.errors import RAISE_TIMEOUT, LineTimeoutError, PflError, Us
 from promptflow_lite.flow._reference import InputRef, NodeRef, PropertyError, resolve_property
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None), list, dict, tuple})  # never a stream (an ABC check is slow)
+
+
 class InvalidReferenceProperty(UserError):
     """A reference's property path does not exist in the referenced output."""
 
@@ -233,8 +236,8 @@ class _LineState:
 
     def _stream_keys(self, node: PreparedNode, kwargs: dict[str, Any]) -> list[str]:
         """The inputs of ``node`` holding an async stream it must get as a sync generator."""
-        return [k for k, v in kwargs.items()
-                if isinstance(v, AsyncIterator) and (node.name, k) not in self.plan.async_inputs]
+        return [k for k, v in kwargs.items() if type(v) not in _PLAIN and isinstance(v, AsyncIterator)
+                and (node.name, k) not in self.plan.async_inputs]
 
     async def _sync_streams(self, kwargs: dict[str, Any], keys: list[str]) -> dict[str, Any]:
         """``kwargs`` with the streams under ``keys`` as sync generators over their chunks (read on

@@ -12,6 +12,7 @@ the journal itself when a line has several records (one entry per line, sorted),
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from promptflow_lite.engine._results import COMPLETED, dumps
@@ -46,35 +47,60 @@ def finalize(folder: RunFolder, run_name: str) -> Finalized:
     """Rewrite the run's outputs, inputs and journal sorted, one row per line, and its line and
     node records; returns the counts."""
     index = JournalIndex.build(folder.journal_file)
-    summary = Finalized()
-    journal = LineFile(folder.journal_file, framed=True) if index.has_repeats else None
-    outputs, legacy = LineFile(folder.outputs_file), LineFile(folder.legacy_outputs_file)
-    inputs = _InputsMerge(folder)
-    artifacts = _Artifacts(folder, run_name)
-    files = [f for f in (journal, outputs, legacy, inputs.file) if f is not None]
+    writer = FinalFiles(folder, run_name, sorted_journal=index.has_repeats)
     try:
         for entry in index.entries():
-            number = entry[LINE_NUMBER]
-            summary.count(entry)
-            if journal is not None:
-                journal.write(dumps(entry))
-            if entry["status"] == COMPLETED:
-                values = entry.get("outputs") or {}
-                outputs.write(dumps({LINE_NUMBER: number, **values}))
-                legacy.write(dumps({**values, LINE_NUMBER: number}))
-            inputs.upto(number, entry.get("inputs"))
-            artifacts.add(entry)
-        inputs.rest()
-        artifacts.flush()
+            writer.add(entry)
     except BaseException:
-        for file in files:
-            file.abort()
+        writer.abort()
         raise
-    for file in files:
-        file.commit()
-    if inputs.unordered:
-        _write_inputs_in_memory(folder, index)
-    return summary
+    return writer.commit(index)
+
+
+class FinalFiles:
+    """The files :func:`finalize` writes, fed the journal's entries one at a time in line order (each
+    line's latest): temporary files until :meth:`commit` moves them into place, or :meth:`abort`
+    removes them. ``sorted_journal``: rewrite the journal too (a line with several records, or a damaged one)."""
+
+    def __init__(self, folder: RunFolder, run_name: str, *, sorted_journal: bool):
+        self.folder, self.summary = folder, Finalized()
+        self._journal = LineFile(folder.journal_file, framed=True) if sorted_journal else None
+        self._outputs, self._legacy = LineFile(folder.outputs_file), LineFile(folder.legacy_outputs_file)
+        self._inputs = _InputsMerge(folder)
+        self._artifacts = _Artifacts(folder, run_name)
+        self._files = [f for f in (self._journal, self._outputs, self._legacy, self._inputs.file) if f is not None]
+
+    def add(self, entry: dict[str, Any]) -> None:
+        number = entry[LINE_NUMBER]
+        self.summary.count(entry)
+        if self._journal is not None:
+            self._journal.write(dumps(entry))
+        if entry["status"] == COMPLETED:
+            values = entry.get("outputs") or {}
+            self._outputs.write(dumps({LINE_NUMBER: number, **values}))
+            self._legacy.write(dumps({**values, LINE_NUMBER: number}))
+        self._inputs.upto(number, entry.get("inputs"))
+        self._artifacts.add(entry)
+
+    def commit(self, index: JournalIndex | None = None) -> Finalized:
+        """Finish every file and move it into place (``index``: the journal's, built if needed for inputs out
+        of line order)."""
+        try:
+            self._inputs.rest()
+            self._artifacts.flush()
+            self._artifacts.remove_stale()
+        except BaseException:
+            self.abort()
+            raise
+        for file in self._files:
+            file.commit()
+        if self._inputs.unordered:
+            _write_inputs_in_memory(self.folder, index or JournalIndex.build(self.folder.journal_file))
+        return self.summary
+
+    def abort(self) -> None:
+        for file in self._files:
+            file.abort()
 
 
 class _InputsMerge:
@@ -122,9 +148,7 @@ class _Artifacts:
         self.folder, self.run_name = folder, run_name
         self._chunk: int | None = None
         self._rows: list[dict[str, Any]] = []
-        for stale_folder in (folder.flow_artifacts, *folder.node_folders()):
-            for stale in stale_folder.glob("*_*.jsonl"):
-                stale.unlink()
+        self._written: set[Path] = set()
 
     def add(self, entry: dict[str, Any]) -> None:
         chunk = entry[LINE_NUMBER] // BATCH_SIZE
@@ -140,6 +164,7 @@ class _Artifacts:
         name = f"{chunk * BATCH_SIZE:0{WIDTH}d}_{chunk * BATCH_SIZE + BATCH_SIZE - 1:0{WIDTH}d}.jsonl"
         self.folder.flow_artifacts.mkdir(exist_ok=True)
         _write_all(LineFile(self.folder.flow_artifacts / name), (dumps(line_record(run_name, row)) for row in rows))
+        self._written.add(self.folder.flow_artifacts / name)
         by_node: dict[str, list[str]] = {}
         for row in rows:
             for node in row.get("nodes") or []:
@@ -148,7 +173,15 @@ class _Artifacts:
             target = self.folder.node_artifacts / node_name
             target.mkdir(parents=True, exist_ok=True)
             _write_all(LineFile(target / name), records)
+            self._written.add(target / name)
         self._rows = []
+
+    def remove_stale(self) -> None:
+        """Remove the chunk files of an earlier finalisation that this one did not write."""
+        for folder in (self.folder.flow_artifacts, *self.folder.node_folders()):
+            for stale in folder.glob("*_*.jsonl"):
+                if stale not in self._written:
+                    stale.unlink()
 
 
 def _write_all(file: LineFile, texts: Iterable[str]) -> None:

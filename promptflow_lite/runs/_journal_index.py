@@ -37,7 +37,8 @@ class JournalIndex:
         self.damaged = 0  # torn or damaged records (an unterminated tail included)
 
     @classmethod
-    def build(cls, path: Path) -> "JournalIndex":
+    def build(cls, path: Path, end: int | None = None) -> "JournalIndex":
+        """The index of the journal at ``path`` (of its first ``end`` bytes: those written before a run went on)."""
         index = cls(path)
         try:
             handle = open(path, "rb")
@@ -46,6 +47,8 @@ class JournalIndex:
         with handle:
             offset = 0
             for raw in handle:
+                if end is not None and offset >= end:
+                    break
                 if raw.strip():
                     if raw.endswith(b"\n"):
                         index._add(record_head(raw[:-1]), offset, len(raw))
@@ -83,6 +86,10 @@ class JournalIndex:
     def completed(self, number: int) -> bool:
         """Whether line ``number``'s latest record says it completed."""
         return 0 <= number < len(self._status) and self._status[number] == _COMPLETED
+
+    def span(self, number: int) -> tuple[int, int]:
+        """``(offset, length)`` of line ``number``'s latest record (which it must have)."""
+        return self._offsets[number], self._lengths[number]
 
     @property
     def completed_count(self) -> int:

@@ -27,6 +27,7 @@ from promptflow_lite.runs._errors import (
 from promptflow_lite.runs._index import RunIndex
 from promptflow_lite.runs._aggregation_lines import journalled_lines, keeper
 from promptflow_lite.runs._finalize import finalize
+from promptflow_lite.runs._finalize_process import BackgroundFinalize
 from promptflow_lite.runs._journal import JournalWriteError
 from promptflow_lite.runs._journal_index import JournalIndex
 from promptflow_lite.runs._log import RunLog
@@ -60,6 +61,7 @@ class _Context:
     rejected: int = 0  # lines failed with HTTP 401/403 since the last line that succeeded
     execution: Any = None  # the future running the lines (cancelled to stop the run)
     recipe: FlowRecipe | None = None  # how the flow was loaded (engines load it again elsewhere)
+    background: Any = None  # the process finalising the run's files alongside its lines (a big run)
 
 
 @dataclass(frozen=True)
@@ -262,20 +264,25 @@ class Runner:
         show = False if spec.stream else self._progress
         context.progress = Progress(context.total, done=reused, name=name, enabled=show)
         folder.open()
+        context.background = BackgroundFinalize.start(folder, name, context.total)
         try:
-            with working_directory(Path(getattr(flow, "run_dir", None) or flow.working_dir)), batch_collection():
-                canceled, aggregation = run_sync(self._run(context, flow, todo, done))
-        except BaseException as exc:
+            try:
+                with working_directory(Path(getattr(flow, "run_dir", None) or flow.working_dir)), batch_collection():
+                    canceled, aggregation = run_sync(self._run(context, flow, todo, done))
+            except BaseException as exc:
+                folder.close()
+                context.progress.close()
+                self._conclude(context, model.FAILED, started, error=error_dict(exc))
+                raise
             folder.close()
             context.progress.close()
-            self._conclude(context, model.FAILED, started, error=error_dict(exc))
-            raise
-        folder.close()
-        context.progress.close()
-        try:
-            return self._finish(context, canceled, aggregation, started)
-        except (OSError, sqlite3.Error) as exc:  # e.g. the disk is full
-            raise self._unsaved(context, exc) from exc
+            try:
+                return self._finish(context, canceled, aggregation, started)
+            except (OSError, sqlite3.Error) as exc:  # e.g. the disk is full
+                raise self._unsaved(context, exc) from exc
+        finally:
+            if context.background is not None:
+                context.background.abort()  # nothing left to do once it finished
 
     async def _run(self, context: _Context, flow, todo, done: JournalIndex | None):
         """Execute ``todo`` then aggregate; returns ``(canceled, aggregation)``."""
@@ -395,7 +402,9 @@ class Runner:
         if not canceled:
             metrics = aggregation.metrics if aggregation is not None else {}
             folder.write_metrics(metrics)
-        summary = finalize(folder, context.name)
+        summary = context.background.finish() if context.background is not None else None
+        if summary is None:  # a small run, or the finalising process could not vouch for its files
+            summary = finalize(folder, context.name)
         failed, completed = summary.failed, summary.completed
         line_errors = [{"line_number": n, "error": e} for n, e in failed]
         error = bulk_error(line_errors + errors, len(failed), context.total) if failed or errors else None
