@@ -35,6 +35,7 @@ async def run_node(run: NodeRun, node_type: str, inputs: Callable[[], dict[str, 
     a node traced on its own). Raises what failed the node, after recording it in ``run``.
     """
     calls: list = []
+    run.calls = calls
     token = calls_collector.set(calls)
     tracer = hooks.active() if traced else None
     span = logs = None
@@ -67,6 +68,7 @@ async def run_node(run: NodeRun, node_type: str, inputs: Callable[[], dict[str, 
         run.logs = logs.getvalue() if logs is not None else ""
         calls_collector.reset(token)
         if calls:
+            run.calls = None  # the calls hold the credentials they used: not kept past the node
             run.record_model_calls(calls)
         if span is not None:
             run.trace_id = tracer.end_node(span, run)

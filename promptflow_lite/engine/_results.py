@@ -52,6 +52,9 @@ class NodeRun:
     models: dict[str, dict[str, int]] = field(default_factory=dict)
     reused_from: str | None = None  # the run whose result of this node on this line was taken (engine._node_reuse)
     trace_id: str | None = None  # the node's own trace, when it was traced outside any line (not recorded)
+    # the node's model calls while it runs (the list in ``tools._observe.calls_collector``; not recorded):
+    # tracing finds the running node by it
+    calls: list | None = field(default=None, repr=False, compare=False)
 
     @property
     def duration(self) -> float:

@@ -52,6 +52,7 @@ class LinePlan:
             for dep in node.deps & names:
                 self.dependents[dep].append(node)
         self.roots = [n for n in self.line_nodes if self.dep_counts[n.name] == 0]
+        self.node_types = {n.name: n.spec.type or "python" for n in self.line_nodes}  # for the line's trace span
         referenced = {r.node for n in self.line_nodes for r in n.refs.values() if isinstance(r, NodeRef)}
         self.outputs = {}
         for name, output in spec.outputs.items():
@@ -92,9 +93,9 @@ async def run_line(plan: LinePlan, inputs: dict[str, Any], *, line_number: int |
     ``attributes`` are added to the line's trace span (run name, line number, lineage).
     """
     result = LineResult(status=COMPLETED, inputs=inputs, line_number=line_number, start_time=time.time())
-    state = _LineState(plan, inputs, result, stream, echo)
     tracer = hooks.active()
-    span = tracer.start_line(plan.flow_name, inputs, attributes or {}) if tracer else None
+    span = tracer.start_line(plan.flow_name, inputs, attributes or {}, result, plan.node_types) if tracer else None
+    state = _LineState(plan, inputs, result, stream, echo, span is not None and span.node_hooks)
     try:
         await within(state.run(), timeout)
         outputs, aggregation_inputs = state.outputs(), state.aggregation_inputs()
@@ -132,10 +133,11 @@ def _fail(result: LineResult, exc: BaseException) -> None:
 
 class _LineState:
     __slots__ = ("plan", "inputs", "result", "values", "bypassed", "pending", "running", "stream", "echo", "read",
-                 "reuse")
+                 "reuse", "traced")
 
-    def __init__(self, plan: LinePlan, inputs, result: LineResult, stream: bool, echo):
+    def __init__(self, plan: LinePlan, inputs, result: LineResult, stream: bool, echo, traced: bool):
         self.plan, self.inputs, self.result = plan, inputs, result
+        self.traced = traced  # the nodes call the tracing hooks (else the line's span learns them from the result)
         self.values: dict[str, Any] = {}
         self.bypassed: set[str] = set()
         self.pending = dict(plan.dep_counts)
@@ -262,7 +264,7 @@ class _LineState:
             return False
         self.result.node_runs[node.name] = run
         self.values[node.name] = run.output
-        tracer = hooks.active()
+        tracer = hooks.active() if self.traced else None
         span = tracer.start_node(node.name, node.spec.type or "python", run.inputs or {}) if tracer else None
         if span is not None:
             tracer.end_node(span, run)
@@ -272,7 +274,7 @@ class _LineState:
         run = NodeRun(node.name, RUNNING, start_time=time.time())
         self.result.node_runs[node.name] = run
         self.values[node.name] = await run_node(run, node.spec.type or "python", partial(self._kwargs, node),
-                                                partial(self._call, node), echo=self.echo)
+                                                partial(self._call, node), echo=self.echo, traced=self.traced)
         if self.reuse is not None:
             self.reuse.store(node.name, self.result.line_number, run)
 

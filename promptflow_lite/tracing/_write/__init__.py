@@ -2,8 +2,8 @@
 
 Why it is built this way: a line of a pure-python flow costs tens of microseconds per node, and an
 OpenTelemetry SDK span costs about 25 µs to create and end - tracing every node through the SDK would
-more than double a batch run. So the engine's hooks (:mod:`.executor`, about 1 µs per node) only note
-ids; a finished line becomes one frame (:mod:`.frames`) that reuses the line's journal record
+more than double a batch run. So the engine's hooks (:mod:`.executor`: a call per line, none per node
+of a DAG line) only note ids; a finished line becomes one frame (:mod:`.frames`) that reuses the line's journal record
 (``LineResult.to_json``: the line is encoded once for the journal and the trace); the sink
 (:mod:`.sink`) hands frames in batches to a writer in another process (:mod:`.writer`), which renders
 the spans (:mod:`.line_spans`) and writes one row per line in one transaction per batch, on another

@@ -2,14 +2,18 @@
 
 Creating an OpenTelemetry SDK span costs ~25 µs, more than a pure-python node. So the hooks
 only note what the line's ``LineResult`` cannot tell: ids, the parent, which nodes started
-and their types. A node gets no object or context variable of its own: it is known by the
-model-call list the engine sets for it (``tools.observe.calls_collector``), and its span id is
-made when something nests under it (a model call, a ``@trace`` function: see
-:mod:`promptflow_lite.tracing._context`), else by the writer. ``end_line`` turns the line into one frame
-(:mod:`.frames`: the hooks' header and the line's journal text, encoded once for the run
-journal and the trace) and hands it to a :class:`.sink.FrameSink`, whose writer process
-renders and stores it (:mod:`.writer`). Model-call and ``@trace`` spans are ordinary SDK spans
-whose parent is found through :mod:`promptflow_lite.tracing._context`.
+and their types. A DAG line gives ``start_line`` its result and its nodes' types: then the engine
+makes no call per node at all, and the node spans are the result's node runs that started (the
+running node is the run whose ``calls`` list is the current one). Otherwise (OpenTelemetry in use,
+a flex entry, a node outside any line) ``start_node`` notes each node. A node gets no object or
+context variable of its own: it is known by the model-call list the engine sets for it
+(``tools.observe.calls_collector``), and its span id is made when something nests under it (a
+model call, a ``@trace`` function: see :mod:`promptflow_lite.tracing._context`), else by the writer.
+``end_line`` turns the line into one frame (:mod:`.frames`: the hooks' header and the line's
+journal text, encoded once for the run journal and the trace) and hands it to a
+:class:`.sink.FrameSink`, whose writer process renders and stores it (:mod:`.writer`). Model-call
+and ``@trace`` spans are ordinary SDK spans whose parent is found through
+:mod:`promptflow_lite.tracing._context`.
 """
 
 from __future__ import annotations
@@ -35,23 +39,32 @@ if TYPE_CHECKING:
 class LineSpan:
     """A running line: the parent of its nodes' spans.
 
-    ``nodes`` holds ``(name, node_type, inputs, calls)`` per started node (``calls``: the
-    node's model-call list, which tells which node is running); ``node_ids`` the span ids made
-    so far, by position in ``nodes``; ``collection`` the group its trace belongs to.
+    With the hooks' node calls, ``nodes`` holds ``(name, node_type, inputs, calls)`` per started
+    node (``calls``: the node's model-call list, which tells which node is running) and ``node_ids``
+    the span ids made so far, by position in ``nodes``. Without them (``nodes`` is None: the engine
+    gave the line's ``result`` and its nodes' ``types``), the node spans are the result's node runs,
+    the running node is the run whose ``calls`` is the current list, and ``node_ids`` is by name.
+    ``collection`` is the group its trace belongs to.
     """
 
     __slots__ = ("trace_id", "span_id", "parent", "root", "name", "inputs", "attributes", "nodes", "node_ids",
-                 "collection", "token", "otel_token")
+                 "collection", "token", "otel_token", "result", "types")
 
     def __init__(self, name: str, inputs: dict, attributes: dict, parent: SpanContext | None, root: bool,
-                 collection: str | None = None):
+                 collection: str | None = None, result: Any = None, types: dict[str, str] | None = None):
         self.trace_id = parent.trace_id if parent is not None else new_trace_id()
         self.span_id = new_span_id()
         self.parent, self.root, self.name, self.inputs, self.attributes = parent, root, name, inputs, attributes
         self.collection = collection or name
-        self.nodes: list[tuple] = []
-        self.node_ids: dict[int, int] | None = None
+        self.result, self.types = result, types
+        self.nodes: list[tuple] | None = [] if types is None else None
+        self.node_ids: dict[Any, int] | None = None
         self.token = self.otel_token = None
+
+    @property
+    def node_hooks(self) -> bool:
+        """Whether the engine calls ``start_node``/``end_node`` for this line's nodes."""
+        return self.nodes is not None
 
     def own_context(self) -> SpanContext:
         return local_span_context(self.trace_id, self.span_id)
@@ -60,22 +73,27 @@ class LineSpan:
         """The parent of a span started now: the running node's span, else the line's."""
         calls = calls_collector.get()
         if calls is not None:
-            for index in range(len(self.nodes) - 1, -1, -1):
-                if self.nodes[index][3] is calls:
-                    return local_span_context(self.trace_id, self.node_id(index))
+            if self.nodes is None:
+                for run in reversed(list(self.result.node_runs.values())):  # a copy: the loop may add one
+                    if run.calls is calls:
+                        return local_span_context(self.trace_id, self.node_id(run.node, run.inputs))
+            else:
+                for index in range(len(self.nodes) - 1, -1, -1):
+                    if self.nodes[index][3] is calls:
+                        return local_span_context(self.trace_id, self.node_id(index, self.nodes[index][2]))
         return self.own_context()
 
-    def node_id(self, index: int) -> int:
-        """The span id of the ``index``-th started node, made on first use."""
+    def node_id(self, key: Any, inputs: dict | None) -> int:
+        """The span id of the node ``key`` (its position in ``nodes``, or its name), made on first use."""
         ids = self.node_ids
         if ids is None:
             ids = self.node_ids = {}
-        if index not in ids:
-            ids[index] = new_span_id()
-            for value in self.nodes[index][2].values():
+        if key not in ids:
+            ids[key] = new_span_id()
+            for value in (inputs or {}).values():
                 if isinstance(value, Connection):
                     register_connection(value)  # before a span nested under the node could echo a key
-        return ids[index]
+        return ids[key]
 
 
 class NodeSpan:
@@ -117,11 +135,16 @@ class ExecutorSpans:
         _instances.add(self)
 
     # hot path -----------------------------------------------------------------------------
-    def start_line(self, flow_name: str, inputs: dict[str, Any], attributes: dict[str, Any]) -> LineSpan:
+    def start_line(self, flow_name: str, inputs: dict[str, Any], attributes: dict[str, Any], result: Any = None,
+                   node_types: dict[str, str] | None = None) -> LineSpan:
+        """Open the line's span. Given its ``result`` and ``node_types``, the line needs no node calls
+        (``node_hooks`` is False) unless OpenTelemetry is in use (each node must then be its current span)."""
         parent, ours = current_parent()
-        line = LineSpan(flow_name, inputs, attributes, parent, not ours, self.collection)
+        otel = otel_in_use()
+        line = LineSpan(flow_name, inputs, attributes, parent, not ours, self.collection, result,
+                        None if otel or result is None else node_types)
         line.token = current_holder.set(line)
-        if otel_in_use():
+        if otel:
             line.otel_token = attach(line.own_context())
         return line
 
@@ -147,10 +170,13 @@ class ExecutorSpans:
             if otel_in_use():
                 node.otel_token = attach(node.span_context())
             return node
+        if line.nodes is None:  # the line's result tells its nodes
+            return None
         line.nodes.append((node_name, node_type, inputs, calls_collector.get()))
         if line.otel_token is None:
             return None
-        return _Attached(attach(local_span_context(line.trace_id, line.node_id(len(line.nodes) - 1))))
+        index = len(line.nodes) - 1
+        return _Attached(attach(local_span_context(line.trace_id, line.node_id(index, inputs))))
 
     def end_node(self, node: Any, run: Any) -> str | None:
         """Close a node's span; returns the trace id of a node traced outside any line."""

@@ -42,9 +42,12 @@ class LineHeader(NamedTuple):
     name: str
     collection: str | None
     attributes: dict[str, Any]
-    nodes: list[tuple[str, str]]  # (name, node_type) per node span, in start order
-    node_ids: dict[int, str] | None  # the span ids made by the hooks, by position in ``nodes`` (others: the writer's)
-    streamed: list[int] | None  # positions of the nodes whose output is a stream
+    # (name, node_type) per node span, in start order; or, when the engine made no node calls, the flow's
+    # node types by name: the node spans are then the entry's node runs that started (:func:`started`)
+    nodes: list[tuple[str, str]] | dict[str, str]
+    # the span ids made by the hooks, by position in ``nodes`` or by name (others: the writer's)
+    node_ids: dict[int, str] | dict[str, str] | None
+    streamed: list[int] | list[str] | None  # the nodes whose output is a stream (positions or names, as node_ids)
     inputs: str | None  # the span's inputs as JSON text when they are not the entry's (flex: before defaults)
 
 
@@ -78,13 +81,13 @@ def unpack(buffer: bytes | bytearray) -> tuple[list[tuple[int, bytes]], int]:
 # the hooks' side -----------------------------------------------------------------------------
 def line_frame(line: Any, result: Any, collection: str | None) -> bytes:
     """The ``LINE`` frame of a finished line (an :class:`.executor.LineSpan` and its ``LineResult``)."""
-    parent, ids = line.parent, line.node_ids
+    parent, ids, nodes = line.parent, line.node_ids, line.nodes
     plain, entry = _entry_text(result)
     header = (result.trace_id, span_hex(line.span_id), span_hex(parent.span_id) if parent is not None else None,
               parent is not None and parent.is_remote, line.root, line.name, collection, line.attributes,
-              [node[:2] for node in line.nodes],
-              {index: span_hex(span_id) for index, span_id in ids.items()} if ids else None,
-              None if plain else _streamed(line.nodes, result.node_runs),  # JSON holds no generator
+              line.types if nodes is None else [node[:2] for node in nodes],
+              {key: span_hex(span_id) for key, span_id in ids.items()} if ids else None,
+              None if plain else _streamed(nodes, result.node_runs),  # JSON holds no generator
               None if line.inputs is result.inputs else to_json(line.inputs))
     head = _marshalled(header, line.attributes)
     form = b"m" if head is not None else b"j"  # JSON renders other values as the writer expects
@@ -102,7 +105,7 @@ def decode_line(body: bytes) -> tuple[LineHeader, dict[str, Any]]:
         header = LineHeader(*marshal.loads(head))
     else:
         header = LineHeader(*json.loads(bytes(head)))
-        if header.node_ids:
+        if header.node_ids and isinstance(header.nodes, list):  # JSON made the positions strings
             header = header._replace(node_ids={int(index): span for index, span in header.node_ids.items()})
     return header, json.loads(body[5 + size:].decode("utf-8", "surrogatepass"))
 
@@ -119,11 +122,25 @@ def _marshalled(header: tuple, attributes: dict[str, Any]) -> bytes | None:
         return None
 
 
-def _streamed(nodes: list, runs: dict) -> list[int] | None:
-    """The positions of the nodes whose output is a stream (a generator)."""
-    found = [index for index, (name, _, _, _) in enumerate(nodes)
-             if (run := runs.get(name)) is not None and run.status == "Completed" and isinstance(run.output, _STREAMS)]
+def _streamed(nodes: list | None, runs: dict) -> list[int] | list[str] | None:
+    """The nodes whose output is a stream (a generator): positions in ``nodes``, or names when it is None."""
+    if nodes is None:
+        found: list = [name for name, run in runs.items() if _streams(run)]
+    else:
+        found = [index for index, (name, _, _, _) in enumerate(nodes)
+                 if (run := runs.get(name)) is not None and _streams(run)]
     return found or None
+
+
+def _streams(run: Any) -> bool:
+    return run.status == "Completed" and isinstance(run.output, _STREAMS)
+
+
+def started(run: dict[str, Any]) -> bool:
+    """Whether a node run of a line's entry had a span: it was neither bypassed nor failed before it
+    started (while its inputs were being resolved: it has none)."""
+    status = run["status"]
+    return status != "Bypassed" and (status != "Failed" or run.get("inputs") is not None)
 
 
 def _entry_text(result: Any) -> tuple[bool, str]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptflow_lite.engine._results import sum_usage
-from promptflow_lite.tracing._write.frames import LineHeader, NodeHeader
+from promptflow_lite.tracing._write.frames import LineHeader, NodeHeader, started
 from promptflow_lite.tracing._ids import new_span_id, span_hex
 from promptflow_lite.tracing._names import LINE_STATUS, cumulative_attributes
 from promptflow_lite.tracing._serialize import dumps, to_json, to_text
@@ -58,9 +58,13 @@ def render_line(header: LineHeader, entry: dict[str, Any]) -> FinishedLine:
     attributes[LINE_STATUS] = entry["status"]
     runs = {run["node"]: run for run in entry.get("nodes") or ()}
     end_time = entry.get("end_time")
-    ids, streamed = header.node_ids or {}, header.streamed or ()
-    nodes = [node_entry([name, node_type, ids.get(index), index in streamed], runs.get(name), end_time)
-             for index, (name, node_type) in enumerate(header.nodes)]
+    ids, streamed, spanned = header.node_ids or {}, header.streamed or (), header.nodes
+    if isinstance(spanned, dict):  # the engine made no node calls: the node runs that started, by name
+        nodes = [node_entry([name, spanned.get(name, "python"), ids.get(name), name in streamed], run, end_time)
+                 for name, run in runs.items() if started(run)]
+    else:
+        nodes = [node_entry([name, node_type, ids.get(index), index in streamed], runs.get(name), end_time)
+                 for index, (name, node_type) in enumerate(spanned)]
     usages = [run["usage"] for run in runs.values() if run.get("usage")]
     if usages:
         attributes.update(cumulative_attributes(sum_usage(usages)))

@@ -24,7 +24,8 @@ from promptflow_lite.tracing._write.frames import config_frame, flush_frame, sec
 
 _log = logging.getLogger(__name__)
 _INTERVAL = 0.1  # seconds between batches when frames trickle in
-_WAKE_BYTES = 256 * 1024  # a backlog this large wakes the pump at once
+_WAKE_BYTES = 512 * 1024  # a backlog this large wakes the pump at once
+_PIPE_BYTES = 1024 * 1024  # the pipe to the writer process holds a woken pump's batch: its write seldom waits
 _BATCH_BYTES = 4 * 1024 * 1024  # at most this much per write (per transaction without a writer process)
 _START_TIMEOUT = 30.0
 _BOOT = ("import sys; del sys.path[0]; sys.path.append(sys.argv[1]); "  # not the current folder: user files
@@ -179,6 +180,7 @@ class _Process:
         package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         self.process = subprocess.Popen([sys.executable, "-c", _BOOT, package_parent], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, bufsize=0)
+        _widen(self.process.stdin.fileno())
         self._flushes = 0
         try:
             self._write(config_frame(config))
@@ -239,6 +241,17 @@ class _Process:
                 data += chunk
             if int.from_bytes(data, "little") == number:
                 return
+
+
+def _widen(fd: int) -> None:
+    """Make the pipe at ``fd`` hold ``_PIPE_BYTES`` where the system allows (Linux): a pump's write that
+    fits returns at once instead of waiting for the writer in pieces (a thread switch each)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):  # another system, or above the system's limit
+        pass
 
 
 def _readable(fd: int, timeout: float) -> bool:
