@@ -188,8 +188,9 @@ def test_repeats_find_flaky_lines(data, make_flow, tmp_path):
     # each line passes with probability 1/2 per repeat: all four repeats agree with probability 1/8
     assert len(consistency["flaky_lines"]) >= 10
     assert consistency["mean"]["mean"] < 0.95
-    # pass^4 (every repeat passed) is rare, pass@4 (some repeat passed) is common
-    assert consistency["all_pass"]["mean"] < 0.4 < 0.8 < consistency["any_pass"]["mean"]
+    # pass^4 (every repeat passed) is rare (1/16 a line), pass@4 (some repeat passed) is common (15/16; under 0.7
+    # of 30 lines ~1e-5, where 0.8 failed about one run in a hundred)
+    assert consistency["all_pass"]["mean"] < 0.4 < 0.7 < consistency["any_pass"]["mean"]
     assert 0.2 < metric["mean"] < 0.8 and metric["method"].startswith("bootstrap")
 
 
