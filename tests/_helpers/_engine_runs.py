@@ -130,3 +130,30 @@ def kill_driver_then_resume(server, flow: Path, data: Path, engine: list[str], w
     assert run.status == "Completed" and outputs(run) == expected(400)
     assert server.stats["requests"] - asked_before == 400 - len(done_before)  # only the missing lines ran again
     assert engine_log in Path(run.output_path, "logs.txt").read_text().split("Resuming run orphan")[1]
+
+
+def cancel_then_resume(server, flow: Path, data: Path, worker_pids, **engine) -> None:
+    """``Client().run(…, **engine)`` on 300 lines, ``cancel`` after 20: the run is Canceled, its workers end, and
+    ``resume`` completes every line."""
+    import threading
+
+    from promptflow_lite.runs import Client
+
+    server.latency = 0.2  # the run lasts a few seconds: time to cancel it
+    client = Client(progress=False)
+    done: dict = {}
+    runner = threading.Thread(target=lambda: done.setdefault("run", client.run(
+        flow, data=data, name="cancel_me", max_concurrency=8, **engine)))
+    runner.start()
+    folder = Path(os.environ["PFL_HOME"], "runs", "cancel_me")
+    workers = wait_for(lambda: worker_pids(folder / "logs.txt"), what="the workers")
+    wait_for(lambda: (folder / "line_results.jsonl").is_file() and len(journaled(folder)) >= 20,
+             what="20 finished lines")
+    assert Client().runs.cancel("cancel_me").status == "Canceled"
+    runner.join(120)
+    assert done["run"].status == "Canceled" and 20 <= done["run"].completed_lines < 300
+    wait_for(lambda: not any(alive(pid) for pid in workers), what="the workers to end")
+
+    server.latency = 0.0
+    resumed = client.resume("cancel_me")
+    assert resumed.status == "Completed" and outputs(resumed) == expected(300)

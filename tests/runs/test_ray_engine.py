@@ -22,7 +22,7 @@ from promptflow_lite.cli.main import main as pfl
 from promptflow_lite.runs import Client
 
 from _engine_runs import (  # noqa: F401 - server is a fixture
-    QA_FLOW, alive, expected, journaled, kill_driver_then_resume, outputs, questions, server, traced_lines,
+    QA_FLOW, cancel_then_resume, expected, kill_driver_then_resume, outputs, questions, server, traced_lines,
     wait_for,
 )
 
@@ -182,25 +182,7 @@ def test_a_killed_driver_leaves_a_run_that_pfl_run_resume_completes(ray_cluster,
 
 
 def test_pfl_run_cancel_ends_the_workers_and_the_run_resumes(ray_cluster, connections, server, make_flow, tmp_path):
-    flow, data = make_flow(QA_FLOW, name="qa"), questions(tmp_path, 300)
-    server.latency = 0.2  # the run lasts a few seconds: time to cancel it
-    client = Client(progress=False)
-    done: dict = {}
-    runner = threading.Thread(target=lambda: done.setdefault("run", client.run(
-        flow, data=data, name="cancel_me", engine="ray", ray_actors=2, max_concurrency=8)))
-    runner.start()
-    folder = Path(os.environ["PFL_HOME"], "runs", "cancel_me")
-    workers = wait_for(lambda: worker_pids(folder / "logs.txt"), what="the workers")
-    wait_for(lambda: len(journaled(folder)) >= 20 if (folder / "line_results.jsonl").is_file() else False,
-             what="20 finished lines")
-    assert Client().runs.cancel("cancel_me").status == "Canceled"
-    runner.join(120)
-    assert done["run"].status == "Canceled" and 20 <= done["run"].completed_lines < 300
-    wait_for(lambda: not any(alive(pid) for pid in workers), what="the workers to end")
-
-    server.latency = 0.0
-    resumed = client.resume("cancel_me")
-    assert resumed.status == "Completed" and outputs(resumed) == expected(300)
+    cancel_then_resume(server, make_flow(QA_FLOW, name="qa"), questions(tmp_path, 300), worker_pids, engine="ray", ray_actors=2)
 
 
 def test_lines_are_handed_out_only_as_workers_have_room(ray_cluster, make_flow):
