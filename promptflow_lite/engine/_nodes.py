@@ -284,7 +284,7 @@ def _prompt_tool(node: Node, run_dir: Path):
 
 
 def _llm_tool(node: Node, run_dir: Path, connections: Any):
-    from promptflow_lite.tools._llm_client import load_sdk, sdk_with_flow
+    from promptflow_lite.tools._sdk import load_sdk, sdk_with_flow
     from promptflow_lite.tools._llm_node import make_llm_caller
 
     if sdk_with_flow.get():

@@ -79,7 +79,7 @@ async def serve(sock: socket.socket) -> None:
     try:
         info = worker.load(settings, DRIVER_NODE)
         if uses_llm(worker.flow):  # before the first line, not on its way
-            from promptflow_lite.tools._llm_client import load_sdk
+            from promptflow_lite.tools._sdk import load_sdk
 
             load_sdk()
     except Exception as exc:  # noqa: BLE001 - the driver reports it

@@ -32,7 +32,7 @@ from promptflow_lite.connections._types import AzureOpenAIConnection, OpenAIConn
 from promptflow_lite.errors import UserError
 from promptflow_lite.masking import register_secret, register_url
 from promptflow_lite.tools._observe import RECORDED
-from promptflow_lite.tools._sdk import load_sdk, sdk_with_flow, shared_tls_context  # noqa: F401 (the SDK's entry points)
+from promptflow_lite.tools._sdk import load_sdk, shared_tls_context
 
 AZURE, OPENAI = "AzureOpenAI", "OpenAI"
 
