@@ -67,8 +67,8 @@ async def run_node(run: NodeRun, node_type: str, inputs: Callable[[], dict[str, 
         run.end_time = time.time()
         run.logs = logs.getvalue() if logs is not None else ""
         calls_collector.reset(token)
+        run.calls = None  # held only while the node runs (the calls hold the credentials they used)
         if calls:
-            run.calls = None  # the calls hold the credentials they used: not kept past the node
             run.record_model_calls(calls)
         if span is not None:
             run.trace_id = tracer.end_node(span, run)
